@@ -1,0 +1,89 @@
+// Package deploy reads deploy.conf, plans a deploy and runs it on the hosts
+// of an environment through the embedded remote script (package hooks).
+package deploy
+
+import "time"
+
+// Config is one deploy.conf (INI) or deploy.toml file: its environments.
+type Config struct {
+	// File is the path the config was read from; relative paths in it
+	// (the key file) were resolved against its directory.
+	File string
+	// Envs holds the environments by name ([production], [staging], …).
+	Envs map[string]*Env
+	// Order lists the environment names in the order the file gives them.
+	Order []string
+}
+
+// Host is one target host of an environment.
+type Host struct {
+	// User is the login user; empty means the env's user, then ssh_config,
+	// then the local user.
+	User string
+	// Name is a host name, an address or an ssh_config Host alias.
+	Name string
+	// Port is the SSH port; 0 means the env's port, then ssh_config, then 22.
+	Port int
+}
+
+// Env is one environment's settings. The zero value of each field says
+// what the key's absence means.
+type Env struct {
+	// Name is the section name, e.g. "production".
+	Name string
+	// Hosts are the targets, from `host` (one) or `hosts` (several).
+	Hosts []Host
+	// User is the default login user for the hosts ("" = ssh_config/local user).
+	User string
+	// Port is the default SSH port (0 = ssh_config, then 22).
+	Port int
+	// Key is an identity file, made absolute against the config's directory
+	// ("" = agent, then ssh_config IdentityFile, then ~/.ssh/id_*).
+	Key string
+	// Repo is the git URL the server fetches from. Required.
+	Repo string
+	// Path is the app's directory on the server. Required, absolute.
+	Path string
+	// Ref is what to deploy: a branch (origin/master means master), a tag or
+	// a sha. "" means the origin's default branch (HEAD).
+	Ref string
+	// ForwardAgent forwards the local ssh-agent for the whole deploy.
+	ForwardAgent bool
+	// NeedsTTY asks for a pseudo-terminal for hooks.
+	NeedsTTY bool
+	// PreDeploy runs in the new release before the switch (the build).
+	PreDeploy string
+	// PostDeploy runs in the new release after the switch (the restart).
+	PostDeploy string
+	// PostSetup runs in <path> after `setup`.
+	PostSetup string
+	// Test runs in the new release after post-deploy; when it fails the
+	// deploy is reverted (classic deploy's test hook). -T skips it.
+	Test string
+	// Vars are variables set for every hook (the `env` key).
+	Vars map[string]string
+	// Shared are paths relative to the release that are links into shared/.
+	Shared []string
+	// Keep is how many releases to keep (0 = 5).
+	Keep int
+	// RestartFile is touched after the switch, relative to the release
+	// ("" = touch nothing).
+	RestartFile string
+	// Procmon is the procmon config path on the server; when set, the
+	// restart is `procmon reload --wait -c <Procmon>` and gates the deploy.
+	Procmon string
+	// Healthcheck is a URL (http://127.0.0.1:PORT/path) polled from the
+	// server after the restart ("" = no health gate beyond procmon's).
+	Healthcheck string
+	// Parallel caps simultaneous host connections (0 = 10).
+	Parallel int
+	// Batch is how many hosts restart at a time (0 = all).
+	Batch int
+	// Shell is how hooks run: "" or "bash" = `bash -c`, "login" = `bash -lc`
+	// (so nvm, rbenv and PATH from profiles are there).
+	Shell string
+	// ConnectTimeout bounds the SSH connect (0 = 10s).
+	ConnectTimeout time.Duration
+	// Lines maps each key set in the file to its line, for error messages.
+	Lines map[string]int
+}
