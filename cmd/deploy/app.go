@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/deploytool/deploy/internal/version"
+)
+
+// globals are the flags of a deploy command line.
+type globals struct {
+	Config    string // -c: config file ("" = ./deploy.conf, then ./deploy.toml)
+	Chdir     string // -C: directory the config and the local repo are found from ("" = .)
+	DryRun    bool
+	JSON      bool
+	AcceptNew bool
+	Wait      bool
+	NoTests   bool
+	Force     bool
+	Ref       string
+	Follow    bool
+	Lines     int
+}
+
+const helpExamples = `
+EXAMPLES:
+   deploy production setup          create the layout on the server, clone the repo
+   deploy production                deploy the env's ref (default: the origin's default branch)
+   deploy production v1.4.2         deploy a tag, branch or sha
+   deploy production revert         roll back one deploy; 'revert 2' goes back two
+   deploy production list           the deploy log (.deploys)
+   deploy production exec ls -la    run a command in the current release
+   deploy production unlock         break a lock left by a killed deploy
+   deploy -c other.conf staging --dry-run
+`
+
+// newApp builds the CLI. Commands follow the classic bash deploy's grammar
+// `<env> [command] [args]`, so they are positionals, not cli subcommands.
+func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.ActionFunc) *cli.App {
+	app := &cli.App{
+		Name:    "deploy",
+		Usage:   "deploy a git repo to your servers over SSH, and roll it back",
+		Version: version.String(),
+		UsageText: "deploy [-c FILE] [-C DIR] [--dry-run] [--json] <env> [command] [args]\n\n" +
+			"COMMANDS (after <env>):\n" +
+			"   (none) | <ref>     deploy the env's ref, or the ref given\n" +
+			"   setup              create the layout, clone the repo, run post-setup\n" +
+			"   revert [N]         roll back N successful deploys (default 1)\n" +
+			"   list | curr | prev the deploy log, the current and previous release\n" +
+			"   exec <cmd…>        run a command in current (alias: run)\n" +
+			"   console            a login shell in current\n" +
+			"   config [key]       print the resolved config\n" +
+			"   unlock [--force]   break a stale lock (says whose it was)",
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		// Errors are printed once by main; cli.Exit must never os.Exit
+		// from below main, or deferred unlocks would not run.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags:          flags(g),
+		Action:         action,
+		BashComplete:   complete(g),
+	}
+	app.CustomAppHelpTemplate = cli.AppHelpTemplate + helpExamples
+	return app
+}
+
+func flags(g *globals) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config `FILE` (default ./deploy.conf, then ./deploy.toml)", Destination: &g.Config},
+		&cli.StringFlag{Name: "chdir", Aliases: []string{"C"}, Usage: "run in `DIR`", Destination: &g.Chdir},
+		&cli.StringFlag{Name: "ref", Usage: "deploy `REF` instead of the env's ref", Destination: &g.Ref},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing", Destination: &g.DryRun},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON events for scripts", Destination: &g.JSON},
+		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time", Destination: &g.AcceptNew},
+		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
+		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
+		&cli.BoolFlag{Name: "force", Usage: "unlock: break a lock whose holder still runs", Destination: &g.Force},
+		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "logs: keep following", Destination: &g.Follow},
+		&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Usage: "logs: how many lines", Value: 100, Destination: &g.Lines},
+	}
+}
+
+// complete offers env names, then command words, for shell completion.
+func complete(g *globals) cli.BashCompleteFunc {
+	return func(c *cli.Context) {
+		cfg, err := loadConfig(g)
+		if err != nil {
+			return
+		}
+		if c.NArg() == 0 {
+			for _, name := range cfg.Order {
+				_, _ = io.WriteString(c.App.Writer, name+"\n")
+			}
+			return
+		}
+		words := []string{"setup", "revert", "list", "curr", "prev", "exec", "console", "config", "unlock"}
+		_, _ = io.WriteString(c.App.Writer, strings.Join(words, "\n")+"\n")
+	}
+}
+
+// run is main without the process: it parses args and runs one command.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	g := &globals{}
+	action := func(c *cli.Context) error {
+		return dispatch(c.Context, g, c.Args().Slice(), stdin, stdout, stderr)
+	}
+	return newApp(stdin, stdout, stderr, g, action).RunContext(ctx, reorder(args))
+}
