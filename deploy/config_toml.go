@@ -203,7 +203,7 @@ func tomlError(file string, err error) error {
 		if spec, ok := lookupKey(key); ok && strings.HasPrefix(msg, "cannot decode") {
 			return configErrf(file, row, key, "wrong type; want %s, like %s", spec.toml.want(), tomlExample(spec))
 		}
-		return configErrf(file, row, key, "%s", msg)
+		return configErrf(file, row, key, "invalid TOML: %s", msg)
 	}
 	return fmt.Errorf("%s: %w", file, err)
 }

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"strings"
+
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
@@ -37,6 +39,9 @@ func scanTOML(file string, data []byte) ([]*tomlTable, error) {
 		switch expr.Kind {
 		case unstable.Table, unstable.ArrayTable:
 			path, line := s.keyPath(expr.Key())
+			if expr.Kind == unstable.ArrayTable {
+				return nil, configErrf(file, line, strings.Join(path, "."), "[[%s]] is an array of tables; write [%s]", strings.Join(path, "."), path[0])
+			}
 			table = path
 			s.note(path, line)
 		case unstable.KeyValue:
