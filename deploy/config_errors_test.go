@@ -112,6 +112,7 @@ func TestParseTOMLErrors(t *testing.T) {
 		{"missing repo", "[prod]\nhost = \"h\"\npath = \"/p\"\n", `deploy.conf:1: repo: missing in [prod]; add a line like: repo git@github.com:me/app.git`},
 		{"array table", "[[prod]]\nhost = \"h\"\n", `deploy.conf:1: prod: [[prod]] is an array of tables; write [prod]`},
 		{"empty", "# nothing\n", `deploy.conf: no environment; add a table like [production] with host, repo and path`},
+		{"env value padded", baseTOML + "env = { A = \"x \" }\n", `deploy.conf:5: env: A: "x " ends in whitespace, which the INI form cannot hold; remove it`},
 		{"padded value", baseTOML + "user = \" deploy\"\n", `deploy.conf:5: user: " deploy" has leading or trailing whitespace; remove it`},
 		{"bad env name", "[\"my env\"]\nhost = \"h\"\n", `deploy.conf:1: bad environment name "my env"; use letters, digits, '.', '_' and '-', like production`},
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -181,7 +182,11 @@ func envItems(vars map[string]string) ([]string, error) {
 	sort.Strings(names)
 	items := make([]string, len(names))
 	for i, name := range names {
-		items[i] = name + "=" + vars[name]
+		v := vars[name]
+		if strings.TrimRightFunc(v, unicode.IsSpace) != v {
+			return nil, fmt.Errorf("%s: %q ends in whitespace, which the INI form cannot hold; remove it", name, v)
+		}
+		items[i] = name + "=" + v
 	}
 	return items, nil
 }
