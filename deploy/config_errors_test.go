@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -138,5 +139,47 @@ func checkParseError(t *testing.T, parse func(string, []byte) (*Config, error), 
 	}
 	if strings.ContainsAny(err.Error(), "\n\x00") {
 		t.Errorf("error message spans lines: %q", err)
+	}
+}
+
+// TestSameErrorsBothForms gives each bad value in both forms and expects
+// the same message, but for the line.
+func TestSameErrorsBothForms(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	bad := []struct{ key, value string }{
+		{"path", "www"}, {"path", "/"}, {"ref", "-x"}, {"ref", "a b"}, {"shell", "zsh"},
+		{"healthcheck", "x"}, {"restart-file", "-x"}, {"repo", "a b"}, {"user", "a@b"},
+		{"key", "~bob/x"}, {"hosts", "-o"}, {"connect-timeout", "5"}, {"procmon", "--help"},
+		{"test", "a\x7fb"}, {"env", "1X=1"}, {"env", "DEPLOY_SHA=1"}, {"shared", "../up"},
+	}
+	for _, b := range bad {
+		t.Run(b.key+"="+b.value, func(t *testing.T) {
+			var tomlValue string
+			switch b.key {
+			case "hosts", "shared":
+				tomlValue = "[" + strconv.Quote(b.value) + "]"
+			case "env":
+				name, value, _ := strings.Cut(b.value, "=")
+				tomlValue = "{ " + strconv.Quote(name) + " = " + strconv.Quote(value) + " }"
+			default:
+				tomlValue = strconv.Quote(b.value)
+			}
+			head := "[prod]\nhost_or_hosts\nrepo = \"r\"\npath = \"/p\"\n"
+			if b.key == "hosts" {
+				head = strings.Replace(head, "host_or_hosts", "", 1)
+			} else {
+				head = strings.Replace(head, "host_or_hosts", "host = \"h\"", 1)
+			}
+			head = strings.Replace(head, b.key+" = ", "# "+b.key+" = ", 1)
+			_, tomlErr := ParseTOML("deploy.conf", []byte(head+b.key+" = "+tomlValue+"\n"))
+			iniHead := strings.NewReplacer(" = ", " ", "\"", "").Replace(head)
+			_, iniErr := ParseINI("deploy.conf", []byte(iniHead+b.key+" "+b.value+"\n"))
+			if tomlErr == nil || iniErr == nil {
+				t.Fatalf("TOML error %v, INI error %v; want both", tomlErr, iniErr)
+			}
+			if tomlErr.Error() != iniErr.Error() {
+				t.Errorf("TOML: %s\n INI: %s", tomlErr, iniErr)
+			}
+		})
 	}
 }

@@ -79,6 +79,9 @@ func FindConfig(dir string) (string, error) {
 			return "", fmt.Errorf("config: %w", err)
 		}
 	}
+	if dir == "" {
+		dir = "."
+	}
 	return "", fmt.Errorf("no %s or %s in %s; create one, run from the app's directory (-C DIR) or name the file with -c FILE",
 		INIConfigName, TOMLConfigName, dir)
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -26,12 +27,19 @@ type tomlScanner struct {
 	file   string
 	p      *unstable.Parser
 	tables []*tomlTable
+	byName map[string]*tomlTable
+	starts []int // offsets at which lines start, for lineOf
 }
 
 // scanTOML returns the environment tables of data with their keys' lines;
 // data has already been parsed without error once.
 func scanTOML(file string, data []byte) ([]*tomlTable, error) {
-	s := &tomlScanner{file: file, p: &unstable.Parser{}}
+	s := &tomlScanner{file: file, p: &unstable.Parser{}, byName: map[string]*tomlTable{}, starts: []int{0}}
+	for i, c := range data {
+		if c == '\n' {
+			s.starts = append(s.starts, i+1)
+		}
+	}
 	s.p.Reset(data)
 	var table []string
 	for s.p.NextExpression() {
@@ -86,15 +94,11 @@ func (s *tomlScanner) note(path []string, line int) {
 	if len(path) == 0 {
 		return
 	}
-	var t *tomlTable
-	for _, old := range s.tables {
-		if old.name == path[0] {
-			t = old
-		}
-	}
+	t := s.byName[path[0]]
 	if t == nil {
 		t = &tomlTable{name: path[0], line: line}
 		s.tables = append(s.tables, t)
+		s.byName[path[0]] = t
 	}
 	if len(path) < 2 {
 		return
@@ -114,9 +118,14 @@ func (s *tomlScanner) keyPath(it unstable.Iterator) ([]string, int) {
 	for it.Next() {
 		n := it.Node()
 		if line == 0 {
-			line = s.p.Shape(n.Raw).Start.Line
+			line = s.lineOf(int(n.Raw.Offset))
 		}
 		parts = append(parts, string(n.Data))
 	}
 	return parts, line
+}
+
+// lineOf returns the 1-based line of a byte offset.
+func (s *tomlScanner) lineOf(offset int) int {
+	return sort.Search(len(s.starts), func(i int) bool { return s.starts[i] > offset })
 }

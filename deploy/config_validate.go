@@ -15,11 +15,14 @@ type envBuilder struct {
 	dir    string // the config's absolute directory, for `key`
 	header int    // the line of the env's section header
 	env    *Env
+	hosts  map[Host]bool   // the hosts so far, to refuse repeats
+	shared map[string]bool // the shared paths so far, to refuse repeats
 }
 
 func newEnvBuilder(file, dir, name string, header int) *envBuilder {
 	return &envBuilder{file: file, dir: dir, header: header,
-		env: &Env{Name: name, Lines: map[string]int{}}}
+		env:   &Env{Name: name, Lines: map[string]int{}},
+		hosts: map[Host]bool{}, shared: map[string]bool{}}
 }
 
 // set validates and stores one key at a line; a repeatable key (hosts, env,
@@ -89,11 +92,10 @@ func (b *envBuilder) setHosts(v string) error {
 		if err != nil {
 			return err
 		}
-		for _, old := range b.env.Hosts {
-			if old == h {
-				return fmt.Errorf("%q is listed twice; give each host once", item)
-			}
+		if b.hosts[h] {
+			return fmt.Errorf("%q is listed twice; give each host once", item)
 		}
+		b.hosts[h] = true
 		b.env.Hosts = append(b.env.Hosts, h)
 	}
 	return nil
@@ -145,11 +147,10 @@ func (b *envBuilder) setShared(v string) error {
 		if err != nil {
 			return err
 		}
-		for _, old := range b.env.Shared {
-			if old == p {
-				return fmt.Errorf("%q is listed twice; give each path once", item)
-			}
+		if b.shared[p] {
+			return fmt.Errorf("%q is listed twice; give each path once", item)
 		}
+		b.shared[p] = true
 		b.env.Shared = append(b.env.Shared, p)
 	}
 	return nil
