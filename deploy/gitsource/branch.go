@@ -34,7 +34,7 @@ func (m *Mismatch) String() string {
 // branch is checked out. It returns nil when they are the same commit, or
 // when ref names no local branch (a tag, a sha, a branch never checked out).
 func (r *Repo) HeadMismatch(ref string) (*Mismatch, error) {
-	deploy, _, err := r.resolve(ref)
+	deploy, err := r.resolve(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -68,15 +68,12 @@ func (r *Repo) HeadMismatch(ref string) (*Mismatch, error) {
 // commits reachable from it that no remote-tracking branch has. None is
 // nil, nil.
 func (r *Repo) Unpushed(ref string) ([]Commit, error) {
-	if _, _, err := r.resolve(ref); err != nil {
+	h, err := r.resolve(ref)
+	if err != nil {
 		return nil, err
 	}
 	branch, ok := r.localBranch(ref)
 	if !ok {
-		h, _, err := r.resolve(ref)
-		if err != nil {
-			return nil, err
-		}
 		return r.notOnRemotes(h)
 	}
 	tip, err := r.git.Reference(plumbing.NewBranchReferenceName(branch), true)

@@ -30,13 +30,13 @@ type Commit struct {
 // means none is excluded, as for a first deploy. Both are resolved with
 // Resolve, so they may be shas, tags or branches.
 func (r *Repo) Log(from, to string, max int) ([]Commit, error) {
-	toHash, _, err := r.resolve(to)
+	toHash, err := r.resolve(to)
 	if err != nil {
 		return nil, err
 	}
 	var exclude []plumbing.Hash
 	if from != "" {
-		h, _, err := r.resolve(from)
+		h, err := r.resolve(from)
 		if err != nil {
 			return nil, err
 		}

@@ -40,16 +40,15 @@ func Open(dir string) (*Repo, error) {
 // a sha or sha prefix of at least 4 hex digits. "refs/…" names are exact.
 // An annotated tag gives the commit it tags.
 func (r *Repo) Resolve(ref string) (string, error) {
-	h, _, err := r.resolve(ref)
+	h, err := r.resolve(ref)
 	if err != nil {
 		return "", err
 	}
 	return h.String(), nil
 }
 
-// resolve returns ref's commit and the reference it came through (nil for
-// a sha).
-func (r *Repo) resolve(ref string) (plumbing.Hash, *plumbing.Reference, error) {
+// resolve returns the commit ref names.
+func (r *Repo) resolve(ref string) (plumbing.Hash, error) {
 	for _, name := range r.candidates(ref) {
 		got, err := r.git.Reference(name, true)
 		if err != nil {
@@ -57,21 +56,21 @@ func (r *Repo) resolve(ref string) (plumbing.Hash, *plumbing.Reference, error) {
 		}
 		c, err := r.peel(got.Hash())
 		if err != nil {
-			return plumbing.ZeroHash, nil, fmt.Errorf("ref %s: %w", ref, err)
+			return plumbing.ZeroHash, fmt.Errorf("ref %s: %w", ref, err)
 		}
-		return c, got, nil
+		return c, nil
 	}
 	if isHexPrefix(ref) {
 		h, err := r.git.ResolveRevision(plumbing.Revision(ref))
 		if err == nil {
 			c, err := r.peel(*h)
-			return c, nil, err
+			return c, err
 		}
 	}
 	if ref == "" {
-		return plumbing.ZeroHash, nil, fmt.Errorf("no ref given and origin/HEAD is not set in %s; run 'git remote set-head origin --auto' or set ref", r.dir)
+		return plumbing.ZeroHash, fmt.Errorf("no ref given and origin/HEAD is not set in %s; run 'git remote set-head origin --auto' or set ref", r.dir)
 	}
-	return plumbing.ZeroHash, nil, fmt.Errorf("ref %q is not a branch, tag or commit of %s; check the name or run 'git fetch'", ref, r.dir)
+	return plumbing.ZeroHash, fmt.Errorf("ref %q is not a branch, tag or commit of %s; check the name or run 'git fetch'", ref, r.dir)
 }
 
 // candidates lists the reference names ref may mean, in order.
