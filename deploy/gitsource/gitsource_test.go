@@ -282,3 +282,23 @@ func TestLog(t *testing.T) {
 		t.Errorf("Log(nope, …) error = %v", err)
 	}
 }
+
+// TestShallowClone walks a shallow clone's history without failing at its
+// missing parents.
+func TestShallowClone(t *testing.T) {
+	w := newWorld(t)
+	work := w.clone("work")
+	w.commit(work, "first")
+	c2 := w.commit(work, "second")
+	w.git(work, "push", "-q", "origin", "master")
+	shallow := filepath.Join(w.root, "shallow")
+	w.git(w.root, "clone", "-q", "--depth", "1", "file://"+w.origin, shallow)
+	r := open(t, shallow)
+	got, err := r.Log("", "master", 0)
+	if err != nil || !reflect.DeepEqual(shas(got), []string{c2}) {
+		t.Errorf("Log in a shallow clone = %v, %v; want [%s]", shas(got), err, c2)
+	}
+	if got, err := r.Unpushed("master"); err != nil || len(got) != 0 {
+		t.Errorf("Unpushed in a shallow clone = %v, %v; want none", shas(got), err)
+	}
+}

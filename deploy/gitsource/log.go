@@ -1,9 +1,9 @@
 package gitsource
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -57,20 +57,45 @@ func (r *Repo) between(exclude []plumbing.Hash, to plumbing.Hash, max int) ([]Co
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", short(to.String()), err)
 	}
-	it := object.NewCommitIterCTime(start, seen, nil)
-	defer it.Close()
 	var out []Commit
-	for max <= 0 || len(out) < max {
-		c, err := it.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, plumbing.ErrObjectNotFound) {
-			break
+	q := &byTime{start}
+	for q.Len() > 0 && (max <= 0 || len(out) < max) {
+		c := heap.Pop(q).(*object.Commit)
+		if seen[c.Hash] {
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("walk history from %s: %w", short(to.String()), err)
-		}
+		seen[c.Hash] = true
 		out = append(out, toCommit(c))
+		for _, h := range c.ParentHashes {
+			if seen[h] {
+				continue
+			}
+			p, err := r.git.CommitObject(h)
+			if errors.Is(err, plumbing.ErrObjectNotFound) {
+				continue // the edge of a shallow clone
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read commit %s: %w", short(h.String()), err)
+			}
+			heap.Push(q, p)
+		}
 	}
 	return out, nil
+}
+
+// byTime is a heap of commits, the newest (by committer date) on top, the
+// order of `git log`.
+type byTime []*object.Commit
+
+func (b byTime) Len() int           { return len(b) }
+func (b byTime) Less(i, j int) bool { return b[i].Committer.When.After(b[j].Committer.When) }
+func (b byTime) Swap(i, j int)      { b[i], b[j] = b[j], b[i] }
+func (b *byTime) Push(x any)        { *b = append(*b, x.(*object.Commit)) }
+func (b *byTime) Pop() any {
+	old := *b
+	c := old[len(old)-1]
+	*b = old[:len(old)-1]
+	return c
 }
 
 // ancestors returns every commit reachable from the given ones, themselves
