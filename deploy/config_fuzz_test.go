@@ -96,7 +96,7 @@ func sameSettings(a, b *Env) bool {
 		if c.Shell == "bash" {
 			c.Shell = ""
 		}
-		if c.ConnectTimeout.String() == DefaultConnectTimeout {
+		if c.ConnectTimeout == DefaultConnectTimeout {
 			c.ConnectTimeout = 0
 		}
 		return c

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxConfigSize bounds what LoadConfig reads: a config is a few hundred bytes.
@@ -107,7 +108,7 @@ func (c *Config) Env(name string) (*Env, error) {
 const (
 	DefaultKeep           = 5
 	DefaultParallel       = 10
-	DefaultConnectTimeout = "10s"
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // Lookup returns the value of the config key as `deploy <env> config key`
@@ -143,7 +144,7 @@ func (e *Env) scalars() map[string]string {
 		return strconv.Itoa(n)
 	}
 	yesNo := map[bool]string{true: "yes", false: "no"}
-	timeout := DefaultConnectTimeout
+	timeout := DefaultConnectTimeout.String()
 	if e.ConnectTimeout > 0 {
 		timeout = e.ConnectTimeout.String()
 	}

@@ -210,7 +210,7 @@ func TestWriteToReadsBack(t *testing.T) {
 			want.Shell = "bash"
 		}
 		if want.ConnectTimeout == 0 {
-			want.ConnectTimeout = 10 * time.Second
+			want.ConnectTimeout = DefaultConnectTimeout
 		}
 		got.Lines, want.Lines = nil, nil
 		if !reflect.DeepEqual(got, &want) {
