@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/metrics"
 )
 
 // Refresh the golden files with: UPDATE_GOLDEN=1 go test ./procmon/control
@@ -110,4 +112,55 @@ func TestHuman(t *testing.T) {
 			t.Errorf("human(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
+}
+
+// TestDegradedFromInjectedReadings drives a real Sampler with injected
+// readings over the threshold and checks the status a client would see.
+func TestDegradedFromInjectedReadings(t *testing.T) {
+	src := &stepSource{total: 1000, busy: 100}
+	sampler, err := metrics.New(metrics.Config{Source: src, Processes: func() []metrics.Process {
+		return []metrics.Process{{ID: "w1", PID: 5001}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampler.Sample(time.Unix(0, 0))
+	src.total, src.busy, src.ticks = 2000, 1000, 900 // 90% host, 180% of one core on 2 CPUs
+	latest := sampler.Sample(time.Unix(30, 0))
+
+	st := Status{App: "a", State: StateReady, Workers: []Worker{{ID: "w1", PID: 5001, State: "ready"}}}
+	st.ApplySample(latest, sampler.History())
+	_, c := startServer(t, &fakeHandler{status: st})
+	got, err := c.Status(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != StateDegraded || !got.Metrics.Degraded || len(got.Metrics.History) != 1 {
+		t.Fatalf("state %q metrics %+v", got.State, got.Metrics)
+	}
+	want := []string{"host cpu 90.0% >= 80%", "worker w1 cpu 180.0% >= 80%"}
+	if !reflect.DeepEqual(got.DegradedReasons, want) {
+		t.Fatalf("reasons %q, want %q", got.DegradedReasons, want)
+	}
+	if w := got.Workers[0]; w.RSSBytes != 64<<20 || w.CPUPercent != 180 {
+		t.Fatalf("worker %+v", w)
+	}
+	crash := Status{State: StateCrashLoop}
+	crash.ApplySample(latest, nil)
+	if crash.State != StateCrashLoop {
+		t.Fatalf("crash-loop overwritten by %q", crash.State)
+	}
+}
+
+type stepSource struct{ total, busy, ticks uint64 }
+
+func (s *stepSource) CPU() (metrics.CPUTimes, error) {
+	return metrics.CPUTimes{Busy: s.busy, Total: s.total, CPUs: 2}, nil
+}
+func (s *stepSource) Memory() (metrics.Memory, error) {
+	return metrics.Memory{TotalBytes: 16 << 30, AvailableBytes: 8 << 30}, nil
+}
+func (s *stepSource) Disk(string) (metrics.Disk, error) { return metrics.Disk{}, nil }
+func (s *stepSource) Process(int) (metrics.ProcessTimes, error) {
+	return metrics.ProcessTimes{CPUTicks: s.ticks, RSSBytes: 64 << 20}, nil
 }
