@@ -104,9 +104,6 @@ func clearStaleSocket(path string) error {
 // listenPrivate binds a unix socket at path with mode 0600: it binds a
 // temporary name, chmods it, then renames it into place.
 func listenPrivate(path string) (*net.UnixListener, error) {
-	if len(path) > maxSocketPath {
-		return nil, fmt.Errorf("control socket %s: path is %d bytes, longer than the %d a unix socket allows; pick a shorter path", path, len(path), maxSocketPath)
-	}
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	os.Remove(tmp)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})

@@ -57,6 +57,9 @@ func NewServer(path, app string, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("control socket: nil handler")
 	}
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("control socket %s: path is %d bytes, longer than the %d a unix socket allows; pick a shorter path", path, len(path), maxSocketPath)
+	}
 	lock, err := lockInstance(path+".lock", app)
 	if err != nil {
 		return nil, err
