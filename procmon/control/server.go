@@ -40,6 +40,8 @@ type Server struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
+	mu     sync.Mutex // orders conns.Add against Close's conns.Wait
+	closed bool
 	conns  sync.WaitGroup
 	once   sync.Once
 	err    error
@@ -98,7 +100,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("control socket %s: accept: %w", s.path, err)
 		}
-		s.conns.Add(1)
+		if !s.track() {
+			conn.Close()
+			return nil
+		}
 		go func() {
 			defer s.conns.Done()
 			s.handle(ctx, conn)
@@ -106,10 +111,24 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
+// track counts a new connection, unless Close has begun.
+func (s *Server) track() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns.Add(1)
+	return true
+}
+
 // Close stops accepting, ends the waits in progress, removes the socket and
 // releases the lock.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		s.cancel()
 		s.ln.Close()
 		s.conns.Wait()

@@ -386,3 +386,43 @@ func TestLiveSocketWithoutLockRefused(t *testing.T) {
 		t.Fatal("a lock file was created for a socket path that cannot work")
 	}
 }
+
+// TestCloseEndsWaits closes the server while a client waits for a verdict:
+// the wait ends with a clear error instead of hanging Close.
+func TestCloseEndsWaits(t *testing.T) {
+	entered := make(chan struct{})
+	path := socketPath(t)
+	srv, err := NewServer(path, "app", &fakeHandler{reload: func(ctx context.Context, wait bool) (ReloadResult, error) {
+		close(entered)
+		<-ctx.Done()
+		return ReloadResult{}, ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(context.Background())
+	answered := make(chan error, 1)
+	go func() {
+		_, err := NewClient(path).Reload(testCtx(t), true, time.Minute)
+		answered <- err
+	}()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close hung on a waiting client")
+	}
+	select {
+	case err := <-answered:
+		if err == nil || !strings.Contains(err.Error(), "shutting down") {
+			t.Fatalf("client got %v, want a shutting-down error", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("client never answered")
+	}
+}

@@ -148,7 +148,8 @@ func (l *Log) Stats() Stats {
 }
 
 // Close flushes the queued lines, stops the writer and closes the file.
-// Lines written afterwards are dropped.
+// Lines written afterwards are dropped. It returns the last write, rotation
+// or close error seen during the Log's life, if any (Stats counts them).
 func (l *Log) Close() error {
 	l.closing.Do(func() { close(l.quit) })
 	<-l.done
