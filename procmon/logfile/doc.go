@@ -8,7 +8,9 @@
 // e.g. "2026-11-24T06:15:02.123Z 3/w1 listening on :3001". procmon's own
 // events use the worker name "procmon".
 //
-// Writing: [Log.Stream] gives each worker stream an io.WriteCloser that
+// Writing: a supervisor that stamps its own lines passes the [Log] as its
+// output io.Writer ([Log.Write] queues whole lines unchanged); otherwise
+// [Log.Stream] gives each worker stream an io.WriteCloser that
 // splits its bytes into lines. Complete lines go through one bounded queue
 // to a single writer goroutine, which is the only code touching the file, so
 // lines of two workers never interleave mid-line. The queue is bounded in

@@ -292,3 +292,38 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("missing directory: %v", err)
 	}
 }
+
+// TestWritePreformattedLines checks the io.Writer side used by a supervisor
+// that stamps its own lines: lines pass unchanged, long ones are cut, and
+// concurrent writers never interleave.
+func TestWritePreformattedLines(t *testing.T) {
+	l, path := open(t, Options{MaxLine: 100, QueueLines: 10000, QueueBytes: 8 << 20})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				fmt.Fprintf(l, "2026-11-24T06:00:00.000Z gen=1 worker=%d pid=9 | %s\n", w, strings.Repeat(strconv.Itoa(w), 20))
+			}
+		}(w)
+	}
+	wg.Wait()
+	l.Write([]byte(strings.Repeat("L", 250))) // no newline, longer than MaxLine
+	l.Close()
+	lines := readLines(t, path)
+	if len(lines) != 2000+3 {
+		t.Fatalf("%d lines, want 2003", len(lines))
+	}
+	for _, line := range lines[:2000] {
+		var w int
+		if _, err := fmt.Sscanf(line, "2026-11-24T06:00:00.000Z gen=1 worker=%d pid=9 |", &w); err != nil ||
+			!strings.HasSuffix(line, "| "+strings.Repeat(strconv.Itoa(w), 20)) {
+			t.Fatalf("line changed or mixed: %q", line)
+		}
+	}
+	want := []string{strings.Repeat("L", 100) + ContinuedMark, strings.Repeat("L", 100) + ContinuedMark, strings.Repeat("L", 50)}
+	if fmt.Sprint(lines[2000:]) != fmt.Sprint(want) {
+		t.Fatalf("long line cut as %q", lines[2000:])
+	}
+}

@@ -70,3 +70,29 @@ func (s *stream) emit(cut bool) {
 	s.log.enqueue(s.log.format(s.gen, s.worker, text))
 	s.partial = s.partial[:0]
 }
+
+// Write logs p as lines that are already stamped, for a supervisor that
+// formats its own (it then passes the Log as its output writer). Each line
+// of p is queued unchanged, a final line without newline is completed, and
+// a line longer than MaxLine is cut into marked chunks. Like a stream, it
+// never blocks on the disk and always accepts all of p; Recent does not see
+// these lines.
+func (l *Log) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		for len(line) > l.opts.MaxLine {
+			chunk := append(append([]byte(nil), line[:l.opts.MaxLine]...), ContinuedMark+"\n"...)
+			l.cut.Add(1)
+			l.enqueue(chunk)
+			line = line[l.opts.MaxLine:]
+		}
+		l.enqueue(append(append(make([]byte, 0, len(line)+1), line...), '\n'))
+	}
+	return n, nil
+}
