@@ -60,6 +60,7 @@ type Log struct {
 	closing sync.Once
 
 	recent *recent
+	raw    rawRing
 
 	mu    sync.Mutex // guards stats fields below, written by the writer goroutine
 	stats Stats
@@ -136,6 +137,14 @@ func (l *Log) Line(gen int, worker, text string) {
 // first, from memory: the answer to "why did that generation fail". Only the
 // last few generations and lines per generation are kept.
 func (l *Log) Recent(gen, n int) []string { return l.recent.get(gen, n) }
+
+// RecentFunc returns up to n of the last lines given to Write (the last
+// thousand are kept, each cut to 512 bytes) that keep accepts, oldest first;
+// keep nil accepts all. A supervisor that stamps "gen=5" into its lines
+// finds a failed generation's last words with a keep that looks for it.
+func (l *Log) RecentFunc(n int, keep func(line string) bool) []string {
+	return l.raw.last(n, keep)
+}
 
 // Stats returns the counters so far.
 func (l *Log) Stats() Stats {

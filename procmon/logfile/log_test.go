@@ -322,6 +322,13 @@ func TestWritePreformattedLines(t *testing.T) {
 			t.Fatalf("line changed or mixed: %q", line)
 		}
 	}
+	gen2 := l.RecentFunc(3, func(s string) bool { return strings.Contains(s, "worker=2 ") })
+	if len(gen2) != 3 || !strings.Contains(gen2[2], "worker=2 ") {
+		t.Fatalf("RecentFunc = %q", gen2)
+	}
+	if last := l.RecentFunc(1, nil); len(last) != 1 || last[0] != strings.Repeat("L", 250)[:250] {
+		t.Fatalf("RecentFunc(1, nil) = %.40q", last)
+	}
 	want := []string{strings.Repeat("L", 100) + ContinuedMark, strings.Repeat("L", 100) + ContinuedMark, strings.Repeat("L", 50)}
 	if fmt.Sprint(lines[2000:]) != fmt.Sprint(want) {
 		t.Fatalf("long line cut as %q", lines[2000:])

@@ -53,3 +53,47 @@ func (r *recent) get(gen, n int) []string {
 	}
 	return append([]string(nil), l...)
 }
+
+// How much of the pre-stamped lines (Log.Write) RecentFunc remembers.
+const (
+	rawLines   = 1000
+	rawLineCap = 512 // longer lines are kept cut to this many bytes
+)
+
+// rawRing keeps the last pre-stamped lines in memory.
+type rawRing struct {
+	mu    sync.Mutex
+	lines []string
+	next  int
+}
+
+func (r *rawRing) add(line []byte) {
+	if len(line) > rawLineCap {
+		line = line[:rawLineCap]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lines) < rawLines {
+		r.lines = append(r.lines, string(line))
+		return
+	}
+	r.lines[r.next] = string(line)
+	r.next = (r.next + 1) % rawLines
+}
+
+// last returns up to n of the newest lines that keep accepts, oldest first.
+func (r *rawRing) last(n int, keep func(string) bool) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for i := 0; i < len(r.lines) && len(out) < n; i++ {
+		idx := (r.next - 1 - i + 2*len(r.lines)) % len(r.lines)
+		if keep == nil || keep(r.lines[idx]) {
+			out = append(out, r.lines[idx])
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}

@@ -75,8 +75,8 @@ func (s *stream) emit(cut bool) {
 // formats its own (it then passes the Log as its output writer). Each line
 // of p is queued unchanged, a final line without newline is completed, and
 // a line longer than MaxLine is cut into marked chunks. Like a stream, it
-// never blocks on the disk and always accepts all of p; Recent does not see
-// these lines.
+// never blocks on the disk and always accepts all of p. RecentFunc, not
+// Recent, finds these lines.
 func (l *Log) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
@@ -86,6 +86,7 @@ func (l *Log) Write(p []byte) (int, error) {
 		} else {
 			p = nil
 		}
+		l.raw.add(line)
 		for len(line) > l.opts.MaxLine {
 			chunk := append(append([]byte(nil), line[:l.opts.MaxLine]...), ContinuedMark+"\n"...)
 			l.cut.Add(1)
