@@ -14,6 +14,9 @@ import (
 func RenderStatus(w io.Writer, s Status) error {
 	ew := &errWriter{w: w}
 	ew.printf("procmon %s: %s, generation %d, pid %d", s.App, s.State, s.Generation, s.PID)
+	if s.Pending != 0 {
+		ew.printf(", starting generation %d", s.Pending)
+	}
 	if !s.Started.IsZero() && !s.Time.IsZero() {
 		ew.printf(", up %s", human(s.Time.Sub(s.Started)))
 	}
@@ -44,10 +47,19 @@ func renderWorkers(ew *errWriter, workers []Worker) {
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKER\tGEN\tPID\tPORT\tSTATE\tUPTIME\tRESTARTS\tRSS\tCPU")
 	for _, w := range workers {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%.1f%%\n", w.ID, w.Generation, dash(w.PID), dash(w.Port), w.State,
-			human(time.Duration(w.UptimeSec*float64(time.Second))), w.Restarts, bytesHuman(w.RSSBytes), w.CPUPercent)
+		cpu := "-"
+		if w.PID != 0 {
+			cpu = fmt.Sprintf("%.1f%%", w.CPUPercent)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", w.ID, w.Generation, dash(w.PID), dash(w.Port), w.State,
+			human(time.Duration(w.UptimeSec*float64(time.Second))), w.Restarts, bytesHuman(w.RSSBytes), cpu)
 	}
 	tw.Flush()
+	for _, w := range workers {
+		if w.LastExit != "" {
+			ew.printf("worker %s (generation %d) last exit: %s\n", w.ID, w.Generation, w.LastExit)
+		}
+	}
 }
 
 func renderLastReload(ew *errWriter, r *ReloadResult, now time.Time) {

@@ -24,6 +24,10 @@ type Status struct {
 	State string `json:"state"`
 	// Generation is the generation serving (0 before the first is up).
 	Generation int `json:"generation"`
+	// Pending is the generation a reload is starting, 0 when none.
+	Pending int `json:"pending_generation,omitempty"`
+	// Reloads counts finished reloads, served or abandoned.
+	Reloads int `json:"reloads"`
 	// Listen and Mode echo the config.
 	Listen string `json:"listen,omitempty"`
 	Mode   string `json:"mode,omitempty"`
@@ -63,6 +67,9 @@ type Worker struct {
 	UptimeSec float64   `json:"uptime_s"`
 	// Restarts counts crash restarts of this worker slot.
 	Restarts int `json:"restarts"`
+	// LastExit describes the slot's last crash ("exit status 1 after
+	// 0.4s"); empty when none.
+	LastExit string `json:"last_exit,omitempty"`
 	// RSSBytes and CPUPercent come from the latest metrics sample (CPU in
 	// percent of one core); zero before the first.
 	RSSBytes   uint64  `json:"rss_bytes"`

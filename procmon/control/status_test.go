@@ -33,13 +33,13 @@ func golden(t *testing.T, name string, got []byte) {
 func knownStatus() Status {
 	t0 := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	return Status{
-		App: "vmblog", PID: 4242, State: StateDegraded, Generation: 3,
+		App: "vmblog", PID: 4242, State: StateDegraded, Generation: 3, Reloads: 2,
 		Listen: "127.0.0.1:8080", Mode: "proxy",
 		Started: t0, Time: t0.Add(2*time.Hour + 5*time.Minute),
 		Workers: []Worker{
 			{ID: "w1", Generation: 3, PID: 5001, Port: 41001, State: "ready", Started: t0.Add(2 * time.Hour), Restarts: 0, RSSBytes: 48 << 20, CPUPercent: 1.5},
 			{ID: "w2", Generation: 3, PID: 5002, Port: 41002, State: "ready", Started: t0.Add(2*time.Hour + 4*time.Minute), Restarts: 2, RSSBytes: 51 << 20, CPUPercent: 85.25},
-			{ID: "w3", Generation: 3, State: "backoff", Restarts: 5},
+			{ID: "w3", Generation: 3, State: "backoff", Restarts: 5, LastExit: "exit status 1 after 0.4s"},
 		},
 		LastReload: &ReloadResult{Outcome: OutcomeServed, Generation: 3, Serving: 3, Trigger: "restart-file",
 			Started: t0.Add(2 * time.Hour), DurationMS: 2150},
