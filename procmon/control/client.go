@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 )
 
@@ -96,6 +97,10 @@ func (c *Client) do(ctx context.Context, req Request, bound time.Duration) (Resp
 	if err != nil {
 		if ctx.Err() != nil {
 			return Response{}, ctx.Err()
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return Response{}, &RemoteError{Msg: fmt.Sprintf("control socket %s: %v", c.path, err),
+				HintMsg: "the socket is private to the daemon's user: run the command as that user or with sudo"}
 		}
 		return Response{}, &NotRunningError{Path: c.path, Err: err}
 	}
