@@ -16,8 +16,10 @@ var ErrNotRunning = errors.New("procmon is not running")
 
 // NotRunningError says the daemon could not be reached.
 type NotRunningError struct {
+	// Path is the socket's path.
 	Path string
-	Err  error
+	// Err is the dial error.
+	Err error
 }
 
 // Error implements error.
@@ -35,6 +37,7 @@ func (e *NotRunningError) Hint() string {
 
 // RemoteError is a failure the daemon answered with.
 type RemoteError struct {
+	// Msg is the error; HintMsg, when set, says what to do.
 	Msg     string
 	HintMsg string
 }

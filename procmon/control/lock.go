@@ -19,8 +19,11 @@ const maxSocketPath = 107 - len(".tmp-4194304")
 // AlreadyRunningError is returned by NewServer when another daemon holds
 // the app's lock.
 type AlreadyRunningError struct {
-	App  string
-	PID  int // 0 when the lock file did not say
+	// App is the app's name.
+	App string
+	// PID is the running daemon's pid; 0 when the lock file did not say.
+	PID int
+	// Lock is the lock file's path.
 	Lock string
 }
 
