@@ -1,0 +1,154 @@
+package control
+
+import "time"
+
+// App states, as Status.State reports them.
+const (
+	StateStarting  = "starting"
+	StateReady     = "ready"
+	StateReloading = "reloading"
+	StateDegraded  = "degraded"
+	StateCrashLoop = "crash-loop"
+	StateStopping  = "stopping"
+	StateStopped   = "stopped"
+)
+
+// Status is the daemon's view of its app, the answer to OpStatus and the
+// output of `procmon status --json`.
+type Status struct {
+	// App is the app's name from the config.
+	App string `json:"app"`
+	// PID is procmon's own pid.
+	PID int `json:"pid"`
+	// State is one of the State… constants.
+	State string `json:"state"`
+	// Generation is the generation serving (0 before the first is up).
+	Generation int `json:"generation"`
+	// Pending is the generation a reload is starting, 0 when none.
+	Pending int `json:"pending_generation,omitempty"`
+	// Reloads counts finished reloads, served or abandoned.
+	Reloads int `json:"reloads"`
+	// Listen and Mode echo the config.
+	Listen string `json:"listen,omitempty"`
+	Mode   string `json:"mode,omitempty"`
+	// Started is when procmon started; Time is when this snapshot was taken
+	// (filled by the server when zero).
+	Started time.Time `json:"started,omitzero"`
+	Time    time.Time `json:"time,omitzero"`
+	// Workers lists the workers of every live generation.
+	Workers []Worker `json:"workers"`
+	// LastReload is the most recent finished reload; nil before any.
+	LastReload *ReloadResult `json:"last_reload,omitempty"`
+	// Heartbeat reports the heartbeat checks.
+	Heartbeat Heartbeat `json:"heartbeat"`
+	// Metrics is the latest host sample; nil before the first.
+	Metrics *Metrics `json:"metrics,omitempty"`
+	// DegradedReasons says why State is degraded (or would be).
+	DegradedReasons []string `json:"degraded_reasons,omitempty"`
+	// Log describes the captured log; nil when not logging to a file.
+	Log *LogInfo `json:"log,omitempty"`
+}
+
+// Worker is one worker process.
+type Worker struct {
+	// ID is the worker id (WORKER_ID), Generation its generation.
+	ID         string `json:"id"`
+	Generation int    `json:"generation"`
+	// PID is 0 while the worker is not running (e.g. in backoff).
+	PID int `json:"pid"`
+	// Port is its private port in proxy mode, 0 otherwise.
+	Port int `json:"port,omitempty"`
+	// State is the worker's state, e.g. "starting", "ready", "draining",
+	// "backoff", "stopped".
+	State string `json:"state"`
+	// Started is when the current process started; UptimeSec derives from
+	// it (filled by the server when zero).
+	Started   time.Time `json:"started,omitzero"`
+	UptimeSec float64   `json:"uptime_s"`
+	// Restarts counts crash restarts of this worker slot.
+	Restarts int `json:"restarts"`
+	// LastExit describes the slot's last crash ("exit status 1 after
+	// 0.4s"); empty when none.
+	LastExit string `json:"last_exit,omitempty"`
+	// RSSBytes and CPUPercent come from the latest metrics sample (CPU in
+	// percent of one core); zero before the first.
+	RSSBytes   uint64  `json:"rss_bytes"`
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
+// Heartbeat reports the periodic health check of the public address.
+type Heartbeat struct {
+	// Enabled is false when the config turns heartbeats off.
+	Enabled bool `json:"enabled"`
+	// URL is what is checked.
+	URL string `json:"url,omitempty"`
+	// LastCheck is when the last check finished; zero before the first.
+	LastCheck time.Time `json:"last_check,omitzero"`
+	// LastOK and LastResult describe it ("200 OK", "timeout", …).
+	LastOK     bool   `json:"last_ok"`
+	LastResult string `json:"last_result,omitempty"`
+	// LatencyMS is how long the last check took.
+	LatencyMS float64 `json:"latency_ms"`
+	// Failures counts consecutive failures; FailuresTotal all of them.
+	Failures      int `json:"consecutive_failures"`
+	FailuresTotal int `json:"failures_total"`
+	// ReloadsTriggered counts reloads the heartbeat started;
+	// SuppressedByGuard counts failures that did not trigger one because
+	// they came within the guard of a start or reload, or during one.
+	ReloadsTriggered  int `json:"reloads_triggered"`
+	SuppressedByGuard int `json:"suppressed_by_guard"`
+}
+
+// Metrics is the latest host sample and the short history before it.
+type Metrics struct {
+	// Time is when the sample was taken.
+	Time time.Time `json:"time"`
+	// Host readings in percent.
+	HostCPUPercent float64 `json:"host_cpu_percent"`
+	MemoryPercent  float64 `json:"memory_percent"`
+	DiskPercent    float64 `json:"disk_percent"`
+	// DiskPath is the path whose filesystem DiskPercent measures.
+	DiskPath string `json:"disk_path,omitempty"`
+	// ThresholdPercent is the level at which a reading marks the app
+	// degraded.
+	ThresholdPercent float64 `json:"threshold_percent"`
+	// Degraded is true when any reading, host or worker, is at or over the
+	// threshold; Reasons names each one.
+	Degraded bool     `json:"degraded"`
+	Reasons  []string `json:"reasons,omitempty"`
+	// History holds the previous samples' host readings, oldest first.
+	History []MetricsPoint `json:"history,omitempty"`
+}
+
+// MetricsPoint is one past sample's host readings.
+type MetricsPoint struct {
+	Time           time.Time `json:"time"`
+	HostCPUPercent float64   `json:"host_cpu_percent"`
+	MemoryPercent  float64   `json:"memory_percent"`
+	DiskPercent    float64   `json:"disk_percent"`
+}
+
+// LogInfo describes the captured log.
+type LogInfo struct {
+	File         string `json:"file"`
+	MaxSizeBytes int64  `json:"max_size_bytes"`
+	// DroppedLines counts lines lost because workers wrote faster than the
+	// disk took them.
+	DroppedLines uint64 `json:"dropped_lines"`
+}
+
+// fill sets the derived fields: Time and each worker's UptimeSec.
+func (s *Status) fill(now time.Time) {
+	if s.Time.IsZero() {
+		s.Time = now
+	}
+	if s.Workers == nil {
+		s.Workers = []Worker{}
+	}
+	for i := range s.Workers {
+		w := &s.Workers[i]
+		if w.UptimeSec == 0 && !w.Started.IsZero() && w.PID != 0 {
+			w.UptimeSec = s.Time.Sub(w.Started).Round(time.Millisecond).Seconds()
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package unit
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// examplePath is the shipped template unit, which must be what Render
+// produces for the template.
+const examplePath = "../../examples/systemd/procmon@.service"
+
+// Refresh with: UPDATE_GOLDEN=1 go test ./procmon/unit
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (UPDATE_GOLDEN=1 writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendering:\n%s", path, got)
+	}
+}
+
+func render(t *testing.T, o Options) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, o); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+var appOptions = Options{App: "vmblog", ConfigPath: "/etc/procmon/vmblog.toml", User: "www-data", Group: "www-data",
+	StopTimeout: 45 * time.Second, ReadyTimeout: 2 * time.Minute}
+
+func TestTemplateIsTheShippedExample(t *testing.T) {
+	golden(t, examplePath, render(t, Options{}))
+}
+
+func TestAppUnit(t *testing.T) {
+	got := render(t, appOptions)
+	golden(t, "testdata/vmblog.service.golden", got)
+	for _, want := range []string{
+		"ExecStart=/usr/local/bin/procmon run -c /etc/procmon/vmblog.toml\n",
+		"ExecReload=/usr/local/bin/procmon reload --wait --timeout 135s -c /etc/procmon/vmblog.toml\n",
+		"TimeoutStartSec=150s\n", "TimeoutStopSec=75s\n", "User=www-data\n", "KillMode=mixed\n", "Type=notify\n",
+	} {
+		if !bytes.Contains(got, []byte(want)) {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+	if appOptions.Name() != "procmon-vmblog.service" || (Options{}).Name() != "procmon@.service" {
+		t.Error("unit names")
+	}
+}
+
+func TestRenderRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		o    Options
+		want string
+	}{
+		{Options{App: "my app"}, "app name"},
+		{Options{App: "a", ConfigPath: "app.toml"}, "must be absolute"},
+		{Options{App: "a", Binary: "procmon"}, "must be absolute"},
+		{Options{App: "a", ConfigPath: "/etc/a\n.toml"}, "line break"},
+		{Options{App: "a", User: "bad user"}, "user"},
+		{Options{App: "a", StopTimeout: -time.Second}, "negative"},
+	}
+	for _, tt := range tests {
+		err := Render(&bytes.Buffer{}, tt.o)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Render(%+v) = %v, want error about %q", tt.o, err, tt.want)
+		}
+	}
+}
+
+func TestArgQuoting(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/etc/procmon/a.toml", "/etc/procmon/a.toml"},
+		{"/srv/100%/a.toml", "/srv/100%%/a.toml"},
+		{"/srv/$HOME/a.toml", "/srv/$$HOME/a.toml"},
+		{"/srv/my app/a.toml", `"/srv/my app/a.toml"`},
+		{`/srv/q"b\c/a.toml`, `"/srv/q\"b\\c/a.toml"`},
+	}
+	for _, tt := range tests {
+		if got, err := arg("x", tt.in); err != nil || got != tt.want {
+			t.Errorf("arg(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestSystemdAnalyzeVerify checks the rendered app unit and the shipped
+// template with systemd's own parser. verify exits 0 even on unknown keys,
+// so any output counts as a failure.
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed (apt-get install systemd); unit files not verified")
+	}
+	bin, err := os.Executable() // verify wants ExecStart's binary to exist
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	example, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := appOptions
+	o.Binary, o.User, o.Group = bin, "", "" // verify resolves users; root always exists
+	units := map[string][]byte{
+		"procmon-vmblog.service": render(t, o),
+		"procmon@vmblog.service": bytes.ReplaceAll(example, []byte(DefaultBinary), []byte(bin)),
+	}
+	for name, data := range units {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, sa, "verify", path).CombinedOutput()
+		cancel()
+		if err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
+	}
+}
