@@ -43,7 +43,7 @@ func slow(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case <-time.After(d):
-		fmt.Fprintf(w, "slow done after %s\n", d)
+		fmt.Fprintf(w, "slow done after %dms\n", d.Milliseconds())
 	case <-r.Context().Done(): // the client went away
 	}
 }

@@ -1,0 +1,360 @@
+// Package examples holds the tests of the sample apps (node-hello, go-hello,
+// python-hello), their hooks, and the top-level install.sh. The apps are
+// not Go packages of this module: go-hello is its own module, so the tests
+// build it and run every app as a real process on 127.0.0.1.
+package examples
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bounds for every wait: generous, because the machine is shared.
+const (
+	readyWait = 20 * time.Second
+	exitWait  = 20 * time.Second
+	slowMS    = 1500
+)
+
+// appCase is one way of running one sample app.
+type appCase struct {
+	name    string
+	need    string                          // binary that must be on PATH, or ""
+	argv    func(t *testing.T) []string     // the command; built lazily
+	socket  bool                            // pass a listener as fd 3
+	notify  bool                            // expect READY=1 on NOTIFY_SOCKET
+	verFile string                          // VERSION, REVISION, or "" for $APP_VERSION
+	verText string                          // its content, also what / reports
+	extra   func(t *testing.T, base string) // more checks while it serves
+}
+
+func TestApps(t *testing.T) {
+	goBin := buildGoHello(t)
+	goHello := func(*testing.T) []string { return []string{goBin} }
+	node := func(*testing.T) []string { return []string{"node", abs(t, "node-hello/server.js")} }
+	python := func(*testing.T) []string { return []string{"python3", abs(t, "python-hello/app.py")} }
+	sha := "3f9c2ab0d6c1e0f4b5a7a8e2c1d0f9e8a7b6c5d4"
+
+	cases := []appCase{
+		{name: "go-hello/port", argv: goHello, notify: true, verFile: "VERSION", verText: "v1.2.3", extra: badRequest},
+		{name: "go-hello/socket", argv: goHello, socket: true, notify: true, verFile: "REVISION", verText: sha},
+		{name: "go-hello/env", argv: goHello, verText: "from-env"},
+		{name: "node-hello/port", need: "node", argv: node, verFile: "VERSION", verText: "v2.0.0", extra: badRequest},
+		{name: "node-hello/socket", need: "node", argv: node, socket: true, verFile: "REVISION", verText: sha},
+		{name: "node-hello/env", need: "node", argv: node, verText: "from-env"},
+		{name: "python-hello/port", need: "python3", argv: python, notify: true, verFile: "REVISION", verText: sha, extra: badRequest},
+		{name: "python-hello/env", need: "python3", argv: python, verText: "from-env"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.need != "" {
+				if _, err := exec.LookPath(tc.need); err != nil {
+					t.Skipf("%s is not on PATH: install it to test %s", tc.need, tc.name)
+				}
+			}
+			exercise(t, tc)
+		})
+	}
+}
+
+// exercise starts the app, checks its endpoints, then sends SIGTERM with a
+// request in flight and checks that request completes and the app exits 0.
+func exercise(t *testing.T, tc appCase) {
+	dir := t.TempDir()
+	argv := tc.argv(t)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	if tc.verFile == "" {
+		cmd.Env = cleanEnv("APP_VERSION=" + tc.verText)
+	} else { // a file wins over the variable
+		write(t, filepath.Join(dir, tc.verFile), tc.verText+"\n")
+		cmd.Env = cleanEnv("APP_VERSION=should-not-win")
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+
+	var addr string
+	var closer io.Closer
+	if tc.socket {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		// The shim makes LISTEN_PID the app's own pid: exec keeps the pid.
+		cmd.Args = append([]string{"/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`}, argv...)
+		cmd.Path = "/bin/sh"
+		cmd.ExtraFiles = []*os.File{f}
+		cmd.Env = append(cmd.Env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+		// Once the child has its copy, ours must go: a socket open here
+		// would keep accepting into the backlog after the app stopped.
+		closer = ln
+	} else {
+		addr = freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		cmd.Env = append(cmd.Env, "PORT="+port)
+	}
+	var notifyConn *net.UnixConn
+	if tc.notify {
+		notifyConn = notifySocket(t)
+		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyConn.LocalAddr().String())
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	ex := &exit{done: make(chan struct{})}
+	go func() { ex.err = cmd.Wait(); close(ex.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-ex.done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", tc.name, out.String())
+		}
+	})
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if closer != nil {
+		closer.Close()
+	}
+
+	base := "http://" + addr
+	if tc.notify {
+		expectReady(t, notifyConn, ex)
+	}
+	waitHealthy(t, base, ex)
+	expectBody(t, base+"/", "hello from "+tc.verText+"\n")
+	expectBody(t, base+"/health", "ok\n")
+	expectStatus(t, base+"/no-such-page", http.StatusNotFound)
+	if tc.extra != nil {
+		tc.extra(t, base)
+	}
+	drainOnSIGTERM(t, cmd, addr, ex)
+}
+
+// exit is a child's end: done closes once err holds what Wait returned.
+type exit struct {
+	done chan struct{}
+	err  error
+}
+
+// drainOnSIGTERM starts /slow, sends SIGTERM once its headers arrived, and
+// checks the body still completes and the process then exits 0.
+func drainOnSIGTERM(t *testing.T, cmd *exec.Cmd, addr string, ex *exit) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(readyWait))
+	fmt.Fprintf(conn, "GET /slow?ms=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", slowMS)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("GET /slow: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /slow: status %d, want 200", resp.StatusCode)
+	}
+	// The headers are here, the body is not: the request is in flight.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("in-flight /slow cut short by SIGTERM: %v (got %q)", err, body)
+	}
+	if want := fmt.Sprintf("slow done after %dms\n", slowMS); string(body) != want {
+		t.Fatalf("in-flight /slow body = %q, want %q", body, want)
+	}
+	select {
+	case <-ex.done:
+		if ex.err != nil {
+			t.Fatalf("exit after SIGTERM: %v, want exit 0", ex.err)
+		}
+	case <-time.After(exitWait):
+		t.Fatalf("still running %s after SIGTERM", exitWait)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after the app exited", addr)
+	}
+}
+
+// badRequest checks /slow refuses a malformed duration with a hint.
+func badRequest(t *testing.T, base string) {
+	expectStatus(t, base+"/slow?ms=soon", http.StatusBadRequest)
+}
+
+func buildGoHello(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "go-hello")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = abs(t, "go-hello")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build go-hello: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// notifySocket listens where an app's READY=1 goes.
+func notifySocket(t *testing.T) *net.UnixConn {
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func expectReady(t *testing.T, conn *net.UnixConn, ex *exit) {
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(readyWait)
+	var n int
+	for {
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var err error
+		if n, err = conn.Read(buf); err == nil {
+			break
+		}
+		select {
+		case <-ex.done:
+			t.Fatalf("app exited before READY=1: %v", ex.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no READY=1 on NOTIFY_SOCKET within %s: %v", readyWait, err)
+		}
+	}
+	if got := string(buf[:n]); !strings.Contains("\n"+got+"\n", "\nREADY=1\n") {
+		t.Fatalf("notify message %q, want READY=1", got)
+	}
+}
+
+func waitHealthy(t *testing.T, base string, ex *exit) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(readyWait)
+	for {
+		resp, err := client.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-ex.done:
+			t.Fatalf("app exited before serving: %v", ex.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/health not 200 within %s (last error: %v)", base, readyWait, err)
+		}
+	}
+}
+
+func expectBody(t *testing.T, url, want string) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || string(body) != want {
+		t.Fatalf("GET %s = %d %q (%v), want 200 %q", url, resp.StatusCode, body, err, want)
+	}
+}
+
+func expectStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, want)
+	}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cleanEnv is this process's environment without what would steer the
+// apps (sockets, ports, versions, hook variables), plus extra.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "LISTEN_"), strings.HasPrefix(k, "DEPLOY_"),
+			k == "NOTIFY_SOCKET", k == "PORT", k == "HOST", k == "APP_VERSION":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+func abs(t *testing.T, rel string) string {
+	p, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer collects a child's output from two pipes at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
