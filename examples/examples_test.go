@@ -358,3 +358,78 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestNpmCIIfChanged runs node-hello's pre-deploy hook in a fake server
+// layout, with a stand-in npm that records its calls.
+func TestNpmCIIfChanged(t *testing.T) {
+	const lock = `{"lockfileVersion": 3, "packages": {"": {"name": "x"}}}` + "\n"
+	cases := []struct {
+		name     string
+		prevLock string // "" = the previous release has no lock
+		prevMods bool   // the previous release has node_modules
+		newLock  string // "" = the new release has no lock
+		previous func(path string) string
+		wantNpm  bool
+		wantLink bool   // node_modules reused from the previous release
+		wantErr  string // non-empty: the hook fails saying this
+	}{
+		{name: "first deploy", newLock: lock, previous: func(string) string { return "" }, wantNpm: true},
+		{name: "unchanged by id", prevLock: lock, prevMods: true, newLock: lock, previous: byID, wantLink: true},
+		{name: "unchanged by path", prevLock: lock, prevMods: true, newLock: lock, previous: byPath, wantLink: true},
+		{name: "changed", prevLock: lock, prevMods: true, newLock: strings.Replace(lock, `"x"`, `"y"`, 1), previous: byID, wantNpm: true},
+		{name: "previous never installed", prevLock: lock, newLock: lock, previous: byID, wantNpm: true},
+		{name: "previous had no lock", prevMods: true, newLock: lock, previous: byID, wantNpm: true},
+		{name: "no lock", previous: byID, wantErr: "no package-lock.json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := t.TempDir()
+			prev := filepath.Join(path, "releases", "20261124T060000Z-aaaaaaa")
+			release := filepath.Join(path, "releases", "20261124T061502Z-bbbbbbb")
+			write(t, filepath.Join(prev, "server.js"), "")
+			write(t, filepath.Join(release, "server.js"), "")
+			if tc.prevLock != "" {
+				write(t, filepath.Join(prev, "package-lock.json"), tc.prevLock)
+			}
+			if tc.prevMods {
+				write(t, filepath.Join(prev, "node_modules", "left-pad", "index.js"), "module.exports = 1\n")
+			}
+			if tc.newLock != "" {
+				write(t, filepath.Join(release, "package-lock.json"), tc.newLock)
+			}
+			fakeBin := t.TempDir()
+			npmLog := filepath.Join(fakeBin, "npm.log")
+			write(t, filepath.Join(fakeBin, "npm"), "#!/bin/sh\necho \"$@\" >> \"$NPM_LOG\"\n")
+			if err := os.Chmod(filepath.Join(fakeBin, "npm"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+
+			cmd := exec.Command("bash", abs(t, "node-hello/hooks/npm-ci-if-changed"))
+			cmd.Dir = release
+			cmd.Env = append(cleanEnv(), "PATH="+fakeBin+":/usr/bin:/bin", "NPM_LOG="+npmLog,
+				"DEPLOY_PATH="+path, "DEPLOY_RELEASE="+filepath.Base(release),
+				"DEPLOY_PREVIOUS="+tc.previous(prev))
+			out, err := cmd.CombinedOutput()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(string(out), tc.wantErr) {
+					t.Fatalf("hook: %v\n%s\nwant a failure saying %q", err, out, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("hook: %v\n%s", err, out)
+			}
+			calls, _ := os.ReadFile(npmLog)
+			if ran := strings.TrimSpace(string(calls)); (ran != "") != tc.wantNpm || (tc.wantNpm && !strings.HasPrefix(ran, "ci")) {
+				t.Fatalf("npm calls %q, want npm ci: %v\n%s", ran, tc.wantNpm, out)
+			}
+			_, statErr := os.Stat(filepath.Join(release, "node_modules", "left-pad", "index.js"))
+			if linked := statErr == nil; linked != tc.wantLink {
+				t.Fatalf("node_modules reused = %v, want %v\n%s", linked, tc.wantLink, out)
+			}
+		})
+	}
+}
+
+func byID(prev string) string   { return filepath.Base(prev) }
+func byPath(prev string) string { return prev }
