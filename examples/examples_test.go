@@ -7,6 +7,8 @@ package examples
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -433,3 +435,108 @@ func TestNpmCIIfChanged(t *testing.T) {
 
 func byID(prev string) string   { return filepath.Base(prev) }
 func byPath(prev string) string { return prev }
+
+func TestInstallArgs(t *testing.T) {
+	cases := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"--help"}, 0, "Usage: ./install.sh [--prefix DIR] [--server]"},
+		{[]string{"-h"}, 0, "Examples:"},
+		{[]string{"--bogus"}, 2, "unknown option: --bogus"},
+		{[]string{"--prefix"}, 2, "--prefix needs a directory"},
+		{[]string{"--prefix="}, 2, "--prefix needs a directory"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, code := runInstall(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.want) {
+				t.Fatalf("install.sh %v: exit %d, want %d and %q in:\n%s", tc.args, code, tc.wantCode, tc.want, out)
+			}
+		})
+	}
+}
+
+// TestInstallPrefix installs into a temporary prefix, twice, and runs what
+// it installed. It needs the deploy and procmon commands in the checkout.
+func TestInstallPrefix(t *testing.T) {
+	for _, cmd := range []string{"deploy", "procmon"} {
+		if files, _ := filepath.Glob(filepath.Join("..", "cmd", cmd, "*.go")); len(files) == 0 {
+			t.Skipf("./cmd/%s has no Go files in this checkout yet (it comes with the deploy and procmon branches); nothing to install", cmd)
+		}
+	}
+	prefix := t.TempDir()
+	args := []string{"--prefix", prefix}
+	unit := filepath.Join("systemd", "procmon@.service")
+	_, err := os.Stat(unit)
+	server := err == nil
+	if server {
+		args = append(args, "--server")
+	}
+	out, code := runInstall(t, args...)
+	if code != 0 {
+		t.Fatalf("install.sh %v: exit %d:\n%s", args, code, out)
+	}
+	for _, cmd := range []string{"deploy", "procmon"} {
+		bin := filepath.Join(prefix, "bin", cmd)
+		if !strings.Contains(out, "installed "+bin) {
+			t.Errorf("install.sh did not say it installed %s:\n%s", bin, out)
+		}
+		v, err := exec.Command(bin, "--version").CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(v)) == 0 {
+			t.Errorf("%s --version: %v, output %q; want exit 0 and a version", bin, err, v)
+		}
+	}
+	if server {
+		want, _ := os.ReadFile(unit)
+		got, err := os.ReadFile(filepath.Join(prefix, "etc", "systemd", "system", "procmon@.service"))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("installed unit differs from %s (%v)", unit, err)
+		}
+		if st, err := os.Stat(filepath.Join(prefix, "etc", "procmon")); err != nil || !st.IsDir() {
+			t.Errorf("--server did not create %s/etc/procmon: %v", prefix, err)
+		}
+	}
+
+	again, code := runInstall(t, args...)
+	if code != 0 || strings.Count(again, "unchanged ") < 2 {
+		t.Fatalf("re-running install.sh %v: exit %d, want 0 with the binaries unchanged:\n%s", args, code, again)
+	}
+	checkExampleConfigs(t, filepath.Join(prefix, "bin", "deploy"))
+}
+
+// checkExampleConfigs has the installed deploy read every example
+// deploy.conf and the top-level deploy.conf.example.
+func checkExampleConfigs(t *testing.T, deploy string) {
+	confs, _ := filepath.Glob("*/deploy.conf")
+	confs = append(confs, filepath.Join("..", "deploy.conf.example"))
+	for _, conf := range confs {
+		out, err := exec.Command(deploy, "-c", conf, "production", "config").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "path /var/www/") {
+			t.Errorf("deploy -c %s production config: %v\n%s", conf, err, out)
+		}
+	}
+}
+
+// runInstall runs ../install.sh from a directory of its own and returns its
+// output and exit code.
+func runInstall(t *testing.T, args ...string) (string, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{abs(t, "../install.sh")}, args...)...)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("install.sh %v did not finish in 5m:\n%s", args, out)
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	}
+	t.Fatalf("run install.sh: %v", err)
+	return "", -1
+}
