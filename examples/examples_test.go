@@ -74,92 +74,103 @@ func TestApps(t *testing.T) {
 // exercise starts the app, checks its endpoints, then sends SIGTERM with a
 // request in flight and checks that request completes and the app exits 0.
 func exercise(t *testing.T, tc appCase) {
-	dir := t.TempDir()
-	argv := tc.argv(t)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	if tc.verFile == "" {
-		cmd.Env = cleanEnv("APP_VERSION=" + tc.verText)
-	} else { // a file wins over the variable
-		write(t, filepath.Join(dir, tc.verFile), tc.verText+"\n")
-		cmd.Env = cleanEnv("APP_VERSION=should-not-win")
-	}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-
-	var addr string
-	var closer io.Closer
-	if tc.socket {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := ln.(*net.TCPListener).File()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr().String()
-		// The shim makes LISTEN_PID the app's own pid: exec keeps the pid.
-		cmd.Args = append([]string{"/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`}, argv...)
-		cmd.Path = "/bin/sh"
-		cmd.ExtraFiles = []*os.File{f}
-		cmd.Env = append(cmd.Env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
-		// Once the child has its copy, ours must go: a socket open here
-		// would keep accepting into the backlog after the app stopped.
-		closer = ln
-	} else {
-		addr = freeAddr(t)
-		_, port, _ := net.SplitHostPort(addr)
-		cmd.Env = append(cmd.Env, "PORT="+port)
-	}
-	var notifyConn *net.UnixConn
+	a := startApp(t, tc)
+	base := "http://" + a.addr
 	if tc.notify {
-		notifyConn = notifySocket(t)
-		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+notifyConn.LocalAddr().String())
+		expectReady(t, a.notify, a)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", argv, err)
-	}
-	ex := &exit{done: make(chan struct{})}
-	go func() { ex.err = cmd.Wait(); close(ex.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-ex.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", tc.name, out.String())
-		}
-	})
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
-	if closer != nil {
-		closer.Close()
-	}
-
-	base := "http://" + addr
-	if tc.notify {
-		expectReady(t, notifyConn, ex)
-	}
-	waitHealthy(t, base, ex)
+	waitHealthy(t, base, a)
 	expectBody(t, base+"/", "hello from "+tc.verText+"\n")
 	expectBody(t, base+"/health", "ok\n")
 	expectStatus(t, base+"/no-such-page", http.StatusNotFound)
 	if tc.extra != nil {
 		tc.extra(t, base)
 	}
-	drainOnSIGTERM(t, cmd, addr, ex)
+	drainOnSIGTERM(t, a)
 }
 
-// exit is a child's end: done closes once err holds what Wait returned.
-type exit struct {
-	done chan struct{}
-	err  error
+// app is a started sample app.
+type app struct {
+	cmd    *exec.Cmd
+	addr   string        // where it serves, on 127.0.0.1
+	notify *net.UnixConn // its NOTIFY_SOCKET, when the case has one
+	done   chan struct{} // closed once err holds what Wait returned
+	err    error
+}
+
+// startApp starts the case's app in a temp dir holding its version file,
+// on a free port or on a listener passed as fd 3.
+func startApp(t *testing.T, tc appCase) *app {
+	argv := tc.argv(t)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = t.TempDir()
+	if tc.verFile == "" {
+		cmd.Env = cleanEnv("APP_VERSION=" + tc.verText)
+	} else { // a file wins over the variable
+		write(t, filepath.Join(cmd.Dir, tc.verFile), tc.verText+"\n")
+		cmd.Env = cleanEnv("APP_VERSION=should-not-win")
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	a := &app{cmd: cmd, done: make(chan struct{})}
+	var ln net.Listener
+	if tc.socket {
+		ln = passListener(t, cmd)
+		a.addr = ln.Addr().String()
+	} else {
+		a.addr = freeAddr(t)
+		_, port, _ := net.SplitHostPort(a.addr)
+		cmd.Env = append(cmd.Env, "PORT="+port)
+	}
+	if tc.notify {
+		a.notify = notifySocket(t)
+		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+a.notify.LocalAddr().String())
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	go func() { a.err = cmd.Wait(); close(a.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-a.done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", tc.name, out.String())
+		}
+	})
+	// The child has its copy now; ours must go, or the socket would keep
+	// accepting into its backlog after the app stopped.
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if ln != nil {
+		ln.Close()
+	}
+	return a
+}
+
+// passListener makes cmd receive a fresh 127.0.0.1 listener as fd 3 the
+// way procmon passes one: LISTEN_FDS=1, and LISTEN_PID set to the app's own
+// pid by a shell shim that execs the app (exec keeps the pid).
+func passListener(t *testing.T, cmd *exec.Cmd) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Args = append([]string{"/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`}, cmd.Args...)
+	cmd.Path = "/bin/sh"
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Env = append(cmd.Env, "LISTEN_FDS=1", "LISTEN_FDNAMES=http")
+	return ln
 }
 
 // drainOnSIGTERM starts /slow, sends SIGTERM once its headers arrived, and
 // checks the body still completes and the process then exits 0.
-func drainOnSIGTERM(t *testing.T, cmd *exec.Cmd, addr string, ex *exit) {
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+func drainOnSIGTERM(t *testing.T, a *app) {
+	conn, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +186,7 @@ func drainOnSIGTERM(t *testing.T, cmd *exec.Cmd, addr string, ex *exit) {
 		t.Fatalf("GET /slow: status %d, want 200", resp.StatusCode)
 	}
 	// The headers are here, the body is not: the request is in flight.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	body, err := io.ReadAll(resp.Body)
@@ -186,16 +197,16 @@ func drainOnSIGTERM(t *testing.T, cmd *exec.Cmd, addr string, ex *exit) {
 		t.Fatalf("in-flight /slow body = %q, want %q", body, want)
 	}
 	select {
-	case <-ex.done:
-		if ex.err != nil {
-			t.Fatalf("exit after SIGTERM: %v, want exit 0", ex.err)
+	case <-a.done:
+		if a.err != nil {
+			t.Fatalf("exit after SIGTERM: %v, want exit 0", a.err)
 		}
 	case <-time.After(exitWait):
 		t.Fatalf("still running %s after SIGTERM", exitWait)
 	}
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", a.addr, time.Second); err == nil {
 		c.Close()
-		t.Fatalf("%s still accepts connections after the app exited", addr)
+		t.Fatalf("%s still accepts connections after the app exited", a.addr)
 	}
 }
 
@@ -226,7 +237,7 @@ func notifySocket(t *testing.T) *net.UnixConn {
 	return conn
 }
 
-func expectReady(t *testing.T, conn *net.UnixConn, ex *exit) {
+func expectReady(t *testing.T, conn *net.UnixConn, a *app) {
 	buf := make([]byte, 4096)
 	deadline := time.Now().Add(readyWait)
 	var n int
@@ -237,8 +248,8 @@ func expectReady(t *testing.T, conn *net.UnixConn, ex *exit) {
 			break
 		}
 		select {
-		case <-ex.done:
-			t.Fatalf("app exited before READY=1: %v", ex.err)
+		case <-a.done:
+			t.Fatalf("app exited before READY=1: %v", a.err)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -250,7 +261,7 @@ func expectReady(t *testing.T, conn *net.UnixConn, ex *exit) {
 	}
 }
 
-func waitHealthy(t *testing.T, base string, ex *exit) {
+func waitHealthy(t *testing.T, base string, a *app) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(readyWait)
 	for {
@@ -262,8 +273,8 @@ func waitHealthy(t *testing.T, base string, ex *exit) {
 			}
 		}
 		select {
-		case <-ex.done:
-			t.Fatalf("app exited before serving: %v", ex.err)
+		case <-a.done:
+			t.Fatalf("app exited before serving: %v", a.err)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -399,19 +410,7 @@ func TestNpmCIIfChanged(t *testing.T) {
 			if tc.newLock != "" {
 				write(t, filepath.Join(release, "package-lock.json"), tc.newLock)
 			}
-			fakeBin := t.TempDir()
-			npmLog := filepath.Join(fakeBin, "npm.log")
-			write(t, filepath.Join(fakeBin, "npm"), "#!/bin/sh\necho \"$@\" >> \"$NPM_LOG\"\n")
-			if err := os.Chmod(filepath.Join(fakeBin, "npm"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-
-			cmd := exec.Command("bash", abs(t, "node-hello/hooks/npm-ci-if-changed"))
-			cmd.Dir = release
-			cmd.Env = append(cleanEnv(), "PATH="+fakeBin+":/usr/bin:/bin", "NPM_LOG="+npmLog,
-				"DEPLOY_PATH="+path, "DEPLOY_RELEASE="+filepath.Base(release),
-				"DEPLOY_PREVIOUS="+tc.previous(prev))
-			out, err := cmd.CombinedOutput()
+			out, npm, err := runNpmHook(t, path, release, tc.previous(prev))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(string(out), tc.wantErr) {
 					t.Fatalf("hook: %v\n%s\nwant a failure saying %q", err, out, tc.wantErr)
@@ -421,9 +420,8 @@ func TestNpmCIIfChanged(t *testing.T) {
 			if err != nil {
 				t.Fatalf("hook: %v\n%s", err, out)
 			}
-			calls, _ := os.ReadFile(npmLog)
-			if ran := strings.TrimSpace(string(calls)); (ran != "") != tc.wantNpm || (tc.wantNpm && !strings.HasPrefix(ran, "ci")) {
-				t.Fatalf("npm calls %q, want npm ci: %v\n%s", ran, tc.wantNpm, out)
+			if (npm != "") != tc.wantNpm || (tc.wantNpm && !strings.HasPrefix(npm, "ci")) {
+				t.Fatalf("npm calls %q, want npm ci: %v\n%s", npm, tc.wantNpm, out)
 			}
 			_, statErr := os.Stat(filepath.Join(release, "node_modules", "left-pad", "index.js"))
 			if linked := statErr == nil; linked != tc.wantLink {
@@ -433,6 +431,26 @@ func TestNpmCIIfChanged(t *testing.T) {
 	}
 }
 
+// runNpmHook runs the hook as deploy would, in release, with a stand-in
+// npm first on PATH; npm is what that npm was asked to do.
+func runNpmHook(t *testing.T, path, release, previous string) (out, npm string, err error) {
+	fakeBin := t.TempDir()
+	npmLog := filepath.Join(fakeBin, "npm.log")
+	write(t, filepath.Join(fakeBin, "npm"), "#!/bin/sh\necho \"$@\" >> \"$NPM_LOG\"\n")
+	if err := os.Chmod(filepath.Join(fakeBin, "npm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", abs(t, "node-hello/hooks/npm-ci-if-changed"))
+	cmd.Dir = release
+	cmd.Env = append(cleanEnv(), "PATH="+fakeBin+":/usr/bin:/bin", "NPM_LOG="+npmLog,
+		"DEPLOY_PATH="+path, "DEPLOY_RELEASE="+release, "DEPLOY_PREVIOUS="+previous)
+	b, err := cmd.CombinedOutput()
+	calls, _ := os.ReadFile(npmLog)
+	return string(b), strings.TrimSpace(string(calls)), err
+}
+
+// DEPLOY_PREVIOUS is the previous release's directory; a bare release id
+// is accepted too.
 func byID(prev string) string   { return filepath.Base(prev) }
 func byPath(prev string) string { return prev }
 
