@@ -12,17 +12,19 @@ import (
 
 // globals are the flags of a deploy command line.
 type globals struct {
-	Config    string // -c: config file ("" = ./deploy.conf, then ./deploy.toml)
-	Chdir     string // -C: directory the config and the local repo are found from ("" = .)
-	DryRun    bool
-	JSON      bool
-	AcceptNew bool
-	Wait      bool
-	NoTests   bool
-	Force     bool
-	Ref       string
-	Follow    bool
-	Lines     int
+	Config     string // -c: config file ("" = ./deploy.conf, then ./deploy.toml)
+	Chdir      string // -C: directory the config and the local repo are found from ("" = .)
+	DryRun     bool
+	JSON       bool
+	AcceptNew  bool
+	Wait       bool
+	NoTests    bool
+	Force      bool
+	NoRollback bool
+	Transport  string // "ssh" (default) or "local": run the remote script with this machine's bash
+	Ref        string
+	Follow     bool
+	Lines      int
 }
 
 const helpExamples = `
@@ -81,6 +83,8 @@ func flags(g *globals) []cli.Flag {
 		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
 		&cli.BoolFlag{Name: "force", Usage: "unlock: break a lock whose holder still runs", Destination: &g.Force},
+		&cli.BoolFlag{Name: "no-rollback", Usage: "keep hosts that switched when a later health gate fails", Destination: &g.NoRollback},
+		&cli.StringFlag{Name: "transport", Usage: "`ssh` (default), or local: run the remote script with this machine's bash (demo, tests)", Destination: &g.Transport},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "logs: keep following", Destination: &g.Follow},
 		&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Usage: "logs: how many lines", Value: 100, Destination: &g.Lines},
 	}

@@ -91,7 +91,7 @@ func (inv *invocation) checkArgs() error {
 // carry the next word along with them.
 var valueFlags = map[string]bool{
 	"-c": true, "--config": true, "-C": true, "--chdir": true,
-	"--ref": true, "-n": true, "--lines": true, "--timeout": true,
+	"--ref": true, "--transport": true, "-n": true, "--lines": true, "--timeout": true,
 }
 
 // reorder moves flags written after the positionals (`deploy prod

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/deploytool/deploy/deploy"
+)
+
+// command is what one run of deploy does: the parsed invocation, the env
+// it acts on and where its output goes.
+type command struct {
+	g      *globals
+	inv    *invocation
+	env    *deploy.Env
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	dial   *dialer
+}
+
+// dispatch loads the config, parses the positionals and runs the command.
+func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	inv, err := parseInvocation(pos, cfg.Order)
+	if err != nil {
+		return err
+	}
+	env, err := cfg.Env(inv.Env)
+	if err != nil {
+		return err
+	}
+	if g.Transport != "" && g.Transport != "ssh" && g.Transport != "local" {
+		return usagef("use --transport ssh (default) or --transport local", "unknown transport %q", g.Transport)
+	}
+	c := &command{g: g, inv: inv, env: env, stdin: stdin, stdout: stdout, stderr: stderr,
+		dial: newDialer(g, env, stderr)}
+	switch inv.Command {
+	case "config":
+		return printConfig(stdout, env, inv.Args)
+	case "deploy":
+		return c.deploy(ctx)
+	case "console":
+		return c.console(ctx)
+	}
+	return c.eachHost(ctx, c.hostCommand)
+}
+
+// options are the deploy.Options for host h.
+func (c *command) options(h deploy.Host, out io.Writer) deploy.Options {
+	return deploy.Options{
+		Host:    h.String(),
+		Stdout:  out,
+		Stderr:  out,
+		Ref:     c.g.Ref,
+		Wait:    c.g.Wait,
+		NoTests: c.g.NoTests,
+	}
+}
+
+// eachHost runs fn on every host in turn over one connection each; output
+// lines carry the host's name when there are several.
+func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, deploy.Host, io.Writer) error) error {
+	var failed []string
+	for _, h := range c.env.Hosts {
+		out := c.stdout
+		if len(c.env.Hosts) > 1 {
+			out = newPrefixWriter(c.stdout, h.String()+" | ")
+		}
+		err := c.withConn(ctx, h, func(conn deploy.Conn) error { return fn(ctx, conn, h, out) })
+		if err != nil {
+			if len(c.env.Hosts) == 1 {
+				return err
+			}
+			printError(c.stderr, fmt.Errorf("%s: %w", h, err))
+			failed = append(failed, h.String())
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s failed on %s", c.inv.Command, strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func (c *command) withConn(ctx context.Context, h deploy.Host, fn func(deploy.Conn) error) error {
+	conn, err := c.dial.dial(ctx, h)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn)
+}
+
+// hostCommand runs one of the per-host commands.
+func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h deploy.Host, out io.Writer) error {
+	o := c.options(h, out)
+	switch c.inv.Command {
+	case "setup":
+		if err := deploy.Setup(ctx, conn, c.env, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "setup done: %s is ready for 'deploy %s'\n", c.env.Path, c.env.Name)
+		return nil
+	case "revert":
+		res, err := deploy.Revert(ctx, conn, c.env, c.inv.N, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "reverted %s -> %s (%s) in %s\n", short(res.OldSHA), short(res.NewSHA), res.NewRelease, res.Duration.Round(msRound))
+		return nil
+	case "list":
+		log, err := deploy.List(ctx, conn, c.env, o)
+		if err != nil {
+			return err
+		}
+		writeLog(out, log)
+		return nil
+	case "curr", "prev":
+		get := deploy.Current
+		if c.inv.Command == "prev" {
+			get = deploy.Previous
+		}
+		rel, err := get(ctx, conn, c.env, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s\t%s\n", rel.SHA, rel.ID)
+		return nil
+	case "exec":
+		o.Stdin = c.stdin
+		o.Stderr = c.stderr
+		return deploy.Exec(ctx, conn, c.env, c.inv.Args, o)
+	case "unlock":
+		res, err := deploy.Unlock(ctx, conn, c.env, c.g.Force, o)
+		if err != nil {
+			return err
+		}
+		writeUnlock(out, res)
+		return nil
+	}
+	return usagef("see 'deploy --help'", "%s is not implemented for this transport", c.inv.Command)
+}
+
+// console opens a login shell in current on the first host.
+func (c *command) console(ctx context.Context) error {
+	h := c.env.Hosts[0]
+	if len(c.env.Hosts) > 1 {
+		fmt.Fprintf(c.stderr, "note: console opens on the first host, %s\n", h)
+	}
+	return c.withConn(ctx, h, func(conn deploy.Conn) error {
+		return deploy.Console(ctx, conn, c.env, c.options(h, c.stdout))
+	})
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/deploytool/deploy/deploy"
+)
+
+const msRound = time.Millisecond
+
+// short is the 7-character form of a sha ("-" when unknown).
+func short(sha string) string {
+	switch {
+	case sha == "":
+		return "-"
+	case len(sha) > 7:
+		return sha[:7]
+	}
+	return sha
+}
+
+// writeLog prints .deploys as a table, newest last, marking current.
+func writeLog(w io.Writer, log *deploy.Log) {
+	if len(log.Entries) == 0 {
+		fmt.Fprintln(w, "no deploys yet")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tTIME\tEVENT\tSHA\tRELEASE\tREF\tBY")
+	for _, e := range log.Entries {
+		mark := " "
+		if e.Release != "" && e.Release == log.Current && e.Event != deploy.EventFailed {
+			mark = "*"
+		}
+		ts := "-"
+		if !e.Time.IsZero() {
+			ts = e.Time.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, ts, e.Event, short(e.SHA), dashed(e.Release), dashed(e.Ref), dashed(e.By))
+	}
+	tw.Flush()
+}
+
+func dashed(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeUnlock(w io.Writer, r deploy.UnlockResult) {
+	switch r.State {
+	case "never":
+		fmt.Fprintln(w, "not locked: nothing was ever deployed here")
+	case "broken":
+		fmt.Fprintf(w, "lock broken: stopped %s\n", r.Holder)
+	default:
+		if r.Holder == "" {
+			fmt.Fprintln(w, "not locked")
+			return
+		}
+		fmt.Fprintf(w, "not locked; the last holder was %s (it is gone)\n", r.Holder)
+	}
+}
+
+// prefixWriter starts every line with a prefix (the host, when a command
+// runs on several). Writes of whole lines from several goroutines do not
+// interleave.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix []byte
+	buf    []byte
+}
+
+var _ io.Writer = (*prefixWriter)(nil)
+
+func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+	return &prefixWriter{mu: &sync.Mutex{}, w: w, prefix: []byte(prefix)}
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := append(append([]byte{}, p.prefix...), p.buf[:i+1]...)
+		p.buf = p.buf[i+1:]
+		p.mu.Lock()
+		_, err := p.w.Write(line)
+		p.mu.Unlock()
+		if err != nil {
+			return len(b), err
+		}
+	}
+}
+
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+func firstLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
