@@ -34,8 +34,9 @@ const readyTimeout = 20 * time.Second
 // Options tunes the sshd a test starts. The zero value is a plain server
 // that lets the current user in with the client key.
 type Options struct {
-	// ExtraConfig are more sshd_config lines, appended after the defaults
-	// (e.g. "MaxSessions 2"); nil adds none.
+	// ExtraConfig are more sshd_config lines (e.g. "MaxSessions 2",
+	// "LogLevel DEBUG1"). They go before the defaults: in sshd_config the
+	// first value of a keyword wins, so they override them. nil adds none.
 	ExtraConfig []string
 	// Passphrase, when non-empty, also creates EncryptedKey: a second
 	// client key, authorized too, whose file is encrypted with it.
@@ -153,11 +154,11 @@ func freePort(t testing.TB) int {
 }
 
 func (s *Server) config() string {
-	lines := []string{
-		"ListenAddress " + s.Addr(),
-		"HostKey " + s.hostFile,
-		"AuthorizedKeysFile " + s.authFile,
-		"PidFile " + filepath.Join(s.dir, "sshd.pid"),
+	lines := append(append([]string(nil), s.extra...),
+		"ListenAddress "+s.Addr(),
+		"HostKey "+s.hostFile,
+		"AuthorizedKeysFile "+s.authFile,
+		"PidFile "+filepath.Join(s.dir, "sshd.pid"),
 		"StrictModes no",
 		"UsePAM no",
 		"PermitRootLogin prohibit-password",
@@ -171,8 +172,8 @@ func (s *Server) config() string {
 		"PrintMotd no",
 		"PrintLastLog no",
 		"LogLevel VERBOSE",
-	}
-	return strings.Join(append(lines, s.extra...), "\n") + "\n"
+	)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // start writes the config and runs sshd, returning once it greets clients.
