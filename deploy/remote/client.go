@@ -171,9 +171,11 @@ func (c *Client) session() (*ssh.Session, error) {
 // Run runs cmd through the login user's shell on the host, with stdin as
 // its input (nil = empty) and its output copied to stdout and stderr (nil
 // = discarded). A non-zero exit is an *ExitError. Cancelling ctx sends
-// SIGTERM, waits up to Options.StopGrace, closes the session and returns
-// an error wrapping ctx.Err(). A connection that dies makes Run return an
-// *Error saying so.
+// SIGTERM to the command's process group and waits up to Options.StopGrace
+// for it to exit (sshd refuses signals on root logins: then there is no
+// wait), closes the session and returns an error wrapping ctx.Err(); a
+// command that outlives the session dies at its next write (SIGPIPE). A
+// connection that dies makes Run return an *Error saying so.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	s, err := c.session()
 	if err != nil {
@@ -195,15 +197,26 @@ func (c *Client) wait(ctx context.Context, s *ssh.Session) error {
 	case err := <-done:
 		return c.exitError(err)
 	case <-ctx.Done():
-		_ = s.Signal(ssh.SIGTERM)
-		select {
-		case <-done:
-		case <-c.lost:
-		case <-time.After(c.o.StopGrace):
+		if sendSignal(s, ssh.SIGTERM) {
+			select {
+			case <-done:
+			case <-c.lost:
+			case <-time.After(c.o.StopGrace):
+			}
 		}
 		_ = s.Close()
 		return fmt.Errorf("run on %s: %w", c, ctx.Err())
 	}
+}
+
+// sendSignal asks sshd to send sig to the session's process group and reports
+// whether it agreed. OpenSSH refuses for root logins (it needs privilege
+// separation); then only closing the session is left, which cuts the
+// command's stdin and output (its next write fails with SIGPIPE).
+func sendSignal(s *ssh.Session, sig ssh.Signal) bool {
+	msg := struct{ Signal string }{string(sig)}
+	ok, err := s.SendRequest("signal", true, ssh.Marshal(&msg))
+	return err == nil && ok
 }
 
 // exitError turns a session's end into the error Run returns.

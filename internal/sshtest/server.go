@@ -1,7 +1,6 @@
 package sshtest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -244,9 +243,7 @@ func (s *Server) Stop() {
 	if cmd == nil {
 		return
 	}
-	for _, pid := range descendants(cmd.Process.Pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	stopSessions(cmd.Process.Pid)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -282,45 +279,6 @@ func (s *Server) RotateHostKey() ssh.PublicKey {
 	s.mu.Unlock()
 	s.Restart()
 	return k.Public()
-}
-
-// descendants lists the pids whose ancestry leads to pid, read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name is parenthesised and may hold spaces.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, c := range children[p] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
 }
 
 // AuthorizeKey lets key log in as User (sshd reads authorized_keys at
