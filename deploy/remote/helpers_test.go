@@ -15,6 +15,7 @@ import (
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/remote"
 	"github.com/deploytool/deploy/internal/sshtest"
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -184,4 +185,9 @@ func asError[T error](t *testing.T, err error) T {
 		t.Fatalf("error %v (%T) is not a %T", err, err, target)
 	}
 	return target
+}
+
+// fingerprint is the SHA256 fingerprint of s's client key.
+func fingerprint(s *sshtest.Server) string {
+	return ssh.FingerprintSHA256(s.ClientKey().Public())
 }
