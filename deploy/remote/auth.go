@@ -22,22 +22,23 @@ var defaultIdentities = [...]string{"id_ed25519", "id_ecdsa", "id_rsa"}
 const passphraseTries = 3
 
 // auth gathers the keys offered to servers: the agent's, then key files.
-// Each key file is read and decrypted at most once per Dial.
+// Each key file is read and decrypted at most once per KeyCache.
 type auth struct {
 	home   string
 	prompt func(string) (string, error)
 	logf   func(string, ...any)
 	agent  agent.ExtendedAgent // nil without an agent
 	conn   net.Conn            // the agent socket, closed with the client
-
-	mu    sync.Mutex
-	files map[string]ssh.Signer
+	keys   *KeyCache
 }
 
 // newAuth connects to the agent at sock, if any; an unreachable agent is
 // skipped (and logged), as OpenSSH does.
 func newAuth(o Options) *auth {
-	a := &auth{home: o.HomeDir, prompt: o.Prompt, logf: o.Logf, files: map[string]ssh.Signer{}}
+	a := &auth{home: o.HomeDir, prompt: o.Prompt, logf: o.Logf, keys: o.Keys}
+	if a.keys == nil {
+		a.keys = &KeyCache{}
+	}
 	if o.AgentSocket == "" {
 		return a
 	}
@@ -113,28 +114,21 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 
 // file loads the key at path once; an encrypted key becomes a lazySigner.
 func (a *auth) file(path string) (ssh.Signer, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if s, ok := a.files[path]; ok {
+	return a.keys.load(path, func() (ssh.Signer, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", path, err)
+		}
+		s, err := ssh.ParsePrivateKey(b)
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return a.encrypted(path, b, missing.PublicKey)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", path, err)
+		}
 		return s, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	s, err := ssh.ParsePrivateKey(b)
-	var missing *ssh.PassphraseMissingError
-	switch {
-	case errors.As(err, &missing):
-		s, err = a.encrypted(path, b, missing.PublicKey)
-	case err != nil:
-		err = fmt.Errorf("key file %s: %w", path, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	a.files[path] = s
-	return s, nil
+	})
 }
 
 // encrypted wraps an encrypted key. Its public key comes from the file

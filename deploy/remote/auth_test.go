@@ -140,3 +140,22 @@ func TestEncryptedKeyNotAskedWhenServerRefusesIt(t *testing.T) {
 		t.Errorf("asked for a passphrase %d times for a key the server does not accept", asked)
 	}
 }
+
+func TestKeyCacheAsksOncePerDeploy(t *testing.T) {
+	isolate(t)
+	const pass = "p"
+	s := sshtest.Start(t, sshtest.Options{Passphrase: pass})
+	home := sshtest.FakeHome(t, "", s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+	tg := target(s)
+	tg.KeyFile = s.EncryptedKey().File
+	asked := 0
+	var keys remote.KeyCache
+	o := remote.Options{HomeDir: home, Keys: &keys, Prompt: func(string) (string, error) { asked++; return pass, nil }}
+	for i := 0; i < 3; i++ { // three hosts of one deploy
+		dial(t, tg, o).Close()
+	}
+	if asked != 1 {
+		t.Errorf("asked %d times across Dials sharing a KeyCache, want 1", asked)
+	}
+}

@@ -58,7 +58,8 @@ type Options struct {
 	AcceptNew bool
 	// Prompt asks the user for a secret, e.g. an encrypted key's passphrase
 	// (nil = an encrypted key the server wants fails with a hint to load it
-	// into ssh-agent).
+	// into ssh-agent). Concurrent Dials may call it concurrently unless they
+	// share Keys, which serialises the questions about one key.
 	Prompt func(prompt string) (string, error)
 	// ConnectTimeout bounds the TCP connect plus SSH handshake of each hop
 	// (0 = DefaultConnectTimeout).
@@ -74,6 +75,9 @@ type Options struct {
 	// AgentSocket is the ssh-agent socket ("" = $SSH_AUTH_SOCK; none set =
 	// no agent).
 	AgentSocket string
+	// Keys, when not nil, shares loaded and unlocked key files between
+	// Dials, so a passphrase is asked once per deploy (nil = once per Dial).
+	Keys *KeyCache
 	// Stats, when not nil, counts connections and sessions opened.
 	Stats *Stats
 	// Logf receives notices a user should see: a host key added by
