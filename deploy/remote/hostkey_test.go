@@ -93,3 +93,26 @@ func TestChangedHostKeyRefusedEvenWithAcceptNew(t *testing.T) {
 		t.Errorf("known_hosts changed from %q to %q", before, after)
 	}
 }
+
+// The server offers RSA and ed25519 host keys; known_hosts has only the
+// ed25519 one. x/crypto's default order would pick RSA and then refuse it
+// as changed; preferring the known type makes the server show ed25519.
+func TestHostKeyAlgorithmsPreferKnownType(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{RSAHostKey: true})
+	home := sshtest.FakeHome(t, "", s) // known_hosts: ed25519 only
+	c := dial(t, target(s), remote.Options{HomeDir: home})
+	if got := output(t, c, "echo ok"); got != "ok\n" {
+		t.Fatalf("output %q", got)
+	}
+	// And the reverse: only the RSA key known.
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	rsaLine := strings.Fields(s.KnownHostsLine())[0] + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.RSAHostKey())))
+	if err := os.WriteFile(kh, []byte(rsaLine+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, target(s), remote.Options{HomeDir: home})
+	if got := output(t, c2, "echo rsa"); got != "rsa\n" {
+		t.Fatalf("output %q", got)
+	}
+}

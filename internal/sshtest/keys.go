@@ -3,6 +3,7 @@ package sshtest
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"os"
 	"testing"
@@ -50,6 +51,26 @@ func NewKey(t testing.TB, file, passphrase string) *Key {
 	writeFile(t, file, pem.EncodeToMemory(block), 0o600)
 	k.write(t, file)
 	return k
+}
+
+// newRSAKey writes a 2048-bit RSA private key to file and returns its
+// public half.
+func newRSAKey(t testing.TB, file string) ssh.PublicKey {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("sshtest: generate rsa key: %v", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "sshtest")
+	if err != nil {
+		t.Fatalf("sshtest: marshal rsa key: %v", err)
+	}
+	writeFile(t, file, pem.EncodeToMemory(block), 0o600)
+	pub, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatalf("sshtest: rsa public key: %v", err)
+	}
+	return pub
 }
 
 // write writes the public half next to file.

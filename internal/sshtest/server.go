@@ -43,6 +43,10 @@ type Options struct {
 	// AuthorizedKeys are more public keys allowed to log in, besides the
 	// client key; nil adds none. AuthorizeKey adds keys later.
 	AuthorizedKeys []ssh.PublicKey
+	// RSAHostKey also gives the server an RSA host key (RSAHostKey()), so
+	// it offers two key types; KnownHostsFile still lists only the ed25519
+	// one (false = ed25519 only).
+	RSAHostKey bool
 }
 
 // Server is a running sshd on 127.0.0.1. Its methods are safe for
@@ -60,6 +64,7 @@ type Server struct {
 	client     *Key
 	encrypted  *Key
 	extra      []string
+	rsaKey     ssh.PublicKey
 
 	mu      sync.Mutex
 	hostKey *Key
@@ -89,6 +94,10 @@ func Start(t testing.TB, opts Options) *Server {
 		extra:      opts.ExtraConfig,
 	}
 	s.hostKey = NewKey(t, s.hostFile, "")
+	if opts.RSAHostKey {
+		s.rsaKey = newRSAKey(t, filepath.Join(dir, "ssh_host_rsa_key"))
+		s.extra = append(s.extra, "HostKey "+filepath.Join(dir, "ssh_host_rsa_key"))
+	}
 	s.client = NewKey(t, filepath.Join(dir, "id_ed25519"), "")
 	keys := append([]ssh.PublicKey{s.client.Public()}, opts.AuthorizedKeys...)
 	if opts.Passphrase != "" {
@@ -316,6 +325,10 @@ func (s *Server) HostKey() ssh.PublicKey {
 	defer s.mu.Unlock()
 	return s.hostKey.Public()
 }
+
+// RSAHostKey is the server's RSA host key, or nil unless
+// Options.RSAHostKey.
+func (s *Server) RSAHostKey() ssh.PublicKey { return s.rsaKey }
 
 // ClientKey is the (unencrypted) client key authorized to log in.
 func (s *Server) ClientKey() *Key { return s.client }
