@@ -171,3 +171,29 @@ func TestConnectTimeoutHasHint(t *testing.T) {
 		t.Error("no hint for a timeout")
 	}
 }
+
+func TestDialCancelled(t *testing.T) {
+	isolate(t)
+	// A listener that never answers: the handshake waits until cancelled.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err = remote.Dial(ctx, remote.Target{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, User: "x"},
+		remote.Options{HomeDir: t.TempDir()})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}

@@ -90,6 +90,9 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		conn, err = via.DialContext(ctx, "tcp", e.Addr())
 	}
 	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
+		}
 		return nil, connectError(ctx, e, err, o)
 	}
 	// The handshake has no context of its own: closing the connection is
@@ -102,6 +105,9 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 	}
 	if err != nil {
 		_ = conn.Close()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
+		}
 		return nil, handshakeError(ctx, e, err, len(signers), o)
 	}
 	if o.Stats != nil {
