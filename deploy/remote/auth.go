@@ -34,17 +34,17 @@ type auth struct {
 
 // newAuth connects to the agent at sock, if any; an unreachable agent is
 // skipped (and logged), as OpenSSH does.
-func newAuth(o Options) *auth {
+func newAuth(o Options, sock string) *auth {
 	a := &auth{home: o.HomeDir, prompt: o.Prompt, logf: o.Logf, keys: o.Keys}
 	if a.keys == nil {
 		a.keys = &KeyCache{}
 	}
-	if o.AgentSocket == "" {
+	if sock == "" {
 		return a
 	}
-	conn, err := net.DialTimeout("unix", o.AgentSocket, 5*time.Second)
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
 	if err != nil {
-		a.log("ssh-agent at %s: %v; continuing without it", o.AgentSocket, err)
+		a.log("ssh-agent at %s: %v; continuing without it", sock, err)
 		return a
 	}
 	a.conn, a.agent = conn, agent.NewClient(conn)
@@ -67,12 +67,21 @@ func (a *auth) close() {
 // signers lists the keys to offer to e, in order (agent, Target.KeyFile,
 // ssh_config IdentityFile, ~/.ssh/id_*), without duplicates. Encrypted keys
 // ask for their passphrase only when the server accepts their public key.
+// With IdentitiesOnly, agent keys are offered only if they match a file.
 func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
+	files, err := a.fileSigners(e)
+	if err != nil {
+		return nil, err
+	}
+	fromFile := map[string]bool{}
+	for _, s := range files {
+		fromFile[string(s.PublicKey().Marshal())] = true
+	}
 	var out []ssh.Signer
 	seen := map[string]bool{}
 	add := func(s ssh.Signer) {
 		k := string(s.PublicKey().Marshal())
-		if !seen[k] {
+		if !seen[k] && (!e.IdentitiesOnly || fromFile[k]) {
 			seen[k] = true
 			out = append(out, s)
 		}
@@ -86,17 +95,29 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 			add(s)
 		}
 	}
+	for _, s := range files {
+		add(s)
+	}
+	return out, nil
+}
+
+// fileSigners loads Target.KeyFile (which must exist), then the
+// IdentityFiles and default identities that exist.
+func (a *auth) fileSigners(e Endpoint) ([]ssh.Signer, error) {
+	var out []ssh.Signer
 	if e.KeyFile != "" {
 		s, err := a.file(e.KeyFile)
 		if err != nil {
 			return nil, &Error{Op: "load key", Host: e.String(), Err: err,
 				hint: "check `key` in deploy.conf: it is relative to the config file's directory"}
 		}
-		add(s)
+		out = append(out, s)
 	}
 	candidates := append([]string(nil), e.IdentityFiles...)
-	for _, id := range defaultIdentities {
-		candidates = append(candidates, filepath.Join(a.home, ".ssh", id))
+	if !e.IdentitiesOnly || len(out)+len(candidates) == 0 {
+		for _, id := range defaultIdentities {
+			candidates = append(candidates, filepath.Join(a.home, ".ssh", id))
+		}
 	}
 	for _, f := range candidates {
 		s, err := a.file(f)
@@ -107,7 +128,7 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 			a.log("skip key %s: %v", f, err)
 			continue
 		}
-		add(s)
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -21,10 +21,7 @@ func behindCutter(t *testing.T, s *sshtest.Server) (*sshtest.Cutter, remote.Targ
 	t.Helper()
 	cut := sshtest.NewCutter(t, s.Addr())
 	home := sshtest.FakeHome(t, "", s)
-	kh := filepath.Join(home, ".ssh", "known_hosts")
-	if err := os.WriteFile(kh, []byte(s.KnownHostsLineFor(cut.Addr())+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.AppendKnownHost(t, filepath.Join(home, ".ssh", "known_hosts"), cut.Addr())
 	return cut, remote.Target{Host: "127.0.0.1", Port: cut.Port(), User: s.User()}, home
 }
 

@@ -24,7 +24,7 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := newAuth(o)
+	a := newAuth(o, r.AgentSocket)
 	if t.ForwardAgent && a.agent == nil {
 		a.close()
 		return nil, &Error{Op: "forward agent to", Host: r.Host.String(),

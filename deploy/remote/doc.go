@@ -2,10 +2,13 @@
 // would and runs commands on it over one connection.
 //
 // Dial resolves a Target (from deploy.conf) through ~/.ssh/config (Host
-// aliases, HostName, User, Port, IdentityFile, ProxyJump,
-// UserKnownHostsFile); values set in the Target win, as with `ssh -o`.
-// Each ProxyJump hop is dialled through the previous one with the same
-// host key checks and auth.
+// aliases, HostName, User, Port, IdentityFile, IdentitiesOnly,
+// IdentityAgent, ForwardAgent, ProxyJump, UserKnownHostsFile); values set
+// in the Target win, as with `ssh -o`. Each ProxyJump hop is dialled
+// through the previous one with the same host key checks and auth. Other
+// keywords are ignored (StrictHostKeyChecking too: keys are always
+// checked), except ProxyCommand, which is refused with a hint to use
+// ProxyJump rather than silently connecting directly.
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless

@@ -72,7 +72,8 @@ type Options struct {
 	// SIGTERM was sent, for the remote command to exit before the session is
 	// closed (0 = DefaultStopGrace).
 	StopGrace time.Duration
-	// AgentSocket is the ssh-agent socket ("" = $SSH_AUTH_SOCK; none set =
+	// AgentSocket is the ssh-agent socket ("" = ssh_config IdentityAgent,
+	// then $SSH_AUTH_SOCK; none set =
 	// no agent).
 	AgentSocket string
 	// Keys, when not nil, shares loaded and unlocked key files between
@@ -107,9 +108,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SSHConfigFile == "" {
 		o.SSHConfigFile = filepath.Join(o.HomeDir, ".ssh", "config")
-	}
-	if o.AgentSocket == "" {
-		o.AgentSocket = os.Getenv("SSH_AUTH_SOCK")
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout

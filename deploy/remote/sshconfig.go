@@ -40,6 +40,9 @@ type Endpoint struct {
 	// KnownHostsFiles are the known_hosts files its key is checked
 	// against; new keys are written to the first.
 	KnownHostsFiles []string
+	// IdentitiesOnly (ssh_config IdentitiesOnly yes) offers only the key
+	// files, and agent keys matching them.
+	IdentitiesOnly bool
 }
 
 // Addr is "hostname:port", what is dialled and looked up in known_hosts.
@@ -57,6 +60,9 @@ type Resolved struct {
 	Host Endpoint
 	// ForwardAgent says whether sessions forward the local agent.
 	ForwardAgent bool
+	// AgentSocket is the ssh-agent to use: Options.AgentSocket, else
+	// ssh_config IdentityAgent, else $SSH_AUTH_SOCK ("" = no agent).
+	AgentSocket string
 }
 
 // sshConfig is a parsed ssh_config file; cfg is nil when the file does not
@@ -128,7 +134,33 @@ func Resolve(t Target, o Options) (*Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.AgentSocket, err = c.agentSocket(host, o.AgentSocket)
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// agentSocket picks the agent: the option, else IdentityAgent (none,
+// SSH_AUTH_SOCK, $VAR or a path), else $SSH_AUTH_SOCK.
+func (c *sshConfig) agentSocket(e Endpoint, option string) (string, error) {
+	if option != "" {
+		return option, nil
+	}
+	v := c.get(e.Alias, "IdentityAgent")
+	switch {
+	case v == "" || v == "SSH_AUTH_SOCK":
+		return os.Getenv("SSH_AUTH_SOCK"), nil
+	case v == "none":
+		return "", nil
+	case strings.HasPrefix(v, "$"):
+		return os.Getenv(v[1:]), nil
+	}
+	x, err := c.expand(v, e)
+	if err != nil {
+		return "", fmt.Errorf("ssh config %s: Host %s: IdentityAgent: %w", c.file, e.Alias, err)
+	}
+	return x, nil
 }
 
 // endpoint resolves one alias; user and port, when set, win over the file.
@@ -169,6 +201,7 @@ func (c *sshConfig) endpoint(alias, user string, port int, knownHosts []string) 
 		}
 		e.IdentityFiles = append(e.IdentityFiles, x)
 	}
+	e.IdentitiesOnly = strings.EqualFold(c.get(alias, "IdentitiesOnly"), "yes")
 	kh, err := c.knownHosts(e, knownHosts)
 	if err != nil {
 		return Endpoint{}, err

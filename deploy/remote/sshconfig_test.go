@@ -295,3 +295,37 @@ func TestForwardAgentVisibleOnServer(t *testing.T) {
 	}
 	wantContains(t, "hint", remote.Hint(err), "ssh-agent")
 }
+
+func TestIdentityAgentAndIdentitiesOnly(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	other := sshtest.Start(t, sshtest.Options{})
+	sock := serveAgent(t, other.ClientKey().Private, s.ClientKey().Private)
+	config := fmt.Sprintf(`Host viaagent
+  HostName 127.0.0.1
+  Port %d
+  IdentityAgent %s
+Host only
+  HostName 127.0.0.1
+  Port %d
+  IdentityAgent %s
+  IdentitiesOnly yes
+  IdentityFile ~/.ssh/other_key
+`, s.Port(), sock, s.Port(), sock)
+	home := sshtest.FakeHome(t, config, s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+
+	// IdentityAgent points at the agent holding the right key.
+	c := dial(t, remote.Target{Host: "viaagent"}, remote.Options{HomeDir: home})
+	if got := output(t, c, "echo agent"); got != "agent\n" {
+		t.Fatalf("output %q", got)
+	}
+	// IdentitiesOnly: the agent holds the right key, but only other_key may
+	// be offered, and s does not accept it.
+	other.ClientKey().CopyTo(t, filepath.Join(home, ".ssh", "other_key"))
+	_, err := remote.Dial(ctxT(t), remote.Target{Host: "only"}, remote.Options{HomeDir: home})
+	if err == nil {
+		t.Fatal("IdentitiesOnly offered an agent key that matches no IdentityFile")
+	}
+	wantContains(t, "error", err.Error(), "offered 1")
+}

@@ -356,6 +356,20 @@ func (s *Server) KnownHostsLineFor(addr string) string {
 	return knownhosts.Line([]string{addr}, s.HostKey())
 }
 
+// AppendKnownHost adds a line trusting the current host key at addr (e.g.
+// a Cutter's address) to the known_hosts file, creating it if needed.
+func (s *Server) AppendKnownHost(t testing.TB, file, addr string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("sshtest: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s.KnownHostsLineFor(addr) + "\n"); err != nil {
+		t.Fatalf("sshtest: %v", err)
+	}
+}
+
 // LogFile is the path of sshd's log (its stderr, LogLevel VERBOSE).
 func (s *Server) LogFile() string { return s.logFile }
 
