@@ -55,7 +55,7 @@ fail() { mark "fail $STEP $*"; REPORTED=1; exit 1; }
 on_exit() {
 	local rc=$?
 	trap - EXIT
-	trap '' PIPE
+	trap '' PIPE INT TERM HUP
 	set +e
 	[ -n "$CHILD" ] && { kill -TERM -- "-$CHILD" 2>/dev/null || kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; }
 	[ -n "$WATCHER" ] && kill "$WATCHER" 2>/dev/null
@@ -69,6 +69,7 @@ on_exit() {
 		mark "discarded ${REL:--}"
 	fi
 	[ "$LOCKED" = 1 ] && : >"$P/.deploy.lock"
+	mark "exit $rc"
 	exit "$rc"
 }
 trap on_exit EXIT
@@ -217,10 +218,10 @@ cmd_deploy() {
 	step fetch
 	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
 	step resolve
-	[ -n "$REF" ] || REF=$(default_branch)
+	[ -n "$REF" ] || default_branch
 	SHA=$(resolve "$REF") || fail "ref '$REF' is not a branch, tag or commit of the repo"
 	step checkout
-	REL=$(new_release "$SHA")
+	new_release "$SHA"
 	mark "info new $REL $SHA"
 	git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION"
@@ -263,8 +264,11 @@ hold_gate() {
 	local d=''
 	IFS= read -r d <&3 || d=''
 	[ "$d" = commit ] && return 0
-	revert_to_previous "client said '${d:-nothing}'"
-	fail "reverted to ${OLD:-nothing} on the client's request"
+	revert_to_previous "the client said '${d:-nothing}'"
+	[ "$d" = revert ] || { STEP=gate; fail "no commit from the client (it said '${d:-nothing}'): reverted to $OLD"; }
+	STATE=done
+	mark done
+	exit 0
 }
 
 # revert_to_previous relinks the release that was current before this deploy.
@@ -287,12 +291,11 @@ restart() { # release previous-dir
 	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || fail "post-deploy hook exited with status $?"
 }
 
+# default_branch sets REF to the origin's default branch (its HEAD).
 default_branch() {
-	local b
-	b=$(git_ ls-remote --symref origin HEAD 2>/dev/null | sed -n 's|^ref: refs/heads/\(.*\)[[:space:]]HEAD$|\1|p') || true
-	[ -n "$b" ] || b=$(git_ symbolic-ref --short HEAD 2>/dev/null) || true
-	[ -n "$b" ] || fail "cannot find the origin's default branch: set ref"
-	printf '%s\n' "$b"
+	REF=$(git_ ls-remote --symref origin HEAD 2>/dev/null | sed -n 's|^ref: refs/heads/\(.*\)[[:space:]]HEAD$|\1|p') || true
+	[ -n "$REF" ] || REF=$(git_ symbolic-ref --short HEAD 2>/dev/null) || true
+	[ -n "$REF" ] || fail "cannot find the origin's default branch: set ref"
 }
 
 resolve() {
@@ -303,6 +306,7 @@ resolve() {
 	return 1
 }
 
+# new_release creates a unique release directory for sha $1 and sets REL.
 new_release() {
 	local base i=1 id
 	base="$(date -u +%Y%m%dT%H%M%SZ)-${1:0:7}"
@@ -313,7 +317,6 @@ new_release() {
 		id="$base-$i"
 	done
 	REL=$id
-	printf '%s\n' "$id"
 }
 
 link_shared() {
@@ -346,14 +349,14 @@ switch_to() {
 # deploy_ids prints the release ids of successful deploys, oldest first.
 deploy_ids() { [ -f "$P/.deploys" ] && awk -F'\t' '$4 == "deploy" { print $2 }' "$P/.deploys" || true; }
 
-# back_from CUR N prints the release N successful deploys before CUR.
+# back_from CUR N sets TARGET to the release N successful deploys before CUR.
 back_from() {
 	local cur=$1 n=$2 i=-1 k ids
 	mapfile -t ids < <(deploy_ids)
 	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
 	((i >= 0)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
 	((i - n >= 0)) || fail "cannot go back $n: only $i successful deploy(s) before $cur"
-	printf '%s\n' "${ids[i - n]}"
+	TARGET=${ids[i - n]}
 }
 
 in_list() { # word list...
@@ -392,7 +395,9 @@ cmd_revert() {
 	OLD_SHA=$(sha_of "$OLD")
 	mark "info old $OLD $OLD_SHA"
 	local target tsha
-	target=$(back_from "$OLD" "$N")
+	step revert
+	back_from "$OLD" "$N"
+	target=$TARGET
 	[ -d "$P/releases/$target" ] || fail "release $target was pruned (keep=$KEEP): cannot go back $N"
 	tsha=$(sha_of "$target")
 	SHA=$tsha
@@ -416,7 +421,10 @@ cmd_release() { # curr | prev
 	cur=$(current_id)
 	[ -n "$cur" ] || fail "nothing is deployed yet"
 	target=$cur
-	[ "$1" = prev ] && target=$(back_from "$cur" 1)
+	if [ "$1" = prev ]; then
+		back_from "$cur" 1
+		target=$TARGET
+	fi
 	mark "release $target $(sha_of "$target") $([ -d "$P/releases/$target" ] && echo present || echo pruned)"
 	mark done
 }
@@ -438,7 +446,7 @@ cmd_exec() {
 
 cmd_unlock() {
 	step unlock
-	[ -f "$P/.deploy.lock" ] || { mark "unlock free never locked"; mark done; return; }
+	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark done; return; }
 	local holder pid
 	holder=$(holder_text)
 	exec 9>>"$P/.deploy.lock"
