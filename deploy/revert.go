@@ -47,4 +47,3 @@ func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result
 	res.Reverted = res.Switched
 	return res, r.wrap(err, "")
 }
-
