@@ -32,10 +32,25 @@ func (e localExitError) ExitStatus() int { return e.err.ExitCode() }
 func (e localExitError) Unwrap() error   { return e.err }
 
 // Run runs cmd with `bash -c` in its own process group. When ctx ends the
-// group gets SIGTERM, then SIGKILL 3 s later, like a dropped session.
+// group gets SIGTERM, then SIGKILL 3 s later, like a dropped session. Run
+// returns when the command exits and its output ends, without waiting for
+// stdin to reach EOF (the control channel may stay open), as a Conn must.
 func (l *Local) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	c := l.command(ctx, cmd)
-	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+	c.Stdout, c.Stderr = stdout, stderr
+	if stdin != nil {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("stdin pipe: %w", err)
+		}
+		c.Stdin = pr
+		go func() {
+			_, _ = io.Copy(pw, stdin) // ends when stdin ends or pw is closed
+			_ = pw.Close()
+		}()
+		defer pw.Close()
+		defer pr.Close()
+	}
 	return l.wait(c)
 }
 
