@@ -367,18 +367,23 @@ in_list() { # word list...
 }
 
 # prune keeps $KEEP releases, never current nor what revert 1..KEEP-1 needs.
+# Oldest go first: directories .deploys does not know as deploys (failed,
+# killed), then deploys in log order (ids of one second do not sort by time).
 prune() {
 	step prune
-	local cur ids keep=() r i k all=()
+	local cur ids keep=() r i=-1 k all=() order=()
 	cur=$(current_id)
 	mapfile -t ids < <(deploy_ids)
-	i=-1
 	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
 	keep+=("$cur")
 	for ((k = i - 1; k >= 0 && k > i - KEEP; k--)); do keep+=("${ids[k]}"); done
 	mapfile -t all < <(ls -1 -- "$P/releases")
+	for r in ${all[@]+"${all[@]}"}; do in_list "$r" ${ids[@]+"${ids[@]}"} || order+=("$r"); done
+	for r in ${ids[@]+"${ids[@]}"}; do
+		[ -d "$P/releases/$r" ] && ! in_list "$r" ${order[@]+"${order[@]}"} && order+=("$r")
+	done
 	local excess=$((${#all[@]} - KEEP))
-	for r in ${all[@]+"${all[@]}"}; do
+	for r in ${order[@]+"${order[@]}"}; do
 		((excess > 0)) || break
 		in_list "$r" "${keep[@]}" && continue
 		rm -rf -- "${P:?}/releases/$r"
