@@ -20,16 +20,11 @@ func Exec(ctx context.Context, conn Conn, env *Env, argv []string, o Options) er
 	if len(argv) == 0 {
 		return fmt.Errorf("exec: no command given: e.g. deploy <env> exec 'tail -n 50 log/app.log'")
 	}
-	args, err := baseArgs(env, o)
+	args, err := execArgs(env, argv, o)
 	if err != nil {
 		return err
 	}
-	for i, a := range argv {
-		if err := hooks.CheckText(fmt.Sprintf("exec argument %d", i+1), a); err != nil {
-			return err
-		}
-	}
-	line, err := hooks.Command("exec", append(append(args, "--"), argv...)...)
+	line, err := hooks.Command("exec", args...)
 	if err != nil {
 		return err
 	}
@@ -91,4 +86,18 @@ func (w *execWriter) failure() string {
 		}
 	}
 	return ""
+}
+
+// execArgs returns the script arguments of an exec of argv.
+func execArgs(env *Env, argv []string, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range argv {
+		if err := hooks.CheckText(fmt.Sprintf("exec argument %d", i+1), a); err != nil {
+			return nil, err
+		}
+	}
+	return append(append(args, "--"), argv...), nil
 }

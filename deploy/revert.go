@@ -18,16 +18,10 @@ func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result
 	if n < 1 {
 		return &Result{Host: o.Host}, fmt.Errorf("revert %d: give a positive number of deploys to go back", n)
 	}
-	args, err := baseArgs(env, o)
+	args, err := revertArgs(env, n, o)
 	if err != nil {
 		return &Result{Host: o.Host}, err
 	}
-	h, err := hookArgs(env)
-	if err != nil {
-		return &Result{Host: o.Host}, err
-	}
-	args = append(append(args, h...), hooks.Arg("n", strconv.Itoa(n)))
-	args = append(args, flag("wait", o.Wait)...)
 	r := &Rollout{o: o}
 	r.res.Host = o.Host
 	s, err := startSession(ctx, conn, "revert", args, o.Stdout, func(ev event) {
@@ -46,4 +40,18 @@ func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result
 	res := r.result()
 	res.Reverted = res.Switched
 	return res, r.wrap(err, "")
+}
+
+// revertArgs returns the script arguments of a revert.
+func revertArgs(env *Env, n int, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	h, err := hookArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(args, h...), hooks.Arg("n", strconv.Itoa(n)))
+	return append(args, flag("wait", o.Wait)...), nil
 }

@@ -13,19 +13,10 @@ import (
 // Running it again keeps the mirror (updating its origin URL) and is
 // otherwise harmless.
 func Setup(ctx context.Context, conn Conn, env *Env, o Options) error {
-	args, err := baseArgs(env, o)
+	args, err := setupArgs(env, o)
 	if err != nil {
 		return err
 	}
-	if err := hooks.CheckRepo(env.Repo); err != nil {
-		return fmt.Errorf("env %s: %w", env.Name, err)
-	}
-	h, err := hookArgs(env)
-	if err != nil {
-		return err
-	}
-	args = append(append(args, hooks.Arg("repo", env.Repo)), h...)
-	args = append(args, flag("wait", o.Wait)...)
 	return runSimple(ctx, conn, "setup", args, o, nil)
 }
 
@@ -43,4 +34,21 @@ func runSimple(ctx context.Context, conn Conn, sub string, args []string, o Opti
 		return err
 	}
 	return hostErr(o.Host, s.wait())
+}
+
+// setupArgs returns the script arguments of a setup.
+func setupArgs(env *Env, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := hooks.CheckRepo(env.Repo); err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	h, err := hookArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(args, hooks.Arg("repo", env.Repo)), h...)
+	return append(args, flag("wait", o.Wait)...), nil
 }
