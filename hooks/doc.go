@@ -48,7 +48,9 @@
 //
 //	step <name>              a step starts: lock fetch resolve checkout
 //	                         shared pre-deploy switch restart post-deploy
-//	                         test revert prune (setup: layout mirror post-setup)
+//	                         test revert prune (setup: layout lock mirror
+//	                         post-setup; revert: lock revert switch restart
+//	                         post-deploy)
 //	info old <id> <sha>      what current was ("-" when nothing)
 //	info new <id> <sha>      the release being prepared
 //	info pruned <id>         a release removed by prune
@@ -60,6 +62,11 @@
 //	discarded <id>           a failed or aborted release was removed
 //	fail <step> <message>    the command fails in <step> (first one wins)
 //	done                     the command succeeded
+//	exit <status>            the very last line: the script is exiting
+//
+// The client closes the control channel when it reads `exit`, so that its
+// transport's Run can return (a Conn must not wait for stdin's EOF once the
+// command has exited: the script may have been killed before `exit`).
 //
 // # Control channel
 //
@@ -112,7 +119,15 @@
 // to .deploys ("-" for what a failure did not get to know). revert N goes N
 // entries back in the list of `deploy` lines from the one current points at
 // (so it never toggles), and prune keeps `keep` releases, never current nor
-// the keep-1 deploys before it. A shared entry missing from shared/ is
+// the keep-1 deploys before it, removing first the directories .deploys
+// does not list as deploys (failed or killed ones), then deploys in log
+// order (ids made in the same second do not sort by time). A shared entry missing from shared/ is
 // seeded from the release when the release has it, else created as a
 // directory; create shared files (.env) on the server before deploying.
+//
+// # Limits
+//
+// The login shell must be a POSIX shell (sh, bash, dash, zsh), and the
+// server needs bash 4.4+, git, flock and setsid (util-linux). Submodules are
+// not checked out (git archive). Hooks get no terminal (stdin /dev/null).
 package hooks
