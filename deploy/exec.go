@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/deploytool/deploy/hooks"
 )
@@ -32,9 +33,15 @@ func Exec(ctx context.Context, conn Conn, env *Env, argv []string, o Options) er
 	if out == nil {
 		out = io.Discard
 	}
+	errOut := o.Stderr
+	if errOut == nil {
+		// Both streams into one writer: serialise them (the transport
+		// copies each in its own goroutine).
+		sw := &syncWriter{w: out}
+		out, errOut = sw, sw
+	}
 	w := &execWriter{out: out}
-	var stderr bytes.Buffer
-	err = conn.Run(ctx, line, hooks.Stdin(o.Stdin), w, io.MultiWriter(out, &limitedWriter{w: &stderr, n: 4 << 10}))
+	err = conn.Run(ctx, line, hooks.Stdin(o.Stdin), w, errOut)
 	if msg := w.failure(); msg != "" {
 		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
 	}
@@ -88,6 +95,40 @@ func (w *execWriter) failure() string {
 	return ""
 }
 
+// Console opens an interactive login shell (bash -l) in <path>/current on
+// env's host through conn.Interactive, with the hook environment
+// (DEPLOY_ENV, DEPLOY_PATH, DEPLOY_RELEASE=<path>/current and the `env`
+// key's variables).
+func Console(ctx context.Context, conn Conn, env *Env, o Options) error {
+	line, err := consoleCommand(env, o)
+	if err != nil {
+		return err
+	}
+	return hostErr(o.Host, conn.Interactive(ctx, line))
+}
+
+// consoleCommand returns the console's command line: every value quoted.
+func consoleCommand(env *Env, o Options) (string, error) {
+	if _, err := baseArgs(env, o); err != nil {
+		return "", err
+	}
+	cur := env.Path + "/current"
+	words := []string{
+		"DEPLOY_ENV=" + env.Name, "DEPLOY_PATH=" + env.Path, "DEPLOY_RELEASE=" + cur,
+	}
+	vars, _ := varArgs(env.Vars) // checked by baseArgs
+	for _, v := range vars {
+		words = append(words, strings.TrimPrefix(v, "var="))
+	}
+	var b strings.Builder
+	b.WriteString("cd -- " + hooks.Quote(cur) + " && exec env")
+	for _, w := range words {
+		b.WriteString(" " + hooks.Quote(w))
+	}
+	b.WriteString(" bash -l")
+	return b.String(), nil
+}
+
 // execArgs returns the script arguments of an exec of argv.
 func execArgs(env *Env, argv []string, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
@@ -100,4 +141,16 @@ func execArgs(env *Env, argv []string, o Options) ([]string, error) {
 		}
 	}
 	return append(append(args, "--"), argv...), nil
+}
+
+// syncWriter serialises writes from several goroutines into one writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,5 +51,29 @@ func TestExecBeforeDeploy(t *testing.T) {
 	}
 	if err := Exec(ctxFor(t), s.conn, s.env, nil, s.opts()); err == nil || !strings.Contains(err.Error(), "no command given") {
 		t.Fatalf("no argv: %v", err)
+	}
+}
+
+// TestConsoleCommand runs the console's command line with commands on
+// stdin instead of a terminal: a login shell in current with the hook
+// environment, values never run.
+func TestConsoleCommand(t *testing.T) {
+	_, s, _ := deployed(t)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	s.env.Vars = map[string]string{"TRICKY": "$(touch " + marker + ")'"}
+	line, err := consoleCommand(s.env, s.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = s.conn.Run(ctxFor(t), line, strings.NewReader(`echo "$DEPLOY_ENV|$TRICKY|$(basename "$PWD")|$0"`+"\n"), &out, &out)
+	if err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if want := "production|" + s.env.Vars["TRICKY"] + "|current|bash\n"; out.String() != want {
+		t.Errorf("console said %q, want %q", out.String(), want)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a value ran")
 	}
 }

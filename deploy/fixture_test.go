@@ -14,12 +14,12 @@ import (
 
 // origin is a real git repository made in a temp dir, the repo to deploy.
 type origin struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	n   int
 }
 
-func newOrigin(t *testing.T) *origin {
+func newOrigin(t testing.TB) *origin {
 	t.Helper()
 	o := &origin{t: t, dir: filepath.Join(t.TempDir(), "origin")}
 	o.git("init", "-q", "-b", "main", o.dir)
@@ -64,13 +64,13 @@ func (o *origin) commit(files map[string]string) string {
 // server is a deploy target: an env whose path is in a temp dir, reached
 // through the Local transport running the real remote script.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	env  *Env
 	conn *Local
 	out  *syncBuffer
 }
 
-func newServer(t *testing.T, o *origin) *server {
+func newServer(t testing.TB, o *origin) *server {
 	t.Helper()
 	root := t.TempDir()
 	return &server{
@@ -85,7 +85,7 @@ func (s *server) opts() Options {
 	return Options{Host: "local", Stdout: s.out, Who: "tester@laptop"}
 }
 
-func ctxFor(t *testing.T) context.Context {
+func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -165,7 +165,7 @@ func (s *server) lockLine() string {
 }
 
 // waitFile waits (bounded) for a file to exist.
-func waitFile(t *testing.T, path string) {
+func waitFile(t testing.TB, path string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

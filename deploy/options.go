@@ -23,6 +23,9 @@ type Options struct {
 	Stdout io.Writer
 	// Stdin is given to the command of Exec (nil = no input).
 	Stdin io.Reader
+	// Stderr receives Exec's standard error (nil = Stdout). Other
+	// commands send everything to Stdout, in order.
+	Stderr io.Writer
 	// Ref overrides env.Ref ("" = env.Ref; both empty = the origin's
 	// default branch).
 	Ref string
