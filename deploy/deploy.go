@@ -148,6 +148,9 @@ func (r *Rollout) Revert() (*Result, error) {
 }
 
 func (r *Rollout) onEvent(ev event) {
+	if ev.kind == "step" && r.o.OnStep != nil {
+		r.o.OnStep(ev.rest)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := func(i int) string {
@@ -157,8 +160,6 @@ func (r *Rollout) onEvent(ev event) {
 		return ""
 	}
 	switch {
-	case ev.kind == "step" && r.o.OnStep != nil:
-		r.o.OnStep(ev.rest)
 	case ev.kind == "info" && f(0) == "old":
 		r.res.OldRelease, r.res.OldSHA = f(1), f(2)
 	case ev.kind == "info" && f(0) == "new":

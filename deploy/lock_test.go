@@ -144,3 +144,16 @@ func TestUnlockNeverLocked(t *testing.T) {
 		t.Fatalf("unlock = %+v, %v", res, err)
 	}
 }
+
+func TestStatusBeforeSetup(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	if err := os.MkdirAll(s.env.Path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Status(ctxFor(t), s.conn, s.env, s.opts())
+	if err != nil || st.LayoutOK || st.Current != "" || st.Lock != "free" {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+}

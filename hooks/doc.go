@@ -1,6 +1,7 @@
 // Package hooks holds the server side of deploy: one bash script
-// (remote.sh, embedded) that every remote command runs, the command line
-// that starts it, and the checks on the values it receives.
+// (lib.sh, release.sh and commands.sh, embedded and sent as one text) that
+// every remote command runs, the command line that starts it, and the
+// checks on the values it receives.
 //
 // # Starting the script
 //
