@@ -117,6 +117,8 @@ func TestFailingTestRevertsToPrevious(t *testing.T) {
 	o.commit(nil)
 	s.env.Test = "echo 'smoke test failed'; exit 1"
 	s.env.RestartFile = "tmp/restart.txt"
+	restarts := filepath.Join(t.TempDir(), "restarts")
+	s.env.PostDeploy = `echo "$DEPLOY_SHA $(basename "$DEPLOY_RELEASE")" >> '` + restarts + `'`
 	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "test" || !strings.Contains(se.Message, "reverted to "+first.NewRelease) {
@@ -130,8 +132,15 @@ func TestFailingTestRevertsToPrevious(t *testing.T) {
 		t.Errorf("previous release not restarted: %v", err)
 	}
 	log := s.log()
-	if n := len(log); log[n-2].Event != EventDeploy || log[n-1].Event != EventRevert || log[n-1].Release != first.NewRelease {
+	if n := len(log); log[n-2].Event != EventDeploy || log[n-1].Event != EventRevert ||
+		log[n-1].Release != first.NewRelease || log[n-1].SHA != first.NewSHA || log[n-1].Ref != "main" {
 		t.Errorf("log tail = %+v", log[n-2:])
+	}
+	// post-deploy ran for the new release, then for the one reverted to.
+	data, _ := os.ReadFile(restarts)
+	want := res.NewSHA + " " + res.NewRelease + "\n" + first.NewSHA + " " + first.NewRelease + "\n"
+	if string(data) != want {
+		t.Errorf("post-deploy runs = %q, want %q", data, want)
 	}
 	// -T skips the test.
 	o.commit(nil)

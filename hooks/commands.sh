@@ -88,8 +88,9 @@ revert_to_previous() {
 	[ -n "$OLD" ] && [ -d "$P/releases/$OLD" ] || fail "$1, and there is no previous release to revert to"
 	step revert
 	switch_to "$OLD"
-	log_event "$OLD_SHA" "$OLD" revert "$REF"
-	mark "reverted $OLD $OLD_SHA"
+	SHA=$OLD_SHA REF=$(ref_of "$OLD")
+	log_event "$SHA" "$OLD" revert "$REF"
+	mark "reverted $OLD $SHA"
 	restart "$OLD" ""
 }
 
@@ -117,7 +118,7 @@ cmd_revert() {
 	[ -d "$P/releases/$target" ] || fail "release $target was pruned (keep=$KEEP): cannot go back $N"
 	tsha=$(sha_of "$target")
 	SHA=$tsha
-	REF=$(awk -F'\t' -v r="$target" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys")
+	REF=$(ref_of "$target")
 	step switch
 	switch_to "$target"
 	log_event "$tsha" "$target" revert "$REF"

@@ -57,6 +57,9 @@ switch_to() {
 	mv -T -- "$tmp" "$P/current"
 }
 
+# ref_of prints the ref release $1 was deployed from.
+ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys"; }
+
 # deploy_ids prints the release ids of successful deploys, oldest first.
 deploy_ids() { [ -f "$P/.deploys" ] && awk -F'\t' '$4 == "deploy" { print $2 }' "$P/.deploys" || true; }
 
