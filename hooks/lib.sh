@@ -65,7 +65,13 @@ on_exit() {
 	[ -n "$WATCHER" ] && kill "$WATCHER" 2>/dev/null
 	[ -n "$CTL" ] && rm -f "$CTL"
 	if [ "$rc" != 0 ] && [ "$REPORTED" = 0 ]; then
-		mark "fail $STEP exit status $rc${ABORTED:+ ($ABORTED)}"
+		if [ -z "${ABORTED:-}" ]; then
+			mark "fail $STEP exit status $rc"
+		elif [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
+			mark "fail $STEP $ABORTED before the switch: current is unchanged"
+		else
+			mark "fail $STEP $ABORTED (exit status $rc)"
+		fi
 	fi
 	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
 		[ -n "$REL" ] && rm -rf -- "$P/releases/$REL"
