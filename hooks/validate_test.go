@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -91,6 +92,26 @@ func TestCheckPaths(t *testing.T) {
 			t.Errorf("%s: %v, want ok", tc.name, tc.err)
 		case tc.want != "" && (tc.err == nil || !strings.Contains(tc.err.Error(), tc.want)):
 			t.Errorf("%s: %v, want error containing %q", tc.name, tc.err, tc.want)
+		}
+	}
+}
+
+// TestCheckRefAgreesWithGit compares CheckRef with `git check-ref-format
+// --allow-onelevel` on names that are neither shas nor start with '-'
+// (those two are our own rules).
+func TestCheckRefAgreesWithGit(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	for _, ref := range []string{
+		"main", "feature/x", "v1.0", "a..b", "a~b", "a^b", "a:b", "a?b", "a*b", "a[b", `a\b`,
+		"a b", "a/", "/a", "a//b", "a.", "a.lock", "a/.b", ".a", "@", "a@{b", "a@b", "x;$(id)`y`",
+		"refs/tags/v1", "ünï", "a\tb", "a{b}", "a'b\"c", "a&b|c", "HEAD",
+	} {
+		gitOK := exec.Command("git", "check-ref-format", "--allow-onelevel", ref).Run() == nil
+		ours := CheckRef(ref) == nil
+		if gitOK != ours {
+			t.Errorf("ref %q: git says ok=%v, CheckRef says ok=%v", ref, gitOK, ours)
 		}
 	}
 }
