@@ -157,3 +157,50 @@ func TestStatusBeforeSetup(t *testing.T) {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	o, s, _ := deployed(t)
+	o.git("tag", "v1")
+	s.env.PreDeploy = "NODE_ENV=production no-such-tool-xyz build"
+	s.env.PostDeploy = "./bin/restart"
+	s.env.Test = "true"
+	items, err := Check(ctxFor(t), s.conn, s.env, s.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]CheckItem{}
+	for _, it := range items {
+		got[it.Name] = it
+	}
+	for name, ok := range map[string]bool{
+		"layout": true, "lock": true, "disk": true, "bin:git": true, "bin:flock": true,
+		"hook:no-such-tool-xyz": false, "hook:true": true, "ref": true,
+	} {
+		if it, found := got[name]; !found || it.OK != ok {
+			t.Errorf("%s: %+v (found %v), want ok=%v", name, it, found, ok)
+		}
+	}
+	if _, found := got["hook:./bin/restart"]; found {
+		t.Error("a hook given by a path was checked; it only exists in the release")
+	}
+	if !strings.Contains(got["hook:no-such-tool-xyz"].Detail, "not in the hook shell's PATH") {
+		t.Errorf("detail = %q", got["hook:no-such-tool-xyz"].Detail)
+	}
+	for ref, ok := range map[string]bool{"v1": true, "main": true, "nope": false} {
+		opts := s.opts()
+		opts.Ref = ref
+		items, err := Check(ctxFor(t), s.conn, s.env, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Name == "ref" && it.OK != ok {
+				t.Errorf("ref %s: %+v", ref, it)
+			}
+		}
+	}
+	// Nothing changed: no new log line, no lock holder.
+	if n := len(s.log()); n != 1 || s.lockLine() != "" {
+		t.Errorf("check changed something: %d log lines, lock %q", n, s.lockLine())
+	}
+}

@@ -202,6 +202,81 @@ cmd_status() {
 	mark done
 }
 
+# cmd_check is a preflight that changes nothing: one line per item,
+# "@@deploy check <item> ok|fail <detail>".
+cmd_check() {
+	local lflag=() h word ok
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	if [ -f "$P/repo/HEAD" ] && [ -d "$P/releases" ]; then
+		mark "check layout ok $P"
+	else
+		mark "check layout fail $P is not set up: run 'deploy <env> setup'"
+	fi
+	if [ ! -f "$P/.deploy.lock" ]; then
+		mark "check lock ok free"
+	else
+		exec 9>>"$P/.deploy.lock"
+		if flock -n 9; then mark "check lock ok free"; else mark "check lock fail held by $(holder_text)"; fi
+		exec 9>&-
+	fi
+	local free
+	free=$(df -Pk -- "$P" 2>/dev/null | awk 'NR == 2 { print $4 }') || free=''
+	if [ -z "$free" ]; then
+		mark "check disk fail cannot read the free space of $P"
+	elif ((free < 102400)); then
+		mark "check disk fail only ${free} KiB free under $P"
+	else
+		mark "check disk ok ${free} KiB free"
+	fi
+	for word in git flock setsid tar; do
+		if command -v "$word" >/dev/null 2>&1; then mark "check bin:$word ok $(command -v "$word")"; else mark "check bin:$word fail $word is not installed"; fi
+	done
+	for h in "$H_PRE" "$H_POST" "$H_TEST"; do
+		[ -n "$h" ] || continue
+		word=$(first_word "$h")
+		case $word in '' | */*) continue ;; esac
+		if ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$word" 2>/dev/null </dev/null); then
+			mark "check hook:$word ok $ok"
+		else
+			mark "check hook:$word fail '$word' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it or set shell login"
+		fi
+	done
+	check_ref
+	mark done
+}
+
+# first_word prints a hook's command word, skipping NAME=value prefixes.
+first_word() {
+	local w words=()
+	read -ra words <<<"$1" || true
+	for w in ${words[@]+"${words[@]}"}; do
+		case $w in [A-Za-z_]*=*) continue ;; esac
+		printf '%s\n' "$w"
+		return
+	done
+}
+
+check_ref() {
+	[ -f "$P/repo/HEAD" ] || return 0
+	if [ -z "$REF" ]; then
+		if git_ ls-remote --exit-code --symref origin HEAD >/dev/null 2>&1; then
+			mark "check ref ok the origin's default branch"
+		else
+			mark "check ref fail cannot reach the origin from the server: check repo and access"
+		fi
+	elif [[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]]; then
+		if git_ rev-parse --verify --quiet "$REF^{commit}" >/dev/null; then
+			mark "check ref ok commit $REF"
+		else
+			mark "check ref fail commit $REF is not in the server's mirror yet (it is fetched on deploy)"
+		fi
+	elif git_ ls-remote --exit-code origin "refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null 2>&1; then
+		mark "check ref ok $REF"
+	else
+		mark "check ref fail '$REF' is not a branch or tag of the origin"
+	fi
+}
+
 check_common
 case $CMD in
 setup) cmd_setup ;;
@@ -212,5 +287,6 @@ curr | prev) cmd_release "$CMD" ;;
 exec) cmd_exec ;;
 unlock) cmd_unlock ;;
 status) cmd_status ;;
+check) cmd_check ;;
 *) STEP=args; fail "unknown command '$CMD'" ;;
 esac

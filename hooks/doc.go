@@ -41,6 +41,10 @@
 //	         its cleanup runs) and waits up to 30 s for the lock.
 //	status   "@@deploy status <key> <value…>": current, behind, layout,
 //	         lock, disk-free-kb. Changes nothing.
+//	check    "@@deploy check <item> ok|fail <detail>": layout, lock, disk
+//	         (100 MiB), bin:git|flock|setsid|tar, hook:<command word> in the
+//	         hook shell's PATH, ref at the origin (ls-remote; a sha in the
+//	         mirror). Changes nothing.
 //
 // # Output
 //
