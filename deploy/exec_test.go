@@ -32,6 +32,16 @@ func TestExec(t *testing.T) {
 	if out.String() != "a b|$HOME|`x`|" {
 		t.Errorf("argv output = %q", out.String())
 	}
+	// Stderr stays apart when asked.
+	var errs bytes.Buffer
+	out.Reset()
+	split := Options{Stdout: &out, Stderr: &errs, Who: "t@l"}
+	if err := Exec(ctxFor(t), s.conn, s.env, []string{"echo out; echo err >&2"}, split); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "out\n" || errs.String() != "err\n" {
+		t.Errorf("stdout %q, stderr %q", out.String(), errs.String())
+	}
 	// The exit status comes back.
 	err = Exec(ctxFor(t), s.conn, s.env, []string{"exit 7"}, opts)
 	var st interface{ ExitStatus() int }

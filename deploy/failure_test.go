@@ -184,3 +184,18 @@ func TestHoldCommitAndRevert(t *testing.T) {
 		t.Fatalf("commit: %+v, %v", res, err)
 	}
 }
+
+// TestScriptErrorsInOutput: a failing command of the script itself (not a
+// hook) has its error message in the failed step's output.
+func TestScriptErrorsInOutput(t *testing.T) {
+	o, s, first := deployed(t)
+	o.commit(nil)
+	s.env.Shared = []string{"app.txt/sub"} // app.txt is a file in the release
+	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "shared" || !strings.Contains(strings.Join(se.Output, "\n"), "mkdir") {
+		t.Fatalf("err = %v, want the shared step failing with mkdir's message", err)
+	}
+	s.env.Shared = nil
+	assertUntouched(t, s, first)
+}

@@ -156,9 +156,9 @@ cmd_exec() {
 	cd -- "$P/current"
 	hook_env "$P/current" ""
 	if ((${#REST[@]} == 1)); then
-		exec bash ${lflag[@]+"${lflag[@]}"} -c "${REST[0]}" <&3 3<&-
+		exec bash ${lflag[@]+"${lflag[@]}"} -c "${REST[0]}" <&3 3<&- 2>&4 4>&-
 	fi
-	exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-exec "${REST[@]}" <&3 3<&-
+	exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-exec "${REST[@]}" <&3 3<&- 2>&4 4>&-
 }
 
 cmd_unlock() {

@@ -87,7 +87,9 @@ trap 'ABORTED=interrupted; exit 130' INT TERM HUP
 trap 'ABORTED="connection lost"; exit 141' PIPE
 
 # fd 3 is the control channel (the rest of stdin); children get /dev/null.
-exec 3<&0 0</dev/null
+# Errors go to stdout with everything else, in order, so that a failing
+# step's output holds them; fd 4 keeps the real stderr for exec.
+exec 3<&0 0</dev/null 4>&2 2>&1
 
 # ---- validation (the laptop checked too; this is defence in depth) ---------
 check_common() {
@@ -136,7 +138,7 @@ run_in() {
 		cd -- "$dir" || exit 1
 		[ "$rel" = - ] || hook_env "$rel" "$prev"
 		exec ${SETSID[@]+"${SETSID[@]}"} "$@"
-	) </dev/null 2>&1 3<&- 9>&- &
+	) </dev/null 2>&1 3<&- 4>&- 9>&- &
 	CHILD=$!
 	wait "$CHILD" || rc=$?
 	CHILD=''
@@ -160,7 +162,7 @@ watch_control() {
 	(
 		trap - EXIT INT TERM HUP PIPE
 		if IFS= read -r d <&3; then printf '%s\n' "$d" >"$CTL"; else kill -TERM $$ 2>/dev/null; fi
-	) </dev/null >/dev/null 2>&1 9>&- &
+	) </dev/null >/dev/null 2>&1 4>&- 9>&- &
 	WATCHER=$!
 }
 
