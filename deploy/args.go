@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// The script arguments of each command are built here from an Env and the
+// Options, checking every value with package hooks first: a bad value is
+// an error before anything is sent to the server.
+
+// baseArgs checks env and returns the script arguments every command gets.
+func baseArgs(env *Env, o Options) ([]string, error) {
+	if env == nil {
+		return nil, fmt.Errorf("no environment given")
+	}
+	if err := hooks.CheckPath(env.Path); err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	if err := hooks.CheckField("env name", env.Name); err != nil {
+		return nil, err
+	}
+	who, err := o.who()
+	if err != nil {
+		return nil, err
+	}
+	keep := env.Keep
+	if keep == 0 {
+		keep = 5
+	}
+	if keep < 1 {
+		return nil, fmt.Errorf("env %s: keep %d must be at least 1", env.Name, keep)
+	}
+	shell := ""
+	switch env.Shell {
+	case "", "bash":
+	case "login":
+		shell = "login"
+	default:
+		return nil, fmt.Errorf("env %s: shell %q is not bash or login", env.Name, env.Shell)
+	}
+	args := []string{
+		hooks.Arg("env", env.Name),
+		hooks.Arg("path", env.Path),
+		hooks.Arg("who", who),
+		hooks.Arg("keep", strconv.Itoa(keep)),
+	}
+	if shell != "" {
+		args = append(args, hooks.Arg("shell", shell))
+	}
+	vars, err := varArgs(env.Vars)
+	if err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	return append(args, vars...), nil
+}
+
+// varArgs returns the `env` key's variables as var=NAME=value, sorted.
+func varArgs(vars map[string]string) ([]string, error) {
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var args []string
+	for _, n := range names {
+		if err := hooks.CheckVarName(n); err != nil {
+			return nil, err
+		}
+		if err := hooks.CheckText("env "+n, vars[n]); err != nil {
+			return nil, err
+		}
+		args = append(args, hooks.Arg("var", n+"="+vars[n]))
+	}
+	return args, nil
+}
+
+// hookArgs returns the restart and hook settings (deploy, revert, setup).
+func hookArgs(env *Env) ([]string, error) {
+	var args []string
+	for _, h := range []struct{ key, val string }{
+		{"pre-deploy", env.PreDeploy},
+		{"post-deploy", env.PostDeploy},
+		{"post-setup", env.PostSetup},
+		{"test", env.Test},
+	} {
+		if h.val == "" {
+			continue
+		}
+		if err := hooks.CheckText(h.key, h.val); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, hooks.Arg(h.key, h.val))
+	}
+	if env.RestartFile != "" {
+		if err := hooks.CheckRelPath("restart-file", env.RestartFile); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, hooks.Arg("restart-file", env.RestartFile))
+	}
+	for _, p := range env.Shared {
+		if err := hooks.CheckRelPath("shared", p); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, hooks.Arg("shared", p))
+	}
+	return args, nil
+}
+
+func flag(name string, on bool) []string {
+	if !on {
+		return nil
+	}
+	return []string{hooks.Arg(name, "1")}
+}

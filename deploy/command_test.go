@@ -1,0 +1,79 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// sampleEnv is a full env for the golden command lines.
+func sampleEnv() *Env {
+	return &Env{
+		Name:        "production",
+		Repo:        "git@github.com:acme/vmblog.git",
+		Path:        "/var/www/vmblog",
+		Ref:         "origin/master",
+		PreDeploy:   "npm ci && npm run build",
+		PostDeploy:  "./bin/deploy",
+		PostSetup:   "echo it's set up",
+		Test:        "curl -fsS http://127.0.0.1:8080/ >/dev/null",
+		Vars:        map[string]string{"NODE_ENV": "production", "QUOTE": `it's "quoted" $(not run)`},
+		Shared:      []string{".env", "log/"},
+		Keep:        3,
+		RestartFile: "tmp/restart.txt",
+		Shell:       "login",
+	}
+}
+
+// TestGoldenCommandLines pins the exact command lines sent to the server.
+// Refresh with UPDATE_GOLDEN=1 go test ./deploy -run Golden.
+func TestGoldenCommandLines(t *testing.T) {
+	env := sampleEnv()
+	opts := Options{Who: "alice@laptop", Wait: true}
+	deploy, err := deployArgs(env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := setupArgs(env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revert, err := revertArgs(env, 2, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := execArgs(env, []string{"rake", "db:migrate"}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		sub  string
+		args []string
+	}{
+		"deploy": {"deploy", deploy},
+		"setup":  {"setup", setup},
+		"revert": {"revert", revert},
+		"exec":   {"exec", exec},
+	} {
+		line, err := hooks.Command(c.sub, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", "command_"+name+".golden")
+		if os.Getenv("UPDATE_GOLDEN") != "" {
+			if err := os.WriteFile(golden, []byte(line+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
+		}
+		if line+"\n" != string(want) {
+			t.Errorf("%s command line changed:\n got: %s\nwant: %s", name, line, strings.TrimSpace(string(want)))
+		}
+	}
+}

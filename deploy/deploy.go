@@ -1,0 +1,235 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// Result is what a deploy or revert did on one host. Deploy and Rollout's
+// methods return it even with an error, filled as far as the host got.
+type Result struct {
+	// Host is Options.Host.
+	Host string
+	// OldRelease and OldSHA are what current pointed at before ("" = nothing).
+	OldRelease, OldSHA string
+	// NewRelease and NewSHA are the release made (deploy) or relinked
+	// (revert); "" when it failed before getting there.
+	NewRelease, NewSHA string
+	// Switched is true once current pointed at NewRelease.
+	Switched bool
+	// Reverted is true when current was put back to OldRelease after the
+	// switch (a failed test hook, or Rollout.Revert).
+	Reverted bool
+	// Duration is the wall time of the whole remote command.
+	Duration time.Duration
+	// Steps are the remote steps in order, with their times.
+	Steps []Step
+}
+
+// Rollout is one host's deploy in progress: the release is built and the
+// server waits for Switch or Abort (the first phase of a two-phase deploy
+// across hosts). With Options.Hold it waits again after the restart for
+// Commit or Revert (the health gate). Methods must be called from one
+// goroutine.
+type Rollout struct {
+	s        *session
+	o        Options
+	mu       sync.Mutex
+	res      Result
+	prepared chan struct{}
+	gate     chan struct{}
+	once     [2]sync.Once
+}
+
+// Prepare starts a deploy of env on the host behind conn and returns when
+// the new release is built (lock, fetch, checkout, shared links,
+// pre-deploy) and the server waits for the switch. On error nothing was
+// switched: the half-made release is removed and logged `failed`, the lock
+// freed. If ctx ends before the switch the server aborts the same way.
+func Prepare(ctx context.Context, conn Conn, env *Env, o Options) (*Rollout, *Result, error) {
+	args, err := deployArgs(env, o)
+	if err != nil {
+		return nil, &Result{Host: o.Host}, err
+	}
+	r := &Rollout{o: o, prepared: make(chan struct{}), gate: make(chan struct{})}
+	r.res.Host = o.Host
+	s, err := startSession(ctx, conn, "deploy", args, o.Stdout, r.onEvent)
+	if err != nil {
+		return nil, &Result{Host: o.Host}, err
+	}
+	r.s = s
+	select {
+	case <-r.prepared:
+		return r, r.result(), nil
+	case <-s.done:
+		err := r.s.wait()
+		return nil, r.result(), r.wrap(err, "the server ended before the release was prepared")
+	}
+}
+
+// Deploy deploys env's ref (or Options.Ref) to the host behind conn: one
+// remote command over one connection, from lock to unlock. It returns the
+// Result, filled as far as it got, and an error naming the failed step
+// with its output (a *StepError) when it failed. A failure or ctx ending
+// before the switch leaves current untouched.
+func Deploy(ctx context.Context, conn Conn, env *Env, o Options) (*Result, error) {
+	o.Hold = false
+	r, res, err := Prepare(ctx, conn, env, o)
+	if err != nil {
+		return res, err
+	}
+	if ctx.Err() != nil {
+		_ = r.Abort()
+		return r.result(), fmt.Errorf("interrupted before the switch: current is unchanged")
+	}
+	return r.Switch()
+}
+
+// Switch tells the server to switch current to the prepared release, then
+// restart (restart-file, post-deploy) and run the test hook (a failed test
+// reverts to the previous release). Without Options.Hold it returns when
+// the deploy is over (pruned, unlocked); with Hold, once the host restarted
+// and waits for Commit or Revert.
+func (r *Rollout) Switch() (*Result, error) {
+	if err := r.s.send("switch"); err != nil {
+		err = r.s.wait()
+		return r.result(), r.wrap(err, "the server ended before the switch")
+	}
+	if r.o.Hold {
+		select {
+		case <-r.gate:
+			return r.result(), nil
+		case <-r.s.done:
+		}
+	}
+	err := r.s.wait()
+	return r.result(), r.wrap(err, "")
+}
+
+// Abort tells the server not to switch: it removes the prepared release,
+// logs it `failed` and frees the lock. It returns nil when that is what
+// happened.
+func (r *Rollout) Abort() error {
+	_ = r.s.send("abort")
+	r.s.closeControl()
+	err := r.s.wait()
+	var se *StepError
+	if errors.As(err, &se) && se.Step == "prepared" {
+		return nil
+	}
+	return r.wrap(err, "")
+}
+
+// Commit ends a held deploy (Options.Hold) after a passed health gate:
+// the server prunes old releases and frees the lock.
+func (r *Rollout) Commit() (*Result, error) {
+	if err := r.s.send("commit"); err != nil {
+		err = r.s.wait()
+		return r.result(), r.wrap(err, "the server ended before the commit")
+	}
+	err := r.s.wait()
+	return r.result(), r.wrap(err, "")
+}
+
+// Revert ends a held deploy (Options.Hold) by putting current back to the
+// release it replaced, logging `revert` and restarting that release.
+func (r *Rollout) Revert() (*Result, error) {
+	if err := r.s.send("revert"); err != nil {
+		err = r.s.wait()
+		return r.result(), r.wrap(err, "the server ended before the revert")
+	}
+	err := r.s.wait()
+	return r.result(), r.wrap(err, "")
+}
+
+func (r *Rollout) onEvent(ev event) {
+	if ev.kind == "step" && r.o.OnStep != nil {
+		r.o.OnStep(ev.rest)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := func(i int) string {
+		if i < len(ev.fields) && ev.fields[i] != "-" {
+			return ev.fields[i]
+		}
+		return ""
+	}
+	switch {
+	case ev.kind == "info" && f(0) == "old":
+		r.res.OldRelease, r.res.OldSHA = f(1), f(2)
+	case ev.kind == "info" && f(0) == "new":
+		r.res.NewRelease, r.res.NewSHA = f(1), f(2)
+	case ev.kind == "prepared":
+		r.once[0].Do(func() { close(r.prepared) })
+	case ev.kind == "switched":
+		r.res.Switched = true
+	case ev.kind == "reverted":
+		r.res.Reverted = true
+	case ev.kind == "gate":
+		r.once[1].Do(func() { close(r.gate) })
+	}
+}
+
+func (r *Rollout) result() *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := r.res
+	if r.s != nil {
+		res.Steps = r.s.finishSteps()
+		res.Duration = time.Since(r.s.started)
+	}
+	return &res
+}
+
+// wrap names the host in err, and says why when the server ended without
+// a report.
+func (r *Rollout) wrap(err error, why string) error {
+	if err == nil && why != "" {
+		err = errors.New(why)
+	}
+	return hostErr(r.o.Host, err)
+}
+
+func hostErr(host string, err error) error {
+	if err == nil || host == "" {
+		return err
+	}
+	var se *StepError
+	if errors.As(err, &se) {
+		se.Host = host
+		return err
+	}
+	return fmt.Errorf("%s: %w", host, err)
+}
+
+// deployArgs returns the script arguments of a deploy.
+func deployArgs(env *Env, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	ref := o.Ref
+	if ref == "" {
+		ref = env.Ref
+	}
+	ref, err = hooks.NormalizeRef(ref)
+	if err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	h, err := hookArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, h...)
+	if ref != "" {
+		args = append(args, hooks.Arg("ref", ref))
+	}
+	args = append(args, flag("wait", o.Wait)...)
+	args = append(args, flag("no-test", o.NoTests)...)
+	return append(args, flag("hold", o.Hold)...), nil
+}

@@ -1,0 +1,156 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// Exec runs argv in <path>/current on env's host with the hook environment
+// (DEPLOY_*, the `env` key; a login shell when shell=login). One word runs
+// as a shell command line (`bash -c word`, like the classic tool's exec);
+// several run as an argument vector. Options.Stdin feeds it and
+// Options.Stdout receives its output unchanged. A non-zero exit is returned
+// wrapped: errors.As finds the transport's error with ExitStatus() int.
+func Exec(ctx context.Context, conn Conn, env *Env, argv []string, o Options) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("exec: no command given: e.g. deploy <env> exec 'tail -n 50 log/app.log'")
+	}
+	args, err := execArgs(env, argv, o)
+	if err != nil {
+		return err
+	}
+	line, err := hooks.Command("exec", args...)
+	if err != nil {
+		return err
+	}
+	out := o.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	errOut := o.Stderr
+	if errOut == nil {
+		// Both streams into one writer: serialise them (the transport
+		// copies each in its own goroutine).
+		sw := &syncWriter{w: out}
+		out, errOut = sw, sw
+	}
+	w := &execWriter{out: out}
+	err = conn.Run(ctx, line, hooks.Stdin(o.Stdin), w, errOut)
+	if msg := w.failure(); msg != "" {
+		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
+	}
+	if err != nil {
+		return hostErr(o.Host, fmt.Errorf("exec %s: %w", strings.Join(argv, " "), err))
+	}
+	return nil
+}
+
+// execWriter passes the command's output through untouched, except when
+// the stream starts with the script's protocol (it failed before running
+// the command): then it keeps that to report.
+type execWriter struct {
+	out     io.Writer
+	decided bool
+	proto   bool
+	head    bytes.Buffer
+}
+
+func (w *execWriter) Write(p []byte) (int, error) {
+	if w.decided && !w.proto {
+		return w.out.Write(p)
+	}
+	w.head.Write(p)
+	if !w.decided {
+		h := w.head.Bytes()
+		if len(h) < len(marker) && bytes.HasPrefix([]byte(marker), h) {
+			return len(p), nil // not enough to tell yet
+		}
+		w.decided, w.proto = true, bytes.HasPrefix(h, []byte(marker))
+		if !w.proto {
+			_, err := w.out.Write(h)
+			w.head.Reset()
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
+
+// failure returns the script's fail message, if it sent one.
+func (w *execWriter) failure() string {
+	if !w.decided && w.head.Len() > 0 {
+		_, _ = w.out.Write(w.head.Bytes())
+	}
+	for _, l := range strings.Split(w.head.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, marker+"fail "); ok {
+			_, msg, _ := strings.Cut(rest, " ")
+			return msg
+		}
+	}
+	return ""
+}
+
+// Console opens an interactive login shell (bash -l) in <path>/current on
+// env's host through conn.Interactive, with the hook environment
+// (DEPLOY_ENV, DEPLOY_PATH, DEPLOY_RELEASE=<path>/current and the `env`
+// key's variables).
+func Console(ctx context.Context, conn Conn, env *Env, o Options) error {
+	line, err := consoleCommand(env, o)
+	if err != nil {
+		return err
+	}
+	return hostErr(o.Host, conn.Interactive(ctx, line))
+}
+
+// consoleCommand returns the console's command line: every value quoted.
+func consoleCommand(env *Env, o Options) (string, error) {
+	if _, err := baseArgs(env, o); err != nil {
+		return "", err
+	}
+	cur := env.Path + "/current"
+	words := []string{
+		"DEPLOY_ENV=" + env.Name, "DEPLOY_PATH=" + env.Path, "DEPLOY_RELEASE=" + cur,
+	}
+	vars, _ := varArgs(env.Vars) // checked by baseArgs
+	for _, v := range vars {
+		words = append(words, strings.TrimPrefix(v, "var="))
+	}
+	var b strings.Builder
+	b.WriteString("cd -- " + hooks.Quote(cur) + " && exec env")
+	for _, w := range words {
+		b.WriteString(" " + hooks.Quote(w))
+	}
+	b.WriteString(" bash -l")
+	return b.String(), nil
+}
+
+// execArgs returns the script arguments of an exec of argv.
+func execArgs(env *Env, argv []string, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range argv {
+		if err := hooks.CheckText(fmt.Sprintf("exec argument %d", i+1), a); err != nil {
+			return nil, err
+		}
+	}
+	return append(append(args, "--"), argv...), nil
+}
+
+// syncWriter serialises writes from several goroutines into one writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

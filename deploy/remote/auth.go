@@ -1,0 +1,242 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// defaultIdentities are tried after the configured keys, in this order.
+var defaultIdentities = [...]string{"id_ed25519", "id_ecdsa", "id_rsa"}
+
+// passphraseTries is how many times a wrong passphrase may be entered.
+const passphraseTries = 3
+
+// auth gathers the keys offered to servers: the agent's, then key files.
+// Each key file is read and decrypted at most once per KeyCache.
+type auth struct {
+	home   string
+	prompt func(string) (string, error)
+	logf   func(string, ...any)
+	agent  agent.ExtendedAgent // nil without an agent
+	conn   net.Conn            // the agent socket, closed with the client
+	keys   *KeyCache
+}
+
+// newAuth connects to the agent at sock, if any; an unreachable agent is
+// skipped (and logged), as OpenSSH does.
+func newAuth(o Options, sock string) *auth {
+	a := &auth{home: o.HomeDir, prompt: o.Prompt, logf: o.Logf, keys: o.Keys}
+	if a.keys == nil {
+		a.keys = &KeyCache{}
+	}
+	if sock == "" {
+		return a
+	}
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		a.log("ssh-agent at %s: %v; continuing without it", sock, err)
+		return a
+	}
+	a.conn, a.agent = conn, agent.NewClient(conn)
+	return a
+}
+
+func (a *auth) log(format string, args ...any) {
+	if a.logf != nil {
+		a.logf(format, args...)
+	}
+}
+
+// close closes the agent connection.
+func (a *auth) close() {
+	if a.conn != nil {
+		_ = a.conn.Close()
+	}
+}
+
+// signers lists the keys to offer to e, in order (agent, Target.KeyFile,
+// ssh_config IdentityFile, ~/.ssh/id_*), without duplicates. Encrypted keys
+// ask for their passphrase only when the server accepts their public key.
+// With IdentitiesOnly, agent keys are offered only if they match a file.
+func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
+	files, err := a.fileSigners(e)
+	if err != nil {
+		return nil, err
+	}
+	fromFile := map[string]bool{}
+	for _, s := range files {
+		fromFile[string(s.PublicKey().Marshal())] = true
+	}
+	var out []ssh.Signer
+	seen := map[string]bool{}
+	add := func(s ssh.Signer) {
+		k := string(s.PublicKey().Marshal())
+		if !seen[k] && (!e.IdentitiesOnly || fromFile[k]) {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	if a.agent != nil {
+		ss, err := a.agent.Signers()
+		if err != nil {
+			a.log("list ssh-agent keys: %v", err)
+		}
+		for _, s := range ss {
+			add(s)
+		}
+	}
+	for _, s := range files {
+		add(s)
+	}
+	return out, nil
+}
+
+// fileSigners loads Target.KeyFile (which must exist), then the
+// IdentityFiles and default identities that exist.
+func (a *auth) fileSigners(e Endpoint) ([]ssh.Signer, error) {
+	var out []ssh.Signer
+	if e.KeyFile != "" {
+		s, err := a.file(e.KeyFile)
+		if err != nil {
+			return nil, &Error{Op: "load key", Host: e.String(), Err: err,
+				hint: "check `key` in deploy.conf: it is relative to the config file's directory"}
+		}
+		out = append(out, s)
+	}
+	candidates := append([]string(nil), e.IdentityFiles...)
+	if !e.IdentitiesOnly || len(out)+len(candidates) == 0 {
+		for _, id := range defaultIdentities {
+			candidates = append(candidates, filepath.Join(a.home, ".ssh", id))
+		}
+	}
+	for _, f := range candidates {
+		s, err := a.file(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			a.log("skip key %s: %v", f, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// file loads the key at path once; an encrypted key becomes a lazySigner.
+func (a *auth) file(path string) (ssh.Signer, error) {
+	return a.keys.load(path, func() (ssh.Signer, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", path, err)
+		}
+		s, err := ssh.ParsePrivateKey(b)
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return a.encrypted(path, b, missing.PublicKey)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", path, err)
+		}
+		return s, nil
+	})
+}
+
+// encrypted wraps an encrypted key. Its public key comes from the file
+// itself (OpenSSH format) or path.pub; without either it is decrypted now.
+func (a *auth) encrypted(path string, pemBytes []byte, pub ssh.PublicKey) (ssh.Signer, error) {
+	l := &lazySigner{path: path, pem: pemBytes, prompt: a.prompt, pub: pub}
+	if l.pub == nil {
+		if b, err := os.ReadFile(path + ".pub"); err == nil {
+			l.pub, _, _, _, _ = ssh.ParseAuthorizedKey(b)
+		}
+	}
+	if l.pub == nil {
+		s, err := l.unlock()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return l, nil
+}
+
+// lazySigner is an encrypted key file that asks for its passphrase the
+// first time it must sign, and remembers the outcome.
+type lazySigner struct {
+	path   string
+	pem    []byte
+	pub    ssh.PublicKey
+	prompt func(string) (string, error)
+
+	mu     sync.Mutex
+	signer ssh.AlgorithmSigner
+	err    error
+}
+
+// PublicKey returns the key's public half, known without decrypting.
+func (l *lazySigner) PublicKey() ssh.PublicKey { return l.pub }
+
+// Sign decrypts the key if needed and signs data.
+func (l *lazySigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	s, err := l.unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.Sign(rand, data)
+}
+
+// SignWithAlgorithm decrypts the key if needed and signs data with algorithm
+// (so RSA keys can use rsa-sha2-*).
+func (l *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	s, err := l.unlock()
+	if err != nil {
+		return nil, err
+	}
+	return s.SignWithAlgorithm(rand, data, algorithm)
+}
+
+// unlock asks for the passphrase (up to passphraseTries times) once.
+func (l *lazySigner) unlock() (ssh.AlgorithmSigner, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.signer != nil || l.err != nil {
+		return l.signer, l.err
+	}
+	if l.prompt == nil {
+		l.err = &Error{Op: "unlock key", Host: l.path,
+			Err:  errors.New("the key is encrypted and there is no terminal to ask for its passphrase"),
+			hint: fmt.Sprintf("load it into your ssh-agent with 'ssh-add %s' and try again", l.path)}
+		return nil, l.err
+	}
+	var err error
+	for try := 0; try < passphraseTries; try++ {
+		var pass string
+		pass, err = l.prompt(fmt.Sprintf("Enter passphrase for key '%s': ", l.path))
+		if err != nil {
+			break
+		}
+		var s ssh.Signer
+		if s, err = ssh.ParsePrivateKeyWithPassphrase(l.pem, []byte(pass)); err == nil {
+			as, ok := s.(ssh.AlgorithmSigner)
+			if !ok {
+				err = fmt.Errorf("key type %s cannot sign", s.PublicKey().Type())
+				break
+			}
+			l.signer = as
+			return as, nil
+		}
+	}
+	l.err = fmt.Errorf("decrypt key %s: %w", l.path, err)
+	return nil, l.err
+}

@@ -1,0 +1,240 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// lostWait is how long a session that ended without an exit status waits
+// to learn whether the whole connection went down.
+const lostWait = 2 * time.Second
+
+// Client is one logged-in SSH connection to a host (through its jump hosts,
+// if any). Run and Interactive each open a session on it; it is safe for
+// concurrent use. It implements deploy.Conn.
+type Client struct {
+	r     *Resolved
+	o     Options
+	auth  *auth
+	chain []*ssh.Client
+	ssh   *ssh.Client // the last of chain: the host itself
+
+	lost     chan struct{} // closed when the connection ends
+	lostErr  error         // why, set before lost closes
+	deadMu   sync.Mutex
+	deadErr  error // set by the keepalive loop
+	done     chan struct{}
+	closeMu  sync.Once
+	routines sync.WaitGroup
+}
+
+func newClient(r *Resolved, o Options, a *auth, chain []*ssh.Client) *Client {
+	c := &Client{r: r, o: o, auth: a, chain: chain, ssh: chain[len(chain)-1],
+		lost: make(chan struct{}), done: make(chan struct{})}
+	c.routines.Add(1)
+	go func() {
+		defer c.routines.Done()
+		err := c.ssh.Wait()
+		if err == nil {
+			err = io.EOF
+		}
+		c.lostErr = err
+		close(c.lost)
+	}()
+	if o.KeepAliveInterval > 0 {
+		c.routines.Add(1)
+		go c.keepAlive(o.KeepAliveInterval)
+	}
+	return c
+}
+
+// String names the host as "user@host:port".
+func (c *Client) String() string { return c.r.Host.String() }
+
+// Addr is the host's "host:port".
+func (c *Client) Addr() string { return c.r.Host.Addr() }
+
+// Endpoint is the host as resolved through ssh_config.
+func (c *Client) Endpoint() Endpoint { return c.r.Host }
+
+// Close closes the connection and its jump connections, and stops the
+// keepalives. Closing twice is harmless.
+func (c *Client) Close() error {
+	c.closeMu.Do(func() {
+		close(c.done)
+		closeChain(c.chain)
+		c.auth.close()
+	})
+	c.routines.Wait()
+	return nil
+}
+
+// keepAlive probes the connection every interval and closes it after
+// KeepAliveMax probes in a row went unanswered.
+func (c *Client) keepAlive(interval time.Duration) {
+	defer c.routines.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var pending chan error
+	missed := 0
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.lost:
+			return
+		case err := <-pending:
+			pending, missed = nil, 0
+			if err != nil {
+				return
+			}
+		case <-t.C:
+			if pending == nil {
+				pending = c.ping()
+				continue
+			}
+			if missed++; missed >= KeepAliveMax {
+				c.deadMu.Lock()
+				c.deadErr = fmt.Errorf("the connection died: no answer to %d keepalives in %s", KeepAliveMax, time.Duration(KeepAliveMax+1)*interval)
+				c.deadMu.Unlock()
+				_ = c.ssh.Close()
+				return
+			}
+		}
+	}
+}
+
+func (c *Client) ping() chan error {
+	ch := make(chan error, 1)
+	go func() {
+		// Any reply, even "unknown request", proves the peer is alive.
+		_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
+		ch <- err
+	}()
+	return ch
+}
+
+// connLost describes a connection that went down, or returns nil while it
+// is up.
+func (c *Client) connLost() error {
+	select {
+	case <-c.lost:
+	default:
+		return nil
+	}
+	select {
+	case <-c.done:
+		return fmt.Errorf("connection to %s is closed", c)
+	default:
+	}
+	c.deadMu.Lock()
+	err := c.deadErr
+	c.deadMu.Unlock()
+	if err == nil {
+		err = fmt.Errorf("the connection died: %w", c.lostErr)
+	}
+	return &Error{Op: "connection to", Host: c.String(), Err: err,
+		hint: "check the network and that the host is up, then run the command again"}
+}
+
+// session opens a session, forwarding the agent when asked.
+func (c *Client) session() (*ssh.Session, error) {
+	if err := c.connLost(); err != nil {
+		return nil, err
+	}
+	s, err := c.ssh.NewSession()
+	if err != nil {
+		if lost := c.connLost(); lost != nil {
+			return nil, lost
+		}
+		return nil, fmt.Errorf("open session on %s: %w", c, err)
+	}
+	if c.o.Stats != nil {
+		c.o.Stats.Sessions.Add(1)
+	}
+	if c.r.ForwardAgent && c.auth.agent != nil {
+		if err := agent.RequestAgentForwarding(s); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("request agent forwarding on %s: %w", c, err)
+		}
+	}
+	return s, nil
+}
+
+// Run runs cmd through the login user's shell on the host, with stdin as
+// its input (nil = empty) and its output copied to stdout and stderr (nil
+// = discarded). A non-zero exit is an *ExitError. Cancelling ctx sends
+// SIGTERM to the command's process group and waits up to Options.StopGrace
+// for it to exit (sshd refuses signals on root logins: then there is no
+// wait), closes the session and returns an error wrapping ctx.Err(); a
+// command that outlives the session dies at its next write (SIGPIPE). A
+// connection that dies makes Run return an *Error saying so.
+func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	s, err := c.session()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.Stdin, s.Stdout, s.Stderr = stdin, stdout, stderr
+	if err := s.Start(cmd); err != nil {
+		return fmt.Errorf("start command on %s: %w", c, err)
+	}
+	return c.wait(ctx, s)
+}
+
+// wait waits for a started session, honouring ctx and a lost connection.
+func (c *Client) wait(ctx context.Context, s *ssh.Session) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case err := <-done:
+		return c.exitError(err)
+	case <-ctx.Done():
+		if sendSignal(s, ssh.SIGTERM) {
+			select {
+			case <-done:
+			case <-c.lost:
+			case <-time.After(c.o.StopGrace):
+			}
+		}
+		_ = s.Close()
+		return fmt.Errorf("run on %s: %w", c, ctx.Err())
+	}
+}
+
+// sendSignal asks sshd to send sig to the session's process group and reports
+// whether it agreed. OpenSSH refuses for root logins (it needs privilege
+// separation); then only closing the session is left, which cuts the
+// command's stdin and output (its next write fails with SIGPIPE).
+func sendSignal(s *ssh.Session, sig ssh.Signal) bool {
+	msg := struct{ Signal string }{string(sig)}
+	ok, err := s.SendRequest("signal", true, ssh.Marshal(&msg))
+	return err == nil && ok
+}
+
+// exitError turns a session's end into the error Run returns.
+func (c *Client) exitError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ssh.ExitError
+	if errors.As(err, &ee) {
+		return &ExitError{Host: c.String(), Status: ee.ExitStatus(), Signal: ee.Signal()}
+	}
+	// No exit status: most likely the connection went down under us.
+	select {
+	case <-c.lost:
+	case <-time.After(lostWait):
+	}
+	if lost := c.connLost(); lost != nil {
+		return lost
+	}
+	return fmt.Errorf("run on %s: %w", c, err)
+}

@@ -1,0 +1,158 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Dial resolves t through ssh_config, connects (through each ProxyJump hop
+// in turn, each with the same host key checks and auth), logs in and
+// returns the connection. Every Run and Interactive opens a session on it.
+func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r, err := Resolve(t, o)
+	if err != nil {
+		return nil, err
+	}
+	a := newAuth(o, r.AgentSocket)
+	if t.ForwardAgent && a.agent == nil {
+		a.close()
+		return nil, &Error{Op: "forward agent to", Host: r.Host.String(),
+			Err:  errors.New("forward-agent is set but no ssh-agent is reachable (SSH_AUTH_SOCK unset or dead)"),
+			hint: "start one with 'eval $(ssh-agent)' and add your key with 'ssh-add', or drop forward-agent"}
+	}
+	var chain []*ssh.Client
+	var via *ssh.Client
+	for i, e := range append(append([]Endpoint(nil), r.Jumps...), r.Host) {
+		sc, err := dialHop(ctx, via, e, a, o)
+		if err != nil {
+			closeChain(chain)
+			a.close()
+			if i < len(r.Jumps) {
+				return nil, fmt.Errorf("reach %s via jump host %s: %w", r.Host, e, err)
+			}
+			return nil, err
+		}
+		chain = append(chain, sc)
+		via = sc
+	}
+	c := newClient(r, o, a, chain)
+	if r.ForwardAgent && a.agent != nil {
+		if err := agent.ForwardToAgent(c.ssh, a.agent); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("forward agent to %s: %w", c, err)
+		}
+	}
+	return c, nil
+}
+
+// closeChain closes connections last first (tunnels before what carries them).
+func closeChain(chain []*ssh.Client) {
+	for i := len(chain) - 1; i >= 0; i-- {
+		_ = chain[i].Close()
+	}
+}
+
+// dialHop opens one SSH connection to e, directly or tunnelled through via.
+func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options) (*ssh.Client, error) {
+	hk, err := newHostKeys(e.KnownHostsFiles, o.AcceptNew, o.Logf)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", e, err)
+	}
+	signers, err := a.signers(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &ssh.ClientConfig{
+		User:              e.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		HostKeyCallback:   hk.check,
+		HostKeyAlgorithms: hk.algorithms(e.Addr()),
+		Timeout:           o.ConnectTimeout,
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	var conn net.Conn
+	if via == nil {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", e.Addr())
+	} else {
+		conn, err = via.DialContext(ctx, "tcp", e.Addr())
+	}
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
+		}
+		return nil, connectError(ctx, e, err, o)
+	}
+	// The handshake has no context of its own: closing the connection is
+	// what interrupts it.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	cc, chans, reqs, err := ssh.NewClientConn(conn, e.Addr(), cfg)
+	if !stop() && err == nil {
+		_ = cc.Close()
+		err = ctx.Err()
+	}
+	if err != nil {
+		_ = conn.Close()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
+		}
+		return nil, handshakeError(ctx, e, err, len(signers), o)
+	}
+	if o.Stats != nil {
+		o.Stats.Connections.Add(1)
+	}
+	return ssh.NewClient(cc, chans, reqs), nil
+}
+
+// connectError explains a failed TCP connect.
+func connectError(ctx context.Context, e Endpoint, err error, o Options) error {
+	where := fmt.Sprintf("check `host` and `port` in deploy.conf (or HostName and Port in %s)", o.SSHConfigFile)
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &Error{Op: "connect to", Host: e.String(), Err: errors.New("connection refused"),
+			hint: fmt.Sprintf("is sshd running on %s and listening on port %d? %s", e.HostName, e.Port, where)}
+	case errors.As(err, &dns):
+		return &Error{Op: "connect to", Host: e.String(), Err: err, hint: where}
+	case isTimeout(ctx, err):
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("timed out after %s", o.ConnectTimeout),
+			hint: fmt.Sprintf("check that %s is up and reachable on port %d (firewall, VPN?); %s", e.HostName, e.Port, where)}
+	}
+	return &Error{Op: "connect to", Host: e.String(), Err: err}
+}
+
+// handshakeError explains a failed SSH handshake or login.
+func handshakeError(ctx context.Context, e Endpoint, err error, keys int, o Options) error {
+	var hke *HostKeyError
+	switch {
+	case errors.As(err, &hke):
+		return &Error{Op: "connect to", Host: e.String(), Err: hke}
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		return &Error{Op: "log in to", Host: e.String(),
+			Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*)", keys),
+			hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
+				"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
+	case isTimeout(ctx, err):
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", o.ConnectTimeout),
+			hint: "the port answers but no SSH server replied in time: check the port, or raise the timeout if the host is very slow"}
+	}
+	return &Error{Op: "connect to", Host: e.String(), Err: err}
+}
+
+func isTimeout(ctx context.Context, err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}

@@ -1,0 +1,207 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/skeema/knownhosts"
+	"golang.org/x/crypto/ssh"
+	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyProblem says why a host key was refused.
+type HostKeyProblem int
+
+// The host key problems.
+const (
+	// HostKeyUnknown: no known_hosts file has a key for the host.
+	HostKeyUnknown HostKeyProblem = iota + 1
+	// HostKeyChanged: known_hosts has a different key for the host.
+	HostKeyChanged
+)
+
+// String names the problem.
+func (p HostKeyProblem) String() string {
+	switch p {
+	case HostKeyUnknown:
+		return "unknown"
+	case HostKeyChanged:
+		return "changed"
+	}
+	return fmt.Sprintf("HostKeyProblem(%d)", int(p))
+}
+
+// HostKeyError is a host key refused because it is unknown or changed. Its
+// Hint says what to do.
+type HostKeyError struct {
+	// Problem is why the key was refused.
+	Problem HostKeyProblem
+	// Host is the address as looked up in known_hosts ("[host]:port" form
+	// for a port other than 22).
+	Host string
+	// KeyType and Fingerprint (SHA256:…) describe the key the server showed.
+	KeyType, Fingerprint string
+	// KnownHostsFile is where the key was looked up (the first file: the one
+	// --accept-new writes to).
+	KnownHostsFile string
+	// File and Line locate the known key that no longer matches, with its
+	// type and fingerprint (HostKeyChanged only).
+	File                        string
+	Line                        int
+	KnownType, KnownFingerprint string
+}
+
+// Error describes the refusal, loudly for a changed key.
+func (e *HostKeyError) Error() string {
+	if e.Problem == HostKeyChanged {
+		return fmt.Sprintf("host key CHANGED for %s: the server now shows %s %s, but %s:%d has %s %s; "+
+			"someone may be intercepting the connection (man-in-the-middle), or the host was reinstalled",
+			e.Host, e.KeyType, e.Fingerprint, e.File, e.Line, e.KnownType, e.KnownFingerprint)
+	}
+	return fmt.Sprintf("unknown host key for %s: %s %s (not in %s)", e.Host, e.KeyType, e.Fingerprint, e.KnownHostsFile)
+}
+
+// Hint says how to resolve the refusal.
+func (e *HostKeyError) Hint() string {
+	if e.Problem == HostKeyChanged {
+		return fmt.Sprintf("if you know the host was reinstalled, remove the old key with "+
+			"'ssh-keygen -R %s -f %s', check the new fingerprint with the host's admin, then run 'deploy <env> --accept-new'; "+
+			"--accept-new never replaces a known key", e.Host, e.File)
+	}
+	return fmt.Sprintf("check the fingerprint with the host's admin, then run 'deploy <env> --accept-new' to trust it, or add it to %s",
+		e.KnownHostsFile)
+}
+
+// hostKeys checks host keys against known_hosts files and, with
+// acceptNew, records first-seen keys in the first file.
+type hostKeys struct {
+	files     []string
+	acceptNew bool
+	db        *knownhosts.HostKeyDB // nil when no file exists yet
+	logf      func(format string, args ...any)
+}
+
+func newHostKeys(files []string, acceptNew bool, logf func(string, ...any)) (*hostKeys, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no known_hosts file to check host keys against (UserKnownHostsFile none?)")
+	}
+	h := &hostKeys{files: files, acceptNew: acceptNew, logf: logf}
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read known_hosts: %w", err)
+		}
+	}
+	if len(existing) > 0 {
+		db, err := knownhosts.NewDB(existing...)
+		if err != nil {
+			return nil, fmt.Errorf("read known_hosts: %w", err)
+		}
+		h.db = db
+	}
+	return h, nil
+}
+
+// algorithms lists host key algorithms with those of the keys already
+// known for addr first, so the server shows the key we can check.
+func (h *hostKeys) algorithms(addr string) []string {
+	var known []string
+	if h.db != nil {
+		known = h.db.HostKeyAlgorithms(addr)
+	}
+	if len(known) == 0 {
+		return nil // x/crypto's defaults
+	}
+	out := slices.Clone(known)
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// check is the ssh.HostKeyCallback.
+func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	var err error = &xknownhosts.KeyError{}
+	if h.db != nil {
+		err = h.db.HostKeyCallback()(hostname, remote, key)
+	}
+	if err == nil {
+		return nil
+	}
+	herr := &HostKeyError{
+		Host:           knownhosts.Normalize(hostname),
+		KeyType:        key.Type(),
+		Fingerprint:    ssh.FingerprintSHA256(key),
+		KnownHostsFile: h.files[0],
+	}
+	var ke *xknownhosts.KeyError
+	switch {
+	case !errors.As(err, &ke):
+		return fmt.Errorf("check host key of %s: %w", herr.Host, err)
+	case len(ke.Want) > 0:
+		w := ke.Want[0]
+		herr.Problem, herr.File, herr.Line = HostKeyChanged, w.Filename, w.Line
+		herr.KnownType, herr.KnownFingerprint = w.Key.Type(), ssh.FingerprintSHA256(w.Key)
+		return herr
+	case !h.acceptNew:
+		herr.Problem = HostKeyUnknown
+		return herr
+	}
+	if err := h.record(hostname, remote, key); err != nil {
+		return fmt.Errorf("record host key of %s in %s: %w", herr.Host, h.files[0], err)
+	}
+	if h.logf != nil {
+		h.logf("added host key of %s (%s %s) to %s", herr.Host, herr.KeyType, herr.Fingerprint, h.files[0])
+	}
+	return nil
+}
+
+// record appends key to the first known_hosts file in one write, creating
+// the file (0600) and its directory (0700) if needed.
+func (h *hostKeys) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	file := h.files[0]
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if !endsWithNewline(f) {
+		b.WriteByte('\n')
+	}
+	if err := knownhosts.WriteKnownHost(&b, hostname, remote, key); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// endsWithNewline reports whether f is empty or ends with a newline, so an
+// appended line does not glue onto a last line that lacks one.
+func endsWithNewline(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return true
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, st.Size()-1); err != nil {
+		return true
+	}
+	return b[0] == '\n'
+}

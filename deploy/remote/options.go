@@ -1,0 +1,130 @@
+package remote
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultConnectTimeout    = 10 * time.Second
+	DefaultKeepAliveInterval = 15 * time.Second
+	DefaultStopGrace         = 5 * time.Second
+	// KeepAliveMax is how many keepalives in a row may go unanswered
+	// before the connection is declared dead (OpenSSH's ServerAliveCountMax).
+	KeepAliveMax = 3
+)
+
+// Target is the host a deploy.conf names. Zero values mean "not set by
+// deploy.conf": ssh_config, then the defaults, decide. Set values win over
+// ssh_config, as `ssh -o` does.
+type Target struct {
+	// Host is a host name, an address or an ssh_config Host alias. Required.
+	Host string
+	// User is the login user ("" = ssh_config User, then the local user).
+	User string
+	// Port is the SSH port (0 = ssh_config Port, then 22).
+	Port int
+	// KeyFile is an identity file to try after the agent's keys ("" = none;
+	// ssh_config IdentityFile and ~/.ssh/id_* are tried anyway). A KeyFile
+	// that does not exist is an error.
+	KeyFile string
+	// ForwardAgent forwards the local ssh-agent to every session (false =
+	// ssh_config ForwardAgent decides, default no).
+	ForwardAgent bool
+}
+
+// Options says where the client finds its SSH setup and how it behaves.
+// The zero value uses the real user's ~/.ssh and $SSH_AUTH_SOCK, refuses
+// unknown host keys and cannot ask for passphrases.
+type Options struct {
+	// HomeDir holds .ssh/config, .ssh/known_hosts and .ssh/id_* ("" =
+	// os.UserHomeDir).
+	HomeDir string
+	// SSHConfigFile is the ssh_config to read ("" = HomeDir/.ssh/config; a
+	// missing file is no config).
+	SSHConfigFile string
+	// KnownHostsFiles replaces the known_hosts files to check (nil =
+	// ssh_config UserKnownHostsFile, else HomeDir/.ssh/known_hosts, plus
+	// /etc/ssh/ssh_known_hosts read-only). New keys go to the first.
+	KnownHostsFiles []string
+	// AcceptNew trusts a host key never seen before and appends it to the
+	// first known_hosts file (false = refuse it). A changed key is refused
+	// regardless.
+	AcceptNew bool
+	// Prompt asks the user for a secret, e.g. an encrypted key's passphrase
+	// (nil = an encrypted key the server wants fails with a hint to load it
+	// into ssh-agent). Concurrent Dials may call it concurrently unless they
+	// share Keys, which serialises the questions about one key.
+	Prompt func(prompt string) (string, error)
+	// ConnectTimeout bounds the TCP connect plus SSH handshake of each hop
+	// (0 = DefaultConnectTimeout).
+	ConnectTimeout time.Duration
+	// KeepAliveInterval is how often an idle-or-not connection is probed;
+	// after KeepAliveMax unanswered probes it is closed and Run fails
+	// (0 = DefaultKeepAliveInterval, negative = no keepalives).
+	KeepAliveInterval time.Duration
+	// StopGrace is how long Run waits, after its context is cancelled and
+	// SIGTERM was sent, for the remote command to exit before the session is
+	// closed (0 = DefaultStopGrace).
+	StopGrace time.Duration
+	// AgentSocket is the ssh-agent socket ("" = ssh_config IdentityAgent,
+	// then $SSH_AUTH_SOCK; none set =
+	// no agent).
+	AgentSocket string
+	// Keys, when not nil, shares loaded and unlocked key files between
+	// Dials, so a passphrase is asked once per deploy (nil = once per Dial).
+	Keys *KeyCache
+	// Stats, when not nil, counts connections and sessions opened.
+	Stats *Stats
+	// Logf receives notices a user should see: a host key added by
+	// AcceptNew, an unreachable agent, a key file skipped (nil = silent).
+	Logf func(format string, args ...any)
+}
+
+// Stats counts what a client opened, for benchmarks and for checking "one
+// connection per host per deploy". It is safe for concurrent use; share one
+// between Dials to count a whole deploy.
+type Stats struct {
+	// Connections counts SSH connections established (each ProxyJump hop
+	// counts as one).
+	Connections atomic.Int64
+	// Sessions counts sessions opened (one per Run or Interactive).
+	Sessions atomic.Int64
+}
+
+// withDefaults fills the zero values that need the environment.
+func (o Options) withDefaults() (Options, error) {
+	if o.HomeDir == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return o, fmt.Errorf("find home directory for ~/.ssh: %w", err)
+		}
+		o.HomeDir = h
+	}
+	if o.SSHConfigFile == "" {
+		o.SSHConfigFile = filepath.Join(o.HomeDir, ".ssh", "config")
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.KeepAliveInterval == 0 {
+		o.KeepAliveInterval = DefaultKeepAliveInterval
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
+	return o, nil
+}
+
+// localUser is the name of the user running deploy, the default login.
+func localUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}

@@ -1,0 +1,331 @@
+package remote_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/sshtest"
+)
+
+// writeConfig writes an ssh_config into a fresh HOME and returns it.
+func writeConfig(t *testing.T, config string) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "config"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+func TestResolvePrecedence(t *testing.T) {
+	const config = `
+Host web
+  HostName web.internal
+  User deployer
+  Port 2222
+  IdentityFile ~/.ssh/web_%r_%h
+  UserKnownHostsFile ~/.ssh/kh_%n %d/second
+
+Host db
+  HostName %h.example.org
+  ProxyJump bastion
+
+Host bastion
+  HostName 10.0.0.1
+  User jump
+  Port 2200
+
+Host chain
+  ProxyJump ops@bastion:2201,ssh://web,[::1]:22
+
+Host fwd
+  ForwardAgent yes
+
+Host *
+  User fallback
+`
+	home := writeConfig(t, config)
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	sshDir := filepath.Join(home, ".ssh")
+	tests := []struct {
+		name      string
+		target    remote.Target
+		wantHost  string // user@host:port
+		wantIDs   []string
+		wantKH    []string
+		wantKey   string
+		wantJumps []string
+		wantFwd   bool
+	}{
+		{name: "alias from ssh_config", target: remote.Target{Host: "web"},
+			wantHost: "deployer@web.internal:2222",
+			wantIDs:  []string{filepath.Join(sshDir, "web_deployer_web.internal")},
+			wantKH:   []string{filepath.Join(sshDir, "kh_web"), home + "/second"}},
+		{name: "deploy.conf wins over ssh_config", target: remote.Target{Host: "web", User: "root", Port: 22, KeyFile: "~/keys/k"},
+			wantHost: "root@web.internal:22",
+			wantIDs:  []string{filepath.Join(sshDir, "web_root_web.internal")},
+			wantKH:   []string{filepath.Join(sshDir, "kh_web"), home + "/second"},
+			wantKey:  filepath.Join(home, "keys", "k")},
+		{name: "unknown host falls to Host * and defaults", target: remote.Target{Host: "plain.example"},
+			wantHost: "fallback@plain.example:22", wantKH: []string{kh}},
+		{name: "HostName %h token and ProxyJump alias", target: remote.Target{Host: "db"},
+			wantHost: "fallback@db.example.org:22", wantKH: []string{kh},
+			wantJumps: []string{"jump@10.0.0.1:2200"}},
+		{name: "several hops, explicit user and port win over the hop's config", target: remote.Target{Host: "chain"},
+			wantHost: "fallback@chain:22", wantKH: []string{kh},
+			wantJumps: []string{"ops@10.0.0.1:2201", "deployer@web.internal:2222", "fallback@[::1]:22"}},
+		{name: "ForwardAgent from ssh_config", target: remote.Target{Host: "fwd"},
+			wantHost: "fallback@fwd:22", wantKH: []string{kh}, wantFwd: true},
+		{name: "ForwardAgent from deploy.conf", target: remote.Target{Host: "plain", ForwardAgent: true},
+			wantHost: "fallback@plain:22", wantKH: []string{kh}, wantFwd: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := remote.Resolve(tt.target, remote.Options{HomeDir: home})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := r.Host
+			if h.String() != tt.wantHost {
+				t.Errorf("host = %s, want %s", h, tt.wantHost)
+			}
+			if !reflect.DeepEqual(h.IdentityFiles, tt.wantIDs) {
+				t.Errorf("IdentityFiles = %q, want %q", h.IdentityFiles, tt.wantIDs)
+			}
+			if got := withoutGlobal(h.KnownHostsFiles); !reflect.DeepEqual(got, tt.wantKH) {
+				t.Errorf("KnownHostsFiles = %q, want %q", got, tt.wantKH)
+			}
+			if h.KeyFile != tt.wantKey {
+				t.Errorf("KeyFile = %q, want %q", h.KeyFile, tt.wantKey)
+			}
+			var jumps []string
+			for _, j := range r.Jumps {
+				jumps = append(jumps, j.String())
+			}
+			if !reflect.DeepEqual(jumps, tt.wantJumps) {
+				t.Errorf("Jumps = %q, want %q", jumps, tt.wantJumps)
+			}
+			if r.ForwardAgent != tt.wantFwd {
+				t.Errorf("ForwardAgent = %v, want %v", r.ForwardAgent, tt.wantFwd)
+			}
+		})
+	}
+}
+
+// withoutGlobal drops /etc/ssh/ssh_known_hosts, present on some machines.
+func withoutGlobal(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if f != "/etc/ssh/ssh_known_hosts" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestResolveErrors(t *testing.T) {
+	home := writeConfig(t, `
+Host badport
+  Port twenty
+Host proxycmd
+  ProxyCommand nc %h %p
+Host loop
+  ProxyJump loop2
+Host loop2
+  ProxyJump loop
+Host badjump
+  ProxyJump a:notaport
+Host badtoken
+  IdentityFile ~/.ssh/%C
+`)
+	tests := []struct {
+		target remote.Target
+		want   []string
+	}{
+		{remote.Target{}, []string{"no host given", "`host`"}},
+		{remote.Target{Host: "-oProxyCommand=x"}, []string{"not a valid host"}},
+		{remote.Target{Host: "two words"}, []string{"not a valid host"}},
+		{remote.Target{Host: "badport"}, []string{"Port \"twenty\" is not a number", "badport"}},
+		{remote.Target{Host: "x", Port: 70000}, []string{"port 70000 is out of range"}},
+		{remote.Target{Host: "proxycmd"}, []string{"ProxyCommand", "use ProxyJump"}},
+		{remote.Target{Host: "loop"}, []string{"longer than 8 hops"}},
+		{remote.Target{Host: "badjump"}, []string{"ProxyJump", "notaport"}},
+		{remote.Target{Host: "badtoken"}, []string{"%C", "IdentityFile"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target.Host, func(t *testing.T) {
+			_, err := remote.Resolve(tt.target, remote.Options{HomeDir: home})
+			if err == nil {
+				t.Fatal("Resolve succeeded, want an error")
+			}
+			wantContains(t, "error", err.Error(), tt.want...)
+		})
+	}
+}
+
+func TestResolveMissingConfigIsNoConfig(t *testing.T) {
+	r, err := remote.Resolve(remote.Target{Host: "h", User: "u"}, remote.Options{HomeDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Host.String() != "u@h:22" || len(r.Jumps) != 0 {
+		t.Errorf("resolved %s via %v, want u@h:22 direct", r.Host, r.Jumps)
+	}
+}
+
+func TestSSHConfigAliasEndToEnd(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	config := fmt.Sprintf(`Host web
+  HostName 127.0.0.1
+  Port %d
+  User %s
+  IdentityFile ~/keys/%%r-key
+  UserKnownHostsFile ~/kh/%%h-%%p
+`, s.Port(), s.User())
+	home := sshtest.FakeHome(t, config, s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub", "known_hosts")
+	for _, d := range []string{"keys", "kh"} {
+		if err := os.Mkdir(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.ClientKey().CopyTo(t, filepath.Join(home, "keys", s.User()+"-key"))
+	kh := filepath.Join(home, "kh", fmt.Sprintf("127.0.0.1-%d", s.Port()))
+	if err := os.WriteFile(kh, []byte(s.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	c := dial(t, remote.Target{Host: "web"}, remote.Options{HomeDir: home})
+	if want := s.User() + "@" + s.Addr(); c.String() != want {
+		t.Errorf("String() = %q, want %q", c.String(), want)
+	}
+	if got := output(t, c, "echo aliased"); got != "aliased\n" {
+		t.Fatalf("output %q", got)
+	}
+	// With the config's known_hosts gone the host is unknown: proof that
+	// UserKnownHostsFile, not ~/.ssh/known_hosts, was used.
+	if err := os.Remove(kh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Dial(ctxT(t), remote.Target{Host: "web"}, remote.Options{HomeDir: home}); !strings.Contains(fmt.Sprint(err), "unknown host key") {
+		t.Errorf("Dial without UserKnownHostsFile: %v, want unknown host key", err)
+	}
+}
+
+func TestProxyJump(t *testing.T) {
+	isolate(t)
+	jump := sshtest.Start(t, sshtest.Options{ExtraConfig: []string{"LogLevel DEBUG1"}})
+	dest := sshtest.Start(t, sshtest.Options{})
+	dest.AuthorizeKey(t, jump.ClientKey().Public()) // the home's id_ed25519
+	config := fmt.Sprintf(`Host dest
+  HostName 127.0.0.1
+  Port %d
+  ProxyJump jump
+Host twice
+  HostName 127.0.0.1
+  Port %d
+  ProxyJump jump,jump
+Host jump
+  HostName 127.0.0.1
+  Port %d
+`, dest.Port(), dest.Port(), jump.Port())
+	home := sshtest.FakeHome(t, config, jump, dest)
+
+	for _, tt := range []struct {
+		alias     string
+		wantConns int64
+	}{{"dest", 2}, {"twice", 3}} {
+		t.Run(tt.alias, func(t *testing.T) {
+			var st remote.Stats
+			c := dial(t, remote.Target{Host: tt.alias}, remote.Options{HomeDir: home, Stats: &st})
+			if got := output(t, c, "echo $SSH_CONNECTION"); !strings.Contains(got, fmt.Sprint(dest.Port())) {
+				t.Errorf("SSH_CONNECTION = %q, want the destination's port %d", got, dest.Port())
+			}
+			if got := st.Connections.Load(); got != tt.wantConns {
+				t.Errorf("Connections = %d, want %d", got, tt.wantConns)
+			}
+			c.Close()
+		})
+	}
+	// The jump host forwarded to the destination: its log says so.
+	wantContains(t, "jump sshd log", jump.Logs(), fmt.Sprintf("target 127.0.0.1 port %d", dest.Port()))
+
+	// A changed key on the jump host is refused like any other.
+	jump.RotateHostKey()
+	_, err := remote.Dial(ctxT(t), remote.Target{Host: "dest"}, remote.Options{HomeDir: home, AcceptNew: true})
+	if err == nil {
+		t.Fatal("Dial through a jump host with a changed key succeeded")
+	}
+	wantContains(t, "error", err.Error(), "via jump host", "CHANGED")
+}
+
+func TestForwardAgentVisibleOnServer(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	home := sshtest.FakeHome(t, "", s)
+	sock := serveAgent(t, s.ClientKey().Private)
+	tg := target(s)
+	tg.ForwardAgent = true
+	c := dial(t, tg, remote.Options{HomeDir: home, AgentSocket: sock})
+	// ssh-add talks to the forwarded agent through $SSH_AUTH_SOCK.
+	out := output(t, c, `test -S "$SSH_AUTH_SOCK" && echo "sock ok" && ssh-add -l`)
+	wantContains(t, "output", out, "sock ok", "(ED25519)", fingerprint(s))
+
+	// Without ForwardAgent the session has no agent.
+	tg.ForwardAgent = false
+	c2 := dial(t, tg, remote.Options{HomeDir: home, AgentSocket: sock})
+	if got := output(t, c2, `echo "[$SSH_AUTH_SOCK]"`); got != "[]\n" {
+		t.Errorf("SSH_AUTH_SOCK without forwarding = %q, want empty", got)
+	}
+
+	// Asking to forward with no agent is an error with a hint.
+	tg.ForwardAgent = true
+	_, err := remote.Dial(ctxT(t), tg, remote.Options{HomeDir: home})
+	if err == nil {
+		t.Fatal("Dial with ForwardAgent and no agent succeeded")
+	}
+	wantContains(t, "hint", remote.Hint(err), "ssh-agent")
+}
+
+func TestIdentityAgentAndIdentitiesOnly(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	other := sshtest.Start(t, sshtest.Options{})
+	sock := serveAgent(t, other.ClientKey().Private, s.ClientKey().Private)
+	config := fmt.Sprintf(`Host viaagent
+  HostName 127.0.0.1
+  Port %d
+  IdentityAgent %s
+Host only
+  HostName 127.0.0.1
+  Port %d
+  IdentityAgent %s
+  IdentitiesOnly yes
+  IdentityFile ~/.ssh/other_key
+`, s.Port(), sock, s.Port(), sock)
+	home := sshtest.FakeHome(t, config, s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+
+	// IdentityAgent points at the agent holding the right key.
+	c := dial(t, remote.Target{Host: "viaagent"}, remote.Options{HomeDir: home})
+	if got := output(t, c, "echo agent"); got != "agent\n" {
+		t.Fatalf("output %q", got)
+	}
+	// IdentitiesOnly: the agent holds the right key, but only other_key may
+	// be offered, and s does not accept it.
+	other.ClientKey().CopyTo(t, filepath.Join(home, ".ssh", "other_key"))
+	_, err := remote.Dial(ctxT(t), remote.Target{Host: "only"}, remote.Options{HomeDir: home})
+	if err == nil {
+		t.Fatal("IdentitiesOnly offered an agent key that matches no IdentityFile")
+	}
+	wantContains(t, "error", err.Error(), "offered 1")
+}

@@ -1,0 +1,271 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// abortGrace is how long a remote command may take to clean up after the
+// caller's context is done (the server removes the half-made release and
+// frees the lock) before the connection's Run is cancelled too.
+const abortGrace = 30 * time.Second
+
+// tailLines is how many lines of a failing step's output an error keeps.
+const tailLines = 15
+
+// marker starts the script's protocol lines (see package hooks).
+const marker = "@@deploy "
+
+// event is one protocol line from the script: its kind and fields.
+type event struct {
+	kind   string
+	fields []string
+	rest   string // the text after the kind
+}
+
+// session is one remote script command running over a Conn. Its output is
+// split into lines: protocol lines become events handled by onEvent, the
+// others are passed to the caller's writer and kept as the current step's
+// tail. The control channel stays open until the script says it exits or
+// the caller's context ends.
+type session struct {
+	out     io.Writer
+	onEvent func(event)
+
+	mu       sync.Mutex
+	partial  []byte
+	step     string
+	tail     []string
+	fail     *StepError
+	steps    []Step
+	started  time.Time
+	stepFrom time.Time
+
+	ctrlR     *io.PipeReader
+	ctrlW     *io.PipeWriter
+	closeOnce sync.Once
+	done      chan struct{}
+	err       error
+}
+
+// startSession runs `sub args…` of the remote script over conn. onEvent is
+// called for every protocol line, in order, from the transport's goroutine.
+func startSession(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(event)) (*session, error) {
+	line, err := hooks.Command(sub, args...)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), started: time.Now()}
+	s.stepFrom = s.started
+	s.ctrlR, s.ctrlW = io.Pipe()
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.closeControl() // EOF: the script aborts what it can and exits
+			select {
+			case <-time.After(abortGrace):
+				cancelRun()
+			case <-s.done:
+			}
+		case <-s.done:
+		}
+	}()
+	go func() {
+		defer cancelRun()
+		var stderr bytes.Buffer
+		err := conn.Run(runCtx, line, hooks.Stdin(s.ctrlR), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
+		s.flush()
+		s.closeControl()
+		s.mu.Lock()
+		s.err = err
+		if err != nil && s.fail == nil && stderr.Len() > 0 {
+			s.err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		s.mu.Unlock()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// send writes one control line to the script. It fails when the script
+// has already ended.
+func (s *session) send(word string) error {
+	_, err := io.WriteString(s.ctrlW, word+"\n")
+	return err
+}
+
+func (s *session) closeControl() {
+	s.closeOnce.Do(func() { _ = s.ctrlW.Close() })
+}
+
+// wait waits for the remote command to end and returns its error: the
+// script's own failure report when it gave one, else the transport's.
+func (s *session) wait() error {
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	if s.err != nil {
+		return fmt.Errorf("remote %s: %w", s.step, s.err)
+	}
+	return nil
+}
+
+// lineWriter feeds the transport's stdout into the session.
+type lineWriter struct{ s *session }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	s := w.s
+	s.mu.Lock()
+	s.partial = append(s.partial, p...)
+	var lines []string
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, string(s.partial[:i]))
+		s.partial = s.partial[i+1:]
+	}
+	s.mu.Unlock()
+	for _, l := range lines {
+		s.line(l)
+	}
+	return len(p), nil
+}
+
+func (s *session) flush() {
+	s.mu.Lock()
+	rest := string(s.partial)
+	s.partial = nil
+	s.mu.Unlock()
+	if rest != "" {
+		s.line(rest)
+	}
+}
+
+// line handles one line of output.
+func (s *session) line(l string) {
+	if !strings.HasPrefix(l, marker) {
+		s.mu.Lock()
+		s.tail = append(s.tail, l)
+		if len(s.tail) > tailLines {
+			s.tail = s.tail[len(s.tail)-tailLines:]
+		}
+		s.mu.Unlock()
+		fmt.Fprintln(s.out, l)
+		return
+	}
+	rest := strings.TrimPrefix(l, marker)
+	kind, after, _ := strings.Cut(rest, " ")
+	ev := event{kind: kind, fields: strings.Fields(after), rest: after}
+	switch kind {
+	case "step":
+		s.beginStep(after)
+	case "fail":
+		s.recordFail(after)
+	case "exit":
+		s.closeControl()
+	case "waiting":
+		fmt.Fprintln(s.out, "waiting for the deploy lock held by "+strings.TrimPrefix(after, "lock held by "))
+	}
+	if s.onEvent != nil {
+		s.onEvent(ev)
+	}
+}
+
+func (s *session) beginStep(name string) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.step != "" {
+		s.steps = append(s.steps, Step{Name: s.step, Duration: now.Sub(s.stepFrom)})
+	}
+	s.step, s.stepFrom, s.tail = name, now, nil
+}
+
+func (s *session) recordFail(after string) {
+	step, msg, _ := strings.Cut(after, " ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return // the first report is the cause
+	}
+	s.fail = &StepError{Step: step, Message: msg, Output: append([]string(nil), s.tail...)}
+}
+
+// finishSteps closes the last step and returns every step's timing.
+func (s *session) finishSteps() []Step {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	steps := append([]Step(nil), s.steps...)
+	if s.step != "" {
+		steps = append(steps, Step{Name: s.step, Duration: time.Since(s.stepFrom)})
+	}
+	return steps
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+// StepError is a remote command failing: the step it failed in, the
+// script's message, and the last lines of that step's output (a hook's
+// error, git's complaint).
+type StepError struct {
+	// Host is the host it failed on ("" when the caller did not say).
+	Host string
+	// Step is the step that failed: lock, fetch, resolve, checkout, shared,
+	// pre-deploy, switch, restart, post-deploy, test, revert, prune, …
+	Step string
+	// Message is the script's explanation.
+	Message string
+	// Output holds the step's last output lines (at most 15).
+	Output []string
+}
+
+// Error returns "<step>: <message>" followed by the step's last output
+// lines, indented.
+func (e *StepError) Error() string {
+	var b strings.Builder
+	if e.Host != "" {
+		b.WriteString(e.Host + ": ")
+	}
+	b.WriteString(e.Step + ": " + e.Message)
+	for _, l := range e.Output {
+		b.WriteString("\n    " + l)
+	}
+	return b.String()
+}
+
+// IsLocked reports whether err is a deploy refused because another holds
+// the lock.
+func IsLocked(err error) bool {
+	var se *StepError
+	return errors.As(err, &se) && se.Step == "lock" && strings.HasPrefix(se.Message, "locked by ")
+}

@@ -1,0 +1,83 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scriptedConn plays canned output in the given chunks, then (like ssh's
+// Session.Wait) waits for its stdin to end before returning.
+type scriptedConn struct {
+	chunks []string
+	stdin  bytes.Buffer
+}
+
+func (c *scriptedConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	for _, ch := range c.chunks {
+		if _, err := io.WriteString(stdout, ch); err != nil {
+			return err
+		}
+	}
+	_, err := io.Copy(&c.stdin, stdin)
+	return err
+}
+
+func (c *scriptedConn) Interactive(context.Context, string) error { return errors.New("no") }
+func (c *scriptedConn) Close() error                               { return nil }
+
+func TestSessionParsing(t *testing.T) {
+	conn := &scriptedConn{chunks: []string{
+		"@@dep", "loy step fetch\nfetching…\n@@deploy step pre-de", "ploy\nnpm ERR! one\nnpm ERR! two",
+		"\n@@deploy fail pre-deploy hook exited with status 1\n@@deploy fail pre-deploy exit status 1\n",
+		"@@deploy exit 1\n",
+	}}
+	var out bytes.Buffer
+	var events []string
+	s, err := startSession(context.Background(), conn, "deploy", nil, &out, func(ev event) { events = append(events, ev.kind) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not end: `exit` must close the control channel")
+	}
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "pre-deploy" || se.Message != "hook exited with status 1" {
+		t.Fatalf("err = %#v", err)
+	}
+	if got := strings.Join(se.Output, "|"); got != "npm ERR! one|npm ERR! two" {
+		t.Errorf("output = %q", got)
+	}
+	if out.String() != "fetching…\nnpm ERR! one\nnpm ERR! two\n" {
+		t.Errorf("plain output = %q", out.String())
+	}
+	if got := strings.Join(events, " "); got != "step step fail fail exit" {
+		t.Errorf("events = %q", got)
+	}
+	if !strings.HasPrefix(conn.stdin.String(), "# deploy-remote") || !strings.HasSuffix(conn.stdin.String(), "\x00") {
+		t.Errorf("stdin is not the script then a NUL")
+	}
+	if steps := s.finishSteps(); len(steps) != 2 || steps[0].Name != "fetch" || steps[1].Name != "pre-deploy" {
+		t.Errorf("steps = %+v", steps)
+	}
+}
+
+func TestStepErrorText(t *testing.T) {
+	err := &StepError{Host: "web1", Step: "pre-deploy", Message: "pre-deploy hook exited with status 2", Output: []string{"make: *** Error 2"}}
+	want := "web1: pre-deploy: pre-deploy hook exited with status 2\n    make: *** Error 2"
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	locked := &StepError{Step: "lock", Message: "locked by a@b (pid 1, deploy) since x: wait with --wait"}
+	if !IsLocked(locked) || IsLocked(err) {
+		t.Error("IsLocked is wrong")
+	}
+}

@@ -1,0 +1,54 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// Setup creates the server layout of env (<path>/{repo,releases,shared}),
+// clones env.Repo as a bare mirror into <path>/repo, creates the shared
+// directories (entries ending in '/') and runs post-setup in <path>.
+// Running it again keeps the mirror (updating its origin URL) and is
+// otherwise harmless.
+func Setup(ctx context.Context, conn Conn, env *Env, o Options) error {
+	args, err := setupArgs(env, o)
+	if err != nil {
+		return err
+	}
+	return runSimple(ctx, conn, "setup", args, o, nil)
+}
+
+// runSimple runs a remote command to its end and returns its error.
+func runSimple(ctx context.Context, conn Conn, sub string, args []string, o Options, onEvent func(event)) error {
+	s, err := startSession(ctx, conn, sub, args, o.Stdout, func(ev event) {
+		if ev.kind == "step" && o.OnStep != nil {
+			o.OnStep(ev.rest)
+		}
+		if onEvent != nil {
+			onEvent(ev)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return hostErr(o.Host, s.wait())
+}
+
+// setupArgs returns the script arguments of a setup.
+func setupArgs(env *Env, o Options) ([]string, error) {
+	args, err := baseArgs(env, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := hooks.CheckRepo(env.Repo); err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	h, err := hookArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(args, hooks.Arg("repo", env.Repo)), h...)
+	return append(args, flag("wait", o.Wait)...), nil
+}

@@ -1,0 +1,55 @@
+package hooks
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Bootstrap is the fixed program given to `bash -c` on the server. It reads
+// the script from stdin up to a NUL and evaluates it; the arguments that
+// follow on the command line become the script's "$@". Reading stops at the
+// NUL, so the rest of stdin stays open as the control channel.
+const Bootstrap = `IFS= read -r -d "" deploy_script || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
+
+// ProgramName is the script's $0 on the server, seen in `ps`.
+const ProgramName = "deploy-remote"
+
+// Command returns the command line that runs the remote script's command
+// sub with args on the server, e.g.
+//
+//	bash -c '<Bootstrap>' deploy-remote 'deploy' 'path=/srv/app' …
+//
+// Every word is single-quoted with Quote, so no value is ever read as shell
+// text by the login shell sshd starts. The line must be run with Stdin as
+// its standard input. An argument holding a NUL cannot be passed in argv and
+// is an error.
+func Command(sub string, args ...string) (string, error) {
+	words := append([]string{"bash", "-c", Bootstrap, ProgramName, sub}, args...)
+	var b strings.Builder
+	for i, w := range words {
+		if strings.IndexByte(w, 0) >= 0 {
+			return "", fmt.Errorf("argument %d of the remote command holds a NUL byte: remove it", i)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if i == 0 {
+			b.WriteString(w) // "bash": a plain word, found through the login PATH
+			continue
+		}
+		b.WriteString(Quote(w))
+	}
+	return b.String(), nil
+}
+
+// Arg returns the script argument that sets name to value ("name=value").
+// The script accepts a fixed set of names (see the package doc).
+func Arg(name, value string) string { return name + "=" + value }
+
+// Quote returns s as one single-quoted word for a POSIX shell (sh, bash,
+// dash, zsh): everything between single quotes is literal, and a single
+// quote inside s ends the quoting, is written escaped and reopens it.
+// The empty string becomes a pair of single quotes.
+func Quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,124 @@
+package hooks
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hostile are values that would run something if pasted into shell text.
+func hostile(marker string) []string {
+	return []string{
+		"$(touch " + marker + ")",
+		"`touch " + marker + "`",
+		"x; touch " + marker,
+		"x' ; touch " + marker + " ; '",
+		`x" ; touch ` + marker + ` ; "`,
+		"x\ntouch " + marker,
+		"--upload-pack=touch " + marker,
+		"-c core.sshCommand=touch " + marker,
+		"a'b\"c\\d$e`f",
+		"",
+		"'",
+		"''\\''",
+		"ünïcødé ✓",
+	}
+}
+
+// TestCommandPassesValuesVerbatim runs the real command line through sh
+// and bash with a script that echoes its arguments, and checks that every
+// hostile value arrives byte for byte and that none ran.
+func TestCommandPassesValuesVerbatim(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "pwned")
+	values := hostile(marker)
+	line, err := Command("echo", values...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := `printf '%s\0' "$0" "$@"` + "\x00"
+	for _, shell := range []string{"sh", "bash"} {
+		if _, err := exec.LookPath(shell); err != nil {
+			continue
+		}
+		cmd := exec.Command(shell, "-c", line)
+		cmd.Stdin = strings.NewReader(echo)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", shell, err)
+		}
+		got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		want := append([]string{ProgramName, "echo"}, values...)
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d args %q, want %d", shell, len(got), got, len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: arg %d = %q, want %q", shell, i, got[i], want[i])
+			}
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%s: a hostile value ran: %s exists", shell, marker)
+		}
+	}
+}
+
+func TestCommandRefusesNUL(t *testing.T) {
+	_, err := Command("deploy", Arg("ref", "a\x00b"))
+	if err == nil || !strings.Contains(err.Error(), "NUL") {
+		t.Fatalf("err = %v, want a NUL error", err)
+	}
+}
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"":      "''",
+		"abc":   "'abc'",
+		"a'b":   `'a'\''b'`,
+		"$HOME": "'$HOME'",
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestStdinLeavesControlOpen checks that the bootstrap stops reading at the
+// NUL: what follows is still there for the script.
+func TestStdinLeavesControlOpen(t *testing.T) {
+	line, err := Command("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", line)
+	var stdin bytes.Buffer
+	stdin.WriteString("IFS= read -r l; printf 'got:%s' \"$l\"\x00switch\n")
+	cmd.Stdin = &stdin
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "got:switch" {
+		t.Fatalf("out = %q, want got:switch", out)
+	}
+}
+
+func FuzzQuote(f *testing.F) {
+	for _, v := range hostile("/nonexistent/x") {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return
+		}
+		out, err := exec.Command("bash", "-c", "printf %s "+Quote(s)).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != s {
+			t.Fatalf("round trip of %q gave %q", s, out)
+		}
+	})
+}

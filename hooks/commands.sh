@@ -1,0 +1,292 @@
+# commands.sh: the script's commands and their dispatch. Part of the
+# remote script (lib.sh, release.sh, commands.sh run as one text).
+
+cmd_setup() {
+	step layout
+	mkdir -p -- "$P/repo" "$P/releases" "$P/shared"
+	lock setup
+	step mirror
+	if [ -f "$P/repo/HEAD" ]; then
+		git_ remote set-url origin -- "$REPO" 2>/dev/null || git_ remote set-url origin "$REPO"
+		mark "info mirror exists"
+	else
+		run_in "$P" - - git clone --mirror --quiet -- "$REPO" "$P/repo" || fail "git clone of the repo failed (status $?): check repo and the server's access to it"
+	fi
+	local p
+	for p in ${SHARED[@]+"${SHARED[@]}"}; do
+		case $p in */) mkdir -p -- "$P/shared/$p" ;; esac
+	done
+	SHA='' hook post-setup "$H_SETUP" "$P" "" "" || fail "post-setup hook exited with status $?"
+	mark done
+}
+
+cmd_deploy() {
+	watch_control
+	lock deploy
+	OLD=$(current_id)
+	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
+	mark "info old ${OLD:--} ${OLD_SHA:--}"
+	STATE=preparing
+	step fetch
+	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
+	step resolve
+	[ -n "$REF" ] || default_branch
+	SHA=$(resolve "$REF") || fail "ref '$REF' is not a branch, tag or commit of the repo"
+	step checkout
+	new_release "$SHA"
+	mark "info new $REL $SHA"
+	git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
+	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION"
+	link_shared "$P/releases/$REL"
+	local prevdir=''
+	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"
+	hook pre-deploy "$H_PRE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
+		fail "pre-deploy hook exited with status $?: current is unchanged"
+	STATE=prepared
+	STEP=prepared
+	mark "prepared $REL $SHA"
+	decision
+	[ "$DECISION" = switch ] || fail "aborted before the switch (client said '${DECISION:-nothing}'): current is unchanged"
+	step switch
+	switch_to "$REL"
+	log_event "$SHA" "$REL" deploy "$REF"
+	STATE=switched
+	mark "switched $REL $SHA"
+	restart "$REL" "$prevdir"
+	local rc=0
+	[ "$NO_TEST" = 1 ] || hook test "$H_TEST" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" || rc=$?
+	if ((rc)); then
+		revert_to_previous "test hook exited with status $rc"
+		STEP=test
+		fail "test hook exited with status $rc: reverted to $OLD"
+	fi
+	hold_gate "$prevdir"
+	prune
+	STATE=done
+	mark done
+}
+
+# hold_gate: with hold=1 the client runs its health gate over all hosts and
+# then says `commit` or `revert` (EOF = revert: never leave a host on a
+# version the fleet did not agree on).
+hold_gate() {
+	[ "$HOLD" = 1 ] || return 0
+	STEP=gate
+	mark "gate $REL $SHA"
+	local d=''
+	IFS= read -r d <&3 || d=''
+	[ "$d" = commit ] && return 0
+	revert_to_previous "the client said '${d:-nothing}'"
+	[ "$d" = revert ] || { STEP=gate; fail "no commit from the client (it said '${d:-nothing}'): reverted to $OLD"; }
+	STATE=done
+	mark done
+	exit 0
+}
+
+# revert_to_previous relinks the release that was current before this deploy.
+revert_to_previous() {
+	[ -n "$OLD" ] && [ -d "$P/releases/$OLD" ] || fail "$1, and there is no previous release to revert to"
+	step revert
+	switch_to "$OLD"
+	SHA=$OLD_SHA REF=$(ref_of "$OLD")
+	log_event "$SHA" "$OLD" revert "$REF"
+	mark "reverted $OLD $SHA"
+	restart "$OLD" ""
+}
+
+restart() { # release previous-dir
+	local dir="$P/releases/$1"
+	if [ -n "$RESTART_FILE" ]; then
+		step restart
+		mkdir -p -- "$(dirname -- "$dir/$RESTART_FILE")"
+		touch -- "$dir/$RESTART_FILE"
+	fi
+	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || fail "post-deploy hook exited with status $?"
+}
+
+cmd_revert() {
+	watch_control
+	lock "revert $N"
+	OLD=$(current_id)
+	[ -n "$OLD" ] || fail "nothing is deployed yet"
+	OLD_SHA=$(sha_of "$OLD")
+	mark "info old $OLD $OLD_SHA"
+	local target tsha
+	step revert
+	back_from "$OLD" "$N"
+	target=$TARGET
+	[ -d "$P/releases/$target" ] || fail "release $target was pruned (keep=$KEEP): cannot go back $N"
+	tsha=$(sha_of "$target")
+	SHA=$tsha
+	REF=$(ref_of "$target")
+	step switch
+	switch_to "$target"
+	log_event "$tsha" "$target" revert "$REF"
+	mark "reverted $target $tsha"
+	restart "$target" "$P/releases/$OLD"
+	mark done
+}
+
+cmd_list() {
+	mark "current $(current_id)"
+	[ -f "$P/.deploys" ] && cat -- "$P/.deploys"
+	mark done
+}
+
+cmd_release() { # curr | prev
+	local cur target
+	cur=$(current_id)
+	[ -n "$cur" ] || fail "nothing is deployed yet"
+	target=$cur
+	if [ "$1" = prev ]; then
+		back_from "$cur" 1
+		target=$TARGET
+	fi
+	mark "release $target $(sha_of "$target") $([ -d "$P/releases/$target" ] && echo present || echo pruned)"
+	mark done
+}
+
+cmd_exec() {
+	local lflag=()
+	[ -L "$P/current" ] || fail "nothing is deployed yet at $P"
+	((${#REST[@]})) || fail "no command given"
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	SHA=$(sha_of "$(current_id)")
+	trap - EXIT
+	cd -- "$P/current"
+	hook_env "$P/current" ""
+	if ((${#REST[@]} == 1)); then
+		exec bash ${lflag[@]+"${lflag[@]}"} -c "${REST[0]}" <&3 3<&- 2>&4 4>&-
+	fi
+	exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-exec "${REST[@]}" <&3 3<&- 2>&4 4>&-
+}
+
+cmd_unlock() {
+	step unlock
+	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark done; return; }
+	local holder pid
+	holder=$(holder_text)
+	exec 9>>"$P/.deploy.lock"
+	if flock -n 9; then
+		: >"$P/.deploy.lock"
+		mark "unlock free $holder"
+		mark done
+		return
+	fi
+	[ "$FORCE" = 1 ] || fail "held by $holder, which is still running: pass --force to stop it"
+	pid=$(cut -f2 "$P/.deploy.lock")
+	[[ $pid =~ ^[0-9]+$ ]] || fail "cannot tell which process holds the lock"
+	kill -TERM "$pid" 2>/dev/null || true
+	flock -w 30 9 || fail "pid $pid still holds the lock after 30s"
+	: >"$P/.deploy.lock"
+	mark "unlock broken $holder"
+	mark done
+}
+
+cmd_status() {
+	local cur behind=0 ids i=-1 k
+	cur=$(current_id)
+	mapfile -t ids < <(deploy_ids)
+	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
+	((i >= 0)) && behind=$((${#ids[@]} - 1 - i))
+	mark "status current ${cur:--} $([ -n "$cur" ] && sha_of "$cur" || echo -)"
+	mark "status behind $behind"
+	mark "status layout $([ -d "$P/repo" ] && [ -d "$P/releases" ] && echo ok || echo missing)"
+	if [ ! -f "$P/.deploy.lock" ]; then
+		mark "status lock free"
+	else
+		exec 9>>"$P/.deploy.lock"
+		if flock -n 9; then mark "status lock free"; else mark "status lock $(holder_text)"; fi
+	fi
+	mark "status disk-free-kb $(df -Pk -- "$P" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+	mark done
+}
+
+# cmd_check is a preflight that changes nothing: one line per item,
+# "@@deploy check <item> ok|fail <detail>".
+cmd_check() {
+	local lflag=() h word ok
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	if [ -f "$P/repo/HEAD" ] && [ -d "$P/releases" ]; then
+		mark "check layout ok $P"
+	else
+		mark "check layout fail $P is not set up: run 'deploy <env> setup'"
+	fi
+	if [ ! -f "$P/.deploy.lock" ]; then
+		mark "check lock ok free"
+	else
+		exec 9>>"$P/.deploy.lock"
+		if flock -n 9; then mark "check lock ok free"; else mark "check lock fail held by $(holder_text)"; fi
+		exec 9>&-
+	fi
+	local free
+	free=$(df -Pk -- "$P" 2>/dev/null | awk 'NR == 2 { print $4 }') || free=''
+	if [ -z "$free" ]; then
+		mark "check disk fail cannot read the free space of $P"
+	elif ((free < 102400)); then
+		mark "check disk fail only ${free} KiB free under $P"
+	else
+		mark "check disk ok ${free} KiB free"
+	fi
+	for word in git flock setsid tar; do
+		if command -v "$word" >/dev/null 2>&1; then mark "check bin:$word ok $(command -v "$word")"; else mark "check bin:$word fail $word is not installed"; fi
+	done
+	for h in "$H_PRE" "$H_POST" "$H_TEST"; do
+		[ -n "$h" ] || continue
+		word=$(first_word "$h")
+		case $word in '' | */*) continue ;; esac
+		if ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$word" 2>/dev/null </dev/null); then
+			mark "check hook:$word ok $ok"
+		else
+			mark "check hook:$word fail '$word' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it or set shell login"
+		fi
+	done
+	check_ref
+	mark done
+}
+
+# first_word prints a hook's command word, skipping NAME=value prefixes.
+first_word() {
+	local w words=()
+	read -ra words <<<"$1" || true
+	for w in ${words[@]+"${words[@]}"}; do
+		case $w in [A-Za-z_]*=*) continue ;; esac
+		printf '%s\n' "$w"
+		return
+	done
+}
+
+check_ref() {
+	[ -f "$P/repo/HEAD" ] || return 0
+	if [ -z "$REF" ]; then
+		if git_ ls-remote --exit-code --symref origin HEAD >/dev/null 2>&1; then
+			mark "check ref ok the origin's default branch"
+		else
+			mark "check ref fail cannot reach the origin from the server: check repo and access"
+		fi
+	elif [[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]]; then
+		if git_ rev-parse --verify --quiet "$REF^{commit}" >/dev/null; then
+			mark "check ref ok commit $REF"
+		else
+			mark "check ref fail commit $REF is not in the server's mirror yet (it is fetched on deploy)"
+		fi
+	elif git_ ls-remote --exit-code origin "refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null 2>&1; then
+		mark "check ref ok $REF"
+	else
+		mark "check ref fail '$REF' is not a branch or tag of the origin"
+	fi
+}
+
+check_common
+case $CMD in
+setup) cmd_setup ;;
+deploy) cmd_deploy ;;
+revert) cmd_revert ;;
+list) cmd_list ;;
+curr | prev) cmd_release "$CMD" ;;
+exec) cmd_exec ;;
+unlock) cmd_unlock ;;
+status) cmd_status ;;
+check) cmd_check ;;
+*) STEP=args; fail "unknown command '$CMD'" ;;
+esac

@@ -1,0 +1,138 @@
+// Package hooks holds the server side of deploy: one bash script
+// (lib.sh, release.sh and commands.sh, embedded and sent as one text) that
+// every remote command runs, the command line that starts it, and the
+// checks on the values it receives.
+//
+// # Starting the script
+//
+// The client runs the line returned by Command through the login user's
+// shell (as sshd does):
+//
+//	bash -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
+//
+// with Stdin as standard input: the script text, a NUL, then the control
+// channel. The bootstrap reads up to the NUL and evals the text, so the
+// script itself never travels on the command line and stdin stays open
+// afterwards. Every word is single-quoted (Quote): a config value, ref or
+// path is only ever an element of "$@", never shell text. The script
+// accepts these names (unknown ones are an error): env path repo ref who
+// keep shell n pre-deploy post-deploy post-setup test restart-file wait
+// force no-test hold, and repeatable shared=<relpath> and var=<NAME>=<value>.
+// Hook commands (pre-deploy …) are shell text by design: they run with
+// `bash -c "$cmd"` (`bash -lc` when shell=login).
+//
+// # Commands
+//
+//	setup    mkdir <path>/{repo,releases,shared}; git clone --mirror into
+//	         repo (kept, with its origin URL updated, when it exists);
+//	         mkdir the shared directories (entries ending in '/'); run
+//	         post-setup in <path>. Idempotent.
+//	deploy   lock, fetch, resolve, checkout, link shared, pre-deploy,
+//	         PREPARED → wait for the decision → switch, log, restart, test,
+//	         [gate], prune, unlock (below).
+//	revert   n=N: relink the release N successful deploys before current,
+//	         log `revert`, restart. No fetch.
+//	list     "@@deploy current <id>" then the raw lines of .deploys.
+//	curr     "@@deploy release <id> <sha> present|pruned" for current;
+//	prev     the same for what `revert` (n=1) would go back to.
+//	exec     after "--": one word runs as `bash -c word`, several as argv,
+//	         in <path>/current with the hook environment; stdin is passed on.
+//	unlock   reports the holder; force=1 signals a live holder (SIGTERM,
+//	         its cleanup runs) and waits up to 30 s for the lock.
+//	status   "@@deploy status <key> <value…>": current, behind, layout,
+//	         lock, disk-free-kb. Changes nothing.
+//	check    "@@deploy check <item> ok|fail <detail>": layout, lock, disk
+//	         (100 MiB), bin:git|flock|setsid|tar, hook:<command word> in the
+//	         hook shell's PATH, ref at the origin (ls-remote; a sha in the
+//	         mirror). Changes nothing.
+//
+// # Output
+//
+// Everything goes to stdout in order: hook and git output as plain lines,
+// and protocol lines starting with "@@deploy ":
+//
+//	step <name>              a step starts: lock fetch resolve checkout
+//	                         shared pre-deploy switch restart post-deploy
+//	                         test revert prune (setup: layout lock mirror
+//	                         post-setup; revert: lock revert switch restart
+//	                         post-deploy)
+//	info old <id> <sha>      what current was ("-" when nothing)
+//	info new <id> <sha>      the release being prepared
+//	info pruned <id>         a release removed by prune
+//	waiting lock held by …   wait=1 and the lock is busy
+//	prepared <id> <sha>      the release is built; the script now waits
+//	switched <id> <sha>      current points at the new release
+//	gate <id> <sha>          hold=1: restarted, waiting for commit|revert
+//	reverted <id> <sha>      current was put back to <id>
+//	discarded <id>           a failed or aborted release was removed
+//	fail <step> <message>    the command fails in <step> (first one wins)
+//	done                     the command succeeded
+//	exit <status>            the very last line: the script is exiting
+//
+// The client closes the control channel when it reads `exit`, so that its
+// transport's Run can return (a Conn must not wait for stdin's EOF once the
+// command has exited: the script may have been killed before `exit`).
+//
+// # Control channel
+//
+// After the NUL the client writes lines. deploy reads one decision in the
+// background from the start: `switch` lets it switch after PREPARED,
+// anything else aborts there, and EOF (the client closed stdin, the
+// connection dropped, Ctrl-C) aborts at once, even mid-build: the running
+// git or hook gets SIGTERM (each runs in its own session), the new release
+// is removed, `failed` is logged, the lock is freed. With hold=1 the script
+// reads a second line after the restart and test: `commit` finishes (prune,
+// unlock); anything else or EOF relinks the previous release, logs `revert`
+// and restarts it. This is the two-phase protocol a multi-host deploy
+// needs: prepare every host, switch them, gate on health, then commit all
+// or revert the switched ones.
+//
+// # Lock
+//
+// `flock` on <path>/.deploy.lock, held by the script's process for the
+// whole command, hooks included (hooks and git get the lock fd closed, so a
+// daemon started by a hook cannot keep it). The holder writes
+// "<user@laptop>\t<pid>\t<since>\t<command>" into the file and empties it
+// when done. A busy lock fails at once with that holder, or waits (wait=1).
+// The kernel frees a flock when its holder dies, so a killed deploy never
+// leaves a lock behind; unlock then reports the stale holder line.
+//
+// # Hook environment
+//
+// Hooks run in the new release (post-setup in <path>) with stdin
+// /dev/null, stdout and stderr into the deploy's output, and:
+//
+//	DEPLOY_ENV       the environment's name (production)
+//	DEPLOY_PATH      <path>
+//	DEPLOY_RELEASE   the release directory, <path>/releases/<id>
+//	DEPLOY_SHA       the full commit sha being deployed
+//	DEPLOY_REF       the ref as resolved (origin/ dropped; the default
+//	                 branch's name when ref is unset)
+//	DEPLOY_PREVIOUS  the previous release directory ("" on a first deploy)
+//
+// plus every variable of the `env` key. An unset ref deploys the origin's
+// default branch (its HEAD), not the latest tag as the classic tool did:
+// tags are deployed by naming them.
+//
+// # Releases and .deploys
+//
+// A release is releases/<UTC time>-<short sha> (a -2, -3… suffix if that
+// exists) holding a `git archive` of the commit and a REVISION file with the
+// sha; current is switched by `ln -s` to a temp name then `mv -T`. Each
+// deploy, revert or failure appends
+// "<sha>\t<id>\t<UTC time>\t<deploy|revert|failed>\t<ref>\t<user@laptop>"
+// to .deploys ("-" for what a failure did not get to know). revert N goes N
+// entries back in the list of `deploy` lines from the one current points at
+// (so it never toggles), and prune keeps `keep` releases, never current nor
+// the keep-1 deploys before it, removing first the directories .deploys
+// does not list as deploys (failed or killed ones), then deploys in log
+// order (ids made in the same second do not sort by time). A shared entry missing from shared/ is
+// seeded from the release when the release has it, else created as a
+// directory; create shared files (.env) on the server before deploying.
+//
+// # Limits
+//
+// The login shell must be a POSIX shell (sh, bash, dash, zsh), and the
+// server needs bash 4.4+, git, flock and setsid (util-linux). Submodules are
+// not checked out (git archive). Hooks get no terminal (stdin /dev/null).
+package hooks

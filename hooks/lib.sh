@@ -1,0 +1,203 @@
+# deploy-remote: the server side of `deploy`. Read hooks/doc.go for the
+# protocol. lib.sh, release.sh and commands.sh are sent as one text on
+# stdin, read up to a NUL by the bootstrap and eval'd; every value comes in
+# "$@" as name=value, never as shell text.
+#
+# lib.sh: arguments, cleanup, validation, running hooks, the control
+# channel and the lock.
+set -euo pipefail
+umask 022
+
+M='@@deploy'
+mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+# ---- arguments -------------------------------------------------------------
+CMD=${1:-}
+(($#)) && shift
+D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
+H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
+NO_TEST=0 HOLD=0
+SHARED=() VARS=() REST=()
+while (($#)); do
+	a=$1
+	shift
+	case $a in
+	--) REST=("$@"); break ;;
+	env=*) D_ENV=${a#*=} ;;
+	path=*) P=${a#*=} ;;
+	repo=*) REPO=${a#*=} ;;
+	ref=*) REF=${a#*=} ;;
+	who=*) WHO=${a#*=} ;;
+	keep=*) KEEP=${a#*=} ;;
+	shell=*) SHELL_MODE=${a#*=} ;;
+	n=*) N=${a#*=} ;;
+	pre-deploy=*) H_PRE=${a#*=} ;;
+	post-deploy=*) H_POST=${a#*=} ;;
+	post-setup=*) H_SETUP=${a#*=} ;;
+	test=*) H_TEST=${a#*=} ;;
+	restart-file=*) RESTART_FILE=${a#*=} ;;
+	shared=*) SHARED+=("${a#*=}") ;;
+	var=*) VARS+=("${a#*=}") ;;
+	wait=*) WAIT=${a#*=} ;;
+	force=*) FORCE=${a#*=} ;;
+	no-test=*) NO_TEST=${a#*=} ;;
+	hold=*) HOLD=${a#*=} ;;
+	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
+	esac
+done
+
+# ---- state and cleanup -----------------------------------------------------
+STEP=start   # the step running now, reported on failure
+STATE=init   # init | locked | preparing | prepared | switched | done
+REPORTED=0   # a fail line was printed
+LOCKED=0 CHILD='' WATCHER='' CTL='' REL='' SHA='' OLD='' OLD_SHA=''
+
+step() { STEP=$1; mark "step $1"; }
+fail() { mark "fail $STEP $*"; REPORTED=1; exit 1; }
+
+on_exit() {
+	local rc=$?
+	trap - EXIT
+	trap '' PIPE INT TERM HUP
+	set +e
+	[ -n "$CHILD" ] && { kill -TERM -- "-$CHILD" 2>/dev/null || kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; }
+	[ -n "$WATCHER" ] && kill "$WATCHER" 2>/dev/null
+	[ -n "$CTL" ] && rm -f "$CTL"
+	if [ "$rc" != 0 ] && [ "$REPORTED" = 0 ]; then
+		if [ -z "${ABORTED:-}" ]; then
+			mark "fail $STEP exit status $rc"
+		elif [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
+			mark "fail $STEP $ABORTED before the switch: current is unchanged"
+		else
+			mark "fail $STEP $ABORTED (exit status $rc)"
+		fi
+	fi
+	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
+		[ -n "$REL" ] && rm -rf -- "$P/releases/$REL"
+		log_event "${SHA:--}" "${REL:--}" failed "${REF:-HEAD}"
+		mark "discarded ${REL:--}"
+	fi
+	[ "$LOCKED" = 1 ] && : >"$P/.deploy.lock"
+	mark "exit $rc"
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'ABORTED=interrupted; exit 130' INT TERM HUP
+trap 'ABORTED="connection lost"; exit 141' PIPE
+
+# fd 3 is the control channel (the rest of stdin); children get /dev/null.
+# Errors go to stdout with everything else, in order, so that a failing
+# step's output holds them; fd 4 keeps the real stderr for exec.
+exec 3<&0 0</dev/null 4>&2 2>&1
+
+# ---- validation (the laptop checked too; this is defence in depth) ---------
+check_common() {
+	case $P in /*) ;; *) fail "path '$P' is not absolute" ;; esac
+	case $P in *$'\n'* | *$'\t'*) fail "path contains a newline or tab" ;; esac
+	[[ $KEEP =~ ^[1-9][0-9]*$ ]] || fail "keep '$KEEP' is not a positive number"
+	[[ $N =~ ^[1-9][0-9]*$ ]] || fail "revert count '$N' is not a positive number"
+	case $WHO$REF in *$'\n'* | *$'\t'*) fail "ref or user contains a newline or tab" ;; esac
+	case $REF in -*) fail "ref '$REF' starts with '-'" ;; esac
+	local kv p
+	for kv in ${VARS[@]+"${VARS[@]}"}; do
+		[[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || fail "env variable name '${kv%%=*}' is not a valid name"
+	done
+	for p in ${SHARED[@]+"${SHARED[@]}"}; do
+		case /$p/ in //* | */../* | */./*) fail "shared path '$p' must be relative, without . or .." ;; esac
+	done
+}
+
+# ---- helpers ---------------------------------------------------------------
+git_() { git --git-dir="$P/repo" "$@"; }
+current_id() { local l; l=$(readlink -- "$P/current" 2>/dev/null) || return 0; printf '%s\n' "${l##*/}"; }
+sha_of() { [ -f "$P/releases/$1/REVISION" ] && head -n1 "$P/releases/$1/REVISION" || echo -; }
+
+log_event() { # sha release event ref
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(now)" "$3" "$4" "$WHO" >>"$P/.deploys"
+}
+
+# hook_env exports what hooks see; called in the hook's own subshell.
+hook_env() {
+	local kv
+	for kv in ${VARS[@]+"${VARS[@]}"}; do export -- "$kv"; done
+	export DEPLOY_ENV="$D_ENV" DEPLOY_PATH="$P" DEPLOY_RELEASE="$1" \
+		DEPLOY_SHA="$SHA" DEPLOY_REF="$REF" DEPLOY_PREVIOUS="$2"
+}
+
+# run_in DIR RELEASE PREVIOUS CMD... runs CMD in DIR in its own session (so
+# an abort stops the whole tree), stdin /dev/null, output on stdout, the lock
+# fd closed; RELEASE other than "-" gives it the hook environment. It waits
+# with `wait` so that a signal is handled at once.
+SETSID=()
+command -v setsid >/dev/null 2>&1 && SETSID=(setsid -w)
+run_in() {
+	local dir=$1 rel=$2 prev=$3 rc=0
+	shift 3
+	(
+		cd -- "$dir" || exit 1
+		[ "$rel" = - ] || hook_env "$rel" "$prev"
+		exec ${SETSID[@]+"${SETSID[@]}"} "$@"
+	) </dev/null 2>&1 3<&- 4>&- 9>&- &
+	CHILD=$!
+	wait "$CHILD" || rc=$?
+	CHILD=''
+	return "$rc"
+}
+
+# hook NAME COMMAND DIR RELEASE PREVIOUS runs a configured hook and returns
+# its status; an empty COMMAND does nothing.
+hook() {
+	local name=$1 cmd=$2 lflag=()
+	[ -n "$cmd" ] || return 0
+	step "$name"
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	run_in "$3" "$4" "$5" bash ${lflag[@]+"${lflag[@]}"} -c "$cmd"
+}
+
+# watch_control reads the client's decision line in the background; EOF
+# (a dropped connection, Ctrl-C on the laptop) aborts the script at once.
+watch_control() {
+	CTL=$(mktemp "${TMPDIR:-/tmp}/deploy-ctl.XXXXXX")
+	(
+		trap - EXIT INT TERM HUP PIPE
+		if IFS= read -r d <&3; then printf '%s\n' "$d" >"$CTL"; else kill -TERM $$ 2>/dev/null; fi
+	) </dev/null >/dev/null 2>&1 4>&- 9>&- &
+	WATCHER=$!
+}
+
+# decision waits for the client's first decision line and sets DECISION.
+DECISION=''
+decision() {
+	wait "$WATCHER" 2>/dev/null || true
+	WATCHER=''
+	DECISION=$(head -n1 "$CTL")
+}
+
+# ---- lock ------------------------------------------------------------------
+lock() { # what
+	[ -d "$P/releases" ] || { STEP=lock; fail "$P is not set up: run 'deploy <env> setup' first"; }
+	step lock
+	exec 9>>"$P/.deploy.lock"
+	if ! flock -n 9; then
+		local holder
+		holder=$(holder_text)
+		[ "$WAIT" = 1 ] || fail "locked by $holder: wait with --wait, or if it is stuck run 'deploy <env> unlock --force'"
+		mark "waiting lock held by $holder"
+		flock 9 &
+		CHILD=$!
+		wait "$CHILD"
+		CHILD=''
+	fi
+	LOCKED=1
+	STATE=locked
+	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$(now)" "$1" >"$P/.deploy.lock"
+}
+
+holder_text() {
+	local who pid since what
+	IFS=$'\t' read -r who pid since what <"$P/.deploy.lock" || true
+	[ -n "${who:-}" ] || { echo "an unknown holder"; return; }
+	echo "$who (pid $pid, $what) since $since"
+}
+

@@ -1,0 +1,108 @@
+# release.sh: release directories and the deploy log — resolve, checkout,
+# shared links, the atomic switch, revert targets and pruning. Part of the
+# remote script (lib.sh, release.sh, commands.sh run as one text).
+
+# default_branch sets REF to the origin's default branch (its HEAD).
+default_branch() {
+	REF=$(git_ ls-remote --symref origin HEAD 2>/dev/null | sed -n 's|^ref: refs/heads/\(.*\)[[:space:]]HEAD$|\1|p') || true
+	[ -n "$REF" ] || REF=$(git_ symbolic-ref --short HEAD 2>/dev/null) || true
+	[ -n "$REF" ] || fail "cannot find the origin's default branch: set ref"
+}
+
+resolve() {
+	local r=$1 c
+	for c in "refs/heads/$r" "refs/tags/$r" "$r"; do
+		git_ rev-parse --verify --quiet "$c^{commit}" 2>/dev/null && return 0
+	done
+	return 1
+}
+
+# new_release creates a unique release directory for sha $1 and sets REL.
+new_release() {
+	local base i=1 id
+	base="$(date -u +%Y%m%dT%H%M%SZ)-${1:0:7}"
+	id=$base
+	until mkdir -- "$P/releases/$id" 2>/dev/null; do
+		i=$((i + 1))
+		((i < 100)) || fail "cannot create a release directory under $P/releases"
+		id="$base-$i"
+	done
+	REL=$id
+}
+
+link_shared() {
+	local rel=$1 p t
+	((${#SHARED[@]})) || return 0
+	step shared
+	for p in "${SHARED[@]}"; do
+		p=${p%/}
+		t="$P/shared/$p"
+		if [ ! -e "$t" ] && [ ! -L "$t" ]; then
+			mkdir -p -- "$(dirname -- "$t")"
+			if [ -e "$rel/$p" ]; then cp -a -- "$rel/$p" "$t"; else mkdir -p -- "$t"; fi
+		fi
+		rm -rf -- "${rel:?}/$p"
+		mkdir -p -- "$(dirname -- "$rel/$p")"
+		ln -s -- "$t" "$rel/$p"
+	done
+}
+
+# switch_to points current at releases/$1 atomically: a new link under a
+# temp name, then rename(2) over current (mv -T), never ln -sfn.
+switch_to() {
+	local tmp="$P/.current.tmp.$$"
+	[ ! -e "$P/current" ] || [ -L "$P/current" ] || fail "$P/current is not a symlink: move it away"
+	rm -f -- "$tmp"
+	ln -s -- "releases/$1" "$tmp"
+	mv -T -- "$tmp" "$P/current"
+}
+
+# ref_of prints the ref release $1 was deployed from.
+ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys"; }
+
+# deploy_ids prints the release ids of successful deploys, oldest first.
+deploy_ids() { [ -f "$P/.deploys" ] && awk -F'\t' '$4 == "deploy" { print $2 }' "$P/.deploys" || true; }
+
+# back_from CUR N sets TARGET to the release N successful deploys before CUR.
+back_from() {
+	local cur=$1 n=$2 i=-1 k ids
+	mapfile -t ids < <(deploy_ids)
+	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
+	((i >= 0)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
+	((i - n >= 0)) || fail "cannot go back $n: only $i successful deploy(s) before $cur"
+	TARGET=${ids[i - n]}
+}
+
+in_list() { # word list...
+	local w=$1 x
+	shift
+	for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+	return 1
+}
+
+# prune keeps $KEEP releases, never current nor what revert 1..KEEP-1 needs.
+# Oldest go first: directories .deploys does not know as deploys (failed,
+# killed), then deploys in log order (ids of one second do not sort by time).
+prune() {
+	step prune
+	local cur ids keep=() r i=-1 k all=() order=()
+	cur=$(current_id)
+	mapfile -t ids < <(deploy_ids)
+	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
+	keep+=("$cur")
+	for ((k = i - 1; k >= 0 && k > i - KEEP; k--)); do keep+=("${ids[k]}"); done
+	mapfile -t all < <(ls -1 -- "$P/releases")
+	for r in ${all[@]+"${all[@]}"}; do in_list "$r" ${ids[@]+"${ids[@]}"} || order+=("$r"); done
+	for r in ${ids[@]+"${ids[@]}"}; do
+		[ -d "$P/releases/$r" ] && ! in_list "$r" ${order[@]+"${order[@]}"} && order+=("$r")
+	done
+	local excess=$((${#all[@]} - KEEP))
+	for r in ${order[@]+"${order[@]}"}; do
+		((excess > 0)) || break
+		in_list "$r" "${keep[@]}" && continue
+		rm -rf -- "${P:?}/releases/$r"
+		mark "info pruned $r"
+		excess=$((excess - 1))
+	done
+}
+

@@ -1,0 +1,33 @@
+package hooks
+
+import (
+	_ "embed"
+	"io"
+	"strings"
+)
+
+// The remote script, in three files by concept; they run as one text.
+var (
+	//go:embed lib.sh
+	libScript string
+	//go:embed release.sh
+	releaseScript string
+	//go:embed commands.sh
+	commandsScript string
+)
+
+// Script returns the text of the remote script (lib.sh, release.sh and
+// commands.sh, in that order), the whole server side of deploy.
+func Script() string { return libScript + "\n" + releaseScript + "\n" + commandsScript }
+
+// Stdin returns what the remote command line built by Command must read on
+// its stdin: the script, a NUL that ends it, then control, the channel on
+// which the client later sends its decisions (see the package doc). When
+// control is nil the stream ends after the NUL.
+func Stdin(control io.Reader) io.Reader {
+	head := strings.NewReader(Script() + "\x00")
+	if control == nil {
+		return head
+	}
+	return io.MultiReader(head, control)
+}
