@@ -28,7 +28,7 @@ func (c *scriptedConn) Run(ctx context.Context, cmd string, stdin io.Reader, std
 }
 
 func (c *scriptedConn) Interactive(context.Context, string) error { return errors.New("no") }
-func (c *scriptedConn) Close() error                               { return nil }
+func (c *scriptedConn) Close() error                              { return nil }
 
 func TestSessionParsing(t *testing.T) {
 	conn := &scriptedConn{chunks: []string{
