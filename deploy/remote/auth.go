@@ -15,8 +15,9 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 )
 
-// defaultIdentities are tried after the configured keys, in this order.
-var defaultIdentities = [...]string{"id_ed25519", "id_ecdsa", "id_rsa"}
+// defaultIdentities are the key files under ~/.ssh tried after the
+// configured ones, in this order.
+func defaultIdentities() []string { return []string{"id_ed25519", "id_ecdsa", "id_rsa"} }
 
 // passphraseTries is how many times a wrong passphrase may be entered.
 const passphraseTries = 3
@@ -115,7 +116,7 @@ func (a *auth) fileSigners(e Endpoint) ([]ssh.Signer, error) {
 	}
 	candidates := append([]string(nil), e.IdentityFiles...)
 	if !e.IdentitiesOnly || len(out)+len(candidates) == 0 {
-		for _, id := range defaultIdentities {
+		for _, id := range defaultIdentities() {
 			candidates = append(candidates, filepath.Join(a.home, ".ssh", id))
 		}
 	}

@@ -122,19 +122,31 @@ func Start(t testing.TB, opts Options) *Server {
 // sshd is not installed.
 func requireSSHD(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(SSHD); err == nil {
-		if os.Geteuid() == 0 {
-			// sshd's privilege separation directory; packages create it
-			// at boot, containers often lack it.
-			_ = os.MkdirAll("/run/sshd", 0o755)
-		}
+	if !requireBinary(t, SSHD, "openssh-server") {
 		return
 	}
-	msg := fmt.Sprintf("sshtest: %s not found; install openssh-server (apt-get install -y openssh-server) to run the SSH tests", SSHD)
+	if os.Geteuid() == 0 {
+		// sshd's privilege separation directory; packages create it at
+		// boot, containers often lack it.
+		_ = os.MkdirAll("/run/sshd", 0o755)
+	}
+}
+
+// requireBinary reports whether path exists; when it does not, it skips
+// the test, or fails it when DEPLOY_REQUIRE_SSHD=1, naming the package to
+// install.
+func requireBinary(t testing.TB, path, pkg string) bool {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return true
+	}
+	msg := fmt.Sprintf("sshtest: %s not found; install %s (apt-get install -y %s) to run the SSH tests", path, pkg, pkg)
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s (%s=1 requires it)", msg, RequireEnv)
+		return false
 	}
 	t.Skip(msg)
+	return false
 }
 
 // startOnFreePort picks a free port and starts sshd on it, retrying with

@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -149,4 +150,36 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// recorder is a testing.TB that records Skip and Fatal instead of
+// stopping the goroutine.
+type recorder struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+func (r *recorder) Helper()                      {}
+func (r *recorder) Skip(args ...any)             { r.skipped, r.msg = true, fmt.Sprint(args...) }
+func (r *recorder) Fatalf(f string, args ...any) { r.failed, r.msg = true, fmt.Sprintf(f, args...) }
+
+func TestMissingSSHDSkipsUnlessRequired(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-sshd")
+	for _, tt := range []struct {
+		env                 string
+		wantSkip, wantFatal bool
+	}{{"", true, false}, {"0", true, false}, {"1", false, true}} {
+		t.Setenv(RequireEnv, tt.env)
+		r := &recorder{TB: t}
+		if requireBinary(r, missing, "openssh-server") {
+			t.Fatal("a missing binary was reported present")
+		}
+		if r.skipped != tt.wantSkip || r.failed != tt.wantFatal {
+			t.Errorf("%s=%q: skipped %v failed %v, want %v %v", RequireEnv, tt.env, r.skipped, r.failed, tt.wantSkip, tt.wantFatal)
+		}
+		if !strings.Contains(r.msg, "apt-get install -y openssh-server") {
+			t.Errorf("message %q lacks the install hint", r.msg)
+		}
+	}
 }
