@@ -22,8 +22,10 @@ test: lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 20m $(PKGS)
 
+# demo: deploy an example app to a local target, serve it under procmon,
+# deploy a change under load, revert; DEMO_FLAGS=-keep leaves it running.
 demo: build
-	./bin/deploy-demo || $(GO) run ./cmd/demo
+	$(GO) run ./cmd/demo -bin bin -examples examples $(DEMO_FLAGS)
 
 clean:
 	rm -rf bin dist
