@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 //	PMT_CRASH_AT_BOOT "1": exit 3 after the boot delay (also: a file "crash" in the dir)
 //	PMT_IGNORE_TERM  "1": ignore SIGTERM
 //	PMT_CHILD        "1": start a `sleep` child in the process group
+//	PMT_NO_PORT      "1": a job without a port (mode none): wait for SIGTERM
 //
 // GET /health answers 500 while a file "unhealthy" exists in the dir;
 // GET /slow?d=2s sleeps d; every answer names its generation, worker and pid.
@@ -55,22 +57,54 @@ func testWorker() int {
 	if os.Getenv("PMT_NEVER_READY") == "1" {
 		select {}
 	}
+	if os.Getenv("PMT_NO_PORT") == "1" {
+		notifyReady()
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		<-term
+		return 0
+	}
 	l, err := workerListener()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		return 2
 	}
-	srv := &http.Server{Handler: workerHandler()}
-	go srv.Serve(l)
+	var fresh sync.Map // connections accepted whose first request is not read yet
+	srv := &http.Server{Handler: workerHandler(), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			fresh.Store(c, true)
+		} else {
+			fresh.Delete(c)
+		}
+	}}
+	served := make(chan struct{})
+	go func() { srv.Serve(l); close(served) }()
 	notifyReady()
 	fmt.Printf("worker %s of generation %s listening\n", os.Getenv("WORKER_ID"), os.Getenv("PROCMON_GENERATION"))
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	<-term
+	gracefulStop(srv, l, served, &fresh)
+	return 0
+}
+
+// gracefulStop is how a worker sharing a socket (socket mode) must stop:
+// stop accepting, let the connections it already accepted send their
+// request, then Shutdown. http.Server.Shutdown alone drops a connection
+// accepted just before it whose request arrives just after it.
+func gracefulStop(srv *http.Server, l net.Listener, served <-chan struct{}, fresh *sync.Map) {
+	l.Close()
+	<-served
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		n := 0
+		fresh.Range(func(any, any) bool { n++; return true })
+		if n == 0 {
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
-	return 0
 }
 
 func startSleepChild() error {
