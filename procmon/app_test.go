@@ -268,3 +268,5 @@ func pidAlive(pid int) bool {
 	f := strings.Fields(string(data))
 	return len(f) > 2 && f[2] != "Z"
 }
+
+func httpClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }

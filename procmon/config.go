@@ -191,7 +191,7 @@ func tomlError(path string, err error) error {
 		for i := range sm.Errors {
 			e := &sm.Errors[i]
 			line, _ := e.Position()
-			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (hint: see the keys in DESIGN.md; check the spelling and the [section])",
+			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (hint: check its spelling and that it is under the right [section])",
 				path, line, strings.Join(e.Key(), ".")))
 		}
 		return errors.Join(errs...)
