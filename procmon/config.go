@@ -400,7 +400,7 @@ func splitHostPort(addr string) (string, int, error) {
 	return addr[:i], port, nil
 }
 
-var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMG]i?B?|B)?\s*$`)
+var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMG]I?B?|B)?\s*$`)
 
 // parseSize reads "10MB", "512KB", "1GiB" or a plain byte count; K, M and G
 // are powers of 1024 either way, as in logrotate.
