@@ -16,7 +16,7 @@ import (
 func runCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "run",
-		Usage:     "run the app in the foreground until SIGTERM (systemd: Type=notify)",
+		Usage:     "run the app in the foreground until SIGTERM; SIGHUP reloads it",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the app's `FILE` (TOML)"},
