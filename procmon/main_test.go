@@ -82,7 +82,10 @@ func testWorker() int {
 	notifyReady()
 	fmt.Printf("worker %s of generation %s listening\n", os.Getenv("WORKER_ID"), os.Getenv("PROCMON_GENERATION"))
 	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(term, syscall.SIGINT)
+	if os.Getenv("PMT_IGNORE_TERM") != "1" {
+		signal.Notify(term, syscall.SIGTERM) // (Notify would undo signal.Ignore)
+	}
 	<-term
 	gracefulStop(srv, l, served, &fresh)
 	return 0
