@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -69,12 +70,20 @@ func testWorker() int {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		return 2
 	}
-	var fresh sync.Map // connections accepted whose first request is not read yet
-	srv := &http.Server{Handler: workerHandler(), ConnState: func(c net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			fresh.Store(c, true)
-		} else {
-			fresh.Delete(c)
+	var conns sync.Map // open connections → whether the first request is not read yet
+	var draining atomic.Bool
+	handler := workerHandler()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		handler.ServeHTTP(w, r)
+	}), ConnState: func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateClosed, http.StateHijacked:
+			conns.Delete(c)
+		default:
+			conns.Store(c, s == http.StateNew)
 		}
 	}}
 	served := make(chan struct{})
@@ -87,20 +96,24 @@ func testWorker() int {
 		signal.Notify(term, syscall.SIGTERM) // (Notify would undo signal.Ignore)
 	}
 	<-term
-	gracefulStop(srv, l, served, &fresh)
+	draining.Store(true)
+	gracefulStop(srv, l, served, &conns)
 	return 0
 }
 
-// gracefulStop is how a worker sharing a socket (socket mode) must stop:
-// stop accepting, let the connections it already accepted send their
-// request, then Shutdown. http.Server.Shutdown alone drops a connection
-// accepted just before it whose request arrives just after it.
-func gracefulStop(srv *http.Server, l net.Listener, served <-chan struct{}, fresh *sync.Map) {
+// gracefulStop is how a worker sharing a socket (socket mode) should stop,
+// once its handler answers with "Connection: close" so that keep-alive
+// clients reconnect (to the new generation): stop accepting, give the open
+// connections a moment to finish, then Shutdown. http.Server.Shutdown
+// alone drops a connection accepted just before it whose request arrives
+// just after it, and closes idle keep-alive connections a client may be
+// writing to at that very moment.
+func gracefulStop(srv *http.Server, l net.Listener, served <-chan struct{}, conns *sync.Map) {
 	l.Close()
 	<-served
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		n := 0
-		fresh.Range(func(any, any) bool { n++; return true })
+		conns.Range(func(any, any) bool { n++; return true })
 		if n == 0 {
 			break
 		}

@@ -56,6 +56,7 @@ func newProxy(log *slog.Logger) *proxy {
 		Transport:    p,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: p.serveError,
+		BufferPool:   &bufferPool{},
 	}
 	return p
 }
@@ -196,6 +197,19 @@ func countBody(body io.ReadCloser, b *backend) io.ReadCloser {
 	}
 	return cb
 }
+
+// bufferPool recycles the proxy's copy buffers; without it every response
+// allocates a fresh 32 KB buffer, which was most of the proxy's garbage.
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 16<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 // publicURL is the http:// base URL of a listen address, for the
 // heartbeat: an unspecified host means this machine's loopback.
