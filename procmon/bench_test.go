@@ -189,7 +189,7 @@ func BenchmarkThroughput(b *testing.B) {
 	e := newBenchEnv(b)
 	for _, work := range []time.Duration{0, time.Millisecond} {
 		rows := e.throughputRows(work)
-		b.Log(throughputTable(work, rows))
+		fmt.Print(throughputTable(work, rows)) // b.Log truncates long benchmark logs
 		for _, r := range rows {
 			if r.ka.failed+r.close.failed > 0 {
 				b.Errorf("%s: %d failed requests", r.name, r.ka.failed+r.close.failed)
@@ -268,7 +268,7 @@ func BenchmarkReloadUnderLoad(b *testing.B) {
 			}
 		}
 	}
-	b.Log("\n" + sb.String())
+	fmt.Print("\nreload every 3 s under wrk load (2 workers):\n" + sb.String())
 }
 
 func (e *benchEnv) touchEvery(ctx context.Context, every time.Duration) int {
