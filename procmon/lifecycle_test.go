@@ -3,8 +3,10 @@ package procmon
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,4 +173,65 @@ func TestModeNone(t *testing.T) {
 	if st.Workers[0].Generation != 2 || st.Workers[0].Port != 0 {
 		t.Fatalf("new workers: %+v", st.Workers)
 	}
+}
+
+// TestWorkersDieWithProcmon: even when procmon itself is SIGKILLed (no
+// chance to clean up), its workers do not live on (PR_SET_PDEATHSIG).
+func TestWorkersDieWithProcmon(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 2})
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "PMT_SUPERVISOR="+a.cfgPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var workers []int
+	for deadline := time.Now().Add(20 * time.Second); len(workers) < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("procmon did not start 2 workers: %v", workers)
+		}
+		workers = childrenOf(cmd.Process.Pid)
+	}
+	if _, _, _, err := get(httpClient(), a.url("/")); err != nil {
+		t.Fatalf("app not serving: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		alive := 0
+		for _, pid := range workers {
+			if pidAlive(pid) {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers of %v outlived a SIGKILLed procmon", alive, workers)
+		}
+	}
+}
+
+// childrenOf lists the pids whose parent is ppid.
+func childrenOf(ppid int) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

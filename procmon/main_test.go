@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PMT_WORKER") == "1" {
 		os.Exit(testWorker())
 	}
+	if path := os.Getenv("PMT_SUPERVISOR"); path != "" {
+		os.Exit(testSupervisor(path))
+	}
 	os.Exit(m.Run())
 }
 
@@ -121,6 +124,28 @@ func gracefulStop(srv *http.Server, l net.Listener, served <-chan struct{}, conn
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
+}
+
+// testSupervisor runs procmon on the config at path in this process, so
+// that a test can kill it without mercy.
+func testSupervisor(path string) int {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sup, err := New(cfg, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := sup.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func startSleepChild() error {
