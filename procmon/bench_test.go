@@ -59,7 +59,7 @@ func parseWrk(b *testing.B, out string) wrkResult {
 	r.rps, _ = strconv.ParseFloat(m[1], 64)
 	for _, p := range wrkPct.FindAllStringSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(p[2], 64)
-		d := time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[p[3]]))
+		d := time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[p[3]])).Round(10 * time.Microsecond)
 		if p[1] == "50" {
 			r.p50 = d
 		} else {

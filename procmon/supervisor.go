@@ -199,6 +199,7 @@ func (s *Supervisor) serve(nl net.Listener) error {
 	s.server = &http.Server{
 		Handler:           s.proxy,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle client keep-alive connections
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	go func() {
