@@ -235,3 +235,27 @@ func childrenOf(ppid int) []int {
 	}
 	return pids
 }
+
+// TestForceSkipsTheGrace: the second signal (Force) kills at once what
+// the first one would have waited stop_timeout for.
+func TestForceSkipsTheGrace(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 1, env: map[string]string{"PMT_IGNORE_TERM": "1"}, extra: "stop_timeout = \"60s\"\n"}).start()
+	pid := a.sup.Status().Workers[0].PID
+	a.cancel()
+	a.cancel = nil
+	a.waitState(StateStopping, 10*time.Second)
+	start := time.Now()
+	a.sup.Force()
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still waiting 20s after Force, with a 60s stop_timeout")
+	}
+	if pidAlive(pid) {
+		t.Fatalf("worker %d alive after a forced stop", pid)
+	}
+	t.Logf("forced stop took %s", time.Since(start))
+}
