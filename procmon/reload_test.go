@@ -89,7 +89,12 @@ func TestTriggersDuringReloadCoalesce(t *testing.T) {
 		}
 		time.Sleep(40 * time.Millisecond)
 	}
-	r := <-waited
+	var r ReloadResult
+	select {
+	case r = <-waited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the waiting Reload got no verdict; status %+v", a.sup.Status())
+	}
 	if !r.OK || r.Generation != 3 {
 		t.Fatalf("the waiting caller got %+v, want generation 3 ok", r)
 	}
