@@ -1,6 +1,7 @@
 package procmon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,27 @@ func TestReloadResolvesCurrent(t *testing.T) {
 	_, _, body, err := get(httpClient(), a.url("/"))
 	if err != nil || !strings.Contains(body, "dir=r2") {
 		t.Fatalf("after the switch: %q, %v; want an answer from releases/r2", body, err)
+	}
+}
+
+// TestReloadRereadsConfig: a changed workers count and env take effect
+// with the next generation, without restarting procmon.
+func TestReloadRereadsConfig(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 1}).start()
+	a.spec.workers = 3
+	a.writeConfig(map[string]string{"PMT_REQ_DELAY": "1ms"})
+	res, err := a.sup.Reload(t.Context())
+	if err != nil || !res.OK {
+		t.Fatalf("reload: %+v, %v", res, err)
+	}
+	st := a.waitStatus(20*time.Second, "3 workers of generation 2", func(st Status) bool { return len(st.Workers) == 3 })
+	for _, w := range st.Workers {
+		if w.Generation != 2 || w.State != WorkerReady {
+			t.Fatalf("worker after the reload: %+v", w)
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", w.PID))
+		if err != nil || !strings.Contains(string(env), "PMT_REQ_DELAY=1ms\x00") {
+			t.Fatalf("worker %d does not have the new env (%v)", w.PID, err)
+		}
 	}
 }
