@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deploytool/deploy/internal/version"
+)
+
+// TestMain doubles as a tiny worker app when PROCMON_CMD_WORKER=1.
+func TestMain(m *testing.M) {
+	if os.Getenv("PROCMON_CMD_WORKER") == "1" {
+		l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+		if err != nil {
+			os.Exit(2)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "generation %s\n", os.Getenv("PROCMON_GENERATION"))
+		})}
+		go srv.Serve(l)
+		fmt.Println("worker up")
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		<-term
+		srv.Shutdown(context.Background())
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"procmon", "--version"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), version.String()) {
+		t.Fatalf("--version printed %q", out.String())
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("dir = \"/srv\"\ncommand = [\"x\"]\nlisten = \":8080\"\nstop_timeout = \"soon\"\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"procmon", "run"}, `Required flag "config" not set`},
+		{[]string{"procmon", "run", "-c", filepath.Join(dir, "none.toml")}, "none.toml: no such file"},
+		{[]string{"procmon", "run", "-c", bad}, `bad.toml:4: key "stop_timeout": "soon" is not a duration`},
+	}
+	for _, tc := range cases {
+		err := run(t.Context(), tc.args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestPrintError(t *testing.T) {
+	var out bytes.Buffer
+	printError(&out, fmt.Errorf("a.toml:3: key \"listen\": port 0 is not usable (hint: choose a port between 1 and 65535)"))
+	want := "error: a.toml:3: key \"listen\": port 0 is not usable\nhint: choose a port between 1 and 65535\n"
+	if out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+}
+
+// TestRunServesReloadsOnSIGHUPAndStops runs `procmon run -c` for real:
+// it serves, reloads on SIGHUP, and returns nil when the context ends.
+func TestRunServesReloadsOnSIGHUPAndStops(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	exe, _ := os.Executable()
+	cfg := filepath.Join(dir, "app.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("dir = %q\ncommand = [%q]\nlisten = %q\nworkers = 2\nenv = { PROCMON_CMD_WORKER = \"1\" }\nstop_timeout = \"5s\"\n", dir, exe, addr)), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuf{}, &syncBuf{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"procmon", "run", "-c", cfg}, stdout, stderr) }()
+	waitBody(t, "http://"+addr+"/", "generation 1", stderr)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitBody(t, "http://"+addr+"/", "generation 2", stderr)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(stdout.String(), "worker=1") || !strings.Contains(stdout.String(), "| worker up") {
+		t.Fatalf("worker output not on stdout: %q", stdout.String())
+	}
+}
+
+func waitBody(t *testing.T, url, want string, log fmt.Stringer) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(url); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered %q; log:\n%s", url, want, log)
+}

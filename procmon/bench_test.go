@@ -1,0 +1,291 @@
+package procmon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmarks drive real processes with wrk: the test binary as the
+// worker, hit directly and through a built procmon binary in proxy and in
+// socket mode. Run them with `make bench`; the figures go to BENCHMARKS.md.
+
+// wrkResult is what one wrk run printed.
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	requests int
+	failed   int // socket errors plus non-2xx/3xx answers
+	raw      string
+}
+
+var (
+	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkPct    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
+	wrkTotal  = regexp.MustCompile(`(\d+) requests in`)
+	wrkErrs   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+func runWrk(b *testing.B, url string, d time.Duration, close bool) wrkResult {
+	b.Helper()
+	args := []string{"-t2", "-c64", "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "--timeout", "10s"}
+	if close {
+		args = append(args, "-H", "Connection: close")
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	return parseWrk(b, string(out))
+}
+
+func parseWrk(b *testing.B, out string) wrkResult {
+	r := wrkResult{raw: out}
+	m := wrkRPS.FindStringSubmatch(out)
+	if m == nil {
+		b.Fatalf("no Requests/sec in wrk output:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	for _, p := range wrkPct.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(p[2], 64)
+		d := time.Duration(v * float64(map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[p[3]])).Round(10 * time.Microsecond)
+		if p[1] == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
+	}
+	if m := wrkTotal.FindStringSubmatch(out); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	if m := wrkErrs.FindStringSubmatch(out); m != nil {
+		for _, s := range m[1:] {
+			n, _ := strconv.Atoi(s)
+			r.failed += n
+		}
+	}
+	if m := wrkNon2xx.FindStringSubmatch(out); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		r.failed += n
+	}
+	return r
+}
+
+// benchEnv is the processes of one benchmark scenario.
+type benchEnv struct {
+	b       *testing.B
+	root    string
+	procmon string // the built binary
+	exe     string // the worker (this test binary)
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Skip("wrk is not installed, skipping the load benchmark (hint: apt-get install wrk)")
+	}
+	root := b.TempDir()
+	bin := filepath.Join(root, "procmon")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
+		b.Fatalf("build procmon: %v\n%s", err, out)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "app", "tmp"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return &benchEnv{b: b, root: root, procmon: bin, exe: exe}
+}
+
+func benchPort(b *testing.B) string {
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// startDirect runs one worker on its own port, as the baseline.
+func (e *benchEnv) startDirect(work time.Duration) (string, func()) {
+	addr := benchPort(e.b)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(e.exe)
+	cmd.Dir = filepath.Join(e.root, "app")
+	cmd.Env = append(os.Environ(), "PMT_WORKER=1", "PORT="+port, "WORKER_ID=1", "PROCMON_GENERATION=1", "PMT_REQ_DELAY="+work.String())
+	if err := cmd.Start(); err != nil {
+		e.b.Fatal(err)
+	}
+	waitHTTP(e.b, "http://"+addr+"/")
+	return addr, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+}
+
+// startProcmon runs the procmon binary over workers copies of the worker.
+func (e *benchEnv) startProcmon(mode Mode, workers int, work time.Duration) (string, *exec.Cmd, func()) {
+	addr := benchPort(e.b)
+	cfg := filepath.Join(e.root, string(mode)+".toml")
+	doc := fmt.Sprintf("name = \"bench\"\ndir = %q\ncommand = [%q]\nworkers = %d\nlisten = %q\nmode = %q\nrestart_file = \"tmp/restart.txt\"\nenv = { PMT_WORKER = \"1\", PMT_REQ_DELAY = %q }\nstop_timeout = \"10s\"\nsocket = %q\n",
+		filepath.Join(e.root, "app"), e.exe, workers, addr, mode, work.String(), filepath.Join(e.root, "ctl.sock"))
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		e.b.Fatal(err)
+	}
+	cmd := exec.Command(e.procmon, "run", "-c", cfg)
+	logf, _ := os.Create(filepath.Join(e.root, string(mode)+".log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		e.b.Fatal(err)
+	}
+	waitHTTP(e.b, "http://"+addr+"/")
+	return addr, cmd, func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		logf.Close()
+	}
+}
+
+func waitHTTP(b *testing.B, url string) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+	}
+	b.Fatalf("%s never answered 200", url)
+}
+
+// rssKB reads VmRSS or VmHWM (peak) of a process, in kB.
+func rssKB(pid int, field string) int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// BenchmarkThroughput: requests/s and latency through procmon (proxy and
+// socket mode, one worker) against the same worker hit directly, with 64
+// keep-alive connections and with Connection: close; once with a worker
+// that answers at once ("hello": the proxy's cost laid bare) and once with
+// one that spends 1 ms per request, like an app that does something.
+func BenchmarkThroughput(b *testing.B) {
+	e := newBenchEnv(b)
+	for _, work := range []time.Duration{0, time.Millisecond} {
+		rows := e.throughputRows(work)
+		fmt.Print(throughputTable(work, rows)) // b.Log truncates long benchmark logs
+		for _, r := range rows {
+			if r.ka.failed+r.close.failed > 0 {
+				b.Errorf("%s: %d failed requests", r.name, r.ka.failed+r.close.failed)
+			}
+		}
+		w := "hello"
+		if work > 0 {
+			w = "1ms"
+		}
+		b.ReportMetric(rows[1].ka.rps/rows[0].ka.rps, w+"-proxy/direct")
+		b.ReportMetric(rows[2].ka.rps/rows[0].ka.rps, w+"-socket/direct")
+		b.ReportMetric(float64(max(rows[1].rssKB, rows[2].rssKB))/1024, w+"-procmon-peak-RSS-MB")
+	}
+}
+
+type throughputRow struct {
+	name      string
+	ka, close wrkResult
+	rssKB     int
+}
+
+func (e *benchEnv) throughputRows(work time.Duration) []throughputRow {
+	const d = 5 * time.Second
+	addr, stop := e.startDirect(work)
+	rows := []throughputRow{{name: "direct", ka: runWrk(e.b, "http://"+addr+"/", d, false), close: runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)}}
+	stop()
+	for _, mode := range []Mode{ModeProxy, ModeSocket} {
+		addr, cmd, stop := e.startProcmon(mode, 1, work)
+		r := throughputRow{name: string(mode), ka: runWrk(e.b, "http://"+addr+"/", d, false)}
+		r.close = runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)
+		r.rssKB = rssKB(cmd.Process.Pid, "VmHWM")
+		stop()
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func throughputTable(work time.Duration, rows []throughputRow) string {
+	direct := rows[0]
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nworker work per request: %s\n%-7s %11s %8s %8s %7s | %11s %8s %8s %7s | %s\n", work,
+		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB\n", r.name,
+			r.ka.rps, r.ka.p50, r.ka.p99, 100*r.ka.rps/direct.ka.rps,
+			r.close.rps, r.close.p50, r.close.p99, 100*r.close.rps/direct.close.rps, float64(r.rssKB)/1024)
+	}
+	return sb.String()
+}
+
+// BenchmarkReloadUnderLoad: wrk with 64 keep-alive connections for 12 s
+// while the restart file is touched every 3 s; failed requests should be 0.
+func BenchmarkReloadUnderLoad(b *testing.B) {
+	e := newBenchEnv(b)
+	var sb strings.Builder
+	for _, mode := range []Mode{ModeProxy, ModeSocket} {
+		for _, close := range []bool{false, true} {
+			addr, cmd, stop := e.startProcmon(mode, 2, 0)
+			ctx, cancel := context.WithCancel(context.Background())
+			reloads := make(chan int, 1)
+			go func() { reloads <- e.touchEvery(ctx, 3*time.Second) }()
+			r := runWrk(b, "http://"+addr+"/", 12*time.Second, close)
+			cancel()
+			n := <-reloads
+			rss := rssKB(cmd.Process.Pid, "VmHWM")
+			stop()
+			conn := "keep-alive"
+			if close {
+				conn = "Connection: close"
+			}
+			fmt.Fprintf(&sb, "%-6s %-17s %7.0f req/s  p50 %8s  p99 %8s  %d requests, %d reloads, %d failed, procmon peak RSS %.1f MB\n",
+				mode, conn, r.rps, r.p50, r.p99, r.requests, n, r.failed, float64(rss)/1024)
+			b.ReportMetric(float64(r.failed), string(mode)+"-"+strings.ReplaceAll(conn, ": ", "-")+"-failed")
+			if r.failed > 0 {
+				b.Logf("%s %s: %s", mode, conn, wrkErrs.FindString(r.raw)+" "+wrkNon2xx.FindString(r.raw))
+			}
+		}
+	}
+	fmt.Print("\nreload every 3 s under wrk load (2 workers):\n" + sb.String())
+}
+
+func (e *benchEnv) touchEvery(ctx context.Context, every time.Duration) int {
+	file := filepath.Join(e.root, "app", "tmp", "restart.txt")
+	n := 0
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return n
+		case <-t.C:
+			now := time.Now()
+			if err := os.WriteFile(file, nil, 0o644); err == nil {
+				os.Chtimes(file, now, now)
+				n++
+			}
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package procmon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Mode says how a worker receives its traffic.
+type Mode string
+
+// The modes of DESIGN.md.
+const (
+	// ModeProxy: procmon owns listen and forwards HTTP to each worker's PORT.
+	ModeProxy Mode = "proxy"
+	// ModeSocket: every worker inherits the listener as fd 3 (LISTEN_FDS=1).
+	ModeSocket Mode = "socket"
+	// ModeNone: workers have no port (queues, cron-like jobs).
+	ModeNone Mode = "none"
+)
+
+// ReadyCheck says when a started worker counts as up.
+type ReadyCheck string
+
+// The readiness checks.
+const (
+	// ReadyHTTP: GET ready.path on the worker's own port answers 2xx/3xx.
+	ReadyHTTP ReadyCheck = "http"
+	// ReadyTCP: the worker's own port accepts a connection.
+	ReadyTCP ReadyCheck = "tcp"
+	// ReadyNotify: the worker sent READY=1 to NOTIFY_SOCKET (sd_notify).
+	ReadyNotify ReadyCheck = "notify"
+	// ReadyStarted: the worker counts as up once it has started. It is the
+	// default in mode "none" only, where there is no port to check; pm2
+	// treats such processes the same way ("online" once spawned).
+	ReadyStarted ReadyCheck = "started"
+)
+
+// Config is one app's procmon config (app.toml), validated and with defaults
+// applied. The zero value of each field is never seen by the supervisor:
+// LoadConfig and Validate fill the defaults named below.
+type Config struct {
+	// Path is the file the config was read from; a reload re-reads it.
+	// "" means the config is not re-read on reload.
+	Path string
+	// Name names the app in logs and the default control socket. Default:
+	// the config file's base name without ".toml".
+	Name string
+	// Dir is the working directory of the workers, typically a `current`
+	// symlink, resolved again at each worker start. Required, absolute.
+	Dir string
+	// Command is the worker's argv. Required.
+	Command []string
+	// Workers is the number of worker processes. Default 1.
+	Workers int
+	// Listen is the public host:port procmon owns. Required unless mode is "none".
+	Listen string
+	// Mode is proxy (default), socket or none.
+	Mode Mode
+	// RestartFile is the file whose write, touch, creation or replacement
+	// triggers a reload; relative to Dir. "" means no file is watched.
+	RestartFile string
+	// Env is added to the worker's environment (procmon's own environment
+	// is inherited).
+	Env map[string]string
+	// StopSignal is sent to a worker's process group to stop it. Default SIGTERM.
+	StopSignal syscall.Signal
+	// StopTimeout bounds the drain and, after StopSignal, the wait before
+	// SIGKILL. Default 30s.
+	StopTimeout time.Duration
+	// Ready says when a new worker counts as up.
+	Ready Ready
+	// Heartbeat is the periodic health check of Listen.
+	Heartbeat Heartbeat
+	// Log is the captured worker output file (wired by the log package).
+	Log Log
+	// Socket is the control socket path. Default "/run/procmon/<name>.sock".
+	Socket string
+}
+
+// Ready configures the readiness check of new workers.
+type Ready struct {
+	// Check is http (default in proxy mode), tcp, notify (default and only
+	// choice in socket mode) or started (default in mode none).
+	Check ReadyCheck
+	// Path is what the http check GETs. Default "/".
+	Path string
+	// Timeout is how long a worker has to become ready. Default 60s.
+	Timeout time.Duration
+}
+
+// Heartbeat configures the health check that triggers a reload on failure.
+type Heartbeat struct {
+	// Interval between checks; 0 (the default) disables the heartbeat. The
+	// classic setup used 10s; it is opt-in here because a default path that
+	// answers 404 would reload the app forever.
+	Interval time.Duration
+	// Timeout of one check. Default 10s.
+	Timeout time.Duration
+	// Path is what the check GETs on Listen. Default "/".
+	Path string
+	// Guard is the quiet time after any start or reload during which a
+	// failed check does not reload. Default 10s.
+	Guard time.Duration
+}
+
+// Log configures the captured worker output file.
+type Log struct {
+	// File is the log file; "" means worker output goes to procmon's stderr.
+	File string
+	// MaxSize is the size at which the file is rotated once to ".1".
+	// Default 10 MB.
+	MaxSize int64
+}
+
+// fileConfig is the TOML document as written; strings are parsed by validate
+// so that each error can name its key and line.
+type fileConfig struct {
+	Name        string            `toml:"name"`
+	Dir         string            `toml:"dir"`
+	Command     []string          `toml:"command"`
+	Workers     *int              `toml:"workers"`
+	Listen      string            `toml:"listen"`
+	Mode        string            `toml:"mode"`
+	RestartFile string            `toml:"restart_file"`
+	Env         map[string]string `toml:"env"`
+	StopSignal  string            `toml:"stop_signal"`
+	StopTimeout string            `toml:"stop_timeout"`
+	Socket      string            `toml:"socket"`
+	Ready       struct {
+		Check   string `toml:"check"`
+		Path    string `toml:"path"`
+		Timeout string `toml:"timeout"`
+	} `toml:"ready"`
+	Heartbeat struct {
+		Interval string `toml:"interval"`
+		Timeout  string `toml:"timeout"`
+		Path     string `toml:"path"`
+		Guard    string `toml:"guard"`
+	} `toml:"heartbeat"`
+	Log struct {
+		File    string `toml:"file"`
+		MaxSize string `toml:"max_size"`
+	} `toml:"log"`
+}
+
+// LoadConfig reads and validates the TOML config at path. Errors name the
+// file, the line and the key.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses and validates a config document; path names it in
+// errors, gives the default name and is kept in Config.Path.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	var fc fileConfig
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fc); err != nil {
+		return nil, tomlError(path, err)
+	}
+	v := validator{path: path, data: data}
+	cfg := v.build(&fc)
+	if err := errors.Join(v.errs...); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func tomlError(path string, err error) error {
+	var sm *toml.StrictMissingError
+	if errors.As(err, &sm) {
+		errs := make([]error, 0, len(sm.Errors))
+		for i := range sm.Errors {
+			e := &sm.Errors[i]
+			line, _ := e.Position()
+			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (hint: check its spelling and that it is under the right [section])",
+				path, line, strings.Join(e.Key(), ".")))
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, _ := de.Position()
+		key := strings.Join(de.Key(), ".")
+		if key != "" {
+			return fmt.Errorf("%s:%d: key %q: %s", path, line, key, strings.TrimPrefix(de.Error(), "toml: "))
+		}
+		return fmt.Errorf("%s:%d: %s", path, line, strings.TrimPrefix(de.Error(), "toml: "))
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}

@@ -1,0 +1,111 @@
+// Package procmon supervises one app's worker processes: it owns the app's
+// public port, starts `workers` copies of `command`, restarts the ones that
+// crash, and reloads them all with zero dropped requests. `procmon run -c
+// app.toml` (cmd/procmon) is a thin wrapper around [LoadConfig], [New] and
+// [Supervisor.Run].
+//
+// # Generations
+//
+// Workers are started in generations, numbered from 1. A generation is the
+// set of `workers` processes started together from one reading of the
+// config, in one resolution of `dir`: when `dir` is a `current` symlink it
+// is resolved once per generation, so a new generation runs the new release
+// while the old one keeps its own directory, even when one of its workers
+// is restarted after a crash. Each worker gets WORKER_ID (1..workers),
+// PROCMON_GENERATION, NOTIFY_SOCKET (procmon's own, for sd_notify), and in
+// proxy mode PORT, a free loopback port of its own. Each worker runs in its
+// own process group, which is what gets signalled.
+//
+// # Reload protocol
+//
+// A reload is triggered by the restart file (written, touched, created or
+// replaced by rename; its directory is watched and bursts are debounced),
+// by SIGHUP, by [Supervisor.Reload], or by a failed heartbeat. It runs:
+//
+//  1. Re-read the config file. If it no longer validates, the reload fails
+//     here and nothing changes. command, env, workers, dir, [ready],
+//     stop_signal and stop_timeout apply to the new generation; listen,
+//     mode, restart_file, socket, [heartbeat] and [log] need a restart of
+//     procmon (a warning says so).
+//  2. Start: resolve dir and start the whole new generation next to the
+//     old one, which keeps serving.
+//  3. Readiness: every new worker must pass its check within ready.timeout:
+//     http (GET ready.path on its PORT answers 2xx/3xx), tcp (its PORT
+//     accepts) or notify (it sends READY=1 to NOTIFY_SOCKET). In socket
+//     mode only notify can tell workers apart, so it is the default there.
+//  4. Switch: when all are ready, new requests go to the new generation.
+//     In proxy mode procmon's balancer swaps its worker list at once; in
+//     socket mode both generations accept from the same socket until the
+//     old one is told to stop.
+//  5. Drain: in proxy mode procmon waits until the old workers' in-flight
+//     requests (streamed bodies and upgraded connections included) finish,
+//     up to stop_timeout. In socket mode the worker drains itself on
+//     stop_signal: it must stop accepting and finish what it accepted.
+//  6. Stop: stop_signal goes to each old worker's process group; what is
+//     still alive stop_timeout later gets SIGKILL.
+//
+// A reload never makes things worse. If a new worker exits or misses
+// ready.timeout, the whole new generation is stopped and the old one goes
+// on serving, untouched; the reload's result (see [ReloadResult]) says why.
+// This is where procmon differs from pm2, whose reload kills the old
+// workers after a timeout even when the new ones never came up.
+//
+// Triggers that arrive while a reload runs coalesce into exactly one more
+// reload after it, so a burst of touches costs at most two reloads and the
+// last one sees the latest release and config. A caller of Reload waiting
+// during a reload gets the verdict of that following reload.
+//
+// # Heartbeat and guard
+//
+// With heartbeat.interval set, procmon GETs listen+heartbeat.path on a
+// fresh connection every interval; anything but 2xx/3xx within
+// heartbeat.timeout triggers a reload, except within heartbeat.guard of
+// procmon's start or of the start or end of any reload, and never while
+// one runs: a sick app gets one reload per guard period, not a storm.
+// The heartbeat is off by default, unlike the classic setup, because a
+// default path answering 404 would reload a healthy app forever.
+//
+// # Crashes
+//
+// A worker that exits on its own is restarted in its slot after a backoff:
+// 1s doubling to 30s, counted from 1s again once a worker stayed up 30s.
+// Three exits in a row before becoming ready put the app in the crash-loop
+// state, where that worker is retried every 30s instead of spinning; the
+// other workers keep serving and the state clears when it comes up.
+// Within a generation that is still starting, a crash is handled the same
+// way; only a reload's new generation is abandoned on the first crash.
+//
+// # Shutdown
+//
+// On SIGTERM/SIGINT (the context given to Run ending), procmon stops
+// accepting, lets in-flight requests finish (proxy mode, up to
+// stop_timeout), then stops the workers as in step 6 and returns. A second
+// signal ([Supervisor.Force]) SIGKILLs every worker at once. No worker
+// outlives procmon: groups are killed when their leader exits, workers
+// get SIGKILL if procmon itself dies (PR_SET_PDEATHSIG), and Run kills
+// whatever is left before it returns.
+//
+// # Modes
+//
+// proxy (default): procmon listens on listen and forwards HTTP/1.1 to the
+// ready workers of the current generation, least requests in flight
+// first, keeping connections to workers alive, streaming bodies, passing
+// upgrades (WebSocket) through, and setting X-Forwarded-For (appended to
+// what a front proxy sent) and X-Forwarded-Proto (kept if a front proxy
+// set it, else "http"). A request that cannot connect to a worker is sent
+// to another one; a request whose body was already sent is never repeated.
+//
+// socket: the listening socket is fd 3 of every worker, with LISTEN_FDS=1,
+// LISTEN_FDNAMES=<name> and LISTEN_PID set to the worker's own pid by a
+// /bin/sh exec shim (sh exports its pid, then execs the command in place;
+// the command is passed as arguments, never as shell text). Go's
+// net.FileListener, Node's server.listen({fd: 3}), gunicorn and Puma take
+// it unchanged. Readiness comes from READY=1 on NOTIFY_SOCKET. A Go worker
+// should close its listener and let the connections it already accepted
+// send their request before calling http.Server.Shutdown, which otherwise
+// drops a connection accepted just before it.
+//
+// none: workers have no port (queue consumers, schedulers); a reload
+// starts the new generation, then stops the old one. Workers count as
+// ready once started, unless ready.check = "notify".
+package procmon

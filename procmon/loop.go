@@ -1,0 +1,251 @@
+package procmon
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// loop is the supervisor's one goroutine that owns the generations, the
+// timers and the pending reloads. Everything else talks to it over channels.
+func (s *Supervisor) loop(ctx context.Context) {
+	var tick <-chan time.Time
+	if s.heartbeat != nil {
+		t := time.NewTicker(s.cfg.Heartbeat.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	done, force := ctx.Done(), (<-chan struct{})(s.force)
+	for {
+		select {
+		case <-done:
+			done = nil
+			s.shutdown()
+		case <-force:
+			force = nil
+			s.forceStop()
+		case req := <-s.reloadReq:
+			s.beginReload(req.trigger, req.reply)
+		case <-s.fileTrig:
+			s.beginReload("file", nil)
+		case <-tick:
+			s.onHeartbeatTick()
+		case ev := <-s.events:
+			s.dispatch(ev)
+		}
+		s.publish()
+		if s.stopping && s.serverDrained && allExited(s.cur) && allExited(s.next) && len(s.retired) == 0 {
+			return
+		}
+	}
+}
+
+func (s *Supervisor) dispatch(ev any) {
+	switch ev := ev.(type) {
+	case exitEvent:
+		s.onExit(ev)
+	case readyEvent:
+		s.onReady(ev)
+	case restartEvent:
+		s.onRestart(ev)
+	case heartbeatResult:
+		s.onHeartbeat(ev)
+	case notifyMsg:
+		s.onNotify(ev)
+	case serverDrainedEvent:
+		s.serverDrained = true
+		if s.cur != nil {
+			s.retire(s.cur, false)
+		}
+	}
+}
+
+// serverDrainedEvent says the proxy stopped accepting and its in-flight
+// requests finished (or the drain deadline passed).
+type serverDrainedEvent struct{}
+
+// shutdown begins the graceful stop: stop accepting, drain, stop workers.
+func (s *Supervisor) shutdown() {
+	if s.stopping {
+		return
+	}
+	s.stopping = true
+	s.log.Info("stopping", "grace", s.cfg.StopTimeout)
+	s.emit(EventStopping, s.genOf(s.cur), "stopping")
+	if s.next != nil {
+		s.abandon("procmon is stopping")
+	}
+	s.failQueued("procmon is stopping")
+	if s.cur != nil {
+		for _, sl := range s.cur.slots {
+			if sl.timer != nil {
+				sl.timer.Stop()
+			}
+		}
+	}
+	if s.server == nil {
+		s.serverDrained = true
+		if s.listenFile != nil {
+			s.listenFile.Close()
+			s.listenFile = nil
+		}
+		if s.cur != nil {
+			s.retire(s.cur, false)
+		}
+		return
+	}
+	srv, timeout, force := s.server, s.cfg.StopTimeout, s.force
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-force:
+				srv.Close()
+			case <-ctx.Done():
+			}
+		}()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+		s.send(serverDrainedEvent{})
+	}()
+}
+
+// forceStop kills every worker now; the exits end the loop.
+func (s *Supervisor) forceStop() {
+	s.log.Warn("forced stop: killing every worker")
+	s.shutdown()
+	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+		if g == nil {
+			continue
+		}
+		for _, sl := range g.slots {
+			if sl.w != nil && sl.w.state != WorkerExited {
+				sl.w.signalGroup(syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// waitAllExited reaps the workers of a failed start before Run returns.
+func (s *Supervisor) waitAllExited() {
+	s.reapRetired()
+	for len(s.retired) > 0 {
+		if ev, ok := (<-s.events).(exitEvent); ok {
+			s.onExit(ev)
+		}
+	}
+}
+
+func (s *Supervisor) genOf(g *generation) int {
+	if g == nil {
+		return 0
+	}
+	return g.num
+}
+
+func (s *Supervisor) onNotify(m notifyMsg) {
+	if m.fields["READY"] != "1" {
+		return
+	}
+	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+		if g == nil {
+			continue
+		}
+		for _, sl := range g.slots {
+			w := sl.w
+			if w == nil || w.state != WorkerStarting || w.notified {
+				continue
+			}
+			if pgid, err := syscall.Getpgid(m.pid); w.pid == m.pid || (err == nil && pgid == w.pid) {
+				w.notified = true
+				close(w.notify)
+				return
+			}
+		}
+	}
+}
+
+// publish stores a fresh snapshot for Status.
+func (s *Supervisor) publish() {
+	st := s.buildStatus()
+	s.snap.Store(&st)
+}
+
+func (s *Supervisor) buildStatus() Status {
+	st := Status{
+		Name:       s.cfg.Name,
+		State:      s.state(),
+		Generation: s.genOf(s.cur),
+		Pending:    s.genOf(s.next),
+		Since:      s.since,
+		Reloads:    s.reload.count,
+		LastReload: s.reload.last,
+		Heartbeat:  s.hb,
+	}
+	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+		if g == nil {
+			continue
+		}
+		for _, sl := range g.slots {
+			ws := WorkerStatus{ID: sl.id, Generation: g.num, State: WorkerExited, Restarts: sl.backoff.total, LastExit: sl.lastExit}
+			if w := sl.w; w != nil {
+				ws.PID, ws.Port, ws.State, ws.Started = w.pid, w.port, w.state, w.started
+			}
+			st.Workers = append(st.Workers, ws)
+		}
+	}
+	return st
+}
+
+func (s *Supervisor) state() AppState {
+	switch {
+	case s.stopping:
+		return StateStopping
+	case s.next != nil:
+		return StateReloading
+	}
+	if s.cur != nil {
+		for _, sl := range s.cur.slots {
+			if sl.crashLoop {
+				return StateCrashLoop
+			}
+		}
+	}
+	if !s.everReady {
+		return StateStarting
+	}
+	return StateReady
+}
+
+func (s *Supervisor) onHeartbeatTick() {
+	if s.hbRunning || s.stopping {
+		return
+	}
+	if !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {
+		s.hb.Suppressed++
+		return
+	}
+	s.hbRunning = true
+	hb, ctx := s.heartbeat, s.loopCtx
+	go func() { s.send(hb.check(ctx)) }()
+}
+
+func (s *Supervisor) onHeartbeat(r heartbeatResult) {
+	s.hbRunning = false
+	s.hb.LastAt, s.hb.Latency, s.hb.LastOK = r.at, r.latency, r.err == nil
+	if r.err == nil {
+		s.hb.Failures, s.hb.LastError = 0, ""
+		return
+	}
+	s.hb.Failures++
+	s.hb.LastError = r.err.Error()
+	if s.stopping || !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {
+		s.hb.Suppressed++
+		return
+	}
+	s.hb.ReloadsTriggered++
+	s.log.Warn("heartbeat failed: reloading", "err", r.err, "failures", s.hb.Failures)
+	s.beginReload("heartbeat", nil)
+}

@@ -1,0 +1,256 @@
+package procmon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// generation is one set of workers started together from one config and
+// one resolved dir. Workers of a generation keep its dir when restarted.
+type generation struct {
+	num     int
+	cfg     *Config
+	dir     string
+	started time.Time
+	slots   []*slot
+}
+
+// slot is one WORKER_ID of a generation: its current process and its
+// crash record. A crashed worker is replaced in its slot.
+type slot struct {
+	id        int
+	w         *worker
+	backoff   slotBackoff
+	lastExit  string
+	crashLoop bool
+	timer     *time.Timer
+}
+
+// loop events sent by the goroutines around the workers.
+type (
+	exitEvent struct {
+		w   *worker
+		err error
+	}
+	readyEvent struct {
+		w   *worker
+		err error
+	}
+	restartEvent struct {
+		g  *generation
+		sl *slot
+	}
+)
+
+// startGeneration resolves dir and starts every worker of a new generation.
+func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
+	dir, err := filepath.EvalSymlinks(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("key \"dir\": %w", err)
+	}
+	s.genNum++
+	g := &generation{num: s.genNum, cfg: cfg, dir: dir, started: time.Now()}
+	for i := range cfg.Workers {
+		g.slots = append(g.slots, &slot{id: i + 1})
+	}
+	for _, sl := range g.slots {
+		if err := s.startWorker(g, sl); err != nil {
+			s.retire(g, false)
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// startWorker starts the process of a slot and the goroutines that wait
+// for its readiness and its exit.
+func (s *Supervisor) startWorker(g *generation, sl *slot) error {
+	w := &worker{gen: g, id: sl.id, done: make(chan struct{}), notify: make(chan struct{})}
+	if g.cfg.Mode == ModeProxy {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		w.port = port
+	}
+	cmd, err := w.spawn(spawnSpec{listener: s.listenFile, notifySocket: s.notifyPath(), output: s.sink})
+	if err != nil {
+		return err
+	}
+	sl.w = w
+	s.log.Info("worker started", "gen", g.num, "worker", w.id, "pid", w.pid, "port", w.port, "dir", g.dir)
+	ctx, cancel := context.WithTimeout(s.loopCtx, g.cfg.Ready.Timeout)
+	w.cancelReady = cancel
+	r := g.cfg.Ready
+	go func() { s.send(readyEvent{w, waitReady(ctx, r.Check, w.port, r.Path, w.notify)}) }()
+	go func() {
+		err := cmd.Wait()
+		close(w.done)
+		s.send(exitEvent{w, err})
+	}()
+	return nil
+}
+
+func (s *Supervisor) slotOf(w *worker) *slot { return w.gen.slots[w.id-1] }
+
+func (s *Supervisor) onReady(ev readyEvent) {
+	w := ev.w
+	if w.state != WorkerStarting {
+		return
+	}
+	if ev.err != nil {
+		s.log.Warn("worker not ready", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "err", ev.err)
+		s.slotOf(w).lastExit = ev.err.Error()
+		if w.gen == s.next {
+			s.abandon(fmt.Sprintf("worker %d: %v", w.id, ev.err))
+			return
+		}
+		w.signalGroup(syscall.SIGKILL) // its exit restarts it with backoff
+		return
+	}
+	w.state, w.ready = WorkerReady, true
+	sl := s.slotOf(w)
+	sl.backoff.beforeReady = 0
+	sl.crashLoop = false
+	if w.port != 0 {
+		w.backend = newBackend(w.port, fmt.Sprintf("gen=%d worker=%d", w.gen.num, w.id))
+	}
+	s.log.Info("worker ready", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "after", time.Since(w.started).Round(time.Millisecond))
+	switch w.gen {
+	case s.cur:
+		s.refreshBackends()
+		if !s.everReady && allReady(s.cur) {
+			s.everReady = true
+			s.emit(EventReady, s.cur.num, "serving")
+		}
+	case s.next:
+		if allReady(s.next) {
+			s.switchOver()
+		}
+	}
+}
+
+func allReady(g *generation) bool {
+	for _, sl := range g.slots {
+		if sl.w == nil || sl.w.state != WorkerReady {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Supervisor) onExit(ev exitEvent) {
+	w := ev.w
+	prev := w.state
+	w.state = WorkerExited
+	w.cancelReady()
+	w.signalGroup(syscall.SIGKILL) // whatever it left behind in its group
+	if w.backend != nil {
+		w.backend.transport.CloseIdleConnections()
+	}
+	desc := exitDescription(ev.err)
+	stopped := prev == WorkerStopping || prev == WorkerDraining
+	switch {
+	case stopped:
+		s.log.Info("worker stopped", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "how", desc)
+	case w.gen == s.cur && !s.stopping:
+		s.refreshBackends()
+		s.scheduleRestart(w, desc)
+	case w.gen == s.next:
+		s.abandon(fmt.Sprintf("worker %d %s before it was ready", w.id, desc))
+	}
+	s.reapRetired()
+}
+
+// scheduleRestart restarts a crashed worker of the current generation
+// after its backoff; a slot that keeps dying before ready is a crash loop.
+func (s *Supervisor) scheduleRestart(w *worker, desc string) {
+	sl := s.slotOf(w)
+	delay, looping := sl.backoff.crashed(s.opts.Backoff, time.Since(w.started), w.ready)
+	sl.lastExit = desc
+	s.log.Warn("worker crashed", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "how", desc, "restart_in", delay)
+	if looping && !sl.crashLoop {
+		sl.crashLoop = true
+		msg := fmt.Sprintf("worker %d exited %d times in a row before it was ready (last: %s); restarting every %s",
+			w.id, sl.backoff.beforeReady, desc, delay)
+		s.log.Error("crash loop", "gen", w.gen.num, "worker", w.id, "detail", msg)
+		s.emit(EventCrashLoop, w.gen.num, msg)
+	}
+	g := w.gen
+	sl.timer = time.AfterFunc(delay, func() { s.send(restartEvent{g, sl}) })
+}
+
+func (s *Supervisor) onRestart(ev restartEvent) {
+	if ev.g != s.cur || s.stopping || (ev.sl.w != nil && ev.sl.w.state != WorkerExited) {
+		return
+	}
+	if err := s.startWorker(ev.g, ev.sl); err != nil {
+		s.log.Error("worker restart failed", "gen", ev.g.num, "worker", ev.sl.id, "err", err)
+		stub := &worker{gen: ev.g, id: ev.sl.id, started: time.Now()}
+		s.scheduleRestart(stub, err.Error())
+	}
+}
+
+// retire takes a generation out of service: stop every live worker
+// (after draining its requests when drain is set) and keep the generation
+// until all of them exited.
+func (s *Supervisor) retire(g *generation, drain bool) {
+	for _, sl := range g.slots {
+		if sl.timer != nil {
+			sl.timer.Stop()
+		}
+		w := sl.w
+		if w == nil || w.state == WorkerExited || w.state == WorkerStopping || w.state == WorkerDraining {
+			continue
+		}
+		var drained func() bool
+		w.state = WorkerStopping
+		if drain && w.backend != nil {
+			b := w.backend
+			drained = func() bool { return b.inflight.Load() == 0 }
+			w.state = WorkerDraining
+		}
+		cfg := g.cfg
+		go w.stop(cfg.StopSignal, cfg.StopTimeout, drained, s.force)
+	}
+	s.retired = append(s.retired, g)
+}
+
+func (s *Supervisor) reapRetired() {
+	kept := s.retired[:0]
+	for _, g := range s.retired {
+		if !allExited(g) {
+			kept = append(kept, g)
+		}
+	}
+	s.retired = kept
+}
+
+func allExited(g *generation) bool {
+	if g == nil {
+		return true
+	}
+	for _, sl := range g.slots {
+		if sl.w != nil && sl.w.state != WorkerExited {
+			return false
+		}
+	}
+	return true
+}
+
+// refreshBackends gives the proxy the ready workers of the current generation.
+func (s *Supervisor) refreshBackends() {
+	if s.proxy == nil || s.cur == nil {
+		return
+	}
+	var bs []*backend
+	for _, sl := range s.cur.slots {
+		if w := sl.w; w != nil && w.state == WorkerReady && w.backend != nil {
+			bs = append(bs, w.backend)
+		}
+	}
+	s.proxy.set(bs)
+}

@@ -1,0 +1,89 @@
+package procmon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// readyPoll is the pause between two readiness probes of a starting worker.
+const readyPoll = 100 * time.Millisecond
+
+// waitReady blocks until the worker passes check, ctx ends (the worker
+// exited or is being stopped) or the ready timeout passes.
+func waitReady(ctx context.Context, check ReadyCheck, port int, path string, notified <-chan struct{}) error {
+	switch check {
+	case ReadyStarted:
+		return nil
+	case ReadyNotify:
+		select {
+		case <-notified:
+			return nil
+		case <-ctx.Done():
+			return readyErr(ctx, "no READY=1 on NOTIFY_SOCKET")
+		}
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	client := &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	last := "not probed yet"
+	for {
+		var err error
+		if check == ReadyTCP {
+			err = probeTCP(ctx, addr)
+		} else {
+			err = probeHTTP(ctx, client, "http://"+addr+path)
+		}
+		if err == nil {
+			return nil
+		}
+		last = err.Error()
+		select {
+		case <-ctx.Done():
+			return readyErr(ctx, last)
+		case <-time.After(readyPoll):
+		}
+	}
+}
+
+func readyErr(ctx context.Context, last string) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("not ready within ready.timeout (last check: %s)", last)
+	}
+	return ctx.Err()
+}
+
+func probeTCP(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// probeHTTP is one GET: 2xx and 3xx are healthy.
+func probeHTTP(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "procmon")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package procmon
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// listenPublic binds the public address; errors name the key.
+func listenPublic(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("key \"listen\": cannot listen on %s: %w (hint: is another process using the port? is it below 1024 without the right to bind it?)", addr, err)
+	}
+	return l, nil
+}
+
+// listenerFile returns a duplicate of l's socket for fd 3 of socket-mode
+// workers and closes l: procmon itself never accepts in socket mode.
+func listenerFile(l net.Listener) (*os.File, error) {
+	tl, ok := l.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("listener %T is not TCP", l)
+	}
+	f, err := tl.File()
+	tl.Close()
+	if err != nil {
+		return nil, fmt.Errorf("share the listening socket: %w", err)
+	}
+	return f, nil
+}
+
+// freePort asks the kernel for an unused loopback port for a worker's PORT.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port for a worker: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// notifySocket is procmon's NOTIFY_SOCKET: workers send sd_notify datagrams
+// ("READY=1") to it; the kernel tells us the sender's pid.
+type notifySocket struct {
+	dir  string
+	path string
+	conn *net.UnixConn
+}
+
+// notifyMsg is one datagram: its sender and its KEY=VALUE lines.
+type notifyMsg struct {
+	pid    int
+	fields map[string]string
+}
+
+func openNotifySocket() (*notifySocket, error) {
+	dir, err := os.MkdirTemp("", "procmon-notify-")
+	if err != nil {
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	path := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	raw, err := conn.SyscallConn()
+	if err == nil {
+		cerr := raw.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1)
+		})
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		conn.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("notify socket: pass credentials: %w", err)
+	}
+	return &notifySocket{dir: dir, path: path, conn: conn}, nil
+}
+
+// serve reads datagrams until the socket is closed.
+func (n *notifySocket) serve(msgs chan<- notifyMsg, done <-chan struct{}) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, syscall.CmsgSpace(syscall.SizeofUcred))
+	for {
+		nb, noob, _, _, err := n.conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return
+		}
+		msg := notifyMsg{pid: senderPID(oob[:noob]), fields: map[string]string{}}
+		for _, line := range bytes.Split(buf[:nb], []byte("\n")) {
+			k, v, ok := bytes.Cut(line, []byte("="))
+			if ok {
+				msg.fields[string(k)] = string(v)
+			}
+		}
+		if msg.pid == 0 {
+			if p, err := strconv.Atoi(msg.fields["MAINPID"]); err == nil {
+				msg.pid = p
+			}
+		}
+		select {
+		case msgs <- msg:
+		case <-done:
+			return
+		}
+	}
+}
+
+func senderPID(oob []byte) int {
+	cms, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for _, cm := range cms {
+		if cred, err := syscall.ParseUnixCredentials(&cm); err == nil {
+			return int(cred.Pid)
+		}
+	}
+	return 0
+}
+
+func (n *notifySocket) Close() error {
+	err := n.conn.Close()
+	os.RemoveAll(n.dir)
+	return err
+}

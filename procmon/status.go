@@ -1,0 +1,198 @@
+package procmon
+
+import "time"
+
+// AppState is the state of the whole app as status shows it.
+type AppState int
+
+// The app states.
+const (
+	// StateStarting: the first generation is not ready yet.
+	StateStarting AppState = iota
+	// StateReady: the current generation serves; nothing is in progress.
+	StateReady
+	// StateReloading: a new generation is starting next to the current one.
+	StateReloading
+	// StateCrashLoop: a worker keeps dying before it is ready; its restarts
+	// are slowed to the longest backoff. The other workers keep serving.
+	StateCrashLoop
+	// StateStopping: procmon is draining and stopping the workers.
+	StateStopping
+	// StateStopped: every worker is gone; Run has returned or is returning.
+	StateStopped
+)
+
+// String returns the state as status prints it.
+func (s AppState) String() string {
+	switch s {
+	case StateStarting:
+		return "starting"
+	case StateReady:
+		return "ready"
+	case StateReloading:
+		return "reloading"
+	case StateCrashLoop:
+		return "crash-loop"
+	case StateStopping:
+		return "stopping"
+	case StateStopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// MarshalText makes the state read as its name in JSON.
+func (s AppState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// WorkerState is the state of one worker process.
+type WorkerState int
+
+// The worker states.
+const (
+	// WorkerStarting: started, not ready yet.
+	WorkerStarting WorkerState = iota
+	// WorkerReady: passed its readiness check.
+	WorkerReady
+	// WorkerDraining: out of rotation, finishing its in-flight requests.
+	WorkerDraining
+	// WorkerStopping: sent the stop signal, waiting for it to exit.
+	WorkerStopping
+	// WorkerExited: the process is gone; a restart may be scheduled.
+	WorkerExited
+)
+
+// String returns the worker state as status prints it.
+func (s WorkerState) String() string {
+	switch s {
+	case WorkerStarting:
+		return "starting"
+	case WorkerReady:
+		return "ready"
+	case WorkerDraining:
+		return "draining"
+	case WorkerStopping:
+		return "stopping"
+	case WorkerExited:
+		return "exited"
+	}
+	return "unknown"
+}
+
+// MarshalText makes the state read as its name in JSON.
+func (s WorkerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Status is a snapshot of the supervisor, safe to keep and to marshal.
+type Status struct {
+	// Name is the app's name from the config.
+	Name string `json:"name"`
+	// State is the app state.
+	State AppState `json:"state"`
+	// Generation is the number of the generation serving traffic (1 for the
+	// first); 0 before Run.
+	Generation int `json:"generation"`
+	// Pending is the number of the generation a reload is starting, or 0.
+	Pending int `json:"pending,omitempty"`
+	// Since is when Run started.
+	Since time.Time `json:"since"`
+	// Workers lists the current generation's workers, then any pending or
+	// draining ones.
+	Workers []WorkerStatus `json:"workers"`
+	// Reloads counts finished reloads, successful or not.
+	Reloads int `json:"reloads"`
+	// LastReload is the last finished reload; its At is zero when none.
+	LastReload ReloadResult `json:"last_reload"`
+	// Heartbeat is the heartbeat's record.
+	Heartbeat HeartbeatStatus `json:"heartbeat"`
+}
+
+// WorkerStatus is one worker in a Status.
+type WorkerStatus struct {
+	// ID is WORKER_ID, 1 to workers.
+	ID int `json:"id"`
+	// Generation is the worker's PROCMON_GENERATION.
+	Generation int `json:"generation"`
+	// PID is the process id (and process group id); 0 while a restart waits.
+	PID int `json:"pid"`
+	// Port is the worker's own PORT in proxy mode, else 0.
+	Port int `json:"port,omitempty"`
+	// State is the worker's state.
+	State WorkerState `json:"state"`
+	// Started is when the process started.
+	Started time.Time `json:"started"`
+	// Restarts counts the restarts of this worker slot after crashes.
+	Restarts int `json:"restarts"`
+	// LastExit describes the last crash of this slot ("" when none).
+	LastExit string `json:"last_exit,omitempty"`
+}
+
+// ReloadResult is the verdict of one reload.
+type ReloadResult struct {
+	// At is when the reload started; zero means no reload yet.
+	At time.Time `json:"at"`
+	// Duration is how long it took to switch or to give up.
+	Duration time.Duration `json:"duration"`
+	// Trigger says what asked for it: "file", "signal", "heartbeat", "api".
+	Trigger string `json:"trigger"`
+	// Generation is the generation the reload started.
+	Generation int `json:"generation"`
+	// OK is true when the new generation serves now.
+	OK bool `json:"ok"`
+	// Error says why the reload was abandoned; the old generation still
+	// serves. "" when OK.
+	Error string `json:"error,omitempty"`
+}
+
+// HeartbeatStatus is the heartbeat's record in a Status.
+type HeartbeatStatus struct {
+	// Enabled is false when heartbeat.interval is 0.
+	Enabled bool `json:"enabled"`
+	// LastAt is when the last check ran (zero: none yet).
+	LastAt time.Time `json:"last_at"`
+	// LastOK is the last check's verdict.
+	LastOK bool `json:"last_ok"`
+	// LastError describes the last failed check.
+	LastError string `json:"last_error,omitempty"`
+	// Latency is the last check's duration.
+	Latency time.Duration `json:"latency"`
+	// Failures counts failed checks in a row.
+	Failures int `json:"failures"`
+	// ReloadsTriggered counts reloads the heartbeat asked for.
+	ReloadsTriggered int `json:"reloads_triggered"`
+	// Suppressed counts checks skipped or ignored by the guard (too soon
+	// after a start or reload, or during one).
+	Suppressed int `json:"suppressed"`
+}
+
+// EventKind names a change of the app's state, for Options.OnEvent.
+type EventKind int
+
+// The events, in the order an app usually sees them.
+const (
+	// EventReady: the first generation serves (sd_notify READY=1).
+	EventReady EventKind = iota
+	// EventReloading: a reload started (RELOADING=1).
+	EventReloading
+	// EventReloaded: a reload switched to its new generation (READY=1).
+	EventReloaded
+	// EventReloadFailed: a reload was abandoned; the old generation serves.
+	EventReloadFailed
+	// EventCrashLoop: a worker keeps dying before it is ready.
+	EventCrashLoop
+	// EventStopping: shutdown began (STOPPING=1).
+	EventStopping
+)
+
+// String names the event.
+func (k EventKind) String() string {
+	return [...]string{"ready", "reloading", "reloaded", "reload-failed", "crash-loop", "stopping"}[k]
+}
+
+// Event is one state change passed to Options.OnEvent.
+type Event struct {
+	// Kind is what happened.
+	Kind EventKind
+	// Generation is the generation it concerns.
+	Generation int
+	// Message is a one-line description (the reason for a failed reload).
+	Message string
+}

@@ -1,0 +1,88 @@
+package procmon
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunFailsBeforeStarting: an unusable listen address or a command that
+// cannot start is an error from Run that names the key; nothing keeps running.
+func TestRunFailsBeforeStarting(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cases := []struct {
+		name   string
+		mutate func(a *testApp)
+		want   string
+	}{
+		{"port in use", func(a *testApp) { a.listen = busy.Addr().String() }, `key "listen": cannot listen on ` + busy.Addr().String()},
+		{"dir missing", func(a *testApp) { os.Remove(a.root + "/current") }, `key "dir"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t, appSpec{workers: 1})
+			tc.mutate(a)
+			a.writeConfig(nil)
+			cfg, err := ParseConfig(a.cfgPath, mustRead(t, a.cfgPath))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sup, err := New(cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err = sup.Run(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run: %v, want an error with %q", err, tc.want)
+			}
+			if st := sup.Status(); st.State != StateStopped {
+				t.Fatalf("state %s after a failed start", st.State)
+			}
+		})
+	}
+}
+
+func TestRunCommandNotFound(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 2})
+	cfg, err := LoadConfig(a.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Command = []string{"./no-such-program"}
+	sup, _ := New(cfg, Options{})
+	err = sup.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "start worker 1") || !strings.Contains(err.Error(), "hint: check command") {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := sup.Reload(t.Context()); err == nil {
+		t.Fatal("Reload after Run returned must fail")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestStateNames(t *testing.T) {
+	names := map[AppState]string{StateStarting: "starting", StateReady: "ready", StateReloading: "reloading",
+		StateCrashLoop: "crash-loop", StateStopping: "stopping", StateStopped: "stopped"}
+	for s, want := range names {
+		if s.String() != want {
+			t.Errorf("%d: %q, want %q", s, s, want)
+		}
+	}
+}
