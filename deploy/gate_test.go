@@ -18,15 +18,20 @@ func fakeProcmon(t testing.TB, codeFile string) (bin, log string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin, log = filepath.Join(dir, "procmon"), filepath.Join(dir, "calls")
-	script := "#!/bin/bash\n" +
+	if err := os.WriteFile(bin, []byte(procmonScript(codeFile, log)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin, log
+}
+
+// procmonScript is the text of a fake procmon (see fakeProcmon), its
+// files named as the host sees them.
+func procmonScript(codeFile, log string) string {
+	return "#!/bin/bash\n" +
 		"printf '%s|%s|%s\\n' \"$*\" \"$DEPLOY_RELEASE\" \"$PWD\" >>'" + log + "'\n" +
 		"code=0; [ -f '" + codeFile + "' ] && code=$(cat '" + codeFile + "')\n" +
 		"if [ \"$code\" != 0 ]; then echo 'procmon: worker 1 exited before ready (status 1)'; echo 'procmon: reload abandoned: the old generation keeps serving'; fi\n" +
 		"exit $code\n"
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin, log
 }
 
 func readLines(t testing.TB, name string) []string {

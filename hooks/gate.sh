@@ -83,7 +83,6 @@ health_poll() {
 		sleep 0.5
 	done
 	HEALTH_WHY="healthcheck $url: $last after ${timeout}s"
-	echo "$HEALTH_WHY"
 	return 1
 }
 
