@@ -47,7 +47,10 @@ func newFleet(t testing.TB, n int) *fleet {
 	defer kh.Close()
 	f.env = &Env{Name: "production", Repo: f.origin.dir, Path: filepath.Join(f.mount, "app"), Keep: 3}
 	for i := 0; i < n; i++ {
-		h := sshtest.StartHost(t, f.mount, sshtest.Options{AuthorizedKeys: []ssh.PublicKey{client.Public()}})
+		h := sshtest.StartHost(t, f.mount, sshtest.HostOptions{
+			Options:   sshtest.Options{AuthorizedKeys: []ssh.PublicKey{client.Public()}},
+			CleanHome: true, // a fresh server's shell: not this machine's ~/.bashrc
+		})
 		fmt.Fprintln(kh, h.KnownHostsLine())
 		f.hosts = append(f.hosts, h)
 		f.env.Hosts = append(f.env.Hosts, Host{Name: h.Host(), Port: h.Port(), User: h.User()})

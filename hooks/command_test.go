@@ -38,7 +38,7 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo := `printf '%s\0' "$0" "$@"` + "\x00"
+	echo := framed(`printf '%s\0' "$0" "$@"`)
 	for _, shell := range []string{"sh", "bash"} {
 		if _, err := exec.LookPath(shell); err != nil {
 			continue
@@ -86,7 +86,8 @@ func TestQuote(t *testing.T) {
 }
 
 // TestStdinLeavesControlOpen checks that the bootstrap stops reading at the
-// NUL: what follows is still there for the script.
+// script's end: what follows is still there for the script, even when it
+// arrives in the same write.
 func TestStdinLeavesControlOpen(t *testing.T) {
 	line, err := Command("x")
 	if err != nil {
@@ -94,7 +95,7 @@ func TestStdinLeavesControlOpen(t *testing.T) {
 	}
 	cmd := exec.Command("bash", "-c", line)
 	var stdin bytes.Buffer
-	stdin.WriteString("IFS= read -r l; printf 'got:%s' \"$l\"\x00switch\n")
+	stdin.WriteString(framed("IFS= read -r l; printf 'got:%s' \"$l\"") + "switch\n")
 	cmd.Stdin = &stdin
 	out, err := cmd.Output()
 	if err != nil {

@@ -24,27 +24,49 @@ type Host struct {
 	Root string
 	// Mount is the shared path Root is mounted on inside the host.
 	Mount string
+	// Home is the login user's home, as the host sees it: empty with
+	// HostOptions.CleanHome.
+	Home string
+
+	cleanHome string // mounted on Home inside the host ("" = none)
+}
+
+// HostOptions tune a Host.
+type HostOptions struct {
+	// Options are as for Start.
+	Options
+	// CleanHome mounts an empty directory of the host's own over the login
+	// user's home inside the host, so that the machine's ~/.bashrc (which
+	// Debian's bash runs for every sshd command) does not run in its
+	// sessions, as on a fresh server (false = the real home).
+	CleanHome bool
 }
 
 // StartHost starts a Host whose own directory is mounted at mount (an
 // existing directory, the same for every host of the test, typically a
 // t.TempDir() made once). It needs root (mount namespaces): without it the
-// test is skipped, or failed under DEPLOY_REQUIRE_SSHD=1. opts is as for
-// Start; give every host the same extra client key in
-// opts.AuthorizedKeys to log in everywhere with one key. The sshd and its
+// test is skipped, or failed under DEPLOY_REQUIRE_SSHD=1. Give every host
+// the same extra client key in opts.AuthorizedKeys to log in everywhere
+// with one key. The sshd and its
 // sessions are stopped in t.Cleanup; Restart and RotateHostKey are not
 // supported (they would start sshd outside the namespace).
-func StartHost(t testing.TB, mount string, opts Options) *Host {
+func StartHost(t testing.TB, mount string, opts HostOptions) *Host {
 	t.Helper()
 	requireSSHD(t)
 	requireNamespaces(t)
 	if fi, err := os.Stat(mount); err != nil || !fi.IsDir() {
 		t.Fatalf("sshtest: mount point %s is not a directory: create it first (%v)", mount, err)
 	}
-	s := newServer(t, opts)
+	s := newServer(t, opts.Options)
 	h := &Host{Server: s, Root: filepath.Join(s.dir, "root"), Mount: mount}
 	if err := os.Mkdir(h.Root, 0o755); err != nil {
 		t.Fatalf("sshtest: %v", err)
+	}
+	if h.Home = homeOf(t); opts.CleanHome {
+		h.cleanHome = filepath.Join(s.dir, "home")
+		if err := os.Mkdir(h.cleanHome, 0o700); err != nil {
+			t.Fatalf("sshtest: %v", err)
+		}
 	}
 	t.Cleanup(func() {
 		s.Stop()
@@ -62,6 +84,16 @@ func StartHost(t testing.TB, mount string, opts Options) *Host {
 	}
 	t.Fatalf("sshtest: start host: %v\nsshd log:\n%s", err, s.Logs())
 	return nil
+}
+
+// homeOf returns the login user's home directory.
+func homeOf(t testing.TB) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil || u.HomeDir == "" {
+		t.Fatalf("sshtest: home directory of the current user: %v", err)
+	}
+	return u.HomeDir
 }
 
 // requireNamespaces skips (or fails, under DEPLOY_REQUIRE_SSHD=1) a test
@@ -121,7 +153,8 @@ func (h *Host) start() error {
 	}
 	defer log.Close()
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
-		`mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"`, "sshtest-host", h.Root, h.Mount, SSHD, s.cfgFile)
+		`mount --bind "$1" "$2" && { [ -z "$5" ] || mount --bind "$5" "$6"; } && exec "$3" -D -e -f "$4"`,
+		"sshtest-host", h.Root, h.Mount, SSHD, s.cfgFile, h.cleanHome, h.Home)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -16,7 +16,7 @@ func TestHostsHaveTheirOwnDisk(t *testing.T) {
 	client := NewKey(t, filepath.Join(t.TempDir(), "id"), "")
 	var hosts []*Host
 	for i := 0; i < 2; i++ {
-		hosts = append(hosts, StartHost(t, mount, Options{AuthorizedKeys: []ssh.PublicKey{client.Public()}}))
+		hosts = append(hosts, StartHost(t, mount, HostOptions{Options: Options{AuthorizedKeys: []ssh.PublicKey{client.Public()}}, CleanHome: i == 1}))
 	}
 	for i, h := range hosts {
 		if err := os.WriteFile(filepath.Join(h.Root, "name"), []byte{byte('a' + i)}, 0o644); err != nil {
@@ -29,7 +29,11 @@ func TestHostsHaveTheirOwnDisk(t *testing.T) {
 			t.Fatalf("host %d: %v", i, err)
 		}
 		got := output(t, c, "cat "+filepath.Join(mount, "name")+"; touch "+filepath.Join(mount, "wrote"))
+		home := output(t, c, "ls -A "+h.Home+" | wc -l")
 		c.Close()
+		if clean := home == "0\n"; clean != (i == 1) {
+			t.Errorf("host %d: home %s holds %q entries, want it empty only with CleanHome", i, h.Home, home)
+		}
 		if got != string(rune('a'+i)) {
 			t.Errorf("host %d sees %q at %s, want its own %q", i, got, mount, string(rune('a'+i)))
 		}
