@@ -19,11 +19,12 @@ import (
 //   - script: the bare deploy (fetch, checkout, switch, prune). All hosts
 //     share this machine's cores, so this shows CPU contention: on real
 //     servers each host's work runs on its own CPU.
+//
 //   - build=1s: a pre-deploy hook that waits 1 s on every host (a build
 //     that does not compete for the laptop's cores) with parallel = the
 //     number of hosts: this shows what the orchestration itself adds.
 //
-//	go test -run '^$' -bench Fleet -benchtime 5x ./deploy
+//     go test -run '^$' -bench Fleet -benchtime 5x ./deploy
 func BenchmarkFleet(b *testing.B) {
 	for _, series := range []struct {
 		name, build string
