@@ -30,11 +30,19 @@ type FleetOptions struct {
 
 // FleetEvent is one thing that happened on one host.
 type FleetEvent struct {
-	Host  string    `json:"host"`
-	Phase string    `json:"phase"` // connect, prepare, step, prepared, switch, gate, commit, revert, abort, done, failed
-	Step  string    `json:"step,omitempty"`
-	Error string    `json:"error,omitempty"`
-	Time  time.Time `json:"time"`
+	// Host is the host as written in the config (Host.String()).
+	Host string `json:"host"`
+	// Phase is connect, prepare, step (a remote step started: see Step),
+	// prepared, switch, gate (restarted and passed its gate, held),
+	// commit, done (committed), revert, abort or failed.
+	Phase string `json:"phase"`
+	// Step is the remote step for phase step, or where a host stopped for
+	// failed and abort ("" otherwise).
+	Step string `json:"step,omitempty"`
+	// Error is the error's text for failed, abort, done and revert ("" = none).
+	Error string `json:"error,omitempty"`
+	// Time is when it happened, UTC.
+	Time time.Time `json:"time"`
 }
 
 // hostRun is one host's rollout in progress. Only the goroutine working
@@ -71,6 +79,9 @@ func (r *hostRun) switched() bool { return r.res.Result != nil && r.res.Result.S
 func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, error) {
 	if fo.Dial == nil {
 		return nil, errors.New("deploy to several hosts: no way to dial them (FleetOptions.Dial is nil)")
+	}
+	if len(env.Hosts) == 0 {
+		return nil, fmt.Errorf("env %s has no hosts: set host or hosts", env.Name)
 	}
 	runs := make([]*hostRun, len(env.Hosts))
 	for i, h := range env.Hosts {

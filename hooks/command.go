@@ -6,12 +6,10 @@ import (
 )
 
 // Bootstrap is the fixed program given to `bash -c` on the server. It reads
-// the script's length in bytes from the first line of stdin, then exactly
-// that many bytes with head -c (GNU and busybox head read no further; bash's
-// own read would take one read(2) per byte), and evaluates them; the
-// arguments that follow on the command line become the script's "$@". The
-// rest of stdin stays open as the control channel.
-const Bootstrap = `IFS= read -r deploy_len && [[ $deploy_len =~ ^[0-9]+$ ]] && deploy_script=$(head -c "$deploy_len") && [ -n "$deploy_script" ] || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
+// the script from stdin up to a NUL and evaluates it; the arguments that
+// follow on the command line become the script's "$@". Reading stops at the
+// NUL, so the rest of stdin stays open as the control channel.
+const Bootstrap = `IFS= read -r -d "" deploy_script || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
 
 // ProgramName is the script's $0 on the server, seen in `ps`.
 const ProgramName = "deploy-remote"

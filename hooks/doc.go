@@ -10,10 +10,10 @@
 //
 //	bash -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
 //
-// with Stdin as standard input: the script's length in bytes on a line,
-// the script text, then the control channel. The bootstrap reads exactly
-// that many bytes (head -c) and evals the text, so the script itself never
-// travels on the command line and stdin stays open afterwards. Every word is single-quoted (Quote): a config value, ref or
+// with Stdin as standard input: the script text, a NUL, then the control
+// channel. The bootstrap reads up to the NUL and evals the text, so the
+// script itself never travels on the command line and stdin stays open
+// afterwards. Every word is single-quoted (Quote): a config value, ref or
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
@@ -80,7 +80,7 @@
 //
 // # Control channel
 //
-// After the script the client writes lines. deploy reads one decision in the
+// After the NUL the client writes lines. deploy reads one decision in the
 // background from the start: `switch` lets it switch after PREPARED,
 // anything else aborts there, and EOF (the client closed stdin, the
 // connection dropped, Ctrl-C) aborts at once, even mid-build: the running

@@ -3,7 +3,6 @@ package hooks
 import (
 	_ "embed"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -26,17 +25,13 @@ func Script() string {
 }
 
 // Stdin returns what the remote command line built by Command must read on
-// its stdin: the script's length in bytes on a line, the script, then
-// control, the channel on which the client later sends its decisions (see
-// the package doc). When control is nil the stream ends after the script.
+// its stdin: the script, a NUL that ends it, then control, the channel on
+// which the client later sends its decisions (see the package doc). When
+// control is nil the stream ends after the NUL.
 func Stdin(control io.Reader) io.Reader {
-	head := strings.NewReader(framed(Script()))
+	head := strings.NewReader(Script() + "\x00")
 	if control == nil {
 		return head
 	}
 	return io.MultiReader(head, control)
 }
-
-// framed is script as the bootstrap reads it: its length in bytes on a
-// line, then the script.
-func framed(script string) string { return strconv.Itoa(len(script)) + "\n" + script }
