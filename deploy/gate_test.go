@@ -171,3 +171,33 @@ func TestGateBarePathNeedsProcmon(t *testing.T) {
 		t.Fatalf("with procmon: %v %v", args, err)
 	}
 }
+
+// TestGateValuesAreNotShellText: procmon and healthcheck values that would
+// run something if pasted into shell text only ever reach the gate as
+// arguments; a missing procmon binary is named as such.
+func TestGateValuesAreNotShellText(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	s.setup()
+	first := s.deploy()
+	for _, tc := range []struct{ procmon, health, want string }{
+		{"/nonexistent/$(touch${IFS}" + marker + ")", "", "not in the hook shell's PATH"},
+		{"", "http://127.0.0.1:1/$(touch${IFS}" + marker + ")`touch${IFS}" + marker + "`", "no answer"},
+	} {
+		s.env.Procmon, s.env.Healthcheck = tc.procmon, tc.health
+		s.env.Vars = map[string]string{"DEPLOY_HEALTH_TIMEOUT": "0", "DEPLOY_PROCMON": "/nonexistent/procmon"}
+		o.commit(nil)
+		_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("procmon %q healthcheck %q: err = %v, want %q", tc.procmon, tc.health, err, tc.want)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("a gate value ran as shell text: %s exists", marker)
+		}
+		if s.current() != first.NewRelease {
+			t.Errorf("current = %s, want the first release back", s.current())
+		}
+	}
+}
