@@ -227,6 +227,7 @@ func TestFleetInterruptMidPrepare(t *testing.T) {
 	if !errors.As(err, &fe) || !fe.Interrupted || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want an interruption", err)
 	}
+	t.Logf("error as the user sees it:\n%v", err)
 	if !same(outcomes(res), OutcomeAborted, OutcomeAborted, OutcomeAborted) {
 		t.Errorf("outcomes %v", outcomes(res))
 	}
@@ -263,6 +264,7 @@ func TestFleetInterruptAfterSwitch(t *testing.T) {
 	if !errors.As(err, &fe) || !fe.Interrupted || fe.Phase != "switch" {
 		t.Fatalf("err = %v, want an interruption after the switch", err)
 	}
+	t.Logf("error as the user sees it:\n%v", err)
 	if !same(outcomes(res), OutcomeReverted, OutcomeAborted, OutcomeAborted) || !res[0].Result.Reverted {
 		t.Errorf("outcomes %v", outcomes(res))
 	}

@@ -201,3 +201,26 @@ func TestGateValuesAreNotShellText(t *testing.T) {
 		}
 	}
 }
+
+// TestGateFailsOnFirstDeploy: with nothing to go back to, a failed gate
+// still says why, and that there was no previous release.
+func TestGateFailsOnFirstDeploy(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	code := filepath.Join(t.TempDir(), "code")
+	must(t, os.WriteFile(code, []byte("3"), 0o644))
+	bin, _ := fakeProcmon(t, code)
+	s.env.Procmon = "/etc/procmon/app.toml"
+	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
+	s.setup()
+	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "gate" || !strings.Contains(se.Message, "status 3") ||
+		!strings.Contains(se.Message, "no previous release") {
+		t.Fatalf("err = %v, want the gate's reason and that nothing older exists", err)
+	}
+	if res.Gate != GateFailed || s.lockLine() != "" {
+		t.Errorf("gate %q, lock %q", res.Gate, s.lockLine())
+	}
+}

@@ -55,7 +55,8 @@ cmd_deploy() {
 	restart_gated "$REL" "$prevdir"
 	if [ -n "$GATE_FAIL" ]; then
 		hold_gate "$GATE_FAIL"
-		revert_to_previous "the health gate failed"
+		STEP=gate
+		revert_to_previous "health gate failed: $GATE_FAIL"
 		STEP=gate
 		fail "health gate failed: $GATE_FAIL: reverted to $OLD$REVERT_NOTE"
 	fi
