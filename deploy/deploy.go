@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,13 +24,26 @@ type Result struct {
 	// Switched is true once current pointed at NewRelease.
 	Switched bool
 	// Reverted is true when current was put back to OldRelease after the
-	// switch (a failed test hook, or Rollout.Revert).
+	// switch (a failed health gate or test hook, or Rollout.Revert).
 	Reverted bool
+	// Gate is the health gate's verdict on the new release: GatePassed,
+	// GateFailed, or "" when it was not reached (with neither procmon nor
+	// healthcheck set, a restart that went through counts as passed).
+	Gate string
+	// GateReason says why the gate failed (procmon's status, the
+	// healthcheck's last answer); "" when it passed.
+	GateReason string
 	// Duration is the wall time of the whole remote command.
 	Duration time.Duration
 	// Steps are the remote steps in order, with their times.
 	Steps []Step
 }
+
+// The health gate's verdicts, in Result.Gate.
+const (
+	GatePassed = "passed"
+	GateFailed = "failed"
+)
 
 // Rollout is one host's deploy in progress: the release is built and the
 // server waits for Switch or Abort (the first phase of a two-phase deploy
@@ -91,10 +105,14 @@ func Deploy(ctx context.Context, conn Conn, env *Env, o Options) (*Result, error
 }
 
 // Switch tells the server to switch current to the prepared release, then
-// restart (restart-file, post-deploy) and run the test hook (a failed test
-// reverts to the previous release). Without Options.Hold it returns when
-// the deploy is over (pruned, unlocked); with Hold, once the host restarted
-// and waits for Commit or Revert.
+// restart it and run the health gate (env.Procmon: `procmon reload --wait`;
+// else restart-file, then env.Healthcheck polled from the server) and the
+// test hook. Without Options.Hold a failed gate or test puts the previous
+// release back and Switch returns a *StepError (step gate or test) once
+// the deploy is over (pruned, unlocked). With Hold it returns once the
+// host restarted and waits for Commit or Revert: with a nil error when the
+// gate passed, or a *StepError for step gate (the reason, and procmon's or
+// the healthcheck's last output lines) while the host still waits.
 func (r *Rollout) Switch() (*Result, error) {
 	if err := r.s.send("switch"); err != nil {
 		err = r.s.wait()
@@ -103,7 +121,11 @@ func (r *Rollout) Switch() (*Result, error) {
 	if r.o.Hold {
 		select {
 		case <-r.gate:
-			return r.result(), nil
+			res := r.result()
+			if res.Gate == GateFailed {
+				return res, r.wrap(&StepError{Step: "gate", Message: res.GateReason, Output: r.s.tailLines()}, "")
+			}
+			return res, nil
 		case <-r.s.done:
 		}
 	}
@@ -171,7 +193,18 @@ func (r *Rollout) onEvent(ev event) {
 	case ev.kind == "reverted":
 		r.res.Reverted = true
 	case ev.kind == "gate":
+		r.res.Gate = GatePassed
+		if f(2) == "fail" {
+			r.res.Gate, r.res.GateReason = GateFailed, strings.TrimSpace(strings.Join(ev.fields[3:], " "))
+		}
 		r.once[1].Do(func() { close(r.gate) })
+	case ev.kind == "fail" && f(0) == "gate":
+		r.res.Gate = GateFailed
+		if r.res.GateReason == "" {
+			r.res.GateReason = strings.TrimSpace(strings.TrimPrefix(ev.rest, "gate "))
+		}
+	case ev.kind == "done" && r.res.Switched && !r.res.Reverted && r.res.Gate == "":
+		r.res.Gate = GatePassed
 	}
 }
 
@@ -229,7 +262,36 @@ func deployArgs(env *Env, o Options) ([]string, error) {
 	if ref != "" {
 		args = append(args, hooks.Arg("ref", ref))
 	}
+	g, err := gateArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, g...)
 	args = append(args, flag("wait", o.Wait)...)
 	args = append(args, flag("no-test", o.NoTests)...)
 	return append(args, flag("hold", o.Hold)...), nil
+}
+
+// gateArgs returns the health gate's script arguments. A healthcheck that
+// is a bare path (/healthz) is tried against procmon's `listen` (read from
+// the procmon config on the server), so it needs procmon; without procmon
+// the healthcheck must be a URL (http://127.0.0.1:3000/healthz).
+func gateArgs(env *Env) ([]string, error) {
+	var args []string
+	if env.Procmon != "" {
+		if err := hooks.CheckField("procmon", env.Procmon); err != nil || strings.ContainsAny(env.Procmon, " \t") {
+			return nil, fmt.Errorf("env %s: procmon %q is not a plain path: give the procmon config's path on the server, e.g. /etc/procmon/app.toml", env.Name, env.Procmon)
+		}
+		args = append(args, hooks.Arg("procmon", env.Procmon))
+	}
+	if h := env.Healthcheck; h != "" {
+		if err := hooks.CheckField("healthcheck", h); err != nil || strings.ContainsAny(h, " \t") {
+			return nil, fmt.Errorf("env %s: healthcheck %q contains whitespace or control characters: write /healthz or http://127.0.0.1:3000/healthz", env.Name, h)
+		}
+		if strings.HasPrefix(h, "/") && env.Procmon == "" {
+			return nil, fmt.Errorf("env %s: healthcheck %q is a path, and without procmon there is no address to try it on: write a URL such as http://127.0.0.1:3000%s, or set procmon", env.Name, h, h)
+		}
+		args = append(args, hooks.Arg("healthcheck", h))
+	}
+	return args, nil
 }

@@ -11,15 +11,17 @@ import (
 
 // FleetOptions configure a deploy to every host of an env.
 type FleetOptions struct {
-	// Options are the per-host options; Host, Stdout and Hold are set per
-	// host by the fleet.
+	// Options are the per-host options; Host, Stdout, Hold and OnStep are
+	// set per host by the fleet.
 	Options
 	// Dial opens the one connection a host's deploy uses. Required.
 	Dial func(ctx context.Context, h Host) (Conn, error)
 	// Output returns the writer for a host's remote output (nil = discard).
 	Output func(h Host) io.Writer
-	// NoRollback keeps hosts that switched when a later gate fails
-	// (false = put them back on their previous release).
+	// NoRollback keeps the hosts that switched and passed their gate when
+	// a later host fails (false = put them back on their previous
+	// release). The host whose gate failed is put back either way: its
+	// new release does not serve.
 	NoRollback bool
 	// OnEvent is called for every host event, for live lines and --json
 	// (nil = none). It may be called from several goroutines at once.
@@ -28,42 +30,59 @@ type FleetOptions struct {
 
 // FleetEvent is one thing that happened on one host.
 type FleetEvent struct {
-	Host  string    `json:"host"`
-	Phase string    `json:"phase"` // connect, prepare, step, prepared, switch, gate, commit, revert, abort, done, failed
-	Step  string    `json:"step,omitempty"`
-	Error string    `json:"error,omitempty"`
-	Time  time.Time `json:"time"`
+	// Host is the host as written in the config (Host.String()).
+	Host string `json:"host"`
+	// Phase is connect, prepare, step (a remote step started: see Step),
+	// prepared, switch, gate (restarted and passed its gate, held),
+	// commit, done (committed), revert, abort or failed.
+	Phase string `json:"phase"`
+	// Step is the remote step for phase step, or where a host stopped for
+	// failed and abort ("" otherwise).
+	Step string `json:"step,omitempty"`
+	// Error is the error's text for failed, abort, done and revert ("" = none).
+	Error string `json:"error,omitempty"`
+	// Time is when it happened, UTC.
+	Time time.Time `json:"time"`
 }
 
-// HostResult is what happened on one host of a fleet deploy.
-type HostResult struct {
-	// Host is the host, as written in the config.
-	Host Host
-	// Result is the remote result, filled as far as the host got (nil when
-	// it could not be reached).
-	Result *Result
-	// Err is why the host failed (nil = it deployed, or was aborted or
-	// reverted because another host failed: see Result).
-	Err error
-	// Outcome is "deployed", "aborted", "reverted" or "failed".
-	Outcome string
-}
-
-// hostRun is one host's rollout in progress.
+// hostRun is one host's rollout in progress. Only the goroutine working
+// on the host touches it until the phase's WaitGroup is done.
 type hostRun struct {
 	res     HostResult
 	conn    Conn
 	rollout *Rollout
 }
 
-// DeployFleet deploys env to all its hosts in two phases: every host
-// prepares (lock, fetch, release, build) with at most env.Parallel doing
-// so at once; only when all prepared does any switch. Hosts then switch
-// and restart in batches of env.Batch, each held at its health gate until
-// every batch passed; a failed gate puts every switched host back (unless
-// NoRollback) and aborts the rest. ctx ending stops the same way: before
-// the switch nothing moves; after, switched hosts are put back.
+func (r *hostRun) switched() bool { return r.res.Result != nil && r.res.Result.Switched }
+
+// DeployFleet deploys env to all its hosts in two phases, so that hosts
+// never stay on mixed versions:
+//
+//  1. prepare: every host is dialled and prepares its release (lock,
+//     fetch, checkout, shared, pre-deploy). At most env.Parallel
+//     (0 = DefaultParallel) hosts dial and prepare at once; a prepared
+//     host then waits, holding its connection and its lock, so a deploy
+//     to N hosts keeps N connections open until the end. If any host
+//     fails (or ctx ends), the preparations still running are cancelled
+//     and every prepared release is discarded: no host switches.
+//  2. switch: hosts switch, restart and pass their health gate (see
+//     Rollout.Switch) in batches of env.Batch (0 = all at once), each
+//     held at its gate until every batch passed; then all commit. When a
+//     gate fails, or ctx ends, no further batch starts, the failed host
+//     and (unless NoRollback) every switched host is put back on its
+//     previous release and restarted, and the rest are aborted.
+//
+// Once the first phase succeeded the remote commands outlive ctx, so that
+// an interrupt still ends every host on one consistent release. The
+// results list every host, in env.Hosts order, with its Outcome; the
+// error is a *FleetError naming the host that failed and why.
 func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, error) {
+	if fo.Dial == nil {
+		return nil, errors.New("deploy to several hosts: no way to dial them (FleetOptions.Dial is nil)")
+	}
+	if len(env.Hosts) == 0 {
+		return nil, fmt.Errorf("env %s has no hosts: set host or hosts", env.Name)
+	}
 	runs := make([]*hostRun, len(env.Hosts))
 	for i, h := range env.Hosts {
 		runs[i] = &hostRun{res: HostResult{Host: h}}
@@ -71,53 +90,41 @@ func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, 
 	defer func() {
 		for _, r := range runs {
 			if r.conn != nil {
-				r.conn.Close()
+				_ = r.conn.Close()
 			}
 		}
 	}()
-	// Sessions outlive ctx once prepared, so that an interrupt can still
-	// put hosts back in order rather than leave them half-switched.
 	sess, cancelSess := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSess()
 	if err := prepareAll(ctx, sess, cancelSess, env, fo, runs); err != nil {
-		finish(runs, fo, func(r *hostRun) { abortHost(r, fo) })
-		return results(runs), err
+		finish(runs, func(r *hostRun) { abortHost(r, fo) })
+		return results(runs), fleetError(err, runs)
 	}
-	switched, err := switchBatches(ctx, env, fo, runs)
-	if err != nil {
-		finish(runs, fo, func(r *hostRun) {
-			if r.res.Result != nil && r.res.Result.Switched && !fo.NoRollback {
+	if err := switchBatches(ctx, env, fo, runs); err != nil {
+		finish(runs, func(r *hostRun) {
+			switch {
+			case r.switched() && (r.res.Err != nil || !fo.NoRollback):
 				revertHost(r, fo)
-				return
-			}
-			if r.res.Result != nil && r.res.Result.Switched {
+			case r.switched():
 				commitHost(r, fo)
-				return
+			default:
+				abortHost(r, fo)
 			}
-			abortHost(r, fo)
 		})
-		_ = switched
-		return results(runs), err
+		return results(runs), fleetError(err, runs)
 	}
-	finish(runs, fo, func(r *hostRun) { commitHost(r, fo) })
+	finish(runs, func(r *hostRun) { commitHost(r, fo) })
 	for _, r := range runs {
 		if r.res.Err != nil {
-			return results(runs), fmt.Errorf("deploy finished with errors on %s", r.res.Host)
+			return results(runs), fleetError(&FleetError{Phase: "commit", Host: r.res.Host.String(), Err: r.res.Err}, runs)
 		}
 	}
 	return results(runs), nil
 }
 
-func results(runs []*hostRun) []HostResult {
-	out := make([]HostResult, len(runs))
-	for i, r := range runs {
-		out[i] = r.res
-	}
-	return out
-}
-
 // prepareAll dials and prepares every host, env.Parallel at a time. The
-// first failure (or ctx ending) cancels the preparations still running.
+// first failure (or ctx ending) cancels sess: the preparations still
+// running abort, and hosts not yet started are skipped.
 func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *Env, fo FleetOptions, runs []*hostRun) error {
 	parallel := env.Parallel
 	if parallel <= 0 {
@@ -133,16 +140,20 @@ func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *E
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			select {
+			case sem <- struct{}{}:
+			case <-sess.Done():
+			}
 			if sess.Err() != nil {
-				r.res.Outcome = "aborted"
+				r.res.Outcome = OutcomeAborted
 				return
 			}
-			if err := prepareHost(sess, env, fo, r); err != nil {
+			err := prepareHost(sess, env, fo, r)
+			<-sem
+			if err != nil {
 				mu.Lock()
 				if first == nil {
-					first = err
+					first = &FleetError{Phase: "prepare", Host: r.res.Host.String(), Err: err}
 				}
 				mu.Unlock()
 				cancelSess()
@@ -150,53 +161,56 @@ func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *E
 		}()
 	}
 	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = fmt.Errorf("interrupted before the switch: no host switched: %w", ctx.Err())
+	if ctx.Err() != nil {
+		return &FleetError{Phase: "prepare", Err: fmt.Errorf("interrupted: %w", ctx.Err()), Interrupted: true}
 	}
 	return first
 }
 
-func prepareHost(ctx context.Context, env *Env, fo FleetOptions, r *hostRun) error {
+// prepareHost dials h and prepares its release. It returns an error only
+// when the host itself failed; a host stopped because sess ended is
+// marked aborted.
+func prepareHost(sess context.Context, env *Env, fo FleetOptions, r *hostRun) error {
 	h := r.res.Host
 	emit(fo, h, "connect", "", nil)
-	conn, err := fo.Dial(ctx, h)
+	conn, err := fo.Dial(sess, h)
 	if err != nil {
-		r.res.Err, r.res.Outcome = err, "failed"
-		emit(fo, h, "failed", "connect", err)
-		return fmt.Errorf("%s: %w", h, err)
+		return r.prepareFailed(sess, fo, "connect", err)
 	}
 	r.conn = conn
 	o := fo.Options
 	o.Host, o.Hold = h.String(), true
+	o.Stdout = nil
 	if fo.Output != nil {
 		o.Stdout = fo.Output(h)
 	}
 	o.OnStep = func(step string) { emit(fo, h, "step", step, nil) }
 	emit(fo, h, "prepare", "", nil)
-	rollout, res, err := Prepare(ctx, conn, env, o)
+	rollout, res, err := Prepare(sess, conn, env, o)
 	r.res.Result = res
 	if err != nil {
-		if ctx.Err() != nil && !isStepError(err) {
-			r.res.Outcome = "aborted"
-			return err
-		}
-		r.res.Err, r.res.Outcome = err, "failed"
-		emit(fo, h, "failed", "prepare", err)
-		return err
+		return r.prepareFailed(sess, fo, "prepare", err)
 	}
 	r.rollout = rollout
 	emit(fo, h, "prepared", "", nil)
 	return nil
 }
 
-func isStepError(err error) bool {
-	var se *StepError
-	return errors.As(err, &se)
+func (r *hostRun) prepareFailed(sess context.Context, fo FleetOptions, phase string, err error) error {
+	if sess.Err() != nil {
+		r.res.Outcome = OutcomeAborted
+		emit(fo, r.res.Host, "abort", phase, nil)
+		return nil
+	}
+	r.res.Err, r.res.Outcome = err, OutcomeFailed
+	emit(fo, r.res.Host, "failed", phase, err)
+	return err
 }
 
 // switchBatches switches and restarts the hosts batch by batch; each host
-// stops at its gate, held, until every batch passed.
-func switchBatches(ctx context.Context, env *Env, fo FleetOptions, runs []*hostRun) (int, error) {
+// stops at its gate, held, until every batch passed. It stops at the
+// first failed host, or when ctx ends between batches.
+func switchBatches(ctx context.Context, env *Env, fo FleetOptions, runs []*hostRun) error {
 	batch := env.Batch
 	if batch <= 0 || batch > len(runs) {
 		batch = len(runs)
@@ -204,7 +218,8 @@ func switchBatches(ctx context.Context, env *Env, fo FleetOptions, runs []*hostR
 	done := 0
 	for start := 0; start < len(runs); start += batch {
 		if ctx.Err() != nil {
-			return done, fmt.Errorf("interrupted after %d of %d hosts switched: %w", done, len(runs), ctx.Err())
+			return &FleetError{Phase: "switch", Interrupted: true,
+				Err: fmt.Errorf("interrupted after %d of %d hosts switched: %w", done, len(runs), ctx.Err())}
 		}
 		end := min(start+batch, len(runs))
 		var wg sync.WaitGroup
@@ -215,12 +230,16 @@ func switchBatches(ctx context.Context, env *Env, fo FleetOptions, runs []*hostR
 		wg.Wait()
 		for _, r := range runs[start:end] {
 			if r.res.Err != nil {
-				return done, fmt.Errorf("%s: %w", r.res.Host, r.res.Err)
+				return &FleetError{Phase: "switch", Host: r.res.Host.String(), Err: r.res.Err}
 			}
 			done++
 		}
 	}
-	return done, nil
+	if ctx.Err() != nil {
+		return &FleetError{Phase: "switch", Interrupted: true,
+			Err: fmt.Errorf("interrupted before the commit: %w", ctx.Err())}
+	}
+	return nil
 }
 
 func switchHost(r *hostRun, fo FleetOptions) {
@@ -228,8 +247,11 @@ func switchHost(r *hostRun, fo FleetOptions) {
 	res, err := r.rollout.Switch()
 	r.res.Result = res
 	if err != nil {
-		r.res.Err, r.res.Outcome = err, "failed"
-		r.rollout = nil // the server ended the session: nothing left to tell it
+		r.res.Err, r.res.Outcome = err, OutcomeFailed
+		if !res.Switched || res.Gate != GateFailed {
+			// the server ended the command: nothing left to tell it
+			r.rollout = nil
+		}
 		emit(fo, r.res.Host, "failed", "switch", err)
 		return
 	}
@@ -237,7 +259,7 @@ func switchHost(r *hostRun, fo FleetOptions) {
 }
 
 // finish ends every host still held, in parallel.
-func finish(runs []*hostRun, fo FleetOptions, end func(*hostRun)) {
+func finish(runs []*hostRun, end func(*hostRun)) {
 	var wg sync.WaitGroup
 	for _, r := range runs {
 		if r.rollout == nil {
@@ -253,21 +275,24 @@ func abortHost(r *hostRun, fo FleetOptions) {
 	err := r.rollout.Abort()
 	r.rollout = nil
 	if r.res.Outcome == "" {
-		r.res.Outcome = "aborted"
+		r.res.Outcome = OutcomeAborted
 	}
 	if err != nil && r.res.Err == nil {
-		r.res.Err = err
+		r.res.Err, r.res.Outcome = err, OutcomeFailed
 	}
 	emit(fo, r.res.Host, "abort", "", err)
 }
 
 func commitHost(r *hostRun, fo FleetOptions) {
+	emit(fo, r.res.Host, "commit", "", nil)
 	res, err := r.rollout.Commit()
 	r.rollout = nil
 	r.res.Result = res
-	r.res.Outcome = "deployed"
-	if err != nil {
-		r.res.Err, r.res.Outcome = err, "failed"
+	if r.res.Err == nil {
+		r.res.Outcome = OutcomeDeployed
+	}
+	if err != nil && r.res.Err == nil {
+		r.res.Err, r.res.Outcome = err, OutcomeFailed
 	}
 	emit(fo, r.res.Host, "done", "", err)
 }
@@ -276,9 +301,11 @@ func revertHost(r *hostRun, fo FleetOptions) {
 	res, err := r.rollout.Revert()
 	r.rollout = nil
 	r.res.Result = res
-	r.res.Outcome = "reverted"
+	if r.res.Err == nil {
+		r.res.Outcome = OutcomeReverted
+	}
 	if err != nil && r.res.Err == nil {
-		r.res.Err = err
+		r.res.Err, r.res.Outcome = err, OutcomeFailed
 	}
 	emit(fo, r.res.Host, "revert", "", err)
 }

@@ -208,6 +208,13 @@ func (s *session) recordFail(after string) {
 	s.fail = &StepError{Step: step, Message: msg, Output: append([]string(nil), s.tail...)}
 }
 
+// tailLines returns the current step's last output lines.
+func (s *session) tailLines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tail...)
+}
+
 // finishSteps closes the last step and returns every step's timing.
 func (s *session) finishSteps() []Step {
 	s.mu.Lock()

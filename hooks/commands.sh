@@ -52,38 +52,54 @@ cmd_deploy() {
 	log_event "$SHA" "$REL" deploy "$REF"
 	STATE=switched
 	mark "switched $REL $SHA"
-	restart "$REL" "$prevdir"
+	restart_gated "$REL" "$prevdir"
+	if [ -n "$GATE_FAIL" ]; then
+		hold_gate "$GATE_FAIL"
+		STEP=gate
+		revert_to_previous "health gate failed: $GATE_FAIL"
+		STEP=gate
+		fail "health gate failed: $GATE_FAIL: reverted to $OLD$REVERT_NOTE"
+	fi
 	local rc=0
 	[ "$NO_TEST" = 1 ] || hook test "$H_TEST" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" || rc=$?
 	if ((rc)); then
 		revert_to_previous "test hook exited with status $rc"
 		STEP=test
-		fail "test hook exited with status $rc: reverted to $OLD"
+		fail "test hook exited with status $rc: reverted to $OLD$REVERT_NOTE"
 	fi
-	hold_gate "$prevdir"
+	hold_gate ""
 	prune
 	STATE=done
 	mark done
 }
 
-# hold_gate: with hold=1 the client runs its health gate over all hosts and
-# then says `commit` or `revert` (EOF = revert: never leave a host on a
-# version the fleet did not agree on).
+# hold_gate WHY: with hold=1 the client gates all hosts together: the script
+# reports this host's gate ("gate <id> <sha> ok", or "fail <why>" when the
+# restart or healthcheck failed) and waits for `commit` (keep the release,
+# even after a failed gate: --no-rollback) or `revert` (EOF = revert: never
+# leave a host on a version the fleet did not agree on). Without hold=1 it
+# returns at once.
 hold_gate() {
 	[ "$HOLD" = 1 ] || return 0
 	STEP=gate
-	mark "gate $REL $SHA"
+	if [ -n "$1" ]; then mark "gate $REL $SHA fail $1"; else mark "gate $REL $SHA ok"; fi
 	local d=''
 	IFS= read -r d <&3 || d=''
-	[ "$d" = commit ] && return 0
+	if [ "$d" = commit ]; then
+		[ -z "$1" ] || { prune; STATE=done; mark done; exit 0; }
+		return 0
+	fi
 	revert_to_previous "the client said '${d:-nothing}'"
-	[ "$d" = revert ] || { STEP=gate; fail "no commit from the client (it said '${d:-nothing}'): reverted to $OLD"; }
+	[ "$d" = revert ] || { STEP=gate; fail "no commit from the client (it said '${d:-nothing}'): reverted to $OLD$REVERT_NOTE"; }
 	STATE=done
 	mark done
 	exit 0
 }
 
-# revert_to_previous relinks the release that was current before this deploy.
+# revert_to_previous relinks the release that was current before this
+# deploy and restarts it; REVERT_NOTE says when that one does not serve
+# either (its gate is reported, not acted on: there is nothing older to go to).
+REVERT_NOTE=''
 revert_to_previous() {
 	[ -n "$OLD" ] && [ -d "$P/releases/$OLD" ] || fail "$1, and there is no previous release to revert to"
 	step revert
@@ -91,17 +107,11 @@ revert_to_previous() {
 	SHA=$OLD_SHA REF=$(ref_of "$OLD")
 	log_event "$SHA" "$OLD" revert "$REF"
 	mark "reverted $OLD $SHA"
-	restart "$OLD" ""
-}
-
-restart() { # release previous-dir
-	local dir="$P/releases/$1"
-	if [ -n "$RESTART_FILE" ]; then
-		step restart
-		mkdir -p -- "$(dirname -- "$dir/$RESTART_FILE")"
-		touch -- "$dir/$RESTART_FILE"
+	restart_gated "$OLD" ""
+	if [ -n "$GATE_FAIL" ]; then
+		REVERT_NOTE=" (which does not serve either: $GATE_FAIL)"
+		mark "info revert-gate fail $GATE_FAIL"
 	fi
-	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || fail "post-deploy hook exited with status $?"
 }
 
 cmd_revert() {
@@ -123,7 +133,8 @@ cmd_revert() {
 	switch_to "$target"
 	log_event "$tsha" "$target" revert "$REF"
 	mark "reverted $target $tsha"
-	restart "$target" "$P/releases/$OLD"
+	restart_gated "$target" "$P/releases/$OLD"
+	[ -z "$GATE_FAIL" ] || { STEP=gate; fail "reverted to $target, but it does not serve: $GATE_FAIL"; }
 	mark done
 }
 

@@ -16,8 +16,9 @@
 // afterwards. Every word is single-quoted (Quote): a config value, ref or
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
-// keep shell n pre-deploy post-deploy post-setup test restart-file wait
-// force no-test hold, and repeatable shared=<relpath> and var=<NAME>=<value>.
+// keep shell n pre-deploy post-deploy post-setup test restart-file procmon
+// healthcheck wait force no-test hold, and repeatable shared=<relpath> and
+// var=<NAME>=<value>.
 // Hook commands (pre-deploy …) are shell text by design: they run with
 // `bash -c "$cmd"` (`bash -lc` when shell=login).
 //
@@ -28,10 +29,10 @@
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
 //	deploy   lock, fetch, resolve, checkout, link shared, pre-deploy,
-//	         PREPARED → wait for the decision → switch, log, restart, test,
-//	         [gate], prune, unlock (below).
+//	         PREPARED → wait for the decision → switch, log, restart and
+//	         health gate (below), test, [hold], prune, unlock.
 //	revert   n=N: relink the release N successful deploys before current,
-//	         log `revert`, restart. No fetch.
+//	         log `revert`, restart (and gate, reported). No fetch.
 //	list     "@@deploy current <id>" then the raw lines of .deploys.
 //	curr     "@@deploy release <id> <sha> present|pruned" for current;
 //	prev     the same for what `revert` (n=1) would go back to.
@@ -53,7 +54,7 @@
 //
 //	step <name>              a step starts: lock fetch resolve checkout
 //	                         shared pre-deploy switch restart post-deploy
-//	                         test revert prune (setup: layout lock mirror
+//	                         health test revert prune (setup: layout lock mirror
 //	                         post-setup; revert: lock revert switch restart
 //	                         post-deploy)
 //	info old <id> <sha>      what current was ("-" when nothing)
@@ -62,7 +63,11 @@
 //	waiting lock held by …   wait=1 and the lock is busy
 //	prepared <id> <sha>      the release is built; the script now waits
 //	switched <id> <sha>      current points at the new release
-//	gate <id> <sha>          hold=1: restarted, waiting for commit|revert
+//	info health <url> <code> the healthcheck answered 2xx/3xx
+//	info revert-gate fail …  the release put back does not pass either
+//	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
+//	                         commit|revert
+//	gate <id> <sha> fail <why>  hold=1: the gate failed; waits likewise
 //	reverted <id> <sha>      current was put back to <id>
 //	discarded <id>           a failed or aborted release was removed
 //	fail <step> <message>    the command fails in <step> (first one wins)
@@ -81,11 +86,41 @@
 // connection dropped, Ctrl-C) aborts at once, even mid-build: the running
 // git or hook gets SIGTERM (each runs in its own session), the new release
 // is removed, `failed` is logged, the lock is freed. With hold=1 the script
-// reads a second line after the restart and test: `commit` finishes (prune,
-// unlock); anything else or EOF relinks the previous release, logs `revert`
-// and restarts it. This is the two-phase protocol a multi-host deploy
+// reads a second line after the restart, gate and test (at once when the
+// gate failed, skipping the test): `commit` finishes (prune, unlock);
+// anything else or EOF relinks the previous release, logs `revert` and
+// restarts it. This is the two-phase protocol a multi-host deploy
 // needs: prepare every host, switch them, gate on health, then commit all
 // or revert the switched ones.
+//
+// # Health gate
+//
+// After the switch the script restarts the new release and judges it:
+//
+//   - procmon=<conf> set: `procmon reload --wait -c <conf>`, run in the
+//     release by the hook shell (bash -c, or bash -lc with shell=login, so
+//     procmon is looked up in the hook shell's PATH; DEPLOY_PROCMON, from
+//     the env key or the server's environment, names another binary). Exit
+//     0: the new generation serves. Non-zero: procmon abandoned the reload
+//     and the old workers still serve; its output lines say why. 127:
+//     procmon was not found.
+//   - else restart-file set: it is touched (relative to the release).
+//
+// then post-deploy runs, then, with healthcheck=<url|path>, the server GETs
+// it until it answers 2xx or 3xx, for at most DEPLOY_HEALTH_TIMEOUT seconds
+// (env key or server environment; default 60), each try bounded to 5 s,
+// with curl when the server has it, else plain http over bash's /dev/tcp
+// (DEPLOY_NO_CURL=1 forces that; https needs curl). A URL is used as is; a
+// bare path (/healthz) is tried against procmon's `listen` address (the
+// top-level listen of the procmon config; 0.0.0.0 and an empty host mean
+// 127.0.0.1); the laptop refuses a bare path without procmon.
+//
+// A failed gate without hold=1 relinks the previous release, logs `revert`,
+// restarts it (its own gate is reported, not acted on) and fails in step
+// `gate` with the reason. With hold=1 the script reports `gate … fail <why>`
+// and waits: `revert` (or EOF) puts the previous release back, `commit`
+// keeps the new one (the client's --no-rollback). A first deploy has no
+// previous release: a failed gate then fails with current on the new one.
 //
 // # Lock
 //

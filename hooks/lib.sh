@@ -17,7 +17,7 @@ CMD=${1:-}
 (($#)) && shift
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
-NO_TEST=0 HOLD=0
+NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK=''
 SHARED=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -43,6 +43,8 @@ while (($#)); do
 	force=*) FORCE=${a#*=} ;;
 	no-test=*) NO_TEST=${a#*=} ;;
 	hold=*) HOLD=${a#*=} ;;
+	procmon=*) PROCMON=${a#*=} ;;
+	healthcheck=*) HEALTHCHECK=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done
@@ -99,6 +101,7 @@ check_common() {
 	[[ $N =~ ^[1-9][0-9]*$ ]] || fail "revert count '$N' is not a positive number"
 	case $WHO$REF in *$'\n'* | *$'\t'*) fail "ref or user contains a newline or tab" ;; esac
 	case $REF in -*) fail "ref '$REF' starts with '-'" ;; esac
+	case $PROCMON$HEALTHCHECK in *$'\n'* | *[[:space:]]*) fail "procmon or healthcheck contains whitespace" ;; esac
 	local kv p
 	for kv in ${VARS[@]+"${VARS[@]}"}; do
 		[[ ${kv%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || fail "env variable name '${kv%%=*}' is not a valid name"
@@ -109,6 +112,16 @@ check_common() {
 }
 
 # ---- helpers ---------------------------------------------------------------
+# setting NAME DEFAULT prints NAME from the `env` key's variables, else from
+# the server's environment, else DEFAULT (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT).
+setting() {
+	local kv
+	for kv in ${VARS[@]+"${VARS[@]}"}; do
+		[ "${kv%%=*}" = "$1" ] && { printf '%s\n' "${kv#*=}"; return; }
+	done
+	printf '%s\n' "${!1:-$2}"
+}
+
 git_() { git --git-dir="$P/repo" "$@"; }
 current_id() { local l; l=$(readlink -- "$P/current" 2>/dev/null) || return 0; printf '%s\n' "${l##*/}"; }
 sha_of() { [ -f "$P/releases/$1/REVISION" ] && head -n1 "$P/releases/$1/REVISION" || echo -; }

@@ -6,19 +6,23 @@ import (
 	"strings"
 )
 
-// The remote script, in three files by concept; they run as one text.
+// The remote script, in four files by concept; they run as one text.
 var (
 	//go:embed lib.sh
 	libScript string
 	//go:embed release.sh
 	releaseScript string
+	//go:embed gate.sh
+	gateScript string
 	//go:embed commands.sh
 	commandsScript string
 )
 
-// Script returns the text of the remote script (lib.sh, release.sh and
-// commands.sh, in that order), the whole server side of deploy.
-func Script() string { return libScript + "\n" + releaseScript + "\n" + commandsScript }
+// Script returns the text of the remote script (lib.sh, release.sh,
+// gate.sh and commands.sh, in that order), the whole server side of deploy.
+func Script() string {
+	return libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + commandsScript
+}
 
 // Stdin returns what the remote command line built by Command must read on
 // its stdin: the script, a NUL that ends it, then control, the channel on

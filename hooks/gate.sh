@@ -1,0 +1,110 @@
+# gate.sh: the restart and the health gate after a switch — procmon reload
+# --wait, or the restart file and an HTTP healthcheck polled from the
+# server. Part of the remote script (lib.sh, release.sh, gate.sh,
+# commands.sh run as one text).
+
+# restart_gated RELEASE PREVIOUS-DIR restarts RELEASE and sets GATE_FAIL to
+# why it does not serve ("" = it serves, or nothing gates it):
+#   procmon set: `procmon reload --wait -c <procmon>` run by the hook shell
+#     (DEPLOY_PROCMON, from the env key or the server's environment, names
+#     another binary); non-zero = procmon kept the old workers serving;
+#   else: touch restart-file (if set);
+# then post-deploy, then, with healthcheck set, poll it until 2xx/3xx.
+GATE_FAIL=''
+restart_gated() {
+	local dir="$P/releases/$1" rc=0
+	GATE_FAIL=''
+	if [ -n "$PROCMON" ]; then
+		step restart
+		procmon_reload "$dir" "$2" || rc=$?
+		if ((rc)); then
+			GATE_FAIL="procmon reload --wait exited with status $rc$(procmon_why "$rc")"
+			return 0
+		fi
+	elif [ -n "$RESTART_FILE" ]; then
+		step restart
+		mkdir -p -- "$(dirname -- "$dir/$RESTART_FILE")"
+		touch -- "$dir/$RESTART_FILE"
+	fi
+	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || fail "post-deploy hook exited with status $?"
+	[ -n "$HEALTHCHECK" ] || return 0
+	step health
+	health_poll || GATE_FAIL=$HEALTH_WHY
+}
+
+procmon_reload() { # dir previous-dir
+	local lflag=() bin
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	bin=$(setting DEPLOY_PROCMON procmon)
+	run_in "$1" "$1" "$2" bash ${lflag[@]+"${lflag[@]}"} -c 'exec "$@"' deploy-procmon \
+		"$bin" reload --wait -c "$PROCMON"
+}
+
+procmon_why() { # status
+	case $1 in
+	126 | 127) echo ": procmon is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it, or set DEPLOY_PROCMON in env" ;;
+	*) echo ": the new workers did not become ready, the old ones still serve" ;;
+	esac
+}
+
+# health_url prints the URL to poll: HEALTHCHECK itself when it is a URL; a
+# bare path is tried against procmon's `listen` (0.0.0.0 and an empty host
+# become 127.0.0.1). The laptop refuses a bare path without procmon.
+health_url() {
+	case $HEALTHCHECK in
+	http://* | https://*) printf '%s\n' "$HEALTHCHECK"; return ;;
+	esac
+	[ -n "$PROCMON" ] || { echo "healthcheck '$HEALTHCHECK' is a path and procmon is not set: give a URL" >&2; return 1; }
+	local listen
+	listen=$(awk '/^[[:space:]]*\[/ { exit } /^[[:space:]]*listen[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print; exit }' "$PROCMON" 2>/dev/null) || listen=''
+	[ -n "$listen" ] || { echo "no listen address in $PROCMON to try healthcheck '$HEALTHCHECK' against" >&2; return 1; }
+	case $listen in :*) listen="127.0.0.1$listen" ;; 0.0.0.0:*) listen="127.0.0.1:${listen#*:}" ;; esac
+	printf 'http://%s%s\n' "$listen" "$HEALTHCHECK"
+}
+
+# health_poll polls the healthcheck until it answers 2xx/3xx, for at most
+# DEPLOY_HEALTH_TIMEOUT seconds (default 60; env key or server
+# environment), 5 s per try. On failure HEALTH_WHY says what it last got.
+HEALTH_WHY=''
+health_poll() {
+	local url timeout code last='no answer' end
+	url=$(health_url 2>&1) || { HEALTH_WHY=$url; return 1; }
+	timeout=$(setting DEPLOY_HEALTH_TIMEOUT 60)
+	[[ $timeout =~ ^[0-9]+$ ]] || timeout=60
+	end=$((SECONDS + timeout))
+	while :; do
+		code=$(http_status "$url") || code=''
+		case $code in
+		2?? | 3??) mark "info health $url $code"; return 0 ;;
+		'') last='no answer (connection refused or timed out)' ;;
+		*) last="HTTP $code" ;;
+		esac
+		((SECONDS < end)) || break
+		sleep 0.5
+	done
+	HEALTH_WHY="healthcheck $url: $last after ${timeout}s"
+	return 1
+}
+
+# http_status prints the HTTP status of a GET of $1: with curl when the
+# server has it, else plain http:// over bash's /dev/tcp (DEPLOY_NO_CURL=1
+# forces that).
+http_status() {
+	if [ "$(setting DEPLOY_NO_CURL 0)" != 1 ] && command -v curl >/dev/null 2>&1; then
+		local c
+		c=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -- "$1" 2>/dev/null) || true
+		[ "${c:-000}" != 000 ] && printf '%s\n' "$c"
+		return 0
+	fi
+	case $1 in https://*) echo "https healthcheck needs curl on the server" >&2; return 1 ;; esac
+	local rest=${1#http://} hostport path
+	hostport=${rest%%/*}
+	path=${rest#"$hostport"}
+	[ -n "$path" ] || path=/
+	local host=${hostport%:*} port=80
+	[ "$hostport" != "$host" ] && port=${hostport##*:}
+	timeout 5 bash -c '
+		exec 5<>"/dev/tcp/$1/$2" || exit 1
+		printf "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" "$3" "$1" >&5
+		IFS=" " read -r _ code _ <&5 && printf "%s\n" "$code"' deploy-health "$host" "$port" "$path" 2>/dev/null </dev/null 3<&- 9>&- || true
+}
