@@ -12,7 +12,9 @@ import (
 // at (n=1: the deploy before it), computed on the server from .deploys:
 // repeating `revert 1` goes further back each time, it never toggles. It
 // relinks an existing release (no fetch), logs `revert`, and restarts
-// (restart-file, post-deploy). It fails, naming why, when there are not n
+// (restart-file, post-deploy) through the same health gate as a deploy
+// (procmon reload --wait, healthcheck): a release reverted to that does not
+// serve is a `gate` StepError. It fails, naming why, when there are not n
 // deploys before current or that release was pruned.
 func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result, error) {
 	if n < 1 {
@@ -52,6 +54,10 @@ func revertArgs(env *Env, n int, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	args = append(append(args, h...), hooks.Arg("n", strconv.Itoa(n)))
+	g, err := gateArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(append(args, h...), g...), hooks.Arg("n", strconv.Itoa(n)))
 	return append(args, flag("wait", o.Wait)...), nil
 }
