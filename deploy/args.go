@@ -107,7 +107,7 @@ func hookArgs(env *Env) ([]string, error) {
 		}
 		args = append(args, hooks.Arg("shared", p))
 	}
-	return args, nil
+	return append(args, flag("tty", env.NeedsTTY)...), nil
 }
 
 func flag(name string, on bool) []string {

@@ -17,10 +17,12 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold, and repeatable shared=<relpath> and
-// var=<NAME>=<value>.
+// healthcheck wait force no-test hold tty, and repeatable shared=<relpath>
+// and var=<NAME>=<value>.
 // Hook commands (pre-deploy …) are shell text by design: they run with
-// `bash -c "$cmd"` (`bash -lc` when shell=login).
+// `bash -c "$cmd"` (`bash -lc` when shell=login). With tty=1 (needs_tty)
+// they run under util-linux script(1), which gives them a pseudo-terminal;
+// the command reaches it in $DEPLOY_HOOK_CMD, not in script's own text.
 //
 // # Commands
 //

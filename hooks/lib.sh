@@ -17,7 +17,7 @@ CMD=${1:-}
 (($#)) && shift
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
-NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK=''
+NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0
 SHARED=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -45,6 +45,7 @@ while (($#)); do
 	hold=*) HOLD=${a#*=} ;;
 	procmon=*) PROCMON=${a#*=} ;;
 	healthcheck=*) HEALTHCHECK=${a#*=} ;;
+	tty=*) TTY=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done
@@ -165,6 +166,17 @@ hook() {
 	[ -n "$cmd" ] || return 0
 	step "$name"
 	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	if [ "$TTY" = 1 ]; then
+		# needs_tty: util-linux script(1) gives the hook a pseudo-terminal.
+		# The command travels in the environment, never in script's text.
+		command -v script >/dev/null 2>&1 || {
+			echo "needs_tty: script(1) from util-linux is not installed on this server" >&2
+			return 127
+		}
+		DEPLOY_HOOK_CMD=$cmd run_in "$3" "$4" "$5" env SHELL=/bin/bash \
+			script -qefc "exec bash ${lflag[*]-} -c \"\$DEPLOY_HOOK_CMD\"" /dev/null
+		return
+	fi
 	run_in "$3" "$4" "$5" bash ${lflag[@]+"${lflag[@]}"} -c "$cmd"
 }
 
