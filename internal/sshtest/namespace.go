@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // Host is one machine of a simulated fleet: an sshd on its own loopback
@@ -109,34 +107,6 @@ func requireNamespaces(t testing.TB) {
 		t.Fatalf("%s (%s=1 requires them)", msg, RequireEnv)
 	}
 	t.Skip(msg)
-}
-
-// newServer writes a server's keys and authorized_keys, as Start does,
-// without starting it.
-func newServer(t testing.TB, opts Options) *Server {
-	t.Helper()
-	u, err := user.Current()
-	if err != nil {
-		t.Fatalf("sshtest: current user: %v", err)
-	}
-	dir := t.TempDir()
-	s := &Server{
-		t:          t,
-		dir:        dir,
-		user:       u.Username,
-		cfgFile:    filepath.Join(dir, "sshd_config"),
-		logFile:    filepath.Join(dir, "sshd.log"),
-		hostFile:   filepath.Join(dir, "ssh_host_ed25519_key"),
-		authFile:   filepath.Join(dir, "authorized_keys"),
-		knownHosts: filepath.Join(dir, "known_hosts"),
-		extra:      opts.ExtraConfig,
-	}
-	s.hostKey = NewKey(t, s.hostFile, "")
-	s.client = NewKey(t, filepath.Join(dir, "id_ed25519"), "")
-	for _, k := range append([]ssh.PublicKey{s.client.Public()}, opts.AuthorizedKeys...) {
-		s.AuthorizeKey(t, k)
-	}
-	return s
 }
 
 // start runs sshd in a new mount namespace (private propagation, so the

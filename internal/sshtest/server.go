@@ -77,6 +77,30 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	requireSSHD(t)
+	s := newServer(t, opts)
+	if opts.RSAHostKey {
+		s.rsaKey = newRSAKey(t, filepath.Join(s.dir, "ssh_host_rsa_key"))
+		s.extra = append(s.extra, "HostKey "+filepath.Join(s.dir, "ssh_host_rsa_key"))
+	}
+	if opts.Passphrase != "" {
+		s.encrypted = NewKey(t, filepath.Join(s.dir, "id_encrypted"), opts.Passphrase)
+		s.AuthorizeKey(t, s.encrypted.Public())
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("sshtest: sshd log %s:\n%s", s.logFile, s.Logs())
+		}
+	})
+	s.startOnFreePort(t)
+	writeFile(t, s.knownHosts, []byte(s.KnownHostsLine()+"\n"), 0o600)
+	return s
+}
+
+// newServer writes a server's host and client keys and authorized_keys
+// (the client key plus opts.AuthorizedKeys), without starting it.
+func newServer(t testing.TB, opts Options) *Server {
+	t.Helper()
 	u, err := user.Current()
 	if err != nil {
 		t.Fatalf("sshtest: current user: %v", err)
@@ -94,27 +118,10 @@ func Start(t testing.TB, opts Options) *Server {
 		extra:      opts.ExtraConfig,
 	}
 	s.hostKey = NewKey(t, s.hostFile, "")
-	if opts.RSAHostKey {
-		s.rsaKey = newRSAKey(t, filepath.Join(dir, "ssh_host_rsa_key"))
-		s.extra = append(s.extra, "HostKey "+filepath.Join(dir, "ssh_host_rsa_key"))
-	}
 	s.client = NewKey(t, filepath.Join(dir, "id_ed25519"), "")
-	keys := append([]ssh.PublicKey{s.client.Public()}, opts.AuthorizedKeys...)
-	if opts.Passphrase != "" {
-		s.encrypted = NewKey(t, filepath.Join(dir, "id_encrypted"), opts.Passphrase)
-		keys = append(keys, s.encrypted.Public())
-	}
-	for _, k := range keys {
+	for _, k := range append([]ssh.PublicKey{s.client.Public()}, opts.AuthorizedKeys...) {
 		s.AuthorizeKey(t, k)
 	}
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("sshtest: sshd log %s:\n%s", s.logFile, s.Logs())
-		}
-	})
-	s.startOnFreePort(t)
-	writeFile(t, s.knownHosts, []byte(s.KnownHostsLine()+"\n"), 0o600)
 	return s
 }
 
