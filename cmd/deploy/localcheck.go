@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/deploytool/deploy/deploy/gitsource"
+)
+
+// localRepo opens the laptop's clone of the app: the git repository that
+// holds the config file. ok is false when there is none (the config lives
+// outside any clone); then local checks and the changelog are skipped.
+func (c *command) localRepo() (repo *gitsource.Repo, dir string, ok bool) {
+	dir = filepath.Dir(c.cfgFile)
+	r, err := gitsource.Open(dir)
+	if err != nil {
+		return nil, dir, false
+	}
+	return r, dir, true
+}
+
+// deployRef is the ref the deploy ships: the one given, else the env's.
+func (c *command) deployRef() string {
+	if c.g.Ref != "" {
+		return c.g.Ref
+	}
+	return c.env.Ref
+}
+
+// localSafety refuses to deploy a ref that is not the local branch's HEAD
+// or that has unpushed local commits: what would ship is not what the
+// laptop has (the classic tool's "push your changes before deploying").
+// --force deploys anyway, printing the warning. Without a local clone, or
+// when the clone does not know the ref, it only notes that it could not
+// look.
+func (c *command) localSafety() error {
+	repo, _, ok := c.localRepo()
+	if !ok {
+		return nil
+	}
+	ref := c.deployRef()
+	problems, err := localProblems(repo, ref)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "note: local checks skipped: %v\n", err)
+		return nil
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if c.g.Force {
+		for _, p := range problems {
+			fmt.Fprintf(c.stderr, "warning: %s (--force: deploying anyway)\n", p)
+		}
+		return nil
+	}
+	return &hintedError{
+		msg:  "refusing to deploy: " + strings.Join(problems, "; "),
+		hint: "push your changes (git push) and fetch before deploying, or deploy anyway with --force",
+	}
+}
+
+// localProblems compares what the deploy ships with the local branch.
+func localProblems(repo *gitsource.Repo, ref string) ([]string, error) {
+	var problems []string
+	m, err := repo.HeadMismatch(ref)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		problems = append(problems, m.String())
+	}
+	unpushed, err := repo.Unpushed(ref)
+	if err != nil {
+		return nil, err
+	}
+	if len(unpushed) > 0 {
+		var shas []string
+		for _, cm := range unpushed {
+			shas = append(shas, cm.Short)
+		}
+		problems = append(problems, fmt.Sprintf("%d local commit(s) not pushed: %s", len(unpushed), strings.Join(shas, " ")))
+	}
+	return problems, nil
+}
