@@ -148,11 +148,11 @@ func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
 		}
 		return nil, &ProcmonDownError{Msg: strings.TrimPrefix(msg, "error: ")}
 	}
-	return decodeAppStatus(out.Bytes())
+	return DecodeAppStatus(out.Bytes())
 }
 
-// decodeAppStatus reads procmon's status JSON.
-func decodeAppStatus(b []byte) (*AppStatus, error) {
+// DecodeAppStatus reads the JSON `procmon status --json` prints.
+func DecodeAppStatus(b []byte) (*AppStatus, error) {
 	var st AppStatus
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("procmon status --json printed something that is not its status (%v): is procmon up to date?", err)

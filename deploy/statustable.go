@@ -75,7 +75,7 @@ func statusCells(r StatusRow, procmon bool) []string {
 	if r.App == nil {
 		why := r.AppErr
 		if why == "" {
-			why = "not read"
+			why = "-" // the host itself could not be read
 		}
 		return append(cells, firstLineOf(why), "-", "-", "-", "-", "-", "-")
 	}
