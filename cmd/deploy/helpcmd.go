@@ -88,10 +88,10 @@ EXAMPLES:
 
 // helpFor returns the command whose help args ask for ("" = none: the
 // app's own help, or no help at all). Words after exec are the remote
-// command's.
+// command's, except a lone --help (`deploy prod exec --help`).
 func helpFor(args []string) string {
 	asked, cmd := false, ""
-	for _, a := range args[1:] {
+	for i, a := range args[1:] {
 		switch {
 		case a == "--":
 			return ""
@@ -100,7 +100,9 @@ func helpFor(args []string) string {
 		case cmd == "" && commandAliases[a] != "":
 			cmd = commandAliases[a]
 			if cmd == "exec" {
-				return ifAsked(asked, cmd)
+				rest := args[i+2:]
+				lone := len(rest) == 1 && (rest[0] == "--help" || rest[0] == "-h")
+				return ifAsked(asked || lone, cmd)
 			}
 		}
 	}
