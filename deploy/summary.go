@@ -69,22 +69,18 @@ func StateAfter(r HostResult) string {
 	if res == nil {
 		return "unchanged (not reached)"
 	}
-	old := releaseText(res.OldRelease, res.OldSHA)
 	switch {
 	case res.Switched && !res.Reverted && r.Outcome != "reverted":
-		return "on the new release " + releaseText(res.NewRelease, res.NewSHA)
+		return "on the new release " + res.NewRelease
 	case res.Switched:
-		return "back on " + old + " (reverted)"
+		return "back on " + res.OldRelease + " (reverted)"
+	case res.OldRelease == "":
+		// Stopped before the server said what current was (at the lock,
+		// say), or nothing was ever deployed: either way it was not touched.
+		return "unchanged"
 	default:
-		return "unchanged on " + old
+		return "unchanged on " + res.OldRelease
 	}
-}
-
-func releaseText(id, sha string) string {
-	if id == "" {
-		return "no release (nothing deployed)"
-	}
-	return id
 }
 
 // WriteSummary prints the summary table: host, old → new sha, time,
@@ -99,7 +95,7 @@ func WriteSummary(w io.Writer, s Summary) error {
 		}
 		result := h.Outcome
 		if h.Error != "" {
-			result += ": " + firstLineOf(h.Error)
+			result += ": " + firstLineOf(strings.TrimPrefix(h.Error, h.Host+": "))
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", h.Host, shortSHA(h.OldSHA), shortSHA(h.NewSHA), took, result)
 	}

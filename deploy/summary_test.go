@@ -48,7 +48,7 @@ func TestStateAfter(t *testing.T) {
 	}{
 		{"not reached", HostResult{Outcome: "failed"}, "unchanged (not reached)"},
 		{"aborted before switch", HostResult{Outcome: "aborted", Result: &Result{OldRelease: "r1"}}, "unchanged on r1"},
-		{"first deploy aborted", HostResult{Outcome: "aborted", Result: &Result{}}, "unchanged on no release (nothing deployed)"},
+		{"first deploy aborted", HostResult{Outcome: "aborted", Result: &Result{}}, "unchanged"},
 		{"deployed", HostResult{Outcome: "deployed", Result: &Result{OldRelease: "r1", NewRelease: "r2", Switched: true}}, "on the new release r2"},
 		{"reverted by gate", HostResult{Outcome: "reverted", Result: &Result{OldRelease: "r1", NewRelease: "r2", Switched: true}}, "back on r1 (reverted)"},
 		{"reverted by test hook", HostResult{Outcome: "failed", Result: &Result{OldRelease: "r1", NewRelease: "r2", Switched: true, Reverted: true}}, "back on r1 (reverted)"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,10 +57,16 @@ func (c *command) deploy(ctx context.Context) error {
 }
 
 // events returns the callback that prints fleet events: JSON lines on
-// stdout with --json, else updates of the live lines.
-func (c *command) events(out *deploy.Output) func(deploy.FleetEvent) {
-	if !c.g.JSON {
+// stdout with --json, updates of the live lines on a terminal, else a
+// line per event under the host's prefix (progress when piped).
+func (c *command) events(out *deploy.Output, live bool) func(deploy.FleetEvent) {
+	if live {
 		return out.Event
+	}
+	if !c.g.JSON {
+		return func(ev deploy.FleetEvent) {
+			fmt.Fprintln(out.Host(ev.Host), "==> "+eventText(ev))
+		}
 	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(c.stdout)
@@ -98,7 +105,7 @@ func (c *command) deployFleet(ctx context.Context) ([]deploy.HostResult, error) 
 			return w
 		},
 		NoRollback: c.g.NoRollback,
-		OnEvent:    c.events(out),
+		OnEvent:    c.events(out, oo.Live),
 	}
 	results, err := deploy.DeployFleet(ctx, c.env, fo)
 	for _, w := range writers {
@@ -106,6 +113,21 @@ func (c *command) deployFleet(ctx context.Context) ([]deploy.HostResult, error) 
 	}
 	out.Close()
 	return results, err
+}
+
+// eventText is a fleet event as a progress line.
+func eventText(ev deploy.FleetEvent) string {
+	text := ev.Phase
+	if ev.Step != "" {
+		text = ev.Step
+		if ev.Phase != "step" {
+			text = ev.Phase + " " + ev.Step
+		}
+	}
+	if ev.Error != "" {
+		text += ": " + firstLine(strings.TrimPrefix(ev.Error, ev.Host+": "))
+	}
+	return text
 }
 
 // deployOne deploys to the env's only host; its output is not prefixed.

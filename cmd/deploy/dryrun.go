@@ -75,6 +75,11 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 		return shipTarget{note: fmt.Sprintf("the local clone cannot resolve it: %v", err)}
 	}
 	fmt.Fprintf(w, "would deploy: %s = %s (as of the local clone's last fetch)\n", name, short(sha))
+	if problems, err := localProblems(repo, ref); err == nil {
+		for _, p := range problems {
+			fmt.Fprintf(w, "warning: %s: a deploy would refuse without --force\n", p)
+		}
+	}
 	return shipTarget{sha: sha, log: func(from string) ([]string, error) {
 		commits, err := repo.Log(from, sha, changelogMax)
 		if err != nil {
