@@ -64,10 +64,10 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 	if name == "" {
 		name = "the origin's default branch"
 	}
-	repo, dir, ok := c.localRepo()
+	repo, why, ok := c.localRepo()
 	if !ok {
 		fmt.Fprintf(w, "would deploy: %s (resolved on each server at fetch time)\n", name)
-		return shipTarget{note: "no local clone at " + dir + " (run from the app's clone to see the commits)"}
+		return shipTarget{note: why}
 	}
 	sha, err := repo.Resolve(ref)
 	if err != nil {

@@ -114,6 +114,19 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if after := snapshot(t, f.path); after != before {
 		t.Fatal("the second --dry-run changed the server")
 	}
+
+	// A config kept in some other repository (an ops repo, say) is not the
+	// app's clone: no changelog from it, and no refusal based on it.
+	ops := filepath.Join(t.TempDir(), "ops")
+	f.origin.git("init", "-q", ops)
+	f.origin.git("-C", ops, "remote", "add", "origin", "git@example.com:acme/ops.git")
+	b, _ := os.ReadFile(f.conf)
+	f.conf = filepath.Join(ops, "deploy.conf")
+	writeFile(t, f.conf, string(b))
+	r = f.mustRun("production", "--dry-run")
+	if !strings.Contains(r.stdout, "changelog: unavailable: the git repository at "+ops+" is not a clone of "+f.origin.dir) {
+		t.Errorf("dry run from another repo:\n%s", r.stdout)
+	}
 }
 
 // A deploy from a clone whose branch has unpushed commits is refused with

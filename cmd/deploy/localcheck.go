@@ -9,15 +9,27 @@ import (
 )
 
 // localRepo opens the laptop's clone of the app: the git repository that
-// holds the config file. ok is false when there is none (the config lives
-// outside any clone); then local checks and the changelog are skipped.
-func (c *command) localRepo() (repo *gitsource.Repo, dir string, ok bool) {
-	dir = filepath.Dir(c.cfgFile)
+// holds the config file, when one of its remotes is the env's repo. ok is
+// false otherwise (the config lives outside any clone, or in a clone of
+// another repo); then local checks and the changelog are skipped and why
+// says so.
+func (c *command) localRepo() (repo *gitsource.Repo, why string, ok bool) {
+	dir := filepath.Dir(c.cfgFile)
 	r, err := gitsource.Open(dir)
 	if err != nil {
-		return nil, dir, false
+		return nil, "no local clone at " + dir + " (run from the app's clone to see the commits)", false
 	}
-	return r, dir, true
+	urls, err := r.RemoteURLs()
+	if err != nil {
+		return nil, err.Error(), false
+	}
+	for _, u := range urls {
+		if gitsource.SameRepo(u, c.env.Repo) {
+			return r, "", true
+		}
+	}
+	return nil, fmt.Sprintf("the git repository at %s is not a clone of %s (its remotes: %s)",
+		dir, c.env.Repo, strings.Join(urls, ", ")), false
 }
 
 // deployRef is the ref the deploy ships: the one given, else the env's.
@@ -35,8 +47,11 @@ func (c *command) deployRef() string {
 // when the clone does not know the ref, it only notes that it could not
 // look.
 func (c *command) localSafety() error {
-	repo, _, ok := c.localRepo()
+	repo, why, ok := c.localRepo()
 	if !ok {
+		if !strings.HasPrefix(why, "no local clone") {
+			fmt.Fprintf(c.stderr, "note: local checks skipped: %s\n", why)
+		}
 		return nil
 	}
 	ref := c.deployRef()
