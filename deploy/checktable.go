@@ -12,13 +12,13 @@ import (
 // points at.
 type CheckRow struct {
 	// Host is the host as written in the config.
-	Host string `json:"host"`
+	Host string
 	// Items are Check's findings (nil when Err is set).
-	Items []CheckItem `json:"items,omitempty"`
+	Items []CheckItem
 	// Current is the release current points at ("" = none).
-	Current string `json:"current,omitempty"`
+	Current string
 	// Err is why the host could not be checked ("" = it was).
-	Err string `json:"error,omitempty"`
+	Err string
 }
 
 // SameCurrent is the fleet-wide check: every host reachable and on the

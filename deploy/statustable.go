@@ -11,15 +11,15 @@ import (
 // StatusRow is one host's line of `deploy <env> status`.
 type StatusRow struct {
 	// Host is the host as written in the config.
-	Host string `json:"host"`
+	Host string
 	// Deploy is the release and lock state (nil when Err is set).
-	Deploy *HostStatus `json:"deploy,omitempty"`
+	Deploy *HostStatus
 	// Err is why the host could not be read ("" = it was).
-	Err string `json:"error,omitempty"`
+	Err string
 	// App is procmon's view (nil without the procmon key, or when AppErr).
-	App *AppStatus `json:"app,omitempty"`
+	App *AppStatus
 	// AppErr says why there is no App when the env has a procmon key.
-	AppErr string `json:"app_error,omitempty"`
+	AppErr string
 }
 
 // NewStatusRow builds a host's row from what Status and AppStatusOf gave.

@@ -65,7 +65,7 @@ func (c *command) checkJSON(rows []deploy.CheckRow) error {
 	}
 	same := deploy.SameCurrent(rows)
 	ok = ok && same.OK
-	if err := enc.Encode(map[string]any{"summary": true, "ok": ok, "same_current": same}); err != nil {
+	if err := enc.Encode(map[string]any{"summary": true, "ok": ok, "same_current": deploy.CheckItemJSON(same)}); err != nil {
 		return err
 	}
 	if !ok {

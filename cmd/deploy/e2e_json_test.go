@@ -119,3 +119,47 @@ func TestInterruptSaysWhereHostsAre(t *testing.T) {
 	f.writeINI()
 	f.mustRun("production") // no lock left behind
 }
+
+// status --json and check --json print one object per host (then a
+// summary for check), with snake_case keys, parsed back here.
+func TestStatusAndCheckJSON(t *testing.T) {
+	f := newFixture(t)
+	f.writeINI()
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	var row struct {
+		Host   string `json:"host"`
+		Deploy struct {
+			Release  string `json:"release"`
+			SHA      string `json:"sha"`
+			LayoutOK bool   `json:"layout_ok"`
+			Lock     string `json:"lock"`
+		} `json:"deploy"`
+	}
+	st := f.mustRun("production", "status", "--json")
+	if err := json.Unmarshal([]byte(st.stdout), &row); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, st.stdout)
+	}
+	if row.Host != f.sshd.Host() || row.Deploy.Release != f.current() || row.Deploy.SHA != f.currentSHA() || !row.Deploy.LayoutOK || row.Deploy.Lock != "free" {
+		t.Errorf("status --json = %+v", row)
+	}
+	ck := f.mustRun("production", "check", "--json")
+	lines := strings.Split(strings.TrimSpace(ck.stdout), "\n")
+	var host struct {
+		Items []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"items"`
+		Current string `json:"current"`
+	}
+	var sum struct {
+		Summary, OK bool
+		Same        struct{ OK bool } `json:"same_current"`
+	}
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &host) != nil || json.Unmarshal([]byte(lines[1]), &sum) != nil {
+		t.Fatalf("check --json:\n%s", ck.stdout)
+	}
+	if len(host.Items) < 5 || host.Current != f.current() || !sum.Summary || !sum.OK || !sum.Same.OK {
+		t.Errorf("check --json host %+v summary %+v", host, sum)
+	}
+}
