@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // hostColour is the ANSI colour of the i-th host's prefix (cycling
@@ -23,6 +25,9 @@ type OutputOptions struct {
 	Live bool
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// Width is the terminal's width: live lines are cut to fit, so that
+	// none wraps and the redraw stays in place (0 = no limit).
+	Width int
 }
 
 // Output writes the lines of a command running on several hosts at once:
@@ -108,7 +113,7 @@ func (o *Output) Event(ev FleetEvent) {
 	case "done", "failed", "abort", "revert":
 		l.end = ev.Phase
 		if ev.Error != "" {
-			l.end += ": " + ev.Error
+			l.end += ": " + firstLineOf(strings.TrimPrefix(ev.Error, ev.Host+": "))
 		}
 	default:
 		l.step, l.since = ev.Phase, now
@@ -177,10 +182,23 @@ func (o *Output) redraw() {
 	var b bytes.Buffer
 	now := o.oo.Now()
 	for _, h := range o.hosts {
-		b.WriteString(o.Prefix(h) + o.live[h].text(now) + "\x1b[K\n")
+		b.WriteString(o.Prefix(h) + o.fit(o.live[h].text(now)) + "\x1b[K\n")
 	}
 	_, _ = o.w.Write(b.Bytes())
 	o.drawn = len(o.hosts)
+}
+
+// fit cuts a live line's text to the terminal's width.
+func (o *Output) fit(text string) string {
+	room := o.oo.Width - 1 - o.width - len(" | ")
+	if o.oo.Width <= 0 || utf8.RuneCountInString(text) <= room {
+		return text
+	}
+	if room < 2 {
+		return ""
+	}
+	r := []rune(text)
+	return string(r[:room-1]) + "…"
 }
 
 // text is the live line's content: the step and its elapsed time, or how

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestOutputPrefixAligned(t *testing.T) {
@@ -104,5 +105,25 @@ func TestOutputLiveLines(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, "\x1b[2A\x1b[J") {
 		t.Errorf("Close did not erase the live lines: %q", out[max(0, len(out)-40):])
+	}
+}
+
+// A live line never wraps: it is cut to the terminal's width.
+func TestOutputLiveLineFitsWidth(t *testing.T) {
+	var b bytes.Buffer
+	o := NewOutput(&b, []string{"web1"}, OutputOptions{Live: true, Width: 30})
+	o.Event(FleetEvent{Host: "web1", Phase: "failed", Error: "web1: lock: locked by root@vm (pid 1) since a long time\nsecond line"})
+	o.Close()
+	for _, l := range strings.Split(b.String(), "\n") {
+		if i := strings.LastIndex(l, "\x1b[J"); i >= 0 {
+			l = l[i+len("\x1b[J"):]
+		}
+		visible := strings.TrimSuffix(l, "\x1b[K")
+		if strings.Contains(l, "failed") && (utf8.RuneCountInString(visible) > 30 || !strings.HasSuffix(visible, "…")) {
+			t.Errorf("live line %q is %d wide, want <= 30 and cut", visible, utf8.RuneCountInString(visible))
+		}
+		if strings.Contains(l, "second line") || strings.Contains(l, "| failed: web1:") {
+			t.Errorf("live line %q keeps the host or a second line", l)
+		}
 	}
 }

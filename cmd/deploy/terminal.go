@@ -17,7 +17,11 @@ func outputOptions(w io.Writer) deploy.OutputOptions {
 		return deploy.OutputOptions{}
 	}
 	_, noColour := os.LookupEnv("NO_COLOR")
-	return deploy.OutputOptions{Colour: !noColour, Live: true}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		width = 80
+	}
+	return deploy.OutputOptions{Colour: !noColour, Live: true, Width: width}
 }
 
 // hostNames are the env's hosts as written in the config.
