@@ -48,6 +48,16 @@ func (c *command) dryRun(ctx context.Context) error {
 		c.writeHostChangelog(w, h, target)
 	}
 	writePlan(w, plan, len(hosts))
+	var unreached []string
+	for _, h := range hosts {
+		if h.err != nil {
+			unreached = append(unreached, h.host)
+		}
+	}
+	if len(unreached) > 0 {
+		return &hintedError{msg: "dry run: could not read " + strings.Join(unreached, ", ") + ": a deploy would fail there",
+			hint: "see the host's line above; 'deploy " + c.env.Name + " check' runs the full preflight"}
+	}
 	return nil
 }
 

@@ -104,3 +104,13 @@ func TestAppStatusDecodesProcmonStatus(t *testing.T) {
 		t.Errorf("decoded\n %+v\nwant\n %+v", got, want)
 	}
 }
+
+// A dry run that cannot reach a host still prints the plan, says the
+// host is unknown, and exits non-zero: the deploy would fail there.
+func TestDryRunUnreachableHost(t *testing.T) {
+	r := runOffline(t, "production", "--dry-run")
+	if r.code != 1 || !strings.Contains(r.stdout, "deployed:  unknown: ") || !strings.Contains(r.stdout, "remote command") ||
+		!strings.Contains(r.stderr, "dry run: could not read 127.0.0.1") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
