@@ -39,7 +39,7 @@ EXAMPLES:
    deploy production status         release, lock and app state of every host
    deploy production logs -f        follow the app's log on every host
    deploy production check          preflight on every host, changes nothing
-   deploy -c other.conf staging --dry-run   the plan and the changelog, changes nothing
+   deploy staging --dry-run         the plan and the changelog, changes nothing
    deploy production status --help  a command's own help and examples
 `
 
@@ -52,17 +52,17 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 		Version: version.String(),
 		UsageText: "deploy [-c FILE] [-C DIR] [--dry-run] [--json] <env> [command] [args]\n\n" +
 			"COMMANDS (after <env>):\n" +
-			"   (none) | <ref>     deploy the env's ref, or the ref given\n" +
-			"   setup              create the layout, clone the repo, run post-setup\n" +
-			"   revert [N]         roll back N successful deploys (default 1)\n" +
-			"   list | curr | prev the deploy log, the current and previous release\n" +
-			"   exec <cmd…>        run a command in current (alias: run)\n" +
-			"   console            a login shell in current\n" +
-			"   config [key]       print the resolved config\n" +
-			"   status             release, lock and (with procmon) app state of every host\n" +
+			"   (none) | <ref>           deploy the env's ref, or the ref given\n" +
+			"   setup                    create the layout, clone the repo, run post-setup\n" +
+			"   revert [N]               roll back N successful deploys (default 1)\n" +
+			"   list | curr | prev       the deploy log, the current and previous release\n" +
+			"   exec <cmd…>              run a command in current (alias: run)\n" +
+			"   console                  a login shell in current\n" +
+			"   config [key]             print the resolved config\n" +
+			"   status                   release, lock and (with procmon) app state of every host\n" +
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
-			"   check              preflight on every host, changes nothing\n" +
-			"   unlock [--force]   break a stale lock (says whose it was)",
+			"   check                    preflight on every host, changes nothing\n" +
+			"   unlock [--force]         break a stale lock (says whose it was)",
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Reader:               stdin,
