@@ -38,12 +38,12 @@ func NewStatusRow(host string, st *HostStatus, err error, app *AppStatus, appErr
 }
 
 // WriteStatusTable prints one table for every host: current release and
-// sha, deploys behind the newest, lock, and with procmon the app state,
+// sha, deploys behind the newest, free disk under path, lock, and with procmon the app state,
 // ready/total workers, health, CPU/memory/disk and degraded flags. A host
 // that could not be read says why in its row.
 func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	head := "HOST\tRELEASE\tSHA\tBEHIND\tLOCK"
+	head := "HOST\tRELEASE\tSHA\tBEHIND\tFREE\tLOCK"
 	if procmon {
 		head += "\tAPP\tWORKERS\tHEALTH\tCPU\tMEM\tDISK\tDEGRADED"
 	}
@@ -57,7 +57,7 @@ func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 func statusCells(r StatusRow, procmon bool) []string {
 	cells := []string{r.Host}
 	if r.Deploy == nil {
-		cells = append(cells, "unreachable: "+firstLineOf(r.Err), "-", "-", "-")
+		cells = append(cells, "unreachable: "+firstLineOf(r.Err), "-", "-", "-", "-")
 	} else {
 		d := r.Deploy
 		rel := d.Current
@@ -67,7 +67,7 @@ func statusCells(r StatusRow, procmon bool) []string {
 		case rel == "":
 			rel = "nothing deployed"
 		}
-		cells = append(cells, rel, shortSHA(d.SHA), fmt.Sprint(d.Behind), firstSet(d.Lock, "-"))
+		cells = append(cells, rel, shortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), firstSet(d.Lock, "-"))
 	}
 	if !procmon {
 		return cells
@@ -100,6 +100,19 @@ func statusCells(r StatusRow, procmon bool) []string {
 		}
 	}
 	return append(cells, a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded)
+}
+
+// freeText is free disk space in KiB, made short (1.2G, 350M).
+func freeText(kb int64) string {
+	switch {
+	case kb <= 0:
+		return "-"
+	case kb >= 1<<20:
+		return fmt.Sprintf("%.1fG", float64(kb)/(1<<20))
+	case kb >= 1<<10:
+		return fmt.Sprintf("%dM", kb>>10)
+	}
+	return fmt.Sprintf("%dK", kb)
 }
 
 func pct(v float64) string { return fmt.Sprintf("%.0f%%", v) }

@@ -40,10 +40,10 @@ func TestStatusTableGolden(t *testing.T) {
 	failing.Metrics = nil
 	failing.State = "crash-loop"
 	failing.Heartbeat = AppHeartbeat{Enabled: true, Failures: 3}
-	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free"}
+	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
 	rows := []StatusRow{
 		NewStatusRow("web1", ok, nil, app, nil),
-		NewStatusRow("web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true,
+		NewStatusRow("web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
 			Lock: "alice@laptop (pid 7, deploy) since 2026-11-24T08:00:00Z"}, nil, &failing, nil),
 		NewStatusRow("web3", ok, nil, nil, ErrProcmonMissing),
 		NewStatusRow("web4", ok, nil, nil, &ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),

@@ -85,8 +85,8 @@ func TestStatusCheckLogsOnTwoHosts(t *testing.T) {
 
 	st := f.mustRun("production", "status")
 	for _, h := range []string{h1, h2} {
-		want := fmt.Sprintf("%s  %s  %s  0       free", h, cur, sha[:7])
-		if !strings.Contains(st.stdout, want) {
+		want := fmt.Sprintf("%s  %s  %s  0       ", h, cur, sha[:7])
+		if !strings.Contains(st.stdout, want) || !strings.Contains(st.stdout, "  free\n") {
 			t.Errorf("status lacks %q:\n%s", want, st.stdout)
 		}
 	}
