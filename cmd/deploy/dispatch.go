@@ -97,12 +97,18 @@ func (c *command) options(h deploy.Host, out io.Writer) deploy.Options {
 }
 
 // eachHost runs fn on every host in turn over one connection each; output
-// lines carry the host's name when there are several.
+// lines carry the host's name when there are several. Ctrl-C stops before
+// the next host and says where each host got to.
 func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, deploy.Host, io.Writer) error) error {
 	var failed []string
 	view := deploy.NewOutput(c.stdout, hostNames(c.env.Hosts), deploy.OutputOptions{Colour: outputOptions(c.stdout).Colour})
 	defer view.Close()
-	for _, h := range c.env.Hosts {
+	state := make([]string, len(c.env.Hosts))
+	for i, h := range c.env.Hosts {
+		if ctx.Err() != nil {
+			c.writeInterrupted(state)
+			return ctx.Err()
+		}
 		var out io.Writer = c.stdout
 		if len(c.env.Hosts) > 1 {
 			hw := view.Host(h.String())
@@ -110,10 +116,16 @@ func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.
 			out = hw
 		}
 		err := c.withConn(ctx, h, func(conn deploy.Conn) error { return fn(ctx, conn, h, out) })
-		if err != nil {
-			if len(c.env.Hosts) == 1 {
-				return err
-			}
+		state[i] = "done"
+		switch {
+		case err != nil && ctx.Err() != nil:
+			state[i] = "interrupted: its lock is released; 'deploy " + c.env.Name + " curr' shows where it is"
+			c.writeInterrupted(state)
+			return err
+		case err != nil && len(c.env.Hosts) == 1:
+			return err
+		case err != nil:
+			state[i] = "failed"
 			printError(c.stderr, fmt.Errorf("%s: %w", h, err))
 			failed = append(failed, h.String())
 		}
@@ -122,6 +134,22 @@ func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.
 		return fmt.Errorf("%s failed on %s", c.inv.Command, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// writeInterrupted says, after Ctrl-C, how far the command got on each
+// host ("" = not started).
+func (c *command) writeInterrupted(state []string) {
+	if len(state) < 2 {
+		return
+	}
+	fmt.Fprintf(c.stderr, "%s interrupted; the hosts are:\n", c.inv.Command)
+	for i, h := range c.env.Hosts {
+		st := state[i]
+		if st == "" {
+			st = "not started: unchanged"
+		}
+		fmt.Fprintf(c.stderr, "  %s: %s\n", h, st)
+	}
 }
 
 func (c *command) withConn(ctx context.Context, h deploy.Host, fn func(deploy.Conn) error) error {

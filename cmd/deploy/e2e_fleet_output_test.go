@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Two hosts that share one disk (one machine, two sshd) cannot both take
@@ -62,4 +65,41 @@ func TestFleetOutputWhenOneHostFails(t *testing.T) {
 	}
 	f.writeINI()
 	f.mustRun("production") // no lock left behind
+}
+
+// Ctrl-C during a command that runs host after host (setup, revert…)
+// stops before the next host and says where each one got to.
+func TestInterruptSequentialCommandSaysWhereHostsAre(t *testing.T) {
+	f := newFixture(t)
+	second := f.twoHosts(t)
+	h1, h2 := f.sshd.Addr(), second.Addr()
+	dir := t.TempDir()
+	started, release := filepath.Join(dir, "started"), filepath.Join(dir, "release")
+	f.writeHosts([]string{h1, h2}, "post-setup "+gateHook(started, release))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan cliResult, 1)
+	go func() { done <- f.run(ctx, "production", "setup") }()
+	waitFile(t, started)
+	cancel()
+	// Let the hook end by itself (as root, sshd will not signal it), so
+	// the first host finishes or stops, and the second must not start.
+	writeFile(t, release, "")
+	var r cliResult
+	select {
+	case r = <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the interrupted setup did not end")
+	}
+	if !strings.Contains(r.stderr, h1+": done") && !strings.Contains(r.stderr, h1+": interrupted: its lock is released") {
+		t.Errorf("stderr does not say where %s got to:\n%s", h1, r.stderr)
+	}
+	for _, want := range []string{"setup interrupted; the hosts are:", h2 + ": not started: unchanged"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r.code == 0 {
+		t.Error("an interrupted setup exited 0")
+	}
 }
