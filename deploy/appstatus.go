@@ -133,7 +133,7 @@ func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
 		return nil, err
 	}
 	var out, errOut bytes.Buffer
-	err = conn.Run(ctx, line, nil, &out, &limitedWriter{w: &errOut, n: 4 << 10})
+	err = conn.Run(ctx, line, nil, &out, &errOut)
 	if err != nil {
 		var ex interface{ ExitStatus() int }
 		if errors.As(err, &ex) && ex.ExitStatus() == 127 {
