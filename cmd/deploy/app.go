@@ -36,7 +36,11 @@ EXAMPLES:
    deploy production list           the deploy log (.deploys)
    deploy production exec ls -la    run a command in the current release
    deploy production unlock         break a lock left by a killed deploy
-   deploy -c other.conf staging --dry-run
+   deploy production status         release, lock and app state of every host
+   deploy production logs -f        follow the app's log on every host
+   deploy production check          preflight on every host, changes nothing
+   deploy staging --dry-run         the plan and the changelog, changes nothing
+   deploy production status --help  a command's own help and examples
 `
 
 // newApp builds the CLI. Commands follow the classic bash deploy's grammar
@@ -48,14 +52,17 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 		Version: version.String(),
 		UsageText: "deploy [-c FILE] [-C DIR] [--dry-run] [--json] <env> [command] [args]\n\n" +
 			"COMMANDS (after <env>):\n" +
-			"   (none) | <ref>     deploy the env's ref, or the ref given\n" +
-			"   setup              create the layout, clone the repo, run post-setup\n" +
-			"   revert [N]         roll back N successful deploys (default 1)\n" +
-			"   list | curr | prev the deploy log, the current and previous release\n" +
-			"   exec <cmd…>        run a command in current (alias: run)\n" +
-			"   console            a login shell in current\n" +
-			"   config [key]       print the resolved config\n" +
-			"   unlock [--force]   break a stale lock (says whose it was)",
+			"   (none) | <ref>           deploy the env's ref, or the ref given\n" +
+			"   setup                    create the layout, clone the repo, run post-setup\n" +
+			"   revert [N]               roll back N successful deploys (default 1)\n" +
+			"   list | curr | prev       the deploy log, the current and previous release\n" +
+			"   exec <cmd…>              run a command in current (alias: run)\n" +
+			"   console                  a login shell in current\n" +
+			"   config [key]             print the resolved config\n" +
+			"   status                   release, lock and (with procmon) app state of every host\n" +
+			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
+			"   check                    preflight on every host, changes nothing\n" +
+			"   unlock [--force]         break a stale lock (says whose it was)",
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Reader:               stdin,
@@ -77,12 +84,12 @@ func flags(g *globals) []cli.Flag {
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config `FILE` (default ./deploy.conf, then ./deploy.toml)", Destination: &g.Config},
 		&cli.StringFlag{Name: "chdir", Aliases: []string{"C"}, Usage: "run in `DIR`", Destination: &g.Chdir},
 		&cli.StringFlag{Name: "ref", Usage: "deploy `REF` instead of the env's ref", Destination: &g.Ref},
-		&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done, change nothing", Destination: &g.DryRun},
-		&cli.BoolFlag{Name: "json", Usage: "print JSON events for scripts", Destination: &g.JSON},
+		&cli.BoolFlag{Name: "dry-run", Usage: "deploy: print the plan and the changelog, change nothing on any host", Destination: &g.DryRun},
+		&cli.BoolFlag{Name: "json", Usage: "deploy, status, check: JSON lines on stdout for scripts (deploy: one per event, then a summary)", Destination: &g.JSON},
 		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time", Destination: &g.AcceptNew},
 		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
-		&cli.BoolFlag{Name: "force", Usage: "unlock: break a lock whose holder still runs", Destination: &g.Force},
+		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},
 		&cli.BoolFlag{Name: "no-rollback", Usage: "keep hosts that switched when a later health gate fails", Destination: &g.NoRollback},
 		&cli.StringFlag{Name: "transport", Usage: "`ssh` (default), or local: run the remote script with this machine's bash (demo, tests)", Destination: &g.Transport},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "logs: keep following", Destination: &g.Follow},
@@ -103,13 +110,16 @@ func complete(g *globals) cli.BashCompleteFunc {
 			}
 			return
 		}
-		words := []string{"setup", "revert", "list", "curr", "prev", "exec", "console", "config", "unlock"}
+		words := []string{"setup", "revert", "list", "curr", "prev", "exec", "console", "config", "status", "logs", "check", "unlock"}
 		_, _ = io.WriteString(c.App.Writer, strings.Join(words, "\n")+"\n")
 	}
 }
 
 // run is main without the process: it parses args and runs one command.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cmd := helpFor(args); cmd != "" {
+		return printCommandHelp(stdout, cmd)
+	}
 	g := &globals{}
 	action := func(c *cli.Context) error {
 		return dispatch(c.Context, g, c.Args().Slice(), stdin, stdout, stderr)

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/deploytool/deploy/deploy"
 )
 
-// deploy deploys the env's ref (or the one given) to every host.
+// deploy deploys the env's ref (or the one given) to every host; with
+// --dry-run it only says what would be done.
 func (c *command) deploy(ctx context.Context) error {
 	if c.inv.Ref != "" {
 		if c.g.Ref != "" && c.g.Ref != c.inv.Ref {
@@ -16,57 +21,163 @@ func (c *command) deploy(ctx context.Context) error {
 		}
 		c.g.Ref = c.inv.Ref
 	}
-	if len(c.env.Hosts) == 1 {
-		return c.deployOne(ctx, c.env.Hosts[0])
+	if c.g.DryRun {
+		return c.dryRun(ctx)
 	}
+	if err := c.localSafety(); err != nil {
+		return err
+	}
+	var results []deploy.HostResult
+	var err error
+	if len(c.env.Hosts) == 1 {
+		results, err = c.deployOne(ctx, c.env.Hosts[0])
+	} else {
+		results, err = c.deployFleet(ctx)
+	}
+	sum := deploy.Summarize(results, err)
+	if c.g.JSON {
+		if jerr := json.NewEncoder(c.stdout).Encode(sum); jerr != nil {
+			return jerr
+		}
+	} else if len(c.env.Hosts) > 1 {
+		fmt.Fprintln(c.stdout)
+		if werr := deploy.WriteSummary(c.stdout, sum); werr != nil {
+			return werr
+		}
+	}
+	if err != nil && (ctx.Err() != nil || len(c.env.Hosts) > 1) {
+		what := "deploy failed"
+		if ctx.Err() != nil {
+			what = "interrupted"
+		}
+		fmt.Fprintf(c.stderr, "%s; every lock is released and the hosts are:\n", what)
+		_ = deploy.WriteStates(c.stderr, sum)
+	}
+	return err
+}
+
+// events returns the callback that prints fleet events: JSON lines on
+// stdout with --json, updates of the live lines on a terminal, else a
+// line per event under the host's prefix (progress when piped).
+func (c *command) events(out *deploy.Output, live bool) func(deploy.FleetEvent) {
+	if live {
+		return out.Event
+	}
+	if !c.g.JSON {
+		return func(ev deploy.FleetEvent) {
+			fmt.Fprintln(out.Host(ev.Host), "==> "+eventText(ev))
+		}
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(c.stdout)
+	return func(ev deploy.FleetEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(ev)
+	}
+}
+
+// remoteOut is where the hosts' own output (git, hooks) goes: stdout, or
+// stderr with --json so that stdout holds only JSON.
+func (c *command) remoteOut() io.Writer {
+	if c.g.JSON {
+		return c.stderr
+	}
+	return c.stdout
+}
+
+func (c *command) deployFleet(ctx context.Context) ([]deploy.HostResult, error) {
+	oo := outputOptions(c.remoteOut())
+	if c.g.JSON {
+		oo.Live = false
+	}
+	out := deploy.NewOutput(c.remoteOut(), hostNames(c.env.Hosts), oo)
+	var mu sync.Mutex
+	writers := map[string]*deploy.HostWriter{}
 	fo := deploy.FleetOptions{
 		Options: c.options(deploy.Host{}, nil),
 		Dial:    c.dial.dial,
 		Output: func(h deploy.Host) io.Writer {
-			return newPrefixWriter(c.stdout, h.String()+" | ")
+			mu.Lock()
+			defer mu.Unlock()
+			w := out.Host(h.String())
+			writers[h.String()] = w
+			return w
 		},
 		NoRollback: c.g.NoRollback,
+		OnEvent:    c.events(out, oo.Live),
 	}
 	results, err := deploy.DeployFleet(ctx, c.env, fo)
-	writeSummary(c.stdout, results)
-	return err
+	for _, w := range writers {
+		_ = w.Flush()
+	}
+	out.Close()
+	return results, err
 }
 
-func (c *command) deployOne(ctx context.Context, h deploy.Host) error {
-	return c.withConn(ctx, h, func(conn deploy.Conn) error {
-		o := c.options(h, c.stdout)
-		o.OnStep = func(step string) { fmt.Fprintf(c.stdout, "==> %s\n", step) }
+// eventText is a fleet event as a progress line.
+func eventText(ev deploy.FleetEvent) string {
+	text := ev.Phase
+	if ev.Step != "" {
+		text = ev.Step
+		if ev.Phase != "step" {
+			text = ev.Phase + " " + ev.Step
+		}
+	}
+	if ev.Error != "" {
+		text += ": " + firstLine(strings.TrimPrefix(ev.Error, ev.Host+": "))
+	}
+	return text
+}
+
+// deployOne deploys to the env's only host; its output is not prefixed.
+func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostResult, error) {
+	hr := deploy.HostResult{Host: h}
+	emit := func(phase, step string, err error) {}
+	if c.g.JSON {
+		enc := json.NewEncoder(c.stdout)
+		emit = func(phase, step string, err error) {
+			ev := deploy.FleetEvent{Host: h.String(), Phase: phase, Step: step, Time: time.Now().UTC()}
+			if err != nil {
+				ev.Error = err.Error()
+			}
+			_ = enc.Encode(ev)
+		}
+	}
+	emit("connect", "", nil)
+	err := c.withConn(ctx, h, func(conn deploy.Conn) error {
+		o := c.options(h, c.remoteOut())
+		o.OnStep = func(step string) {
+			emit("step", step, nil)
+			if !c.g.JSON {
+				fmt.Fprintf(c.stdout, "==> %s\n", step)
+			}
+		}
 		res, err := deploy.Deploy(ctx, conn, c.env, o)
+		hr.Result = res
+		if err == nil && res.Reverted {
+			err = fmt.Errorf("deployed %s but the test hook failed: reverted to %s", short(res.NewSHA), short(res.OldSHA))
+		}
 		if err != nil {
 			return err
 		}
-		switch {
-		case res.Reverted:
-			return fmt.Errorf("deployed %s but the test hook failed: reverted to %s", short(res.NewSHA), short(res.OldSHA))
-		default:
+		if !c.g.JSON {
 			fmt.Fprintf(c.stdout, "deployed %s -> %s (%s) to %s in %s\n",
 				short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, res.Duration.Round(msRound))
 		}
 		return nil
 	})
-}
-
-// writeSummary prints one line per host: old -> new sha, time, outcome.
-func writeSummary(w io.Writer, results []deploy.HostResult) {
-	fmt.Fprintln(w)
-	tw := newTable(w)
-	fmt.Fprintln(tw, "HOST\tOLD\tNEW\tTIME\tRESULT")
-	for _, r := range results {
-		old, nw, took := "-", "-", "-"
-		if r.Result != nil {
-			old, nw = short(r.Result.OldSHA), short(r.Result.NewSHA)
-			took = r.Result.Duration.Round(msRound).String()
-		}
-		outcome := r.Outcome
-		if r.Err != nil {
-			outcome = "failed: " + firstLine(r.Err.Error())
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Host, old, nw, took, outcome)
+	hr.Outcome = "deployed"
+	switch {
+	case err != nil && hr.Result != nil && hr.Result.Reverted:
+		hr.Outcome, hr.Err = "reverted", err
+	case err != nil:
+		hr.Outcome, hr.Err = "failed", err
 	}
-	tw.Flush()
+	if err != nil {
+		emit("failed", "", err)
+	} else {
+		emit("done", "", nil)
+	}
+	return []deploy.HostResult{hr}, err
 }

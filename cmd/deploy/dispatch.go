@@ -19,6 +19,9 @@ type command struct {
 	stdout io.Writer
 	stderr io.Writer
 	dial   *dialer
+	// cfgFile is the config's path; its directory is where the laptop's
+	// clone of the app is looked for.
+	cfgFile string
 }
 
 // dispatch loads the config, parses the positionals and runs the command.
@@ -38,8 +41,11 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 	if g.Transport != "" && g.Transport != "ssh" && g.Transport != "local" {
 		return usagef("use --transport ssh (default) or --transport local", "unknown transport %q", g.Transport)
 	}
+	if err := checkFlags(g, inv); err != nil {
+		return err
+	}
 	c := &command{g: g, inv: inv, env: env, stdin: stdin, stdout: stdout, stderr: stderr,
-		dial: newDialer(g, env, stderr)}
+		dial: newDialer(g, env, stderr), cfgFile: cfg.File}
 	switch inv.Command {
 	case "config":
 		return printConfig(stdout, env, inv.Args)
@@ -47,8 +53,35 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 		return c.deploy(ctx)
 	case "console":
 		return c.console(ctx)
+	case "status":
+		return c.status(ctx)
+	case "check":
+		return c.check(ctx)
+	case "logs":
+		return c.logs(ctx)
 	}
 	return c.eachHost(ctx, c.hostCommand)
+}
+
+// checkFlags refuses flags that mean nothing for the command, rather than
+// silently ignoring them (a --dry-run that deploys would be the worst).
+func checkFlags(g *globals, inv *invocation) error {
+	switch {
+	case g.DryRun && inv.Command != "deploy":
+		return usagef("--dry-run previews a deploy: deploy "+inv.Env+" --dry-run; "+
+			"status, check, list, curr and prev change nothing anyway",
+			"--dry-run does not apply to %s", inv.Command)
+	case g.JSON && inv.Command != "deploy" && inv.Command != "status" && inv.Command != "check":
+		return usagef("--json is for deploy, status and check", "--json does not apply to %s", inv.Command)
+	case g.JSON && g.DryRun:
+		return usagef("drop --json: the dry run prints a plan for people", "--json does not apply to a dry run")
+	case g.Follow && inv.Command != "logs":
+		return usagef("-f follows the logs: deploy "+inv.Env+" logs -f", "-f/--follow does not apply to %s", inv.Command)
+	case g.Force && inv.Command != "deploy" && inv.Command != "unlock":
+		return usagef("--force is for a deploy (skip the local checks) and unlock (break a live lock)",
+			"--force does not apply to %s", inv.Command)
+	}
+	return nil
 }
 
 // options are the deploy.Options for host h.
@@ -64,19 +97,35 @@ func (c *command) options(h deploy.Host, out io.Writer) deploy.Options {
 }
 
 // eachHost runs fn on every host in turn over one connection each; output
-// lines carry the host's name when there are several.
+// lines carry the host's name when there are several. Ctrl-C stops before
+// the next host and says where each host got to.
 func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, deploy.Host, io.Writer) error) error {
 	var failed []string
-	for _, h := range c.env.Hosts {
-		out := c.stdout
+	view := deploy.NewOutput(c.stdout, hostNames(c.env.Hosts), deploy.OutputOptions{Colour: outputOptions(c.stdout).Colour})
+	defer view.Close()
+	state := make([]string, len(c.env.Hosts))
+	for i, h := range c.env.Hosts {
+		if ctx.Err() != nil {
+			c.writeInterrupted(state)
+			return ctx.Err()
+		}
+		var out io.Writer = c.stdout
 		if len(c.env.Hosts) > 1 {
-			out = newPrefixWriter(c.stdout, h.String()+" | ")
+			hw := view.Host(h.String())
+			defer hw.Flush()
+			out = hw
 		}
 		err := c.withConn(ctx, h, func(conn deploy.Conn) error { return fn(ctx, conn, h, out) })
-		if err != nil {
-			if len(c.env.Hosts) == 1 {
-				return err
-			}
+		state[i] = "done"
+		switch {
+		case err != nil && ctx.Err() != nil:
+			state[i] = "interrupted: its lock is released; 'deploy " + c.env.Name + " curr' shows where it is"
+			c.writeInterrupted(state)
+			return err
+		case err != nil && len(c.env.Hosts) == 1:
+			return err
+		case err != nil:
+			state[i] = "failed"
 			printError(c.stderr, fmt.Errorf("%s: %w", h, err))
 			failed = append(failed, h.String())
 		}
@@ -85,6 +134,22 @@ func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.
 		return fmt.Errorf("%s failed on %s", c.inv.Command, strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// writeInterrupted says, after Ctrl-C, how far the command got on each
+// host ("" = not started).
+func (c *command) writeInterrupted(state []string) {
+	if len(state) < 2 {
+		return
+	}
+	fmt.Fprintf(c.stderr, "%s interrupted; the hosts are:\n", c.inv.Command)
+	for i, h := range c.env.Hosts {
+		st := state[i]
+		if st == "" {
+			st = "not started: unchanged"
+		}
+		fmt.Fprintf(c.stderr, "  %s: %s\n", h, st)
+	}
 }
 
 func (c *command) withConn(ctx context.Context, h deploy.Host, fn func(deploy.Conn) error) error {

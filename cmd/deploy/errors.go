@@ -29,3 +29,9 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintf(w, "hint: %s\n", h.Hint())
 	}
 }
+
+// hintedError is a refusal that says what to do about it.
+type hintedError struct{ msg, hint string }
+
+func (e *hintedError) Error() string { return e.msg }
+func (e *hintedError) Hint() string  { return e.hint }

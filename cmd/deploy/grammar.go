@@ -75,6 +75,10 @@ func (inv *invocation) checkArgs() error {
 		if len(inv.Args) == 0 {
 			return usagef("e.g. deploy production exec ls -la", "exec needs a command to run")
 		}
+	case "logs":
+		if len(inv.Args) > 1 {
+			return usagef("e.g. deploy production logs -n 50 log/app.log", "logs takes at most one file")
+		}
 	case "config":
 		if len(inv.Args) > 1 {
 			return usagef("e.g. deploy production config path", "config takes at most one key")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -65,40 +64,6 @@ func writeUnlock(w io.Writer, r deploy.UnlockResult) {
 			return
 		}
 		fmt.Fprintf(w, "not locked; the last holder was %s (it is gone)\n", r.Holder)
-	}
-}
-
-// prefixWriter starts every line with a prefix (the host, when a command
-// runs on several). Writes of whole lines from several goroutines do not
-// interleave.
-type prefixWriter struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix []byte
-	buf    []byte
-}
-
-var _ io.Writer = (*prefixWriter)(nil)
-
-func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
-	return &prefixWriter{mu: &sync.Mutex{}, w: w, prefix: []byte(prefix)}
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := append(append([]byte{}, p.prefix...), p.buf[:i+1]...)
-		p.buf = p.buf[i+1:]
-		p.mu.Lock()
-		_, err := p.w.Write(line)
-		p.mu.Unlock()
-		if err != nil {
-			return len(b), err
-		}
 	}
 }
 

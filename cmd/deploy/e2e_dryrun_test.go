@@ -1,0 +1,181 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// snapshot is every name under dir with its type, link target or content
+// hash, and mode: what "nothing changed on the server" is checked against.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		desc := fmt.Sprintf("%s %v %s", rel, info.Mode(), info.ModTime().UTC())
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			desc += " -> " + target
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" %x", sha256.Sum256(b))
+		}
+		lines = append(lines, desc)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// localClone clones the origin as the laptop's copy of the app and moves
+// the config into it, so the CLI finds the clone next to its config.
+func (f *fixture) localClone(extra ...string) string {
+	f.t.Helper()
+	dir := filepath.Join(f.t.TempDir(), "laptop")
+	f.origin.git("clone", "-q", f.origin.dir, dir)
+	f.origin.git("-C", dir, "config", "user.name", "t")
+	f.origin.git("-C", dir, "config", "user.email", "t@example.com")
+	f.writeINI(extra...)
+	conf := filepath.Join(dir, "deploy.conf")
+	b, err := os.ReadFile(f.conf)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	writeFile(f.t, conf, string(b))
+	f.conf = conf
+	return dir
+}
+
+// normalize replaces what differs between runs (temp paths, ports, shas,
+// release ids, the deployer) with fixed names, for the golden file.
+func normalize(s string, f *fixture, shas []string) string {
+	for i, sha := range shas {
+		s = strings.ReplaceAll(s, sha, fmt.Sprintf("<sha%d>", i+1))
+		s = strings.ReplaceAll(s, sha[:7], fmt.Sprintf("<sha%d>", i+1))
+	}
+	s = strings.ReplaceAll(s, f.path, "/srv/app")
+	s = strings.ReplaceAll(s, strconv.Itoa(f.sshd.Port()), "PORT")
+	s = regexp.MustCompile(`\d{8}T\d{6}Z-<sha(\d)>`).ReplaceAllString(s, "<release$1>")
+	s = regexp.MustCompile(`who=[^' ]*`).ReplaceAllString(s, "who=alice@laptop")
+	return s
+}
+
+// --dry-run prints the plan and the changelog (from the laptop's clone)
+// and changes nothing on the server: every file, link, mode and time is
+// as it was, even though the deploy would have shipped two commits.
+func TestDryRunChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	first := f.origin.git("-C", f.origin.dir, "rev-parse", "HEAD")
+	clone := f.localClone("shared log/", "pre-deploy echo build", "restart-file tmp/restart.txt")
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	second, third := f.origin.commit(), f.origin.commit()
+	f.origin.git("-C", clone, "pull", "-q")
+	before := snapshot(t, f.path)
+
+	r := f.mustRun("production", "--dry-run")
+	if after := snapshot(t, f.path); after != before {
+		t.Fatalf("--dry-run changed the server:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if f.currentSHA() != first {
+		t.Fatalf("--dry-run deployed")
+	}
+	got := normalize(r.stdout, f, []string{first, second, third})
+	assertCLIGolden(t, "dryrun", got)
+
+	// Without a local clone the changelog says why it is missing.
+	f.writeINI()
+	r = f.mustRun("production", "--dry-run")
+	if !strings.Contains(r.stdout, "changelog: unavailable: no local clone at") {
+		t.Errorf("dry run outside a clone:\n%s", r.stdout)
+	}
+	if after := snapshot(t, f.path); after != before {
+		t.Fatal("the second --dry-run changed the server")
+	}
+
+	// A config kept in some other repository (an ops repo, say) is not the
+	// app's clone: no changelog from it, and no refusal based on it.
+	ops := filepath.Join(t.TempDir(), "ops")
+	f.origin.git("init", "-q", ops)
+	f.origin.git("-C", ops, "remote", "add", "origin", "git@example.com:acme/ops.git")
+	b, _ := os.ReadFile(f.conf)
+	f.conf = filepath.Join(ops, "deploy.conf")
+	writeFile(t, f.conf, string(b))
+	r = f.mustRun("production", "--dry-run")
+	if !strings.Contains(r.stdout, "changelog: unavailable: the git repository at "+ops+" is not a clone of "+f.origin.dir) {
+		t.Errorf("dry run from another repo:\n%s", r.stdout)
+	}
+}
+
+// A deploy from a clone whose branch has unpushed commits is refused with
+// a hint, and nothing happens on the server; --force ships (what the
+// origin has) with a warning.
+func TestLocalSafetyRefusesUnpushed(t *testing.T) {
+	f := newFixture(t)
+	clone := f.localClone()
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	before := snapshot(t, f.path)
+
+	writeFile(t, filepath.Join(clone, "VERSION"), "local\n")
+	f.origin.git("-C", clone, "commit", "-q", "-am", "not pushed yet")
+	r := f.run(ctxMinute(t), "production")
+	if r.code != 1 || !strings.Contains(r.stderr, "refusing to deploy") || !strings.Contains(r.stderr, "1 local commit(s) not pushed") ||
+		!strings.Contains(r.stderr, "hint: push your changes") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("unpushed deploy: exit %d\n%s", r.code, r.stderr)
+	}
+	if snapshot(t, f.path) != before {
+		t.Fatal("a refused deploy touched the server")
+	}
+	r = f.mustRun("production", "--force")
+	if !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "--force: deploying anyway") {
+		t.Errorf("--force deploy did not warn:\n%s", r.stderr)
+	}
+	if len(f.events()) != 2 {
+		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
+	}
+}
+
+// assertCLIGolden compares got with testdata/<name>.golden.
+// Refresh with UPDATE_GOLDEN=1 go test ./cmd/deploy -run DryRun.
+func assertCLIGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".golden")
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s changed:\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}

@@ -1,0 +1,172 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deploytool/deploy/hooks"
+)
+
+// AppStatus is procmon's view of the app on one host, decoded from the JSON
+// that `procmon status --json` prints. Package deploy never imports
+// procmon: the two share this JSON shape only, and fields deploy does not
+// show are ignored.
+type AppStatus struct {
+	// App is the app's name in procmon's config.
+	App string `json:"app"`
+	// State is starting, ready, reloading, degraded, crash-loop, stopping
+	// or stopped.
+	State string `json:"state"`
+	// Generation is the generation serving (0 before the first is up).
+	Generation int `json:"generation"`
+	// Workers are the workers of every live generation.
+	Workers []AppWorker `json:"workers"`
+	// Heartbeat is the periodic health check of the public address.
+	Heartbeat AppHeartbeat `json:"heartbeat"`
+	// Metrics is the latest host sample; nil before the first.
+	Metrics *AppMetrics `json:"metrics,omitempty"`
+	// DegradedReasons says why the app is (or would be) degraded.
+	DegradedReasons []string `json:"degraded_reasons,omitempty"`
+}
+
+// AppWorker is one worker process of the app.
+type AppWorker struct {
+	// ID is the worker id, Generation its generation.
+	ID         string `json:"id"`
+	Generation int    `json:"generation"`
+	// PID is 0 while the worker is not running.
+	PID int `json:"pid"`
+	// State is e.g. starting, ready, draining, backoff, stopped.
+	State string `json:"state"`
+	// Restarts counts crash restarts of the slot.
+	Restarts int `json:"restarts"`
+}
+
+// AppHeartbeat is the health check procmon runs against the app.
+type AppHeartbeat struct {
+	// Enabled is false when no heartbeat is configured.
+	Enabled bool `json:"enabled"`
+	// LastOK is the last check's verdict; LastResult says what it got.
+	LastOK     bool   `json:"last_ok"`
+	LastResult string `json:"last_result,omitempty"`
+	// Failures counts consecutive failed checks.
+	Failures int `json:"consecutive_failures"`
+}
+
+// AppMetrics are the host's latest readings, in percent.
+type AppMetrics struct {
+	HostCPUPercent float64 `json:"host_cpu_percent"`
+	MemoryPercent  float64 `json:"memory_percent"`
+	DiskPercent    float64 `json:"disk_percent"`
+	// Degraded is true when a reading is at or over procmon's threshold;
+	// Reasons names each one.
+	Degraded bool     `json:"degraded"`
+	Reasons  []string `json:"reasons,omitempty"`
+}
+
+// Ready counts the workers in state ready.
+func (a *AppStatus) Ready() int {
+	n := 0
+	for _, w := range a.Workers {
+		if w.State == "ready" {
+			n++
+		}
+	}
+	return n
+}
+
+// Degraded reports whether procmon flags the app degraded, and why.
+func (a *AppStatus) Degraded() (bool, []string) {
+	reasons := a.DegradedReasons
+	if a.Metrics != nil && len(reasons) == 0 {
+		reasons = a.Metrics.Reasons
+	}
+	deg := a.State == "degraded" || (a.Metrics != nil && a.Metrics.Degraded)
+	return deg, reasons
+}
+
+// ErrProcmonMissing is returned by AppStatusOf when the procmon command is
+// not in the PATH of the host's login user.
+var ErrProcmonMissing = errors.New("procmon is not installed (not in the login user's PATH)")
+
+// ProcmonDownError is returned by AppStatusOf when procmon is installed but
+// could not report: usually the daemon is not running.
+type ProcmonDownError struct {
+	// Msg is the first line procmon printed on stderr.
+	Msg string
+}
+
+func (e *ProcmonDownError) Error() string { return "procmon not running: " + e.Msg }
+
+// Hint says what to do.
+func (e *ProcmonDownError) Hint() string {
+	return "start it on the host (systemctl start procmon@<app>) and check its config path (the procmon key)"
+}
+
+// procmonCommand returns the command line that runs procmon with args and
+// `-c <env.Procmon>`, every word quoted.
+func procmonCommand(env *Env, args ...string) (string, error) {
+	if env.Procmon == "" {
+		return "", fmt.Errorf("env %s has no procmon key: set it to procmon's config path on the server", env.Name)
+	}
+	if err := hooks.CheckPath(env.Procmon); err != nil {
+		return "", fmt.Errorf("env %s: procmon: %w", env.Name, err)
+	}
+	words := []string{"procmon"}
+	for _, a := range append(args, "-c", env.Procmon) {
+		words = append(words, hooks.Quote(a))
+	}
+	return strings.Join(words, " "), nil
+}
+
+// AppStatusOf runs `procmon status --json -c <procmon>` on the host behind
+// conn and decodes its answer. It changes nothing. The error is
+// ErrProcmonMissing (wrapped) when procmon is not installed, and a
+// *ProcmonDownError when it did not answer.
+func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
+	line, err := procmonCommand(env, "status", "--json")
+	if err != nil {
+		return nil, err
+	}
+	var out, errOut bytes.Buffer
+	err = conn.Run(ctx, line, nil, &out, &errOut)
+	if err != nil {
+		var ex interface{ ExitStatus() int }
+		if errors.As(err, &ex) && ex.ExitStatus() == 127 {
+			return nil, ErrProcmonMissing
+		}
+		if ctx.Err() != nil || !errors.As(err, &ex) {
+			return nil, fmt.Errorf("procmon status: %w", err)
+		}
+		msg := firstLineOf(errOut.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, &ProcmonDownError{Msg: strings.TrimPrefix(msg, "error: ")}
+	}
+	return DecodeAppStatus(out.Bytes())
+}
+
+// DecodeAppStatus reads the JSON `procmon status --json` prints.
+func DecodeAppStatus(b []byte) (*AppStatus, error) {
+	var st AppStatus
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("procmon status --json printed something that is not its status (%v): is procmon up to date?", err)
+	}
+	if st.State == "" {
+		return nil, fmt.Errorf("procmon status --json gave no state: is procmon up to date?")
+	}
+	return &st, nil
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

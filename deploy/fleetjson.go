@@ -1,0 +1,59 @@
+package deploy
+
+import "encoding/json"
+
+// checkItemJSON is a CheckItem as --json prints it.
+type checkItemJSON struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func checkItemsJSON(items []CheckItem) []checkItemJSON {
+	out := make([]checkItemJSON, len(items))
+	for i, it := range items {
+		out[i] = checkItemJSON{Name: it.Name, OK: it.OK, Detail: it.Detail}
+	}
+	return out
+}
+
+// MarshalJSON writes a CheckRow with snake_case keys.
+func (r CheckRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Host    string          `json:"host"`
+		Items   []checkItemJSON `json:"items"`
+		Current string          `json:"current,omitempty"`
+		Err     string          `json:"error,omitempty"`
+	}{r.Host, checkItemsJSON(r.Items), r.Current, r.Err})
+}
+
+// CheckItemJSON returns it with snake_case keys, as `check --json` prints
+// it.
+func CheckItemJSON(it CheckItem) any {
+	return checkItemJSON{Name: it.Name, OK: it.OK, Detail: it.Detail}
+}
+
+// hostStatusJSON is a HostStatus as --json prints it.
+type hostStatusJSON struct {
+	Release    string `json:"release,omitempty"`
+	SHA        string `json:"sha,omitempty"`
+	Behind     int    `json:"behind"`
+	LayoutOK   bool   `json:"layout_ok"`
+	Lock       string `json:"lock"`
+	DiskFreeKB int64  `json:"disk_free_kb"`
+}
+
+// MarshalJSON writes a StatusRow with snake_case keys.
+func (r StatusRow) MarshalJSON() ([]byte, error) {
+	var d *hostStatusJSON
+	if r.Deploy != nil {
+		d = &hostStatusJSON{r.Deploy.Current, r.Deploy.SHA, r.Deploy.Behind, r.Deploy.LayoutOK, r.Deploy.Lock, r.Deploy.DiskFreeKB}
+	}
+	return json.Marshal(struct {
+		Host   string          `json:"host"`
+		Deploy *hostStatusJSON `json:"deploy,omitempty"`
+		Err    string          `json:"error,omitempty"`
+		App    *AppStatus      `json:"app,omitempty"`
+		AppErr string          `json:"app_error,omitempty"`
+	}{r.Host, d, r.Err, r.App, r.AppErr})
+}

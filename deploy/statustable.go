@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// StatusRow is one host's line of `deploy <env> status`.
+type StatusRow struct {
+	// Host is the host as written in the config.
+	Host string
+	// Deploy is the release and lock state (nil when Err is set).
+	Deploy *HostStatus
+	// Err is why the host could not be read ("" = it was).
+	Err string
+	// App is procmon's view (nil without the procmon key, or when AppErr).
+	App *AppStatus
+	// AppErr says why there is no App when the env has a procmon key.
+	AppErr string
+}
+
+// NewStatusRow builds a host's row from what Status and AppStatusOf gave.
+func NewStatusRow(host string, st *HostStatus, err error, app *AppStatus, appErr error) StatusRow {
+	r := StatusRow{Host: host, Deploy: st, App: app}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	switch {
+	case errors.Is(appErr, ErrProcmonMissing):
+		r.AppErr = "procmon not installed"
+	case appErr != nil:
+		r.AppErr = appErr.Error()
+	}
+	return r
+}
+
+// WriteStatusTable prints one table for every host: current release and
+// sha, deploys behind the newest, free disk under path, lock, and with procmon the app state,
+// ready/total workers, health, CPU/memory/disk and degraded flags. A host
+// that could not be read says why in its row.
+func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := "HOST\tRELEASE\tSHA\tBEHIND\tFREE\tLOCK"
+	if procmon {
+		head += "\tAPP\tWORKERS\tHEALTH\tCPU\tMEM\tDISK\tDEGRADED"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(statusCells(r, procmon), "\t"))
+	}
+	return tw.Flush()
+}
+
+func statusCells(r StatusRow, procmon bool) []string {
+	cells := []string{r.Host}
+	if r.Deploy == nil {
+		cells = append(cells, "unreachable: "+firstLineOf(r.Err), "-", "-", "-", "-")
+	} else {
+		d := r.Deploy
+		rel := d.Current
+		switch {
+		case !d.LayoutOK:
+			rel = "not set up"
+		case rel == "":
+			rel = "nothing deployed"
+		}
+		cells = append(cells, rel, shortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), firstSet(d.Lock, "-"))
+	}
+	if !procmon {
+		return cells
+	}
+	if r.App == nil {
+		why := r.AppErr
+		if why == "" {
+			why = "-" // the host itself could not be read
+		}
+		return append(cells, firstLineOf(why), "-", "-", "-", "-", "-", "-")
+	}
+	a := r.App
+	health := "-"
+	if a.Heartbeat.Enabled {
+		health = "ok"
+		if !a.Heartbeat.LastOK {
+			health = fmt.Sprintf("failing (%d)", a.Heartbeat.Failures)
+		}
+	}
+	cpu, mem, disk := "-", "-", "-"
+	if m := a.Metrics; m != nil {
+		cpu, mem, disk = pct(m.HostCPUPercent), pct(m.MemoryPercent), pct(m.DiskPercent)
+	}
+	deg, reasons := a.Degraded()
+	degraded := "no"
+	if deg {
+		degraded = "yes"
+		if len(reasons) > 0 {
+			degraded += ": " + strings.Join(reasons, ", ")
+		}
+	}
+	return append(cells, a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded)
+}
+
+// freeText is free disk space in KiB, made short (1.2G, 350M).
+func freeText(kb int64) string {
+	switch {
+	case kb <= 0:
+		return "-"
+	case kb >= 1<<20:
+		return fmt.Sprintf("%.1fG", float64(kb)/(1<<20))
+	case kb >= 1<<10:
+		return fmt.Sprintf("%dM", kb>>10)
+	}
+	return fmt.Sprintf("%dK", kb)
+}
+
+func pct(v float64) string { return fmt.Sprintf("%.0f%%", v) }

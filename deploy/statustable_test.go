@@ -1,0 +1,109 @@
+package deploy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const sampleAppJSON = `{"app":"vmblog","pid":41,"state":"ready","generation":3,"reloads":2,
+"workers":[{"id":"1","generation":3,"pid":100,"state":"ready","restarts":0,"uptime_s":12.5,"rss_bytes":1024,"cpu_percent":1.5},
+{"id":"2","generation":3,"pid":0,"state":"backoff","restarts":4}],
+"heartbeat":{"enabled":true,"last_ok":true,"consecutive_failures":0},
+"metrics":{"time":"2026-11-24T08:00:00Z","host_cpu_percent":12.4,"memory_percent":41,"disk_percent":83.2,"threshold_percent":80,"degraded":true,"reasons":["disk 83% >= 80%"]},
+"unknown_future_field":{"x":1}}`
+
+func TestDecodeAppStatus(t *testing.T) {
+	a, err := DecodeAppStatus([]byte(sampleAppJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deg, reasons := a.Degraded()
+	if a.App != "vmblog" || a.State != "ready" || a.Ready() != 1 || len(a.Workers) != 2 || !deg || reasons[0] != "disk 83% >= 80%" {
+		t.Errorf("decoded %+v (ready %d, degraded %v %v)", a, a.Ready(), deg, reasons)
+	}
+	for _, bad := range []string{"", "not json", `{"app":"x"}`, `error: procmon is not running`} {
+		if _, err := DecodeAppStatus([]byte(bad)); err == nil || !strings.Contains(err.Error(), "procmon") {
+			t.Errorf("DecodeAppStatus(%q) err = %v, want one naming procmon", bad, err)
+		}
+	}
+}
+
+// TestStatusTableGolden pins the status table: a healthy degraded host,
+// procmon missing, procmon down, an unreachable host, a host never set up.
+func TestStatusTableGolden(t *testing.T) {
+	app, err := DecodeAppStatus([]byte(sampleAppJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := *app
+	failing.Metrics = nil
+	failing.State = "crash-loop"
+	failing.Heartbeat = AppHeartbeat{Enabled: true, Failures: 3}
+	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
+	rows := []StatusRow{
+		NewStatusRow("web1", ok, nil, app, nil),
+		NewStatusRow("web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
+			Lock: "alice@laptop (pid 7, deploy) since 2026-11-24T08:00:00Z"}, nil, &failing, nil),
+		NewStatusRow("web3", ok, nil, nil, ErrProcmonMissing),
+		NewStatusRow("web4", ok, nil, nil, &ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),
+		NewStatusRow("web5", nil, errors.New("dial tcp 10.0.0.5:22: connection refused\nmore"), nil, nil),
+		NewStatusRow("web6", &HostStatus{Lock: "free"}, nil, nil, nil),
+	}
+	var b strings.Builder
+	if err := WriteStatusTable(&b, rows, true); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("--\n")
+	if err := WriteStatusTable(&b, rows[:1], false); err != nil {
+		t.Fatal(err)
+	}
+	assertOutputGolden(t, "status_table", b.String())
+}
+
+func TestSameCurrent(t *testing.T) {
+	tests := []struct {
+		name   string
+		rows   []CheckRow
+		ok     bool
+		detail string
+	}{
+		{"same", []CheckRow{{Host: "a", Current: "r1"}, {Host: "b", Current: "r1"}}, true, "all hosts on r1"},
+		{"none deployed", []CheckRow{{Host: "a"}, {Host: "b"}}, true, "all hosts on nothing deployed"},
+		{"differ", []CheckRow{{Host: "a", Current: "r1"}, {Host: "b", Current: "r2"}, {Host: "c", Current: "r1"}}, false, "a,c on r1; b on r2"},
+		{"unreachable", []CheckRow{{Host: "a", Current: "r1"}, {Host: "b", Err: "refused"}}, false, "b could not be checked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SameCurrent(tt.rows)
+			if got.OK != tt.ok || !strings.Contains(got.Detail, tt.detail) {
+				t.Errorf("SameCurrent = %+v, want ok %v detail ~ %q", got, tt.ok, tt.detail)
+			}
+		})
+	}
+}
+
+func TestCheckTableGolden(t *testing.T) {
+	rows := []CheckRow{
+		{Host: "web1", Current: "r1", Items: []CheckItem{
+			{Name: "layout", OK: true, Detail: "/srv/app"},
+			{Name: "lock", OK: true, Detail: "free"},
+			{Name: "hook:npm", Detail: "'npm' is not in the hook shell's PATH (shell=bash): install it or set shell login"},
+		}},
+		{Host: "web2", Current: "r2", Items: []CheckItem{{Name: "layout", OK: true, Detail: "/srv/app"}}},
+		{Host: "web3", Err: "host key of web3 is unknown\nhint"},
+	}
+	var b strings.Builder
+	n, err := WriteCheckTable(&b, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 { // hook:npm, web3 ssh, same-current
+		t.Errorf("failed = %d, want 3", n)
+	}
+	var pass strings.Builder
+	if n, _ := WriteCheckTable(&pass, rows[1:2]); n != 0 || !strings.Contains(pass.String(), "all checks passed") {
+		t.Errorf("one passing host: failed %d, output\n%s", n, pass.String())
+	}
+	assertOutputGolden(t, "check_table", b.String())
+}

@@ -1,0 +1,124 @@
+package deploy
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// HostSummary is one host's line of a deploy's summary, as WriteSummary
+// prints it and --json encodes it.
+type HostSummary struct {
+	Host       string `json:"host"`
+	OldRelease string `json:"old_release,omitempty"`
+	OldSHA     string `json:"old_sha,omitempty"`
+	NewRelease string `json:"new_release,omitempty"`
+	NewSHA     string `json:"new_sha,omitempty"`
+	// DurationMS is the host's remote time (0 = it never ran).
+	DurationMS int64 `json:"duration_ms"`
+	// Outcome is deployed, aborted, reverted or failed.
+	Outcome string `json:"outcome"`
+	// Error is why the host failed ("" = it did not).
+	Error string `json:"error,omitempty"`
+	// State says which release the host was left on.
+	State string `json:"state"`
+}
+
+// Summary is the last object --json prints for a deploy.
+type Summary struct {
+	// Summary is always true: it tells this object from the events.
+	Summary bool `json:"summary"`
+	// OK is true when the deploy succeeded on every host.
+	OK bool `json:"ok"`
+	// Error is the deploy's error ("" = none).
+	Error string `json:"error,omitempty"`
+	// Hosts are the hosts in config order.
+	Hosts []HostSummary `json:"hosts"`
+}
+
+// Summarize turns a fleet deploy's results and error into a Summary.
+func Summarize(results []HostResult, err error) Summary {
+	s := Summary{Summary: true, OK: err == nil, Hosts: make([]HostSummary, 0, len(results))}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	for _, r := range results {
+		h := HostSummary{Host: r.Host.String(), Outcome: r.Outcome, State: StateAfter(r)}
+		if h.Outcome == "" {
+			h.Outcome = "aborted"
+		}
+		if r.Result != nil {
+			h.OldRelease, h.OldSHA = r.Result.OldRelease, r.Result.OldSHA
+			h.NewRelease, h.NewSHA = r.Result.NewRelease, r.Result.NewSHA
+			h.DurationMS = r.Result.Duration.Milliseconds()
+		}
+		if r.Err != nil {
+			h.Error = r.Err.Error()
+		}
+		s.Hosts = append(s.Hosts, h)
+	}
+	return s
+}
+
+// StateAfter says which release a host was left on after a deploy ended
+// the way r says: what a person needs after an interrupt or a failure.
+func StateAfter(r HostResult) string {
+	res := r.Result
+	if res == nil {
+		return "unchanged (not reached)"
+	}
+	switch {
+	case res.Switched && !res.Reverted && r.Outcome != "reverted":
+		return "on the new release " + res.NewRelease
+	case res.Switched:
+		return "back on " + res.OldRelease + " (reverted)"
+	case res.OldRelease == "":
+		// Stopped before the server said what current was (at the lock,
+		// say), or nothing was ever deployed: either way it was not touched.
+		return "unchanged"
+	default:
+		return "unchanged on " + res.OldRelease
+	}
+}
+
+// WriteSummary prints the summary table: host, old → new sha, time,
+// result; a failed host's result is its error's first line.
+func WriteSummary(w io.Writer, s Summary) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tOLD → NEW\tTIME\tRESULT")
+	for _, h := range s.Hosts {
+		took := "-"
+		if h.DurationMS > 0 {
+			took = (time.Duration(h.DurationMS) * time.Millisecond).Round(10 * time.Millisecond).String()
+		}
+		result := h.Outcome
+		if h.Error != "" {
+			result += ": " + firstLineOf(strings.TrimPrefix(h.Error, h.Host+": "))
+		}
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", h.Host, shortSHA(h.OldSHA), shortSHA(h.NewSHA), took, result)
+	}
+	return tw.Flush()
+}
+
+// WriteStates prints, per host, which release it was left on (after an
+// interrupt or a failed deploy).
+func WriteStates(w io.Writer, s Summary) error {
+	var b strings.Builder
+	for _, h := range s.Hosts {
+		fmt.Fprintf(&b, "  %s: %s\n", h.Host, h.State)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func shortSHA(sha string) string {
+	switch {
+	case sha == "":
+		return "-"
+	case len(sha) > 7:
+		return sha[:7]
+	}
+	return sha
+}
