@@ -48,18 +48,18 @@ type DaemonOptions struct {
 // systemd) and `procmon logs` says so; the last lines of each generation
 // are kept in memory either way, for the reason of a failed reload.
 type Daemon struct {
-	cfg      *Config
-	sup      *Supervisor
-	ctl      *control.Server
-	logFile  *logfile.Log // nil without [log] file
-	recent   *recentLines
-	sampler  *metrics.Sampler
-	notifier *sdnotify.Notifier
-	watchdog *sdnotify.Watchdog
-	logger   *slog.Logger
-	queue    eventQueue
-	closeMu  sync.Once
-	closeErr error
+	cfg       *Config
+	sup       *Supervisor
+	ctl       *control.Server
+	logFile   *logfile.Log // nil without [log] file
+	recent    *recentLines
+	sampler   *metrics.Sampler
+	notifier  *sdnotify.Notifier
+	watchdog  *sdnotify.Watchdog
+	logger    *slog.Logger
+	queue     eventQueue
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewDaemon takes the app's control socket (refusing when another procmon
@@ -171,7 +171,7 @@ func (d *Daemon) ReloadAsync(trigger string) { d.sup.ReloadAsync(trigger) }
 // Close releases the control socket and its lock and closes the log
 // file. Run calls it; it is safe to call more than once.
 func (d *Daemon) Close() error {
-	d.closeMu.Do(func() {
+	d.closeOnce.Do(func() {
 		if d.ctl != nil {
 			d.closeErr = d.ctl.Close()
 		}

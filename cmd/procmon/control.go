@@ -59,6 +59,8 @@ func reload(c *cli.Context, stdout, stderr io.Writer) error {
 	r, err := control.NewClient(cfg.Socket).Reload(c.Context, c.Bool("wait"), c.Duration("timeout"))
 	code := control.ExitCode(r, err)
 	switch {
+	case err != nil && c.Context.Err() != nil:
+		return &exitError{code: control.ExitTimeout, err: fmt.Errorf("reload of %s: interrupted before the verdict; the reload goes on (hint: 'procmon status -c %s' shows its result)", cfg.Name, c.String("config"))}
 	case err != nil:
 		return &exitError{code: code, err: fmt.Errorf("reload %s: %w", cfg.Name, err)}
 	case code == control.ExitOK:
