@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/procmon/control"
+	"github.com/deploytool/deploy/procmon/sdnotify"
 )
 
 // cmdApp is a config for `procmon run` over this test binary as worker.
@@ -82,8 +84,19 @@ func TestControlCommandsAgainstRealDaemon(t *testing.T) {
 	a := newCmdApp(t)
 	ctx := t.Context()
 	daemonErr := &syncBuf{}
-	daemon := startProcmon(t, io.Discard, daemonErr, "run", "-c", a.cfg)
-	defer stopProcmon(t, daemon, syscall.SIGTERM, daemonErr)
+	notify, err := sdnotify.Listen(filepath.Join(a.dir, "notify.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	notified := recordNotify(notify)
+	daemon := startProcmon(t, []string{"NOTIFY_SOCKET=" + notify.Path()}, io.Discard, daemonErr, "run", "-c", a.cfg)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stopProcmon(t, daemon, syscall.SIGTERM, daemonErr)
+		}
+	}()
 	st := waitReady(t, a, daemonErr)
 	code, out, errOut := invoke(ctx, "status", "--json", "-c", a.cfg)
 	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
@@ -127,6 +140,49 @@ func TestControlCommandsAgainstRealDaemon(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "already runs") {
 		t.Errorf("second daemon: exit %d: %s", code, errOut)
 	}
+	stopProcmon(t, daemon, syscall.SIGTERM, daemonErr)
+	stopped = true
+	checkNotified(t, notified, "READY RELOADING READY RELOADING READY RELOADING READY RELOADING READY STOPPING")
+}
+
+// recordNotify reads what procmon sends to its NOTIFY_SOCKET, as systemd
+// does; the func it returns gives the READY/RELOADING/STOPPING keys so far.
+func recordNotify(l *sdnotify.Listener) func() []string {
+	var mu sync.Mutex
+	var seq []string
+	go func() {
+		for {
+			m, err := l.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			for _, k := range m.Keys {
+				if k == "READY" || k == "RELOADING" || k == "STOPPING" {
+					seq = append(seq, k)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seq...)
+	}
+}
+
+// checkNotified compares the sd_notify sequence with want, waiting up to
+// 5s for the last messages.
+func checkNotified(t *testing.T, notified func() []string, want string) {
+	t.Helper()
+	got := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = strings.Join(notified(), " "); got == want {
+			return
+		}
+	}
+	t.Errorf("sd_notify sequence:\n got %s\nwant %s", got, want)
 }
 
 // waitReady polls `status --json` until the app is ready: "ready", or
@@ -151,7 +207,7 @@ func waitReady(t *testing.T, a *cmdApp, log fmt.Stringer) control.Status {
 // ends it as Ctrl-C would.
 func checkFollow(t *testing.T, ctx context.Context, a *cmdApp) {
 	out := &syncBuf{}
-	follow := startProcmon(t, out, io.Discard, "logs", "-f", "-n", "0", "-c", a.cfg)
+	follow := startProcmon(t, nil, out, io.Discard, "logs", "-f", "-n", "0", "-c", a.cfg)
 	time.Sleep(300 * time.Millisecond) // let it reach the end of the file before the new lines
 	if code, _, errOut := invoke(ctx, "reload", "--wait", "-c", a.cfg); code != 0 {
 		t.Fatalf("reload: %d %s", code, errOut)
@@ -167,15 +223,15 @@ func checkFollow(t *testing.T, ctx context.Context, a *cmdApp) {
 }
 
 // startProcmon runs procmon (this test binary as main) in a process of
-// its own.
-func startProcmon(t *testing.T, stdout, stderr io.Writer, args ...string) *exec.Cmd {
+// its own, with env added to its environment.
+func startProcmon(t *testing.T, env []string, stdout, stderr io.Writer, args ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "PROCMON_CMD_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "PROCMON_CMD_MAIN=1"), env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
