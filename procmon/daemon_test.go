@@ -171,8 +171,12 @@ func TestDaemonReloadVerdictsStatusAndNotify(t *testing.T) {
 	checkStatus(t, st, td)
 
 	td.stop()
-	seq, watchdogs, statuses := td.lifecycle(t)
 	want := "READY RELOADING READY RELOADING READY RELOADING READY STOPPING"
+	seq, watchdogs, statuses := td.lifecycle(t)
+	for deadline := time.Now().Add(5 * time.Second); strings.Join(seq, " ") != want && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // the last datagrams may still be on their way
+		seq, watchdogs, statuses = td.lifecycle(t)
+	}
 	if got := strings.Join(seq, " "); got != want {
 		t.Errorf("sd_notify sequence:\n got %s\nwant %s", got, want)
 	}
@@ -245,8 +249,13 @@ func TestDaemonDegradedAndSingleInstance(t *testing.T) {
 	}
 	td.source.set(50)
 	td.waitDaemonStatus(t, "ready again", func(s control.Status) bool { return s.State == control.StateReady })
-	_, statuses := func() (int, []string) { _, w, s := td.lifecycle(t); return w, s }()
-	if !strings.Contains(strings.Join(statuses, "\n"), "memory") {
+	var statuses []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, _, statuses = td.lifecycle(t); strings.Contains(strings.Join(statuses, "\n"), "degraded: generation 1, 1/1 workers ready; memory") {
+			break
+		}
+	}
+	if !strings.Contains(strings.Join(statuses, "\n"), "degraded: generation 1, 1/1 workers ready; memory") {
 		t.Errorf("no STATUS= named the degraded reading: %q", statuses)
 	}
 
