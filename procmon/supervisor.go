@@ -320,3 +320,37 @@ func (s *Supervisor) emit(kind EventKind, gen int, msg string) {
 		s.opts.OnEvent(Event{Kind: kind, Generation: gen, Message: msg})
 	}
 }
+
+// loopProbe is an event the loop ignores; like every event, handling it
+// makes the loop publish a fresh snapshot.
+type loopProbe struct{}
+
+// Ping returns nil once the supervisor's loop has gone round since the
+// call: it sends the loop an event and waits for the loop's next snapshot.
+// A watchdog pings systemd only when this succeeds, so a hung loop gets
+// procmon restarted. It fails when Run is not running or ctx ends first.
+func (s *Supervisor) Ping(ctx context.Context) error {
+	if !s.running.Load() {
+		return errNotRunning
+	}
+	before := s.snap.Load()
+	select {
+	case s.events <- loopProbe{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.loopDone:
+		return errNotRunning
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.snap.Load() == before {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.loopDone:
+			return errNotRunning
+		}
+	}
+	return nil
+}

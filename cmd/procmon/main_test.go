@@ -19,9 +19,21 @@ import (
 	"github.com/deploytool/deploy/internal/version"
 )
 
-// TestMain doubles as a tiny worker app when PROCMON_CMD_WORKER=1.
+// TestMain doubles as a tiny worker app when PROCMON_CMD_WORKER=1; with
+// PROCMON_CMD_NEVER_READY=1 too it never listens.
+//
+// With PROCMON_CMD_MAIN=1 it is procmon itself (main, with the test
+// binary's arguments), for tests that need procmon in a process of its own.
 func TestMain(m *testing.M) {
+	if os.Getenv("PROCMON_CMD_MAIN") == "1" {
+		os.Unsetenv("PROCMON_CMD_MAIN")
+		main()
+	}
 	if os.Getenv("PROCMON_CMD_WORKER") == "1" {
+		if os.Getenv("PROCMON_CMD_NEVER_READY") == "1" {
+			fmt.Println("worker never ready, as asked")
+			select {}
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
 		if err != nil {
 			os.Exit(2)
@@ -105,7 +117,8 @@ func TestRunServesReloadsOnSIGHUPAndStops(t *testing.T) {
 	l.Close()
 	exe, _ := os.Executable()
 	cfg := filepath.Join(dir, "app.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("dir = %q\ncommand = [%q]\nlisten = %q\nworkers = 2\nenv = { PROCMON_CMD_WORKER = \"1\" }\nstop_timeout = \"5s\"\n", dir, exe, addr)), 0o644)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("dir = %q\ncommand = [%q]\nlisten = %q\nworkers = 2\nenv = { PROCMON_CMD_WORKER = \"1\" }\nstop_timeout = \"5s\"\nsocket = %q\n",
+		dir, exe, addr, filepath.Join(dir, "app.sock"))), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout, stderr := &syncBuf{}, &syncBuf{}
@@ -123,8 +136,8 @@ func TestRunServesReloadsOnSIGHUPAndStops(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
-	if !strings.Contains(stdout.String(), "worker=1") || !strings.Contains(stdout.String(), "| worker up") {
-		t.Fatalf("worker output not on stdout: %q", stdout.String())
+	if !strings.Contains(stderr.String(), "worker=1") || !strings.Contains(stderr.String(), "| worker up") {
+		t.Fatalf("worker output without [log] file not on stderr: %q", stderr.String())
 	}
 }
 

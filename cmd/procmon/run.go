@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,31 +12,48 @@ import (
 	"github.com/deploytool/deploy/procmon"
 )
 
-func runCommand(stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
+// configFlag is the -c flag every subcommand takes.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the app's `FILE` (TOML)"}
+}
+
+func runCommand(stderr io.Writer) *cli.Command {
+	return withExamples(&cli.Command{
 		Name:      "run",
 		Usage:     "run the app in the foreground until SIGTERM; SIGHUP reloads it",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, Usage: "the app's `FILE` (TOML)"},
-		},
+		Description: `Runs the app's workers behind its public port, with the control socket at
+'socket' (default /run/procmon/<name>.sock, mode 0600; a second procmon for
+the same app is refused, a socket left by a crashed one is replaced).
+
+Worker output, each line stamped with time, generation, worker and pid, goes
+to [log] file (capped at max_size, rotated once to .1). Without [log] file
+it goes to stderr with procmon's own messages: under systemd, the journal.
+
+Under systemd (Type=notify) procmon sends READY=1 once the first generation
+serves, RELOADING=1/READY=1 around reloads, STOPPING=1, a one-line STATUS=
+and, with WatchdogSec=, WATCHDOG=1 every half of it. Every 30s it samples
+host CPU, memory and disk and each worker's CPU and RSS; any at or over 80%
+marks the app degraded in 'procmon status'.
+
+A second SIGTERM or SIGINT kills every worker at once.`,
+		Flags: []cli.Flag{configFlag()},
 		Action: func(c *cli.Context) error {
-			return runApp(c.Context, c.String("config"), stdout, stderr)
+			return runApp(c.Context, c.String("config"), stderr)
 		},
-	}
+	}, `   procmon run -c /etc/procmon/blog.toml
+   systemctl start procmon@blog       # the same, from the unit 'procmon unit' prints
+`)
 }
 
 // runApp supervises the app until ctx ends (the first SIGTERM/SIGINT).
 // SIGHUP reloads; a second SIGTERM/SIGINT skips the grace period.
-func runApp(ctx context.Context, path string, stdout, stderr io.Writer) error {
+func runApp(ctx context.Context, path string, stderr io.Writer) error {
 	cfg, err := procmon.LoadConfig(path)
 	if err != nil {
 		return err
 	}
-	sup, err := procmon.New(cfg, procmon.Options{
-		Output: stdout,
-		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-	})
+	d, err := procmon.NewDaemon(cfg, procmon.DaemonOptions{Stderr: stderr})
 	if err != nil {
 		return err
 	}
@@ -46,11 +62,11 @@ func runApp(ctx context.Context, path string, stdout, stderr io.Writer) error {
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
-	go handleSignals(sigs, done, sup)
-	return sup.Run(ctx)
+	go handleSignals(sigs, done, d)
+	return d.Run(ctx)
 }
 
-func handleSignals(sigs <-chan os.Signal, done <-chan struct{}, sup *procmon.Supervisor) {
+func handleSignals(sigs <-chan os.Signal, done <-chan struct{}, d *procmon.Daemon) {
 	stops := 0
 	for {
 		select {
@@ -58,12 +74,12 @@ func handleSignals(sigs <-chan os.Signal, done <-chan struct{}, sup *procmon.Sup
 			return
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				sup.ReloadAsync("signal")
+				d.ReloadAsync("signal")
 				continue
 			}
 			// The first one also cancelled main's context: a graceful stop.
 			if stops++; stops >= 2 {
-				sup.Force()
+				d.Force()
 			}
 		}
 	}

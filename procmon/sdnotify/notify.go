@@ -56,11 +56,17 @@ func (n *Notifier) Send(assignments ...string) error {
 		return fmt.Errorf("sd_notify to %s: %w", n.socket, err)
 	}
 	defer conn.Close()
+	// A receiver that stops reading fills its queue (10 datagrams by
+	// default); a blocked send must not hang the caller's loop.
+	conn.SetWriteDeadline(time.Now().Add(sendTimeout))
 	if _, err := conn.Write([]byte(strings.Join(assignments, "\n"))); err != nil {
 		return fmt.Errorf("sd_notify to %s: %w", n.socket, err)
 	}
 	return nil
 }
+
+// sendTimeout bounds one send to a receiver whose queue is full.
+const sendTimeout = time.Second
 
 // Ready tells the service manager that startup (or a reload) finished.
 func (n *Notifier) Ready() error { return n.Send("READY=1") }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/deploytool/deploy/procmon"
+	"github.com/deploytool/deploy/procmon/control"
+)
+
+const exitStatusHelp = `
+EXIT STATUS (procmon reload):
+   0  the new generation serves (without --wait: the reload was queued)
+   1  any other error (bad flags or config, socket I/O)
+   3  the reload was abandoned: the new generation was not ready in time or
+      crashed at boot; the old generation keeps serving; the reason and the
+      failed generation's last log lines are printed
+   4  no verdict within --timeout; the reload may still finish
+   5  procmon is not running for this config
+`
+
+func reloadCommand(stdout, stderr io.Writer) *cli.Command {
+	return withExamples(&cli.Command{
+		Name:      "reload",
+		Usage:     "ask the running procmon to reload the app (what deploy runs)",
+		ArgsUsage: " ",
+		Description: `Starts a new generation of workers next to the serving one and switches
+traffic to it once every new worker is ready. A reload never makes things
+worse: a new generation that is not ready within ready.timeout, or crashes,
+is stopped and the old one keeps serving.
+
+Without --wait the reload is queued and procmon reload exits 0 at once.
+With --wait it prints the verdict and exits with the status below.`,
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.BoolFlag{Name: "wait", Usage: "wait for the verdict and exit non-zero when the reload is abandoned"},
+			&cli.DurationFlag{Name: "timeout", DefaultText: "10m", Usage: "with --wait, give up waiting after `D`"},
+		},
+		Action: func(c *cli.Context) error {
+			return reload(c, stdout, stderr)
+		},
+	}, `   procmon reload --wait -c /etc/procmon/blog.toml
+   procmon reload --wait --timeout 90s -c /etc/procmon/blog.toml || echo "old release still serving"
+   procmon reload -c /etc/procmon/blog.toml      # queue it and return
+`, exitStatusHelp)
+}
+
+func reload(c *cli.Context, stdout, stderr io.Writer) error {
+	if c.Duration("timeout") < 0 {
+		return fmt.Errorf("--timeout %s: must be positive (hint: e.g. --timeout 90s)", c.Duration("timeout"))
+	}
+	cfg, err := procmon.LoadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	r, err := control.NewClient(cfg.Socket).Reload(c.Context, c.Bool("wait"), c.Duration("timeout"))
+	code := control.ExitCode(r, err)
+	switch {
+	case err != nil && c.Context.Err() != nil:
+		return &exitError{code: control.ExitTimeout, err: fmt.Errorf("reload of %s: interrupted before the verdict; the reload goes on (hint: 'procmon status -c %s' shows its result)", cfg.Name, c.String("config"))}
+	case err != nil:
+		return &exitError{code: code, err: fmt.Errorf("reload %s: %w", cfg.Name, err)}
+	case code == control.ExitOK:
+		return control.RenderReload(stdout, r)
+	}
+	control.RenderReload(stderr, r)
+	if code == control.ExitAbandoned {
+		return &exitError{code: code, err: fmt.Errorf("reload of %s abandoned (hint: fix the cause above and reload again; 'procmon logs -c %s' shows the whole log)", cfg.Name, c.String("config"))}
+	}
+	return &exitError{code: code, err: fmt.Errorf("reload of %s: no verdict (hint: 'procmon status -c %s' shows whether it finished)", cfg.Name, c.String("config"))}
+}
+
+func statusCommand(stdout io.Writer) *cli.Command {
+	return withExamples(&cli.Command{
+		Name:      "status",
+		Usage:     "show the app's state, workers, last reload, heartbeat and metrics",
+		ArgsUsage: " ",
+		Description: `Asks the running procmon for its view of the app: state (starting, ready,
+reloading, degraded, crash-loop, stopping), generation, each worker (pid,
+port, state, uptime, restarts, RSS, CPU), the last reload, the heartbeat,
+the latest host metrics and why the app is degraded.
+
+--json prints the documented, stable shape of package procmon/control
+(type Status): fields may be added, none is renamed or removed.`,
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of the table"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, err := procmon.LoadConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			st, err := control.NewClient(cfg.Socket).Status(c.Context)
+			if err != nil {
+				return fmt.Errorf("status %s: %w", cfg.Name, err)
+			}
+			if !c.Bool("json") {
+				return control.RenderStatus(stdout, st)
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(st)
+		},
+	}, `   procmon status -c /etc/procmon/blog.toml
+   procmon status --json -c /etc/procmon/blog.toml | jq -r .state
+`)
+}
