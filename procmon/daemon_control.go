@@ -107,7 +107,7 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 	}
 	h := st.Heartbeat
 	cs.Heartbeat = control.Heartbeat{Enabled: h.Enabled, LastCheck: h.LastAt, LastOK: h.LastOK,
-		LatencyMS: float64(h.Latency.Microseconds()) / 1000, Failures: h.Failures,
+		LatencyMS: float64(h.Latency.Microseconds()) / 1000, Failures: h.Failures, FailuresTotal: h.FailuresTotal,
 		ReloadsTriggered: h.ReloadsTriggered, SuppressedByGuard: h.Suppressed}
 	if h.Enabled {
 		cs.Heartbeat.URL = "http://" + cfg.Listen + cfg.Heartbeat.Path

@@ -1,8 +1,9 @@
 // Package procmon supervises one app's worker processes: it owns the app's
 // public port, starts `workers` copies of `command`, restarts the ones that
 // crash, and reloads them all with zero dropped requests. `procmon run -c
-// app.toml` (cmd/procmon) is a thin wrapper around [LoadConfig], [New] and
-// [Supervisor.Run].
+// app.toml` (cmd/procmon) is a thin wrapper around [LoadConfig] and
+// [NewDaemon], which runs a [Supervisor] (New, Run) together with the
+// control socket, the capped log file, the metrics sampler and sd_notify.
 //
 // # Generations
 //

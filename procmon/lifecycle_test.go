@@ -150,6 +150,10 @@ func TestHeartbeatFailureReloadsOnceWithGuard(t *testing.T) {
 	if hb.Suppressed == 0 {
 		t.Fatalf("no check was suppressed by the guard: %+v", hb)
 	}
+	if hb.FailuresTotal < 1 || hb.Failures != 0 {
+		t.Fatalf("failures: total %d (want at least the one that reloaded), in a row %d (want 0 once healthy)",
+			hb.FailuresTotal, hb.Failures)
+	}
 	if st.LastReload.Trigger != "heartbeat" {
 		t.Fatalf("last reload trigger %q", st.LastReload.Trigger)
 	}

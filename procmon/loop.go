@@ -240,6 +240,7 @@ func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 		return
 	}
 	s.hb.Failures++
+	s.hb.FailuresTotal++
 	s.hb.LastError = r.err.Error()
 	if s.stopping || !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {
 		s.hb.Suppressed++

@@ -156,6 +156,8 @@ type HeartbeatStatus struct {
 	Latency time.Duration `json:"latency"`
 	// Failures counts failed checks in a row.
 	Failures int `json:"failures"`
+	// FailuresTotal counts every failed check since the start.
+	FailuresTotal int `json:"failures_total"`
 	// ReloadsTriggered counts reloads the heartbeat asked for.
 	ReloadsTriggered int `json:"reloads_triggered"`
 	// Suppressed counts checks skipped or ignored by the guard (too soon
