@@ -108,7 +108,7 @@ func (e *ProcmonDownError) Hint() string {
 }
 
 // procmonCommand returns the command line that runs procmon with args and
-// `-c <env.Procmon>`, every word quoted.
+// `-c <env.Procmon>`, every word but the plain `procmon` quoted.
 func procmonCommand(env *Env, args ...string) (string, error) {
 	if env.Procmon == "" {
 		return "", fmt.Errorf("env %s has no procmon key: set it to procmon's config path on the server", env.Name)
@@ -116,7 +116,15 @@ func procmonCommand(env *Env, args ...string) (string, error) {
 	if err := hooks.CheckPath(env.Procmon); err != nil {
 		return "", fmt.Errorf("env %s: procmon: %w", env.Name, err)
 	}
+	// The same binary the health gate runs: DEPLOY_PROCMON from the env
+	// key when set, else procmon from the login user's PATH.
 	words := []string{"procmon"}
+	if bin := env.Vars["DEPLOY_PROCMON"]; bin != "" {
+		if err := hooks.CheckPath(bin); err != nil {
+			return "", fmt.Errorf("env %s: DEPLOY_PROCMON: %w", env.Name, err)
+		}
+		words = []string{hooks.Quote(bin)}
+	}
 	for _, a := range append(args, "-c", env.Procmon) {
 		words = append(words, hooks.Quote(a))
 	}

@@ -54,11 +54,12 @@ cmd_deploy() {
 	mark "switched $REL $SHA"
 	restart_gated "$REL" "$prevdir"
 	if [ -n "$GATE_FAIL" ]; then
-		hold_gate "$GATE_FAIL"
+		local why=$GATE_FAIL # the revert's own restart resets GATE_FAIL
+		hold_gate "$why"
 		STEP=gate
-		revert_to_previous "health gate failed: $GATE_FAIL"
+		revert_to_previous "health gate failed: $why"
 		STEP=gate
-		fail "health gate failed: $GATE_FAIL: reverted to $OLD$REVERT_NOTE"
+		fail "health gate failed: $why: reverted to $OLD$REVERT_NOTE"
 	fi
 	local rc=0
 	[ "$NO_TEST" = 1 ] || hook test "$H_TEST" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" || rc=$?

@@ -7,7 +7,9 @@
 # why it does not serve ("" = it serves, or nothing gates it):
 #   procmon set: `procmon reload --wait -c <procmon>` run by the hook shell
 #     (DEPLOY_PROCMON, from the env key or the server's environment, names
-#     another binary); non-zero = procmon kept the old workers serving;
+#     another binary); non-zero = procmon kept the old workers serving,
+#     except exit 5 (procmon not running) on the very first deploy, which
+#     only prints how to start it;
 #   else: touch restart-file (if set);
 # then post-deploy, then, with healthcheck set, poll it until 2xx/3xx.
 GATE_FAIL=''
@@ -17,6 +19,13 @@ restart_gated() {
 	if [ -n "$PROCMON" ]; then
 		step restart
 		procmon_reload "$dir" "$2" || rc=$?
+		if ((rc == 5)) && [ -z "$OLD" ]; then
+			# The first deploy: procmon cannot have run this app before
+			# there was a current. Not a failure; say what to do.
+			echo "procmon is not running for $PROCMON yet: start it now (systemctl enable --now procmon@<app>); it will serve this release"
+			mark "info procmon not-running"
+			rc=0
+		fi
 		if ((rc)); then
 			GATE_FAIL="procmon reload --wait exited with status $rc$(procmon_why "$rc")"
 			return 0
@@ -43,6 +52,7 @@ procmon_reload() { # dir previous-dir
 procmon_why() { # status
 	case $1 in
 	126 | 127) echo ": procmon is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it, or set DEPLOY_PROCMON in env" ;;
+	5) echo ": procmon is not running for $PROCMON: start it (systemctl start procmon@<app>)" ;;
 	*) echo ": the new workers did not become ready, the old ones still serve" ;;
 	esac
 }
