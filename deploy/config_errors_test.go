@@ -31,7 +31,7 @@ func TestParseINIErrors(t *testing.T) {
 		{"env without =", "env NODE_ENV\n", `deploy.conf:5: env: "NODE_ENV" has no '='; write it like: env NODE_ENV=production`},
 		{"env bad name", "env 1X=2\n", `deploy.conf:5: env: "1X" is not a variable name; use letters, digits and _ (not first), like NODE_ENV`},
 		{"env hostile name", "env $(touch /tmp/x)=1\n", `deploy.conf:5: env: "$(touch /tmp/x)" is not a variable name; use letters, digits and _ (not first), like NODE_ENV`},
-		{"env reserved", "env DEPLOY_PATH=/x\n", `deploy.conf:5: env: DEPLOY_PATH: names starting with DEPLOY_ are set by deploy itself; choose another name`},
+		{"env reserved", "env DEPLOY_PATH=/x\n", `deploy.conf:5: env: DEPLOY_PATH: names starting with DEPLOY_ are set by deploy itself (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT and DEPLOY_NO_CURL are the settings you may give); choose another name`},
 		{"env twice", "env A=1\nenv A=2\n", `deploy.conf:6: env: A is set twice; give each variable once`},
 		{"shared absolute", "shared /etc\n", `deploy.conf:5: shared: "/etc" is absolute; give a path relative to the release, like log or .env`},
 		{"shared escapes", "shared log ../x\n", `deploy.conf:5: shared: "../x" is not inside the release; give a path like log or config/master.key`},
@@ -181,5 +181,17 @@ func TestSameErrorsBothForms(t *testing.T) {
 				t.Errorf("TOML: %s\n INI: %s", tomlErr, iniErr)
 			}
 		})
+	}
+}
+
+// The DEPLOY_ settings the remote script reads may be given in env.
+func TestEnvAcceptsDeploySettings(t *testing.T) {
+	text := "[production]\nhost h\nrepo r\npath /srv/app\nenv DEPLOY_PROCMON=/usr/local/bin/procmon\nenv DEPLOY_HEALTH_TIMEOUT=120\n"
+	cfg, err := ParseINI("deploy.conf", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := cfg.Envs["production"].Vars; v["DEPLOY_PROCMON"] != "/usr/local/bin/procmon" || v["DEPLOY_HEALTH_TIMEOUT"] != "120" {
+		t.Errorf("Vars = %v", v)
 	}
 }

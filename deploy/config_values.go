@@ -251,14 +251,23 @@ func validVarName(s string) bool {
 	return true
 }
 
+// deploySettings are the DEPLOY_ variables the remote script reads as
+// settings from the env key: the procmon binary the gate, status and logs
+// run, the healthcheck's timeout in seconds, and "no curl" (use bash's
+// /dev/tcp).
+var deploySettings = map[string]bool{
+	"DEPLOY_PROCMON": true, "DEPLOY_HEALTH_TIMEOUT": true, "DEPLOY_NO_CURL": true,
+}
+
 // checkVarName refuses names that are not shell identifiers and the
-// DEPLOY_ names the deploy sets itself.
+// DEPLOY_ names the deploy sets itself (the hook contract), allowing the
+// DEPLOY_ settings the remote script reads.
 func checkVarName(name string) error {
 	if !validVarName(name) {
 		return fmt.Errorf("%q is not a variable name; use letters, digits and _ (not first), like NODE_ENV", name)
 	}
-	if strings.HasPrefix(name, "DEPLOY_") {
-		return fmt.Errorf("%s: names starting with DEPLOY_ are set by deploy itself; choose another name", name)
+	if strings.HasPrefix(name, "DEPLOY_") && !deploySettings[name] {
+		return fmt.Errorf("%s: names starting with DEPLOY_ are set by deploy itself (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT and DEPLOY_NO_CURL are the settings you may give); choose another name", name)
 	}
 	return nil
 }

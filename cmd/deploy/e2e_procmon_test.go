@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repoRoot is the module's root directory.
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// buildProcmon builds the real procmon binary for the "server".
+func buildProcmon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "procmon")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/procmon")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build procmon: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// answer GETs the app once and returns its body ("" on any failure).
+func answer(addr string) string {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// The whole production path with the real procmon on the "server": the
+// deploy's gate is `procmon reload --wait`, so when `deploy` returns the new
+// version already serves; status shows procmon's view; logs shows the
+// workers' lines; a release whose workers never get ready fails the gate,
+// is put back, and the old version never stopped serving.
+func TestDeployWithRealProcmon(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is needed for the sample app")
+	}
+	pm := buildProcmon(t)
+	f := newFixture(t)
+	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.origin.dir, "app.py"), string(app))
+	f.origin.commit() // v2: VERSION is what the app answers with
+
+	dir := t.TempDir()
+	listen, pmConf, logFile := freeAddr(t), filepath.Join(dir, "app.toml"), filepath.Join(dir, "app.log")
+	writeFile(t, pmConf, fmt.Sprintf(`name = "e2e"
+dir = %q
+command = ["python3", "app.py"]
+workers = 2
+listen = %q
+socket = %q
+stop_timeout = "5s"
+[ready]
+check = "http"
+path = "/health"
+timeout = "15s"
+[log]
+file = %q
+max_size = "1MB"
+`, filepath.Join(f.path, "current"), listen, filepath.Join(dir, "pm.sock"), logFile))
+	f.writeINI("procmon "+pmConf, "env DEPLOY_PROCMON="+pm)
+	f.mustRun("production", "setup")
+	first := f.mustRun("production")
+	if !strings.Contains(first.stdout, "procmon is not running") {
+		t.Errorf("first deploy should say procmon is not running yet:\n%s", first.stdout)
+	}
+
+	daemon := exec.Command(pm, "run", "-c", pmConf)
+	daemon.Stdout, daemon.Stderr = io.Discard, io.Discard
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		_ = daemon.Wait()
+	})
+	waitAnswer(t, listen, "hello from v2")
+
+	f.origin.commit() // v3
+	f.mustRun("production")
+	if got := answer(listen); got != "hello from v3" {
+		t.Fatalf("right after the deploy returned the app answers %q, want v3: the gate did not wait for the reload", got)
+	}
+
+	st := f.mustRun("production", "status", "--json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(st.stdout), &rows); err != nil {
+		var one map[string]any
+		if err2 := json.Unmarshal([]byte(st.stdout), &one); err2 != nil {
+			t.Fatalf("status --json is not JSON: %v\n%s", err, st.stdout)
+		}
+	}
+	if !strings.Contains(st.stdout, `"ready"`) && !strings.Contains(st.stdout, `"degraded"`) {
+		t.Errorf("status --json does not show procmon's app state:\n%s", st.stdout)
+	}
+	if table := f.mustRun("production", "status").stdout; !strings.Contains(table, "2/2") {
+		t.Errorf("status table does not show 2/2 workers ready:\n%s", table)
+	}
+	if logs := f.mustRun("production", "logs", "-n", "20").stdout; !strings.Contains(logs, "python-hello v3 serving") {
+		t.Errorf("logs lack the new workers' start lines:\n%s", logs)
+	}
+
+	// A release whose workers die at boot: the gate fails, current is put
+	// back, and v3 keeps answering throughout.
+	writeFile(t, filepath.Join(f.origin.dir, "app.py"), "raise SystemExit('broken build')\n")
+	f.origin.commit()
+	before := f.current()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := f.run(ctx, "production")
+	if r.code == 0 || !strings.Contains(r.stderr, "gate") {
+		t.Fatalf("a release that never gets ready: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if f.current() != before {
+		t.Errorf("current = %s, want %s put back", f.current(), before)
+	}
+	if got := answer(listen); got != "hello from v3" {
+		t.Errorf("after the failed gate the app answers %q, want v3 still", got)
+	}
+}
+
+func waitAnswer(t *testing.T, addr, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		if got = answer(addr); got == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the app never answered %q (last %q)", want, got)
+}
