@@ -240,6 +240,9 @@ func hostErr(host string, err error) error {
 	return fmt.Errorf("%s: %w", host, err)
 }
 
+// stampLayout is the time format that starts a release id.
+const stampLayout = "20060102T150405Z"
+
 // deployArgs returns the script arguments of a deploy.
 func deployArgs(env *Env, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
@@ -267,6 +270,12 @@ func deployArgs(env *Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, g...)
+	if o.Stamp != "" {
+		if _, err := time.Parse(stampLayout, o.Stamp); err != nil || len(o.Stamp) != len(stampLayout) {
+			return nil, fmt.Errorf("release stamp %q is not of the form %s", o.Stamp, stampLayout)
+		}
+		args = append(args, hooks.Arg("stamp", o.Stamp))
+	}
 	args = append(args, flag("wait", o.Wait)...)
 	args = append(args, flag("no-test", o.NoTests)...)
 	return append(args, flag("hold", o.Hold)...), nil

@@ -83,6 +83,9 @@ func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, 
 	if len(env.Hosts) == 0 {
 		return nil, fmt.Errorf("env %s has no hosts: set host or hosts", env.Name)
 	}
+	if fo.Stamp == "" {
+		fo.Stamp = time.Now().UTC().Format(stampLayout) // one release name on every host
+	}
 	runs := make([]*hostRun, len(env.Hosts))
 	for i, h := range env.Hosts {
 		runs[i] = &hostRun{res: HostResult{Host: h}}

@@ -33,6 +33,10 @@ type Options struct {
 	Wait bool
 	// NoTests skips the test hook (-T).
 	NoTests bool
+	// Stamp is the UTC time (20060102T150405Z) that starts the new
+	// release's id; DeployFleet sets one for all hosts so that a release
+	// has the same name everywhere ("" = the server's clock).
+	Stamp string
 	// Hold keeps a deploy open after the restart and test until the caller
 	// says Commit or Revert (multi-host health gate). Only Prepare uses it.
 	Hold bool

@@ -17,7 +17,7 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold tty, and repeatable shared=<relpath>
+// healthcheck wait force no-test hold tty stamp, and repeatable shared=<relpath>
 // and var=<NAME>=<value>.
 // Hook commands (pre-deploy …) are shell text by design: they run with
 // `bash -c "$cmd"` (`bash -lc` when shell=login). With tty=1 (needs_tty)

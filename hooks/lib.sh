@@ -17,7 +17,7 @@ CMD=${1:-}
 (($#)) && shift
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
-NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0
+NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP=''
 SHARED=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -46,6 +46,7 @@ while (($#)); do
 	procmon=*) PROCMON=${a#*=} ;;
 	healthcheck=*) HEALTHCHECK=${a#*=} ;;
 	tty=*) TTY=${a#*=} ;;
+	stamp=*) STAMP=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done

@@ -20,7 +20,11 @@ resolve() {
 # new_release creates a unique release directory for sha $1 and sets REL.
 new_release() {
 	local base i=1 id
-	base="$(date -u +%Y%m%dT%H%M%SZ)-${1:0:7}"
+	# stamp= (a fleet deploy) names the release the same on every host.
+	local stamp
+	stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	[[ $STAMP =~ ^[0-9]{8}T[0-9]{6}Z$ ]] && stamp=$STAMP
+	base="$stamp-${1:0:7}"
 	id=$base
 	until mkdir -- "$P/releases/$id" 2>/dev/null; do
 		i=$((i + 1))
