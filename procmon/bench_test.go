@@ -47,7 +47,14 @@ func runWrk(b *testing.B, url string, d time.Duration, close bool) wrkResult {
 	if close {
 		args = append(args, "-H", "Connection: close")
 	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	args = append(args, url)
+	name := "wrk"
+	// wrk gets a core of its own when taskset is there, so that it cannot
+	// take CPU from the servers under test beyond that core.
+	if path, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
+		name, args = path, append([]string{"-c", strconv.Itoa(runtime.NumCPU() - 1), "wrk"}, args...)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -184,6 +191,23 @@ func rssKB(pid int, field string) int {
 	return 0
 }
 
+// procCPU is a process's user plus system CPU time so far, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // comm may hold spaces
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // BenchmarkThroughput: requests/s and latency through procmon (proxy and
 // socket mode, one worker) against the same worker hit directly, with 64
 // keep-alive connections and with Connection: close; once with a worker
@@ -205,6 +229,7 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		b.ReportMetric(rows[1].ka.rps/rows[0].ka.rps, w+"-proxy/direct")
 		b.ReportMetric(rows[2].ka.rps/rows[0].ka.rps, w+"-socket/direct")
+		b.ReportMetric(float64(rows[1].cpuPerReq.Nanoseconds())/1e3, w+"-proxy-CPU-us/req")
 		b.ReportMetric(float64(max(rows[1].rssKB, rows[2].rssKB))/1024, w+"-procmon-peak-RSS-MB")
 	}
 }
@@ -213,6 +238,7 @@ type throughputRow struct {
 	name      string
 	ka, close wrkResult
 	rssKB     int
+	cpuPerReq time.Duration // procmon's CPU per keep-alive request
 }
 
 func (e *benchEnv) throughputRows(work time.Duration) []throughputRow {
@@ -222,7 +248,11 @@ func (e *benchEnv) throughputRows(work time.Duration) []throughputRow {
 	stop()
 	for _, mode := range []Mode{ModeProxy, ModeSocket} {
 		addr, cmd, stop := e.startProcmon(mode, 1, work)
+		cpu0 := procCPU(cmd.Process.Pid)
 		r := throughputRow{name: string(mode), ka: runWrk(e.b, "http://"+addr+"/", d, false)}
+		if r.ka.requests > 0 {
+			r.cpuPerReq = (procCPU(cmd.Process.Pid) - cpu0) / time.Duration(r.ka.requests)
+		}
 		r.close = runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)
 		r.rssKB = rssKB(cmd.Process.Pid, "VmHWM")
 		stop()
@@ -235,11 +265,11 @@ func throughputTable(work time.Duration, rows []throughputRow) string {
 	direct := rows[0]
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nworker work per request: %s\n%-7s %11s %8s %8s %7s | %11s %8s %8s %7s | %s\n", work,
-		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS")
+		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS, CPU/keep-alive req")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB\n", r.name,
+		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB, %s\n", r.name,
 			r.ka.rps, r.ka.p50, r.ka.p99, 100*r.ka.rps/direct.ka.rps,
-			r.close.rps, r.close.p50, r.close.p99, 100*r.close.rps/direct.close.rps, float64(r.rssKB)/1024)
+			r.close.rps, r.close.p50, r.close.p99, 100*r.close.rps/direct.close.rps, float64(r.rssKB)/1024, r.cpuPerReq)
 	}
 	return sb.String()
 }
