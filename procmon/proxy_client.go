@@ -114,7 +114,9 @@ func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	// The writer only ever holds a request's head: 2 KB fits most, and a
+	// longer one is written in more than one piece.
+	return &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 2<<10)}, nil
 }
 
 // put returns a connection whose answer was read completely.
