@@ -130,7 +130,7 @@ func benchPort(b *testing.B) string {
 }
 
 // startDirect runs one worker on its own port, as the baseline.
-func (e *benchEnv) startDirect(work time.Duration) (string, func()) {
+func (e *benchEnv) startDirect(work time.Duration) (string, *exec.Cmd, func()) {
 	addr := benchPort(e.b)
 	_, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(e.exe)
@@ -140,7 +140,7 @@ func (e *benchEnv) startDirect(work time.Duration) (string, func()) {
 		e.b.Fatal(err)
 	}
 	waitHTTP(e.b, "http://"+addr+"/")
-	return addr, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	return addr, cmd, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 }
 
 // startProcmon runs the procmon binary over workers copies of the worker.
@@ -238,14 +238,20 @@ type throughputRow struct {
 	name      string
 	ka, close wrkResult
 	rssKB     int
-	cpuPerReq time.Duration // procmon's CPU per keep-alive request
+	cpuPerReq time.Duration // procmon's (direct: the worker's) CPU per keep-alive request
 }
 
 func (e *benchEnv) throughputRows(work time.Duration) []throughputRow {
 	const d = 5 * time.Second
-	addr, stop := e.startDirect(work)
-	rows := []throughputRow{{name: "direct", ka: runWrk(e.b, "http://"+addr+"/", d, false), close: runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)}}
+	addr, cmd, stop := e.startDirect(work)
+	cpu0 := procCPU(cmd.Process.Pid)
+	direct := throughputRow{name: "direct", ka: runWrk(e.b, "http://"+addr+"/", d, false)}
+	if direct.ka.requests > 0 {
+		direct.cpuPerReq = (procCPU(cmd.Process.Pid) - cpu0) / time.Duration(direct.ka.requests)
+	}
+	direct.close = runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)
 	stop()
+	rows := []throughputRow{direct}
 	for _, mode := range []Mode{ModeProxy, ModeSocket} {
 		addr, cmd, stop := e.startProcmon(mode, 1, work)
 		cpu0 := procCPU(cmd.Process.Pid)
@@ -265,7 +271,7 @@ func throughputTable(work time.Duration, rows []throughputRow) string {
 	direct := rows[0]
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nworker work per request: %s\n%-7s %11s %8s %8s %7s | %11s %8s %8s %7s | %s\n", work,
-		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS, CPU/keep-alive req")
+		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS, CPU/keep-alive req (direct: the worker's)")
 	for _, r := range rows {
 		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB, %s\n", r.name,
 			r.ka.rps, r.ka.p50, r.ka.p99, 100*r.ka.rps/direct.ka.rps,
