@@ -41,7 +41,7 @@ func newWorkerTransport(addr string) *workerTransport {
 			IdleConnTimeout:     60 * time.Second,
 			DisableCompression:  true,
 		},
-		fast: fastConns{addr: addr, dialer: dialer, maxIdle: 1024},
+		fast: fastConns{addr: addr, dialer: dialer, maxIdle: 1024, idleTimeout: 60 * time.Second},
 	}
 }
 
@@ -75,9 +75,10 @@ func fastEligible(req *http.Request) bool {
 
 // fastConns is a pool of keep-alive HTTP/1.1 connections to one worker.
 type fastConns struct {
-	addr    string
-	dialer  *net.Dialer
-	maxIdle int
+	addr        string
+	dialer      *net.Dialer
+	maxIdle     int
+	idleTimeout time.Duration // an idle connection older than this is closed
 
 	mu     sync.Mutex
 	idle   []*fastConn
@@ -90,6 +91,7 @@ type fastConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool
+	idleAt time.Time
 }
 
 // aLongTimeAgo is a deadline in the past: it wakes up blocked I/O at once.
@@ -119,16 +121,30 @@ func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
 	return &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 2<<10)}, nil
 }
 
-// put returns a connection whose answer was read completely.
+// put returns a connection whose answer was read completely. The idle
+// list is a stack (the most recently used connection goes out first), so
+// the connections left over from a burst sink to its bottom, where put
+// closes them once they have been idle for idleTimeout.
 func (p *fastConns) put(c *fastConn) {
+	now := time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.maxIdle {
 		p.mu.Unlock()
 		c.nc.Close()
 		return
 	}
+	c.idleAt = now
 	p.idle = append(p.idle, c)
+	var stale []*fastConn
+	for len(p.idle) > 1 && now.Sub(p.idle[0].idleAt) > p.idleTimeout {
+		stale = append(stale, p.idle[0])
+		p.idle[0] = nil
+		p.idle = p.idle[1:]
+	}
 	p.mu.Unlock()
+	for _, s := range stale {
+		s.nc.Close()
+	}
 }
 
 func (p *fastConns) closeIdle() {

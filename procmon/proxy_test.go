@@ -326,3 +326,31 @@ func TestProxyClientGoneEndsWorkerRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyClosesLongIdleWorkerConnections: connections left idle after a
+// burst are closed once they have been idle too long; recent ones stay.
+func TestProxyClosesLongIdleWorkerConnections(t *testing.T) {
+	p := &fastConns{maxIdle: 10, idleTimeout: time.Millisecond}
+	var far []net.Conn
+	conn := func() *fastConn {
+		near, other := net.Pipe()
+		far = append(far, other)
+		return &fastConn{nc: near}
+	}
+	old, recent := conn(), conn()
+	p.put(old)
+	time.Sleep(20 * time.Millisecond)
+	p.put(recent)
+	if len(p.idle) != 1 || p.idle[0] != recent {
+		t.Fatalf("idle list has %d connections, want only the recent one", len(p.idle))
+	}
+	far[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := far[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the long idle connection: read %v, want EOF (closed)", err)
+	}
+	p.closeIdle()
+	far[1].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := far[1].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after closeIdle: read %v, want EOF (closed)", err)
+	}
+}
