@@ -195,17 +195,20 @@ func (e nothingReadError) Unwrap() error        { return e.err }
 // which is how httputil.ReverseProxy forwards them.
 func (c *fastConn) exchange(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	unanswered := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err() // the client left: no point in resending
+		}
+		return nothingReadError{err}
+	}
 	if err := req.Write(c.bw); err != nil {
-		return nil, nothingReadError{err}
+		return nil, unanswered(err)
 	}
 	if err := c.bw.Flush(); err != nil {
-		return nil, nothingReadError{err}
+		return nil, unanswered(err)
 	}
 	if _, err := c.br.Peek(1); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, nothingReadError{err}
+		return nil, unanswered(err)
 	}
 	for {
 		resp, err := http.ReadResponse(c.br, req)
