@@ -3,8 +3,11 @@ package procmon
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -43,7 +47,14 @@ func runWrk(b *testing.B, url string, d time.Duration, close bool) wrkResult {
 	if close {
 		args = append(args, "-H", "Connection: close")
 	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	args = append(args, url)
+	name := "wrk"
+	// wrk gets a core of its own when taskset is there, so that it cannot
+	// take CPU from the servers under test beyond that core.
+	if path, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() > 1 {
+		name, args = path, append([]string{"-c", strconv.Itoa(runtime.NumCPU() - 1), "wrk"}, args...)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -119,7 +130,7 @@ func benchPort(b *testing.B) string {
 }
 
 // startDirect runs one worker on its own port, as the baseline.
-func (e *benchEnv) startDirect(work time.Duration) (string, func()) {
+func (e *benchEnv) startDirect(work time.Duration) (string, *exec.Cmd, func()) {
 	addr := benchPort(e.b)
 	_, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(e.exe)
@@ -129,7 +140,7 @@ func (e *benchEnv) startDirect(work time.Duration) (string, func()) {
 		e.b.Fatal(err)
 	}
 	waitHTTP(e.b, "http://"+addr+"/")
-	return addr, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	return addr, cmd, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 }
 
 // startProcmon runs the procmon binary over workers copies of the worker.
@@ -180,6 +191,23 @@ func rssKB(pid int, field string) int {
 	return 0
 }
 
+// procCPU is a process's user plus system CPU time so far, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // comm may hold spaces
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // BenchmarkThroughput: requests/s and latency through procmon (proxy and
 // socket mode, one worker) against the same worker hit directly, with 64
 // keep-alive connections and with Connection: close; once with a worker
@@ -201,6 +229,7 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		b.ReportMetric(rows[1].ka.rps/rows[0].ka.rps, w+"-proxy/direct")
 		b.ReportMetric(rows[2].ka.rps/rows[0].ka.rps, w+"-socket/direct")
+		b.ReportMetric(float64(rows[1].cpuPerReq.Nanoseconds())/1e3, w+"-proxy-CPU-us/req")
 		b.ReportMetric(float64(max(rows[1].rssKB, rows[2].rssKB))/1024, w+"-procmon-peak-RSS-MB")
 	}
 }
@@ -209,16 +238,27 @@ type throughputRow struct {
 	name      string
 	ka, close wrkResult
 	rssKB     int
+	cpuPerReq time.Duration // procmon's (direct: the worker's) CPU per keep-alive request
 }
 
 func (e *benchEnv) throughputRows(work time.Duration) []throughputRow {
 	const d = 5 * time.Second
-	addr, stop := e.startDirect(work)
-	rows := []throughputRow{{name: "direct", ka: runWrk(e.b, "http://"+addr+"/", d, false), close: runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)}}
+	addr, cmd, stop := e.startDirect(work)
+	cpu0 := procCPU(cmd.Process.Pid)
+	direct := throughputRow{name: "direct", ka: runWrk(e.b, "http://"+addr+"/", d, false)}
+	if direct.ka.requests > 0 {
+		direct.cpuPerReq = (procCPU(cmd.Process.Pid) - cpu0) / time.Duration(direct.ka.requests)
+	}
+	direct.close = runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)
 	stop()
+	rows := []throughputRow{direct}
 	for _, mode := range []Mode{ModeProxy, ModeSocket} {
 		addr, cmd, stop := e.startProcmon(mode, 1, work)
+		cpu0 := procCPU(cmd.Process.Pid)
 		r := throughputRow{name: string(mode), ka: runWrk(e.b, "http://"+addr+"/", d, false)}
+		if r.ka.requests > 0 {
+			r.cpuPerReq = (procCPU(cmd.Process.Pid) - cpu0) / time.Duration(r.ka.requests)
+		}
 		r.close = runWrk(e.b, "http://"+addr+"/", 3*time.Second, true)
 		r.rssKB = rssKB(cmd.Process.Pid, "VmHWM")
 		stop()
@@ -231,11 +271,11 @@ func throughputTable(work time.Duration, rows []throughputRow) string {
 	direct := rows[0]
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nworker work per request: %s\n%-7s %11s %8s %8s %7s | %11s %8s %8s %7s | %s\n", work,
-		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS")
+		"", "keep-alive", "p50", "p99", "ratio", "conn:close", "p50", "p99", "ratio", "procmon peak RSS, CPU/keep-alive req (direct: the worker's)")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB\n", r.name,
+		fmt.Fprintf(&sb, "%-7s %9.0f/s %8s %8s %6.1f%% | %9.0f/s %8s %8s %6.1f%% | %.1f MB, %s\n", r.name,
 			r.ka.rps, r.ka.p50, r.ka.p99, 100*r.ka.rps/direct.ka.rps,
-			r.close.rps, r.close.p50, r.close.p99, 100*r.close.rps/direct.close.rps, float64(r.rssKB)/1024)
+			r.close.rps, r.close.p50, r.close.p99, 100*r.close.rps/direct.close.rps, float64(r.rssKB)/1024, r.cpuPerReq)
 	}
 	return sb.String()
 }
@@ -288,4 +328,58 @@ func (e *benchEnv) touchEvery(ctx context.Context, every time.Duration) int {
 			}
 		}
 	}
+}
+
+// BenchmarkProxyHop measures what one request costs the proxy, in process
+// and without wrk: 64 keep-alive clients GET a hello-world worker directly
+// and through the proxy. cpu-ns/req is the whole process's CPU time (user
+// plus system, from getrusage) per request; the difference between the
+// two sub-benchmarks is the proxy's own cost per request, which does not
+// depend on how busy the shared machine is the way req/s does.
+func BenchmarkProxyHop(b *testing.B) {
+	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello"))
+	}))
+	defer worker.Close()
+	p := newProxy(slog.New(slog.DiscardHandler))
+	_, port, _ := splitHostPort(strings.TrimPrefix(worker.URL, "http://"))
+	p.set([]*backend{newBackend(port, "bench")})
+	front := httptest.NewServer(p)
+	defer front.Close()
+	for _, tc := range []struct{ name, url string }{{"direct", worker.URL}, {"proxy", front.URL}} {
+		b.Run(tc.name, func(b *testing.B) { benchGets(b, tc.url+"/") })
+	}
+}
+
+func benchGets(b *testing.B, url string) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	before := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-before)/float64(b.N), "cpu-ns/req")
+}
+
+// cpuTime is this process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
