@@ -3,7 +3,6 @@ package deploy
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,15 +11,8 @@ import (
 // deploy, before there was a current for it to serve: the deploy passes
 // and says how to start it. On any later deploy it fails the gate.
 func TestGateProcmonNotRunning(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	s := newServer(t, o)
-	code := filepath.Join(t.TempDir(), "code")
+	o, s, code, _ := gatedServer(t)
 	must(t, os.WriteFile(code, []byte("5"), 0o644))
-	bin, _ := fakeProcmon(t, code)
-	s.env.Procmon = "/etc/procmon/app.toml"
-	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
-	s.setup()
 	first := s.deploy()
 	if !strings.Contains(s.out.String(), "systemctl enable --now procmon@") {
 		t.Errorf("first deploy does not say how to start procmon:\n%s", s.out)

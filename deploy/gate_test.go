@@ -34,6 +34,22 @@ func procmonScript(codeFile, log string) string {
 		"exit $code\n"
 }
 
+// gatedServer is a set-up server whose restarts go through a fake procmon
+// (fakeProcmon): write an exit status into code to make its reloads fail.
+// calls logs each reload.
+func gatedServer(t testing.TB) (o *origin, s *server, code, calls string) {
+	t.Helper()
+	o = newOrigin(t)
+	o.commit(nil)
+	s = newServer(t, o)
+	code = filepath.Join(t.TempDir(), "code")
+	bin, calls := fakeProcmon(t, code)
+	s.env.Procmon = "/etc/procmon/app.toml"
+	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
+	s.setup()
+	return o, s, code, calls
+}
+
 func readLines(t testing.TB, name string) []string {
 	t.Helper()
 	b, err := os.ReadFile(name)
@@ -69,14 +85,7 @@ func healthServer(t testing.TB, code *atomic.Int32) string {
 // non-zero exit puts the previous release back, restarts it, and the
 // error says the gate failed with procmon's reason lines.
 func TestGateProcmon(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	s := newServer(t, o)
-	code := filepath.Join(t.TempDir(), "code")
-	bin, calls := fakeProcmon(t, code)
-	s.env.Procmon = "/etc/procmon/app.toml"
-	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
-	s.setup()
+	o, s, code, calls := gatedServer(t)
 	first := s.deploy()
 	if first.Gate != GatePassed {
 		t.Errorf("Gate = %q, want passed", first.Gate)
@@ -205,15 +214,8 @@ func TestGateValuesAreNotShellText(t *testing.T) {
 // TestGateFailsOnFirstDeploy: with nothing to go back to, a failed gate
 // still says why, and that there was no previous release.
 func TestGateFailsOnFirstDeploy(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	s := newServer(t, o)
-	code := filepath.Join(t.TempDir(), "code")
+	_, s, code, _ := gatedServer(t)
 	must(t, os.WriteFile(code, []byte("3"), 0o644))
-	bin, _ := fakeProcmon(t, code)
-	s.env.Procmon = "/etc/procmon/app.toml"
-	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
-	s.setup()
 	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "gate" || !strings.Contains(se.Message, "status 3") ||

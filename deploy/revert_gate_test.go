@@ -3,7 +3,6 @@ package deploy
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,14 +10,7 @@ import (
 // A revert restarts through the same gate as a deploy: procmon reloads the
 // release reverted to, and a reload that fails is reported, not hidden.
 func TestRevertGoesThroughTheGate(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	s := newServer(t, o)
-	code := filepath.Join(t.TempDir(), "code")
-	bin, calls := fakeProcmon(t, code)
-	s.env.Procmon = "/etc/procmon/app.toml"
-	s.env.Vars = map[string]string{"DEPLOY_PROCMON": bin}
-	s.setup()
+	o, s, code, calls := gatedServer(t)
 	first := s.deploy()
 	o.commit(nil)
 	s.deploy()
