@@ -106,6 +106,11 @@ func reorder(args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
+	// Shell completion: urfave/cli wants its flag as the very last word
+	// and turns completion off after a "--", so leave the line alone.
+	if args[len(args)-1] == "--generate-bash-completion" {
+		return args
+	}
 	var flags, pos []string
 	for i := 1; i < len(args); i++ {
 		a := args[i]

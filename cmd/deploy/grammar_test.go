@@ -60,6 +60,8 @@ func TestReorder(t *testing.T) {
 		{"deploy production exec ls -la", "deploy -- production exec ls -la"},
 		{"deploy production run -- rm -x", "deploy -- production run -- rm -x"},
 		{"deploy --version", "deploy --version"},
+		{"deploy production --generate-bash-completion", "deploy production --generate-bash-completion"},
+		{"deploy --generate-bash-completion", "deploy --generate-bash-completion"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(reorder(strings.Fields(tt.in)), " ")
