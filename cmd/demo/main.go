@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.ExamplesDir, "examples", "examples", "the repo's examples directory")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the work directory, procmon and sshd running")
 	fs.BoolVar(&o.Local, "local", false, "use the local transport even when sshd exists")
+	fs.StringVar(&o.Example, "example", "", "node-hello or go-hello (default: node-hello when node is installed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,9 +51,11 @@ func run(ctx context.Context, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	d := newDrainer()
 	srv := &http.Server{
-		Handler:           newHandler(version),
+		Handler:           d.wrap(newHandler(version)),
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnState:         d.track,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -74,12 +75,10 @@ func run(ctx context.Context, logw io.Writer) error {
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(dctx); err != nil {
+	if err := d.stop(dctx, srv, ln); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve on %s: %w", where, err)
-	}
+	<-served // Serve returned when the listener closed
 	fmt.Fprintln(logw, "go-hello: stopped")
 	return nil
 }

@@ -20,11 +20,16 @@ type example struct {
 	PreBuild string   // pre-deploy hook ("" = none)
 }
 
-// pickExample prefers the Node app and falls back to the Go one (Go is
-// always there: the demo is built with it).
-func pickExample() (example, error) {
-	if node, err := exec.LookPath("node"); err == nil {
+// pickExample returns the example named ("" = the Node app when node is
+// installed, else the Go one: Go is always there, the demo is built with it).
+func pickExample(name string) (example, error) {
+	if name != "" && name != "node-hello" && name != "go-hello" {
+		return example{}, fmt.Errorf("no demo example %q: use node-hello or go-hello", name)
+	}
+	if node, err := exec.LookPath("node"); err == nil && name != "go-hello" {
 		return example{Name: "node-hello", Command: []string{node, "server.js"}, Mode: "proxy", Ready: "http"}, nil
+	} else if name == "node-hello" {
+		return example{}, fmt.Errorf("node-hello needs node on PATH: %w", err)
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {

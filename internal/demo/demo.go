@@ -30,6 +30,9 @@ type Options struct {
 	Keep bool
 	// Local forces the local transport even when sshd exists.
 	Local bool
+	// Example is node-hello or go-hello ("" = node-hello when node is
+	// installed, else go-hello).
+	Example string
 	// Out receives the demo's narration.
 	Out io.Writer
 }
@@ -56,7 +59,7 @@ type Report struct {
 // request failed during the deploy or the revert.
 func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	o.Out = &lockedWriter{w: o.Out}
-	ex, err := pickExample()
+	ex, err := pickExample(o.Example)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,8 @@ func buildBinaries(t *testing.T) string {
 
 // The demo runs end to end, reports zero failed requests and removes
 // everything it made — over the private sshd (when installed) and over
-// the local transport.
+// the local transport, and with the Go example (socket mode, notify
+// readiness) that machines without node get.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo builds both binaries and deploys twice")
@@ -39,7 +40,11 @@ func TestDemo(t *testing.T) {
 	bin := buildBinaries(t)
 	_, file, _, _ := runtime.Caller(0)
 	examples := filepath.Join(filepath.Dir(file), "..", "..", "examples")
-	for _, local := range []bool{false, true} {
+	for _, tc := range []struct {
+		local   bool
+		example string
+	}{{false, ""}, {true, ""}, {true, "go-hello"}} {
+		local := tc.local
 		name := "sshd"
 		if local {
 			name = "local"
@@ -50,12 +55,15 @@ func TestDemo(t *testing.T) {
 			t.Logf("no %s: the demo's sshd path is not exercised", sshdPath)
 			continue
 		}
+		if tc.example != "" {
+			name += "-" + tc.example
+		}
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			start := time.Now()
-			rep, err := Run(ctx, Options{BinDir: bin, ExamplesDir: examples, Local: local, Out: &out})
+			rep, err := Run(ctx, Options{BinDir: bin, ExamplesDir: examples, Local: local, Example: tc.example, Out: &out})
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
