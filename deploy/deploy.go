@@ -72,7 +72,7 @@ func Prepare(ctx context.Context, conn Conn, env *Env, o Options) (*Rollout, *Re
 	}
 	r := &Rollout{o: o, prepared: make(chan struct{}), gate: make(chan struct{})}
 	r.res.Host = o.Host
-	s, err := startSession(ctx, conn, "deploy", args, o.Stdout, r.onEvent)
+	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
@@ -113,7 +113,11 @@ func Deploy(ctx context.Context, conn Conn, env *Env, o Options) (*Result, error
 // host restarted and waits for Commit or Revert: with a nil error when the
 // gate passed, or a *StepError for step gate (the reason, and procmon's or
 // the healthcheck's last output lines) while the host still waits.
+// Once Switch is called, the ctx given to Prepare no longer aborts the
+// script: an interrupt after the switch lets the server finish the
+// restart, the gate and, when they fail, the rollback.
 func (r *Rollout) Switch() (*Result, error) {
+	r.s.detach() // past this point an interrupt must not cut the gate or its rollback short
 	if err := r.s.send("switch"); err != nil {
 		err = r.s.wait()
 		return r.result(), r.wrap(err, "the server ended before the switch")

@@ -132,9 +132,12 @@ func TestFailingTestRevertsToPrevious(t *testing.T) {
 		t.Errorf("previous release not restarted: %v", err)
 	}
 	log := s.log()
-	if n := len(log); log[n-2].Event != EventDeploy || log[n-1].Event != EventRevert ||
+	// The release that failed its test is logged failed once put back, so
+	// that no later revert goes back to it.
+	if n := len(log); log[n-3].Event != EventDeploy || log[n-2].Event != EventFailed ||
+		log[n-2].Release != res.NewRelease || log[n-1].Event != EventRevert ||
 		log[n-1].Release != first.NewRelease || log[n-1].SHA != first.NewSHA || log[n-1].Ref != "main" {
-		t.Errorf("log tail = %+v", log[n-2:])
+		t.Errorf("log tail = %+v", log[n-3:])
 	}
 	// post-deploy ran for the new release, then for the one reverted to.
 	data, _ := os.ReadFile(restarts)

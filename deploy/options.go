@@ -33,6 +33,9 @@ type Options struct {
 	Wait bool
 	// NoTests skips the test hook (-T).
 	NoTests bool
+	// AbortGrace is how long the server gets to clean up after ctx ends
+	// before a deploy still preparing is cut off (0 = 30 s).
+	AbortGrace time.Duration
 	// Stamp is the UTC time (20060102T150405Z) that starts the new
 	// release's id; DeployFleet sets one for all hosts so that a release
 	// has the same name everywhere ("" = the server's clock).

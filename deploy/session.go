@@ -52,13 +52,27 @@ type session struct {
 	ctrlR     *io.PipeReader
 	ctrlW     *io.PipeWriter
 	closeOnce sync.Once
-	done      chan struct{}
+	// detached is closed once the switch was asked for: from then on ctx
+	// ending no longer aborts the script, which finishes the restart, the
+	// gate and (when they fail) the rollback on its own.
+	detached   chan struct{}
+	detachOnce sync.Once
+	done       chan struct{}
 	err       error
 }
 
 // startSession runs `sub args…` of the remote script over conn. onEvent is
 // called for every protocol line, in order, from the transport's goroutine.
 func startSession(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(event)) (*session, error) {
+	return startSessionGrace(ctx, conn, sub, args, out, onEvent, abortGrace)
+}
+
+// startSessionGrace is startSession with the time the script gets to clean
+// up after ctx ends before the command is cut (0 = abortGrace).
+func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(event), grace time.Duration) (*session, error) {
+	if grace <= 0 {
+		grace = abortGrace
+	}
 	line, err := hooks.Command(sub, args...)
 	if err != nil {
 		return nil, err
@@ -66,7 +80,7 @@ func startSession(ctx context.Context, conn Conn, sub string, args []string, out
 	if out == nil {
 		out = io.Discard
 	}
-	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), started: time.Now()}
+	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), detached: make(chan struct{}), started: time.Now()}
 	s.stepFrom = s.started
 	s.ctrlR, s.ctrlW = io.Pipe()
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -75,10 +89,11 @@ func startSession(ctx context.Context, conn Conn, sub string, args []string, out
 		case <-ctx.Done():
 			s.closeControl() // EOF: the script aborts what it can and exits
 			select {
-			case <-time.After(abortGrace):
+			case <-time.After(grace):
 				cancelRun()
 			case <-s.done:
 			}
+		case <-s.detached:
 		case <-s.done:
 		}
 	}()
@@ -98,6 +113,10 @@ func startSession(ctx context.Context, conn Conn, sub string, args []string, out
 	}()
 	return s, nil
 }
+
+// detach stops ctx from aborting the session: called just before the
+// switch, after which the server must finish on its own.
+func (s *session) detach() { s.detachOnce.Do(func() { close(s.detached) }) }
 
 // send writes one control line to the script. It fails when the script
 // has already ended.

@@ -49,17 +49,18 @@ cmd_deploy() {
 	[ "$DECISION" = switch ] || fail "aborted before the switch (client said '${DECISION:-nothing}'): current is unchanged"
 	step switch
 	switch_to "$REL"
-	log_event "$SHA" "$REL" deploy "$REF"
-	STATE=switched
+	STATE=switched # from here on the release is live: never removed on exit
+	log_event "$SHA" "$REL" deploy "$REF" ||
+		echo "warning: could not append to $P/.deploys: revert will not know this deploy"
 	mark "switched $REL $SHA"
 	restart_gated "$REL" "$prevdir"
 	if [ -n "$GATE_FAIL" ]; then
 		local why=$GATE_FAIL # the revert's own restart resets GATE_FAIL
 		hold_gate "$why"
 		STEP=gate
-		revert_to_previous "health gate failed: $why"
+		revert_to_previous "restart or health gate failed: $why"
 		STEP=gate
-		fail "health gate failed: $why: reverted to $OLD$REVERT_NOTE"
+		fail "restart or health gate failed: $why: reverted to $OLD$REVERT_NOTE"
 	fi
 	local rc=0
 	[ "$NO_TEST" = 1 ] || hook test "$H_TEST" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" || rc=$?
@@ -104,6 +105,9 @@ REVERT_NOTE=''
 revert_to_previous() {
 	[ -n "$OLD" ] && [ -d "$P/releases/$OLD" ] || fail "$1, and there is no previous release to revert to"
 	step revert
+	# The release being put back did not serve: log it failed, so that a
+	# later revert never goes back to it (deploy_ids skips it).
+	log_event "$SHA" "$REL" failed "$REF" || true
 	switch_to "$OLD"
 	SHA=$OLD_SHA REF=$(ref_of "$OLD")
 	log_event "$SHA" "$OLD" revert "$REF"
@@ -168,9 +172,9 @@ cmd_exec() {
 	cd -- "$P/current"
 	hook_env "$P/current" ""
 	if ((${#REST[@]} == 1)); then
-		exec bash ${lflag[@]+"${lflag[@]}"} -c "${REST[0]}" <&3 3<&- 2>&4 4>&-
+		exec env "${HOOK_ENV[@]}" bash ${lflag[@]+"${lflag[@]}"} -c "${REST[0]}" <&3 3<&- 2>&4 4>&-
 	fi
-	exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-exec "${REST[@]}" <&3 3<&- 2>&4 4>&-
+	exec env "${HOOK_ENV[@]}" bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-exec "${REST[@]}" <&3 3<&- 2>&4 4>&-
 }
 
 cmd_unlock() {
@@ -209,6 +213,7 @@ cmd_status() {
 	else
 		exec 9>>"$P/.deploy.lock"
 		if flock -n 9; then mark "status lock free"; else mark "status lock $(holder_text)"; fi
+		exec 9>&- # a probe: never hold the lock a deploy may be waiting for
 	fi
 	mark "status disk-free-kb $(df -Pk -- "$P" 2>/dev/null | awk 'NR == 2 { print $4 }')"
 	mark done

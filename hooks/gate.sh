@@ -11,7 +11,8 @@
 #     except exit 5 (procmon not running) on the very first deploy, which
 #     only prints how to start it;
 #   else: touch restart-file (if set);
-# then post-deploy, then, with healthcheck set, poll it until 2xx/3xx.
+# then post-deploy (a failure sets GATE_FAIL), then, with healthcheck set,
+# poll it until 2xx/3xx.
 GATE_FAIL=''
 restart_gated() {
 	local dir="$P/releases/$1" rc=0
@@ -35,7 +36,13 @@ restart_gated() {
 		mkdir -p -- "$(dirname -- "$dir/$RESTART_FILE")"
 		touch -- "$dir/$RESTART_FILE"
 	fi
-	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || fail "post-deploy hook exited with status $?"
+	# A failed post-deploy is a failed restart: the gate's path puts the
+	# previous release back (and a fleet reverts every host), rather than
+	# leaving this one switched on its own.
+	hook post-deploy "$H_POST" "$dir" "$dir" "$2" || {
+		GATE_FAIL="post-deploy hook exited with status $?"
+		return 0
+	}
 	[ -n "$HEALTHCHECK" ] || return 0
 	step health
 	health_poll || GATE_FAIL=$HEALTH_WHY

@@ -78,7 +78,7 @@ on_exit() {
 		fi
 	fi
 	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
-		[ -n "$REL" ] && rm -rf -- "$P/releases/$REL"
+		[ -n "$REL" ] && [ "$(current_id)" != "$REL" ] && rm -rf -- "$P/releases/$REL"
 		log_event "${SHA:--}" "${REL:--}" failed "${REF:-HEAD}"
 		mark "discarded ${REL:--}"
 	fi
@@ -132,12 +132,14 @@ log_event() { # sha release event ref
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(now)" "$3" "$4" "$WHO" >>"$P/.deploys"
 }
 
-# hook_env exports what hooks see; called in the hook's own subshell.
+# hook_env RELEASE PREVIOUS sets HOOK_ENV to what hooks see, as NAME=value
+# words for env(1): the env key's variables, then the DEPLOY_ contract.
+# Nothing is exported into this shell, so a variable named like one of the
+# script's own (SHA, P, SETSID, …) cannot change what the script runs.
+HOOK_ENV=()
 hook_env() {
-	local kv
-	for kv in ${VARS[@]+"${VARS[@]}"}; do export -- "$kv"; done
-	export DEPLOY_ENV="$D_ENV" DEPLOY_PATH="$P" DEPLOY_RELEASE="$1" \
-		DEPLOY_SHA="$SHA" DEPLOY_REF="$REF" DEPLOY_PREVIOUS="$2"
+	HOOK_ENV=(${VARS[@]+"${VARS[@]}"} "DEPLOY_ENV=$D_ENV" "DEPLOY_PATH=$P" "DEPLOY_RELEASE=$1"
+		"DEPLOY_SHA=$SHA" "DEPLOY_REF=$REF" "DEPLOY_PREVIOUS=$2")
 }
 
 # run_in DIR RELEASE PREVIOUS CMD... runs CMD in DIR in its own session (so
@@ -151,8 +153,9 @@ run_in() {
 	shift 3
 	(
 		cd -- "$dir" || exit 1
+		HOOK_ENV=()
 		[ "$rel" = - ] || hook_env "$rel" "$prev"
-		exec ${SETSID[@]+"${SETSID[@]}"} "$@"
+		exec env ${HOOK_ENV[@]+"${HOOK_ENV[@]}"} ${SETSID[@]+"${SETSID[@]}"} "$@"
 	) </dev/null 2>&1 3<&- 4>&- 9>&- &
 	CHILD=$!
 	wait "$CHILD" || rc=$?

@@ -64,8 +64,16 @@ switch_to() {
 # ref_of prints the ref release $1 was deployed from.
 ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys"; }
 
-# deploy_ids prints the release ids of successful deploys, oldest first.
-deploy_ids() { [ -f "$P/.deploys" ] && awk -F'\t' '$4 == "deploy" { print $2 }' "$P/.deploys" || true; }
+# deploy_ids prints the release ids of successful deploys, oldest first: a
+# release logged `failed` after its `deploy` line (its gate or test failed
+# and it was put back) is not one.
+deploy_ids() {
+	[ -f "$P/.deploys" ] || return 0
+	awk -F'\t' '
+		$4 == "deploy" { n++; id[n] = $2; at[$2] = n; ok[$2] = 1 }
+		$4 == "failed" && ($2 in ok) { ok[$2] = 0 }
+		END { for (i = 1; i <= n; i++) if (at[id[i]] == i && ok[id[i]]) print id[i] }' "$P/.deploys"
+}
 
 # back_from CUR N sets TARGET to the release N successful deploys before CUR.
 back_from() {

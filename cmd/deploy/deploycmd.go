@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deploytool/deploy/deploy"
@@ -147,7 +148,17 @@ func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostRe
 	emit("connect", "", nil)
 	err := c.withConn(ctx, h, func(conn deploy.Conn) error {
 		o := c.options(h, c.remoteOut())
+		var switched atomic.Bool
+		stop := context.AfterFunc(ctx, func() {
+			if switched.Load() {
+				fmt.Fprintln(c.stderr, "interrupted after the switch: the server is finishing the restart and health gate, and rolls back if they fail; Ctrl-C again stops waiting (then check with 'deploy "+c.env.Name+" status')")
+			}
+		})
+		defer stop()
 		o.OnStep = func(step string) {
+			if step == "switch" {
+				switched.Store(true)
+			}
 			emit("step", step, nil)
 			if !c.g.JSON {
 				fmt.Fprintf(c.stdout, "==> %s\n", step)

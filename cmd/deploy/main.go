@@ -14,6 +14,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx (deploy aborts, or lets the server finish
+	// what it switched); a second one gets the default action: exit now.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(ctx, err, os.Stderr))
