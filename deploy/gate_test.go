@@ -130,7 +130,9 @@ func TestGateHealthcheck(t *testing.T) {
 	for _, tc := range []struct {
 		name, noCurl string
 		bare         bool
-	}{{"curl", "0", false}, {"dev-tcp", "1", false}, {"procmon-listen", "0", true}} {
+		quote        string // how procmon.toml quotes listen
+	}{{"curl", "0", false, ""}, {"dev-tcp", "1", false, ""}, {"procmon-listen", "0", true, `"`},
+		{"procmon-listen-literal", "0", true, "'"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOrigin(t)
 			o.commit(nil)
@@ -140,7 +142,7 @@ func TestGateHealthcheck(t *testing.T) {
 			s.env.Vars = map[string]string{"DEPLOY_HEALTH_TIMEOUT": "1", "DEPLOY_NO_CURL": tc.noCurl}
 			if tc.bare {
 				conf := filepath.Join(t.TempDir(), "procmon.toml")
-				must(t, os.WriteFile(conf, []byte("name = \"app\"\nlisten = \""+addr+"\"\n[ready]\nlisten = \"x\"\n"), 0o644))
+				must(t, os.WriteFile(conf, []byte("name = \"app\"\nlisten = "+tc.quote+addr+tc.quote+"\n[ready]\nlisten = \"x\"\n"), 0o644))
 				bin, _ := fakeProcmon(t, filepath.Join(t.TempDir(), "none"))
 				s.env.Procmon, s.env.Healthcheck = conf, "/healthz"
 				s.env.Vars["DEPLOY_PROCMON"] = bin

@@ -58,7 +58,7 @@ type session struct {
 	detached   chan struct{}
 	detachOnce sync.Once
 	done       chan struct{}
-	err       error
+	err        error
 }
 
 // startSession runs `sub args…` of the remote script over conn. onEvent is

@@ -73,9 +73,10 @@ health_url() {
 	esac
 	[ -n "$PROCMON" ] || { echo "healthcheck '$HEALTHCHECK' is a path and procmon is not set: give a URL" >&2; return 1; }
 	local listen
-	listen=$(awk '/^[[:space:]]*\[/ { exit } /^[[:space:]]*listen[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*"/, ""); sub(/".*/, ""); print; exit }' "$PROCMON" 2>/dev/null) || listen=''
+	# listen = "…" or '…' (a TOML basic or literal string), before any table.
+	listen=$(awk '/^[[:space:]]*\[/ { exit } /^[[:space:]]*listen[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*["\047]/, ""); sub(/["\047].*/, ""); print; exit }' "$PROCMON" 2>/dev/null) || listen=''
 	[ -n "$listen" ] || { echo "no listen address in $PROCMON to try healthcheck '$HEALTHCHECK' against" >&2; return 1; }
-	case $listen in :*) listen="127.0.0.1$listen" ;; 0.0.0.0:*) listen="127.0.0.1:${listen#*:}" ;; esac
+	case $listen in :*) listen="127.0.0.1$listen" ;; 0.0.0.0:*) listen="127.0.0.1:${listen#*:}" ;; "[::]:"*) listen="[::1]:${listen##*:}" ;; esac
 	printf 'http://%s%s\n' "$listen" "$HEALTHCHECK"
 }
 
