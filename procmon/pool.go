@@ -210,13 +210,26 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 		w.state = WorkerStopping
 		if drain && w.backend != nil {
 			b := w.backend
-			drained = func() bool { return b.inflight.Load() == 0 }
+			drained = func() bool {
+				if b.inflight.Load() != 0 {
+					return false
+				}
+				// Our own idle keep-alive connections would otherwise hold
+				// up a worker that waits for its connections to close.
+				b.transport.CloseIdleConnections()
+				return true
+			}
 			w.state = WorkerDraining
 		}
 		cfg := g.cfg
 		go w.stop(cfg.StopSignal, cfg.StopTimeout, drained, s.force)
 	}
-	s.retired = append(s.retired, g)
+	// A generation whose workers have all exited already (a crash loop, a
+	// forced stop) will send no more exit events: keeping it would leave
+	// the loop waiting for it forever.
+	if !allExited(g) {
+		s.retired = append(s.retired, g)
+	}
 }
 
 func (s *Supervisor) reapRetired() {

@@ -127,6 +127,11 @@ func (w *worker) stop(sig syscall.Signal, timeout time.Duration, drained func() 
 		if drained != nil {
 			waitDrained(drained, timeout, w.done, force)
 		}
+		select {
+		case <-w.done:
+			return // reaped: its group id may belong to someone else by now
+		default:
+		}
 		w.signalGroup(sig)
 		t := time.NewTimer(timeout)
 		defer t.Stop()
