@@ -82,9 +82,13 @@
 // accepting, lets in-flight requests finish (proxy mode, up to
 // stop_timeout), then stops the workers as in step 6 and returns. A second
 // signal ([Supervisor.Force]) SIGKILLs every worker at once. No worker
-// outlives procmon: groups are killed when their leader exits, workers
-// get SIGKILL if procmon itself dies (PR_SET_PDEATHSIG), and Run kills
-// whatever is left before it returns.
+// outlives a procmon that exits: groups are killed when their leader
+// exits, and Run kills whatever is left before it returns. If procmon
+// itself is SIGKILLed, each worker process gets SIGKILL too
+// (PR_SET_PDEATHSIG), but processes a worker started (a `sh -c` wrapper's
+// child, an npm script's node, a gunicorn master's workers) are the
+// kernel's to reparent: under systemd, KillMode=mixed in the shipped unit
+// kills the whole cgroup; elsewhere make command exec the server itself.
 //
 // # Modes
 //
