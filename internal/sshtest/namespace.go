@@ -1,12 +1,10 @@
 package sshtest
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -114,30 +112,7 @@ func requireNamespaces(t testing.TB) {
 // Mount there, and returns once it greets clients.
 func (h *Host) start() error {
 	s := h.Server
-	if err := os.WriteFile(s.cfgFile, []byte(s.config()), 0o600); err != nil {
-		return err
-	}
-	log, err := os.OpenFile(s.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	cmd := exec.Command("unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+	return s.launch(exec.Command("unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
 		`mount --bind "$1" "$2" && { [ -z "$5" ] || mount --bind "$5" "$6"; } && exec "$3" -D -e -f "$4"`,
-		"sshtest-host", h.Root, h.Mount, SSHD, s.cfgFile, h.cleanHome, h.Home)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start unshare: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
-	s.mu.Unlock()
-	if err := waitReady(s.Addr(), exited); err != nil {
-		s.Stop()
-		return err
-	}
-	return nil
+		"sshtest-host", h.Root, h.Mount, SSHD, s.cfgFile, h.cleanHome, h.Home))
 }

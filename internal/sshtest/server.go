@@ -205,6 +205,12 @@ func (s *Server) config() string {
 
 // start writes the config and runs sshd, returning once it greets clients.
 func (s *Server) start() error {
+	return s.launch(exec.Command(SSHD, "-D", "-e", "-f", s.cfgFile))
+}
+
+// launch writes the config, runs cmd (sshd, or a wrapper that execs it)
+// with its output in the log, and returns once sshd greets clients.
+func (s *Server) launch(cmd *exec.Cmd) error {
 	if err := os.WriteFile(s.cfgFile, []byte(s.config()), 0o600); err != nil {
 		return err
 	}
@@ -213,11 +219,10 @@ func (s *Server) start() error {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(SSHD, "-D", "-e", "-f", s.cfgFile)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", SSHD, err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
