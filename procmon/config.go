@@ -36,9 +36,11 @@ const (
 	ReadyTCP ReadyCheck = "tcp"
 	// ReadyNotify: the worker sent READY=1 to NOTIFY_SOCKET (sd_notify).
 	ReadyNotify ReadyCheck = "notify"
-	// ReadyStarted: the worker counts as up once it has started. It is the
-	// default in mode "none" only, where there is no port to check; pm2
-	// treats such processes the same way ("online" once spawned).
+	// ReadyStarted: the worker counts as up once it has run for a second
+	// (at most half of ready.timeout) without exiting. It is the default in
+	// mode "none" only, where there is no port to check; pm2 calls such a
+	// process "online" once spawned, procmon waits that second so that a
+	// worker dying at start is a crash before ready, not a ready worker.
 	ReadyStarted ReadyCheck = "started"
 )
 

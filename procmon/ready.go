@@ -12,12 +12,28 @@ import (
 // readyPoll is the pause between two readiness probes of a starting worker.
 const readyPoll = 100 * time.Millisecond
 
+// startedUptime is how long a worker with ready.check "started" must stay
+// up to count as ready (at most half of ready.timeout).
+const startedUptime = time.Second
+
 // waitReady blocks until the worker passes check, ctx ends (the worker
 // exited or is being stopped) or the ready timeout passes.
 func waitReady(ctx context.Context, check ReadyCheck, port int, path string, notified <-chan struct{}) error {
 	switch check {
 	case ReadyStarted:
-		return nil
+		// Staying up a moment is what "started" means: a worker that dies
+		// at once is a crash before ready (so a crash loop is seen), and a
+		// reload whose new workers die at once is abandoned.
+		d := startedUptime
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 2*d {
+			d = time.Until(dl) / 2
+		}
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return readyErr(ctx, "exited within "+d.String()+" of starting")
+		}
 	case ReadyNotify:
 		select {
 		case <-notified:
