@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -142,6 +141,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
-// errNoWhitespace is returned for one-word values that contain whitespace.
-var errNoWhitespace = errors.New("must be one word without spaces")

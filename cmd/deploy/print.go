@@ -67,8 +67,6 @@ func writeUnlock(w io.Writer, r deploy.UnlockResult) {
 	}
 }
 
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
 func firstLine(s string) string {
 	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
 		return s[:i]
