@@ -37,8 +37,7 @@ func TestProxyRetriesWorkerThatCannotBeReached(t *testing.T) {
 	dead.Close()
 	p := newProxy(slog.New(slog.DiscardHandler))
 	p.set([]*backend{backendFor(t, deadURL), backendFor(t, live.URL)})
-	front := httptest.NewServer(p)
-	defer front.Close()
+	front := serveProxy(t, p)
 	for i := range 10 {
 		resp, err := http.Post(front.URL, "text/plain", strings.NewReader(fmt.Sprint("body", i)))
 		if err != nil {
@@ -58,8 +57,7 @@ func TestProxyRetriesWorkerThatCannotBeReached(t *testing.T) {
 }
 
 func TestProxyNoWorkerIs503(t *testing.T) {
-	front := httptest.NewServer(newProxy(slog.New(slog.DiscardHandler)))
-	defer front.Close()
+	front := serveProxy(t, newProxy(slog.New(slog.DiscardHandler)))
 	resp, err := http.Get(front.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +77,7 @@ func TestProxyForwardedHeaders(t *testing.T) {
 	defer worker.Close()
 	p := newProxy(slog.New(slog.DiscardHandler))
 	p.set([]*backend{backendFor(t, worker.URL)})
-	front := httptest.NewServer(p)
-	defer front.Close()
+	front := serveProxy(t, p)
 	cases := []struct{ xff, proto, want string }{
 		{"", "", "127.0.0.1|http|example.test"},
 		{"203.0.113.9", "https", "203.0.113.9, 127.0.0.1|https|example.test"},
@@ -127,8 +124,7 @@ func TestProxyUpgrade(t *testing.T) {
 	p := newProxy(slog.New(slog.DiscardHandler))
 	b := backendFor(t, worker.URL)
 	p.set([]*backend{b})
-	front := httptest.NewServer(p)
-	defer front.Close()
+	front := serveProxy(t, p)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,9 +155,19 @@ func frontFor(t *testing.T, workers ...*httptest.Server) (*proxy, *httptest.Serv
 		bs = append(bs, backendFor(t, w.URL))
 	}
 	p.set(bs)
-	front := httptest.NewServer(p)
-	t.Cleanup(front.Close)
-	return p, front
+	return p, serveProxy(t, p)
+}
+
+// serveProxy serves p on a loopback port through the proxy's own server
+// (the fast path, and net/http for what it hands over), as procmon does.
+func serveProxy(t *testing.T, p *proxy) *httptest.Server {
+	t.Helper()
+	front := httptest.NewUnstartedServer(nil)
+	srv := newProxyServer(p, p.log)
+	go srv.Serve(front.Listener)
+	front.URL = "http://" + front.Listener.Addr().String()
+	t.Cleanup(func() { srv.Close() })
+	return front
 }
 
 func proxyGet(t *testing.T, client *http.Client, method, url string) (int, string) {

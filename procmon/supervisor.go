@@ -55,7 +55,7 @@ type Supervisor struct {
 	// Everything below belongs to the loop goroutine.
 	loopCtx    context.Context
 	proxy      *proxy
-	server     *http.Server
+	server     *proxyServer
 	listenFile *os.File
 	notify     *notifySocket
 	heartbeat  *heartbeat
@@ -196,12 +196,7 @@ func (s *Supervisor) serve(nl net.Listener) error {
 		return nil
 	}
 	s.proxy = newProxy(s.log)
-	s.server = &http.Server{
-		Handler:           s.proxy,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute, // idle client keep-alive connections
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	s.server = newProxyServer(s.proxy, s.log)
 	go func() {
 		if err := s.server.Serve(nl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("proxy stopped serving", "err", err)

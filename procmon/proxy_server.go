@@ -1,0 +1,243 @@
+package procmon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// proxyServer serves the public port in proxy mode. Every connection
+// starts on the fast path (proxy_conn.go): a plain HTTP/1.1 loop that
+// reads GET and HEAD requests itself and passes them to a worker over a
+// pooled connection, on the connection's own goroutine. The first request
+// that is anything else (a body, an upgrade, HTTP/1.0, an odd header) is
+// handed over, with the bytes already read, to a net/http server running
+// the same proxy through httputil.ReverseProxy; that server keeps the
+// connection until it ends.
+//
+// Why: net/http's server and client cost about three times what a
+// hello-world worker spends on a request (two goroutine hand-offs, a
+// background read per request, header maps), and plain GETs and HEADs are
+// nearly all of a web app's traffic.
+type proxyServer struct {
+	p    *proxy
+	log  *slog.Logger
+	std  *http.Server
+	hand *handoffListener
+
+	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
+	headerTimeout time.Duration // a request head must arrive within this
+	watchAfter    time.Duration // a request still waiting for the worker after this watches its client
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*serverConn]struct{}
+	gone    chan struct{} // closed when conns empties during a shutdown
+}
+
+func newProxyServer(p *proxy, log *slog.Logger) *proxyServer {
+	s := &proxyServer{
+		p:             p,
+		log:           log,
+		idleTimeout:   2 * time.Minute,
+		headerTimeout: 30 * time.Second,
+		watchAfter:    50 * time.Millisecond,
+		conns:         map[*serverConn]struct{}{},
+	}
+	s.std = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: s.headerTimeout,
+		IdleTimeout:       s.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Serve accepts connections on l until Shutdown or Close; it returns
+// http.ErrServerClosed then.
+func (s *proxyServer) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.ln = l
+	s.hand = newHandoffListener(l.Addr())
+	s.mu.Unlock()
+	go s.std.Serve(s.hand)
+	var pause time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if acceptRetryable(err) {
+				// Out of file descriptors or similar: wait, as net/http does.
+				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+				s.log.Warn("proxy: accept failed; retrying", "err", err, "in", pause)
+				time.Sleep(pause)
+				continue
+			}
+			return err
+		}
+		pause = 0
+		c := s.track(nc)
+		if c == nil {
+			nc.Close()
+			return http.ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// acceptRetryable: accept errors that pass (out of file descriptors, a
+// connection reset before it was accepted).
+func acceptRetryable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+func (s *proxyServer) track(nc net.Conn) *serverConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return nil
+	}
+	c := newServerConn(s, nc)
+	s.conns[c] = struct{}{}
+	return c
+}
+
+// untrack forgets a connection that ended or was handed over.
+func (s *proxyServer) untrack(c *serverConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.gone != nil {
+		close(s.gone)
+		s.gone = nil
+	}
+}
+
+// setIdle marks a connection idle (waiting for its next request) or busy.
+// It returns false when the server is shutting down: an idle connection
+// then ends, as net/http's do.
+func (s *proxyServer) setIdle(c *serverConn, idle bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.idle = idle
+	return !s.closing.Load()
+}
+
+// Shutdown stops accepting, closes idle connections, and waits until the
+// requests in flight have been answered or ctx ends.
+func (s *proxyServer) Shutdown(ctx context.Context) error {
+	gone := s.beginClose(false)
+	stdDone := make(chan error, 1)
+	go func() { stdDone <- s.std.Shutdown(ctx) }()
+	select {
+	case <-gone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-stdDone
+}
+
+// Close stops accepting and closes every connection at once.
+func (s *proxyServer) Close() error {
+	s.beginClose(true)
+	return s.std.Close()
+}
+
+// beginClose closes the listener and the idle connections (all of them
+// when all is set), and returns a channel closed once no fast-path
+// connection is left.
+func (s *proxyServer) beginClose(all bool) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing.Store(true)
+	if s.ln != nil {
+		s.ln.Close()
+		s.hand.Close()
+	}
+	for c := range s.conns {
+		if all || c.idle {
+			c.nc.Close()
+		}
+	}
+	gone := make(chan struct{})
+	if len(s.conns) == 0 {
+		close(gone)
+	} else {
+		s.gone = gone
+	}
+	return gone
+}
+
+// handOver gives a connection to the net/http server; replay is what the
+// fast path already read of it.
+func (s *proxyServer) handOver(c *serverConn, replay []byte) {
+	hc := &handedConn{Conn: c.nc, r: io.MultiReader(bytes.NewReader(bytes.Clone(replay)), c.br)}
+	if !s.hand.give(hc) {
+		c.nc.Close()
+	}
+}
+
+// handoffListener is the net/http server's listener: it "accepts" the
+// connections the fast path hands over.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// handedConn replays the bytes the fast path read before the rest of the
+// connection.
+type handedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (h *handedConn) Read(p []byte) (int, error) { return h.r.Read(p) }
