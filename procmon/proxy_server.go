@@ -41,7 +41,8 @@ type proxyServer struct {
 	mu      sync.Mutex
 	ln      net.Listener
 	conns   map[*serverConn]struct{}
-	gone    chan struct{} // closed when conns empties during a shutdown
+	goneC   chan struct{} // made by the first Shutdown or Close; closed once conns is empty
+	gone    chan struct{} // goneC while it is still open
 }
 
 func newProxyServer(p *proxy, log *slog.Logger) *proxyServer {
@@ -177,13 +178,15 @@ func (s *proxyServer) beginClose(all bool) <-chan struct{} {
 			c.nc.Close()
 		}
 	}
-	gone := make(chan struct{})
-	if len(s.conns) == 0 {
-		close(gone)
-	} else {
-		s.gone = gone
+	if s.goneC == nil {
+		s.goneC = make(chan struct{})
+		if len(s.conns) == 0 {
+			close(s.goneC)
+		} else {
+			s.gone = s.goneC
+		}
 	}
-	return gone
+	return s.goneC
 }
 
 // handOver gives a connection to the net/http server; replay is what the
