@@ -458,57 +458,72 @@ func (f *testFront) waitIdle(t *testing.T, want, all int) {
 	}
 }
 
-// TestProxyShutdown: Shutdown closes an idle connection at once, lets the
-// request in flight finish (saying Connection: close), returns once it
-// has, and new connections are refused from the start.
-func TestProxyShutdown(t *testing.T) {
-	worker, slow := startSlowWorker(t)
-	f := startFront(t, worker)
-	idle := f.dial(t)
-	idle.get("/warm", 200, "GET /warm ")
-	busy := f.dial(t)
-	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitFor(t, slow.arrived, "the slow request to reach the worker")
-	f.waitIdle(t, 1, 2)
-
+// shutdown runs f's Shutdown in the background.
+func (f *testFront) shutdown() <-chan error {
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testWait)
 		defer cancel()
 		shut <- f.srv.Shutdown(ctx)
 	}()
-	idle.expectEOF()
-	select {
-	case err := <-shut:
-		t.Fatalf("Shutdown returned %v with a request in flight", err)
-	default:
+	return shut
+}
+
+// TestProxyShutdown: Shutdown closes an idle connection at once, lets the
+// request in flight finish (saying Connection: close), on the fast path
+// or handed over, returns once it has, and new connections are refused
+// from its start.
+func TestProxyShutdown(t *testing.T) {
+	for _, tc := range []struct{ name, req, method string }{
+		{"fast path", "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", "GET"},
+		{"handed over", "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", "POST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			worker, slow := startSlowWorker(t)
+			f := startFront(t, worker)
+			idle := f.dial(t)
+			idle.get("/warm", 200, "GET /warm ")
+			busy := f.dial(t)
+			busy.send(tc.req)
+			waitFor(t, slow.arrived, "the slow request to reach the worker")
+			fastConns := map[string]int{"GET": 2, "POST": 1}[tc.method]
+			f.waitIdle(t, 1, fastConns)
+
+			shut := f.shutdown()
+			idle.expectEOF()
+			if nc, err := net.Dial("tcp", f.addr); err == nil {
+				nc.Close()
+				t.Fatal("a new connection was accepted during Shutdown")
+			}
+			select { // a Shutdown that does not wait would return meanwhile
+			case err := <-shut:
+				t.Fatalf("Shutdown returned %v with a request in flight", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(slow.release)
+			resp, body := busy.read(tc.method)
+			if resp.StatusCode != 200 || body != "slow done" || !resp.Close {
+				t.Fatalf("in-flight request: %d %q close %v; want 200, Connection: close", resp.StatusCode, body, resp.Close)
+			}
+			busy.expectEOF()
+			select {
+			case err := <-shut:
+				if err != nil {
+					t.Fatalf("Shutdown: %v", err)
+				}
+			case <-time.After(testWait):
+				t.Fatal("Shutdown did not return after the last request")
+			}
+			if nc, err := net.Dial("tcp", f.addr); err == nil {
+				nc.Close()
+				t.Fatal("a new connection was accepted after Shutdown")
+			}
+			if err := <-f.served; !errors.Is(err, http.ErrServerClosed) {
+				t.Fatalf("Serve returned %v, want http.ErrServerClosed", err)
+			}
+			f.served <- http.ErrServerClosed // for the cleanup
+		})
 	}
-	if nc, err := net.Dial("tcp", f.addr); err == nil {
-		nc.Close()
-		t.Fatal("a new connection was accepted during Shutdown")
-	}
-	close(slow.release)
-	resp, body := busy.read("GET")
-	if resp.StatusCode != 200 || body != "slow done" || !resp.Close {
-		t.Fatalf("in-flight request: %d %q close %v; want 200, Connection: close", resp.StatusCode, body, resp.Close)
-	}
-	busy.expectEOF()
-	select {
-	case err := <-shut:
-		if err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-	case <-time.After(testWait):
-		t.Fatal("Shutdown did not return after the last request")
-	}
-	if nc, err := net.Dial("tcp", f.addr); err == nil {
-		nc.Close()
-		t.Fatal("a new connection was accepted after Shutdown")
-	}
-	if err := <-f.served; !errors.Is(err, http.ErrServerClosed) {
-		t.Fatalf("Serve returned %v, want http.ErrServerClosed", err)
-	}
-	f.served <- http.ErrServerClosed // for the cleanup
 }
 
 // TestProxyShutdownAnswersArrivingRequest: a request whose head was
@@ -528,12 +543,7 @@ func TestProxyShutdownAnswersArrivingRequest(t *testing.T) {
 			f.waitIdle(t, 1, 1)
 			c.send(tc.start)
 			f.waitIdle(t, 0, 1)
-			shut := make(chan error, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), testWait)
-				defer cancel()
-				shut <- f.srv.Shutdown(ctx)
-			}()
+			shut := f.shutdown()
 			for deadline := time.Now().Add(testWait); !f.srv.closing.Load(); time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("Shutdown did not begin")
