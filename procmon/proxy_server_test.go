@@ -36,6 +36,12 @@ type testFront struct {
 
 func startFront(t *testing.T, workers ...*httptest.Server) *testFront {
 	t.Helper()
+	return startFrontWith(t, nil, workers...)
+}
+
+// startFrontWith lets set change the server before it serves.
+func startFrontWith(t *testing.T, set func(*proxyServer), workers ...*httptest.Server) *testFront {
+	t.Helper()
 	p := newProxy(slog.New(slog.DiscardHandler))
 	var bs []*backend
 	for _, w := range workers {
@@ -51,6 +57,9 @@ func startFront(t *testing.T, workers ...*httptest.Server) *testFront {
 		if s == http.StateNew {
 			f.handed.Add(1)
 		}
+	}
+	if set != nil {
+		set(f.srv)
 	}
 	go func() { f.served <- f.srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -204,6 +213,10 @@ func TestProxyHandOverMidConnection(t *testing.T) {
 // answered correctly by net/http, each on a connection handed over.
 func TestProxyHandOverRequests(t *testing.T) {
 	worker, _ := startWorker(t, func(w http.ResponseWriter, r *http.Request) {
+		if n := len(r.Header.Values("X-Line")); n > 0 {
+			fmt.Fprintf(w, "%d lines", n)
+			return
+		}
 		if big := r.Header.Get("X-Big"); big != "" {
 			fmt.Fprintf(w, "%d %v", len(big), big == strings.Repeat("b", 8<<10))
 			return
@@ -215,6 +228,7 @@ func TestProxyHandOverRequests(t *testing.T) {
 		{"HTTP/1.0", "GET /ten HTTP/1.0\r\nHost: x\r\n\r\n", "GET /ten "},
 		{"absolute-form", "GET http://example.test/abs?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n", "GET /abs?q=1 "},
 		{"8 KB header line", "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n", "8192 true"},
+		{"head over 64 KB", "GET /lines HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Line: "+strings.Repeat("l", 1000)+"\r\n", 80) + "\r\n", "80 lines"},
 		{"body first", "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST /p abc"},
 	}
 	for i, tc := range cases {
@@ -278,6 +292,46 @@ func TestProxyPipelining(t *testing.T) {
 	}
 }
 
+// TestProxyHeadInPieces: a request head that arrives a few bytes at a
+// time is read whole.
+func TestProxyHeadInPieces(t *testing.T) {
+	worker, _ := startWorker(t, echo)
+	f := startFront(t, worker)
+	c := f.dial(t)
+	for _, part := range []string{"GE", "T /pie", "ces HTTP/1.1\r", "\nHost: x\r\n", "X-A: b\r\n\r", "\n"} {
+		c.send(part)
+		time.Sleep(time.Millisecond) // lets each part be read alone
+	}
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "GET /pieces " {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if n := f.handed.Load(); n != 0 {
+		t.Fatalf("%d connections handed over, want 0", n)
+	}
+}
+
+// TestProxyPipelinedWhileWatching: a request sent while the previous one
+// waits for a slow worker is first read by the client watch; its byte is
+// kept, not lost, and the client is not taken for gone.
+func TestProxyPipelinedWhileWatching(t *testing.T) {
+	worker, slow := startSlowWorker(t)
+	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = time.Millisecond }, worker)
+	c := f.dial(t)
+	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, slow.arrived, "the slow request to reach the worker")
+	time.Sleep(20 * time.Millisecond) // the watch is now reading, nearly always
+	c.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(20 * time.Millisecond)
+	close(slow.release)
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "slow done" {
+		t.Fatalf("slow: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := c.read("GET"); resp.StatusCode != 200 || body != "GET /next " {
+		t.Fatalf("next: %d %q", resp.StatusCode, body)
+	}
+	c.get("/last", 200, "GET /last ")
+}
+
 // TestProxyClientConnectionClose: a client that says Connection: close
 // gets it said back, and the proxy closes the connection.
 func TestProxyClientConnectionClose(t *testing.T) {
@@ -312,6 +366,11 @@ func hijackWrite(w http.ResponseWriter, raw string) {
 func TestProxyFastPathAnswers(t *testing.T) {
 	big := strings.Repeat("v", 6<<10)
 	old := strings.Repeat("0123456789", 1<<10)
+	var sb strings.Builder
+	for i := range 100000 {
+		fmt.Fprintf(&sb, "%x", i)
+	}
+	large := sb.String()
 	worker, _ := startWorker(t, func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		switch r.URL.Path {
@@ -330,6 +389,14 @@ func TestProxyFastPathAnswers(t *testing.T) {
 		case "/big":
 			w.Header().Set("X-Big", big)
 			io.WriteString(w, "big")
+		case "/large-length":
+			w.Header().Set("Content-Length", fmt.Sprint(len(large)))
+			io.WriteString(w, large)
+		case "/large-chunked":
+			for i := 0; i < len(large); i += 10000 {
+				io.WriteString(w, large[i:min(i+10000, len(large))])
+				rc.Flush()
+			}
 		case "/malformed":
 			hijackWrite(w, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
 		case "/secret":
@@ -355,6 +422,15 @@ func TestProxyFastPathAnswers(t *testing.T) {
 			t.Fatalf("proto %s close %v X-Old %q; want HTTP/1.1, Connection: close, yes", resp.Proto, resp.Close, resp.Header.Get("X-Old"))
 		}
 		c.expectEOF()
+	})
+	t.Run("large bodies", func(t *testing.T) {
+		c := f.dial(t)
+		if resp := c.get("/large-length", 200, large); resp.ContentLength != int64(len(large)) {
+			t.Fatalf("length %d, want %d", resp.ContentLength, len(large))
+		}
+		if resp := c.get("/large-chunked", 200, large); len(resp.TransferEncoding) != 1 {
+			t.Fatalf("transfer encoding %q, want chunked", resp.TransferEncoding)
+		}
 	})
 	t.Run("worker closes, client stays", func(t *testing.T) {
 		c := f.dial(t)
