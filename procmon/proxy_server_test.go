@@ -332,6 +332,21 @@ func TestProxyPipelinedWhileWatching(t *testing.T) {
 	c.get("/last", 200, "GET /last ")
 }
 
+// TestProxyFastPathTimeouts: a connection left idle, or a request head
+// left unfinished, is closed after the server's timeouts.
+func TestProxyFastPathTimeouts(t *testing.T) {
+	worker, _ := startWorker(t, echo)
+	f := startFrontWith(t, func(s *proxyServer) {
+		s.idleTimeout, s.headerTimeout = 50*time.Millisecond, 50*time.Millisecond
+	}, worker)
+	idle := f.dial(t)
+	idle.get("/", 200, "GET / ")
+	half := f.dial(t)
+	half.send("GET / HTTP/1.1\r\nHost:")
+	idle.expectEOF()
+	half.expectEOF()
+}
+
 // TestProxyClientConnectionClose: a client that says Connection: close
 // gets it said back, and the proxy closes the connection.
 func TestProxyClientConnectionClose(t *testing.T) {
@@ -397,6 +412,8 @@ func TestProxyFastPathAnswers(t *testing.T) {
 				io.WriteString(w, large[i:min(i+10000, len(large))])
 				rc.Flush()
 			}
+		case "/short":
+			hijackWrite(w, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
 		case "/malformed":
 			hijackWrite(w, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
 		case "/secret":
@@ -449,6 +466,17 @@ func TestProxyFastPathAnswers(t *testing.T) {
 		c := f.dial(t)
 		c.get("/malformed", http.StatusBadGateway, "")
 		c.get("/after", 200, "GET /after ")
+	})
+	t.Run("body cut short", func(t *testing.T) {
+		c := f.dial(t)
+		c.send("GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body, err := io.ReadAll(resp.Body); err != io.ErrUnexpectedEOF || string(body) != "abc" {
+			t.Fatalf("body %q, %v; want \"abc\" then the connection closed", body, err)
+		}
 	})
 	t.Run("headers named in Connection", func(t *testing.T) {
 		c := f.dial(t)
