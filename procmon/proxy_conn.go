@@ -87,13 +87,14 @@ const maxPlainHead = 64 << 10
 func (c *serverConn) serve() {
 	handOver := false
 	defer func() {
-		c.s.untrack(c)
 		c.bw.Reset(nil)
 		connWriters.Put(c.bw)
 		if handOver {
 			c.s.handOver(c, c.head)
+			c.s.untrack(c)
 			return
 		}
+		c.s.untrack(c)
 		c.nc.Close()
 		c.br.Reset(nil)
 		connReaders.Put(c.br)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"time"
 )
 
@@ -234,11 +233,30 @@ func chunkSize(line []byte) (int64, error) {
 	if i := bytes.IndexByte(hex, ';'); i >= 0 {
 		hex = bytes.TrimRight(hex[:i], " \t")
 	}
-	n, err := strconv.ParseInt(string(hex), 16, 64)
-	if err != nil || n < 0 || len(hex) > 15 {
+	if len(hex) == 0 || len(hex) > 15 {
 		return 0, fmt.Errorf("%w: chunk size %q", errBadAnswer, hex)
 	}
+	var n int64
+	for _, c := range hex {
+		d, ok := hexDigit(c)
+		if !ok {
+			return 0, fmt.Errorf("%w: chunk size %q", errBadAnswer, hex)
+		}
+		n = n<<4 | int64(d)
+	}
 	return n, nil
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // armWatch starts the client watch's timer for a request now waiting for

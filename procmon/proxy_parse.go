@@ -251,13 +251,20 @@ func parseWorkerAnswer(head []byte, isHead bool, a *workerAnswer) error {
 	if err != nil || code < 100 || code > 999 || (end > 12 && head[12] != ' ') {
 		return fmt.Errorf("%w: status line %q", errBadAnswer, head[:end])
 	}
+	for _, c := range head[12:end] {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("%w: control character in status line %q", errBadAnswer, head[:end])
+		}
+	}
 	a.code, a.status, a.reuse = code, span{9, end}, head[7] == '1'
 	chunked, err := a.readHeaders(head, end+2)
 	if err != nil {
 		return err
 	}
 	a.framing = answerFraming(code, isHead, chunked, a.length)
-	if a.framing == bodyUntilClose || a.closes {
+	// Transfer-Encoding in an HTTP/1.0 answer may be faulty framing
+	// (RFC 9112 section 6.1): close the connection after it.
+	if a.framing == bodyUntilClose || a.closes || chunked && head[7] == '0' {
 		a.reuse = false
 	}
 	return nil
@@ -284,8 +291,8 @@ func (a *workerAnswer) readHeaders(head []byte, pos int) (chunked bool, err erro
 		v := head[line.start+value.start : line.start+value.end]
 		switch {
 		case equalFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil || n < 0 || (a.length >= 0 && n != a.length) {
+			n, ok := parseDigits(v)
+			if !ok || (a.length >= 0 && n != a.length) {
 				return false, fmt.Errorf("%w: Content-Length %q", errBadAnswer, v)
 			}
 			a.length = n
@@ -334,6 +341,8 @@ func (a *workerAnswer) connectionTokens(head []byte, start, end int) {
 			a.closes = true
 		case equalFold(tok, "keep-alive"):
 			a.reuse = true
+		case equalFold(tok, "Content-Length"), equalFold(tok, "Transfer-Encoding"):
+			// The body is framed by these: the client needs them.
 		case len(tok) > 0:
 			a.drop = append(a.drop, span{ts, te})
 		}
@@ -373,4 +382,20 @@ func answerFraming(code int, isHead, chunked bool, length int64) bodyFraming {
 		return bodyLength
 	}
 	return bodyUntilClose
+}
+
+// parseDigits reads a Content-Length: decimal digits only (no sign, no
+// spaces), at most 18 of them.
+func parseDigits(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }

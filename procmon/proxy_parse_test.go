@@ -263,7 +263,7 @@ func TestParseWorkerAnswerSignedLength(t *testing.T) {
 	var a workerAnswer
 	err := parseWorkerAnswer([]byte("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n"), false, &a)
 	if !errors.Is(err, errBadAnswer) {
-		t.Skip("BUG: parseWorkerAnswer accepts Content-Length: +5 (strconv.ParseInt allows a sign); want errBadAnswer")
+		t.Error("parseWorkerAnswer accepts Content-Length: +5; want errBadAnswer")
 	}
 }
 
@@ -285,7 +285,7 @@ func TestParseWorkerAnswerFramingHeadersKept(t *testing.T) {
 			framed = framed || strings.HasPrefix(l, "Content-Length:") || strings.HasPrefix(l, "Transfer-Encoding:")
 		}
 		if !framed && a.framing != bodyUntilClose {
-			t.Skipf("BUG: %q: framing %d but no framing header passed on (Connection named it)", head, a.framing)
+			t.Errorf("%q: framing %d but no framing header passed on (Connection named it)", head, a.framing)
 		}
 	}
 }
@@ -303,7 +303,7 @@ func TestParseWorkerAnswerStatusLineControls(t *testing.T) {
 	} {
 		var a workerAnswer
 		if err := parseWorkerAnswer([]byte(head), false, &a); err == nil {
-			t.Skipf("BUG: parseWorkerAnswer(%q) took status %q; want errBadAnswer", head, a.status.of([]byte(head)))
+			t.Errorf("parseWorkerAnswer(%q) took status %q; want errBadAnswer", head, a.status.of([]byte(head)))
 		}
 	}
 }
@@ -315,7 +315,7 @@ func TestParseWorkerAnswerHTTP10TransferEncoding(t *testing.T) {
 	var a workerAnswer
 	err := parseWorkerAnswer([]byte("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"), false, &a)
 	if err == nil && a.reuse {
-		t.Skip("BUG: an HTTP/1.0 answer with Transfer-Encoding and keep-alive leaves its worker connection reused")
+		t.Error("an HTTP/1.0 answer with Transfer-Encoding and keep-alive leaves its worker connection reused")
 	}
 }
 
@@ -344,7 +344,7 @@ func TestChunkSize(t *testing.T) {
 func TestChunkSizeSigned(t *testing.T) {
 	for _, line := range []string{"+a\r\n", "-0\r\n", "+0\r\n"} {
 		if n, err := chunkSize([]byte(line)); err == nil {
-			t.Skipf("BUG: chunkSize(%q) = %d, nil (strconv.ParseInt allows a sign); want errBadAnswer", line, n)
+			t.Errorf("chunkSize(%q) = %d, nil; want errBadAnswer", line, n)
 		}
 	}
 }

@@ -190,12 +190,34 @@ func (s *proxyServer) beginClose(all bool) <-chan struct{} {
 }
 
 // handOver gives a connection to the net/http server; replay is what the
-// fast path already read of it.
+// fast path already read of it. Once a shutdown has begun that server no
+// longer takes connections, but the request that was arriving is still
+// answered, as net/http's own Shutdown answers an active connection: on a
+// server of its own, without keep-alive; the caller still counts as a
+// connection Shutdown waits for.
 func (s *proxyServer) handOver(c *serverConn, replay []byte) {
 	hc := &handedConn{Conn: c.nc, r: io.MultiReader(bytes.NewReader(bytes.Clone(replay)), c.br)}
-	if !s.hand.give(hc) {
-		c.nc.Close()
+	if s.hand.give(hc) {
+		return
 	}
+	done := make(chan struct{})
+	var once sync.Once
+	last := &http.Server{
+		Handler:           s.p,
+		ReadHeaderTimeout: s.headerTimeout,
+		ErrorLog:          s.std.ErrorLog,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed || st == http.StateHijacked {
+				once.Do(func() { close(done) })
+			}
+		},
+	}
+	last.SetKeepAlivesEnabled(false)
+	l := newHandoffListener(hc.LocalAddr())
+	go last.Serve(l)
+	l.give(hc)
+	<-done
+	l.Close()
 }
 
 // handoffListener is the net/http server's listener: it "accepts" the
