@@ -1,0 +1,191 @@
+package procmon
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The nginx yardstick: BenchmarkThroughput puts nginx, set up as a good
+// production reverse proxy, in front of the same worker it measures
+// procmon against, so that procmon's proxy/direct ratio can be read next
+// to the best-known proxy's on the same machine in the same run.
+
+// nginxPath is the nginx binary, or "" when there is none.
+func nginxPath() string {
+	if path, err := exec.LookPath("nginx"); err == nil {
+		return path
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	return ""
+}
+
+// nginxConf is a reverse proxy for one upstream: one worker process,
+// keep-alive connections to the upstream, default proxy buffering, no
+// access log, every path it writes in the prefix dir; %[1]s is the
+// `user` line, %[2]s the dir, %[3]s the upstream and %[4]s the listen
+// address.
+const nginxConf = `%[1]s
+worker_processes 1;
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events {
+	worker_connections 1024;
+}
+http {
+	access_log off;
+	client_body_temp_path %[2]s/client_body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	upstream worker {
+		server %[3]s;
+		keepalive 64;
+	}
+	server {
+		listen %[4]s;
+		location / {
+			proxy_pass http://worker;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host $host;
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto $scheme;
+		}
+	}
+}
+`
+
+// nginxProxy is a running nginx: its master, in a process group of its
+// own with its worker.
+type nginxProxy struct {
+	addr   string
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	once   sync.Once
+}
+
+// startNginx runs nginx (the binary at bin) as a reverse proxy to the
+// worker at upstream, and waits until it answers 200 through it.
+func (e *benchEnv) startNginx(bin, upstream string) *nginxProxy {
+	dir, err := os.MkdirTemp(e.root, "nginx-")
+	if err != nil {
+		e.b.Fatal(err)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // else the worker process drops to nobody, who cannot write dir
+	}
+	n := &nginxProxy{addr: benchPort(e.b), dir: dir, exited: make(chan struct{})}
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, upstream, n.addr), 0o644); err != nil {
+		e.b.Fatal(err)
+	}
+	// -e: the error log from the start, before the config names it.
+	n.cmd = exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
+	if err := n.cmd.Start(); err != nil {
+		e.b.Fatalf("start nginx: %v", err)
+	}
+	go func() { n.cmd.Wait(); close(n.exited) }()
+	e.b.Cleanup(n.stop)
+	if err := n.waitReady(20 * time.Second); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		e.b.Fatalf("nginx in front of %s: %v\n%s", upstream, err, log)
+	}
+	return n
+}
+
+// waitReady polls nginx until it answers 200, it exits, or timeout passes.
+func (n *nginxProxy) waitReady(timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-n.exited:
+			return fmt.Errorf("nginx exited: %v", n.cmd.ProcessState)
+		default:
+		}
+		if resp, err := client.Get("http://" + n.addr + "/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no 200 from http://%s/ within %s", n.addr, timeout)
+}
+
+// pids lists the processes of nginx's group: the master and its worker.
+func (n *nginxProxy) pids() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if fields := procStat(pid); len(fields) > 2 && fields[2] == strconv.Itoa(n.cmd.Process.Pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// cpu is the CPU time nginx's processes used so far.
+func (n *nginxProxy) cpu() time.Duration {
+	var sum time.Duration
+	for _, pid := range n.pids() {
+		sum += procCPU(pid)
+	}
+	return sum
+}
+
+// peakRSSKB is the sum of the peak RSS of nginx's processes, in kB (an
+// upper bound: pages the master shares with its worker count twice).
+func (n *nginxProxy) peakRSSKB() int {
+	sum := 0
+	for _, pid := range n.pids() {
+		sum += rssKB(pid, "VmHWM")
+	}
+	return sum
+}
+
+// stop asks nginx to finish gracefully (SIGQUIT) and waits for it, up to
+// 10 s, then kills its process group.
+func (n *nginxProxy) stop() {
+	n.once.Do(func() {
+		pgid := n.cmd.Process.Pid
+		syscall.Kill(pgid, syscall.SIGQUIT)
+		select {
+		case <-n.exited:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			<-n.exited
+		}
+	})
+}
+
+// procStat is the fields of /proc/<pid>/stat after the command name (which
+// may hold spaces): [0] is the state, [2] the process group, [11] and [12]
+// the user and system CPU time in clock ticks.
+func procStat(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+}
