@@ -16,7 +16,9 @@ import (
 // The nginx yardstick: BenchmarkThroughput puts nginx, set up as a good
 // production reverse proxy, in front of the same worker it measures
 // procmon against, so that procmon's proxy/direct ratio can be read next
-// to the best-known proxy's on the same machine in the same run.
+// to the best-known proxy's on the same machine in the same run. The
+// readers of /proc that measure it (and the other processes under test)
+// are at the end.
 
 // nginxPath is the nginx binary, or "" when there is none.
 func nginxPath() string {
@@ -176,6 +178,30 @@ func (n *nginxProxy) stop() {
 			<-n.exited
 		}
 	})
+}
+
+// rssKB reads VmRSS or VmHWM (peak) of a process, in kB.
+func rssKB(pid int, field string) int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// procCPU is a process's user plus system CPU time so far, from
+// /proc/<pid>/stat (in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) time.Duration {
+	fields := procStat(pid)
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // procStat is the fields of /proc/<pid>/stat after the command name (which

@@ -189,30 +189,6 @@ func waitHTTP(b *testing.B, url string) {
 	b.Fatalf("%s never answered 200", url)
 }
 
-// rssKB reads VmRSS or VmHWM (peak) of a process, in kB.
-func rssKB(pid int, field string) int {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, field+":") {
-			n, _ := strconv.Atoi(strings.Fields(line)[1])
-			return n
-		}
-	}
-	return 0
-}
-
-// procCPU is a process's user plus system CPU time so far, from
-// /proc/<pid>/stat (in clock ticks of 1/100 s on Linux).
-func procCPU(pid int) time.Duration {
-	fields := procStat(pid)
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.Atoi(fields[11])
-	stime, _ := strconv.Atoi(fields[12])
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
 // benchScenario is one kind of worker BenchmarkThroughput measures.
 type benchScenario struct {
 	name  string            // the prefix of its metrics
@@ -220,10 +196,7 @@ type benchScenario struct {
 	knobs map[string]string // the test worker's knobs (see testWorker)
 }
 
-// pageRows is PMT_RENDER_ROWS for the "page" scenario: the rows that make
-// the worker spend about 150 µs of CPU per request on the 2-core machine
-// the figures in BENCHMARKS.md come from (the direct row's CPU/req says
-// what it costs where the benchmark runs).
+// pageRows is PMT_RENDER_ROWS for the "page" scenario (see below).
 const pageRows = 25
 
 // throughputScenarios are the workers BenchmarkThroughput runs, from the
