@@ -146,25 +146,6 @@ func (n *nginxProxy) pids() []int {
 	return pids
 }
 
-// cpu is the CPU time nginx's processes used so far.
-func (n *nginxProxy) cpu() time.Duration {
-	var sum time.Duration
-	for _, pid := range n.pids() {
-		sum += procCPU(pid)
-	}
-	return sum
-}
-
-// peakRSSKB is the sum of the peak RSS of nginx's processes, in kB (an
-// upper bound: pages the master shares with its worker count twice).
-func (n *nginxProxy) peakRSSKB() int {
-	sum := 0
-	for _, pid := range n.pids() {
-		sum += rssKB(pid, "VmHWM")
-	}
-	return sum
-}
-
 // stop asks nginx to finish gracefully (SIGQUIT) and waits for it, up to
 // 10 s, then kills its process group.
 func (n *nginxProxy) stop() {
@@ -204,8 +185,57 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
+// pidsCPU is the CPU time the processes pids used so far.
+func pidsCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		sum += procCPU(pid)
+	}
+	return sum
+}
+
+// withDescendants is pid and the processes below it (procmon's workers).
+func withDescendants(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if p, err := strconv.Atoi(e.Name()); err == nil {
+			if fields := procStat(p); len(fields) > 1 {
+				parent[p], _ = strconv.Atoi(fields[1])
+			}
+		}
+	}
+	pids := []int{pid}
+	for i := 0; i < len(pids); i++ {
+		for p, pp := range parent {
+			if pp == pids[i] {
+				pids = append(pids, p)
+			}
+		}
+	}
+	return pids
+}
+
+// machineBusy is the CPU time all cores spent busy (user, nice, system,
+// irq, softirq) or lost to other guests (steal) since boot, from
+// /proc/stat. Interrupts count because a process's CPU time includes the
+// softirq work (loopback networking) done in its context.
+func machineBusy() time.Duration {
+	data, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+	ticks := 0
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		if i < len(fields) {
+			n, _ := strconv.Atoi(fields[i])
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // procStat is the fields of /proc/<pid>/stat after the command name (which
-// may hold spaces): [0] is the state, [2] the process group, [11] and [12]
+// may hold spaces): [0] is the state, [1] the parent, [2] the process group, [11] and [12]
 // the user and system CPU time in clock ticks.
 func procStat(pid int) []string {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
