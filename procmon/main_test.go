@@ -1,9 +1,11 @@
 package procmon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +41,8 @@ func TestMain(m *testing.M) {
 //	PMT_IGNORE_TERM  "1": ignore SIGTERM
 //	PMT_CHILD        "1": start a `sleep` child in the process group
 //	PMT_NO_PORT      "1": a job without a port (mode none): wait for SIGTERM
+//	PMT_RENDER_ROWS  N > 0: GET / renders an HTML page of an N-row table with
+//	                 html/template (see pageRenderer), like a light app page
 //
 // GET /health answers 500 while a file "unhealthy" exists in the dir;
 // GET /slow?d=2s sleeps d; every answer names its generation, worker and pid.
@@ -183,9 +187,12 @@ func notifyReady() {
 	c.Write([]byte("READY=1\nSTATUS=serving"))
 }
 
+// workerHandler serves the test worker's paths (see testWorker).
 func workerHandler() http.Handler {
 	label := fmt.Sprintf("gen=%s worker=%s pid=%d", os.Getenv("PROCMON_GENERATION"), os.Getenv("WORKER_ID"), os.Getpid())
 	delay, _ := time.ParseDuration(os.Getenv("PMT_REQ_DELAY"))
+	rows, _ := strconv.Atoi(os.Getenv("PMT_RENDER_ROWS"))
+	page := newPageRenderer(rows, label)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 		if d, err := time.ParseDuration(r.URL.Query().Get("d")); err == nil && r.URL.Path == "/slow" {
@@ -202,7 +209,79 @@ func workerHandler() http.Handler {
 			fmt.Fprintf(w, "xff=%s proto=%s\n", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"))
 			return
 		}
+		if page != nil && r.URL.Path == "/" {
+			page.ServeHTTP(w, r)
+			return
+		}
 		wd, _ := os.Getwd()
 		fmt.Fprintf(w, "ok %s dir=%s\n", label, filepath.Base(wd))
 	})
+}
+
+// pageRenderer is the worker's app-like page (PMT_RENDER_ROWS): an HTML
+// product list rendered per request with html/template from rows held in
+// memory, the template parsed once at start. Prices and dates are
+// formatted, and every field escaped, on each render, as an app's view
+// layer would; the page is buffered and sent with its Content-Length.
+type pageRenderer struct {
+	tmpl  *template.Template
+	label string
+	rows  []pageRow
+}
+
+// pageRow is one line of the rendered table.
+type pageRow struct {
+	ID      int
+	Name    string
+	Cents   int
+	Created time.Time
+}
+
+const pageTemplate = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Products ({{len .Rows}})</title></head>
+<body><h1>Products</h1>
+<table>
+<thead><tr><th>#</th><th>Name</th><th>Price</th><th>Added</th></tr></thead>
+<tbody>
+{{range .Rows}}<tr><td>{{.ID}}</td><td><a href="/products/{{.ID}}">{{.Name}}</a></td><td>{{price .Cents}}</td><td>{{.Created.Format "2 Jan 2006"}}</td></tr>
+{{end}}</tbody>
+</table>
+<footer>{{.Label}}</footer>
+</body></html>
+`
+
+// newPageRenderer parses the page's template and makes n rows of data;
+// nil when n is not positive (no page: GET / answers the plain "ok" line).
+func newPageRenderer(n int, label string) *pageRenderer {
+	if n <= 0 {
+		return nil
+	}
+	funcs := template.FuncMap{"price": func(cents int) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }}
+	p := &pageRenderer{tmpl: template.Must(template.New("page").Funcs(funcs).Parse(pageTemplate)), label: label}
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		p.rows = append(p.rows, pageRow{
+			ID:      i + 1,
+			Name:    fmt.Sprintf("Widget <%d> & Co's \"model\" %c", i+1, 'A'+i%26),
+			Cents:   199 + i*37%10000,
+			Created: start.Add(time.Duration(i) * 26 * time.Hour),
+		})
+	}
+	return p
+}
+
+// ServeHTTP renders the page into a buffer, then sends it.
+func (p *pageRenderer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	data := struct {
+		Rows  []pageRow
+		Label string
+	}{p.rows, p.label}
+	if err := p.tmpl.Execute(&buf, data); err != nil {
+		http.Error(w, "render: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
 }
