@@ -389,7 +389,8 @@ func (e *benchEnv) touchEvery(ctx context.Context, every time.Duration) int {
 
 // BenchmarkProxyHop measures what one request costs the proxy, in process
 // and without wrk: 64 keep-alive clients GET a hello-world worker directly
-// and through the proxy. cpu-ns/req is the whole process's CPU time (user
+// and through the proxy (its own server, and net/http's server for
+// comparison: what requests the fast path hands over cost). cpu-ns/req is the whole process's CPU time (user
 // plus system, from getrusage) per request; the difference between the
 // two sub-benchmarks is the proxy's own cost per request, which does not
 // depend on how busy the shared machine is the way req/s does.
@@ -401,9 +402,19 @@ func BenchmarkProxyHop(b *testing.B) {
 	p := newProxy(slog.New(slog.DiscardHandler))
 	_, port, _ := splitHostPort(strings.TrimPrefix(worker.URL, "http://"))
 	p.set([]*backend{newBackend(port, "bench")})
-	front := httptest.NewServer(p)
-	defer front.Close()
-	for _, tc := range []struct{ name, url string }{{"direct", worker.URL}, {"proxy", front.URL}} {
+	front := httptest.NewUnstartedServer(nil)
+	srv := newProxyServer(p, p.log)
+	go srv.Serve(front.Listener)
+	defer srv.Close()
+	// The same proxy with every request served by net/http's server, as
+	// the connections the fast path hands over are.
+	std := httptest.NewServer(p)
+	defer std.Close()
+	for _, tc := range []struct{ name, url string }{
+		{"direct", worker.URL},
+		{"proxy", "http://" + front.Listener.Addr().String()},
+		{"proxy-net-http", std.URL},
+	} {
 		b.Run(tc.name, func(b *testing.B) { benchGets(b, tc.url+"/") })
 	}
 }
