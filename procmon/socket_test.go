@@ -1,0 +1,80 @@
+package procmon
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestListenerFileIsNotPolled: the socket kept for socket-mode workers is
+// in none of this process's epoll sets (else every connection a worker is
+// about to accept wakes procmon), is blocking (what os.NewFile needs to
+// leave it out of the poller), and is still the listening socket: a
+// connection to the address is accepted through it.
+func TestListenerFileIsNotPolled(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	f, err := listenerFile(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	if polled := epollTargets(t); polled[fd] {
+		t.Fatalf("fd %d is registered in an epoll set of this process", fd)
+	}
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || flags&unix.O_NONBLOCK != 0 {
+		t.Fatalf("flags %#x, %v: want a blocking descriptor", flags, err)
+	}
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("fd flags %#x, %v: want close-on-exec (only workers get it, as fd 3)", flags, err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial the shared socket: %v", err)
+	}
+	defer c.Close()
+	nfd, _, err := unix.Accept(fd)
+	if err != nil {
+		t.Fatalf("accept on the shared socket: %v", err)
+	}
+	unix.Close(nfd)
+}
+
+// epollTargets lists the descriptors registered in this process's epoll
+// sets, from /proc/self/fdinfo ("tfd: N" lines).
+func epollTargets(t *testing.T) map[int]bool {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	targets := map[int]bool{}
+	epolls := 0
+	for _, e := range fds {
+		link, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		epolls++
+		info, _ := os.ReadFile(filepath.Join("/proc/self/fdinfo", e.Name()))
+		for _, line := range strings.Split(string(info), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "tfd:" {
+				n, _ := strconv.Atoi(f[1])
+				targets[n] = true
+			}
+		}
+	}
+	if epolls == 0 {
+		t.Fatal("found no epoll set in this process; Go's poller should have one")
+	}
+	return targets
+}
