@@ -63,7 +63,13 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
 			"   check                    preflight on every host, changes nothing\n" +
 			"   unlock [--force]         break a stale lock (says whose it was)",
-		HideHelpCommand:      true,
+		HideHelpCommand: true,
+		// Our own help and version flags instead of urfave/cli's: its
+		// HelpFlag and VersionFlag are package variables that every
+		// parse writes to, a data race when two deploys run in one
+		// process (the end-to-end tests do).
+		HideHelp:             true,
+		HideVersion:          true,
 		EnableBashCompletion: true,
 		Reader:               stdin,
 		Writer:               stdout,
@@ -94,6 +100,8 @@ func flags(g *globals) []cli.Flag {
 		&cli.StringFlag{Name: "transport", Usage: "`ssh` (default), or local: run the remote script with this machine's bash (demo, tests)", Destination: &g.Transport},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "logs: keep following", Destination: &g.Follow},
 		&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Usage: "logs: how many lines", Value: 100, Destination: &g.Lines},
+		&cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"},
+		&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
 	}
 }
 
@@ -122,6 +130,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	g := &globals{}
 	action := func(c *cli.Context) error {
+		if c.Bool("version") {
+			cli.ShowVersion(c)
+			return nil
+		}
 		return dispatch(c.Context, g, c.Args().Slice(), stdin, stdout, stderr)
 	}
 	return newApp(stdin, stdout, stderr, g, action).RunContext(ctx, reorder(args))

@@ -114,3 +114,25 @@ func TestDryRunUnreachableHost(t *testing.T) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// Two deploys parsing their flags at once in one process (as the
+// end-to-end tests run them) share no state: under -race this failed
+// while urfave/cli's package-level help and version flags were used.
+// --version and --help still work with the app's own flags.
+func TestRunsInParallelShareNoFlags(t *testing.T) {
+	done := make(chan cliResult, 8)
+	for range 8 {
+		go func() { done <- runOffline(t, "production", "config", "path") }()
+	}
+	for range 8 {
+		if r := <-done; r.code != 0 || strings.TrimSpace(r.stdout) != "/srv/app" {
+			t.Fatalf("config path: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := runOffline(t, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "deploy version ") {
+		t.Errorf("--version: exit %d, stdout %q", r.code, r.stdout)
+	}
+	if r := runOffline(t, "-h"); r.code != 0 || !strings.Contains(r.stdout, "USAGE:") {
+		t.Errorf("-h: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
