@@ -208,6 +208,9 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 		}
 		var drained func() bool
 		w.state = WorkerStopping
+		if w.backend != nil {
+			w.backend.retired.Store(true) // before any look at inflight: see proxy.pick
+		}
 		if drain && w.backend != nil {
 			b := w.backend
 			drained = func() bool {

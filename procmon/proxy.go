@@ -19,6 +19,7 @@ type backend struct {
 	addr      string
 	label     string
 	inflight  atomic.Int64
+	retired   atomic.Bool // draining or stopped: takes no new requests
 	transport *workerTransport
 }
 
@@ -84,6 +85,11 @@ func (p *proxy) set(bs []*backend) { p.backends.Store(&bs) }
 
 // pick returns the backend with the fewest requests in flight, ties broken
 // round robin, and counts the request on it before returning.
+//
+// A backend is retired (see Supervisor.retire) before its drain checks
+// that nothing is in flight, and pick checks retired after counting: so
+// either the drain sees the request, or pick sees the retirement and goes
+// elsewhere, even when it read the backend list just before the switch.
 func (p *proxy) pick(skip []*backend) *backend {
 	bs := *p.backends.Load()
 	n := len(bs)
@@ -91,20 +97,27 @@ func (p *proxy) pick(skip []*backend) *backend {
 		return nil
 	}
 	start := int(p.next.Add(1) % uint64(n))
-	var best *backend
-	for i := range n {
-		b := bs[(start+i)%n]
-		if slices.Contains(skip, b) {
-			continue
+	for range n {
+		var best *backend
+		for i := range n {
+			b := bs[(start+i)%n]
+			if slices.Contains(skip, b) || b.retired.Load() {
+				continue
+			}
+			if best == nil || b.inflight.Load() < best.inflight.Load() {
+				best = b
+			}
 		}
-		if best == nil || b.inflight.Load() < best.inflight.Load() {
-			best = b
+		if best == nil {
+			return nil
 		}
-	}
-	if best != nil {
 		best.inflight.Add(1)
+		if !best.retired.Load() {
+			return best
+		}
+		best.inflight.Add(-1)
 	}
-	return best
+	return nil
 }
 
 // RoundTrip sends the request to a worker. A request that could not be

@@ -12,7 +12,10 @@ import (
 	"net/textproto"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // workerTransport sends the proxy's requests to one worker. Plain requests
@@ -97,18 +100,50 @@ type fastConn struct {
 // aLongTimeAgo is a deadline in the past: it wakes up blocked I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// get takes the most recently used idle connection that is still clean,
+// or dials a new one.
 func (p *fastConns) get(ctx context.Context) (*fastConn, error) {
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return p.dial(ctx)
+		}
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		c.reused = true
-		return c, nil
+		if c.quiet() {
+			c.reused = true
+			return c, nil
+		}
+		c.nc.Close()
 	}
-	p.mu.Unlock()
-	return p.dial(ctx)
+}
+
+// quiet says whether an idle connection has nothing to read. Bytes that
+// arrived while it sat idle (a worker that sent a body with a HEAD or 204
+// answer, or more than its Content-Length) would be taken for the next
+// request's answer, which hands one client another's answer; end of file
+// means the worker closed it. Either way it must not be used. One
+// non-blocking peek, as http.Transport's read loop would notice.
+func (c *fastConn) quiet() bool {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	quiet := false
+	var b [1]byte
+	err = rc.Control(func(fd uintptr) {
+		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		quiet = errors.Is(err, unix.EAGAIN)
+	})
+	return err == nil && quiet
 }
 
 func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
@@ -128,7 +163,7 @@ func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
 func (p *fastConns) put(c *fastConn) {
 	now := time.Now()
 	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.maxIdle {
+	if p.closed || len(p.idle) >= p.maxIdle || c.br != nil && c.br.Buffered() > 0 {
 		p.mu.Unlock()
 		c.nc.Close()
 		return

@@ -24,11 +24,16 @@ type serverConn struct {
 
 	idle bool // waiting for a request; guarded by s.mu
 
+	mu     sync.Mutex
+	worker net.Conn // the worker connection in use, for Close to cut
+	closed bool     // Close ran: no more worker exchanges
+
 	head    []byte // the request head as read
 	out     []byte // the head sent to the worker
 	req     plainRequest
 	ans     workerAnswer
 	ansHead []byte
+	date    [32]byte // room to format a Date header
 
 	// The client watch: a request the worker has not answered within
 	// watchAfter reads the client's connection, so that a client that
@@ -99,11 +104,13 @@ func (c *serverConn) serve() {
 		c.br.Reset(nil)
 		connReaders.Put(c.br)
 	}()
+	wait := c.s.headerTimeout // a new connection sends its first request at once
 	for {
 		if !c.s.setIdle(c, true) {
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.s.idleTimeout))
+		c.nc.SetReadDeadline(time.Now().Add(wait))
+		wait = c.s.idleTimeout
 		if _, err := c.br.Peek(1); err != nil || !c.s.setIdle(c, false) {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -48,6 +49,10 @@ func (c *serverConn) exchange(b *backend) (keep, wrote bool, err error) {
 // exchangeOn does one exchange on fc; reuse says whether fc can carry
 // another request.
 func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err error) {
+	if !c.useWorker(fc.nc) {
+		return false, false, false, errServerClosed
+	}
+	defer c.useWorker(nil)
 	if _, err := fc.nc.Write(c.out); err != nil {
 		return false, false, false, nothingReadError{err}
 	}
@@ -71,19 +76,46 @@ func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err erro
 		}
 		wrote = true
 	}
-	c.disarmWatch()
 	if err != nil {
+		c.disarmWatch()
 		return false, wrote, false, err
 	}
+	// The watch stays on while the body streams: a client that leaves an
+	// event stream ends the worker's request there too.
 	keep = !c.req.close && c.ans.framing != bodyUntilClose && !c.s.closing.Load()
 	c.writeAnswerHead(!keep)
-	if err := c.copyBody(fc.br); err != nil {
-		return false, true, false, err
+	err = c.copyBody(fc.br)
+	if err == nil {
+		err = c.bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
+	c.disarmWatch()
+	if err != nil {
 		return false, true, false, err
 	}
 	return keep, true, c.ans.reuse && !c.clientGone.Load(), nil
+}
+
+// errServerClosed: the proxy's Close came first.
+var errServerClosed = errors.New("proxy closed")
+
+// useWorker records the worker connection this client's request is on,
+// for Close to cut; it returns false once Close has run.
+func (c *serverConn) useWorker(nc net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.worker = nc
+	return !c.closed
+}
+
+// abort cuts the worker connection in use and refuses the next one: the
+// server is closing now.
+func (c *serverConn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.worker != nil {
+		c.worker.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // maxAnswerHead bounds an answer head, as net/http's client does (1 MB).
@@ -105,7 +137,11 @@ func (c *serverConn) readAnswer(br *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("read the worker's answer: %w", err)
 		}
-		if len(c.ansHead)-lineStart == 2 && c.ansHead[lineStart] == '\r' {
+		if n := len(c.ansHead); n-lineStart < 2 || c.ansHead[n-2] != '\r' {
+			// HTTP/1.1 ends lines with CRLF; waiting for one would hang.
+			return fmt.Errorf("%w: a line of its head ends in a bare LF (hint: the worker must end header lines with CRLF)", errBadAnswer)
+		}
+		if len(c.ansHead)-lineStart == 2 {
 			return parseWorkerAnswer(c.ansHead, c.req.isHead, &c.ans)
 		}
 		lineStart = len(c.ansHead)
@@ -113,7 +149,8 @@ func (c *serverConn) readAnswer(br *bufio.Reader) error {
 }
 
 // writeAnswerHead writes the answer's head to the client as HTTP/1.1,
-// without hop-by-hop headers, adding Connection: close when closing.
+// without hop-by-hop headers, adding Connection: close when closing and
+// a Date when the worker sent none.
 func (c *serverConn) writeAnswerHead(closing bool) {
 	h := c.ansHead
 	c.bw.WriteString("HTTP/1.1 ")
@@ -121,6 +158,13 @@ func (c *serverConn) writeAnswerHead(closing bool) {
 	c.bw.Write(crlf)
 	for _, l := range c.ans.forward {
 		c.bw.Write(l.of(h))
+	}
+	if !c.ans.hasDate && c.ans.code >= 200 {
+		// A proxy adds the Date an origin server left out (RFC 9110
+		// section 6.6.1), as net/http's server did on the other path.
+		c.bw.WriteString("Date: ")
+		c.bw.Write(time.Now().UTC().AppendFormat(c.date[:0], http.TimeFormat))
+		c.bw.Write(crlf)
 	}
 	if closing {
 		c.bw.WriteString("Connection: close\r\n")
@@ -260,10 +304,11 @@ func hexDigit(c byte) (byte, bool) {
 }
 
 // armWatch starts the client watch's timer for a request now waiting for
-// worker. A client that already sent more (pipelining) is not watched:
-// it is there, and its bytes must stay unread.
+// its worker. A client that already sent more (pipelining, or a byte an
+// earlier watch kept) is not watched: it is there, and its bytes must
+// stay unread.
 func (c *serverConn) armWatch(worker net.Conn) {
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 || c.src.has {
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})

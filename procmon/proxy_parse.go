@@ -233,6 +233,7 @@ type workerAnswer struct {
 	length  int64
 	reuse   bool   // the worker keeps the connection open after it
 	closes  bool   // the worker said Connection: close
+	hasDate bool   // the answer has a Date header
 	forward []span // header lines passed on unchanged, CRLF included
 	drop    []span // names the Connection header lists
 }
@@ -306,6 +307,8 @@ func (a *workerAnswer) readHeaders(head []byte, pos int) (chunked bool, err erro
 			continue
 		case isHopHeader(name):
 			continue
+		case equalFold(name, "Date"):
+			a.hasDate = true
 		}
 		lines = append(lines, line)
 	}

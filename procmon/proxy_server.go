@@ -174,6 +174,9 @@ func (s *proxyServer) beginClose(all bool) <-chan struct{} {
 		s.hand.Close()
 	}
 	for c := range s.conns {
+		if all {
+			c.abort()
+		}
 		if all || c.idle {
 			c.nc.Close()
 		}
