@@ -95,6 +95,10 @@ type fastConn struct {
 	bw     *bufio.Writer
 	reused bool
 	idleAt time.Time
+
+	raw     syscall.RawConn // for quiet's peek
+	peek    func(fd uintptr)
+	isQuiet bool
 }
 
 // aLongTimeAgo is a deadline in the past: it wakes up blocked I/O at once.
@@ -129,21 +133,19 @@ func (p *fastConns) get(ctx context.Context) (*fastConn, error) {
 // means the worker closed it. Either way it must not be used. One
 // non-blocking peek, as http.Transport's read loop would notice.
 func (c *fastConn) quiet() bool {
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return true
+	if c.raw == nil {
+		return true // not a socket (tests)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	quiet := false
+	c.isQuiet = false
+	return c.raw.Control(c.peek) == nil && c.isQuiet
+}
+
+// peekIdle is quiet's look at the socket; it is made once per connection
+// (as c.peek) so that the check allocates nothing.
+func (c *fastConn) peekIdle(fd uintptr) {
 	var b [1]byte
-	err = rc.Control(func(fd uintptr) {
-		_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		quiet = errors.Is(err, unix.EAGAIN)
-	})
-	return err == nil && quiet
+	_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	c.isQuiet = errors.Is(err, unix.EAGAIN)
 }
 
 func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
@@ -153,7 +155,15 @@ func (p *fastConns) dial(ctx context.Context) (*fastConn, error) {
 	}
 	// The writer only ever holds a request's head: 2 KB fits most, and a
 	// longer one is written in more than one piece.
-	return &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 2<<10)}, nil
+	c := &fastConn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 2<<10)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if c.raw, err = sc.SyscallConn(); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		c.peek = c.peekIdle
+	}
+	return c, nil
 }
 
 // put returns a connection whose answer was read completely. The idle
