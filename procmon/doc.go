@@ -104,7 +104,13 @@
 // net/http's server and client do; the first request on a connection
 // that is anything else (a body, an upgrade, HTTP/1.0, a hop-by-hop
 // header) hands that connection, unread bytes included, to a net/http
-// server running httputil.ReverseProxy (see proxy_server.go).
+// server running httputil.ReverseProxy (see proxy_server.go). On the
+// fast path answers pass through as the worker wrote them (status text,
+// header order, chunked bodies), minus hop-by-hop headers, plus a Date if
+// the worker sent none; a Content-Type is never guessed. An answer with
+// no length (HTTP/1.0 style) ends the client's connection after it. A
+// worker connection with bytes left over after an answer is closed, never
+// reused.
 //
 // socket: the listening socket is fd 3 of every worker, with LISTEN_FDS=1,
 // LISTEN_FDNAMES=<name> and LISTEN_PID set to the worker's own pid by a
