@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // The proxy's fast path reads request and answer heads itself. These
@@ -113,9 +114,9 @@ func parseRequestLine(line []byte, r *plainRequest) bool {
 func (r *plainRequest) connectionTokens(v []byte) bool {
 	for tok := range bytes.SplitSeq(v, []byte{','}) {
 		switch tok = bytes.TrimSpace(tok); {
-		case bytes.EqualFold(tok, []byte("close")):
+		case equalFold(tok, "close"):
 			r.close = true
-		case bytes.EqualFold(tok, []byte("keep-alive")), len(tok) == 0:
+		case equalFold(tok, "keep-alive"), len(tok) == 0:
 		default:
 			return false
 		}
@@ -212,7 +213,7 @@ func isTokenChar(c byte) bool {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
 	}
-	return c < 0x7f && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // bodyFraming is how an answer's body ends.

@@ -54,13 +54,18 @@ func newProxyServer(p *proxy, log *slog.Logger) *proxyServer {
 		watchAfter:    50 * time.Millisecond,
 		conns:         map[*serverConn]struct{}{},
 	}
-	s.std = &http.Server{
-		Handler:           p,
+	s.std = s.newStdServer()
+	return s
+}
+
+// newStdServer is the net/http server for handed-over connections.
+func (s *proxyServer) newStdServer() *http.Server {
+	return &http.Server{
+		Handler:           s.p,
 		ReadHeaderTimeout: s.headerTimeout,
 		IdleTimeout:       s.idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	return s
 }
 
 // Serve accepts connections on l until Shutdown or Close; it returns
@@ -205,15 +210,11 @@ func (s *proxyServer) handOver(c *serverConn, replay []byte) {
 	}
 	done := make(chan struct{})
 	var once sync.Once
-	last := &http.Server{
-		Handler:           s.p,
-		ReadHeaderTimeout: s.headerTimeout,
-		ErrorLog:          s.std.ErrorLog,
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			if st == http.StateClosed || st == http.StateHijacked {
-				once.Do(func() { close(done) })
-			}
-		},
+	last := s.newStdServer()
+	last.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed || st == http.StateHijacked {
+			once.Do(func() { close(done) })
+		}
 	}
 	last.SetKeepAlivesEnabled(false)
 	l := newHandoffListener(hc.LocalAddr())
