@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -105,7 +106,11 @@ func hookArgs(env *Env) ([]string, error) {
 		if err := hooks.CheckRelPath("shared", p); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}
-		args = append(args, hooks.Arg("shared", p))
+		kind := "shared"
+		if slices.Contains(env.SharedFiles, p) {
+			kind = "shared-file"
+		}
+		args = append(args, hooks.Arg(kind, p))
 	}
 	return append(args, flag("tty", env.NeedsTTY)...), nil
 }

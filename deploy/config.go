@@ -64,6 +64,11 @@ type Env struct {
 	Vars map[string]string
 	// Shared are paths relative to the release that are links into shared/.
 	Shared []string
+	// SharedFiles are the Shared paths that are files: listed under
+	// `shared-files`, or named like one (see sharedLooksLikeFile). One
+	// missing on the server is created as an empty file, never as a
+	// directory; the other Shared paths missing there become directories.
+	SharedFiles []string
 	// Keep is how many releases to keep (0 = 5).
 	Keep int
 	// RestartFile is touched after the switch, relative to the release

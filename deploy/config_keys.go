@@ -59,6 +59,7 @@ func configKeys() []keySpec {
 		{name: "needs_tty", example: "yes", toml: typeBool, set: func(b *envBuilder, v string) error { return setBool(&b.env.NeedsTTY, v) }},
 		{name: "env", repeat: true, example: "NODE_ENV=production", toml: typeTable, set: (*envBuilder).setVar},
 		{name: "shared", repeat: true, example: ".env log", toml: typeList, set: (*envBuilder).setShared},
+		{name: "shared-files", repeat: true, example: "config/master.key", toml: typeList, set: (*envBuilder).setSharedFiles},
 		{name: "post-setup", example: "./bin/setup", set: func(b *envBuilder, v string) error { b.env.PostSetup = v; return nil }},
 		{name: "pre-deploy", example: "npm ci && npm run build", set: func(b *envBuilder, v string) error { b.env.PreDeploy = v; return nil }},
 		{name: "post-deploy", example: "./bin/deploy", set: func(b *envBuilder, v string) error { b.env.PostDeploy = v; return nil }},

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,7 +127,10 @@ func (e *Env) Lookup(key string) (value string, ok bool) {
 	case "env":
 		return strings.Join(envLines(e.Vars), "\n"), true
 	case "shared":
-		return strings.Join(e.Shared, " "), true
+		// a path named like a file reads back as a file from `shared`
+		return strings.Join(e.sharedList(true), " "), true
+	case "shared-files":
+		return strings.Join(e.sharedList(false), " "), true
 	}
 	v, known := e.scalars()[key]
 	return v, known
@@ -200,4 +204,18 @@ func (e *Env) WriteTo(w io.Writer) (int64, error) {
 	}
 	n, err := w.Write(buf.Bytes())
 	return int64(n), err
+}
+
+// sharedList returns the shared paths as the config writes them: under
+// `shared` (named) the directories and the files named like one, else
+// under `shared-files` the other files.
+func (e *Env) sharedList(named bool) []string {
+	var out []string
+	for _, p := range e.Shared {
+		explicit := slices.Contains(e.SharedFiles, p) && !sharedLooksLikeFile(p)
+		if explicit != named {
+			out = append(out, p)
+		}
+	}
+	return out
 }

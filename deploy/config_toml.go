@@ -29,6 +29,7 @@ type tomlEnv struct {
 	NeedsTTY       bool              `toml:"needs_tty"`
 	Env            map[string]string `toml:"env"`
 	Shared         []string          `toml:"shared"`
+	SharedFiles    []string          `toml:"shared-files"`
 	PostSetup      string            `toml:"post-setup"`
 	PreDeploy      string            `toml:"pre-deploy"`
 	PostDeploy     string            `toml:"post-deploy"`
@@ -107,7 +108,7 @@ func (b *envBuilder) setTOML(te tomlEnv, keys []tomlKey) error {
 				return err
 			}
 		}
-		if len(vals) == 0 && k.name != "env" && k.name != "shared" {
+		if len(vals) == 0 && k.name != "env" && k.name != "shared" && k.name != "shared-files" {
 			return configErrf(b.file, k.line, k.name, "is empty; list at least one value")
 		}
 		if _, seen := b.env.Lines[k.name]; !seen {
@@ -125,6 +126,8 @@ func (te tomlEnv) values(name string) ([]string, error) {
 		return oneWordItems(te.Hosts, "host")
 	case "shared":
 		return oneWordItems(te.Shared, "path")
+	case "shared-files":
+		return oneWordItems(te.SharedFiles, "path")
 	case "env":
 		return envItems(te.Env)
 	case "port":

@@ -140,8 +140,19 @@ func (b *envBuilder) setVar(v string) error {
 	return nil
 }
 
-// setShared adds the whitespace-separated paths of one `shared` line.
+// setShared adds the whitespace-separated paths of one `shared` line;
+// those named like a file (.env, *.yml, …) are shared files.
 func (b *envBuilder) setShared(v string) error {
+	return b.addShared(v, false)
+}
+
+// setSharedFiles adds the paths of one `shared-files` line: shared paths
+// that are files whatever their names.
+func (b *envBuilder) setSharedFiles(v string) error {
+	return b.addShared(v, true)
+}
+
+func (b *envBuilder) addShared(v string, files bool) error {
 	for _, item := range strings.Fields(v) {
 		p, err := cleanShared(item)
 		if err != nil {
@@ -152,6 +163,9 @@ func (b *envBuilder) setShared(v string) error {
 		}
 		b.shared[p] = true
 		b.env.Shared = append(b.env.Shared, p)
+		if files || sharedLooksLikeFile(item) {
+			b.env.SharedFiles = append(b.env.SharedFiles, p)
+		}
 	}
 	return nil
 }

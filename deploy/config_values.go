@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -270,6 +271,29 @@ func checkVarName(name string) error {
 		return fmt.Errorf("%s: names starting with DEPLOY_ are set by deploy itself (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT and DEPLOY_NO_CURL are the settings you may give); choose another name", name)
 	}
 	return nil
+}
+
+// sharedFileExts are the extensions that make a `shared` entry a file.
+func sharedFileExts() []string {
+	return []string{".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".conf", ".cfg",
+		".properties", ".key", ".pem", ".crt", ".txt", ".sqlite", ".sqlite3", ".db", ".log",
+		".rb", ".js", ".py", ".php", ".xml"}
+}
+
+// sharedLooksLikeFile tells whether a `shared` entry names a file: .env,
+// .env.<anything>, or a name with one of sharedFileExts. An entry written
+// with a trailing '/' is a directory whatever its name; so is every other
+// name (log, tmp/pids, .bundle), unless listed under `shared-files`.
+func sharedLooksLikeFile(entry string) bool {
+	if strings.HasSuffix(entry, "/") {
+		return false
+	}
+	base := path.Base(entry)
+	if base == ".env" || strings.HasPrefix(base, ".env.") {
+		return true
+	}
+	ext := path.Ext(base)
+	return ext != "" && ext != base && slices.Contains(sharedFileExts(), strings.ToLower(ext))
 }
 
 // cleanShared checks one `shared` path: relative, inside the release.

@@ -27,11 +27,13 @@ type Result struct {
 	// switch (a failed health gate or test hook, or Rollout.Revert).
 	Reverted bool
 	// Gate is the health gate's verdict on the new release: GatePassed,
-	// GateFailed, or "" when it was not reached (with neither procmon nor
-	// healthcheck set, a restart that went through counts as passed).
+	// GateFailed, GateUnchecked (nothing could check it: neither procmon
+	// nor healthcheck is set, or procmon is not running yet on a first
+	// deploy), or "" when it was not reached.
 	Gate string
 	// GateReason says why the gate failed (procmon's status, the
-	// healthcheck's last answer); "" when it passed.
+	// healthcheck's last answer) or why the release is unchecked; "" when
+	// it passed.
 	GateReason string
 	// Duration is the wall time of the whole remote command.
 	Duration time.Duration
@@ -43,6 +45,9 @@ type Result struct {
 const (
 	GatePassed = "passed"
 	GateFailed = "failed"
+	// GateUnchecked: the release is live but nothing showed that it
+	// serves; GateReason says why and what to set.
+	GateUnchecked = "unchecked"
 )
 
 // Rollout is one host's deploy in progress: the release is built and the
@@ -134,7 +139,40 @@ func (r *Rollout) Switch() (*Result, error) {
 		}
 	}
 	err := r.s.wait()
-	return r.result(), r.wrap(err, "")
+	res := r.result()
+	return res, r.wrap(unknownAfterSwitch(res, err), "")
+}
+
+// OutcomeUnknownError is a connection lost after the switch, before the
+// server reported how the deploy ended. The server goes on by itself (the
+// gate, and the rollback when it fails), so the release may be live or
+// may have been put back: only the server can tell.
+type OutcomeUnknownError struct {
+	// Release is the release switched to before the connection was lost.
+	Release string
+	// Err is the transport's error.
+	Err error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("the connection was lost after the switch to %s: the server finishes the gate on its own and rolls back if it fails, so the outcome is unknown here (%v)", e.Release, e.Err)
+}
+
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// Hint says how to find the outcome.
+func (e *OutcomeUnknownError) Hint() string {
+	return "see where the host ended with 'deploy <env> status' (and 'deploy <env> list')"
+}
+
+// unknownAfterSwitch turns a transport error after the switch, with no
+// report from the script, into an OutcomeUnknownError.
+func unknownAfterSwitch(res *Result, err error) error {
+	var se *StepError
+	if err == nil || !res.Switched || res.Reverted || errors.As(err, &se) {
+		return err
+	}
+	return &OutcomeUnknownError{Release: res.NewRelease, Err: err}
 }
 
 // Abort tells the server not to switch: it removes the prepared release,
@@ -196,8 +234,12 @@ func (r *Rollout) onEvent(ev event) {
 		r.res.Switched = true
 	case ev.kind == "reverted":
 		r.res.Reverted = true
+	case ev.kind == "info" && f(0) == "unchecked" && r.res.Gate == "":
+		r.res.Gate, r.res.GateReason = GateUnchecked, strings.TrimSpace(strings.TrimPrefix(ev.rest, "unchecked"))
 	case ev.kind == "gate":
-		r.res.Gate = GatePassed
+		if r.res.Gate != GateUnchecked {
+			r.res.Gate = GatePassed
+		}
 		if f(2) == "fail" {
 			r.res.Gate, r.res.GateReason = GateFailed, strings.TrimSpace(strings.Join(ev.fields[3:], " "))
 		}
@@ -266,6 +308,14 @@ func deployArgs(env *Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
+	// repo goes every time: a changed repo updates the mirror's origin
+	// (the script says so) rather than silently fetching the old one.
+	if env.Repo != "" {
+		if err := hooks.CheckRepo(env.Repo); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, hooks.Arg("repo", env.Repo))
+	}
 	if ref != "" {
 		args = append(args, hooks.Arg("ref", ref))
 	}

@@ -152,10 +152,10 @@ func TestDeployRefs(t *testing.T) {
 	o2 := s.opts()
 	o2.Ref = "no-such-branch"
 	_, err := Deploy(ctxFor(t), s.conn, s.env, o2)
-	if err == nil || !strings.Contains(err.Error(), "resolve: ref 'no-such-branch' is not a branch, tag or commit") {
+	if err == nil || !strings.Contains(err.Error(), "ref: ref 'no-such-branch' is not a branch or tag") {
 		t.Errorf("unknown ref: err = %v", err)
 	}
-	if s.log()[len(s.log())-1].Event != EventFailed {
-		t.Errorf("unknown ref not logged failed")
+	if s.log()[len(s.log())-1].Event == EventFailed {
+		t.Errorf("a ref refused before the lock was logged failed")
 	}
 }

@@ -9,6 +9,10 @@ import (
 const (
 	// OutcomeDeployed: the host runs the new release.
 	OutcomeDeployed = "deployed"
+	// OutcomeUnchecked: the host runs the new release, but nothing showed
+	// that it serves (no procmon and no healthcheck, or procmon not
+	// running yet on a first deploy): Result.GateReason says why.
+	OutcomeUnchecked = "unchecked"
 	// OutcomeAborted: the host did not switch (its prepared release was
 	// discarded, or it was never started) because another host failed
 	// or the deploy was interrupted.
@@ -32,8 +36,8 @@ type HostResult struct {
 	// Err is why the host failed (nil = it deployed, or was aborted or
 	// reverted because another host failed: see Outcome).
 	Err error
-	// Outcome is OutcomeDeployed, OutcomeAborted, OutcomeReverted or
-	// OutcomeFailed.
+	// Outcome is OutcomeDeployed, OutcomeUnchecked, OutcomeAborted,
+	// OutcomeReverted or OutcomeFailed.
 	Outcome string
 }
 
@@ -116,4 +120,13 @@ func results(runs []*hostRun) []HostResult {
 		out[i] = r.res
 	}
 	return out
+}
+
+// switchedOutcome is the outcome of a host that runs the new release:
+// deployed when its gate passed, unchecked when nothing could check it.
+func switchedOutcome(res *Result) string {
+	if res != nil && res.Gate == GateUnchecked {
+		return OutcomeUnchecked
+	}
+	return OutcomeDeployed
 }

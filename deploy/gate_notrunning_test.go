@@ -8,14 +8,23 @@ import (
 )
 
 // procmon not running (reload exits 5) is expected on the very first
-// deploy, before there was a current for it to serve: the deploy passes
-// and says how to start it. On any later deploy it fails the gate.
+// deploy, before there was a current for it to serve: the deploy switches,
+// is reported unchecked with the command that starts procmon, and does
+// not poll the healthcheck (nothing can answer it: that was a 60 s wait
+// for a dead port). On any later deploy it fails the gate.
 func TestGateProcmonNotRunning(t *testing.T) {
 	o, s, code, _ := gatedServer(t)
+	s.env.Healthcheck = "/healthz"
+	s.env.Vars["DEPLOY_HEALTH_TIMEOUT"] = "3"
 	must(t, os.WriteFile(code, []byte("5"), 0o644))
 	first := s.deploy()
-	if !strings.Contains(s.out.String(), "systemctl enable --now procmon@") {
-		t.Errorf("first deploy does not say how to start procmon:\n%s", s.out)
+	if first.Gate != GateUnchecked || !strings.Contains(first.GateReason, "systemctl enable --now procmon@app") {
+		t.Errorf("first deploy: gate %q (%s), want unchecked saying how to start procmon", first.Gate, first.GateReason)
+	}
+	for _, st := range first.Steps {
+		if st.Name == "health" {
+			t.Errorf("first deploy polled the healthcheck of a procmon that is not running")
+		}
 	}
 	o.commit(nil)
 	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
@@ -25,5 +34,22 @@ func TestGateProcmonNotRunning(t *testing.T) {
 	}
 	if s.current() != first.NewRelease {
 		t.Errorf("current = %s, want %s put back", s.current(), first.NewRelease)
+	}
+}
+
+// With neither procmon nor healthcheck, nothing checks the release: the
+// deploy goes through and its result says unchecked, and why.
+func TestGateNoneIsUnchecked(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.env.RestartFile = "tmp/restart.txt"
+	s.setup()
+	res := s.deploy()
+	if res.Gate != GateUnchecked || !strings.Contains(res.GateReason, "set procmon or healthcheck") {
+		t.Errorf("gate %q (%s), want unchecked naming what to set", res.Gate, res.GateReason)
+	}
+	if !res.Switched || s.current() != res.NewRelease {
+		t.Errorf("the release did not switch: %+v", res)
 	}
 }

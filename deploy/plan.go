@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/deploytool/deploy/hooks"
 )
@@ -52,24 +53,26 @@ func PlanDeploy(env *Env, o Options) (*Plan, error) {
 	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line}, nil
 }
 
-// planSteps lists the steps of a deploy with env's settings.
+// planSteps lists the steps of a deploy with env's settings, the health
+// gate and the rollback included: they decide the outcome.
 func planSteps(env *Env, o Options) []PlanStep {
-	ref := "the origin's default branch"
-	if env.Ref != "" || o.Ref != "" {
-		ref = firstSet(o.Ref, env.Ref)
+	ref, _ := hooks.NormalizeRef(firstSet(o.Ref, env.Ref)) // checked by deployArgs
+	var steps []PlanStep
+	if ref != "" && !hooks.IsSHA(ref) {
+		steps = append(steps, PlanStep{"ref", "check that " + ref + " is a branch or tag of " + env.Repo + " (git ls-remote); refuse before the lock if not"})
 	}
 	lock := "take " + env.Path + "/.deploy.lock (fail if held)"
 	if o.Wait {
 		lock = "take " + env.Path + "/.deploy.lock (wait while held)"
 	}
-	steps := []PlanStep{
-		{"lock", lock},
-		{"fetch", "git fetch the origin into " + env.Path + "/repo"},
-		{"resolve", "resolve " + ref + " to a commit"},
-		{"checkout", "check it out into a new " + env.Path + "/releases/<time>-<sha>"},
-	}
+	steps = append(steps,
+		PlanStep{"lock", lock},
+		PlanStep{"fetch", "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed)"},
+		PlanStep{"resolve", "resolve " + firstSet(ref, "the origin's default branch") + " to a commit"},
+		PlanStep{"checkout", "check it out into a new " + env.Path + "/releases/<time>-<sha>"},
+	)
 	if len(env.Shared) > 0 {
-		steps = append(steps, PlanStep{"shared", fmt.Sprintf("link %d shared path(s) from %s/shared", len(env.Shared), env.Path)})
+		steps = append(steps, PlanStep{"shared", sharedText(env)})
 	}
 	if env.PreDeploy != "" {
 		steps = append(steps, PlanStep{"pre-deploy", "run in the new release: " + env.PreDeploy})
@@ -77,19 +80,8 @@ func planSteps(env *Env, o Options) []PlanStep {
 	if o.Hold {
 		steps = append(steps, PlanStep{"prepared", "wait until every host prepared (two-phase: none switches otherwise)"})
 	}
-	steps = append(steps, PlanStep{"switch", "point " + env.Path + "/current at the new release (ln -s + mv -T)"})
-	if env.RestartFile != "" {
-		steps = append(steps, PlanStep{"restart", "touch " + env.RestartFile + " in the new release"})
-	}
-	if env.PostDeploy != "" {
-		steps = append(steps, PlanStep{"post-deploy", "run in the new release: " + env.PostDeploy})
-	}
-	if env.Test != "" && !o.NoTests {
-		steps = append(steps, PlanStep{"test", "run in the new release, revert if it fails: " + env.Test})
-	}
-	if o.Hold {
-		steps = append(steps, PlanStep{"gate", fmt.Sprintf("hold until every batch passed its health gate (batch %s)", batchText(env.Batch))})
-	}
+	steps = append(steps, PlanStep{"switch", "point " + env.Path + "/current at the new release (ln -s + mv -T) and log it in .deploys"})
+	steps = append(steps, gateSteps(env, o)...)
 	keep := env.Keep
 	if keep == 0 {
 		keep = 5
@@ -97,6 +89,46 @@ func planSteps(env *Env, o Options) []PlanStep {
 	return append(steps,
 		PlanStep{"prune", fmt.Sprintf("keep the newest %d releases", keep)},
 		PlanStep{"unlock", "free the lock"})
+}
+
+// gateSteps are the restart, the health gate and what follows a failure.
+func gateSteps(env *Env, o Options) []PlanStep {
+	var steps []PlanStep
+	switch {
+	case env.Procmon != "":
+		steps = append(steps, PlanStep{"restart", "procmon reload --wait -c " + env.Procmon + ": the new workers must become ready (the old ones serve until then)"})
+	case env.RestartFile != "":
+		steps = append(steps, PlanStep{"restart", "touch " + env.RestartFile + " in the new release"})
+	}
+	if env.PostDeploy != "" {
+		steps = append(steps, PlanStep{"post-deploy", "run in the new release: " + env.PostDeploy})
+	}
+	switch {
+	case env.Healthcheck != "":
+		steps = append(steps, PlanStep{"health", "poll " + env.Healthcheck + " from the server until 2xx/3xx (DEPLOY_HEALTH_TIMEOUT, default 60 s)"})
+	case env.Procmon == "":
+		steps = append(steps, PlanStep{"health", "none: nothing checks that the release serves (set procmon or healthcheck); it is reported unchecked"})
+	}
+	if env.Test != "" && !o.NoTests {
+		steps = append(steps, PlanStep{"test", "run in the new release: " + env.Test})
+	}
+	if o.Hold {
+		steps = append(steps, PlanStep{"gate", fmt.Sprintf("hold until every batch passed its health gate (batch %s)", batchText(env.Batch))})
+	}
+	what := "if the restart, post-deploy, health check or test fails: put current back to the previous release, log the new one failed, restart the previous one"
+	if o.Hold {
+		what = "if any host's gate fails, or the laptop goes away before the commit: every switched host goes back to its previous release"
+	}
+	return append(steps, PlanStep{"rollback", what})
+}
+
+// sharedText says what the shared step links, and what it creates.
+func sharedText(env *Env) string {
+	t := fmt.Sprintf("link %d shared path(s) from %s/shared", len(env.Shared), env.Path)
+	if len(env.SharedFiles) > 0 {
+		t += " (" + strings.Join(env.SharedFiles, ", ") + ": files, created empty if missing)"
+	}
+	return t
 }
 
 func batchText(n int) string {

@@ -23,6 +23,9 @@ import (
 // sshCLIConn is a test Conn that runs each command with `ssh`.
 type sshCLIConn struct {
 	args []string // ssh options and destination
+	// started, when set, is given each ssh client once it runs (a test
+	// can SIGKILL it, as a crashed laptop would).
+	started func(*exec.Cmd)
 }
 
 func (c *sshCLIConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -39,7 +42,13 @@ func (c *sshCLIConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdou
 		defer pw.Close()
 		defer pr.Close()
 	}
-	err := x.Run()
+	err := x.Start()
+	if err == nil {
+		if c.started != nil {
+			c.started(x)
+		}
+		err = x.Wait()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return localExitError{ee}

@@ -18,8 +18,13 @@ type HostSummary struct {
 	NewSHA     string `json:"new_sha,omitempty"`
 	// DurationMS is the host's remote time (0 = it never ran).
 	DurationMS int64 `json:"duration_ms"`
-	// Outcome is deployed, aborted, reverted or failed.
+	// Outcome is deployed, unchecked, aborted, reverted, failed, or
+	// unknown (the connection was lost after the switch: see
+	// OutcomeUnknownError).
 	Outcome string `json:"outcome"`
+	// Unchecked says why nothing checked that the new release serves
+	// ("" = its gate passed, or it did not switch).
+	Unchecked string `json:"unchecked,omitempty"`
 	// Error is why the host failed ("" = it did not).
 	Error string `json:"error,omitempty"`
 	// State says which release the host was left on.
@@ -53,6 +58,9 @@ func Summarize(results []HostResult, err error) Summary {
 			h.OldRelease, h.OldSHA = r.Result.OldRelease, r.Result.OldSHA
 			h.NewRelease, h.NewSHA = r.Result.NewRelease, r.Result.NewSHA
 			h.DurationMS = r.Result.Duration.Milliseconds()
+			if r.Outcome == OutcomeUnchecked {
+				h.Unchecked = r.Result.GateReason
+			}
 		}
 		if r.Err != nil {
 			h.Error = r.Err.Error()
@@ -70,6 +78,8 @@ func StateAfter(r HostResult) string {
 		return "unchanged (not reached)"
 	}
 	switch {
+	case r.Outcome == "unknown":
+		return "unknown: switched to " + res.NewRelease + ", then the connection was lost; the server decides (gate, rollback)"
 	case res.Switched && !res.Reverted && r.Outcome != "reverted":
 		return "on the new release " + res.NewRelease
 	case res.Switched:
@@ -96,6 +106,8 @@ func WriteSummary(w io.Writer, s Summary) error {
 		result := h.Outcome
 		if h.Error != "" {
 			result += ": " + firstLineOf(strings.TrimPrefix(h.Error, h.Host+": "))
+		} else if h.Unchecked != "" {
+			result += ": " + h.Unchecked
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", h.Host, shortSHA(h.OldSHA), shortSHA(h.NewSHA), took, result)
 	}

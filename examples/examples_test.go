@@ -63,6 +63,9 @@ func TestApps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.need != "" {
 				if _, err := exec.LookPath(tc.need); err != nil {
+					if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" { // make test: every tool is required
+						t.Fatalf("%s is not on PATH: scripts/deps.sh installs it", tc.need)
+					}
 					t.Skipf("%s is not on PATH: install it to test %s", tc.need, tc.name)
 				}
 			}

@@ -16,22 +16,32 @@ cmd_setup() {
 	for p in ${SHARED[@]+"${SHARED[@]}"}; do
 		case $p in */) mkdir -p -- "$P/shared/$p" ;; esac
 	done
+	for p in ${SHARED_FILES[@]+"${SHARED_FILES[@]}"}; do
+		[ -e "$P/shared/$p" ] || [ -L "$P/shared/$p" ] && continue
+		mkdir -p -- "$(dirname -- "$P/shared/$p")"
+		(umask 027 && : >"$P/shared/$p")
+		echo "created $P/shared/$p as an empty file (mode 0640): fill it in before the first deploy"
+	done
 	SHA='' hook post-setup "$H_SETUP" "$P" "" "" || fail "post-setup hook exited with status $?"
 	mark done
 }
 
 cmd_deploy() {
 	watch_control
+	precheck_ref
 	lock deploy
 	OLD=$(current_id)
 	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
 	mark "info old ${OLD:--} ${OLD_SHA:--}"
 	STATE=preparing
 	step fetch
+	sync_origin
 	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
 	step resolve
 	[ -n "$REF" ] || default_branch
-	SHA=$(resolve "$REF") || fail "ref '$REF' is not a branch, tag or commit of the repo"
+	# Nothing was made yet: a ref that does not resolve leaves no release
+	# and no `failed` line (only the mirror was brought up to date).
+	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
 	step checkout
 	new_release "$SHA"
 	mark "info new $REL $SHA"
@@ -49,9 +59,13 @@ cmd_deploy() {
 	[ "$DECISION" = switch ] || fail "aborted before the switch (client said '${DECISION:-nothing}'): current is unchanged"
 	step switch
 	switch_to "$REL"
+	# current and .deploys must agree: a log that cannot be written (full
+	# disk, read-only file) puts current back before anything restarted.
+	if ! log_event "$SHA" "$REL" deploy "$REF"; then
+		put_back "$OLD"
+		fail "cannot append to $P/.deploys (full disk or read-only?): current is unchanged"
+	fi
 	STATE=switched # from here on the release is live: never removed on exit
-	log_event "$SHA" "$REL" deploy "$REF" ||
-		echo "warning: could not append to $P/.deploys: revert will not know this deploy"
 	mark "switched $REL $SHA"
 	restart_gated "$REL" "$prevdir"
 	if [ -n "$GATE_FAIL" ]; then
@@ -73,6 +87,32 @@ cmd_deploy() {
 	prune
 	STATE=done
 	mark done
+}
+
+# precheck_ref refuses, before the lock is taken and before anything on
+# the server changes, a branch or tag name that the origin does not have
+# (git ls-remote). A sha is looked up in the mirror after the fetch; an
+# origin that cannot be reached is left for the fetch to report.
+precheck_ref() {
+	[ -n "$REF" ] && [ -n "$REPO" ] && [ -f "$P/repo/HEAD" ] || return 0
+	[[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]] && return 0
+	step ref
+	local rc=0
+	run_in "$P" - - env GIT_TERMINAL_PROMPT=0 git ls-remote --exit-code --quiet -- "$REPO" \
+		"refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null || rc=$?
+	((rc != 2)) || fail "ref '$REF' is not a branch or tag of $REPO: nothing was changed"
+}
+
+# sync_origin points the mirror at REPO when deploy.conf's repo changed
+# since setup (or the last deploy), and says so.
+sync_origin() {
+	[ -n "$REPO" ] || return 0
+	local was
+	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
+	[ "$was" = "$REPO" ] && return 0
+	git_ remote set-url origin "$REPO" || fail "cannot set the mirror's origin to $REPO"
+	echo "repo changed: the mirror's origin was ${was:-unset}, now $REPO"
+	mark "info repo-changed"
 }
 
 # hold_gate WHY: with hold=1 the client gates all hosts together: the script
@@ -110,7 +150,10 @@ revert_to_previous() {
 	log_event "$SHA" "$REL" failed "$REF" || true
 	switch_to "$OLD"
 	SHA=$OLD_SHA REF=$(ref_of "$OLD")
-	log_event "$SHA" "$OLD" revert "$REF"
+	# The rollback goes on (the old release must be restarted) even when
+	# the log cannot be written; status then shows where they disagree.
+	log_event "$SHA" "$OLD" revert "$REF" ||
+		echo "warning: could not append the revert to $P/.deploys (full disk or read-only?): current is $OLD"
 	mark "reverted $OLD $SHA"
 	restart_gated "$OLD" ""
 	if [ -n "$GATE_FAIL" ]; then
@@ -136,7 +179,11 @@ cmd_revert() {
 	REF=$(ref_of "$target")
 	step switch
 	switch_to "$target"
-	log_event "$tsha" "$target" revert "$REF"
+	if ! log_event "$tsha" "$target" revert "$REF"; then
+		switch_to "$OLD"
+		fail "cannot append to $P/.deploys (full disk or read-only?): current is unchanged, still $OLD"
+	fi
+	STATE=switched
 	mark "reverted $target $tsha"
 	restart_gated "$target" "$P/releases/$OLD"
 	[ -z "$GATE_FAIL" ] || { STEP=gate; fail "reverted to $target, but it does not serve: $GATE_FAIL"; }
@@ -275,8 +322,15 @@ first_word() {
 
 check_ref() {
 	[ -f "$P/repo/HEAD" ] || return 0
+	local was
+	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
+	if [ -n "$REPO" ] && [ "$was" != "$REPO" ]; then
+		mark "check repo ok $REPO (the mirror's origin is ${was:-unset}: the next deploy switches it)"
+	elif [ -n "$REPO" ]; then
+		mark "check repo ok $REPO"
+	fi
 	if [ -z "$REF" ]; then
-		if git_ ls-remote --exit-code --symref origin HEAD >/dev/null 2>&1; then
+		if git_ ls-remote --exit-code --symref -- "${REPO:-origin}" HEAD >/dev/null 2>&1; then
 			mark "check ref ok the origin's default branch"
 		else
 			mark "check ref fail cannot reach the origin from the server: check repo and access"
@@ -287,7 +341,7 @@ check_ref() {
 		else
 			mark "check ref fail commit $REF is not in the server's mirror yet (it is fetched on deploy)"
 		fi
-	elif git_ ls-remote --exit-code origin "refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null 2>&1; then
+	elif git_ ls-remote --exit-code -- "${REPO:-origin}" "refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null 2>&1; then
 		mark "check ref ok $REF"
 	else
 		mark "check ref fail '$REF' is not a branch or tag of the origin"

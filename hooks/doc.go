@@ -17,8 +17,11 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold tty stamp, and repeatable shared=<relpath>
-// and var=<NAME>=<value>.
+// healthcheck wait force no-test hold tty stamp, and repeatable
+// shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
+// directory, when missing) and var=<NAME>=<value>. A deploy gets repo too:
+// when it differs from the mirror's origin the origin is updated (and the
+// script says so).
 // Hook commands (pre-deploy …) are shell text by design: they run with
 // `bash -c "$cmd"` (`bash -lc` when shell=login). With tty=1 (needs_tty)
 // they run under util-linux script(1), which gives them a pseudo-terminal;
@@ -30,7 +33,8 @@
 //	         repo (kept, with its origin URL updated, when it exists);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
-//	deploy   lock, fetch, resolve, checkout, link shared, pre-deploy,
+//	deploy   ref (a branch or tag name the origin lacks is refused before
+//	         the lock: git ls-remote), lock, fetch, resolve, checkout, link shared, pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
 //	revert   n=N: relink the release N successful deploys before current,
@@ -54,7 +58,7 @@
 // Everything goes to stdout in order: hook and git output as plain lines,
 // and protocol lines starting with "@@deploy ":
 //
-//	step <name>              a step starts: lock fetch resolve checkout
+//	step <name>              a step starts: ref lock fetch resolve checkout
 //	                         shared pre-deploy switch restart post-deploy
 //	                         health test revert prune (setup: layout lock mirror
 //	                         post-setup; revert: lock revert switch restart
@@ -66,6 +70,10 @@
 //	prepared <id> <sha>      the release is built; the script now waits
 //	switched <id> <sha>      current points at the new release
 //	info health <url> <code> the healthcheck answered 2xx/3xx
+//	info unchecked <why>     the release is live but nothing checked that
+//	                         it serves (no procmon nor healthcheck, or
+//	                         procmon not running yet on a first deploy)
+//	info repo-changed        the mirror's origin was set to a new repo
 //	info revert-gate fail …  the release put back does not pass either
 //	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
 //	                         commit|revert

@@ -4,27 +4,30 @@
 # commands.sh run as one text).
 
 # restart_gated RELEASE PREVIOUS-DIR restarts RELEASE and sets GATE_FAIL to
-# why it does not serve ("" = it serves, or nothing gates it):
+# why it does not serve ("" = it serves, or nothing could check it: then
+# UNCHECKED says why and an "info unchecked <why>" line reports it):
 #   procmon set: `procmon reload --wait -c <procmon>` run by the hook shell
 #     (DEPLOY_PROCMON, from the env key or the server's environment, names
 #     another binary); non-zero = procmon kept the old workers serving,
-#     except exit 5 (procmon not running) on the very first deploy, which
-#     only prints how to start it;
+#     except exit 5 (procmon not running) on the very first deploy: nothing
+#     can serve the release yet, so the healthcheck is not polled (it would
+#     only time out) and the release is reported unchecked, with the
+#     command that starts procmon;
 #   else: touch restart-file (if set);
 # then post-deploy (a failure sets GATE_FAIL), then, with healthcheck set,
-# poll it until 2xx/3xx.
-GATE_FAIL=''
+# poll it until 2xx/3xx. With neither procmon nor healthcheck nothing
+# checks the release: unchecked.
+GATE_FAIL='' UNCHECKED=''
 restart_gated() {
 	local dir="$P/releases/$1" rc=0
-	GATE_FAIL=''
+	GATE_FAIL='' UNCHECKED=''
 	if [ -n "$PROCMON" ]; then
 		step restart
 		procmon_reload "$dir" "$2" || rc=$?
 		if ((rc == 5)) && [ -z "$OLD" ]; then
 			# The first deploy: procmon cannot have run this app before
 			# there was a current. Not a failure; say what to do.
-			echo "procmon is not running for $PROCMON yet: start it now (systemctl enable --now procmon@<app>); it will serve this release"
-			mark "info procmon not-running"
+			UNCHECKED="procmon is not running for $PROCMON yet: start it with '$(procmon_start_cmd)', it will serve this release"
 			rc=0
 		fi
 		if ((rc)); then
@@ -43,9 +46,22 @@ restart_gated() {
 		GATE_FAIL="post-deploy hook exited with status $?"
 		return 0
 	}
-	[ -n "$HEALTHCHECK" ] || return 0
-	step health
-	health_poll || GATE_FAIL=$HEALTH_WHY
+	if [ -z "$UNCHECKED" ] && [ -n "$HEALTHCHECK" ]; then
+		step health
+		health_poll || GATE_FAIL=$HEALTH_WHY
+	elif [ -z "$UNCHECKED" ] && [ -z "$PROCMON" ]; then
+		UNCHECKED="nothing checked that the release serves: set procmon or healthcheck in deploy.conf"
+	fi
+	[ -z "$UNCHECKED" ] || mark "info unchecked $UNCHECKED"
+}
+
+# procmon_start_cmd prints the command that starts procmon for $PROCMON:
+# the unit instance for /etc/procmon/<app>.toml, else procmon run.
+procmon_start_cmd() {
+	case $PROCMON in
+	/etc/procmon/*.toml) local app=${PROCMON#/etc/procmon/}; echo "sudo systemctl enable --now procmon@${app%.toml}" ;;
+	*) echo "procmon run -c $PROCMON" ;;
+	esac
 }
 
 procmon_reload() { # dir previous-dir
@@ -59,8 +75,11 @@ procmon_reload() { # dir previous-dir
 procmon_why() { # status
 	case $1 in
 	126 | 127) echo ": procmon is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it, or set DEPLOY_PROCMON in env" ;;
-	5) echo ": procmon is not running for $PROCMON: start it (systemctl start procmon@<app>)" ;;
-	*) echo ": the new workers did not become ready, the old ones still serve" ;;
+	5) echo ": procmon is not running for $PROCMON: start it with '$(procmon_start_cmd)'" ;;
+	3) echo ": the new workers did not become ready; procmon kept the old ones serving" ;;
+	4) echo ": procmon gave no verdict in time; the reload may still be running: look with 'procmon status -c $PROCMON' on the server" ;;
+	1) echo ": procmon reload failed (its message is above); if procmon itself stopped, nothing may be serving: look with 'procmon status -c $PROCMON' on the server" ;;
+	*) echo ": procmon reload ended abnormally; nothing may be serving: look with 'procmon status -c $PROCMON' on the server" ;;
 	esac
 }
 

@@ -18,7 +18,7 @@ CMD=${1:-}
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
 NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP=''
-SHARED=() VARS=() REST=()
+SHARED=() SHARED_FILES=() VARS=() REST=()
 while (($#)); do
 	a=$1
 	shift
@@ -38,6 +38,7 @@ while (($#)); do
 	test=*) H_TEST=${a#*=} ;;
 	restart-file=*) RESTART_FILE=${a#*=} ;;
 	shared=*) SHARED+=("${a#*=}") ;;
+	shared-file=*) SHARED+=("${a#*=}") SHARED_FILES+=("${a#*=}") ;;
 	var=*) VARS+=("${a#*=}") ;;
 	wait=*) WAIT=${a#*=} ;;
 	force=*) FORCE=${a#*=} ;;
@@ -88,12 +89,38 @@ on_exit() {
 }
 trap on_exit EXIT
 trap 'ABORTED=interrupted; exit 130' INT TERM HUP
-trap 'ABORTED="connection lost"; exit 141' PIPE
+trap on_pipe PIPE
+
+# on_pipe: a write to the client failed (only if the output relay below
+# died: it normally outlives the client). Before the switch that aborts:
+# nothing changed. From the switch on the script must finish what it
+# started whatever happens to the laptop: the gate, and the rollback when
+# it fails (or, holding, when no commit comes), so it goes on with its
+# output sent nowhere.
+on_pipe() {
+	case $STATE in
+	switched | done)
+		exec 1>/dev/null 2>&1
+		;;
+	*) ABORTED="connection lost"; exit 141 ;;
+	esac
+}
 
 # fd 3 is the control channel (the rest of stdin); children get /dev/null.
 # Errors go to stdout with everything else, in order, so that a failing
 # step's output holds them; fd 4 keeps the real stderr for exec.
 exec 3<&0 0</dev/null 4>&2 2>&1
+# All output then goes through a relay that outlives the client: when the
+# client is gone (a write fails), the relay drains the rest into /dev/null
+# instead of closing the pipe, so neither this script nor a hook, git or
+# procmon dies of SIGPIPE halfway through a gate or a rollback. (A client
+# that goes away is noticed on the control channel instead: EOF before the
+# switch aborts, EOF while holding for the commit rolls back.)
+exec > >(
+	trap '' PIPE
+	cat
+	exec cat >/dev/null
+) 2>&1
 
 # ---- validation (the laptop checked too; this is defence in depth) ---------
 check_common() {

@@ -43,7 +43,15 @@ link_shared() {
 		t="$P/shared/$p"
 		if [ ! -e "$t" ] && [ ! -L "$t" ]; then
 			mkdir -p -- "$(dirname -- "$t")"
-			if [ -e "$rel/$p" ]; then cp -a -- "$rel/$p" "$t"; else mkdir -p -- "$t"; fi
+			if [ -e "$rel/$p" ]; then
+				cp -a -- "$rel/$p" "$t"
+			elif in_list "$p" ${SHARED_FILES[@]+"${SHARED_FILES[@]}"}; then
+				(umask 027 && : >"$t")
+				echo "created $t as an empty file (mode 0640): fill it in on the server"
+			else
+				mkdir -p -- "$t"
+				echo "created $t as a directory: if it is meant to be a file, list it under shared-files"
+			fi
 		fi
 		rm -rf -- "${rel:?}/$p"
 		mkdir -p -- "$(dirname -- "$rel/$p")"
@@ -59,6 +67,16 @@ switch_to() {
 	rm -f -- "$tmp"
 	ln -s -- "releases/$1" "$tmp"
 	mv -T -- "$tmp" "$P/current"
+}
+
+# put_back OLD points current back at OLD, or removes it when there was
+# none (the first deploy), best-effort: it runs on a failure path.
+put_back() {
+	if [ -n "$1" ]; then
+		switch_to "$1" || true
+	else
+		rm -f -- "$P/current"
+	fi
 }
 
 # ref_of prints the ref release $1 was deployed from.

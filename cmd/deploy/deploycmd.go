@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +46,9 @@ func (c *command) deploy(ctx context.Context) error {
 		if werr := deploy.WriteSummary(c.stdout, sum); werr != nil {
 			return werr
 		}
+	}
+	if len(c.env.Hosts) > 1 {
+		warnUnchecked(c.stderr, c.env.Name, sum)
 	}
 	if err != nil && (ctx.Err() != nil || len(c.env.Hosts) > 1) {
 		what := "deploy failed"
@@ -173,13 +177,18 @@ func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostRe
 			return err
 		}
 		if !c.g.JSON {
-			fmt.Fprintf(c.stdout, "deployed %s -> %s (%s) to %s in %s\n",
-				short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, res.Duration.Round(msRound))
+			writeDeployed(c.stdout, c.stderr, c.env.Name, h, res)
 		}
 		return nil
 	})
-	hr.Outcome = "deployed"
+	hr.Outcome = deploy.OutcomeDeployed
+	if hr.Result != nil && hr.Result.Gate == deploy.GateUnchecked {
+		hr.Outcome = deploy.OutcomeUnchecked
+	}
+	var unknown *deploy.OutcomeUnknownError
 	switch {
+	case errors.As(err, &unknown):
+		hr.Outcome, hr.Err = "unknown", err
 	case err != nil && hr.Result != nil && hr.Result.Reverted:
 		hr.Outcome, hr.Err = "reverted", err
 	case err != nil:
@@ -191,4 +200,35 @@ func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostRe
 		emit("done", "", nil)
 	}
 	return []deploy.HostResult{hr}, err
+}
+
+// writeDeployed reports a switched release: "deployed" only when its gate
+// showed that it serves; otherwise it says that nothing checked it, why,
+// and how to check it now.
+func writeDeployed(stdout, stderr io.Writer, env string, h deploy.Host, res *deploy.Result) {
+	took := res.Duration.Round(msRound)
+	if res.Gate != deploy.GateUnchecked {
+		fmt.Fprintf(stdout, "deployed %s -> %s (%s) to %s in %s\n",
+			short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, took)
+		return
+	}
+	fmt.Fprintf(stdout, "switched %s -> %s (%s) on %s in %s, UNCHECKED: nothing showed that it serves\n",
+		short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, took)
+	fmt.Fprintf(stderr, "warning: %s\nhint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n", res.GateReason, env, env)
+}
+
+// warnUnchecked says which hosts of a fleet run a release that nothing
+// checked, and why.
+func warnUnchecked(w io.Writer, env string, sum deploy.Summary) {
+	var hosts []string
+	why := ""
+	for _, h := range sum.Hosts {
+		if h.Outcome == deploy.OutcomeUnchecked {
+			hosts, why = append(hosts, h.Host), h.Unchecked
+		}
+	}
+	if len(hosts) > 0 {
+		fmt.Fprintf(w, "warning: nothing showed that the new release serves on %s: %s\nhint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n",
+			strings.Join(hosts, ", "), why, env, env)
+	}
 }

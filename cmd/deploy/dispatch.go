@@ -177,6 +177,9 @@ func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h deploy.Ho
 			return err
 		}
 		fmt.Fprintf(out, "reverted %s -> %s (%s) in %s\n", short(res.OldSHA), short(res.NewSHA), res.NewRelease, res.Duration.Round(msRound))
+		if res.Gate == deploy.GateUnchecked {
+			fmt.Fprintf(c.stderr, "warning: %s\n", res.GateReason)
+		}
 		return nil
 	case "list":
 		log, err := deploy.List(ctx, conn, c.env, o)

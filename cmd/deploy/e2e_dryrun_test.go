@@ -76,6 +76,7 @@ func normalize(s string, f *fixture, shas []string) string {
 		s = strings.ReplaceAll(s, sha[:7], fmt.Sprintf("<sha%d>", i+1))
 	}
 	s = strings.ReplaceAll(s, f.path, "/srv/app")
+	s = strings.ReplaceAll(s, f.origin.dir, "/src/app.git")
 	s = strings.ReplaceAll(s, strconv.Itoa(f.sshd.Port()), "PORT")
 	s = regexp.MustCompile(`\d{8}T\d{6}Z-<sha(\d)>`).ReplaceAllString(s, "<release$1>")
 	s = regexp.MustCompile(`who=[^' ]*`).ReplaceAllString(s, "who=alice@laptop")

@@ -68,7 +68,7 @@ func TestJSONEventsParsedBack(t *testing.T) {
 		t.Errorf("last event %+v, want done", last)
 	}
 	h := sum.Hosts[0]
-	if !sum.OK || h.Outcome != "deployed" || h.NewSHA != f.currentSHA() || h.NewRelease != f.current() || !strings.Contains(h.State, f.current()) {
+	if !sum.OK || h.Outcome != "unchecked" || h.NewSHA != f.currentSHA() || h.NewRelease != f.current() || !strings.Contains(h.State, f.current()) {
 		t.Errorf("summary %+v does not match the server (current %s %s)", sum, f.current(), f.currentSHA())
 	}
 	if !strings.Contains(r.stderr, "building") {

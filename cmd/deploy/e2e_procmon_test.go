@@ -67,6 +67,9 @@ func answer(addr string) string {
 // is put back, and the old version never stopped serving.
 func TestDeployWithRealProcmon(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" { // make test: every tool is required
+			t.Fatal("python3 is needed for the sample app: scripts/deps.sh installs it")
+		}
 		t.Skip("python3 is needed for the sample app")
 	}
 	pm := buildProcmon(t)
@@ -98,8 +101,9 @@ max_size = "1MB"
 	f.writeINI("procmon "+pmConf, "env DEPLOY_PROCMON="+pm)
 	f.mustRun("production", "setup")
 	first := f.mustRun("production")
-	if !strings.Contains(first.stdout, "procmon is not running") {
-		t.Errorf("first deploy should say procmon is not running yet:\n%s", first.stdout)
+	if !strings.Contains(first.stderr, "procmon is not running") || !strings.Contains(first.stderr, "procmon run -c "+pmConf) ||
+		!strings.Contains(first.stdout, "UNCHECKED") {
+		t.Errorf("first deploy should report the release unchecked, say procmon is not running yet and how to start it:\n%s\n%s", first.stdout, first.stderr)
 	}
 
 	daemon := exec.Command(pm, "run", "-c", pmConf)

@@ -112,6 +112,10 @@ func writeDeployConf(path string, w *workspace, ex example) error {
 		"shared tmp",
 		"restart-file tmp/restart.txt",
 		"keep 3",
+		// The gate: procmon reload --wait, then /health through procmon.
+		"procmon " + w.pmConf,
+		"healthcheck /health",
+		"env DEPLOY_PROCMON=" + filepath.Join(w.binDir, "procmon"),
 	}
 	if w.sshd != nil {
 		lines = append(lines, "user "+w.sshd.User, fmt.Sprintf("port %d", w.sshd.Port))

@@ -48,6 +48,7 @@ type workspace struct {
 	sshd    *privateSSHD
 	procmon *exec.Cmd
 	o       Options
+	binDir  string // o.BinDir, absolute: the server side runs procmon from it
 }
 
 // Report is what the demo measured.
@@ -91,7 +92,11 @@ func newWorkspace(o Options) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &workspace{dir: dir, origin: filepath.Join(dir, "origin"), server: filepath.Join(dir, "server"),
+	bin, err := filepath.Abs(o.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	return &workspace{dir: dir, binDir: bin, origin: filepath.Join(dir, "origin"), server: filepath.Join(dir, "server"),
 		conf: filepath.Join(dir, "deploy.conf"), pmConf: filepath.Join(dir, "procmon.toml"),
 		listen: fmt.Sprintf("127.0.0.1:%d", port), o: o}, nil
 }
@@ -141,16 +146,10 @@ func (w *workspace) story(ctx context.Context) (*Report, error) {
 	if err := commitVersion(w.origin, "v2"); err != nil {
 		return nil, err
 	}
-	rep := &Report{}
-	var err error
-	if rep.Deploy, err = w.underLoad(ctx, "v2", func() error { return w.deploy(ctx) }); err != nil {
+	rep, err := w.deployAndRevertUnderLoad(ctx)
+	if err != nil {
 		return rep, err
 	}
-	w.sayLoad("deploy of v2", rep.Deploy)
-	if rep.Revert, err = w.underLoad(ctx, "v1", func() error { return w.deploy(ctx, "revert") }); err != nil {
-		return rep, err
-	}
-	w.sayLoad("revert to v1", rep.Revert)
 	if rep.Deploy.Failed+rep.Revert.Failed > 0 {
 		return rep, fmt.Errorf("%d requests failed (first: %s)", rep.Deploy.Failed+rep.Revert.Failed,
 			firstNonEmpty(rep.Deploy.FirstErr, rep.Revert.FirstErr))
@@ -174,17 +173,58 @@ func (w *workspace) sayLoad(what string, r loadReport) {
 	w.say("%s under load: %d requests, %d failed; answers: %s", what, r.Requests, r.Failed, strings.Join(seen, ", "))
 }
 
-// underLoad runs step while a load loop hits the app, then waits until the
-// app answers with version, and returns what the load saw.
-func (w *workspace) underLoad(ctx context.Context, version string, step func() error) (loadReport, error) {
+// deployAndRevertUnderLoad deploys v2 and reverts to v1 while one load
+// loop hits the app the whole time: from before the deploy until the
+// revert finished and v1 answers again. Each phase must have seen both
+// versions answer (the old one before the switch, the new one after),
+// and the load must not have stopped at its bound before the end.
+func (w *workspace) deployAndRevertUnderLoad(ctx context.Context) (*Report, error) {
 	l := startLoad(ctx, "http://"+w.listen+"/")
-	stepErr := step()
-	if stepErr == nil {
-		stepErr = w.waitVersion(ctx, version)
+	rep := &Report{}
+	err := w.deploy(ctx)
+	if err == nil {
+		err = w.waitVersion(ctx, "v2")
 	}
 	time.Sleep(300 * time.Millisecond) // a little load on the new generation too
-	rep := l.finish()
-	return rep, stepErr
+	rep.Deploy = l.phase()
+	if err == nil {
+		err = w.deploy(ctx, "revert")
+	}
+	if err == nil {
+		err = w.waitVersion(ctx, "v1")
+	}
+	time.Sleep(300 * time.Millisecond)
+	rep.Revert = l.finish()
+	if err != nil {
+		return rep, err
+	}
+	w.sayLoad("deploy of v2", rep.Deploy)
+	w.sayLoad("revert to v1", rep.Revert)
+	if l.exhausted() {
+		return rep, fmt.Errorf("the load loop stopped at its bound (%d requests or %s) before the revert finished", loadMaxRequests, loadMaxDuration)
+	}
+	if err := bothVersions("the deploy of v2", rep.Deploy, "v1", "v2"); err != nil {
+		return rep, err
+	}
+	return rep, bothVersions("the revert to v1", rep.Revert, "v2", "v1")
+}
+
+// bothVersions checks that a phase's answers showed the old version and
+// then the new one: a phase whose load saw only one of them proves nothing
+// about zero downtime across the switch.
+func bothVersions(what string, r loadReport, from, to string) error {
+	for _, v := range []string{from, to} {
+		n := 0
+		for body, c := range r.Versions {
+			if strings.HasSuffix(body, "demo "+v) {
+				n += c
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("during %s the load never saw %s answer (answers: %v): it did not span the switch", what, v, r.Versions)
+		}
+	}
+	return nil
 }
 
 // deploy runs the deploy binary with the demo's config.

@@ -12,8 +12,11 @@ import (
 // loadLimits bound every load loop in count and time.
 const (
 	loadWorkers     = 4
-	loadMaxRequests = 50000
-	loadMaxDuration = 60 * time.Second
+	loadMaxRequests = 1000000
+	loadMaxDuration = 5 * time.Minute
+	// loadPause paces each worker (at most ~2000 requests/s in all), so
+	// that the load does not starve the deploy it watches on a small box.
+	loadPause = 2 * time.Millisecond
 )
 
 // loadReport is what a load loop saw.
@@ -27,12 +30,14 @@ type loadReport struct {
 // load sends GET url from a few keep-alive clients until stop is closed, or
 // its count or time limit is reached.
 type load struct {
-	url    string
-	stop   chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	rep    loadReport
+	url      string
+	stop     chan struct{}
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	rep      loadReport
+	total    int  // requests of the phases before rep
+	hitBound bool // the count or time bound stopped the loop
 }
 
 func startLoad(ctx context.Context, url string) *load {
@@ -48,6 +53,7 @@ func startLoad(ctx context.Context, url string) *load {
 			reqCtx := context.WithoutCancel(ctx)
 			for l.next(ctx) {
 				l.record(get(reqCtx, client, url))
+				time.Sleep(loadPause)
 			}
 		}()
 	}
@@ -59,13 +65,15 @@ func (l *load) next(ctx context.Context) bool {
 	select {
 	case <-l.stop:
 		return false
-	case <-ctx.Done():
-		return false
 	default:
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.rep.Requests < loadMaxRequests
+	if ctx.Err() != nil || l.total+l.rep.Requests >= loadMaxRequests {
+		l.hitBound = true
+		return false
+	}
+	return true
 }
 
 func get(ctx context.Context, c *http.Client, url string) (string, error) {
@@ -104,6 +112,25 @@ func (l *load) record(body string, err error) {
 		return
 	}
 	l.rep.Versions[body]++
+}
+
+// phase returns what the loop saw since the last phase, and starts a new
+// one; the loop goes on.
+func (l *load) phase() loadReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rep := l.rep
+	l.total += rep.Requests
+	l.rep = loadReport{Versions: map[string]int{}}
+	return rep
+}
+
+// exhausted reports whether the loop stopped at its count or time bound
+// rather than by finish.
+func (l *load) exhausted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hitBound
 }
 
 // finish stops the loop and returns what it saw.

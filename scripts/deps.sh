@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh demo|test: install with apt-get what `make demo` / `make test`
+# need and this machine lacks. A fresh Debian machine has Go and git; the
+# suite also needs a C compiler (go test -race), OpenSSH's server and
+# client (the deploy tests talk to a real sshd), wrk (procmon's load
+# tests), util-linux (flock, setsid, unshare), python3 and node (the
+# example apps) and systemd-analyze (the unit files). Not root: it prints
+# the apt-get line to run and fails, rather than letting tests skip.
+set -euo pipefail
+
+what=${1:-test}
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg() { # command package
+	have "$1" || need+=("$2")
+}
+
+pkg git git
+pkg flock util-linux
+pkg setsid util-linux
+if [ "$what" = test ]; then
+	pkg gcc gcc
+	[ -e /usr/include/stdlib.h ] || need+=(libc6-dev)
+	[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+	pkg ssh openssh-client
+	pkg ssh-keygen openssh-client
+	pkg wrk wrk
+	pkg unshare util-linux
+	pkg python3 python3
+	pkg node nodejs
+	pkg systemd-analyze systemd
+	pkg curl curl
+fi
+((${#need[@]})) || exit 0
+
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+if [ "$(id -u)" != 0 ]; then
+	echo "make $what needs: ${need[*]}" >&2
+	echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+	exit 1
+fi
+echo "installing what make $what needs: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
