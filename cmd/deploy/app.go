@@ -38,6 +38,7 @@ EXAMPLES:
    deploy production status         release, lock and app state of every host
    deploy production logs -f        follow the app's log on every host
    deploy production check          preflight on every host, changes nothing
+   deploy production trust          check and record a new server's host key, deploy nothing
    deploy staging --dry-run         the plan and the changelog, changes nothing
    deploy production status --help  a command's own help and examples
 `
@@ -61,6 +62,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 			"   status                   release, lock and (with procmon) app state of every host\n" +
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
 			"   check                    preflight on every host, changes nothing\n" +
+			"   trust                    show every host's key, record new ones in known_hosts; runs nothing\n" +
 			"   unlock [--force]         break a stale lock (says whose it was)\n\n" +
 			"The env comes first; it may be left out only when the file has one env and\n" +
 			"nothing else is given ('deploy'). A ref always follows the env.",
@@ -93,7 +95,7 @@ func flags(g *globals) []cli.Flag {
 		&cli.StringFlag{Name: "ref", Usage: "deploy `REF` instead of the env's ref", Destination: &g.Ref},
 		&cli.BoolFlag{Name: "dry-run", Usage: "deploy: print the plan and the changelog, change nothing on any host", Destination: &g.DryRun},
 		&cli.BoolFlag{Name: "json", Usage: "deploy, status, check: JSON lines on stdout for scripts (deploy: one per event, then a summary)", Destination: &g.JSON},
-		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time", Destination: &g.AcceptNew},
+		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time (to do only that: deploy <env> trust)", Destination: &g.AcceptNew},
 		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
 		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},

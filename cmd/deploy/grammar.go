@@ -23,7 +23,7 @@ func commands() [][]string {
 	return [][]string{
 		{"setup"}, {"revert", "rollback"}, {"list"}, {"curr", "current"},
 		{"prev", "previous"}, {"exec", "run"}, {"console"}, {"config"},
-		{"status"}, {"logs"}, {"check"}, {"unlock"},
+		{"status"}, {"logs"}, {"check"}, {"trust"}, {"unlock"},
 	}
 }
 

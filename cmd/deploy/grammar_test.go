@@ -27,6 +27,7 @@ func TestParseInvocation(t *testing.T) {
 		{"rollback alias", []string{"production", "rollback"}, one, invocation{Env: "production", Command: "revert", N: 1, Args: []string{}}, "", ""},
 		{"exec keeps argv", []string{"production", "run", "ls", "-la"}, two, invocation{Env: "production", Command: "exec", Args: []string{"ls", "-la"}}, "", ""},
 		{"config key", []string{"production", "config", "path"}, two, invocation{Env: "production", Command: "config", Args: []string{"path"}}, "", ""},
+		{"trust", []string{"production", "trust"}, one, invocation{Env: "production", Command: "trust", Args: []string{}}, "", ""},
 		// Words after the env that are no typo of a command stay refs.
 		{"branch dev", []string{"production", "dev"}, one, invocation{Env: "production", Command: "deploy", Ref: "dev"}, "", ""},
 		{"branch test", []string{"production", "test"}, one, invocation{Env: "production", Command: "deploy", Ref: "test"}, "", ""},
@@ -45,6 +46,7 @@ func TestParseInvocation(t *testing.T) {
 		{"one env: short env", []string{"prod"}, one, invocation{}, "did you mean production?", ""},
 		{"one env: command without env", []string{"setup"}, one, invocation{}, "setup needs the environment first", "deploy production setup"},
 		{"one env: revert without env", []string{"revert", "2"}, one, invocation{}, "revert needs the environment first", "deploy production revert 2"},
+		{"one env: trust without env", []string{"trust"}, one, invocation{}, "trust needs the environment first", "deploy production trust"},
 		{"one env: mistyped command first", []string{"stauts"}, one, invocation{}, `unknown environment "stauts"`, "deploy production status"},
 		{"one env: rollbak", []string{"production", "rollbak"}, one, invocation{}, `unknown command "rollbak": did you mean revert/rollback?`, "use --ref rollbak"},
 		{"one env: stauts", []string{"production", "stauts"}, one, invocation{}, `did you mean status?`, "deploy production --ref stauts"},
@@ -53,6 +55,7 @@ func TestParseInvocation(t *testing.T) {
 		{"one env: revet", []string{"production", "revet", "2"}, one, invocation{}, `did you mean revert?`, ""},
 		{"one env: Status", []string{"production", "Status"}, one, invocation{}, `did you mean status?`, ""},
 		{"one env: curent", []string{"production", "curent"}, one, invocation{}, `did you mean curr/current?`, ""},
+		{"one env: trsut", []string{"production", "trsut"}, one, invocation{}, `did you mean trust?`, ""},
 
 		// Several envs: the same, with every env named.
 		{"two envs: mistyped env", []string{"stagign"}, two, invocation{}, `unknown environment "stagign": did you mean staging?`, "production, staging"},
@@ -67,6 +70,7 @@ func TestParseInvocation(t *testing.T) {
 		{"exec empty", []string{"production", "exec"}, two, invocation{}, "exec needs a command", ""},
 		{"two refs", []string{"production", "a", "b"}, two, invocation{}, "unexpected arguments", ""},
 		{"list takes none", []string{"production", "list", "x"}, two, invocation{}, "list takes no arguments", ""},
+		{"trust takes none", []string{"production", "trust", "x"}, two, invocation{}, "trust takes no arguments", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +166,7 @@ func TestMetaOf(t *testing.T) {
 		{"revert --help", meta{help: true, topic: "revert"}, true, ""},
 		{"help revert", meta{help: true, topic: "revert"}, true, ""},
 		{"help rollback", meta{help: true, topic: "revert"}, true, ""},
+		{"help trust", meta{help: true, topic: "trust"}, true, ""},
 		{"help deploy", meta{help: true, topic: "deploy"}, true, ""},
 		{"production help", meta{help: true}, true, ""},
 		{"production help revert", meta{help: true, topic: "revert"}, true, ""},

@@ -34,7 +34,7 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 	var chain []*ssh.Client
 	var via *ssh.Client
 	for i, e := range append(append([]Endpoint(nil), r.Jumps...), r.Host) {
-		sc, err := dialHop(ctx, via, e, a, o)
+		sc, err := dialHop(ctx, via, e, a, o, i < len(r.Jumps))
 		if err != nil {
 			closeChain(chain)
 			a.close()
@@ -64,8 +64,9 @@ func closeChain(chain []*ssh.Client) {
 }
 
 // dialHop opens one SSH connection to e, directly or tunnelled through via.
-func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options) (*ssh.Client, error) {
-	hk, err := newHostKeys(e.KnownHostsFiles, o.AcceptNew, o.Logf)
+// jump says e is a jump host, not the destination.
+func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options, jump bool) (*ssh.Client, error) {
+	hk, err := newHostKeys(e.KnownHostsFiles, o, jump)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", e, err)
 	}

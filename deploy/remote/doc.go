@@ -14,6 +14,9 @@
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless
 // Options.AcceptNew, which records it in the first known_hosts file; a
 // changed key is always refused, naming the file and line of the old key.
+// Trust is the step of its own that the refusal's hint names (`deploy <env>
+// trust`): it records a first-seen key and returns every hop's key, and
+// opens no session.
 // Host key algorithms of already known keys are preferred, so the server
 // shows the key we can check.
 //

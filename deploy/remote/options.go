@@ -84,6 +84,9 @@ type Options struct {
 	// Logf receives notices a user should see: a host key added by
 	// AcceptNew, an unreachable agent, a key file skipped (nil = silent).
 	Logf func(format string, args ...any)
+
+	// seen, set by Trust, collects the host key each hop accepted.
+	seen *hostKeyLog
 }
 
 // Stats counts what a client opened, for benchmarks and for checking "one
