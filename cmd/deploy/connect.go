@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -21,10 +22,14 @@ type dialer struct {
 	keys   *remote.KeyCache
 	stats  *remote.Stats
 	stderr io.Writer
+
+	mu    sync.Mutex
+	noted map[string]bool // notes printed: each once per command, not per host
 }
 
 func newDialer(g *globals, env *deploy.Env, stderr io.Writer) *dialer {
-	return &dialer{g: g, env: env, keys: &remote.KeyCache{}, stats: &remote.Stats{}, stderr: stderr}
+	return &dialer{g: g, env: env, keys: &remote.KeyCache{}, stats: &remote.Stats{}, stderr: stderr,
+		noted: map[string]bool{}}
 }
 
 // dial connects to h. With --transport local it runs the remote script
@@ -64,10 +69,21 @@ func (d *dialer) options() remote.Options {
 		ConnectTimeout: d.env.ConnectTimeout,
 		Keys:           d.keys,
 		Stats:          d.stats,
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(d.stderr, "note: "+format+"\n", args...)
-		},
+		Logf:           d.note,
 	}
+}
+
+// note prints a notice from the SSH layer as "note: …", once per command:
+// the same warning about the agent from every host of a fleet is noise.
+func (d *dialer) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.noted[msg] {
+		return
+	}
+	d.noted[msg] = true
+	fmt.Fprintf(d.stderr, "note: %s\n", msg)
 }
 
 // withEnv fills the env's name into the SSH layer's hints, which say

@@ -25,11 +25,10 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 		return nil, err
 	}
 	a := newAuth(o, r.AgentSocket)
-	if t.ForwardAgent && a.agent == nil {
-		a.close()
-		return nil, &Error{Op: "forward agent to", Host: r.Host.String(),
-			Err:  errors.New("forward-agent is set but no ssh-agent is reachable (SSH_AUTH_SOCK unset or dead)"),
-			hint: "start one with 'eval $(ssh-agent)' and add your key with 'ssh-add', or drop forward-agent"}
+	if r.ForwardAgent && a.agent == nil {
+		// As `ssh -A` does: the login may not need the agent, and the
+		// server's commands may not either.
+		a.log("forward-agent is set but no ssh-agent is reachable; continuing without forwarding")
 	}
 	var chain []*ssh.Client
 	var via *ssh.Client
@@ -47,7 +46,10 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 		via = sc
 	}
 	c := newClient(r, o, a, chain)
-	if r.ForwardAgent && a.agent != nil {
+	if c.forwardAgent() {
+		// Serves the server's requests for the agent, on every session
+		// that got forwarding; the request itself is per connection
+		// (Client.session).
 		if err := agent.ForwardToAgent(c.ssh, a.agent); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("forward agent to %s: %w", c, err)

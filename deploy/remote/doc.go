@@ -26,7 +26,10 @@
 // the server would accept it.
 //
 // A Client is one connection; Run and Interactive each open a session on
-// it (Options.Stats counts both). Keepalives detect a dead peer: after
+// it (Options.Stats counts both). With ForwardAgent, the first session asks
+// for agent forwarding (sshd refuses a second request on a connection and
+// gives every session the agent anyway), and later sessions wait until it
+// is set up. Keepalives detect a dead peer: after
 // KeepAliveMax unanswered probes the connection is closed and the running
 // command fails with an error saying the connection died.
 //

@@ -34,7 +34,9 @@ type Target struct {
 	// that does not exist is an error.
 	KeyFile string
 	// ForwardAgent forwards the local ssh-agent to every session (false =
-	// ssh_config ForwardAgent decides, default no).
+	// ssh_config ForwardAgent decides, default no). It is requested once per
+	// connection, as OpenSSH allows; with no agent reachable, Options.Logf
+	// gets a warning and nothing is forwarded, as with `ssh -A`.
 	ForwardAgent bool
 }
 
