@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -39,6 +38,7 @@ EXAMPLES:
    deploy production status         release, lock and app state of every host
    deploy production logs -f        follow the app's log on every host
    deploy production check          preflight on every host, changes nothing
+   deploy production trust          check and record a new server's host key, deploy nothing
    deploy staging --dry-run         the plan and the changelog, changes nothing
    deploy production status --help  a command's own help and examples
 `
@@ -62,7 +62,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 			"   status                   release, lock and (with procmon) app state of every host\n" +
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
 			"   check                    preflight on every host, changes nothing\n" +
-			"   unlock [--force]         break a stale lock (says whose it was)",
+			"   trust                    show every host's key, record new ones in known_hosts; runs nothing\n" +
+			"   unlock [--force]         break a stale lock (says whose it was)\n\n" +
+			"The env comes first; it may be left out only when the file has one env and\n" +
+			"nothing else is given ('deploy'). A ref always follows the env.",
 		HideHelpCommand: true,
 		// Our own help and version flags instead of urfave/cli's: its
 		// HelpFlag and VersionFlag are package variables that every
@@ -92,7 +95,7 @@ func flags(g *globals) []cli.Flag {
 		&cli.StringFlag{Name: "ref", Usage: "deploy `REF` instead of the env's ref", Destination: &g.Ref},
 		&cli.BoolFlag{Name: "dry-run", Usage: "deploy: print the plan and the changelog, change nothing on any host", Destination: &g.DryRun},
 		&cli.BoolFlag{Name: "json", Usage: "deploy, status, check: JSON lines on stdout for scripts (deploy: one per event, then a summary)", Destination: &g.JSON},
-		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time", Destination: &g.AcceptNew},
+		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time (to do only that: deploy <env> trust)", Destination: &g.AcceptNew},
 		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
 		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},
@@ -105,36 +108,45 @@ func flags(g *globals) []cli.Flag {
 	}
 }
 
-// complete offers env names, then command words, for shell completion.
+// complete offers, for shell completion, the env names first, then the
+// command words after an env (or after help); nothing after a command,
+// so the shell falls back to file names.
 func complete(g *globals) cli.BashCompleteFunc {
 	return func(c *cli.Context) {
-		cfg, err := loadConfig(g)
-		if err != nil {
-			return
-		}
-		if c.NArg() == 0 {
-			for _, name := range cfg.Order {
-				_, _ = io.WriteString(c.App.Writer, name+"\n")
+		args := c.Args().Slice()
+		var words []string
+		switch {
+		case len(args) == 0:
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return
 			}
-			return
+			words = cfg.Order
+		case len(args) == 1, len(args) == 2 && args[1] == "help":
+			for _, names := range commands() {
+				words = append(words, names[0])
+			}
 		}
-		words := []string{"setup", "revert", "list", "curr", "prev", "exec", "console", "config", "status", "logs", "check", "unlock"}
-		_, _ = io.WriteString(c.App.Writer, strings.Join(words, "\n")+"\n")
+		for _, w := range words {
+			_, _ = io.WriteString(c.App.Writer, w+"\n")
+		}
 	}
 }
 
 // run is main without the process: it parses args and runs one command.
+// Help and version are answered before the config is read (metaOf).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if cmd := helpFor(args); cmd != "" {
-		return printCommandHelp(stdout, cmd)
-	}
 	g := &globals{}
 	action := func(c *cli.Context) error {
-		if c.Bool("version") {
-			cli.ShowVersion(c)
-			return nil
-		}
 		return dispatch(c.Context, g, c.Args().Slice(), stdin, stdout, stderr)
 	}
-	return newApp(stdin, stdout, stderr, g, action).RunContext(ctx, reorder(args))
+	app := newApp(stdin, stdout, stderr, g, action)
+	m, ok, err := metaOf(args)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return printMeta(ctx, m, app, stdout)
+	}
+	return app.RunContext(ctx, reorder(args))
 }

@@ -30,4 +30,11 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("after an env, completion lacks %q: %q", w, got)
 		}
 	}
+	if got := complete("help"); !strings.Contains(got, "revert\n") {
+		t.Errorf("after help, completion lacks the commands: %q", got)
+	}
+	// After a command the shell completes file names: nothing from us.
+	if got := complete("production", "logs"); got != "" {
+		t.Errorf("after a command, completion offers %q, want nothing", got)
+	}
 }

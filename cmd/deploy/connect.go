@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -20,10 +22,14 @@ type dialer struct {
 	keys   *remote.KeyCache
 	stats  *remote.Stats
 	stderr io.Writer
+
+	mu    sync.Mutex
+	noted map[string]bool // notes printed: each once per command, not per host
 }
 
 func newDialer(g *globals, env *deploy.Env, stderr io.Writer) *dialer {
-	return &dialer{g: g, env: env, keys: &remote.KeyCache{}, stats: &remote.Stats{}, stderr: stderr}
+	return &dialer{g: g, env: env, keys: &remote.KeyCache{}, stats: &remote.Stats{}, stderr: stderr,
+		noted: map[string]bool{}}
 }
 
 // dial connects to h. With --transport local it runs the remote script
@@ -32,28 +38,73 @@ func (d *dialer) dial(ctx context.Context, h deploy.Host) (deploy.Conn, error) {
 	if d.g.Transport == "local" {
 		return &deploy.Local{}, nil
 	}
-	t := remote.Target{
+	c, err := remote.Dial(ctx, d.target(h), d.options())
+	if err != nil {
+		return nil, d.withEnv(err)
+	}
+	return c, nil
+}
+
+// trust records h's host key (and its jump hosts') if it is new, and
+// returns them; see remote.Trust.
+func (d *dialer) trust(ctx context.Context, h deploy.Host) ([]remote.HostKey, error) {
+	keys, err := remote.Trust(ctx, d.target(h), d.options())
+	return keys, d.withEnv(err)
+}
+
+func (d *dialer) target(h deploy.Host) remote.Target {
+	return remote.Target{
 		Host:         h.Name,
 		User:         firstNonEmpty(h.User, d.env.User),
 		Port:         firstNonZero(h.Port, d.env.Port),
 		KeyFile:      d.env.Key,
 		ForwardAgent: d.env.ForwardAgent,
 	}
-	o := remote.Options{
+}
+
+func (d *dialer) options() remote.Options {
+	return remote.Options{
 		AcceptNew:      d.g.AcceptNew,
 		Prompt:         promptTTY,
 		ConnectTimeout: d.env.ConnectTimeout,
 		Keys:           d.keys,
 		Stats:          d.stats,
-		Logf: func(format string, args ...any) {
-			fmt.Fprintf(d.stderr, "note: "+format+"\n", args...)
-		},
+		Logf:           d.note,
 	}
-	c, err := remote.Dial(ctx, t, o)
-	if err != nil {
-		return nil, err
+}
+
+// note prints a notice from the SSH layer as "note: …", once per command:
+// the same warning about the agent from every host of a fleet is noise.
+func (d *dialer) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.noted[msg] {
+		return
 	}
-	return c, nil
+	d.noted[msg] = true
+	fmt.Fprintf(d.stderr, "note: %s\n", msg)
+}
+
+// withEnv fills the env's name into the SSH layer's hints, which say
+// `deploy <env> trust`, so that the hint is a command to run as printed.
+func (d *dialer) withEnv(err error) error {
+	if err == nil || !strings.Contains(remote.Hint(err), "<env>") {
+		return err
+	}
+	return &envHintError{err: err, env: d.env.Name}
+}
+
+// envHintError is an SSH error whose hint names this env.
+type envHintError struct {
+	err error
+	env string
+}
+
+func (e *envHintError) Error() string { return e.err.Error() }
+func (e *envHintError) Unwrap() error { return e.err }
+func (e *envHintError) Hint() string {
+	return strings.ReplaceAll(remote.Hint(e.err), "<env>", e.env)
 }
 
 // promptTTY asks for a secret on the terminal, without echo.

@@ -57,6 +57,8 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 		return c.status(ctx)
 	case "check":
 		return c.check(ctx)
+	case "trust":
+		return c.trust(ctx)
 	case "logs":
 		return c.logs(ctx)
 	}

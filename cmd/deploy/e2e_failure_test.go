@@ -151,8 +151,9 @@ func TestConcurrentDeploys(t *testing.T) {
 	}
 }
 
-// Host keys: unknown is refused with the fingerprint and a hint,
-// --accept-new records it, a changed key is refused even with --accept-new.
+// Host keys: unknown is refused with the fingerprint and a hint naming
+// trust, --accept-new records it (the user asked for that command), a
+// changed key is refused even with --accept-new.
 func TestHostKeys(t *testing.T) {
 	f := newFixture(t)
 	f.writeINI()
@@ -160,7 +161,7 @@ func TestHostKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.run(ctxMinute(t), "production", "setup")
-	if r.code == 0 || !strings.Contains(r.stderr, "SHA256:") || !strings.Contains(r.stderr, "--accept-new") {
+	if r.code == 0 || !strings.Contains(r.stderr, "SHA256:") || !strings.Contains(r.stderr, "'deploy production trust'") {
 		t.Fatalf("unknown host key: exit %d, stderr %q; want refusal with fingerprint and hint", r.code, r.stderr)
 	}
 	if _, err := os.Stat(f.path); err == nil {

@@ -53,7 +53,7 @@ func TestFlagsRefusedWhereTheyDoNotApply(t *testing.T) {
 
 // Every command's --help ends with examples.
 func TestCommandHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"", "setup", "revert", "list", "curr", "prev", "exec", "console", "config", "status", "logs", "check", "unlock"} {
+	for _, cmd := range []string{"", "setup", "revert", "list", "curr", "prev", "exec", "console", "config", "status", "logs", "check", "trust", "unlock"} {
 		args := []string{"production", cmd, "--help"}
 		if cmd == "" {
 			args = []string{"--help"}

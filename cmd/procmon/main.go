@@ -9,6 +9,9 @@
 //	3  reload abandoned: the new generation failed, the old one keeps serving
 //	4  reload: no verdict within --timeout; the reload may still finish
 //	5  procmon is not running for this config (nothing answers on its socket)
+//
+// Shell completion of the subcommands is urfave/cli's
+// --generate-bash-completion; the README shows the bash and zsh glue.
 package main
 
 import (
@@ -50,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Version:               version.String(),
 		Writer:                stdout,
 		ErrWriter:             stderr,
+		EnableBashCompletion:  true,
 		ExitErrHandler:        func(*cli.Context, error) {}, // errors go back to main, which prints them once
 		CustomAppHelpTemplate: cli.AppHelpTemplate + exitStatusHelp + appExamples,
 		Commands: []*cli.Command{

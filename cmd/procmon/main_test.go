@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -156,4 +157,21 @@ func waitBody(t *testing.T, url, want string, log fmt.Stringer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s never answered %q; log:\n%s", url, want, log)
+}
+
+// Shell completion (urfave/cli's --generate-bash-completion, which the
+// README's bash and zsh snippets call) offers the subcommands. It runs
+// procmon as its own process: urfave/cli's completion reads os.Args.
+func TestCompletionOffersSubcommands(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "--generate-bash-completion")
+	cmd.Env = append(os.Environ(), "PROCMON_CMD_MAIN=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, sub := range []string{"run", "reload", "status", "logs", "unit"} {
+		if !strings.Contains(string(out), sub+"\n") {
+			t.Errorf("completion lacks %q: %q", sub, out)
+		}
+	}
 }

@@ -33,6 +33,12 @@ type Client struct {
 	done     chan struct{}
 	closeMu  sync.Once
 	routines sync.WaitGroup
+
+	// fwdMu is held while the first session asks for agent forwarding,
+	// so that no session starts before sshd has set it up; fwdDone once
+	// it has.
+	fwdMu   sync.Mutex
+	fwdDone bool
 }
 
 func newClient(r *Resolved, o Options, a *auth, chain []*ssh.Client) *Client {
@@ -144,7 +150,7 @@ func (c *Client) connLost() error {
 		hint: "check the network and that the host is up, then run the command again"}
 }
 
-// session opens a session, forwarding the agent when asked.
+// session opens a session, with the agent forwarded when asked.
 func (c *Client) session() (*ssh.Session, error) {
 	if err := c.connLost(); err != nil {
 		return nil, err
@@ -159,13 +165,34 @@ func (c *Client) session() (*ssh.Session, error) {
 	if c.o.Stats != nil {
 		c.o.Stats.Sessions.Add(1)
 	}
-	if c.r.ForwardAgent && c.auth.agent != nil {
-		if err := agent.RequestAgentForwarding(s); err != nil {
-			_ = s.Close()
-			return nil, fmt.Errorf("request agent forwarding on %s: %w", c, err)
-		}
+	if err := c.requestForwarding(s); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// forwardAgent reports whether sessions get the local agent: asked for,
+// and an agent reachable (Dial warned otherwise).
+func (c *Client) forwardAgent() bool { return c.r.ForwardAgent && c.auth.agent != nil }
+
+// requestForwarding asks sshd to forward the agent, on the first session
+// only: OpenSSH sets up one agent socket per connection, gives every later
+// session its SSH_AUTH_SOCK, and refuses a second request.
+func (c *Client) requestForwarding(s *ssh.Session) error {
+	if !c.forwardAgent() {
+		return nil
+	}
+	c.fwdMu.Lock()
+	defer c.fwdMu.Unlock()
+	if c.fwdDone {
+		return nil
+	}
+	if err := agent.RequestAgentForwarding(s); err != nil {
+		return fmt.Errorf("request agent forwarding on %s: %w", c, err)
+	}
+	c.fwdDone = true
+	return nil
 }
 
 // Run runs cmd through the login user's shell on the host, with stdin as

@@ -25,16 +25,15 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 		return nil, err
 	}
 	a := newAuth(o, r.AgentSocket)
-	if t.ForwardAgent && a.agent == nil {
-		a.close()
-		return nil, &Error{Op: "forward agent to", Host: r.Host.String(),
-			Err:  errors.New("forward-agent is set but no ssh-agent is reachable (SSH_AUTH_SOCK unset or dead)"),
-			hint: "start one with 'eval $(ssh-agent)' and add your key with 'ssh-add', or drop forward-agent"}
+	if r.ForwardAgent && a.agent == nil {
+		// As `ssh -A` does: the login may not need the agent, and the
+		// server's commands may not either.
+		a.log("forward-agent is set but no ssh-agent is reachable; continuing without forwarding")
 	}
 	var chain []*ssh.Client
 	var via *ssh.Client
 	for i, e := range append(append([]Endpoint(nil), r.Jumps...), r.Host) {
-		sc, err := dialHop(ctx, via, e, a, o)
+		sc, err := dialHop(ctx, via, e, a, o, i < len(r.Jumps))
 		if err != nil {
 			closeChain(chain)
 			a.close()
@@ -47,7 +46,10 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 		via = sc
 	}
 	c := newClient(r, o, a, chain)
-	if r.ForwardAgent && a.agent != nil {
+	if c.forwardAgent() {
+		// Serves the server's requests for the agent, on every session
+		// that got forwarding; the request itself is per connection
+		// (Client.session).
 		if err := agent.ForwardToAgent(c.ssh, a.agent); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("forward agent to %s: %w", c, err)
@@ -64,8 +66,9 @@ func closeChain(chain []*ssh.Client) {
 }
 
 // dialHop opens one SSH connection to e, directly or tunnelled through via.
-func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options) (*ssh.Client, error) {
-	hk, err := newHostKeys(e.KnownHostsFiles, o.AcceptNew, o.Logf)
+// jump says e is a jump host, not the destination.
+func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options, jump bool) (*ssh.Client, error) {
+	hk, err := newHostKeys(e.KnownHostsFiles, o, jump)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", e, err)
 	}

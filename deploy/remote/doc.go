@@ -14,6 +14,9 @@
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless
 // Options.AcceptNew, which records it in the first known_hosts file; a
 // changed key is always refused, naming the file and line of the old key.
+// Trust is the step of its own that the refusal's hint names (`deploy <env>
+// trust`): it records a first-seen key and returns every hop's key, and
+// opens no session.
 // Host key algorithms of already known keys are preferred, so the server
 // shows the key we can check.
 //
@@ -23,7 +26,10 @@
 // the server would accept it.
 //
 // A Client is one connection; Run and Interactive each open a session on
-// it (Options.Stats counts both). Keepalives detect a dead peer: after
+// it (Options.Stats counts both). With ForwardAgent, the first session asks
+// for agent forwarding (sshd refuses a second request on a connection and
+// gives every session the agent anyway), and later sessions wait until it
+// is set up. Keepalives detect a dead peer: after
 // KeepAliveMax unanswered probes the connection is closed and the running
 // command fails with an error saying the connection died.
 //

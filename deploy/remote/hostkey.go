@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -48,7 +50,7 @@ type HostKeyError struct {
 	// KeyType and Fingerprint (SHA256:…) describe the key the server showed.
 	KeyType, Fingerprint string
 	// KnownHostsFile is where the key was looked up (the first file: the one
-	// --accept-new writes to).
+	// Options.AcceptNew and Trust write to).
 	KnownHostsFile string
 	// File and Line locate the known key that no longer matches, with its
 	// type and fingerprint (HostKeyChanged only).
@@ -67,15 +69,55 @@ func (e *HostKeyError) Error() string {
 	return fmt.Sprintf("unknown host key for %s: %s %s (not in %s)", e.Host, e.KeyType, e.Fingerprint, e.KnownHostsFile)
 }
 
-// Hint says how to resolve the refusal.
+// Hint says how to resolve the refusal. It names the safe step, `deploy
+// <env> trust`, which records a first-seen key and runs nothing (the CLI
+// fills in the env); never a deploy with --accept-new.
 func (e *HostKeyError) Hint() string {
 	if e.Problem == HostKeyChanged {
 		return fmt.Sprintf("if you know the host was reinstalled, remove the old key with "+
-			"'ssh-keygen -R %s -f %s', check the new fingerprint with the host's admin, then run 'deploy <env> --accept-new'; "+
-			"--accept-new never replaces a known key", e.Host, e.File)
+			"'ssh-keygen -R %s -f %s', check the new fingerprint with the host's admin, then run 'deploy <env> trust'; "+
+			"neither trust nor --accept-new ever replaces a known key", e.Host, e.File)
 	}
-	return fmt.Sprintf("check the fingerprint with the host's admin, then run 'deploy <env> --accept-new' to trust it, or add it to %s",
-		e.KnownHostsFile)
+	return fmt.Sprintf("check the fingerprint with the host's admin, then run 'deploy <env> trust' to record it in %s "+
+		"(it connects, shows the key and runs nothing)", e.KnownHostsFile)
+}
+
+// HostKey is a host key a connection checked and accepted.
+type HostKey struct {
+	// Host is the address as looked up in known_hosts ("[host]:port" form
+	// for a port other than 22).
+	Host string
+	// Type is the key's algorithm, e.g. "ssh-ed25519".
+	Type string
+	// Fingerprint is the key's SHA256 fingerprint as `ssh-keygen -l`
+	// shows it: "SHA256:" and unpadded base64.
+	Fingerprint string
+	// Added is true when the key was unknown and AcceptNew recorded it in
+	// File; false = known_hosts already had it.
+	Added bool
+	// File is the known_hosts file the key was recorded in ("" unless
+	// Added).
+	File string
+	// Jump is true for a ProxyJump hop on the way to the host.
+	Jump bool
+}
+
+// hostKeyLog collects the key each hop of a Dial accepted, for Trust.
+type hostKeyLog struct {
+	mu   sync.Mutex
+	keys []HostKey
+}
+
+func (l *hostKeyLog) add(k HostKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keys = append(l.keys, k)
+}
+
+func (l *hostKeyLog) list() []HostKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.keys)
 }
 
 // hostKeys checks host keys against known_hosts files and, with
@@ -85,13 +127,21 @@ type hostKeys struct {
 	acceptNew bool
 	db        *knownhosts.HostKeyDB // nil when no file exists yet
 	logf      func(format string, args ...any)
+	// seen, when not nil, receives the key accepted (Trust shows them, so
+	// an added key is not logged as well).
+	seen *hostKeyLog
+	jump bool // the hop is a jump host
+
+	mu       sync.Mutex
+	added    ssh.PublicKey // recorded by this connection: a re-key shows it again
+	reported bool          // seen has this connection's key
 }
 
-func newHostKeys(files []string, acceptNew bool, logf func(string, ...any)) (*hostKeys, error) {
+func newHostKeys(files []string, o Options, jump bool) (*hostKeys, error) {
 	if len(files) == 0 {
 		return nil, errors.New("no known_hosts file to check host keys against (UserKnownHostsFile none?)")
 	}
-	h := &hostKeys{files: files, acceptNew: acceptNew, logf: logf}
+	h := &hostKeys{files: files, acceptNew: o.AcceptNew, logf: o.Logf, seen: o.seen, jump: jump}
 	var existing []string
 	for _, f := range files {
 		if _, err := os.Stat(f); err == nil {
@@ -129,21 +179,24 @@ func (h *hostKeys) algorithms(addr string) []string {
 	return out
 }
 
-// check is the ssh.HostKeyCallback.
+// check is the ssh.HostKeyCallback. x/crypto calls it at every key
+// exchange, re-keys included.
 func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.added != nil && bytes.Equal(h.added.Marshal(), key.Marshal()) {
+		return nil // recorded at the first key exchange; the db predates it
+	}
 	var err error = &xknownhosts.KeyError{}
 	if h.db != nil {
 		err = h.db.HostKeyCallback()(hostname, remote, key)
 	}
+	seen := HostKey{Host: knownhosts.Normalize(hostname), Type: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Jump: h.jump}
 	if err == nil {
+		h.accept(seen)
 		return nil
 	}
-	herr := &HostKeyError{
-		Host:           knownhosts.Normalize(hostname),
-		KeyType:        key.Type(),
-		Fingerprint:    ssh.FingerprintSHA256(key),
-		KnownHostsFile: h.files[0],
-	}
+	herr := &HostKeyError{Host: seen.Host, KeyType: seen.Type, Fingerprint: seen.Fingerprint, KnownHostsFile: h.files[0]}
 	var ke *xknownhosts.KeyError
 	switch {
 	case !errors.As(err, &ke):
@@ -160,10 +213,21 @@ func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) er
 	if err := h.record(hostname, remote, key); err != nil {
 		return fmt.Errorf("record host key of %s in %s: %w", herr.Host, h.files[0], err)
 	}
-	if h.logf != nil {
-		h.logf("added host key of %s (%s %s) to %s", herr.Host, herr.KeyType, herr.Fingerprint, h.files[0])
+	h.added = key
+	seen.Added, seen.File = true, h.files[0]
+	if h.logf != nil && h.seen == nil {
+		h.logf("added host key of %s (%s %s) to %s", seen.Host, seen.Type, seen.Fingerprint, seen.File)
 	}
+	h.accept(seen)
 	return nil
+}
+
+// accept hands an accepted key to seen, once per connection.
+func (h *hostKeys) accept(k HostKey) {
+	if h.seen != nil && !h.reported {
+		h.reported = true
+		h.seen.add(k)
+	}
 }
 
 // record appends key to the first known_hosts file in one write, creating

@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,12 @@ func TestUnknownHostKeyRefusedWithFingerprint(t *testing.T) {
 		t.Errorf("HostKeyError = %+v, want unknown %s", he, fp)
 	}
 	wantContains(t, "error", err.Error(), "unknown host key", fp, "ssh-ed25519", s.Addr())
-	wantContains(t, "hint", remote.Hint(err), "--accept-new", "known_hosts")
+	// The hint names the step that records the key and runs nothing, not
+	// a command with --accept-new (a deploy, followed as printed).
+	wantContains(t, "hint", remote.Hint(err), "'deploy <env> trust'", "known_hosts")
+	if strings.Contains(remote.Hint(err), "--accept-new") {
+		t.Errorf("hint %q suggests --accept-new", remote.Hint(err))
+	}
 	if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); !os.IsNotExist(err) {
 		t.Errorf("a refused key was written to known_hosts (stat: %v)", err)
 	}
@@ -87,7 +93,7 @@ func TestChangedHostKeyRefusedEvenWithAcceptNew(t *testing.T) {
 		t.Errorf("HostKeyError = %+v, want changed at %s:1", he, kh)
 	}
 	wantContains(t, "error", err.Error(), "CHANGED", kh+":1", ssh.FingerprintSHA256(s.HostKey()), "man-in-the-middle")
-	wantContains(t, "hint", remote.Hint(err), "ssh-keygen -R", "never replaces")
+	wantContains(t, "hint", remote.Hint(err), "ssh-keygen -R", "'deploy <env> trust'", "ever replaces a known key")
 	after, _ := os.ReadFile(kh)
 	if string(before) != string(after) {
 		t.Errorf("known_hosts changed from %q to %q", before, after)
@@ -114,5 +120,64 @@ func TestHostKeyAlgorithmsPreferKnownType(t *testing.T) {
 	c2 := dial(t, target(s), remote.Options{HomeDir: home})
 	if got := output(t, c2, "echo rsa"); got != "rsa\n" {
 		t.Fatalf("output %q", got)
+	}
+}
+
+// Trust records a first-seen host key and returns it as ssh-keygen names
+// it, reports a known key as known, logs in but opens no session, and
+// refuses a changed key without touching known_hosts.
+func TestTrust(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	home := sshtest.FakeHome(t, "", s)
+	removeFiles(t, home, "known_hosts")
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	var notices []string
+	var st remote.Stats
+	o := remote.Options{HomeDir: home, Stats: &st, Logf: func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }}
+
+	keys, err := remote.Trust(ctxT(t), target(s), o)
+	if err != nil {
+		t.Fatalf("Trust: %v\nhint: %s", err, remote.Hint(err))
+	}
+	want := remote.HostKey{Host: fmt.Sprintf("[%s]:%d", s.Host(), s.Port()), Type: ssh.KeyAlgoED25519,
+		Fingerprint: ssh.FingerprintSHA256(s.HostKey()), Added: true, File: kh}
+	if len(keys) != 1 || keys[0] != want {
+		t.Errorf("keys = %+v, want [%+v]", keys, want)
+	}
+	if b, _ := os.ReadFile(kh); string(b) != s.KnownHostsLine()+"\n" {
+		t.Errorf("known_hosts = %q, want the server's line", b)
+	}
+	if len(notices) != 0 {
+		t.Errorf("notices = %q, want none: the caller shows the keys", notices)
+	}
+	if st.Connections.Load() != 1 || st.Sessions.Load() != 0 {
+		t.Errorf("%d connection(s), %d session(s); want 1 and none", st.Connections.Load(), st.Sessions.Load())
+	}
+	logs := s.Logs()
+	if !strings.Contains(logs, "Accepted publickey") || strings.Contains(logs, "Starting session") {
+		t.Errorf("sshd log: want a login and no session:\n%s", logs)
+	}
+
+	// Known now: reported as such, nothing written.
+	keys, err = remote.Trust(ctxT(t), target(s), o)
+	want.Added, want.File = false, ""
+	if err != nil || len(keys) != 1 || keys[0] != want {
+		t.Errorf("second Trust = %+v, %v; want [%+v]", keys, err, want)
+	}
+	before, _ := os.ReadFile(kh)
+	if string(before) != s.KnownHostsLine()+"\n" {
+		t.Errorf("known_hosts after a second Trust = %q", before)
+	}
+
+	// Changed: refused, known_hosts untouched.
+	s.RotateHostKey()
+	keys, err = remote.Trust(ctxT(t), target(s), o)
+	he := asError[*remote.HostKeyError](t, err)
+	if he.Problem != remote.HostKeyChanged || len(keys) != 0 {
+		t.Errorf("Trust of a changed key = %+v, %v; want a changed-key refusal", keys, he)
+	}
+	if after, _ := os.ReadFile(kh); string(after) != string(before) {
+		t.Errorf("known_hosts changed from %q to %q", before, after)
 	}
 }

@@ -34,7 +34,9 @@ type Target struct {
 	// that does not exist is an error.
 	KeyFile string
 	// ForwardAgent forwards the local ssh-agent to every session (false =
-	// ssh_config ForwardAgent decides, default no).
+	// ssh_config ForwardAgent decides, default no). It is requested once per
+	// connection, as OpenSSH allows; with no agent reachable, Options.Logf
+	// gets a warning and nothing is forwarded, as with `ssh -A`.
 	ForwardAgent bool
 }
 
@@ -84,6 +86,9 @@ type Options struct {
 	// Logf receives notices a user should see: a host key added by
 	// AcceptNew, an unreachable agent, a key file skipped (nil = silent).
 	Logf func(format string, args ...any)
+
+	// seen, set by Trust, collects the host key each hop accepted.
+	seen *hostKeyLog
 }
 
 // Stats counts what a client opened, for benchmarks and for checking "one

@@ -1,10 +1,12 @@
 package remote_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -287,13 +289,72 @@ func TestForwardAgentVisibleOnServer(t *testing.T) {
 		t.Errorf("SSH_AUTH_SOCK without forwarding = %q, want empty", got)
 	}
 
-	// Asking to forward with no agent is an error with a hint.
+}
+
+// OpenSSH sets up one forwarded agent per connection and refuses a second
+// request: forwarding was asked for on every session, so the second
+// session on a connection (check, status with procmon) failed. Every
+// session, one after the other or at once, must see the agent.
+func TestForwardAgentOnEverySessionOfAConnection(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	home := sshtest.FakeHome(t, "", s)
+	sock := serveAgent(t, s.ClientKey().Private)
+	tg := target(s)
 	tg.ForwardAgent = true
-	_, err := remote.Dial(ctxT(t), tg, remote.Options{HomeDir: home})
-	if err == nil {
-		t.Fatal("Dial with ForwardAgent and no agent succeeded")
+	var st remote.Stats
+	c := dial(t, tg, remote.Options{HomeDir: home, AgentSocket: sock, Stats: &st})
+	const probe = `test -S "$SSH_AUTH_SOCK" && echo "sock $SSH_AUTH_SOCK" && ssh-add -l`
+	for i := range 3 {
+		out := output(t, c, probe)
+		wantContains(t, fmt.Sprintf("session %d", i+1), out, "sock /", fingerprint(s))
 	}
-	wantContains(t, "hint", remote.Hint(err), "ssh-agent")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var out bytes.Buffer
+			err := c.Run(ctxT(t), probe, nil, &out, nil)
+			if err == nil && !strings.Contains(out.String(), fingerprint(s)) {
+				err = fmt.Errorf("no agent key in %q", out.String())
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent session: %v", err)
+		}
+	}
+	if st.Connections.Load() != 1 || st.Sessions.Load() != 7 {
+		t.Errorf("%d connection(s), %d session(s); want 1 and 7", st.Connections.Load(), st.Sessions.Load())
+	}
+}
+
+// forward-agent with no agent reachable is what `ssh -A` makes of it: a
+// warning, no forwarding, and the connection works (here with a key file).
+// It used to fail the dial.
+func TestForwardAgentWithoutAgentWarns(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	home := sshtest.FakeHome(t, "", s)
+	tg := target(s)
+	tg.ForwardAgent = true
+	for name, sock := range map[string]string{"unset": "", "dead": filepath.Join(t.TempDir(), "gone.sock")} {
+		t.Run(name, func(t *testing.T) {
+			var notices []string
+			logf := func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) }
+			c := dial(t, tg, remote.Options{HomeDir: home, AgentSocket: sock, Logf: logf})
+			for range 2 {
+				if got := output(t, c, `echo "[$SSH_AUTH_SOCK]"`); got != "[]\n" {
+					t.Errorf("SSH_AUTH_SOCK = %q, want none", got)
+				}
+			}
+			want := "forward-agent is set but no ssh-agent is reachable; continuing without forwarding"
+			if !slices.Contains(notices, want) {
+				t.Errorf("notices = %q, want %q", notices, want)
+			}
+		})
+	}
 }
 
 func TestIdentityAgentAndIdentitiesOnly(t *testing.T) {
