@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 )
@@ -85,6 +86,15 @@ func lookupAccount(userName, groupName string) (account, error) {
 	return a, nil
 }
 
+// accountOf resolves cfg's user and group; an error names the key.
+func accountOf(cfg *Config) (account, error) {
+	a, err := lookupAccount(cfg.User, cfg.Group)
+	if ae, ok := errors.AsType[*accountError](err); ok {
+		return a, fmt.Errorf("key %q: %w", ae.key, err)
+	}
+	return a, err
+}
+
 func lookupError(kind, name string, err error) error {
 	var uu user.UnknownUserError
 	var ug user.UnknownGroupError
@@ -112,6 +122,34 @@ func (a account) credential() (*syscall.Credential, error) {
 			os.Geteuid(), a.user, a.user)
 	}
 	return &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: a.groups}, nil
+}
+
+// sharedGID is the group the control socket and the log are given: the
+// config's group, or 0 (none: both stay private) without one.
+func (a account) sharedGID() int {
+	if a.group == "" || a.gid < 0 {
+		return 0
+	}
+	return a.gid
+}
+
+// blockingDir returns the first directory above path that members of
+// group gid (who are neither root nor its owner) cannot enter, or "".
+func blockingDir(path string, gid int) string {
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return ""
+		}
+		m := fi.Mode().Perm()
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if m&0o001 == 0 && !(ok && int(st.Gid) == gid && m&0o010 != 0) {
+			return dir
+		}
+		if dir == filepath.Dir(dir) {
+			return ""
+		}
+	}
 }
 
 // env is what a worker running as the account gets instead of procmon's

@@ -1,81 +1,32 @@
 package procmon
 
 import (
-	"io"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testusers"
 )
-
-// sharedDir is a directory other users can read and enter, which
-// t.TempDir (mode 0700 under a 0700 parent) is not.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "procmon-account-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// copyExe copies this test binary where user nobody can run it.
-func copyExe(t *testing.T, dir string) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	exe := filepath.Join(dir, "worker")
-	out, err := os.OpenFile(exe, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-// requireRootAndNobody skips unless the test runs as root (only root can
-// start processes as another user) on a host with user nobody.
-func requireRootAndNobody(t *testing.T) *user.User {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: only root can start workers as another user (CI runs as root)")
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skipf("no user nobody on this host: %v", err)
-	}
-	return u
-}
 
 // TestWorkersRunAsConfiguredUser: with user set, every worker runs as
 // that user, its primary group and its HOME, in proxy mode (http check)
 // and in socket mode, where READY=1 must reach procmon's notify socket
 // from the unprivileged worker.
 func TestWorkersRunAsConfiguredUser(t *testing.T) {
-	nobody := requireRootAndNobody(t)
+	testusers.RequireRoot(t, "start workers as another user")
+	nobody := testusers.Lookup(t, "nobody")
 	for _, mode := range []Mode{ModeProxy, ModeSocket} {
 		t.Run(string(mode), func(t *testing.T) {
-			root := sharedDir(t)
-			a := newTestApp(t, appSpec{mode: mode, root: root, exe: copyExe(t, root), extra: "user = \"nobody\"\n"}).start()
+			root := testusers.SharedDir(t)
+			exe := testusers.CopyExecutable(t, root, "worker")
+			a := newTestApp(t, appSpec{mode: mode, root: root, exe: exe, extra: "user = \"nobody\"\n"}).start()
 			_, _, body, err := get(httpClient(), a.url("/whoami"))
-			want := "uid=" + nobody.Uid + " gid=" + nobody.Gid + " home=" + nobody.HomeDir + " user=nobody"
+			want := "uid=" + strconv.Itoa(nobody.UID) + " gid=" + strconv.Itoa(nobody.GID) + " home=" + nobody.Home + " user=nobody"
 			if err != nil || !strings.Contains(body, want) {
 				t.Fatalf("GET /whoami = %q, %v; want %q", body, err, want)
 			}
@@ -86,8 +37,9 @@ func TestWorkersRunAsConfiguredUser(t *testing.T) {
 // TestWorkerUserCannotReadDir: a dir the user cannot enter is a start
 // error that names the user and says what to fix.
 func TestWorkerUserCannotReadDir(t *testing.T) {
-	requireRootAndNobody(t)
-	root := t.TempDir() // 0700: nobody cannot enter it
+	testusers.RequireRoot(t, "start workers as another user")
+	testusers.Lookup(t, "nobody")
+	root := t.TempDir() // under a 0700 parent: nobody cannot enter it
 	a := newTestApp(t, appSpec{mode: ModeProxy, root: root, extra: "user = \"nobody\"\n"})
 	cfg, err := LoadConfig(a.cfgPath)
 	if err != nil {
@@ -100,5 +52,38 @@ func TestWorkerUserCannotReadDir(t *testing.T) {
 	err = sup.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "as nobody") || !strings.Contains(err.Error(), "readable and executable by user nobody") {
 		t.Fatalf("Run = %v, want a permission error naming user nobody", err)
+	}
+}
+
+// TestDaemonSharesSocketAndLogWithGroup: with group set, the control
+// socket is root:group 0660 and the log root:group 0640; and procmon warns
+// at start that a directory above them (t.TempDir()'s 0700 parent) keeps the
+// group out.
+func TestDaemonSharesSocketAndLogWithGroup(t *testing.T) {
+	testusers.RequireRoot(t, "give the socket and the log to another group")
+	nobody := testusers.Lookup(t, "nobody")
+	g, err := user.LookupGroupId(strconv.Itoa(nobody.GID))
+	if err != nil {
+		t.Skipf("nobody's group has no name: %v", err)
+	}
+	root := t.TempDir()
+	logFile := filepath.Join(root, "log", "app.log")
+	a := newTestApp(t, appSpec{root: root, extra: fmt.Sprintf("group = %q\n[log]\nfile = %q\n", g.Name, logFile)})
+	td := startDaemon(t, a)
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{td.d.SocketPath(), 0o660}, {logFile, 0o640}} {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != f.mode || int(st.Gid) != nobody.GID {
+			t.Errorf("%s: mode %v group %d, want %v and group %d", f.path, fi.Mode().Perm(), st.Gid, f.mode, nobody.GID)
+		}
+	}
+	if out := td.stderr.String(); !strings.Contains(out, "members of the config's group cannot reach "+td.d.SocketPath()) ||
+		!strings.Contains(out, filepath.Dir(root)+" is closed to them") {
+		t.Errorf("no warning about the closed directory %s:\n%s", filepath.Dir(root), out)
 	}
 }
