@@ -3,7 +3,6 @@ package procmon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -149,9 +148,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // setup resolves the workers' user and opens the listener, the notify
 // socket, the watcher and the heartbeat.
 func (s *Supervisor) setup(ctx context.Context) error {
-	acct, err := lookupAccount(s.cfg.User, s.cfg.Group)
-	if ae, ok := errors.AsType[*accountError](err); ok {
-		return fmt.Errorf("key %q: %w", ae.key, err)
+	acct, err := accountOf(s.cfg)
+	if err != nil {
+		return err
 	}
 	if s.cred, err = acct.credential(); err != nil {
 		return err
