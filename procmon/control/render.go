@@ -24,6 +24,9 @@ func RenderStatus(w io.Writer, s Status) error {
 	if s.Listen != "" {
 		ew.printf("listen %s (%s)\n", s.Listen, s.Mode)
 	}
+	if s.Dir != "" {
+		ew.printf("serving %s\n", s.Dir)
+	}
 	ew.printf("\n")
 	renderWorkers(ew, s.Workers)
 	ew.printf("\n")

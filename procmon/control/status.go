@@ -26,6 +26,13 @@ type Status struct {
 	Generation int `json:"generation"`
 	// Pending is the generation a reload is starting, 0 when none.
 	Pending int `json:"pending_generation,omitempty"`
+	// Dir is the directory the serving generation runs in: the config's
+	// dir as it resolved when that generation started, so with dir a
+	// `current` symlink it names the release procmon serves, whatever
+	// current points at now. "" before the first generation started. Its
+	// workers in state "ready" are those that take traffic: with none the
+	// app answers 503.
+	Dir string `json:"dir,omitempty"`
 	// Reloads counts finished reloads, served or abandoned.
 	Reloads int `json:"reloads"`
 	// Listen and Mode echo the config.

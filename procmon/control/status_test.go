@@ -34,7 +34,7 @@ func knownStatus() Status {
 	t0 := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	return Status{
 		App: "vmblog", PID: 4242, State: StateDegraded, Generation: 3, Reloads: 2,
-		Listen: "127.0.0.1:8080", Mode: "proxy",
+		Listen: "127.0.0.1:8080", Mode: "proxy", Dir: "/var/www/vmblog/releases/20261124T061502Z-3f9c2ab",
 		Started: t0, Time: t0.Add(2*time.Hour + 5*time.Minute),
 		Workers: []Worker{
 			{ID: "w1", Generation: 3, PID: 5001, Port: 41001, State: "ready", Started: t0.Add(2 * time.Hour), Restarts: 0, RSSBytes: 48 << 20, CPUPercent: 1.5},
