@@ -60,7 +60,7 @@ procmon_why() { # status
 	case $1 in
 	126 | 127) echo ": procmon is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it, or set DEPLOY_PROCMON in env" ;;
 	5) echo ": procmon is not running for $PROCMON: start it (systemctl start procmon@<app>)" ;;
-	6) echo ": permission denied: $(id -un) may not use procmon's socket for $PROCMON (procmon's error above names it), so procmon did not reload and still serves what it served: add $(id -un) to the group of that config's group key (usermod -aG <group> $(id -un)), or set the key" ;;
+	6) echo ": permission denied: $(id -un) may not use procmon for $PROCMON, which did not reload (the old workers still serve): add $(id -un) to the group of its config's group key (usermod -aG <group> $(id -un))" ;;
 	*) echo ": the new workers did not become ready, the old ones still serve" ;;
 	esac
 }
