@@ -144,6 +144,17 @@ type LogInfo struct {
 	DroppedLines uint64 `json:"dropped_lines"`
 }
 
+// servingReady counts the ready workers of the serving generation.
+func (s *Status) servingReady() int {
+	n := 0
+	for _, w := range s.Workers {
+		if w.Generation == s.Generation && w.State == StateReady {
+			n++
+		}
+	}
+	return n
+}
+
 // fill sets the derived fields: Time and each worker's UptimeSec.
 func (s *Status) fill(now time.Time) {
 	if s.Time.IsZero() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,18 @@ func (s *stepSource) Memory() (metrics.Memory, error) {
 func (s *stepSource) Disk(string) (metrics.Disk, error) { return metrics.Disk{}, nil }
 func (s *stepSource) Process(int) (metrics.ProcessTimes, error) {
 	return metrics.ProcessTimes{CPUTicks: s.ticks, RSSBytes: 64 << 20}, nil
+}
+
+// TestStatusRenderServingNothing: a serving generation without a ready
+// worker is said to serve nothing, as its clients get 503.
+func TestStatusRenderServingNothing(t *testing.T) {
+	s := Status{App: "new", State: StateCrashLoop, Generation: 1, Dir: "/srv/app/releases/r1",
+		Workers: []Worker{{ID: "w1", Generation: 1, State: "exited"}}}
+	var b bytes.Buffer
+	if err := RenderStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := "serving nothing (503): no worker of generation 1 is ready (/srv/app/releases/r1)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, b.String())
+	}
 }
