@@ -108,12 +108,17 @@ func statusCells(r StatusRow, procmon bool) []string {
 	if !procmon {
 		return cells
 	}
+	return append(cells, appCells(r)...)
+}
+
+// appCells are procmon's columns of a row: APP to DEGRADED.
+func appCells(r StatusRow) []string {
 	if r.App == nil {
 		why := r.AppErr
 		if why == "" {
 			why = "-" // the host itself could not be read
 		}
-		return append(cells, firstLineOf(why), "-", "-", "-", "-", "-", "-")
+		return []string{firstLineOf(why), "-", "-", "-", "-", "-", "-"}
 	}
 	a := r.App
 	health := "-"
@@ -135,7 +140,7 @@ func statusCells(r StatusRow, procmon bool) []string {
 			degraded += ": " + strings.Join(reasons, ", ")
 		}
 	}
-	return append(cells, a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded)
+	return []string{a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded}
 }
 
 // freeText is free disk space in KiB, made short (1.2G, 350M).

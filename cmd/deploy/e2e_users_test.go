@@ -165,65 +165,78 @@ func TestDeployAsUserWithProcmonGroup(t *testing.T) {
 	}
 	pm := buildProcmonShared(t)
 
-	t.Run("in the group", func(t *testing.T) {
-		s := newUsersServer(t, pm, true)
-		s.mustRun("production", "setup")
-		s.mustRun("production") // procmon is not running yet: the deploy says how to start it
-		s.startProcmon()
-		waitAnswer(t, s.listen, "hello from v1")
-		for _, uid := range s.workerUIDs() {
-			if uid != s.app.UID {
-				t.Errorf("a worker runs as uid %d, want the app user %s (%d)", uid, s.app.Name, s.app.UID)
-			}
-		}
+	t.Run("in the group", func(t *testing.T) { deployInGroup(t, pm) })
+	t.Run("not in the group", func(t *testing.T) { deployNotInGroup(t, pm) })
+}
 
-		s.origin.commit() // v2
-		s.mustRun("production")
-		if got := answer(s.listen); got != "hello from v2" {
-			t.Fatalf("right after the deploy returned the app answers %q, want v2", got)
+// deployInGroup: the gate passes, the new release serves when deploy
+// returns, the workers run as the app user, status shows procmon serving
+// current.
+func deployInGroup(t *testing.T, pm string) {
+	s := newUsersServer(t, pm, true)
+	s.mustRun("production", "setup")
+	s.mustRun("production") // procmon is not running yet: the deploy says how to start it
+	s.startProcmon()
+	waitAnswer(t, s.listen, "hello from v1")
+	uids := s.workerUIDs()
+	if len(uids) == 0 {
+		t.Error("no worker found to check its uid")
+	}
+	for _, uid := range uids {
+		if uid != s.app.UID {
+			t.Errorf("a worker runs as uid %d, want the app user %s (%d)", uid, s.app.Name, s.app.UID)
 		}
-		st := s.mustRun("production", "status", "--json")
-		var row struct {
-			Serving struct {
-				Release       string `json:"release"`
-				ServesCurrent bool   `json:"serves_current"`
-			} `json:"serving"`
-		}
-		if err := json.Unmarshal([]byte(st.stdout), &row); err != nil || !row.Serving.ServesCurrent || row.Serving.Release != s.current() {
-			t.Errorf("status --json: %v, want procmon serving current %s:\n%s", err, s.current(), st.stdout)
-		}
-		if table := s.mustRun("production", "status").stdout; !strings.Contains(table, s.current()+"  current  ") {
-			t.Errorf("status table does not show procmon serving current:\n%s", table)
-		}
-	})
+	}
 
-	t.Run("not in the group", func(t *testing.T) {
-		s := newUsersServer(t, pm, false)
-		s.mustRun("production", "setup")
-		s.mustRun("production")
-		s.startProcmon()
-		waitAnswer(t, s.listen, "hello from v1")
-		before := s.current()
+	s.origin.commit() // v2
+	s.mustRun("production")
+	if got := answer(s.listen); got != "hello from v2" {
+		t.Fatalf("right after the deploy returned the app answers %q, want v2", got)
+	}
+	st := s.mustRun("production", "status", "--json")
+	var row struct {
+		Serving struct {
+			Release       string `json:"release"`
+			ServesCurrent bool   `json:"serves_current"`
+		} `json:"serving"`
+	}
+	if err := json.Unmarshal([]byte(st.stdout), &row); err != nil || !row.Serving.ServesCurrent || row.Serving.Release != s.current() {
+		t.Errorf("status --json: %v, want procmon serving current %s:\n%s", err, s.current(), st.stdout)
+	}
+	if table := s.mustRun("production", "status").stdout; !strings.Contains(table, s.current()+"  current  ") {
+		t.Errorf("status table does not show procmon serving current:\n%s", table)
+	}
+}
 
-		s.origin.commit() // v2
-		r := s.run(ctxMinute(t), "production")
-		if r.code == 0 || !strings.Contains(r.stderr, "exited with status 6: permission denied") || strings.Contains(r.stderr, "did not become ready") {
-			t.Fatalf("deploy by a user outside procmon's group: exit %d, want a permission error from the gate:\n%s%s", r.code, r.stdout, r.stderr)
-		}
-		if !strings.Contains(r.stdout+r.stderr, "permission denied on "+s.sock) {
-			t.Errorf("the deploy does not show procmon's error naming the socket:\n%s%s", r.stdout, r.stderr)
-		}
-		if s.current() != before {
-			t.Errorf("current = %s, want %s put back", s.current(), before)
-		}
-		if got := answer(s.listen); got != "hello from v1" {
-			t.Errorf("after the refused gate the app answers %q, want v1 still", got)
-		}
+// deployNotInGroup: the gate fails with a permission error, current is
+// put back, the old release never stopped serving, and status says
+// permission denied and exits non-zero.
+func deployNotInGroup(t *testing.T, pm string) {
+	s := newUsersServer(t, pm, false)
+	s.mustRun("production", "setup")
+	s.mustRun("production")
+	s.startProcmon()
+	waitAnswer(t, s.listen, "hello from v1")
+	before := s.current()
 
-		st := s.run(ctxMinute(t), "production", "status")
-		if st.code == 0 || !strings.Contains(st.stdout, "permission denied on "+s.sock) || strings.Contains(st.stdout+st.stderr, "procmon not running") ||
-			!strings.Contains(st.stderr, "usermod -aG "+s.app.Name+" "+s.deployer.Name) {
-			t.Errorf("status by a user outside procmon's group: exit %d, want non-zero, permission denied and the usermod to run:\n%s%s", st.code, st.stdout, st.stderr)
-		}
-	})
+	s.origin.commit() // v2
+	r := s.run(ctxMinute(t), "production")
+	if r.code == 0 || !strings.Contains(r.stderr, "exited with status 6: permission denied") || strings.Contains(r.stderr, "did not become ready") {
+		t.Fatalf("deploy by a user outside procmon's group: exit %d, want a permission error from the gate:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "permission denied on "+s.sock) {
+		t.Errorf("the deploy does not show procmon's error naming the socket:\n%s%s", r.stdout, r.stderr)
+	}
+	if s.current() != before {
+		t.Errorf("current = %s, want %s put back", s.current(), before)
+	}
+	if got := answer(s.listen); got != "hello from v1" {
+		t.Errorf("after the refused gate the app answers %q, want v1 still", got)
+	}
+
+	st := s.run(ctxMinute(t), "production", "status")
+	if st.code == 0 || !strings.Contains(st.stdout, "permission denied on "+s.sock) || strings.Contains(st.stdout+st.stderr, "procmon not running") ||
+		!strings.Contains(st.stderr, "usermod -aG "+s.app.Name+" "+s.deployer.Name) {
+		t.Errorf("status by a user outside procmon's group: exit %d, want non-zero, permission denied and the usermod to run:\n%s%s", st.code, st.stdout, st.stderr)
+	}
 }

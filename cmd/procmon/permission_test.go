@@ -92,6 +92,13 @@ file = %q
 		}
 	}
 
+	checkStranger(t, exe, cfg, sock, logFile, group.Name)
+}
+
+// checkStranger runs reload --wait, status and logs as a uid outside
+// group: each exits 6 naming the socket or the log and the group to join.
+func checkStranger(t *testing.T, exe, cfg, sock, logFile, group string) {
+	t.Helper()
 	for _, tc := range []struct {
 		args []string
 		path string
@@ -101,7 +108,7 @@ file = %q
 		{[]string{"logs", "-c", cfg}, logFile},
 	} {
 		code, out := asUser(t, exe, 4242, 4242, tc.args...)
-		for _, want := range []string{"error: ", "permission denied on " + tc.path, "hint: add ", "usermod -aG " + group.Name + " ", "set group in the procmon config"} {
+		for _, want := range []string{"error: ", "permission denied on " + tc.path, "hint: add ", "usermod -aG " + group + " ", "set group in the procmon config"} {
 			if code != control.ExitPermission || !strings.Contains(out, want) {
 				t.Errorf("%s by a stranger: exit %d, want %d and %q in:\n%s", tc.args[0], code, control.ExitPermission, want, out)
 				break
