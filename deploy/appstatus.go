@@ -23,6 +23,10 @@ type AppStatus struct {
 	State string `json:"state"`
 	// Generation is the generation serving (0 before the first is up).
 	Generation int `json:"generation"`
+	// Dir is the directory the serving generation runs in: the release
+	// procmon serves, whatever current points at. "" from a procmon too
+	// old to say, or before its first generation started.
+	Dir string `json:"dir,omitempty"`
 	// Workers are the workers of every live generation.
 	Workers []AppWorker `json:"workers"`
 	// Heartbeat is the periodic health check of the public address.
@@ -79,6 +83,18 @@ func (a *AppStatus) Ready() int {
 	return n
 }
 
+// ServingReady counts the ready workers of the serving generation: those
+// that take traffic. With none, procmon answers 503.
+func (a *AppStatus) ServingReady() int {
+	n := 0
+	for _, w := range a.Workers {
+		if w.Generation == a.Generation && w.State == "ready" {
+			n++
+		}
+	}
+	return n
+}
+
 // Degraded reports whether procmon flags the app degraded, and why.
 func (a *AppStatus) Degraded() (bool, []string) {
 	reasons := a.DegradedReasons
@@ -93,8 +109,8 @@ func (a *AppStatus) Degraded() (bool, []string) {
 // not in the PATH of the host's login user.
 var ErrProcmonMissing = errors.New("procmon is not installed (not in the login user's PATH)")
 
-// ProcmonDownError is returned by AppStatusOf when procmon is installed but
-// could not report: usually the daemon is not running.
+// ProcmonDownError is returned by AppStatusOf when procmon answered that
+// it is not running for the config (`procmon status` exit status 5).
 type ProcmonDownError struct {
 	// Msg is the first line procmon printed on stderr.
 	Msg string
@@ -105,6 +121,73 @@ func (e *ProcmonDownError) Error() string { return "procmon not running: " + e.M
 // Hint says what to do.
 func (e *ProcmonDownError) Hint() string {
 	return "start it on the host (systemctl start procmon@<app>) and check its config path (the procmon key)"
+}
+
+// ProcmonPermissionError is returned by AppStatusOf when the login user
+// may not use procmon's control socket (or read its config): `procmon
+// status` exit status 6. procmon may be running and serving fine.
+type ProcmonPermissionError struct {
+	// Msg is procmon's error ("permission denied on <path>"); HintMsg is
+	// its hint: the group to join.
+	Msg, HintMsg string
+}
+
+func (e *ProcmonPermissionError) Error() string {
+	if i := strings.Index(e.Msg, "permission denied"); i > 0 {
+		return e.Msg[i:]
+	}
+	return e.Msg
+}
+
+// Hint says what to do.
+func (e *ProcmonPermissionError) Hint() string {
+	if e.HintMsg != "" {
+		return e.HintMsg
+	}
+	return "add the login user to the group of the procmon config's group key (usermod -aG <group> <user>), or set that key"
+}
+
+// ProcmonFailedError is returned by AppStatusOf when `procmon status`
+// failed for another reason (a bad config, an old procmon, …).
+type ProcmonFailedError struct {
+	// Code is its exit status; Msg and HintMsg its error and hint lines.
+	Code         int
+	Msg, HintMsg string
+}
+
+func (e *ProcmonFailedError) Error() string {
+	return fmt.Sprintf("procmon status failed (exit status %d): %s", e.Code, e.Msg)
+}
+
+// Hint says what to do.
+func (e *ProcmonFailedError) Hint() string { return e.HintMsg }
+
+// procmonExit reads what a failed `procmon status` said: its exit status
+// and its "error:" and "hint:" lines, into one of the errors above.
+func procmonExit(code int, stderr string, runErr error) error {
+	var msg, hint string
+	for _, line := range strings.Split(stderr, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case msg == "" && strings.HasPrefix(line, "error: "):
+			msg = strings.TrimPrefix(line, "error: ")
+		case hint == "" && strings.HasPrefix(line, "hint: "):
+			hint = strings.TrimPrefix(line, "hint: ")
+		}
+	}
+	if msg == "" {
+		msg = firstLineOf(stderr)
+	}
+	if msg == "" {
+		msg = runErr.Error()
+	}
+	switch {
+	case code == 6 || strings.Contains(msg, "permission denied"):
+		return &ProcmonPermissionError{Msg: msg, HintMsg: hint}
+	case code == 5:
+		return &ProcmonDownError{Msg: msg}
+	}
+	return &ProcmonFailedError{Code: code, Msg: msg, HintMsg: hint}
 }
 
 // procmonCommand returns the command line that runs procmon with args and
@@ -133,8 +216,9 @@ func procmonCommand(env *Env, args ...string) (string, error) {
 
 // AppStatusOf runs `procmon status --json -c <procmon>` on the host behind
 // conn and decodes its answer. It changes nothing. The error is
-// ErrProcmonMissing (wrapped) when procmon is not installed, and a
-// *ProcmonDownError when it did not answer.
+// ErrProcmonMissing (wrapped) when procmon is not installed, a
+// *ProcmonDownError when it is not running, a *ProcmonPermissionError when
+// the login user may not ask it, and a *ProcmonFailedError otherwise.
 func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
 	line, err := procmonCommand(env, "status", "--json")
 	if err != nil {
@@ -150,11 +234,7 @@ func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
 		if ctx.Err() != nil || !errors.As(err, &ex) {
 			return nil, fmt.Errorf("procmon status: %w", err)
 		}
-		msg := firstLineOf(errOut.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return nil, &ProcmonDownError{Msg: strings.TrimPrefix(msg, "error: ")}
+		return nil, procmonExit(ex.ExitStatus(), errOut.String(), err)
 	}
 	return DecodeAppStatus(out.Bytes())
 }

@@ -50,10 +50,30 @@ func (r StatusRow) MarshalJSON() ([]byte, error) {
 		d = &hostStatusJSON{r.Deploy.Current, r.Deploy.SHA, r.Deploy.Behind, r.Deploy.LayoutOK, r.Deploy.Lock, r.Deploy.DiskFreeKB}
 	}
 	return json.Marshal(struct {
-		Host   string          `json:"host"`
-		Deploy *hostStatusJSON `json:"deploy,omitempty"`
-		Err    string          `json:"error,omitempty"`
-		App    *AppStatus      `json:"app,omitempty"`
-		AppErr string          `json:"app_error,omitempty"`
-	}{r.Host, d, r.Err, r.App, r.AppErr})
+		Host    string          `json:"host"`
+		Deploy  *hostStatusJSON `json:"deploy,omitempty"`
+		Err     string          `json:"error,omitempty"`
+		App     *AppStatus      `json:"app,omitempty"`
+		AppErr  string          `json:"app_error,omitempty"`
+		AppHint string          `json:"app_hint,omitempty"`
+		Serving *servingJSON    `json:"serving,omitempty"`
+		Problem string          `json:"problem,omitempty"`
+	}{r.Host, d, r.Err, r.App, r.AppErr, r.AppHint, r.Serving.json(), r.Problem()})
+}
+
+// servingJSON is a Serving as --json prints it: serves_current is true when
+// procmon serves current with at least one ready worker.
+type servingJSON struct {
+	Release string `json:"release,omitempty"`
+	Dir     string `json:"dir"`
+	Ready   int    `json:"ready_workers"`
+	Current bool   `json:"serves_current"`
+	Problem string `json:"problem,omitempty"`
+}
+
+func (s *Serving) json() *servingJSON {
+	if s == nil {
+		return nil
+	}
+	return &servingJSON{Release: s.Release, Dir: s.Dir, Ready: s.Ready, Current: s.Problem == "", Problem: s.Problem}
 }

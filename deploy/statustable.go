@@ -18,13 +18,19 @@ type StatusRow struct {
 	Err string
 	// App is procmon's view (nil without the procmon key, or when AppErr).
 	App *AppStatus
-	// AppErr says why there is no App when the env has a procmon key.
-	AppErr string
+	// AppErr says why there is no App when the env has a procmon key;
+	// AppHint, when set, what to do about it.
+	AppErr, AppHint string
+	// Serving compares the release procmon serves with current (nil when
+	// there is nothing to compare); its Problem is set when they differ
+	// or procmon serves nothing.
+	Serving *Serving
 }
 
-// NewStatusRow builds a host's row from what Status and AppStatusOf gave.
-func NewStatusRow(host string, st *HostStatus, err error, app *AppStatus, appErr error) StatusRow {
-	r := StatusRow{Host: host, Deploy: st, App: app}
+// NewStatusRow builds a host's row of env from what Status and
+// AppStatusOf gave.
+func NewStatusRow(env, host string, st *HostStatus, err error, app *AppStatus, appErr error) StatusRow {
+	r := StatusRow{Host: host, Deploy: st, App: app, Serving: ServingOf(env, st, app)}
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -33,19 +39,41 @@ func NewStatusRow(host string, st *HostStatus, err error, app *AppStatus, appErr
 		r.AppErr = "procmon not installed"
 	case appErr != nil:
 		r.AppErr = appErr.Error()
+		var h interface{ Hint() string }
+		if errors.As(appErr, &h) {
+			r.AppHint = h.Hint()
+		}
 	}
 	return r
 }
 
-// WriteStatusTable prints one table for every host: current release and
-// sha, deploys behind the newest, free disk under path, lock, and with procmon the app state,
-// ready/total workers, health, CPU/memory/disk and degraded flags. A host
-// that could not be read says why in its row.
+// Problem says what is wrong on the host beyond what the row shows: the
+// host or procmon's state could not be read, or procmon does not serve
+// current. "" when nothing is.
+func (r StatusRow) Problem() string {
+	switch {
+	case r.Err != "":
+		return "could not be read: " + firstLineOf(r.Err)
+	case r.AppErr != "":
+		return "procmon's state could not be read: " + firstLineOf(r.AppErr)
+	case r.Serving != nil && r.Serving.Problem != "":
+		return r.Serving.Problem
+	}
+	return ""
+}
+
+// WriteStatusTable prints one table for every host: current release, with
+// procmon what it serves (SERVES: "current", another release, or nothing),
+// sha, deploys behind the newest, free disk under path, lock, and with
+// procmon the app state, ready/total workers, health, CPU/memory/disk and
+// degraded flags. A host that could not be read says why in its row; what
+// to do about a host whose procmon serves another release than current,
+// or nothing, is its Problem (deploy status prints it as its error).
 func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	head := "HOST\tRELEASE\tSHA\tBEHIND\tFREE\tLOCK"
 	if procmon {
-		head += "\tAPP\tWORKERS\tHEALTH\tCPU\tMEM\tDISK\tDEGRADED"
+		head = "HOST\tRELEASE\tSERVES\tSHA\tBEHIND\tFREE\tLOCK\tAPP\tWORKERS\tHEALTH\tCPU\tMEM\tDISK\tDEGRADED"
 	}
 	fmt.Fprintln(tw, head)
 	for _, r := range rows {
@@ -57,7 +85,11 @@ func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 func statusCells(r StatusRow, procmon bool) []string {
 	cells := []string{r.Host}
 	if r.Deploy == nil {
-		cells = append(cells, "unreachable: "+firstLineOf(r.Err), "-", "-", "-", "-")
+		cells = append(cells, "unreachable: "+firstLineOf(r.Err))
+		if procmon {
+			cells = append(cells, "-") // SERVES
+		}
+		cells = append(cells, "-", "-", "-", "-")
 	} else {
 		d := r.Deploy
 		rel := d.Current
@@ -67,17 +99,26 @@ func statusCells(r StatusRow, procmon bool) []string {
 		case rel == "":
 			rel = "nothing deployed"
 		}
-		cells = append(cells, rel, shortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), firstSet(d.Lock, "-"))
+		cells = append(cells, rel)
+		if procmon {
+			cells = append(cells, r.Serving.cell())
+		}
+		cells = append(cells, shortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), firstSet(d.Lock, "-"))
 	}
 	if !procmon {
 		return cells
 	}
+	return append(cells, appCells(r)...)
+}
+
+// appCells are procmon's columns of a row: APP to DEGRADED.
+func appCells(r StatusRow) []string {
 	if r.App == nil {
 		why := r.AppErr
 		if why == "" {
 			why = "-" // the host itself could not be read
 		}
-		return append(cells, firstLineOf(why), "-", "-", "-", "-", "-", "-")
+		return []string{firstLineOf(why), "-", "-", "-", "-", "-", "-"}
 	}
 	a := r.App
 	health := "-"
@@ -99,7 +140,7 @@ func statusCells(r StatusRow, procmon bool) []string {
 			degraded += ": " + strings.Join(reasons, ", ")
 		}
 	}
-	return append(cells, a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded)
+	return []string{a.State, fmt.Sprintf("%d/%d", a.Ready(), len(a.Workers)), health, cpu, mem, disk, degraded}
 }
 
 // freeText is free disk space in KiB, made short (1.2G, 350M).

@@ -29,26 +29,38 @@ func TestDecodeAppStatus(t *testing.T) {
 	}
 }
 
-// TestStatusTableGolden pins the status table: a healthy degraded host,
-// procmon missing, procmon down, an unreachable host, a host never set up.
+// TestStatusTableGolden pins the status table: a healthy degraded host
+// serving current, a crash-looping one, procmon missing, procmon down,
+// procmon refusing the login user, an unreachable host, a host never set
+// up, procmon serving another release than current, and serving nothing.
 func TestStatusTableGolden(t *testing.T) {
 	app, err := DecodeAppStatus([]byte(sampleAppJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
+	serving := *app
+	serving.Dir = "/srv/app/releases/" + ok.Current
 	failing := *app
 	failing.Metrics = nil
 	failing.State = "crash-loop"
 	failing.Heartbeat = AppHeartbeat{Enabled: true, Failures: 3}
-	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
+	older := serving
+	older.Dir = "/srv/app/releases/20261120T080000Z-abc1234"
+	nothing := serving
+	nothing.State, nothing.Workers = "starting", []AppWorker{{ID: "w1", Generation: 3, State: "starting"}}
+	denied := procmonExit(6, "error: status vmblog: permission denied on /run/procmon/vmblog.sock\nhint: add deploy to group vmblog (usermod -aG vmblog deploy, then log in again) or set group in the procmon config\n", nil)
 	rows := []StatusRow{
-		NewStatusRow("web1", ok, nil, app, nil),
-		NewStatusRow("web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
+		NewStatusRow("production", "web1", ok, nil, &serving, nil),
+		NewStatusRow("production", "web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
 			Lock: "alice@laptop (pid 7, deploy) since 2026-11-24T08:00:00Z"}, nil, &failing, nil),
-		NewStatusRow("web3", ok, nil, nil, ErrProcmonMissing),
-		NewStatusRow("web4", ok, nil, nil, &ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),
-		NewStatusRow("web5", nil, errors.New("dial tcp 10.0.0.5:22: connection refused\nmore"), nil, nil),
-		NewStatusRow("web6", &HostStatus{Lock: "free"}, nil, nil, nil),
+		NewStatusRow("production", "web3", ok, nil, nil, ErrProcmonMissing),
+		NewStatusRow("production", "web4", ok, nil, nil, &ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),
+		NewStatusRow("production", "web5", nil, errors.New("dial tcp 10.0.0.5:22: connection refused\nmore"), nil, nil),
+		NewStatusRow("production", "web6", &HostStatus{Lock: "free"}, nil, nil, nil),
+		NewStatusRow("production", "web7", ok, nil, nil, denied),
+		NewStatusRow("production", "web8", ok, nil, &older, nil),
+		NewStatusRow("production", "web9", ok, nil, &nothing, nil),
 	}
 	var b strings.Builder
 	if err := WriteStatusTable(&b, rows, true); err != nil {
@@ -59,6 +71,42 @@ func TestStatusTableGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOutputGolden(t, "status_table", b.String())
+	if rows[6].AppErr != "permission denied on /run/procmon/vmblog.sock" || !strings.Contains(rows[6].AppHint, "usermod -aG vmblog deploy") {
+		t.Errorf("permission row: error %q hint %q", rows[6].AppErr, rows[6].AppHint)
+	}
+	for i, want := range []string{"", "", "procmon's state could not be read: procmon not installed", "procmon not running",
+		"could not be read", "", "permission denied on /run/procmon/vmblog.sock",
+		"current 20261124T080000Z-9a8b7c6, procmon serves 20261120T080000Z-abc1234: run 'deploy production revert' or reload procmon",
+		"procmon serves nothing (503)"} {
+		if got := rows[i].Problem(); (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("%s: Problem() = %q, want %q", rows[i].Host, got, want)
+		}
+	}
+}
+
+// TestProcmonExitCodes: what a failed `procmon status` said becomes the
+// error deploy shows: 5 not running, 6 (or an older procmon's "permission
+// denied") a permission error with procmon's hint, else a failure.
+func TestProcmonExitCodes(t *testing.T) {
+	tests := []struct {
+		code   int
+		stderr string
+		want   string
+	}{
+		{5, "error: status app: is procmon running? socket /run/procmon/app.sock: connect: no such file\nhint: start it\n", "procmon not running: status app: is procmon running?"},
+		{6, "error: status app: permission denied on /run/procmon/app.sock\nhint: add deploy to group app\n", "permission denied on /run/procmon/app.sock"},
+		{1, "error: status app: control socket /run/procmon/app.sock: dial unix /run/procmon/app.sock: connect: permission denied\n", "permission denied"},
+		{1, "error: app.toml:3: key \"user\": no user \"app\" on this host\n", "procmon status failed (exit status 1): app.toml:3"},
+	}
+	for _, tt := range tests {
+		err := procmonExit(tt.code, tt.stderr, errors.New("exit"))
+		if !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("procmonExit(%d, %q) = %q, want it to start with %q", tt.code, tt.stderr, err, tt.want)
+		}
+		if strings.Contains(err.Error(), "permission denied") && strings.HasPrefix(err.Error(), "procmon not running") {
+			t.Errorf("%q: a permission error must never read as procmon not running", err)
+		}
+	}
 }
 
 func TestSameCurrent(t *testing.T) {

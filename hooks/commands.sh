@@ -157,7 +157,7 @@ revert_to_previous() {
 	mark "reverted $OLD $SHA"
 	restart_gated "$OLD" ""
 	if [ -n "$GATE_FAIL" ]; then
-		REVERT_NOTE=" (which does not serve either: $GATE_FAIL)"
+		REVERT_NOTE=" (whose own restart failed too: $GATE_FAIL)"
 		mark "info revert-gate fail $GATE_FAIL"
 	fi
 }

@@ -24,6 +24,8 @@ type appSpec struct {
 	env     map[string]string
 	extra   string // more TOML: stop_timeout, [ready], [heartbeat]
 	backoff Backoff
+	root    string // the app's directory; "" = t.TempDir()
+	exe     string // the worker binary; "" = this test binary
 }
 
 // testApp is a running Supervisor over real worker processes.
@@ -66,7 +68,10 @@ func newTestApp(t *testing.T, spec appSpec) *testApp {
 	if spec.mode == "" {
 		spec.mode = ModeProxy
 	}
-	root := t.TempDir()
+	root := spec.root
+	if root == "" {
+		root = t.TempDir()
+	}
 	a := &testApp{t: t, root: root, spec: spec, cfgPath: filepath.Join(root, "app.toml"), out: &syncBuffer{}, events: make(chan Event, 100)}
 	a.release = a.newRelease("r1")
 	a.link("r1")
@@ -106,6 +111,9 @@ func (a *testApp) writeConfig(env map[string]string) {
 	exe, err := os.Executable()
 	if err != nil {
 		a.t.Fatal(err)
+	}
+	if a.spec.exe != "" {
+		exe = a.spec.exe
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "name = \"testapp\"\ndir = %q\ncommand = [%q]\nworkers = %d\nmode = %q\n",

@@ -84,6 +84,17 @@ type Config struct {
 	Log Log
 	// Socket is the control socket path. Default "/run/procmon/<name>.sock".
 	Socket string
+	// User is the user the workers run as (with its supplementary groups,
+	// HOME, USER and LOGNAME), never root when set; procmon itself stays
+	// root. "" means the workers run as procmon's own user, which under the
+	// shipped unit is root: procmon warns about it at start.
+	User string
+	// Group is the workers' group when User is set, and the group that may
+	// use the control socket (root:group, 0660) and read the log file
+	// (root:group, 0640): add the deploy user to it. Default: User's
+	// primary group; with neither set the socket stays 0600 and the log
+	// 0640 of procmon's own user and group.
+	Group string
 }
 
 // Ready configures the readiness check of new workers.
@@ -135,6 +146,8 @@ type fileConfig struct {
 	StopSignal  string            `toml:"stop_signal"`
 	StopTimeout string            `toml:"stop_timeout"`
 	Socket      string            `toml:"socket"`
+	User        string            `toml:"user"`
+	Group       string            `toml:"group"`
 	Ready       struct {
 		Check   string `toml:"check"`
 		Path    string `toml:"path"`

@@ -1,7 +1,9 @@
 package procmon
 
 import (
+	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -110,6 +112,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"relative socket", base + "socket = \"procmon.sock\"\n", `key "socket": "procmon.sock" must be an absolute path`},
 		{"env name", base + "env = { \"A=B\" = \"1\" }\n", `key "env": variable name "A=B" is not valid`},
 		{"toml syntax", base + "workers = \n", `app.toml:4`},
+		{"unknown user", base + "user = \"procmon-no-such-user\"\n", `app.toml:4: key "user": no user "procmon-no-such-user" on this host (hint: create it first: useradd`},
+		{"unknown group", base + "group = \"procmon-no-such-group\"\n", `app.toml:4: key "group": no group "procmon-no-such-group" on this host (hint: create it first: groupadd`},
 		{"heartbeat in mode none", "dir = \"/a\"\ncommand = [\"a\"]\nmode = \"none\"\n[heartbeat]\ninterval = \"1s\"\n", `key "heartbeat.interval": mode "none" has no listen address`},
 	}
 	for _, tc := range cases {
@@ -119,6 +123,35 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant it to contain %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseConfigUserAndGroup: user and group name accounts of this host;
+// group defaults to the user's primary group.
+func TestParseConfigUserAndGroup(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Skipf("no current user to test with: %v", err)
+	}
+	primary, err := user.LookupGroupId(me.Gid)
+	if err != nil {
+		t.Skipf("the current user's primary group %s has no name: %v", me.Gid, err)
+	}
+	base := "dir = \"/srv/app\"\ncommand = [\"app\"]\nlisten = \"127.0.0.1:8080\"\n"
+	cfg, err := ParseConfig("app.toml", []byte(base+fmt.Sprintf("user = %q\n", me.Username)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.User != me.Username || cfg.Group != primary.Name {
+		t.Errorf("user %q group %q, want %q and its primary group %q", cfg.User, cfg.Group, me.Username, primary.Name)
+	}
+	cfg, err = ParseConfig("app.toml", []byte(base+fmt.Sprintf("group = %q\n", primary.Name)))
+	if err != nil || cfg.User != "" || cfg.Group != primary.Name {
+		t.Errorf("group alone: %+v, %v", cfg, err)
+	}
+	cfg, err = ParseConfig("app.toml", []byte(base))
+	if err != nil || cfg.User != "" || cfg.Group != "" {
+		t.Errorf("neither: user %q group %q, %v", cfg.User, cfg.Group, err)
 	}
 }
 

@@ -58,6 +58,7 @@ type Daemon struct {
 	watchdog  *sdnotify.Watchdog
 	logger    *slog.Logger
 	queue     eventQueue
+	gid       int // the socket's and the log's group; 0: private
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,14 +84,35 @@ func NewDaemon(cfg *Config, opts DaemonOptions) (*Daemon, error) {
 		return nil, fmt.Errorf("systemd watchdog: %w (hint: WATCHDOG_USEC comes from WatchdogSec= in the unit)", err)
 	}
 	d.watchdog = wd
-	if d.ctl, err = control.NewServer(cfg.Socket, cfg.Name, d); err != nil {
+	acct, err := accountOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.gid = acct.sharedGID()
+	if d.ctl, err = control.NewServerWith(cfg.Socket, cfg.Name, d, control.ServerOptions{GID: d.gid}); err != nil {
 		return nil, err
 	}
 	if err := d.build(opts); err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.warnUnreachable(acct.group)
 	return d, nil
+}
+
+// warnUnreachable says at start when a directory above the socket or the
+// log keeps the members of group out: the deploy user would be refused
+// there, and better know it now than at the next deploy's gate.
+func (d *Daemon) warnUnreachable(group string) {
+	if d.gid <= 0 {
+		return
+	}
+	for _, p := range []string{d.cfg.Socket, d.cfg.Log.File} {
+		if dir := blockingDir(p, d.gid); p != "" && dir != "" {
+			d.logger.Warn("members of the config's group cannot reach "+p+": "+dir+" is closed to them",
+				"group", group, "hint", "chmod o+x "+dir+", or chgrp "+group+" "+dir+" and chmod g+x "+dir)
+		}
+	}
 }
 
 // build opens the log and creates the supervisor and the sampler.
@@ -100,7 +122,7 @@ func (d *Daemon) build(opts DaemonOptions) error {
 		if err := os.MkdirAll(filepath.Dir(d.cfg.Log.File), 0o755); err != nil {
 			return fmt.Errorf("log file: %w (hint: create the directory or change [log] file)", err)
 		}
-		lf, err := logfile.Open(d.cfg.Log.File, logfile.Options{MaxSize: d.cfg.Log.MaxSize})
+		lf, err := logfile.Open(d.cfg.Log.File, logfile.Options{MaxSize: d.cfg.Log.MaxSize, GID: d.gid})
 		if err != nil {
 			return fmt.Errorf("log file: %w (hint: check [log] file and its directory's permissions)", err)
 		}

@@ -89,7 +89,7 @@ func (d *Daemon) controlReload(r ReloadResult, serving int) control.ReloadResult
 func ControlStatus(st Status, cfg *Config) control.Status {
 	cs := control.Status{
 		App: st.Name, PID: os.Getpid(), State: st.State.String(),
-		Generation: st.Generation, Pending: st.Pending, Reloads: st.Reloads,
+		Generation: st.Generation, Pending: st.Pending, Dir: st.Dir, Reloads: st.Reloads,
 		Listen: cfg.Listen, Mode: string(cfg.Mode), Started: st.Since,
 		Workers: make([]control.Worker, 0, len(st.Workers)),
 	}

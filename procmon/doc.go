@@ -17,6 +17,14 @@
 // proxy mode PORT, a free loopback port of its own. Each worker runs in its
 // own process group, which is what gets signalled.
 //
+// # Users
+//
+// procmon runs as root and starts each worker as the config's `user` (with
+// `group`, and HOME, USER, LOGNAME), never as root when a user is set; the
+// control socket (root:group 0660) and the log (root:group 0640) belong to
+// `group`, which the deploy user joins. account.go says why procmon keeps
+// root rather than running as the user itself.
+//
 // # Reload protocol
 //
 // A reload is triggered by the restart file (written, touched, created or
@@ -26,8 +34,8 @@
 //  1. Re-read the config file. If it no longer validates, the reload fails
 //     here and nothing changes. command, env, workers, dir, [ready],
 //     stop_signal and stop_timeout apply to the new generation; listen,
-//     mode, restart_file, socket, [heartbeat] and [log] need a restart of
-//     procmon (a warning says so).
+//     mode, restart_file, socket, user, group, [heartbeat] and [log] need
+//     a restart of procmon (a warning says so).
 //  2. Start: resolve dir and start the whole new generation next to the
 //     old one, which keeps serving.
 //  3. Readiness: every new worker must pass its check within ready.timeout:

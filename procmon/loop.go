@@ -145,6 +145,13 @@ func (s *Supervisor) genOf(g *generation) int {
 	return g.num
 }
 
+func (s *Supervisor) dirOf(g *generation) string {
+	if g == nil {
+		return ""
+	}
+	return g.dir
+}
+
 func (s *Supervisor) onNotify(m notifyMsg) {
 	if m.fields["READY"] != "1" {
 		return
@@ -179,6 +186,7 @@ func (s *Supervisor) buildStatus() Status {
 		State:      s.state(),
 		Generation: s.genOf(s.cur),
 		Pending:    s.genOf(s.next),
+		Dir:        s.dirOf(s.cur),
 		Since:      s.since,
 		Reloads:    s.reload.count,
 		LastReload: s.reload.last,

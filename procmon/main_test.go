@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 //	                 html/template (see pageRenderer), like a light app page
 //
 // GET /health answers 500 while a file "unhealthy" exists in the dir;
+// GET /whoami names the worker's uid, gid, HOME and USER;
 // GET /slow?d=2s sleeps d; every answer names its generation, worker and pid.
 func testWorker() int {
 	if os.Getenv("PMT_IGNORE_TERM") == "1" {
@@ -204,6 +205,10 @@ func workerHandler() http.Handler {
 				http.Error(w, "unhealthy", http.StatusInternalServerError)
 				return
 			}
+		}
+		if r.URL.Path == "/whoami" {
+			fmt.Fprintf(w, "uid=%d gid=%d home=%s user=%s\n", os.Getuid(), os.Getgid(), os.Getenv("HOME"), os.Getenv("USER"))
+			return
 		}
 		if r.URL.Path == "/echo" {
 			fmt.Fprintf(w, "xff=%s proto=%s\n", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"))

@@ -76,7 +76,8 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 		}
 		w.port = port
 	}
-	cmd, err := w.spawn(spawnSpec{listener: s.listenFile, notifySocket: s.notifyPath(), output: s.sink})
+	cmd, err := w.spawn(spawnSpec{listener: s.listenFile, notifySocket: s.notifyPath(), output: s.sink,
+		cred: s.cred, userEnv: s.userEnv})
 	if err != nil {
 		return err
 	}

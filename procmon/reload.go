@@ -59,7 +59,8 @@ func (s *Supervisor) beginReload(trigger string, reply chan ReloadResult) {
 }
 
 // reloadConfig re-reads the config file. Keys that need a new listener or
-// loop (listen, mode, restart_file, heartbeat, socket, log, name) keep
+// loop (listen, mode, restart_file, heartbeat, socket, log, name) and the
+// accounts (user, group: the socket and the log carry the group) keep
 // their running values until procmon restarts; the rest apply to the new
 // generation.
 func (s *Supervisor) reloadConfig() (*Config, error) {
@@ -77,8 +78,9 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 		merged.Ready = nc.Ready
 	}
 	if nc.Listen != s.cfg.Listen || nc.Mode != s.cfg.Mode || nc.RestartFile != s.cfg.RestartFile ||
-		nc.Heartbeat != s.cfg.Heartbeat || nc.Socket != s.cfg.Socket || nc.Log != s.cfg.Log || nc.Name != s.cfg.Name {
-		s.log.Warn("config: changes to name, listen, mode, restart_file, socket, [heartbeat] or [log] take effect when procmon restarts")
+		nc.Heartbeat != s.cfg.Heartbeat || nc.Socket != s.cfg.Socket || nc.Log != s.cfg.Log || nc.Name != s.cfg.Name ||
+		nc.User != s.cfg.User || nc.Group != s.cfg.Group {
+		s.log.Warn("config: changes to name, listen, mode, restart_file, socket, user, group, [heartbeat] or [log] take effect when procmon restarts")
 	}
 	return &merged, nil
 }

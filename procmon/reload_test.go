@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/control"
 )
 
 // TestFailedReloadKeepsOldGeneration: a new generation that never becomes
@@ -143,5 +145,45 @@ func TestReloadRereadsConfig(t *testing.T) {
 		if err != nil || !strings.Contains(string(env), "PMT_REQ_DELAY=1ms\x00") {
 			t.Fatalf("worker %d does not have the new env (%v)", w.PID, err)
 		}
+	}
+}
+
+// TestStatusDirIsTheServingRelease: status names the directory the
+// serving generation runs in, not the one current points at: after a
+// switch without a reload, and after a reload that failed, it still names
+// the old release; after a served reload, the new one.
+func TestStatusDirIsTheServingRelease(t *testing.T) {
+	td := startDaemon(t, newTestApp(t, appSpec{workers: 1, extra: "[ready]\ntimeout = \"3s\"\n"}))
+	a := td.testApp
+	dirOf := func() string {
+		t.Helper()
+		st, err := td.client.Status(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Dir
+	}
+	r1 := filepath.Join(a.root, "releases", "r1")
+	if got := dirOf(); got != r1 {
+		t.Fatalf("status dir %q, want %q", got, r1)
+	}
+	a.newRelease("r2")
+	a.link("r2")
+	if got := dirOf(); got != r1 {
+		t.Errorf("current switched without a reload: status dir %q, want still %q", got, r1)
+	}
+	a.writeConfig(map[string]string{"PMT_CRASH_AT_BOOT": "1"})
+	if r := td.reload(t); r.Outcome != control.OutcomeAbandoned {
+		t.Fatalf("reload of a crashing release: %+v", r)
+	}
+	if got := dirOf(); got != r1 {
+		t.Errorf("after a failed reload: status dir %q, want still %q", got, r1)
+	}
+	a.writeConfig(nil)
+	if r := td.reload(t); r.Outcome != control.OutcomeServed {
+		t.Fatalf("reload: %+v", r)
+	}
+	if got, r2 := dirOf(), filepath.Join(a.root, "releases", "r2"); got != r2 {
+		t.Errorf("after the served reload: status dir %q, want %q", got, r2)
 	}
 }

@@ -78,14 +78,20 @@ type notifyMsg struct {
 	fields map[string]string
 }
 
-func openNotifySocket() (*notifySocket, error) {
+func openNotifySocket(cred *syscall.Credential) (*notifySocket, error) {
 	dir, err := os.MkdirTemp("", "procmon-notify-")
 	if err != nil {
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
 	path := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err == nil && cred != nil {
+		err = shareWithGroup(dir, path, int(cred.Gid))
+	}
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
@@ -104,6 +110,24 @@ func openNotifySocket() (*notifySocket, error) {
 		return nil, fmt.Errorf("notify socket: pass credentials: %w", err)
 	}
 	return &notifySocket{dir: dir, path: path, conn: conn}, nil
+}
+
+// shareWithGroup lets workers running with group gid send to the notify
+// socket: its directory becomes root:gid 0750 and the socket 0660. Only
+// datagrams from a worker's pid count, whoever else is in the group.
+func shareWithGroup(dir, sock string, gid int) error {
+	for _, p := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o750}, {sock, 0o660}} {
+		if err := os.Lchown(p.path, -1, gid); err != nil {
+			return err
+		}
+		if err := os.Chmod(p.path, p.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serve reads datagrams until the socket is closed.

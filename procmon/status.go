@@ -92,6 +92,10 @@ type Status struct {
 	Generation int `json:"generation"`
 	// Pending is the number of the generation a reload is starting, or 0.
 	Pending int `json:"pending,omitempty"`
+	// Dir is the directory the serving generation runs in: `dir` as it
+	// resolved when that generation started (the release behind a
+	// `current` symlink); "" before Run.
+	Dir string `json:"dir,omitempty"`
 	// Since is when Run started.
 	Since time.Time `json:"since"`
 	// Workers lists the current generation's workers, then any pending or

@@ -62,6 +62,8 @@ type Supervisor struct {
 	hb         HeartbeatStatus
 	hbGuard    heartbeatGuard
 	hbRunning  bool
+	cred       *syscall.Credential // the workers' user and group; nil: procmon's own
+	userEnv    map[string]string   // HOME, USER and LOGNAME of cred's user
 	cur, next  *generation
 	retired    []*generation
 	genNum     int
@@ -143,9 +145,21 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	return nil
 }
 
-// setup opens the listener, the notify socket, the watcher and the heartbeat.
+// setup resolves the workers' user and opens the listener, the notify
+// socket, the watcher and the heartbeat.
 func (s *Supervisor) setup(ctx context.Context) error {
-	notify, err := openNotifySocket()
+	acct, err := accountOf(s.cfg)
+	if err != nil {
+		return err
+	}
+	if s.cred, err = acct.credential(); err != nil {
+		return err
+	}
+	s.userEnv = acct.env()
+	if acct.user == "" && os.Geteuid() == 0 {
+		s.log.Warn("config sets no user: the workers run as root (hint: set user = \"<app user>\" in the config)")
+	}
+	notify, err := openNotifySocket(s.cred)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,7 @@ func (v *validator) build(fc *fileConfig) *Config {
 		Socket:      fc.Socket,
 	}
 	v.app(fc, cfg)
+	v.account(fc, cfg)
 	v.ready(fc, cfg)
 	v.heartbeat(fc, cfg)
 	v.log(fc, cfg)
@@ -104,6 +105,17 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 	} else if !filepath.IsAbs(cfg.Socket) {
 		v.fail("socket", "%q must be an absolute path", cfg.Socket)
 	}
+}
+
+// account checks that user and group exist on this host and fills Group
+// with the user's primary group when it is not set.
+func (v *validator) account(fc *fileConfig, cfg *Config) {
+	a, err := lookupAccount(fc.User, fc.Group)
+	if ae, ok := errors.AsType[*accountError](err); ok {
+		v.fail(ae.key, "%v", ae.err)
+		return
+	}
+	cfg.User, cfg.Group = a.user, a.group
 }
 
 func (v *validator) modeAndListen(cfg *Config) {

@@ -43,6 +43,10 @@ type spawnSpec struct {
 	listener     *os.File // socket mode: the shared listener, as fd 3
 	notifySocket string
 	output       *lineSink
+	// cred is the config's user and group (nil: procmon's own); userEnv
+	// its HOME, USER and LOGNAME, which the config's env may override.
+	cred    *syscall.Credential
+	userEnv map[string]string
 }
 
 // spawn starts the worker's process in its own process group.
@@ -55,7 +59,9 @@ func (w *worker) spawn(spec spawnSpec) (*exec.Cmd, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = w.gen.dir
 	cmd.Env = w.environ(spec)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The kernel applies Credential in the child before exec, and Go sets
+	// Pdeathsig after it (a change of uid would clear it otherwise).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: spec.cred}
 	if spec.listener != nil {
 		cmd.ExtraFiles = []*os.File{spec.listener}
 	}
@@ -68,6 +74,10 @@ func (w *worker) spawn(spec spawnSpec) (*exec.Cmd, error) {
 	wr.Close()
 	if err != nil {
 		r.Close()
+		if spec.cred != nil && errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("start worker %d as %s: %w (hint: dir, the release in it and command must be readable and executable by user %s)",
+				w.id, spec.userEnv["USER"], err, spec.userEnv["USER"])
+		}
 		return nil, fmt.Errorf("start worker %d: %w (hint: check command and dir in the config)", w.id, err)
 	}
 	w.pid = cmd.Process.Pid
@@ -82,8 +92,13 @@ func (w *worker) environ(spec spawnSpec) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := cutEnv(kv)
-		if !drop[k] && w.gen.cfg.Env[k] == "" {
+		if _, own := spec.userEnv[k]; !drop[k] && !own && w.gen.cfg.Env[k] == "" {
 			env = append(env, kv)
+		}
+	}
+	for k, v := range spec.userEnv {
+		if _, set := w.gen.cfg.Env[k]; !set {
+			env = append(env, k+"="+v)
 		}
 	}
 	for k, v := range w.gen.cfg.Env {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/deploytool/deploy/deploy"
 )
 
 // status is `deploy <env> status`: one table for every host, read in
-// parallel; a host that cannot be read says why in its row.
+// parallel; a host that cannot be read says why in its row. It fails when
+// a host, or with the procmon key procmon's state, could not be read, or
+// when procmon does not serve current (another release, or nothing).
 func (c *command) status(ctx context.Context) error {
 	rows := make([]deploy.StatusRow, len(c.env.Hosts))
 	c.eachHostParallel(ctx, func(ctx context.Context, i int, h deploy.Host) {
@@ -27,7 +30,7 @@ func (c *command) status(ctx context.Context) error {
 			}
 			return nil
 		})
-		rows[i] = deploy.NewStatusRow(h.String(), st, err, app, appErr)
+		rows[i] = deploy.NewStatusRow(c.env.Name, h.String(), st, err, app, appErr)
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -42,14 +45,26 @@ func (c *command) status(ctx context.Context) error {
 	} else if err := deploy.WriteStatusTable(c.stdout, rows, c.env.Procmon != ""); err != nil {
 		return err
 	}
-	var bad int
+	return statusProblems(rows)
+}
+
+// statusProblems is the error of a status whose rows show something
+// wrong: each host's problem on a line, and the hint of the first host
+// whose procmon said what to do.
+func statusProblems(rows []deploy.StatusRow) error {
+	var lines []string
+	hint := ""
 	for _, r := range rows {
-		if r.Err != "" {
-			bad++
+		if p := r.Problem(); p != "" {
+			lines = append(lines, r.Host+": "+p)
+			if hint == "" && r.Err == "" {
+				hint = r.AppHint
+			}
 		}
 	}
-	if bad > 0 {
-		return fmt.Errorf("status: %d of %d host(s) could not be read", bad, len(rows))
+	if len(lines) == 0 {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("status: %d of %d host(s) need attention\n%s", len(lines), len(rows), strings.Join(lines, "\n"))
+	return &hintedError{msg: msg, hint: hint}
 }

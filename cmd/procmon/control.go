@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,6 +23,8 @@ EXIT STATUS (procmon reload):
       failed generation's last log lines are printed
    4  no verdict within --timeout; the reload may still finish
    5  procmon is not running for this config
+   6  permission denied on the control socket (or the config): add this
+      user to the group of the config's group key, or set that key
 `
 
 func reloadCommand(stdout, stderr io.Writer) *cli.Command {
@@ -52,11 +57,12 @@ func reload(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.Duration("timeout") < 0 {
 		return fmt.Errorf("--timeout %s: must be positive (hint: e.g. --timeout 90s)", c.Duration("timeout"))
 	}
-	cfg, err := procmon.LoadConfig(c.String("config"))
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
 	}
 	r, err := control.NewClient(cfg.Socket).Reload(c.Context, c.Bool("wait"), c.Duration("timeout"))
+	err = withConfigGroup(err, cfg)
 	code := control.ExitCode(r, err)
 	switch {
 	case err != nil && c.Context.Err() != nil:
@@ -90,13 +96,13 @@ the latest host metrics and why the app is degraded.
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of the table"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := procmon.LoadConfig(c.String("config"))
+			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
 			st, err := control.NewClient(cfg.Socket).Status(c.Context)
 			if err != nil {
-				return fmt.Errorf("status %s: %w", cfg.Name, err)
+				return fmt.Errorf("status %s: %w", cfg.Name, withConfigGroup(err, cfg))
 			}
 			if !c.Bool("json") {
 				return control.RenderStatus(stdout, st)
@@ -108,4 +114,34 @@ the latest host metrics and why the app is degraded.
 	}, `   procmon status -c /etc/procmon/blog.toml
    procmon status --json -c /etc/procmon/blog.toml | jq -r .state
 `)
+}
+
+// loadConfig reads the -c config; a file this user may not read is a
+// permission error (exit 6) naming it.
+func loadConfig(c *cli.Context) (*procmon.Config, error) {
+	cfg, err := procmon.LoadConfig(c.String("config"))
+	return cfg, permissionError(err, 0o040)
+}
+
+// permissionError turns a refusal to open a file into a
+// *control.PermissionError naming it; need is the group permission the
+// use takes. Other errors are returned as they are.
+func permissionError(err error, need os.FileMode) error {
+	pe, ok := errors.AsType[*fs.PathError](err)
+	if !ok || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	if _, done := errors.AsType[*control.PermissionError](err); done {
+		return err
+	}
+	return control.NewPermissionError(pe.Path, need, err)
+}
+
+// withConfigGroup names the config's group in a refusal whose socket
+// grants none it could see (a directory above it may be what refused).
+func withConfigGroup(err error, cfg *procmon.Config) error {
+	if pe, ok := errors.AsType[*control.PermissionError](err); ok && pe.Group == "" {
+		pe.Group = cfg.Group
+	}
+	return err
 }

@@ -285,11 +285,15 @@ func TestHelpEndsWithExamples(t *testing.T) {
 
 func TestUnitCommand(t *testing.T) {
 	a := newCmdApp(t)
-	code, out, errOut := invoke(t.Context(), "unit", "--user", "www-data", "-c", a.cfg)
-	for _, want := range []string{"Type=notify", "ExecStart=/usr/local/bin/procmon run -c " + a.cfg, "User=www-data", "procmon-shop.service"} {
+	code, out, errOut := invoke(t.Context(), "unit", "-c", a.cfg)
+	for _, want := range []string{"Type=notify", "ExecStart=/usr/local/bin/procmon run -c " + a.cfg, "procmon-shop.service", "sets no user, so the workers of\n# shop run as root"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("unit: exit %d, missing %q\n%s%s", code, want, out, errOut)
 		}
+	}
+	code, _, errOut = invoke(t.Context(), "unit", "--user", "www-data", "-c", a.cfg)
+	if code != 1 || !strings.Contains(errOut, "--user is gone") || !strings.Contains(errOut, `hint: set user = "www-data" in `) {
+		t.Errorf("unit --user: exit %d\n%s", code, errOut)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/deploytool/deploy/procmon"
 	"github.com/deploytool/deploy/procmon/logfile"
 )
 
@@ -30,7 +29,7 @@ Without [log] file the output is in procmon's stderr: under systemd,
 			if c.Int("lines") < 0 {
 				return fmt.Errorf("-n %d: must be 0 or more (hint: -n 100 prints the last 100 lines)", c.Int("lines"))
 			}
-			cfg, err := procmon.LoadConfig(c.String("config"))
+			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
@@ -38,10 +37,11 @@ Without [log] file the output is in procmon's stderr: under systemd,
 				return fmt.Errorf("%s has no [log] file: worker output goes to procmon's stderr (hint: under systemd, journalctl -u procmon@%s; or set [log] file and restart procmon)", c.String("config"), cfg.Name)
 			}
 			opts := logfile.ReadOptions{Lines: c.Int("lines"), Follow: c.Bool("follow")}
-			return logfile.Read(c.Context, cfg.Log.File, opts, func(line string) error {
+			err = logfile.Read(c.Context, cfg.Log.File, opts, func(line string) error {
 				_, err := fmt.Fprintln(stdout, line)
 				return err
 			})
+			return withConfigGroup(permissionError(err, 0o040), cfg)
 		},
 	}, `   procmon logs -c /etc/procmon/blog.toml
    procmon logs -f -n 0 -c /etc/procmon/blog.toml    # only new lines, until Ctrl-C

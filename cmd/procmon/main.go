@@ -9,6 +9,9 @@
 //	3  reload abandoned: the new generation failed, the old one keeps serving
 //	4  reload: no verdict within --timeout; the reload may still finish
 //	5  procmon is not running for this config (nothing answers on its socket)
+//	6  permission denied (any command): this user may not use the control
+//	   socket, or read the log or the config; procmon may be running fine.
+//	   The message names the path, the hint the group to join.
 //
 // Shell completion of the subcommands is urfave/cli's
 // --generate-bash-completion; the README shows the bash and zsh glue.
@@ -94,6 +97,9 @@ func report(w io.Writer, err error) int {
 	}
 	if errors.Is(err, control.ErrNotRunning) {
 		return control.ExitNotRunning
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return control.ExitPermission
 	}
 	return 1
 }

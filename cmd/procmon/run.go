@@ -24,8 +24,13 @@ func runCommand(stderr io.Writer) *cli.Command {
 		Usage:     "run the app in the foreground until SIGTERM; SIGHUP reloads it",
 		ArgsUsage: " ",
 		Description: `Runs the app's workers behind its public port, with the control socket at
-'socket' (default /run/procmon/<name>.sock, mode 0600; a second procmon for
-the same app is refused, a socket left by a crashed one is replaced).
+'socket' (default /run/procmon/<name>.sock, mode 0600, or root:group 0660
+with group set; a second procmon for the same app is refused, a socket left
+by a crashed one is replaced).
+
+Run it as root: the workers run as 'user' (never root when it is set), and
+'group' owns the socket and the log (0640) so that its members, the deploy
+user among them, may reload, read status and read the log.
 
 Worker output, each line stamped with time, generation, worker and pid, goes
 to [log] file (capped at max_size, rotated once to .1). Without [log] file

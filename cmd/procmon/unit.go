@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/deploytool/deploy/procmon"
 	"github.com/deploytool/deploy/procmon/unit"
 )
 
@@ -18,15 +17,25 @@ func unitCommand(stdout io.Writer) *cli.Command {
 		ArgsUsage: " ",
 		Description: `Prints a Type=notify service unit for the app, with its timeouts derived
 from ready.timeout and stop_timeout and every setting explained in a comment.
-Its first lines say where to install it and how to start it.`,
+Its first lines say where to install it and how to start it.
+
+The unit runs procmon as root; procmon starts the workers as the config's
+user (and group), which the unit names in a comment, warning when the
+config sets none and the app would run as root.`,
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringFlag{Name: "binary", Value: unit.DefaultBinary, Usage: "absolute `PATH` of procmon on the server"},
-			&cli.StringFlag{Name: "user", Usage: "run procmon and the workers as `USER` (default root)"},
-			&cli.StringFlag{Name: "group", Usage: "run them with `GROUP`"},
+			&cli.StringFlag{Name: "user", Hidden: true},
+			&cli.StringFlag{Name: "group", Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
-			cfg, err := procmon.LoadConfig(c.String("config"))
+			for _, f := range []string{"user", "group"} {
+				if c.IsSet(f) {
+					return fmt.Errorf("--%s is gone: the app's user and group are keys of its config now (hint: set %s = %q in %s; procmon stays root and starts the workers as that user)",
+						f, f, c.String(f), c.String("config"))
+				}
+			}
+			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
@@ -36,10 +45,9 @@ Its first lines say where to install it and how to start it.`,
 			}
 			o := unit.Options{App: cfg.Name, ConfigPath: path, Binary: c.String("binary"),
 				StopTimeout: cfg.StopTimeout, ReadyTimeout: cfg.Ready.Timeout,
-				User: c.String("user"), Group: c.String("group")}
+				User: cfg.User, Group: cfg.Group}
 			return unit.Render(stdout, o)
 		},
 	}, `   procmon unit -c /etc/procmon/blog.toml > /etc/systemd/system/procmon-blog.service
-   procmon unit --user www-data --group www-data -c /etc/procmon/blog.toml
 `)
 }

@@ -5,7 +5,8 @@
 // a free loopback port, waits until it answers with an SSH banner, and stops
 // it (and the per-connection processes it forked) in t.Cleanup. The login
 // user is the user running the test (root on CI, where PermitRootLogin is
-// prohibit-password, so only keys work).
+// prohibit-password, so only keys work), or Options.User: another user
+// (made with internal/testusers) logging in with the same keys.
 //
 // When sshd is not installed the test is skipped, unless the environment
 // sets DEPLOY_REQUIRE_SSHD=1 (CI does), in which case it fails.

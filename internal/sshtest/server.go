@@ -47,6 +47,9 @@ type Options struct {
 	// it offers two key types; KnownHostsFile still lists only the ed25519
 	// one (false = ed25519 only).
 	RSAHostKey bool
+	// User is the login user (User()); "" means the user running the
+	// test. See loginAs for another user.
+	User string
 }
 
 // Server is a running sshd on 127.0.0.1. Its methods are safe for
@@ -122,6 +125,7 @@ func newServer(t testing.TB, opts Options) *Server {
 	for _, k := range append([]ssh.PublicKey{s.client.Public()}, opts.AuthorizedKeys...) {
 		s.AuthorizeKey(t, k)
 	}
+	s.loginAs(t, opts.User)
 	return s
 }
 
@@ -337,7 +341,7 @@ func (s *Server) Host() string { return "127.0.0.1" }
 // Port is sshd's port.
 func (s *Server) Port() int { return s.port }
 
-// User is the login user: the user running the test.
+// User is the login user: Options.User, or the user running the test.
 func (s *Server) User() string { return s.user }
 
 // Dir is the server's temp directory (config, keys, log).

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/deploytool/deploy/internal/testusers"
 )
 
 // dial logs in to addr with signer, checking the host key against file.
@@ -181,5 +183,23 @@ func TestMissingSSHDSkipsUnlessRequired(t *testing.T) {
 		if !strings.Contains(r.msg, "apt-get install -y openssh-server") {
 			t.Errorf("message %q lacks the install hint", r.msg)
 		}
+	}
+}
+
+// TestLoginAsAnotherUser: with Options.User a user made by testusers logs
+// in with the same client key, and commands run as that user.
+func TestLoginAsAnotherUser(t *testing.T) {
+	u := testusers.AddUser(t)
+	s := Start(t, Options{User: u.Name})
+	if s.User() != u.Name {
+		t.Fatalf("User() = %q, want %q", s.User(), u.Name)
+	}
+	c, err := dial(t, s.Addr(), s.User(), s.KnownHostsFile(), s.ClientSigner())
+	if err != nil {
+		t.Fatalf("dial as %s: %v\n%s", u.Name, err, s.Logs())
+	}
+	defer c.Close()
+	if got := output(t, c, "id -un; echo $HOME"); got != u.Name+"\n"+u.Home+"\n" {
+		t.Fatalf("as %s: id -un; echo $HOME = %q", u.Name, got)
 	}
 }

@@ -102,8 +102,7 @@ func (c *Client) do(ctx context.Context, req Request, bound time.Duration) (Resp
 			return Response{}, ctx.Err()
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return Response{}, &RemoteError{Msg: fmt.Sprintf("control socket %s: %v", c.path, err),
-				HintMsg: "the socket is private to the daemon's user: run the command as that user or with sudo"}
+			return Response{}, NewPermissionError(c.path, 0o060, err)
 		}
 		return Response{}, &NotRunningError{Path: c.path, Err: err}
 	}

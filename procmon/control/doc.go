@@ -6,7 +6,10 @@
 // # Transport
 //
 // A unix stream socket (default under /run/procmon/), mode 0600, so only its
-// owner (and root) may reload or read status. One connection carries one
+// owner (and root) may reload or read status; or, with [ServerOptions] GID
+// (the procmon config's group), root:group mode 0660, so that the group's
+// members, the deploy user among them, may too. A client refused by those
+// permissions gets a [PermissionError] naming the socket and the group. One connection carries one
 // request and one answer, each a single JSON object:
 //
 //	→ {"op":"status"}
@@ -36,8 +39,9 @@
 // [ExitCode] maps an answer to the command's exit status, which `deploy`
 // relies on: 0 the new generation serves (or, without --wait, the reload was
 // queued); 3 the reload was abandoned and the old generation keeps serving;
-// 4 no verdict within the timeout; 5 the daemon could not be reached; 1 any
-// other error.
+// 4 no verdict within the timeout; 5 the daemon could not be reached; 6
+// permission denied on the socket (the daemon may be running: this user is
+// not in its group); 1 any other error.
 //
 // # One daemon per app
 //

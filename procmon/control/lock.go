@@ -48,7 +48,7 @@ type instanceLock struct {
 
 // lockInstance takes the exclusive lock at path and writes our pid into it.
 func lockInstance(path, app string) (*instanceLock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -104,9 +104,10 @@ func clearStaleSocket(path string) error {
 	return nil
 }
 
-// listenPrivate binds a unix socket at path with mode 0600: it binds a
-// temporary name, chmods it, then renames it into place.
-func listenPrivate(path string) (*net.UnixListener, error) {
+// listenSocket binds a unix socket at path with mode 0600, or with gid >
+// 0 as group gid with mode 0660: it binds a temporary name, sets its group
+// and mode, then renames it into place.
+func listenSocket(path string, gid int) (*net.UnixListener, error) {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	os.Remove(tmp)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
@@ -114,7 +115,16 @@ func listenPrivate(path string) (*net.UnixListener, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	mode := os.FileMode(0o600)
+	if gid > 0 {
+		mode = 0o660
+		if err := os.Lchown(tmp, -1, gid); err != nil {
+			ln.Close()
+			os.Remove(tmp)
+			return nil, fmt.Errorf("control socket %s: give it to group %d: %w (hint: procmon must run as root or be a member of that group)", path, gid, err)
+		}
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
 		ln.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("control socket %s: chmod: %w", path, err)

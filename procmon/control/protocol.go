@@ -3,6 +3,7 @@ package control
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -110,6 +111,9 @@ const (
 	ExitAbandoned  = 3
 	ExitTimeout    = 4
 	ExitNotRunning = 5
+	// ExitPermission: this user may not use the control socket (or read
+	// the log or the config); procmon may be running fine.
+	ExitPermission = 6
 )
 
 // ExitCode maps the result of Client.Reload to the exit status of
@@ -118,6 +122,8 @@ func ExitCode(r ReloadResult, err error) int {
 	switch {
 	case errors.Is(err, ErrNotRunning):
 		return ExitNotRunning
+	case errors.Is(err, os.ErrPermission):
+		return ExitPermission
 	case err != nil:
 		return ExitError
 	}

@@ -24,6 +24,12 @@ func RenderStatus(w io.Writer, s Status) error {
 	if s.Listen != "" {
 		ew.printf("listen %s (%s)\n", s.Listen, s.Mode)
 	}
+	switch {
+	case s.Dir != "" && s.servingReady() == 0:
+		ew.printf("serving nothing (503): no worker of generation %d is ready (%s)\n", s.Generation, s.Dir)
+	case s.Dir != "":
+		ew.printf("serving %s\n", s.Dir)
+	}
 	ew.printf("\n")
 	renderWorkers(ew, s.Workers)
 	ew.printf("\n")

@@ -47,12 +47,28 @@ type Server struct {
 	err    error
 }
 
-// NewServer takes the single-instance lock "<path>.lock" for app, replaces
-// a stale socket left by a crashed daemon, and binds the socket at path with
-// mode 0600, creating its directory if needed. A second daemon for the same
-// path gets an *AlreadyRunningError. Serve answers requests; Close releases
-// everything.
+// ServerOptions are the choices of NewServerWith. The zero value is a
+// socket private to the daemon's user.
+type ServerOptions struct {
+	// GID, when more than 0, is the group the socket belongs to: it gets
+	// mode 0660, so that the group's members (the deploy user) may reload
+	// and read status. 0 keeps it 0600 (root's group needs no grant).
+	GID int
+}
+
+// NewServer is NewServerWith and the zero ServerOptions: a socket only the
+// daemon's user may use.
 func NewServer(path, app string, h Handler) (*Server, error) {
+	return NewServerWith(path, app, h, ServerOptions{})
+}
+
+// NewServerWith takes the single-instance lock "<path>.lock" for app,
+// replaces a stale socket left by a crashed daemon, and binds the socket
+// at path with mode 0600, or root:opts.GID 0660, creating its directory
+// (0755: the socket carries the access, and several apps may share the
+// directory) if needed. A second daemon for the same path gets an
+// *AlreadyRunningError. Serve answers requests; Close releases everything.
+func NewServerWith(path, app string, h Handler, opts ServerOptions) (*Server, error) {
 	if path == "" {
 		return nil, errors.New("control socket: empty path")
 	}
@@ -70,7 +86,7 @@ func NewServer(path, app string, h Handler) (*Server, error) {
 		lock.release()
 		return nil, err
 	}
-	ln, err := listenPrivate(path)
+	ln, err := listenSocket(path, opts.GID)
 	if err != nil {
 		lock.release()
 		return nil, err

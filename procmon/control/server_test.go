@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 		runChildDaemon(path)
 		return
 	}
+	if path := os.Getenv(clientEnv); path != "" {
+		os.Exit(runChildClient(path))
+	}
 	os.Exit(m.Run())
 }
 

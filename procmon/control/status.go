@@ -26,6 +26,13 @@ type Status struct {
 	Generation int `json:"generation"`
 	// Pending is the generation a reload is starting, 0 when none.
 	Pending int `json:"pending_generation,omitempty"`
+	// Dir is the directory the serving generation runs in: the config's
+	// dir as it resolved when that generation started, so with dir a
+	// `current` symlink it names the release procmon serves, whatever
+	// current points at now. "" before the first generation started. Its
+	// workers in state "ready" are those that take traffic: with none the
+	// app answers 503.
+	Dir string `json:"dir,omitempty"`
 	// Reloads counts finished reloads, served or abandoned.
 	Reloads int `json:"reloads"`
 	// Listen and Mode echo the config.
@@ -135,6 +142,17 @@ type LogInfo struct {
 	// DroppedLines counts lines lost because workers wrote faster than the
 	// disk took them.
 	DroppedLines uint64 `json:"dropped_lines"`
+}
+
+// servingReady counts the ready workers of the serving generation.
+func (s *Status) servingReady() int {
+	n := 0
+	for _, w := range s.Workers {
+		if w.Generation == s.Generation && w.State == StateReady {
+			n++
+		}
+	}
+	return n
 }
 
 // fill sets the derived fields: Time and each worker's UptimeSec.

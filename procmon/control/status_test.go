@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func knownStatus() Status {
 	t0 := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
 	return Status{
 		App: "vmblog", PID: 4242, State: StateDegraded, Generation: 3, Reloads: 2,
-		Listen: "127.0.0.1:8080", Mode: "proxy",
+		Listen: "127.0.0.1:8080", Mode: "proxy", Dir: "/var/www/vmblog/releases/20261124T061502Z-3f9c2ab",
 		Started: t0, Time: t0.Add(2*time.Hour + 5*time.Minute),
 		Workers: []Worker{
 			{ID: "w1", Generation: 3, PID: 5001, Port: 41001, State: "ready", Started: t0.Add(2 * time.Hour), Restarts: 0, RSSBytes: 48 << 20, CPUPercent: 1.5},
@@ -163,4 +164,18 @@ func (s *stepSource) Memory() (metrics.Memory, error) {
 func (s *stepSource) Disk(string) (metrics.Disk, error) { return metrics.Disk{}, nil }
 func (s *stepSource) Process(int) (metrics.ProcessTimes, error) {
 	return metrics.ProcessTimes{CPUTicks: s.ticks, RSSBytes: 64 << 20}, nil
+}
+
+// TestStatusRenderServingNothing: a serving generation without a ready
+// worker is said to serve nothing, as its clients get 503.
+func TestStatusRenderServingNothing(t *testing.T) {
+	s := Status{App: "new", State: StateCrashLoop, Generation: 1, Dir: "/srv/app/releases/r1",
+		Workers: []Worker{{ID: "w1", Generation: 1, State: "exited"}}}
+	var b bytes.Buffer
+	if err := RenderStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := "serving nothing (503): no worker of generation 1 is ready (/srv/app/releases/r1)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, b.String())
+	}
 }

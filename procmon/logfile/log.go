@@ -34,6 +34,11 @@ type Options struct {
 	QueueBytes int64
 	// Now stamps lines; nil means time.Now.
 	Now func() time.Time
+	// GID, when more than 0, is the group the file (and each file that
+	// replaces it at a rotation) is given, so that the group's members (the
+	// deploy user) may read it; 0 leaves the creating process's group.
+	// The mode is 0640 either way.
+	GID int
 }
 
 // Stats counts what happened to lines since the Log was opened.
@@ -66,14 +71,14 @@ type Log struct {
 	stats Stats
 }
 
-// Open opens (creating if needed, mode 0640) the log file at path for
-// appending and starts its writer goroutine. Close stops it.
+// Open opens (creating if needed, mode 0640, group opts.GID) the log file
+// at path for appending and starts its writer goroutine. Close stops it.
 func Open(path string, opts Options) (*Log, error) {
 	if path == "" {
 		return nil, errors.New("log file: empty path (set log.file in the config)")
 	}
 	opts = withDefaults(opts)
-	f, size, err := openAppend(path)
+	f, size, err := openAppend(path, opts.GID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +114,22 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-func openAppend(path string) (*os.File, int64, error) {
+// openAppend opens path for appending, with mode 0640 and, when gid > 0,
+// that group: an existing file gets them too.
+func openAppend(path string, gid int) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open log file: %w (check that its directory exists and is writable)", err)
+	}
+	if gid > 0 {
+		err = f.Chown(-1, gid)
+		if err == nil {
+			err = f.Chmod(0o640)
+		}
+		if err != nil {
+			f.Close()
+			return nil, 0, fmt.Errorf("log file %s: give it to group %d: %w (hint: procmon must run as root or be a member of that group)", path, gid, err)
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {

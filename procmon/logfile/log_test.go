@@ -337,3 +337,48 @@ func TestWritePreformattedLines(t *testing.T) {
 		t.Fatalf("long line cut as %q", lines[2000:])
 	}
 }
+
+// TestGroupCanReadEveryFile: with GID the file procmon finds (even one it
+// made private before), and each file a rotation starts, is mode 0640 in
+// that group, so the deploy user in it can run `procmon logs`.
+func TestGroupCanReadEveryFile(t *testing.T) {
+	gid := 0
+	if os.Geteuid() == 0 {
+		gid = 65534
+	} else if groups, _ := os.Getgroups(); len(groups) > 0 {
+		for _, g := range groups {
+			if g != 0 && g != os.Getegid() {
+				gid = g
+			}
+		}
+	}
+	if gid == 0 {
+		t.Skip("needs root, or a supplementary group to give the file to")
+	}
+	path := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path, Options{MaxSize: 4 << 10, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		l.Line(1, "w1", fmt.Sprintf("line %d %s", i, strings.Repeat("x", 100)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l.Stats().Rotations == 0 {
+		t.Fatal("no rotation: the test needs one")
+	}
+	for _, p := range []string{path, path + ".1"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o640 || int(st.Gid) != gid {
+			t.Errorf("%s: mode %v group %d, want 0640 and group %d", p, fi.Mode().Perm(), st.Gid, gid)
+		}
+	}
+}

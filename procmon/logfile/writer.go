@@ -129,7 +129,7 @@ func (w *writer) rotate() {
 }
 
 func (w *writer) reopen() bool {
-	f, size, err := openAppend(w.log.path)
+	f, size, err := openAppend(w.log.path, w.log.opts.GID)
 	if err != nil {
 		w.fail(err)
 		return false

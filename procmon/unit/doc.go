@@ -12,4 +12,9 @@
 // failed instead of timing out (which Restart=on-failure would answer by
 // restarting procmon and every worker), and TimeoutStopSec covers
 // stop_timeout, procmon's own grace for draining and stopping workers.
+//
+// The unit sets no User=: procmon runs as root and starts the workers as
+// the config's user (see package procmon for why). The rendered file names
+// that user and the group the deploy user must join, or warns when the
+// config names no user and the app would run as root.
 package unit

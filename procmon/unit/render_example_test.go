@@ -8,7 +8,7 @@ import (
 
 // ExampleRender prints the unit for one app, as 'procmon unit' does.
 func ExampleRender() {
-	err := unit.Render(os.Stdout, unit.Options{App: "vmblog", ConfigPath: "/etc/procmon/vmblog.toml", User: "www-data"})
+	err := unit.Render(os.Stdout, unit.Options{App: "vmblog", ConfigPath: "/etc/procmon/vmblog.toml", User: "www-data", Group: "www-data"})
 	if err != nil {
 		panic(err)
 	}

@@ -40,8 +40,12 @@ type Options struct {
 	// StopTimeout and ReadyTimeout are the app's stop_timeout and
 	// ready.timeout; zero means their defaults.
 	StopTimeout, ReadyTimeout time.Duration
-	// User and Group run procmon and the workers; empty leaves systemd's
-	// default (root), which the rendered file comments on.
+	// User and Group are the app config's user and group keys: the
+	// workers' user and the group of the socket and the log. They are not
+	// the unit's User= and Group=: procmon itself runs as root and starts
+	// the workers as User (see package procmon). The rendered unit says
+	// who runs the app, and warns when User is empty (the workers then run
+	// as root). Ignored for the template.
 	User, Group string
 }
 

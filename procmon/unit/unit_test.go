@@ -54,11 +54,21 @@ func TestAppUnit(t *testing.T) {
 	for _, want := range []string{
 		"ExecStart=/usr/local/bin/procmon run -c /etc/procmon/vmblog.toml\n",
 		"ExecReload=/usr/local/bin/procmon reload --wait --timeout 135s -c /etc/procmon/vmblog.toml\n",
-		"TimeoutStartSec=150s\n", "TimeoutStopSec=75s\n", "User=www-data\n", "KillMode=mixed\n", "Type=notify\n",
+		"TimeoutStartSec=150s\n", "TimeoutStopSec=75s\n", "KillMode=mixed\n", "Type=notify\n",
+		"run as user www-data, group www-data", "usermod -aG www-data deploy",
 	} {
 		if !bytes.Contains(got, []byte(want)) {
 			t.Errorf("unit lacks %q", want)
 		}
+	}
+	// procmon stays root and starts the workers as the user itself.
+	if bytes.Contains(got, []byte("\nUser=")) || bytes.Contains(got, []byte("\nGroup=")) {
+		t.Errorf("unit sets User= or Group=: procmon must stay root to start the workers as the config's user")
+	}
+	o := appOptions
+	o.User, o.Group = "", ""
+	if root := render(t, o); !bytes.Contains(root, []byte("# WARNING: /etc/procmon/vmblog.toml sets no user, so the workers of\n# vmblog run as root.")) {
+		t.Errorf("a config without user renders no warning that the app runs as root:\n%s", root)
 	}
 	if appOptions.Name() != "procmon-vmblog.service" || (Options{}).Name() != "procmon@.service" {
 		t.Error("unit names")
@@ -121,7 +131,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := appOptions
-	o.Binary, o.User, o.Group = bin, "", "" // verify resolves users; root always exists
+	o.Binary = bin
 	units := map[string][]byte{
 		"procmon-vmblog.service": render(t, o),
 		"procmon@vmblog.service": bytes.ReplaceAll(example, []byte(DefaultBinary), []byte(bin)),

@@ -51,27 +51,35 @@ RestartSec=5s
 WatchdogSec={{.WatchdogSec}}
 # The control socket lives in /run/procmon/. The procmon units of all apps
 # share the directory, so it is kept when one of them stops (the default
-# would delete the other apps' sockets). Apps that run as different users
-# should each get their own directory (RuntimeDirectory=procmon/<app>) and
-# socket path.
+# would delete the other apps' sockets). It is open to all (0755): each
+# socket carries its own access, 0600 for root alone or, with group set in
+# the app's config, root:group 0660.
 RuntimeDirectory=procmon
 RuntimeDirectoryMode=0755
 RuntimeDirectoryPreserve=yes
 # The proxy holds two descriptors per client connection.
 LimitNOFILE=65536
-{{- if .User}}
-User={{.User}}
-{{- end}}
-{{- if .Group}}
-Group={{.Group}}
-{{- end}}
-{{- if not .User}}
-# procmon runs as root unless User= is set. With User=, the log file's
-# directory, the app's dir and the restart file must be writable by that
-# user, and a listen port below 1024 needs
-# AmbientCapabilities=CAP_NET_BIND_SERVICE.
-#User=www-data
-#Group=www-data
+# No User= here: procmon itself runs as root, so that it may bind any port,
+# own the control socket and the log out of the app's reach (the app cannot
+# forge the reload verdict deploy's gate trusts), and start the workers as
+# the app's user. It never runs the app as root when the config names one:
+{{- if .Template}}
+# set user = "<app user>" in /etc/procmon/<app>.toml (and group, default the
+# user's primary group). The workers run as that user; the socket and the
+# log belong to that group: add the deploy user to it (usermod -aG <group>
+# deploy) so that deploy's 'procmon reload --wait' may use them.
+{{- else if and .User .Group}}
+# the workers of {{.Description}} run as user {{.User}}, group {{.Group}} (user and group in
+# {{.Config}}). The control socket and the log belong to group
+# {{.Group}}: add the deploy user to it (usermod -aG {{.Group}} deploy).
+{{- else if .User}}
+# the workers of {{.Description}} run as user {{.User}} and its primary group (user in
+# {{.Config}}), to which the control socket and the log
+# belong: add the deploy user to that group (usermod -aG <group> deploy).
+{{- else}}
+# WARNING: {{.Config}} sets no user, so the workers of
+# {{.Description}} run as root. Set user = "<app user>" there (and group, which the
+# deploy user must be in) and restart the unit.
 {{- end}}
 
 [Install]
