@@ -171,8 +171,17 @@ func passListener(t *testing.T, cmd *exec.Cmd) net.Listener {
 }
 
 // drainOnSIGTERM starts /slow, sends SIGTERM once its headers arrived, and
-// checks the body still completes and the process then exits 0.
+// checks the body still completes and the process then exits 0. A second
+// connection, opened before the SIGTERM, sends its request after it: that
+// request is answered or its connection closed cleanly, never a crash
+// (node-hello used to die of ERR_HTTP_HEADERS_SENT there, cutting the
+// requests in flight).
 func drainOnSIGTERM(t *testing.T, a *app) {
+	late, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
 	conn, err := net.DialTimeout("tcp", a.addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -192,12 +201,26 @@ func drainOnSIGTERM(t *testing.T, a *app) {
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(100 * time.Millisecond) // let the app handle it
+	late.SetDeadline(time.Now().Add(readyWait))
+	fmt.Fprintf(late, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("in-flight /slow cut short by SIGTERM: %v (got %q)", err, body)
 	}
 	if want := fmt.Sprintf("slow done after %dms\n", slowMS); string(body) != want {
 		t.Fatalf("in-flight /slow body = %q, want %q", body, want)
+	}
+	// The late request: answered, or its connection closed before any
+	// byte of an answer.
+	if next, err := http.ReadResponse(bufio.NewReader(late), nil); err == nil {
+		b, rerr := io.ReadAll(next.Body)
+		next.Body.Close()
+		if next.StatusCode != http.StatusOK || rerr != nil {
+			t.Fatalf("request sent after SIGTERM: status %d, body %q, %v", next.StatusCode, b, rerr)
+		}
+	} else if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("request sent after SIGTERM: %v", err)
 	}
 	select {
 	case <-a.done:

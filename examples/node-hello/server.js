@@ -126,7 +126,11 @@ function main() {
       process.exit(0);
     });
     if (server.closeIdleConnections) server.closeIdleConnections();
-    server.on('request', (req, res) => res.setHeader('Connection', 'close'));
+    // Requests still arriving on open connections are answered with
+    // Connection: close. The listener must run before the handler: after
+    // it, the headers are sent and setHeader throws ERR_HTTP_HEADERS_SENT,
+    // which crashed the worker mid-drain and cut the requests in flight.
+    server.prependListener('request', (req, res) => res.setHeader('Connection', 'close'));
     setTimeout(() => {
       console.error('node-hello: drain timed out; exiting with requests still open');
       process.exit(1);
