@@ -17,6 +17,15 @@ import (
 // named on one `hosts` line. Every host ends on the same new release, the
 // summary says so, and --json's summary agrees with the disks.
 func TestFleetDeployThroughCLI(t *testing.T) {
+	f, hosts := newFleetFixture(t)
+	f.mustRun("production", "setup")
+	checkFleetDeploy(t, f, hosts)
+}
+
+// newFleetFixture is three real sshd "hosts", each with its own disk at the
+// same path (a mount namespace per sshd), all on one `hosts` line, and
+// deploy.conf with extra lines.
+func newFleetFixture(t *testing.T, extra ...string) (*fixture, []*sshtest.Host) {
 	f := &fixture{t: t, origin: newOrigin(t), home: t.TempDir()}
 	t.Setenv("HOME", f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
@@ -40,30 +49,35 @@ func TestFleetDeployThroughCLI(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(sshDir, "known_hosts"), strings.Join(known, "\n")+"\n")
 	f.conf = filepath.Join(t.TempDir(), "deploy.conf")
-	writeFile(t, f.conf, strings.Join([]string{"[production]",
+	writeFile(t, f.conf, strings.Join(append([]string{"[production]",
 		"hosts " + strings.Join(names, " "),
 		"user " + hosts[0].User(),
 		"repo " + f.origin.dir,
 		"path " + f.path,
 		"ref origin/main",
-	}, "\n")+"\n")
+	}, extra...), "\n")+"\n")
+	return f, hosts
+}
 
-	f.mustRun("production", "setup")
+// releaseOn is the release current points at on host h.
+func releaseOn(t *testing.T, h *sshtest.Host) string {
+	t.Helper()
+	target, err := os.Readlink(filepath.Join(h.Root, "app", "current"))
+	if err != nil {
+		t.Fatalf("host %s: %v", h.Addr(), err)
+	}
+	return filepath.Base(target)
+}
+
+func checkFleetDeploy(t *testing.T, f *fixture, hosts []*sshtest.Host) {
 	out := f.mustRun("production").stdout
 	if n := strings.Count(out, "unchecked: nothing checked"); n < 3 { // no gate in this config
 		t.Errorf("summary shows %d hosts unchecked, want 3:\n%s", n, out)
 	}
-	releaseOn := func(h *sshtest.Host) string {
-		target, err := os.Readlink(filepath.Join(h.Root, "app", "current"))
-		if err != nil {
-			t.Fatalf("host %s: %v", h.Addr(), err)
-		}
-		return filepath.Base(target)
-	}
-	first := releaseOn(hosts[0])
+	first := releaseOn(t, hosts[0])
 	for _, h := range hosts[1:] {
-		if releaseOn(h) != first {
-			t.Errorf("host %s is on %s, host 1 on %s", h.Addr(), releaseOn(h), first)
+		if releaseOn(t, h) != first {
+			t.Errorf("host %s is on %s, host 1 on %s", h.Addr(), releaseOn(t, h), first)
 		}
 	}
 
@@ -74,8 +88,8 @@ func TestFleetDeployThroughCLI(t *testing.T) {
 		t.Fatalf("--json summary %+v", sum)
 	}
 	for i, hs := range sum.Hosts {
-		if hs.NewSHA != sha || hs.Outcome != "unchecked" || releaseOn(hosts[i]) != hs.NewRelease {
-			t.Errorf("host %d: summary %+v, disk on %s, want sha %s deployed", i, hs, releaseOn(hosts[i]), sha)
+		if hs.NewSHA != sha || hs.Outcome != "unchecked" || releaseOn(t, hosts[i]) != hs.NewRelease {
+			t.Errorf("host %d: summary %+v, disk on %s, want sha %s deployed", i, hs, releaseOn(t, hosts[i]), sha)
 		}
 	}
 }
