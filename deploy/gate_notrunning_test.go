@@ -72,3 +72,28 @@ func TestGateProcmonPermissionDenied(t *testing.T) {
 		t.Errorf("current = %s, want %s put back", s.current(), first.NewRelease)
 	}
 }
+
+// Each exit status of `procmon reload --wait` has its own text: only 3
+// (the reload was abandoned) says the old workers still serve; a procmon
+// that failed or died may have left nothing serving.
+func TestGateProcmonExitTexts(t *testing.T) {
+	o, s, code, _ := gatedServer(t)
+	s.deploy()
+	for status, want := range map[string]string{
+		"3":   "procmon kept the old ones serving",
+		"4":   "gave no verdict in time",
+		"1":   "if procmon itself stopped, nothing may be serving",
+		"137": "ended abnormally; nothing may be serving",
+	} {
+		must(t, os.WriteFile(code, []byte(status), 0o644))
+		o.commit(nil)
+		_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+		var se *StepError
+		if !errors.As(err, &se) || se.Step != "gate" || !strings.Contains(se.Message, want) {
+			t.Errorf("reload exit %s: err = %v, want a gate failure saying %q", status, err, want)
+		}
+		if status != "3" && strings.Contains(se.Message, "still serve") {
+			t.Errorf("reload exit %s claims the old workers still serve: %v", status, err)
+		}
+	}
+}
