@@ -85,6 +85,7 @@ func (s *Supervisor) shutdown() {
 	}
 	if s.server == nil {
 		s.serverDrained = true
+		s.stopUnavailable()
 		if s.listenFile != nil {
 			s.listenFile.Close()
 			s.listenFile = nil

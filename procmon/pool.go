@@ -51,6 +51,7 @@ func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.stopUnavailable() // the workers take the shared socket over
 	s.genNum++
 	g := &generation{num: s.genNum, cfg: cfg, dir: dir, started: time.Now()}
 	for i := range cfg.Workers {

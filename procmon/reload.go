@@ -139,6 +139,9 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 			}
 		}
 	}
+	if s.cur == nil && s.next == nil {
+		s.answerUnavailable() // still waiting: socket mode answers 503 again
+	}
 }
 
 // failQueued answers the callers of a queued reload that will not run.

@@ -57,6 +57,7 @@ type Supervisor struct {
 	proxy      *proxy
 	server     *proxyServer
 	listenFile *os.File
+	unavail    *unavailable // socket mode's 503 answers while no worker runs
 	notify     *notifySocket
 	heartbeat  *heartbeat
 	hb         HeartbeatStatus
@@ -262,6 +263,7 @@ func (s *Supervisor) cleanup() {
 	if s.server != nil {
 		s.server.Close()
 	}
+	s.stopUnavailable()
 	if s.listenFile != nil {
 		s.listenFile.Close()
 	}

@@ -85,5 +85,6 @@ func (s *Supervisor) enterWaiting(err *dirMissingError) {
 	}
 	s.log.Info("dir does not exist yet: waiting for the first deploy; a reload ("+how+") starts the workers",
 		"dir", s.cfg.Dir, "missing", err.missing)
+	s.answerUnavailable()
 	s.emit(EventWaiting, 0, "waiting for the first deploy: "+err.Error())
 }

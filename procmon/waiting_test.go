@@ -217,7 +217,7 @@ func newJobSupervisor(t *testing.T, root, dir string) *Supervisor {
 // TestStopWhileWaiting: a procmon that never got its first deploy stops
 // cleanly and lets go of its port, in proxy and in socket mode.
 func TestStopWhileWaiting(t *testing.T) {
-	for _, mode := range []Mode{ModeProxy} {
+	for _, mode := range []Mode{ModeProxy, ModeSocket} {
 		t.Run(string(mode), func(t *testing.T) {
 			a := newTestApp(t, appSpec{mode: mode, workers: 1}).withoutCurrent()
 			a.launch()
