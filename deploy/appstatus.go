@@ -18,8 +18,8 @@ import (
 type AppStatus struct {
 	// App is the app's name in procmon's config.
 	App string `json:"app"`
-	// State is starting, ready, reloading, degraded, crash-loop, stopping
-	// or stopped.
+	// State is waiting (for the first deploy), starting, ready, reloading,
+	// degraded, crash-loop, stopping or stopped.
 	State string `json:"state"`
 	// Generation is the generation serving (0 before the first is up).
 	Generation int `json:"generation"`

@@ -28,7 +28,13 @@ type Serving struct {
 // It returns nil when there is nothing to compare: no state or no view,
 // or a procmon too old to report its directory.
 func ServingOf(env string, d *HostStatus, a *AppStatus) *Serving {
-	if d == nil || a == nil || a.Dir == "" {
+	if d == nil || a == nil {
+		return nil
+	}
+	if a.State == "waiting" { // procmon started before the first deploy and nothing ran since
+		return &Serving{Problem: fmt.Sprintf("procmon serves nothing (503): it waits for the first deploy to reload it; run 'deploy %s' (or reload procmon if current is there)", env)}
+	}
+	if a.Dir == "" {
 		return nil
 	}
 	s := &Serving{Dir: a.Dir, Ready: a.ServingReady()}

@@ -155,3 +155,20 @@ func TestCheckTableGolden(t *testing.T) {
 	}
 	assertOutputGolden(t, "check_table", b.String())
 }
+
+// TestServingWhileProcmonWaits: procmon started before the first deploy
+// reports state waiting and no dir: the SERVES column says nothing is
+// served, and the problem says what starts it.
+func TestServingWhileProcmonWaits(t *testing.T) {
+	app, err := DecodeAppStatus([]byte(`{"app":"vmblog","pid":41,"state":"waiting","generation":0,"reloads":0,"workers":[],"heartbeat":{"enabled":false}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := NewStatusRow("production", "web1", &HostStatus{Current: "20261124T080000Z-9a8b7c6", LayoutOK: true, Lock: "free"}, nil, app, nil)
+	if got := row.Serving.cell(); got != "NOTHING (503)" {
+		t.Errorf("SERVES %q, want NOTHING (503)", got)
+	}
+	if got := row.Problem(); !strings.Contains(got, "waits for the first deploy") || !strings.Contains(got, "'deploy production'") {
+		t.Errorf("Problem() = %q", got)
+	}
+}

@@ -167,6 +167,14 @@ func mergeEnv(a, b map[string]string) map[string]string {
 // start runs the supervisor and waits until the first generation is ready.
 func (a *testApp) start() *testApp {
 	a.t.Helper()
+	a.launch()
+	a.waitState(StateReady, 20*time.Second)
+	return a
+}
+
+// launch runs the supervisor without waiting for any state.
+func (a *testApp) launch() {
+	a.t.Helper()
 	cfg, err := LoadConfig(a.cfgPath)
 	if err != nil {
 		a.t.Fatal(err)
@@ -193,8 +201,6 @@ func (a *testApp) start() *testApp {
 	a.done = make(chan error, 1)
 	go func() { a.done <- sup.Run(ctx) }()
 	a.t.Cleanup(a.stop)
-	a.waitState(StateReady, 20*time.Second)
-	return a
 }
 
 // stop shuts the supervisor down and waits for Run to return.

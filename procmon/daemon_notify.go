@@ -84,8 +84,10 @@ func (d *Daemon) handle(items []any, lastStatus *string) {
 			continue // a metrics sample: only the summary may change
 		}
 		switch ev.Kind {
-		case EventReady, EventReloaded, EventReloadFailed:
+		case EventReady, EventReloaded, EventReloadFailed, EventWaiting:
 			// After a failed reload the old generation serves: ready again.
+			// Waiting for the first deploy, procmon itself is up: ready, or
+			// a Type=notify unit would time out before anything deploys.
 			d.notifyErr("READY", d.notifier.Ready())
 		case EventReloading:
 			d.notifyErr("RELOADING", d.notifier.Reloading())
@@ -111,6 +113,24 @@ func (d *Daemon) notifyErr(what string, err error) {
 // summary is the one-line STATUS= shown by `systemctl status`, e.g.
 // "ready: generation 3, 2/2 workers ready".
 func summary(st control.Status) string {
+	line := workersSummary(st)
+	if r := st.LastReload; r != nil && r.Outcome == control.OutcomeAbandoned && r.Generation == 0 {
+		line += "; reload abandoned: " + r.Reason
+	} else if r != nil && r.Outcome == control.OutcomeAbandoned {
+		line += fmt.Sprintf("; reload of generation %d abandoned: %s", r.Generation, r.Reason)
+	}
+	if len(st.DegradedReasons) > 0 {
+		line += "; " + strings.Join(st.DegradedReasons, ", ")
+	}
+	return line
+}
+
+// workersSummary is the start of the summary: the state and the serving
+// generation's ready workers.
+func workersSummary(st control.Status) string {
+	if st.State == control.StateWaiting {
+		return "waiting for the first deploy: no worker runs yet; a reload starts them"
+	}
 	ready, total := 0, 0
 	for _, w := range st.Workers {
 		if w.Generation == st.Generation {
@@ -120,14 +140,7 @@ func summary(st control.Status) string {
 			}
 		}
 	}
-	line := fmt.Sprintf("%s: generation %d, %d/%d workers ready", st.State, st.Generation, ready, total)
-	if r := st.LastReload; r != nil && r.Outcome == control.OutcomeAbandoned {
-		line += fmt.Sprintf("; reload of generation %d abandoned: %s", r.Generation, r.Reason)
-	}
-	if len(st.DegradedReasons) > 0 {
-		line += "; " + strings.Join(st.DegradedReasons, ", ")
-	}
-	return line
+	return fmt.Sprintf("%s: generation %d, %d/%d workers ready", st.State, st.Generation, ready, total)
 }
 
 // latestSample returns the sampler's newest sample and its history.

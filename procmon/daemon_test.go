@@ -60,6 +60,14 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, a *testApp) *testDaemon {
 	t.Helper()
+	td := launchDaemon(t, a)
+	a.waitState(StateReady, 20*time.Second)
+	return td
+}
+
+// launchDaemon is startDaemon without waiting for any state.
+func launchDaemon(t *testing.T, a *testApp) *testDaemon {
+	t.Helper()
 	td := &testDaemon{testApp: a, source: &fixedSource{memPercent: 40}, stderr: &syncBuffer{}}
 	ln, err := sdnotify.Listen(filepath.Join(a.root, "notify.sock"))
 	if err != nil {
@@ -85,7 +93,6 @@ func startDaemon(t *testing.T, a *testApp) *testDaemon {
 	a.cancel, a.done = cancel, make(chan error, 1)
 	go func() { a.done <- td.d.Run(ctx) }()
 	t.Cleanup(a.stop)
-	a.waitState(StateReady, 20*time.Second)
 	return td
 }
 

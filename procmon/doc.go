@@ -17,6 +17,27 @@
 // proxy mode PORT, a free loopback port of its own. Each worker runs in its
 // own process group, which is what gets signalled.
 //
+// # Before the first deploy
+//
+// The README's steps start procmon before the first deploy, when `dir`
+// (the `current` symlink the deploy creates) does not exist yet. Run then
+// does not fail: it opens the listener, the notify and control sockets,
+// the watcher and the heartbeat, and waits ([StateWaiting], "waiting" in
+// `procmon status`). systemd gets READY=1 (procmon itself is up). No
+// worker runs: the public port answers 503 (in socket mode procmon
+// accepts on the shared socket and answers 503 itself, until workers are
+// about to take it; otherwise clients would hang in the listen backlog),
+// and the heartbeat checks nothing, so it cannot reload. The first reload
+// that finds dir starts generation 1 (the deploy's `procmon reload --wait`
+// exits 0 once it serves; a restart file touched in the new release and
+// SIGHUP work too: the watcher watches the nearest existing directory
+// until the file's directory appears). A reload while dir is still missing
+// is abandoned with the reason "dir … does not exist yet: deploy first";
+// so is a first generation that fails, which is no crash loop: nothing is
+// restarted and procmon keeps waiting. Only a dir that does not exist is
+// waited for (its parent missing, or `current` pointing nowhere, count);
+// any other error resolving it stops Run at start as before.
+//
 // # Users
 //
 // procmon runs as root and starts each worker as the config's `user` (with

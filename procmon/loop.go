@@ -85,6 +85,7 @@ func (s *Supervisor) shutdown() {
 	}
 	if s.server == nil {
 		s.serverDrained = true
+		s.stopUnavailable()
 		if s.listenFile != nil {
 			s.listenFile.Close()
 			s.listenFile = nil
@@ -211,8 +212,12 @@ func (s *Supervisor) state() AppState {
 	switch {
 	case s.stopping:
 		return StateStopping
+	case s.next != nil && s.cur == nil:
+		return StateStarting // the first generation, started by a reload after waiting
 	case s.next != nil:
 		return StateReloading
+	case s.cur == nil && s.waiting:
+		return StateWaiting
 	}
 	if s.cur != nil {
 		for _, sl := range s.cur.slots {
@@ -228,7 +233,9 @@ func (s *Supervisor) state() AppState {
 }
 
 func (s *Supervisor) onHeartbeatTick() {
-	if s.hbRunning || s.stopping {
+	// Before a generation runs (waiting for the first deploy) there is
+	// nothing to check: a 503 must not reload a dir that is not there.
+	if s.hbRunning || s.stopping || s.cur == nil {
 		return
 	}
 	if !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {

@@ -3,7 +3,6 @@ package procmon
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -45,12 +44,14 @@ type (
 	}
 )
 
-// startGeneration resolves dir and starts every worker of a new generation.
+// startGeneration resolves dir and starts every worker of a new
+// generation. A dir that does not exist is a *dirMissingError.
 func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
-	dir, err := filepath.EvalSymlinks(cfg.Dir)
+	dir, err := resolveDir(cfg.Dir, s.cur != nil)
 	if err != nil {
-		return nil, fmt.Errorf("key \"dir\": %w", err)
+		return nil, err
 	}
+	s.stopUnavailable() // the workers take the shared socket over
 	s.genNum++
 	g := &generation{num: s.genNum, cfg: cfg, dir: dir, started: time.Now()}
 	for i := range cfg.Workers {

@@ -94,7 +94,7 @@ func (s *Supervisor) switchOver() {
 	if old != nil {
 		s.retire(old, true)
 	}
-	s.everReady = true
+	s.everReady, s.waiting = true, false
 	s.finishReload(true, "")
 }
 
@@ -120,6 +120,9 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	if ok {
 		s.log.Info("reloaded", "gen", r.gen, "took", res.Duration.Round(time.Millisecond), "trigger", r.trigger)
 		s.emit(EventReloaded, r.gen, "serving generation "+fmt.Sprint(r.gen))
+	} else if s.cur == nil {
+		s.log.Error("reload failed; nothing serves yet: still waiting for the first deploy", "gen", r.gen, "err", reason)
+		s.emit(EventReloadFailed, r.gen, reason)
 	} else {
 		s.log.Error("reload failed; the old generation keeps serving", "gen", r.gen, "err", reason)
 		s.emit(EventReloadFailed, r.gen, reason)
@@ -135,6 +138,9 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 				c <- r.last
 			}
 		}
+	}
+	if s.cur == nil && s.next == nil {
+		s.answerUnavailable() // still waiting: socket mode answers 503 again
 	}
 }
 

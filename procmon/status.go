@@ -20,6 +20,10 @@ const (
 	StateStopping
 	// StateStopped: every worker is gone; Run has returned or is returning.
 	StateStopped
+	// StateWaiting: dir did not exist when procmon started (before the
+	// first deploy): no worker runs, the public port answers 503, and the
+	// reload that finds dir (the first deploy's) starts generation 1.
+	StateWaiting
 )
 
 // String returns the state as status prints it.
@@ -37,6 +41,8 @@ func (s AppState) String() string {
 		return "stopping"
 	case StateStopped:
 		return "stopped"
+	case StateWaiting:
+		return "waiting"
 	}
 	return "unknown"
 }
@@ -88,7 +94,7 @@ type Status struct {
 	// State is the app state.
 	State AppState `json:"state"`
 	// Generation is the number of the generation serving traffic (1 for the
-	// first); 0 before Run.
+	// first); 0 before Run and while waiting for the first deploy.
 	Generation int `json:"generation"`
 	// Pending is the number of the generation a reload is starting, or 0.
 	Pending int `json:"pending,omitempty"`
@@ -137,12 +143,13 @@ type ReloadResult struct {
 	Duration time.Duration `json:"duration"`
 	// Trigger says what asked for it: "file", "signal", "heartbeat", "api".
 	Trigger string `json:"trigger"`
-	// Generation is the generation the reload started.
+	// Generation is the generation the reload started; 0 when it failed
+	// before starting one (the config no longer valid, dir missing).
 	Generation int `json:"generation"`
 	// OK is true when the new generation serves now.
 	OK bool `json:"ok"`
 	// Error says why the reload was abandoned; the old generation still
-	// serves. "" when OK.
+	// serves (while waiting for the first deploy, nothing does). "" when OK.
 	Error string `json:"error,omitempty"`
 }
 
@@ -186,11 +193,15 @@ const (
 	EventCrashLoop
 	// EventStopping: shutdown began (STOPPING=1).
 	EventStopping
+	// EventWaiting: Run started without dir and waits for the first
+	// deploy; procmon itself is up (READY=1), nothing serves yet. It comes
+	// first, instead of EventReady.
+	EventWaiting
 )
 
 // String names the event.
 func (k EventKind) String() string {
-	return [...]string{"ready", "reloading", "reloaded", "reload-failed", "crash-loop", "stopping"}[k]
+	return [...]string{"ready", "reloading", "reloaded", "reload-failed", "crash-loop", "stopping", "waiting"}[k]
 }
 
 // Event is one state change passed to Options.OnEvent.

@@ -57,6 +57,7 @@ type Supervisor struct {
 	proxy      *proxy
 	server     *proxyServer
 	listenFile *os.File
+	unavail    *unavailable // socket mode's 503 answers while no worker runs
 	notify     *notifySocket
 	heartbeat  *heartbeat
 	hb         HeartbeatStatus
@@ -68,6 +69,7 @@ type Supervisor struct {
 	retired    []*generation
 	genNum     int
 	everReady  bool
+	waiting    bool // started without dir: nothing ran yet (StateWaiting)
 	stopping   bool
 	// serverDrained: the proxy stopped and drained (or there is none).
 	serverDrained bool
@@ -117,8 +119,9 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 // Run starts the workers, serves until ctx is cancelled, then shuts down:
 // stop accepting, drain, stop the workers (stop_signal, SIGKILL at
 // stop_timeout). It returns nil after a clean shutdown, or an error when
-// the app could not start (listen unusable, command not found). No worker
-// outlives Run.
+// the app could not start (listen unusable, command not found). A dir that
+// does not exist yet is no error: Run waits for the first deploy
+// (StateWaiting) and a reload starts the workers. No worker outlives Run.
 func (s *Supervisor) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("procmon: Run called twice")
@@ -132,14 +135,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := s.setup(loopCtx); err != nil {
 		return err
 	}
-	g, err := s.startGeneration(s.cfg)
-	if err != nil {
+	if err := s.startFirst(); err != nil {
 		s.stopping = true
 		s.waitAllExited()
 		return err
 	}
-	s.cur = g
-	s.hbGuard.lastStart = time.Now()
 	s.publish()
 	s.loop(ctx)
 	return nil
@@ -263,6 +263,7 @@ func (s *Supervisor) cleanup() {
 	if s.server != nil {
 		s.server.Close()
 	}
+	s.stopUnavailable()
 	if s.listenFile != nil {
 		s.listenFile.Close()
 	}

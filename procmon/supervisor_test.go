@@ -23,7 +23,13 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 		want   string
 	}{
 		{"port in use", func(a *testApp) { a.listen = busy.Addr().String() }, `key "listen": cannot listen on ` + busy.Addr().String()},
-		{"dir missing", func(a *testApp) { os.Remove(a.root + "/current") }, `key "dir"`},
+		// A dir that does not exist is waited for (see TestDirAtStart);
+		// one that cannot be resolved otherwise is an error.
+		{"dir through a file", func(a *testApp) {
+			os.WriteFile(a.root+"/file", nil, 0o644)
+			os.Remove(a.root + "/current")
+			os.Symlink(a.root+"/file/release", a.root+"/current")
+		}, `key "dir": ROOT/current: not a directory`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,8 +47,8 @@ func TestRunFailsBeforeStarting(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			err = sup.Run(ctx)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Run: %v, want an error with %q", err, tc.want)
+			if want := strings.ReplaceAll(tc.want, "ROOT", a.root); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Run: %v, want an error with %q", err, want)
 			}
 			if st := sup.Status(); st.State != StateStopped {
 				t.Fatalf("state %s after a failed start", st.State)
@@ -79,7 +85,7 @@ func mustRead(t *testing.T, path string) []byte {
 
 func TestStateNames(t *testing.T) {
 	names := map[AppState]string{StateStarting: "starting", StateReady: "ready", StateReloading: "reloading",
-		StateCrashLoop: "crash-loop", StateStopping: "stopping", StateStopped: "stopped"}
+		StateCrashLoop: "crash-loop", StateStopping: "stopping", StateStopped: "stopped", StateWaiting: "waiting"}
 	for s, want := range names {
 		if s.String() != want {
 			t.Errorf("%d: %q, want %q", s, s, want)

@@ -16,14 +16,16 @@ import (
 // or `mv` a create or rename), debounces bursts into one trigger, and
 // follows symlinks on the path: when `current` is switched to a new
 // release it watches the new release's directory, and triggers if the
-// file there was touched around the switch.
+// file there was touched around the switch. The file's directory need not
+// exist at start (before the first deploy): the nearest existing
+// directory above it is watched until it appears.
 type watcher struct {
 	file     string
 	debounce time.Duration
 	log      *slog.Logger
 	fsw      *fsnotify.Watcher
 	dir      string          // the resolved directory watched for the file
-	links    map[string]bool // resolved parent directories of symlinks on the path
+	links    map[string]bool // resolved parents of symlinks on the path, and ancestors watched for the path to appear
 }
 
 func newWatcher(file string, debounce time.Duration, log *slog.Logger) (*watcher, error) {
@@ -93,7 +95,11 @@ func (w *watcher) resolve(since time.Time) bool {
 			}
 		}
 	}
-	if err != nil || dir == w.dir {
+	if err != nil {
+		w.watchAncestor()
+		return false
+	}
+	if dir == w.dir {
 		return false
 	}
 	if err := w.fsw.Add(dir); err != nil {
@@ -106,6 +112,23 @@ func (w *watcher) resolve(since time.Time) bool {
 	w.dir = dir
 	fi, err := os.Stat(filepath.Join(dir, filepath.Base(w.file)))
 	return err == nil && !since.IsZero() && fi.ModTime().After(since)
+}
+
+// watchAncestor watches the nearest existing directory above the file's
+// directory while that one does not exist (before the first deploy
+// creates `current`): a change there re-resolves the path at once, not at
+// the next rescan, so a restart file touched in the first release is seen.
+func (w *watcher) watchAncestor() {
+	for p := filepath.Dir(filepath.Dir(w.file)); p != filepath.Dir(p); p = filepath.Dir(p) {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue
+		}
+		if !w.links[real] && w.fsw.Add(real) == nil {
+			w.links[real] = true
+		}
+		return
+	}
 }
 
 // symlinksOn lists the symlinks among the path's prefixes.

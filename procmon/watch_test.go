@@ -74,3 +74,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatcherFollowsDirCreatedLater: before the first deploy neither
+// current nor its release exist; the deploy creates the release, switches
+// current to it, then touches the restart file there. The watcher sees it
+// at once (it watches the nearest existing directory), not only at its
+// next rescan two seconds later.
+func TestWatcherFollowsDirCreatedLater(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "current", "tmp", "restart.txt")
+	w, err := newWatcher(file, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	trig := make(chan struct{}, 10)
+	go w.run(ctx, func() { trig <- struct{}{} })
+	time.Sleep(100 * time.Millisecond)
+	release := filepath.Join(root, "releases", "r1")
+	must(t, os.MkdirAll(release, 0o755))
+	must(t, os.Symlink(release, filepath.Join(root, "current")))
+	time.Sleep(100 * time.Millisecond)
+	must(t, os.Mkdir(filepath.Join(release, "tmp"), 0o755)) // deploy's mkdir -p of the file's directory
+	time.Sleep(100 * time.Millisecond)
+	must(t, os.WriteFile(file, nil, 0o644))
+	select {
+	case <-trig:
+	case <-time.After(time.Second):
+		t.Fatal("no trigger within 1s of the touch")
+	}
+}

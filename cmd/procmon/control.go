@@ -20,7 +20,8 @@ EXIT STATUS (procmon reload):
    1  any other error (bad flags or config, socket I/O)
    3  the reload was abandoned: the new generation was not ready in time or
       crashed at boot; the old generation keeps serving; the reason and the
-      failed generation's last log lines are printed
+      failed generation's last log lines are printed. Before the first
+      deploy (procmon waiting) also when dir does not exist yet: deploy first
    4  no verdict within --timeout; the reload may still finish
    5  procmon is not running for this config
    6  permission denied on the control socket (or the config): add this
@@ -84,8 +85,8 @@ func statusCommand(stdout io.Writer) *cli.Command {
 		Name:      "status",
 		Usage:     "show the app's state, workers, last reload, heartbeat and metrics",
 		ArgsUsage: " ",
-		Description: `Asks the running procmon for its view of the app: state (starting, ready,
-reloading, degraded, crash-loop, stopping), generation, each worker (pid,
+		Description: `Asks the running procmon for its view of the app: state (waiting, starting,
+ready, reloading, degraded, crash-loop, stopping), generation, each worker (pid,
 port, state, uptime, restarts, RSS, CPU), the last reload, the heartbeat,
 the latest host metrics and why the app is degraded.
 

@@ -24,6 +24,7 @@ import (
 // cmdApp is a config for `procmon run` over this test binary as worker.
 type cmdApp struct {
 	dir, cfg, addr, sock, log string
+	appDir                    string // the config's dir; "" = dir
 }
 
 func newCmdApp(t *testing.T) *cmdApp {
@@ -45,6 +46,10 @@ func (a *cmdApp) write(t *testing.T, extraEnv, readyTimeout string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	appDir := a.appDir
+	if appDir == "" {
+		appDir = a.dir
+	}
 	text := fmt.Sprintf(`dir = %q
 command = [%q]
 listen = %q
@@ -57,7 +62,7 @@ timeout = %q
 [log]
 file = %q
 max_size = "1MB"
-`, a.dir, exe, a.addr, extraEnv, a.sock, readyTimeout, a.log)
+`, appDir, exe, a.addr, extraEnv, a.sock, readyTimeout, a.log)
 	if err := os.WriteFile(a.cfg+".tmp", []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@
 //	0  done (reload: the new generation serves; without --wait, queued)
 //	1  any other error (bad flags or config, socket I/O, …)
 //	3  reload abandoned: the new generation failed, the old one keeps serving
+//	   (while procmon waits for the first deploy: dir does not exist yet, or
+//	   the first generation failed; nothing serves yet)
 //	4  reload: no verdict within --timeout; the reload may still finish
 //	5  procmon is not running for this config (nothing answers on its socket)
 //	6  permission denied (any command): this user may not use the control

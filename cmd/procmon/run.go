@@ -36,8 +36,17 @@ Worker output, each line stamped with time, generation, worker and pid, goes
 to [log] file (capped at max_size, rotated once to .1). Without [log] file
 it goes to stderr with procmon's own messages: under systemd, the journal.
 
+When dir does not exist yet (procmon started before the first deploy, as
+the README's steps do), procmon starts anyway and waits: status says
+"waiting", the port answers 503, the heartbeat does nothing, and the first
+reload that finds dir (the deploy's 'procmon reload --wait', the restart
+file, SIGHUP) starts the workers. A reload while dir is still missing is
+abandoned (exit 3) and procmon keeps waiting. Any other error in dir stops
+procmon at start.
+
 Under systemd (Type=notify) procmon sends READY=1 once the first generation
-serves, RELOADING=1/READY=1 around reloads, STOPPING=1, a one-line STATUS=
+serves (or once it waits for the first deploy: procmon itself is up),
+RELOADING=1/READY=1 around reloads, STOPPING=1, a one-line STATUS=
 and, with WatchdogSec=, WATCHDOG=1 every half of it. Every 30s it samples
 host CPU, memory and disk and each worker's CPU and RSS; any at or over 80%
 marks the app degraded in 'procmon status'.

@@ -25,6 +25,8 @@ func RenderStatus(w io.Writer, s Status) error {
 		ew.printf("listen %s (%s)\n", s.Listen, s.Mode)
 	}
 	switch {
+	case s.State == StateWaiting:
+		ew.printf("serving nothing (503): waiting for the first deploy; a reload (procmon reload, the restart file, SIGHUP) starts the workers\n")
 	case s.Dir != "" && s.servingReady() == 0:
 		ew.printf("serving nothing (503): no worker of generation %d is ready (%s)\n", s.Generation, s.Dir)
 	case s.Dir != "":
@@ -73,7 +75,10 @@ func renderLastReload(ew *errWriter, r *ReloadResult, now time.Time) {
 		ew.printf("reload:    none yet\n")
 		return
 	}
-	ew.printf("reload:    %s generation %d", r.Outcome, r.Generation)
+	ew.printf("reload:    %s", r.Outcome)
+	if r.Generation != 0 {
+		ew.printf(" generation %d", r.Generation)
+	}
 	if r.Trigger != "" {
 		ew.printf(" (%s)", r.Trigger)
 	}
@@ -131,8 +136,7 @@ func RenderReload(w io.Writer, r ReloadResult) error {
 	case OutcomeQueued:
 		ew.printf("reload queued; 'procmon status' shows its result\n")
 	case OutcomeAbandoned:
-		ew.printf("reload abandoned: generation %d failed: %s\n", r.Generation, r.Reason)
-		ew.printf("generation %d keeps serving\n", r.Serving)
+		renderAbandoned(ew, r)
 	case OutcomeTimeout:
 		ew.printf("reload: %s\n", r.Reason)
 	default:
@@ -145,6 +149,20 @@ func RenderReload(w io.Writer, r ReloadResult) error {
 		}
 	}
 	return ew.err
+}
+
+// renderAbandoned says why a reload was abandoned and what serves now.
+func renderAbandoned(ew *errWriter, r ReloadResult) {
+	if r.Generation == 0 { // it failed before starting a generation
+		ew.printf("reload abandoned: %s\n", r.Reason)
+	} else {
+		ew.printf("reload abandoned: generation %d failed: %s\n", r.Generation, r.Reason)
+	}
+	if r.Serving == 0 {
+		ew.printf("nothing serves yet: procmon keeps waiting for the first deploy\n")
+	} else {
+		ew.printf("generation %d keeps serving\n", r.Serving)
+	}
 }
 
 func dash(n int) string {

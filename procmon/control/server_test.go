@@ -126,6 +126,10 @@ func TestReloadVerdictsAndExitCodes(t *testing.T) {
 			return ReloadResult{Outcome: OutcomeAbandoned, Generation: 5, Serving: 4, Reason: "worker w1 exited with status 1 before ready",
 				LogTail: []string{"5/w1 Error: Cannot find module 'express'"}}, nil
 		}, OutcomeAbandoned, ExitAbandoned, "Cannot find module"},
+		{"abandoned while waiting", true, time.Minute, func(ctx context.Context, wait bool) (ReloadResult, error) {
+			return ReloadResult{Outcome: OutcomeAbandoned, Reason: "dir /srv/app/current does not exist yet: deploy first"}, nil
+		}, OutcomeAbandoned, ExitAbandoned, "reload abandoned: dir /srv/app/current does not exist yet: deploy first\n" +
+			"nothing serves yet: procmon keeps waiting for the first deploy\n"},
 		{"timeout", true, 200 * time.Millisecond, func(ctx context.Context, wait bool) (ReloadResult, error) {
 			<-ctx.Done()
 			return ReloadResult{Generation: 6}, ctx.Err()

@@ -11,6 +11,10 @@ const (
 	StateCrashLoop = "crash-loop"
 	StateStopping  = "stopping"
 	StateStopped   = "stopped"
+	// StateWaiting: procmon started before the first deploy (its dir did
+	// not exist) and no generation ran since: the port answers 503 and a
+	// reload starts the workers.
+	StateWaiting = "waiting"
 )
 
 // Status is the daemon's view of its app, the answer to OpStatus and the
@@ -22,7 +26,8 @@ type Status struct {
 	PID int `json:"pid"`
 	// State is one of the State… constants.
 	State string `json:"state"`
-	// Generation is the generation serving (0 before the first is up).
+	// Generation is the generation serving (0 before the first is up, and
+	// while waiting for the first deploy).
 	Generation int `json:"generation"`
 	// Pending is the generation a reload is starting, 0 when none.
 	Pending int `json:"pending_generation,omitempty"`

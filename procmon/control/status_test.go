@@ -179,3 +179,22 @@ func TestStatusRenderServingNothing(t *testing.T) {
 		t.Errorf("status lacks %q:\n%s", want, b.String())
 	}
 }
+
+// TestStatusRenderWaiting: before the first deploy the status says that
+// procmon waits and what starts the workers, and a reload that found no
+// dir names no generation.
+func TestStatusRenderWaiting(t *testing.T) {
+	s := Status{App: "new", State: StateWaiting, Reloads: 1, LastReload: &ReloadResult{Outcome: OutcomeAbandoned,
+		Trigger: "control", Reason: "dir /srv/app/current does not exist yet: deploy first"}}
+	var b bytes.Buffer
+	if err := RenderStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"procmon new: waiting, generation 0",
+		"\nserving nothing (503): waiting for the first deploy; a reload (procmon reload, the restart file, SIGHUP) starts the workers\n",
+		"\nreload:    abandoned (control), took 0s, serving generation 0\n           reason: dir /srv/app/current does not exist yet: deploy first\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -108,10 +108,17 @@ func (p ProcSource) Memory() (Memory, error) {
 	return m, nil
 }
 
-// Disk reads the filesystem holding path.
+// Disk reads the filesystem holding path. A path that does not exist
+// yet (an app's dir before its first deploy) is measured at its nearest
+// existing parent, where it will be created.
 func (p ProcSource) Disk(path string) (Disk, error) {
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
+	err := syscall.Statfs(path, &st)
+	for at := path; errors.Is(err, syscall.ENOENT) && at != filepath.Dir(at); {
+		at = filepath.Dir(at)
+		err = syscall.Statfs(at, &st)
+	}
+	if err != nil {
 		return Disk{}, fmt.Errorf("read disk use of %s: %w", path, err)
 	}
 	bs := uint64(st.Bsize)

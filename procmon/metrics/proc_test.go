@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -31,8 +32,16 @@ func TestProcSourceOnThisMachine(t *testing.T) {
 	if d.UsedBytes+d.AvailableBytes == 0 {
 		t.Fatalf("disk %+v", d)
 	}
-	if _, err := src.Disk("/no/such/dir"); err == nil {
-		t.Fatal("statfs of a missing path succeeded")
+	// An app's dir before its first deploy is measured where it will be.
+	if missing, err := src.Disk(filepath.Join(t.TempDir(), "app", "current")); err != nil || missing.UsedBytes+missing.AvailableBytes == 0 {
+		t.Fatalf("disk of a path not created yet: %+v %v", missing, err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Disk(filepath.Join(file, "dir")); err == nil {
+		t.Fatal("statfs under a regular file succeeded")
 	}
 	if _, err := src.Process(1 << 30); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing pid: %v, want ErrNotExist", err)

@@ -14,6 +14,8 @@ After=network-online.target
 [Service]
 # procmon sends READY=1 once the first generation of workers serves, so
 # units ordered after this one start when the app answers, not before.
+# Before the first deploy (no dir yet) it sends READY=1 as soon as it
+# waits for that deploy, answering 503 until the deploy reloads it.
 Type=notify
 # Only procmon itself may talk to systemd: workers get procmon's own
 # NOTIFY_SOCKET, and a stray READY=1 or WATCHDOG=1 from a child must not
