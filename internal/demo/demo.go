@@ -127,16 +127,18 @@ func (w *workspace) prepare(ctx context.Context, ex example) error {
 	return writeProcmonConf(w.pmConf, w, ex)
 }
 
-// story is the part a user watches: setup, deploy, serve, deploy a change
-// under load, revert under load.
+// story is the part a user watches: setup, procmon waiting, a first
+// deploy gated on it, deploy a change under load, revert under load.
 func (w *workspace) story(ctx context.Context) (*Report, error) {
 	if err := w.deploy(ctx, "setup"); err != nil {
 		return nil, err
 	}
-	if err := w.deploy(ctx); err != nil {
+	// As on a server: procmon runs first and waits for the first deploy,
+	// whose gate (procmon reload --wait) starts the workers.
+	if err := w.startProcmon(ctx); err != nil {
 		return nil, err
 	}
-	if err := w.startProcmon(ctx); err != nil {
+	if err := w.deploy(ctx); err != nil {
 		return nil, err
 	}
 	if err := w.waitVersion(ctx, "v1"); err != nil {
