@@ -254,11 +254,7 @@ func TestHeartbeatReplacementIsGuarded(t *testing.T) {
 func TestJudge(t *testing.T) {
 	now := time.Now()
 	const guard = 10 * time.Second
-	type w struct {
-		fails   int // in a row, this round included; 0: this check passed
-		age     time.Duration
-		replAgo time.Duration // 0: never replaced
-	}
+	type w = judgedWorker
 	tests := []struct {
 		name          string
 		workers       []w
@@ -282,23 +278,7 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := &generation{num: 1}
-			var probes []probeResult
-			failed := 0
-			for i, spec := range tt.workers {
-				sl := &slot{id: i + 1}
-				if spec.replAgo != 0 {
-					sl.hb.lastReplaced = now.Add(-spec.replAgo)
-				}
-				g.slots = append(g.slots, sl)
-				wk := &worker{gen: g, id: i + 1, started: now.Add(-spec.age), state: WorkerReady}
-				wk.hb.failures = spec.fails
-				p := probeResult{w: wk}
-				if spec.fails > 0 {
-					p.err, failed = errors.New("timeout"), failed+1
-				}
-				probes = append(probes, p)
-			}
+			probes, failed := judgedRound(now, tt.workers)
 			if tt.public {
 				probes, failed = []probeResult{{err: errors.New("503")}}, 1
 			}
@@ -313,6 +293,35 @@ func TestJudge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// judgedWorker is one worker of a round in TestJudge.
+type judgedWorker struct {
+	fails   int // in a row, this round included; 0: this check passed
+	age     time.Duration
+	replAgo time.Duration // 0: never replaced
+}
+
+// judgedRound makes a round's checks of workers of one generation.
+func judgedRound(now time.Time, workers []judgedWorker) ([]probeResult, int) {
+	g := &generation{num: 1}
+	var probes []probeResult
+	failed := 0
+	for i, spec := range workers {
+		sl := &slot{id: i + 1}
+		if spec.replAgo != 0 {
+			sl.hb.lastReplaced = now.Add(-spec.replAgo)
+		}
+		g.slots = append(g.slots, sl)
+		wk := &worker{gen: g, id: i + 1, started: now.Add(-spec.age), state: WorkerReady}
+		wk.hb.failures = spec.fails
+		p := probeResult{w: wk}
+		if spec.fails > 0 {
+			p.err, failed = errors.New("timeout"), failed+1
+		}
+		probes = append(probes, p)
+	}
+	return probes, failed
 }
 
 // TestHeartbeatTargets: proxy mode checks each ready worker on its own
