@@ -108,7 +108,9 @@ type Ready struct {
 	Timeout time.Duration
 }
 
-// Heartbeat configures the health check that triggers a reload on failure.
+// Heartbeat configures the periodic health check: it replaces a hung
+// worker on its own (proxy mode) and reloads an app whose every check
+// fails. See the package documentation, "Heartbeat and guard".
 type Heartbeat struct {
 	// Interval between checks; 0 (the default) disables the heartbeat. The
 	// classic setup used 10s; it is opt-in here because a default path that
@@ -116,10 +118,13 @@ type Heartbeat struct {
 	Interval time.Duration
 	// Timeout of one check. Default 10s.
 	Timeout time.Duration
-	// Path is what the check GETs on Listen. Default "/".
+	// Path is what the check GETs: on each worker's own port in proxy
+	// mode, on Listen in socket mode. Default "/".
 	Path string
-	// Guard is the quiet time after any start or reload during which a
-	// failed check does not reload. Default 10s.
+	// Guard is the quiet time after procmon's start or any reload during
+	// which a failed check does not reload, and after a worker's start
+	// during which it is not replaced (so at most one replacement per
+	// worker per Guard). Default 10s.
 	Guard time.Duration
 }
 

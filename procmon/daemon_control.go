@@ -95,7 +95,11 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 	}
 	for _, w := range st.Workers {
 		cw := control.Worker{ID: workerName(w.ID), Generation: w.Generation, PID: w.PID, Port: w.Port,
-			State: w.State.String(), Started: w.Started, Restarts: w.Restarts, LastExit: w.LastExit}
+			State: w.State.String(), Started: w.Started, Restarts: w.Restarts, LastExit: w.LastExit,
+			Replacements: w.Replacements, LastReplaced: w.LastReplaced}
+		if h := w.Heartbeat; h != (WorkerHeartbeat{}) {
+			cw.Heartbeat = &control.WorkerHeartbeat{LastOK: h.LastOK, LastFailure: h.LastFailure, LastError: h.LastError, Failures: h.Failures}
+		}
 		if w.State == WorkerExited {
 			cw.PID, cw.Started = 0, time.Time{}
 		}
@@ -106,11 +110,11 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 		cs.LastReload = &r
 	}
 	h := st.Heartbeat
-	cs.Heartbeat = control.Heartbeat{Enabled: h.Enabled, LastCheck: h.LastAt, LastOK: h.LastOK,
+	cs.Heartbeat = control.Heartbeat{Enabled: h.Enabled, PerWorker: h.PerWorker, LastCheck: h.LastAt, LastOK: h.LastOK,
 		LatencyMS: float64(h.Latency.Microseconds()) / 1000, Failures: h.Failures, FailuresTotal: h.FailuresTotal,
-		ReloadsTriggered: h.ReloadsTriggered, SuppressedByGuard: h.Suppressed}
+		ReloadsTriggered: h.ReloadsTriggered, Replacements: h.Replacements, SuppressedByGuard: h.Suppressed}
 	if h.Enabled {
-		cs.Heartbeat.URL = "http://" + cfg.Listen + cfg.Heartbeat.Path
+		cs.Heartbeat.URL, cs.Heartbeat.Path = "http://"+cfg.Listen+cfg.Heartbeat.Path, cfg.Heartbeat.Path
 		cs.Heartbeat.LastResult = "ok"
 		if !h.LastOK {
 			cs.Heartbeat.LastResult = h.LastError

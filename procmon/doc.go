@@ -50,7 +50,8 @@
 //
 // A reload is triggered by the restart file (written, touched, created or
 // replaced by rename; its directory is watched and bursts are debounced),
-// by SIGHUP, by [Supervisor.Reload], or by a failed heartbeat. It runs:
+// by SIGHUP, by [Supervisor.Reload], or by a heartbeat round in which
+// every check failed. It runs:
 //
 //  1. Re-read the config file. If it no longer validates, the reload fails
 //     here and nothing changes. command, env, workers, dir, [ready],
@@ -87,13 +88,49 @@
 //
 // # Heartbeat and guard
 //
-// With heartbeat.interval set, procmon GETs listen+heartbeat.path on a
-// fresh connection every interval; anything but 2xx/3xx within
-// heartbeat.timeout triggers a reload, except within heartbeat.guard of
-// procmon's start or of the start or end of any reload, and never while
-// one runs: a sick app gets one reload per guard period, not a storm.
-// The heartbeat is off by default, unlike the classic setup, because a
-// default path answering 404 would reload a healthy app forever.
+// With heartbeat.interval set, procmon checks the app every interval: one
+// round of GETs of heartbeat.path, each on a fresh connection, healthy on
+// 2xx/3xx within heartbeat.timeout. A round never overlaps the next.
+//
+// In proxy mode each ready worker of the serving generation is checked on
+// its own port (127.0.0.1:PORT), never through the balancer: the balancer
+// sends a request to the worker with the fewest in flight, so it steers a
+// check around a worker whose requests are stuck, and such a check passes
+// while users' requests to that worker time out. A worker that fails 2
+// checks in a row (replaceAfter) is replaced alone, like a one-worker
+// reload: it leaves the balancer at once (no new request goes to it), a
+// new process starts in its slot (same WORKER_ID, generation and dir) and
+// joins the balancer when ready, and the hung process gets stop_signal
+// when its replacement is ready, or stop_timeout after it left the
+// balancer if that comes first, then SIGKILL stop_timeout later. Until it
+// exits, status lists it as a draining worker of its generation. If the
+// replacement fails, the slot is restarted like a crashed worker (with
+// backoff, and the crash-loop state if it keeps failing).
+//
+// A round in which every check fails means the app is broken, not one
+// worker: it triggers a reload at once, as the heartbeat always did. With
+// no worker ready the public address is checked (it answers 503), so a
+// generation whose workers all crashed gets the reload too.
+//
+// In socket mode the workers share one listening socket and the kernel
+// gives each connection to whichever worker accepts first, so a check
+// cannot reach a chosen worker. The heartbeat GETs listen+heartbeat.path,
+// and a failure reloads the whole generation. A worker that hangs while
+// the others keep accepting is seen only when a check happens to land on
+// it: this is the mode's limit. An app can close the gap by exiting when
+// it finds itself stuck; procmon restarts workers that exit. (A per-worker
+// liveness signal over NOTIFY_SOCKET, like systemd's WATCHDOG=1, would
+// need the apps' cooperation; procmon does not ask for it today.) In mode
+// none there is no address to check, and [heartbeat] is a config error.
+//
+// The guard keeps a sick app from a storm: no heartbeat reload within
+// heartbeat.guard of procmon's start or of the start or end of any
+// reload, and none while one runs, so at most one reload per guard; no
+// replacement within guard of that worker's start, and at most one
+// replacement per worker slot per guard. Failures the guard holds back
+// are counted as suppressed in status. The heartbeat is off by default,
+// unlike the classic setup, because a default path answering 404 would
+// reload a healthy app forever.
 //
 // # Crashes
 //

@@ -2,27 +2,64 @@ package procmon
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
-// heartbeatResult is one finished heartbeat check, sent to the loop.
-type heartbeatResult struct {
+// replaceAfter is how many checks in a row one worker must fail before it
+// is replaced: one slow answer (a GC pause, a long request holding a
+// single-threaded worker) is forgiven, a second one is not. A round in
+// which every check fails reloads at once, as the heartbeat always did.
+const replaceAfter = 2
+
+// probeTarget is one address a heartbeat round checks: a worker's own
+// port, or (w nil) the public address.
+type probeTarget struct {
+	w   *worker
+	url string
+}
+
+// probeResult is one finished check of a round.
+type probeResult struct {
+	w       *worker // nil: the public address
 	at      time.Time
 	latency time.Duration
 	err     error
 }
 
-// heartbeat checks the public address the way a user's request reaches
-// the app: a fresh connection to listen, GET path, within timeout.
-type heartbeat struct {
-	url    string
-	client *http.Client
+// heartbeatResult is one finished heartbeat round, sent to the loop.
+type heartbeatResult struct {
+	at     time.Time
+	probes []probeResult
 }
 
-func newHeartbeat(listen, path string, timeout time.Duration) *heartbeat {
+// heartbeat checks the app every interval. In proxy mode each ready worker
+// is checked on its own port, so a hung worker cannot hide behind the
+// balancer (which steers requests around a worker whose requests are
+// stuck). In socket mode the workers share one socket and cannot be told
+// apart through it: the public address is checked, as a user's request
+// reaches the app. Every check is a fresh connection, GET path, within
+// timeout; 2xx and 3xx are healthy.
+type heartbeat struct {
+	public    string // listen+path
+	path      string
+	perWorker bool
+	timeout   time.Duration
+	client    *http.Client
+}
+
+func newHeartbeat(listen string, mode Mode, path string, timeout time.Duration) *heartbeat {
 	return &heartbeat{
-		url: publicURL(listen) + path,
+		public:    publicURL(listen) + path,
+		path:      path,
+		perWorker: mode == ModeProxy,
+		timeout:   timeout,
 		client: &http.Client{
 			Timeout:   timeout,
 			Transport: &http.Transport{DisableKeepAlives: true},
@@ -33,10 +70,49 @@ func newHeartbeat(listen, path string, timeout time.Duration) *heartbeat {
 	}
 }
 
-func (h *heartbeat) check(ctx context.Context) heartbeatResult {
-	start := time.Now()
-	err := probeHTTP(ctx, h.client, h.url)
-	return heartbeatResult{at: start, latency: time.Since(start), err: err}
+// targets lists what a round checks in g: each ready worker's own port in
+// proxy mode, else the public address. With no worker ready the public
+// address is checked too: it answers 503, and a reload follows.
+func (h *heartbeat) targets(g *generation) []probeTarget {
+	var ts []probeTarget
+	if h.perWorker && g != nil {
+		for _, sl := range g.slots {
+			if w := sl.w; w != nil && w.state == WorkerReady && w.port != 0 {
+				addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(w.port))
+				ts = append(ts, probeTarget{w: w, url: "http://" + addr + h.path})
+			}
+		}
+	}
+	if len(ts) == 0 {
+		ts = append(ts, probeTarget{url: h.public})
+	}
+	return ts
+}
+
+// check runs one round: every target at once, each within the timeout.
+func (h *heartbeat) check(ctx context.Context, ts []probeTarget) heartbeatResult {
+	res := heartbeatResult{at: time.Now(), probes: make([]probeResult, len(ts))}
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			err := probeHTTP(ctx, h.client, t.url)
+			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: h.describe(err)}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// describe shortens a timeout to what it means for the app.
+func (h *heartbeat) describe(err error) error {
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("GET %s: no answer within %s", h.path, h.timeout)
+	}
+	return err
 }
 
 // heartbeatGuard decides whether a heartbeat may run or reload now: never
@@ -49,4 +125,144 @@ type heartbeatGuard struct {
 
 func (g *heartbeatGuard) allows(now time.Time, reloading, serving bool) bool {
 	return serving && !reloading && now.Sub(g.lastStart) >= g.guard
+}
+
+// workerHeartbeat is the heartbeat's record of one worker process; a
+// process started in the slot (after a crash or a replacement) starts a
+// fresh record.
+type workerHeartbeat struct {
+	lastOK, lastFailure time.Time
+	lastError           string
+	failures            int // in a row
+}
+
+func (h *workerHeartbeat) record(p probeResult) {
+	if p.err == nil {
+		h.lastOK, h.failures, h.lastError = p.at, 0, ""
+		return
+	}
+	h.lastFailure, h.lastError = p.at, p.err.Error()
+	h.failures++
+}
+
+func (h *workerHeartbeat) status() WorkerHeartbeat {
+	return WorkerHeartbeat{LastOK: h.lastOK, LastFailure: h.lastFailure, LastError: h.lastError, Failures: h.failures}
+}
+
+// slotHeartbeat is the heartbeat's record of one worker slot: its
+// replacements, and the worker being replaced.
+type slotHeartbeat struct {
+	replacements int
+	lastReplaced time.Time
+	// release is closed to stop the replaced worker: when its replacement
+	// is ready, or the generation is retired. nil when none waits.
+	release chan struct{}
+}
+
+// hbAction is what a round's failures call for.
+type hbAction struct {
+	reload     bool      // every check failed: reload the whole generation
+	replace    []*worker // workers to replace, each on its own
+	suppressed int       // failures the guard kept from acting
+}
+
+// judge decides what the failed checks of a round call for. When every
+// check failed (the only one, of the public address, included), the app is
+// broken: a reload, if the app's guard allows it (reloadAllowed). Else
+// each worker that failed replaceAfter checks in a row is replaced, unless
+// it started, or its slot had a replacement, within guard.
+func judge(probes []probeResult, failed int, now time.Time, guard time.Duration, reloadAllowed bool) hbAction {
+	var a hbAction
+	if failed == 0 {
+		return a
+	}
+	if failed == len(probes) {
+		a.reload = reloadAllowed
+		if !reloadAllowed {
+			a.suppressed = 1
+		}
+		return a
+	}
+	for _, p := range probes {
+		w := p.w
+		if p.err == nil || w == nil || w.hb.failures < replaceAfter {
+			continue
+		}
+		last := w.gen.slots[w.id-1].hb.lastReplaced
+		if now.Sub(w.started) < guard || (!last.IsZero() && now.Sub(last) < guard) {
+			a.suppressed++
+			continue
+		}
+		a.replace = append(a.replace, w)
+	}
+	return a
+}
+
+// onHeartbeat records a finished round and acts on it: a reload when every
+// check failed, a replacement of each hung worker otherwise.
+func (s *Supervisor) onHeartbeat(r heartbeatResult) {
+	s.hbRunning = false
+	probes, failed := s.recordRound(r)
+	if failed == 0 {
+		return
+	}
+	if s.stopping {
+		s.hb.Suppressed++
+		return
+	}
+	now := time.Now()
+	act := judge(probes, failed, now, s.cfg.Heartbeat.Guard, s.hbGuard.allows(now, s.next != nil, s.everReady))
+	s.hb.Suppressed += act.suppressed
+	if act.reload {
+		s.hb.ReloadsTriggered++
+		s.log.Warn("heartbeat failed on every check: reloading", "err", s.hb.LastError, "failures", s.hb.Failures)
+		s.beginReload("heartbeat", nil)
+		return
+	}
+	for _, w := range act.replace {
+		s.replaceWorker(w)
+	}
+}
+
+// recordRound keeps the checks of workers still serving in the current
+// generation (one replaced or exited during the round is left out), and
+// records them per worker and for the app. It returns them and how many
+// failed.
+func (s *Supervisor) recordRound(r heartbeatResult) ([]probeResult, int) {
+	var probes []probeResult
+	var errs []string
+	var slowest time.Duration
+	for _, p := range r.probes {
+		if w := p.w; w != nil && (w.gen != s.cur || w.state != WorkerReady || s.slotOf(w).w != w) {
+			continue
+		}
+		probes = append(probes, p)
+		slowest = max(slowest, p.latency)
+		if p.w != nil {
+			p.w.hb.record(p)
+		}
+		if p.err != nil {
+			errs = append(errs, probeLabel(p)+p.err.Error())
+		}
+	}
+	if len(probes) == 0 {
+		return nil, 0
+	}
+	h := &s.hb
+	h.LastAt, h.Latency, h.LastOK = r.at, slowest, len(errs) == 0
+	if h.LastOK {
+		h.Failures, h.LastError = 0, ""
+		return probes, 0
+	}
+	h.Failures++
+	h.FailuresTotal++
+	h.LastError = strings.Join(errs, "; ")
+	return probes, len(errs)
+}
+
+func probeLabel(p probeResult) string {
+	if p.w == nil {
+		return ""
+	}
+	return fmt.Sprintf("worker %d: ", p.w.id)
 }

@@ -198,9 +198,11 @@ func (s *Supervisor) buildStatus() Status {
 			continue
 		}
 		for _, sl := range g.slots {
-			ws := WorkerStatus{ID: sl.id, Generation: g.num, State: WorkerExited, Restarts: sl.backoff.total, LastExit: sl.lastExit}
+			ws := WorkerStatus{ID: sl.id, Generation: g.num, State: WorkerExited, Restarts: sl.backoff.total, LastExit: sl.lastExit,
+				Replacements: sl.hb.replacements, LastReplaced: sl.hb.lastReplaced}
 			if w := sl.w; w != nil {
 				ws.PID, ws.Port, ws.State, ws.Started = w.pid, w.port, w.state, w.started
+				ws.Heartbeat = w.hb.status()
 			}
 			st.Workers = append(st.Workers, ws)
 		}
@@ -243,25 +245,6 @@ func (s *Supervisor) onHeartbeatTick() {
 		return
 	}
 	s.hbRunning = true
-	hb, ctx := s.heartbeat, s.loopCtx
-	go func() { s.send(hb.check(ctx)) }()
-}
-
-func (s *Supervisor) onHeartbeat(r heartbeatResult) {
-	s.hbRunning = false
-	s.hb.LastAt, s.hb.Latency, s.hb.LastOK = r.at, r.latency, r.err == nil
-	if r.err == nil {
-		s.hb.Failures, s.hb.LastError = 0, ""
-		return
-	}
-	s.hb.Failures++
-	s.hb.FailuresTotal++
-	s.hb.LastError = r.err.Error()
-	if s.stopping || !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {
-		s.hb.Suppressed++
-		return
-	}
-	s.hb.ReloadsTriggered++
-	s.log.Warn("heartbeat failed: reloading", "err", r.err, "failures", s.hb.Failures)
-	s.beginReload("heartbeat", nil)
+	hb, ctx, targets := s.heartbeat, s.loopCtx, s.heartbeat.targets(s.cur)
+	go func() { s.send(hb.check(ctx, targets)) }()
 }

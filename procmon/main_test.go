@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 //	PMT_RENDER_ROWS  N > 0: GET / renders an HTML page of an N-row table with
 //	                 html/template (see pageRenderer), like a light app page
 //
+// SIGUSR1 makes a serving worker hang: from then on every request it
+// accepts waits, unanswered, until its client gives up (a deadlocked
+// app). Only that process hangs; a worker started in its place answers.
 // GET /health answers 500 while a file "unhealthy" exists in the dir;
 // GET /whoami names the worker's uid, gid, HOME and USER;
 // GET /slow?d=2s sleeps d; every answer names its generation, worker and pid.
@@ -79,9 +82,14 @@ func testWorker() int {
 		return 2
 	}
 	var conns sync.Map // open connections → whether the first request is not read yet
-	var draining atomic.Bool
+	var draining, hung atomic.Bool
+	hangOnSignal(&hung)
 	handler := workerHandler()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hung.Load() {
+			<-r.Context().Done()
+			return
+		}
 		if draining.Load() {
 			w.Header().Set("Connection", "close")
 		}
@@ -107,6 +115,17 @@ func testWorker() int {
 	draining.Store(true)
 	gracefulStop(srv, l, served, &conns)
 	return 0
+}
+
+// hangOnSignal sets hung on the first SIGUSR1.
+func hangOnSignal(hung *atomic.Bool) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		<-usr1
+		fmt.Println("hanging every request, as asked")
+		hung.Store(true)
+	}()
 }
 
 // gracefulStop is how a worker sharing a socket (socket mode) should stop,

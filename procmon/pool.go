@@ -26,6 +26,7 @@ type slot struct {
 	lastExit  string
 	crashLoop bool
 	timer     *time.Timer
+	hb        slotHeartbeat
 }
 
 // loop events sent by the goroutines around the workers.
@@ -115,6 +116,7 @@ func (s *Supervisor) onReady(ev readyEvent) {
 	}
 	w.state, w.ready = WorkerReady, true
 	sl := s.slotOf(w)
+	s.releaseReplaced(sl)
 	sl.backoff.beforeReady = 0
 	sl.crashLoop = false
 	if w.port != 0 {
@@ -204,6 +206,7 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 		if sl.timer != nil {
 			sl.timer.Stop()
 		}
+		s.releaseReplaced(sl)
 		w := sl.w
 		if w == nil || w.state == WorkerExited || w.state == WorkerStopping || w.state == WorkerDraining {
 			continue

@@ -133,6 +133,25 @@ type WorkerStatus struct {
 	Restarts int `json:"restarts"`
 	// LastExit describes the last crash of this slot ("" when none).
 	LastExit string `json:"last_exit,omitempty"`
+	// Heartbeat is the heartbeat's record of this process, checked on its
+	// own port (proxy mode); zero when it was never checked.
+	Heartbeat WorkerHeartbeat `json:"heartbeat"`
+	// Replacements counts the times the heartbeat replaced this slot's
+	// process because it hung; LastReplaced is the last (zero: never).
+	Replacements int       `json:"replacements"`
+	LastReplaced time.Time `json:"last_replaced"`
+}
+
+// WorkerHeartbeat is the heartbeat's record of one worker process.
+type WorkerHeartbeat struct {
+	// LastOK and LastFailure are when its last passed and last failed
+	// checks started (zero: none yet).
+	LastOK      time.Time `json:"last_ok"`
+	LastFailure time.Time `json:"last_failure"`
+	// LastError describes the failure of the last check; "" when it passed.
+	LastError string `json:"last_error,omitempty"`
+	// Failures counts its failed checks in a row.
+	Failures int `json:"failures"`
 }
 
 // ReloadResult is the verdict of one reload.
@@ -153,24 +172,32 @@ type ReloadResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// HeartbeatStatus is the heartbeat's record in a Status.
+// HeartbeatStatus is the heartbeat's record in a Status. A check is one
+// round: every ready worker on its own port (PerWorker, proxy mode), or
+// the public address (socket mode, or no worker ready).
 type HeartbeatStatus struct {
 	// Enabled is false when heartbeat.interval is 0.
 	Enabled bool `json:"enabled"`
+	// PerWorker is true when each worker is checked on its own port.
+	PerWorker bool `json:"per_worker"`
 	// LastAt is when the last check ran (zero: none yet).
 	LastAt time.Time `json:"last_at"`
-	// LastOK is the last check's verdict.
+	// LastOK is the last check's verdict: true when all of it passed.
 	LastOK bool `json:"last_ok"`
-	// LastError describes the last failed check.
+	// LastError describes the last failed check, naming each failed
+	// worker.
 	LastError string `json:"last_error,omitempty"`
-	// Latency is the last check's duration.
+	// Latency is the last check's duration (its slowest probe).
 	Latency time.Duration `json:"latency"`
 	// Failures counts failed checks in a row.
 	Failures int `json:"failures"`
 	// FailuresTotal counts every failed check since the start.
 	FailuresTotal int `json:"failures_total"`
-	// ReloadsTriggered counts reloads the heartbeat asked for.
+	// ReloadsTriggered counts reloads the heartbeat asked for (every
+	// worker failing at once).
 	ReloadsTriggered int `json:"reloads_triggered"`
+	// Replacements counts hung workers the heartbeat replaced one by one.
+	Replacements int `json:"replacements"`
 	// Suppressed counts checks skipped or ignored by the guard (too soon
 	// after a start or reload, or during one).
 	Suppressed int `json:"suppressed"`

@@ -193,8 +193,8 @@ func (s *Supervisor) setup(ctx context.Context) error {
 		})
 	}
 	if h := s.cfg.Heartbeat; h.Interval > 0 {
-		s.heartbeat = newHeartbeat(s.cfg.Listen, h.Path, h.Timeout)
-		s.hb.Enabled = true
+		s.heartbeat = newHeartbeat(s.cfg.Listen, s.cfg.Mode, h.Path, h.Timeout)
+		s.hb.Enabled, s.hb.PerWorker = true, s.heartbeat.perWorker
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type worker struct {
 	backend  *backend      // proxy mode: its place in the load balancer
 	notify   chan struct{} // closed by the loop on READY=1 (notify check)
 	notified bool
+	hb       workerHeartbeat
 
 	done        chan struct{} // closed once the process was reaped
 	cancelReady context.CancelFunc

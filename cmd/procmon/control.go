@@ -87,8 +87,9 @@ func statusCommand(stdout io.Writer) *cli.Command {
 		ArgsUsage: " ",
 		Description: `Asks the running procmon for its view of the app: state (waiting, starting,
 ready, reloading, degraded, crash-loop, stopping), generation, each worker (pid,
-port, state, uptime, restarts, RSS, CPU), the last reload, the heartbeat,
-the latest host metrics and why the app is degraded.
+port, state, uptime, restarts, its own heartbeat check and how often the
+heartbeat replaced it, RSS, CPU), the last reload, the heartbeat, the
+latest host metrics and why the app is degraded.
 
 --json prints the documented, stable shape of package procmon/control
 (type Status): fields may be added, none is renamed or removed.`,

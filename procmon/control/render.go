@@ -53,21 +53,42 @@ func renderWorkers(ew *errWriter, workers []Worker) {
 		return
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKER\tGEN\tPID\tPORT\tSTATE\tUPTIME\tRESTARTS\tRSS\tCPU")
+	fmt.Fprintln(tw, "WORKER\tGEN\tPID\tPORT\tSTATE\tUPTIME\tRESTARTS\tHEARTBEAT\tREPLACED\tRSS\tCPU")
 	for _, w := range workers {
 		cpu := "-"
 		if w.PID != 0 {
 			cpu = fmt.Sprintf("%.1f%%", w.CPUPercent)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", w.ID, w.Generation, dash(w.PID), dash(w.Port), w.State,
-			human(time.Duration(w.UptimeSec*float64(time.Second))), w.Restarts, bytesHuman(w.RSSBytes), cpu)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", w.ID, w.Generation, dash(w.PID), dash(w.Port), w.State,
+			human(time.Duration(w.UptimeSec*float64(time.Second))), w.Restarts, workerHeartbeat(w.Heartbeat), w.Replacements,
+			bytesHuman(w.RSSBytes), cpu)
 	}
 	tw.Flush()
 	for _, w := range workers {
 		if w.LastExit != "" {
 			ew.printf("worker %s (generation %d) last exit: %s\n", w.ID, w.Generation, w.LastExit)
 		}
+		if h := w.Heartbeat; h != nil && h.Failures > 0 {
+			ew.printf("worker %s (generation %d) heartbeat: %d failed in a row, last at %s: %s\n",
+				w.ID, w.Generation, h.Failures, h.LastFailure.UTC().Format(time.RFC3339), h.LastError)
+		}
+		if !w.LastReplaced.IsZero() {
+			ew.printf("worker %s (generation %d) last replaced by the heartbeat at %s\n",
+				w.ID, w.Generation, w.LastReplaced.UTC().Format(time.RFC3339))
+		}
 	}
+}
+
+// workerHeartbeat is a worker's HEARTBEAT column: ok, failed N (in a
+// row), or - when it was never checked.
+func workerHeartbeat(h *WorkerHeartbeat) string {
+	switch {
+	case h == nil:
+		return "-"
+	case h.Failures > 0:
+		return fmt.Sprintf("failed %d", h.Failures)
+	}
+	return "ok"
 }
 
 func renderLastReload(ew *errWriter, r *ReloadResult, now time.Time) {
@@ -110,9 +131,13 @@ func renderHeartbeat(ew *errWriter, h Heartbeat) {
 		}
 		last = fmt.Sprintf("%s (%s) in %.0fms at %s", verdict, h.LastResult, h.LatencyMS, h.LastCheck.UTC().Format(time.RFC3339))
 	}
-	ew.printf("heartbeat: %s %s\n", h.URL, last)
-	ew.printf("           failures %d in a row, %d total; reloads triggered %d; suppressed by guard %d\n",
-		h.Failures, h.FailuresTotal, h.ReloadsTriggered, h.SuppressedByGuard)
+	what := h.URL
+	if h.PerWorker {
+		what = "GET " + h.Path + " on each worker's port"
+	}
+	ew.printf("heartbeat: %s %s\n", what, last)
+	ew.printf("           failures %d in a row, %d total; replacements %d; reloads triggered %d; suppressed by guard %d\n",
+		h.Failures, h.FailuresTotal, h.Replacements, h.ReloadsTriggered, h.SuppressedByGuard)
 }
 
 func renderMetrics(ew *errWriter, m *Metrics) {

@@ -86,28 +86,59 @@ type Worker struct {
 	// percent of one core); zero before the first.
 	RSSBytes   uint64  `json:"rss_bytes"`
 	CPUPercent float64 `json:"cpu_percent"`
+	// Heartbeat is the heartbeat's record of this process, checked on its
+	// own port (proxy mode); nil when it was never checked.
+	Heartbeat *WorkerHeartbeat `json:"heartbeat,omitempty"`
+	// Replacements counts the times the heartbeat replaced this worker
+	// slot's process because it hung; LastReplaced is the last one.
+	Replacements int       `json:"replacements"`
+	LastReplaced time.Time `json:"last_replaced,omitzero"`
 }
 
-// Heartbeat reports the periodic health check of the public address.
+// WorkerHeartbeat is the heartbeat's record of one worker process.
+type WorkerHeartbeat struct {
+	// LastOK and LastFailure are when its last passed and last failed
+	// checks ran; zero when none.
+	LastOK      time.Time `json:"last_ok,omitzero"`
+	LastFailure time.Time `json:"last_failure,omitzero"`
+	// LastError says why the last check failed; "" when it passed.
+	LastError string `json:"last_error,omitempty"`
+	// Failures counts its failed checks in a row: at 2 the worker is
+	// replaced (see the procmon package doc).
+	Failures int `json:"consecutive_failures"`
+}
+
+// Heartbeat reports the periodic health check. A check is one round: in
+// proxy mode every ready worker on its own port (PerWorker; each worker's
+// record is in Worker.Heartbeat), in socket mode the public address.
 type Heartbeat struct {
 	// Enabled is false when the config turns heartbeats off.
 	Enabled bool `json:"enabled"`
-	// URL is what is checked.
-	URL string `json:"url,omitempty"`
+	// PerWorker is true when each worker is checked on its own port.
+	PerWorker bool `json:"per_worker"`
+	// URL is the public address and Path; the public address itself is
+	// checked only when PerWorker is false (and, in proxy mode, when no
+	// worker is ready). Path is what every check GETs.
+	URL  string `json:"url,omitempty"`
+	Path string `json:"path,omitempty"`
 	// LastCheck is when the last check finished; zero before the first.
 	LastCheck time.Time `json:"last_check,omitzero"`
-	// LastOK and LastResult describe it ("200 OK", "timeout", …).
+	// LastOK and LastResult describe it ("ok", or each failure, e.g.
+	// "worker 2: GET /: no answer within 10s").
 	LastOK     bool   `json:"last_ok"`
 	LastResult string `json:"last_result,omitempty"`
-	// LatencyMS is how long the last check took.
+	// LatencyMS is how long the last check took (its slowest probe).
 	LatencyMS float64 `json:"latency_ms"`
 	// Failures counts consecutive failures; FailuresTotal all of them.
 	Failures      int `json:"consecutive_failures"`
 	FailuresTotal int `json:"failures_total"`
-	// ReloadsTriggered counts reloads the heartbeat started;
-	// SuppressedByGuard counts failures that did not trigger one because
-	// they came within the guard of a start or reload, or during one.
+	// ReloadsTriggered counts reloads the heartbeat started (every check
+	// of a round failed); Replacements counts hung workers it replaced
+	// one by one; SuppressedByGuard counts failures that did neither
+	// because they came within the guard of a start, reload or
+	// replacement, or during a reload.
 	ReloadsTriggered  int `json:"reloads_triggered"`
+	Replacements      int `json:"replacements"`
 	SuppressedByGuard int `json:"suppressed_by_guard"`
 }
 

@@ -1,0 +1,351 @@
+package procmon
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hbExtra is the [heartbeat] of these tests: quick checks, short guard,
+// and a stop_timeout short enough that a hung worker is gone soon.
+func hbExtra(guard string) string {
+	return "stop_timeout = \"5s\"\n[heartbeat]\ninterval = \"200ms\"\ntimeout = \"500ms\"\nguard = \"" + guard + "\"\n"
+}
+
+// hangWorker sends SIGUSR1: the test worker stops answering (see testWorker).
+func hangWorker(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatalf("hang worker %d: %v", pid, err)
+	}
+}
+
+// servingPIDs maps WORKER_ID to the pid of the serving generation's worker.
+func servingPIDs(st Status) map[int]int {
+	pids := map[int]int{}
+	for _, w := range st.Workers {
+		if w.Generation == st.Generation && w.State == WorkerReady {
+			pids[w.ID] = w.PID
+		}
+	}
+	return pids
+}
+
+// userLoad is a bounded loop of user requests: clients goroutines send
+// GETs with a short timeout until stop, max requests, or maxTime.
+type userLoad struct {
+	mu     sync.Mutex
+	ok     int
+	failed []string
+	by     map[string]int // X-Worker → answers
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func startUserLoad(url string, clients, max int, maxTime time.Duration) *userLoad {
+	l := &userLoad{by: map[string]int{}, stop: make(chan struct{})}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	deadline := time.Now().Add(maxTime)
+	n := 0
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				l.mu.Lock()
+				n++
+				over := n > max
+				l.mu.Unlock()
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if over || time.Now().After(deadline) {
+					return
+				}
+				code, worker, body, err := get(client, url)
+				l.mu.Lock()
+				if err == nil && code == http.StatusOK && strings.Contains(body, worker) {
+					l.ok++
+					l.by[worker]++
+				} else if len(l.failed) < 1000 {
+					l.failed = append(l.failed, strings.TrimSpace(worker+" "+body+" "+errText(err)))
+				}
+				l.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// wait waits until the loop sent its requests or ran out of time.
+func (l *userLoad) wait() *userLoad {
+	l.wg.Wait()
+	return l
+}
+
+// end stops the loop early and waits for its requests to end.
+func (l *userLoad) end() *userLoad {
+	close(l.stop)
+	return l.wait()
+}
+
+// TestHeartbeatReplacesOnlyTheHungWorker is issue 11, item 4: with one of
+// two workers hung, a check through the balancer passed (the balancer
+// steers around the worker whose requests are stuck) while users' requests
+// timed out. Each worker is now checked on its own port, and the hung one
+// alone is replaced: the other keeps its pid, no reload happens, and user
+// requests succeed once the hung worker is out of the balancer.
+func TestHeartbeatReplacesOnlyTheHungWorker(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 2, extra: hbExtra("1s")}).start()
+	st := a.waitStatus(10*time.Second, "a healthy heartbeat", func(st Status) bool { return st.Heartbeat.LastOK })
+	before := servingPIDs(st)
+	if len(before) != 2 {
+		t.Fatalf("serving workers %v, want 2", before)
+	}
+	hungAt := time.Now()
+	hangWorker(t, before[2])
+	// Users keep sending requests: some land on the hung worker and stay
+	// stuck there, which is what made the balancer avoid it.
+	during := startUserLoad(a.url("/"), 4, 400, 15*time.Second)
+	st = a.waitStatus(12*time.Second, "worker 2 replaced", func(st Status) bool {
+		now := servingPIDs(st)
+		return now[2] != 0 && now[2] != before[2] || st.Reloads > 0
+	})
+	during.end()
+	if st.Reloads != 0 || st.Generation != 1 {
+		t.Fatalf("the heartbeat reloaded (reloads %d, generation %d): only worker 2 should have been replaced", st.Reloads, st.Generation)
+	}
+	if now := servingPIDs(st); now[1] != before[1] {
+		t.Fatalf("worker 1 pid %d → %d: the healthy worker must keep running", before[1], now[1])
+	}
+	t.Logf("while worker 2 hung: %d requests ok, %d failed", during.ok, len(during.failed))
+	checkReplacementStatus(t, a, st, hungAt)
+
+	after := startUserLoad(a.url("/"), 4, 120, 10*time.Second).wait()
+	if len(after.failed) != 0 || after.ok < 100 {
+		t.Fatalf("after the replacement: %d ok, %d failed: %q", after.ok, len(after.failed), after.failed[:min(5, len(after.failed))])
+	}
+	newPID := servingPIDs(a.sup.Status())[2]
+	answered := 0
+	for w, n := range after.by {
+		if strings.Contains(w, "worker=2 ") {
+			answered += n
+		}
+	}
+	if answered == 0 {
+		t.Fatalf("the new worker 2 (pid %d) answered no request: %v", newPID, after.by)
+	}
+	a.waitStatus(12*time.Second, "the hung worker gone", func(Status) bool { return !pidAlive(before[2]) })
+}
+
+// checkReplacementStatus: status and log say which worker was replaced,
+// when and why; the detection took a few heartbeat intervals.
+func checkReplacementStatus(t *testing.T, a *testApp, st Status, hungAt time.Time) {
+	t.Helper()
+	hb := st.Heartbeat
+	if !hb.PerWorker || hb.Replacements != 1 || hb.ReloadsTriggered != 0 {
+		t.Fatalf("heartbeat status %+v: want per-worker checks, 1 replacement, no reload", hb)
+	}
+	for _, w := range st.Workers {
+		if w.Generation != 1 || w.State != WorkerReady {
+			continue
+		}
+		switch w.ID {
+		case 1:
+			if w.Replacements != 0 || w.Heartbeat.Failures != 0 || w.Heartbeat.LastOK.IsZero() {
+				t.Errorf("worker 1: %+v: want healthy, never replaced", w)
+			}
+		case 2:
+			if w.Replacements != 1 || w.LastReplaced.Before(hungAt) {
+				t.Errorf("worker 2: %+v: want 1 replacement after %s", w, hungAt)
+			}
+			if took := w.LastReplaced.Sub(hungAt); took > 4*time.Second {
+				t.Errorf("worker 2 replaced %s after it hung: want a few heartbeat intervals", took)
+			}
+		}
+	}
+	log := a.out.String()
+	if !strings.Contains(log, `msg="heartbeat: replacing hung worker" app=testapp gen=1 worker=2`) ||
+		!strings.Contains(log, `why="2 checks in a row failed, last: GET /: no answer within 500ms"`) {
+		t.Errorf("the log does not say which worker was replaced and why")
+	}
+}
+
+// TestHeartbeatReloadsWhenEveryWorkerHangs: when every worker fails, the
+// app itself is broken: the heartbeat reloads the generation, as it always
+// did, rather than replacing workers one by one; and the guard still
+// keeps a second reload at least guard after the first one ended.
+func TestHeartbeatReloadsWhenEveryWorkerHangs(t *testing.T) {
+	const guard = 2 * time.Second
+	a := newTestApp(t, appSpec{workers: 2, extra: hbExtra(guard.String())}).start()
+	st := a.waitStatus(10*time.Second, "a healthy heartbeat", func(st Status) bool { return st.Heartbeat.LastOK })
+	for _, pid := range servingPIDs(st) {
+		hangWorker(t, pid)
+	}
+	st = a.waitStatus(15*time.Second, "a heartbeat reload", func(st Status) bool { return st.Reloads == 1 && st.State == StateReady })
+	first := st.LastReload
+	if !first.OK || first.Trigger != "heartbeat" || st.Heartbeat.Replacements != 0 {
+		t.Fatalf("reload %+v, %d replacements: want a served heartbeat reload and no replacement", first, st.Heartbeat.Replacements)
+	}
+	for _, pid := range servingPIDs(st) { // the new generation hangs at once, within the guard
+		hangWorker(t, pid)
+	}
+	st = a.waitStatus(guard+15*time.Second, "a second heartbeat reload", func(st Status) bool { return st.Reloads == 2 && st.State == StateReady })
+	firstEnd := first.At.Add(first.Duration)
+	if gap := st.LastReload.At.Sub(firstEnd); gap < guard {
+		t.Fatalf("second reload %s after the first ended: the guard is %s", gap, guard)
+	}
+	if hb := st.Heartbeat; hb.ReloadsTriggered != 2 || hb.Suppressed == 0 || hb.Replacements != 0 {
+		t.Fatalf("heartbeat %+v: want 2 reloads, some checks suppressed by the guard, no replacement", hb)
+	}
+}
+
+// TestHeartbeatReplacementIsGuarded: a replacement that hangs too is not
+// replaced again within guard of its start: one replacement per worker
+// per guard window, never a storm.
+func TestHeartbeatReplacementIsGuarded(t *testing.T) {
+	const guard = 3 * time.Second
+	a := newTestApp(t, appSpec{workers: 2, extra: hbExtra(guard.String())}).start()
+	st := a.waitStatus(10*time.Second, "a healthy heartbeat", func(st Status) bool { return st.Heartbeat.LastOK })
+	before := servingPIDs(st)
+	hangWorker(t, before[2])
+	st = a.waitStatus(15*time.Second, "worker 2 replaced", func(st Status) bool {
+		now := servingPIDs(st)
+		return now[2] != 0 && now[2] != before[2]
+	})
+	spare := servingPIDs(st)[2]
+	var started time.Time
+	for _, w := range st.Workers {
+		if w.PID == spare {
+			started = w.Started
+		}
+	}
+	hangWorker(t, spare)
+	st = a.waitStatus(guard+15*time.Second, "worker 2 replaced again", func(st Status) bool { return st.Heartbeat.Replacements == 2 })
+	for _, w := range st.Workers {
+		if w.ID == 2 && w.Generation == 1 && w.Replacements == 2 && w.LastReplaced.Sub(started) < guard {
+			t.Fatalf("worker 2 replaced again %s after its replacement started: the guard is %s", w.LastReplaced.Sub(started), guard)
+		}
+	}
+	if st.Heartbeat.Suppressed == 0 || st.Reloads != 0 || servingPIDs(st)[1] != before[1] {
+		t.Fatalf("heartbeat %+v, %d reloads, worker 1 pid %d (was %d): want suppressed checks, no reload, worker 1 untouched",
+			st.Heartbeat, st.Reloads, servingPIDs(st)[1], before[1])
+	}
+}
+
+// TestJudge pins what a round's failures call for: every check failed →
+// reload (if the app's guard allows); else replace each worker that
+// failed replaceAfter checks in a row, outside its own guard.
+func TestJudge(t *testing.T) {
+	now := time.Now()
+	const guard = 10 * time.Second
+	type w = judgedWorker
+	tests := []struct {
+		name          string
+		workers       []w
+		public        bool // the round checked the public address (no worker)
+		reloadAllowed bool
+		reload        bool
+		replace       []int
+		suppressed    int
+	}{
+		{name: "all pass", workers: []w{{0, time.Hour, 0}, {0, time.Hour, 0}}, reloadAllowed: true},
+		{name: "one fails once: forgiven", workers: []w{{1, time.Hour, 0}, {0, time.Hour, 0}}, reloadAllowed: true},
+		{name: "one fails twice: replaced", workers: []w{{0, time.Hour, 0}, {2, time.Hour, 0}}, reloadAllowed: true, replace: []int{2}},
+		{name: "two of three hung", workers: []w{{3, time.Hour, 0}, {0, time.Hour, 0}, {2, time.Hour, 0}}, reloadAllowed: true, replace: []int{1, 3}},
+		{name: "every worker fails: reload", workers: []w{{1, time.Hour, 0}, {5, time.Hour, 0}}, reloadAllowed: true, reload: true},
+		{name: "every worker fails within the app guard", workers: []w{{2, time.Hour, 0}, {2, time.Hour, 0}}, suppressed: 1},
+		{name: "single worker fails: reload", workers: []w{{1, time.Hour, 0}}, reloadAllowed: true, reload: true},
+		{name: "public address fails: reload", public: true, reloadAllowed: true, reload: true},
+		{name: "hung within guard of its start", workers: []w{{4, 5 * time.Second, 0}, {0, time.Hour, 0}}, reloadAllowed: true, suppressed: 1},
+		{name: "slot replaced within guard", workers: []w{{4, time.Hour, 3 * time.Second}, {0, time.Hour, 0}}, reloadAllowed: true, suppressed: 1},
+		{name: "slot replaced before the guard", workers: []w{{4, time.Hour, time.Minute}, {0, time.Hour, 0}}, reloadAllowed: true, replace: []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			probes, failed := judgedRound(now, tt.workers)
+			if tt.public {
+				probes, failed = []probeResult{{err: errors.New("503")}}, 1
+			}
+			got := judge(probes, failed, now, guard, tt.reloadAllowed)
+			var ids []int
+			for _, wk := range got.replace {
+				ids = append(ids, wk.id)
+			}
+			if got.reload != tt.reload || !slices.Equal(ids, tt.replace) || got.suppressed != tt.suppressed {
+				t.Fatalf("got reload %v, replace %v, suppressed %d; want %v, %v, %d",
+					got.reload, ids, got.suppressed, tt.reload, tt.replace, tt.suppressed)
+			}
+		})
+	}
+}
+
+// judgedWorker is one worker of a round in TestJudge.
+type judgedWorker struct {
+	fails   int // in a row, this round included; 0: this check passed
+	age     time.Duration
+	replAgo time.Duration // 0: never replaced
+}
+
+// judgedRound makes a round's checks of workers of one generation.
+func judgedRound(now time.Time, workers []judgedWorker) ([]probeResult, int) {
+	g := &generation{num: 1}
+	var probes []probeResult
+	failed := 0
+	for i, spec := range workers {
+		sl := &slot{id: i + 1}
+		if spec.replAgo != 0 {
+			sl.hb.lastReplaced = now.Add(-spec.replAgo)
+		}
+		g.slots = append(g.slots, sl)
+		wk := &worker{gen: g, id: i + 1, started: now.Add(-spec.age), state: WorkerReady}
+		wk.hb.failures = spec.fails
+		p := probeResult{w: wk}
+		if spec.fails > 0 {
+			p.err, failed = errors.New("timeout"), failed+1
+		}
+		probes = append(probes, p)
+	}
+	return probes, failed
+}
+
+// TestHeartbeatTargets: proxy mode checks each ready worker on its own
+// port; socket mode, or no worker ready, checks the public address.
+func TestHeartbeatTargets(t *testing.T) {
+	g := &generation{num: 1}
+	for i, st := range []WorkerState{WorkerReady, WorkerStarting, WorkerReady} {
+		g.slots = append(g.slots, &slot{id: i + 1, w: &worker{gen: g, id: i + 1, port: 4001 + i, state: st}})
+	}
+	urls := func(ts []probeTarget) (out []string) {
+		for _, t := range ts {
+			out = append(out, t.url)
+		}
+		return out
+	}
+	proxy := newHeartbeat("127.0.0.1:8080", ModeProxy, "/up", time.Second)
+	if got, want := urls(proxy.targets(g)), []string{"http://127.0.0.1:4001/up", "http://127.0.0.1:4003/up"}; !slices.Equal(got, want) {
+		t.Errorf("proxy mode: %v, want %v", got, want)
+	}
+	if got, want := urls(proxy.targets(&generation{})), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
+		t.Errorf("proxy mode, no worker ready: %v, want %v", got, want)
+	}
+	socket := newHeartbeat("0.0.0.0:8080", ModeSocket, "/up", time.Second)
+	if got, want := urls(socket.targets(g)), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
+		t.Errorf("socket mode: %v, want %v", got, want)
+	}
+}
