@@ -64,6 +64,15 @@ func waitRolledBack(t *testing.T, s *server, want string) {
 	}
 }
 
+// killInPostDeploy makes the next deploy's post-deploy hook announce
+// itself, output a line and take a second; the returned arm starts a
+// watcher that SIGKILLs the client once the hook runs.
+func killInPostDeploy(t *testing.T, s *server, kill func()) (arm func()) {
+	started := filepath.Join(t.TempDir(), "started")
+	s.env.PostDeploy = "touch " + started + "; sleep 1; echo restarted"
+	return func() { go func() { waitFile(t, started); kill() }() }
+}
+
 // One host, a release whose healthcheck fails, the client killed while
 // post-deploy runs: the server still polls, fails the gate and rolls back.
 func TestClientKilledDuringFailingGateRollsBack(t *testing.T) {
@@ -73,10 +82,9 @@ func TestClientKilledDuringFailingGateRollsBack(t *testing.T) {
 	code.Store(503)
 	s.env.Healthcheck = "http://" + healthServer(t, &code) + "/healthz"
 	s.env.Vars = map[string]string{"DEPLOY_HEALTH_TIMEOUT": "2"}
-	started := filepath.Join(t.TempDir(), "started")
-	s.env.PostDeploy = "touch " + started + "; sleep 1; echo restarted"
+	armed := killInPostDeploy(t, s, kill)
 	o.commit(nil)
-	go func() { waitFile(t, started); kill() }()
+	armed()
 	_, _ = Deploy(ctxFor(t), conn, s.env, s.opts())
 	waitRolledBack(t, s, first.NewRelease)
 }
@@ -87,8 +95,7 @@ func TestClientKilledDuringFailingGateRollsBack(t *testing.T) {
 func TestClientKilledBeforeCommitRollsBack(t *testing.T) {
 	conn, kill := killable(t)
 	o, s, first := sshDeployed(t, conn)
-	started := filepath.Join(t.TempDir(), "started")
-	s.env.PostDeploy = "touch " + started + "; sleep 1; echo restarted"
+	armed := killInPostDeploy(t, s, kill)
 	o.commit(nil)
 	opts := s.opts()
 	opts.Hold = true
@@ -96,7 +103,7 @@ func TestClientKilledBeforeCommitRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("prepare: %v\n%s", err, s.out)
 	}
-	go func() { waitFile(t, started); kill() }()
+	armed()
 	_, _ = r.Switch()
 	waitRolledBack(t, s, first.NewRelease)
 }
@@ -107,10 +114,9 @@ func TestClientKilledBeforeCommitRollsBack(t *testing.T) {
 func TestClientKilledDuringGoodGateIsUnknownNotFailed(t *testing.T) {
 	conn, kill := killable(t)
 	o, s, _ := sshDeployed(t, conn)
-	started := filepath.Join(t.TempDir(), "started")
-	s.env.PostDeploy = "touch " + started + "; sleep 1; echo restarted"
+	armed := killInPostDeploy(t, s, kill)
 	o.commit(nil)
-	go func() { waitFile(t, started); kill() }()
+	armed()
 	res, err := Deploy(ctxFor(t), conn, s.env, s.opts())
 	var unknown *OutcomeUnknownError
 	if !errors.As(err, &unknown) || unknown.Release != res.NewRelease {
