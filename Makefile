@@ -3,8 +3,12 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -s -w -X github.com/deploytool/deploy/internal/version.Version=$(VERSION)
 PKGS     := ./...
+# staticcheck at a pinned version, built from the module proxy on first use.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The remote script runs as one text: shellcheck reads it that way.
+SCRIPT   := hooks/lib.sh hooks/release.sh hooks/gate.sh hooks/commands.sh
 
-.PHONY: all build test lint bench demo fuzz clean deps-test deps-demo
+.PHONY: all build test lint bench demo fuzz clean deps-test deps-demo deps-lint
 
 all: build
 
@@ -12,9 +16,12 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/deploy ./cmd/deploy
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/procmon ./cmd/procmon
 
-lint:
+lint: deps-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+	cat $(SCRIPT) | shellcheck -s bash --severity=warning -
+	shellcheck --severity=warning scripts/deps.sh install.sh .ci/run examples/*/hooks/*
 
 # deps-*: install with apt-get what the target needs and the machine lacks
 # (a C compiler for -race, sshd, wrk, python3, node, …): see scripts/deps.sh.
@@ -22,6 +29,8 @@ deps-test:
 	@./scripts/deps.sh test
 deps-demo:
 	@./scripts/deps.sh demo
+deps-lint:
+	@./scripts/deps.sh lint
 
 # DEPLOY_REQUIRE_SSHD=1: a test whose tool (sshd, node, python3,
 # systemd-analyze, …) is missing fails instead of skipping.

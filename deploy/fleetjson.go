@@ -12,7 +12,7 @@ type checkItemJSON struct {
 func checkItemsJSON(items []CheckItem) []checkItemJSON {
 	out := make([]checkItemJSON, len(items))
 	for i, it := range items {
-		out[i] = checkItemJSON{Name: it.Name, OK: it.OK, Detail: it.Detail}
+		out[i] = checkItemJSON(it)
 	}
 	return out
 }
@@ -30,7 +30,7 @@ func (r CheckRow) MarshalJSON() ([]byte, error) {
 // CheckItemJSON returns it with snake_case keys, as `check --json` prints
 // it.
 func CheckItemJSON(it CheckItem) any {
-	return checkItemJSON{Name: it.Name, OK: it.OK, Detail: it.Detail}
+	return checkItemJSON(it)
 }
 
 // hostStatusJSON is a HostStatus as --json prints it.

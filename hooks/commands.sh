@@ -23,7 +23,7 @@ cmd_setup() {
 		echo "created $P/shared/$p as an empty file (mode 0640): fill it in before the first deploy"
 	done
 	SHA='' hook post-setup "$H_SETUP" "$P" "" "" || fail "post-setup hook exited with status $?"
-	mark done
+	mark "done"
 }
 
 cmd_deploy() {
@@ -80,13 +80,13 @@ cmd_deploy() {
 	[ "$NO_TEST" = 1 ] || hook test "$H_TEST" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" || rc=$?
 	if ((rc)); then
 		revert_to_previous "test hook exited with status $rc"
-		STEP=test
+		STEP='test'
 		fail "test hook exited with status $rc: reverted to $OLD$REVERT_NOTE"
 	fi
 	hold_gate ""
 	prune
-	STATE=done
-	mark done
+	STATE="done"
+	mark "done"
 }
 
 # precheck_ref refuses, before the lock is taken and before anything on
@@ -128,13 +128,13 @@ hold_gate() {
 	local d=''
 	IFS= read -r d <&3 || d=''
 	if [ "$d" = commit ]; then
-		[ -z "$1" ] || { prune; STATE=done; mark done; exit 0; }
+		[ -z "$1" ] || { prune; STATE="done"; mark "done"; exit 0; }
 		return 0
 	fi
 	revert_to_previous "the client said '${d:-nothing}'"
 	[ "$d" = revert ] || { STEP=gate; fail "no commit from the client (it said '${d:-nothing}'): reverted to $OLD$REVERT_NOTE"; }
-	STATE=done
-	mark done
+	STATE="done"
+	mark "done"
 	exit 0
 }
 
@@ -187,13 +187,13 @@ cmd_revert() {
 	mark "reverted $target $tsha"
 	restart_gated "$target" "$P/releases/$OLD"
 	[ -z "$GATE_FAIL" ] || { STEP=gate; fail "reverted to $target, but it does not serve: $GATE_FAIL"; }
-	mark done
+	mark "done"
 }
 
 cmd_list() {
 	mark "current $(current_id)"
 	[ -f "$P/.deploys" ] && cat -- "$P/.deploys"
-	mark done
+	mark "done"
 }
 
 cmd_release() { # curr | prev
@@ -206,7 +206,7 @@ cmd_release() { # curr | prev
 		target=$TARGET
 	fi
 	mark "release $target $(sha_of "$target") $([ -d "$P/releases/$target" ] && echo present || echo pruned)"
-	mark done
+	mark "done"
 }
 
 cmd_exec() {
@@ -226,14 +226,14 @@ cmd_exec() {
 
 cmd_unlock() {
 	step unlock
-	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark done; return; }
+	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark "done"; return; }
 	local holder pid
 	holder=$(holder_text)
 	exec 9>>"$P/.deploy.lock"
 	if flock -n 9; then
 		: >"$P/.deploy.lock"
 		mark "unlock free $holder"
-		mark done
+		mark "done"
 		return
 	fi
 	[ "$FORCE" = 1 ] || fail "held by $holder, which is still running: pass --force to stop it"
@@ -243,7 +243,7 @@ cmd_unlock() {
 	flock -w 30 9 || fail "pid $pid still holds the lock after 30s"
 	: >"$P/.deploy.lock"
 	mark "unlock broken $holder"
-	mark done
+	mark "done"
 }
 
 cmd_status() {
@@ -263,7 +263,7 @@ cmd_status() {
 		exec 9>&- # a probe: never hold the lock a deploy may be waiting for
 	fi
 	mark "status disk-free-kb $(df -Pk -- "$P" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-	mark done
+	mark "done"
 }
 
 # cmd_check is a preflight that changes nothing: one line per item,
@@ -306,7 +306,7 @@ cmd_check() {
 		fi
 	done
 	check_ref
-	mark done
+	mark "done"
 }
 
 # first_word prints a hook's command word, skipping NAME=value prefixes.

@@ -113,8 +113,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	root := b.TempDir()
 	bin := filepath.Join(root, "procmon")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
 		b.Fatalf("build procmon: %v\n%s", err, out)
 	}
 	exe, err := os.Executable()

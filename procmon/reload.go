@@ -113,6 +113,10 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	r.last = res
 	r.count++
 	s.hbGuard.lastStart = now
+	// Status shows the verdict before a waiter hears it: a caller of
+	// `procmon reload --wait` that asks for status next must see the
+	// generation it was told serves (and its dir).
+	s.publish()
 	for _, c := range r.waiters {
 		c <- res
 	}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# deps.sh demo|test: install with apt-get what `make demo` / `make test`
-# need and this machine lacks. A fresh Debian machine has Go and git; the
+# deps.sh demo|lint|test: install with apt-get what `make demo`, `make lint`
+# / `make test` need and this machine lacks. A fresh Debian machine has Go and git; the
 # suite also needs a C compiler (go test -race), OpenSSH's server and
 # client (the deploy tests talk to a real sshd), wrk (procmon's load
 # tests), util-linux (flock, setsid, unshare), python3 and node (the
-# example apps) and systemd-analyze (the unit files). Not root: it prints
+# example apps), systemd-analyze (the unit files) and shellcheck (lint). Not root: it prints
 # the apt-get line to run and fails, rather than letting tests skip.
 set -euo pipefail
 
@@ -18,6 +18,9 @@ pkg() { # command package
 pkg git git
 pkg flock util-linux
 pkg setsid util-linux
+if [ "$what" = lint ] || [ "$what" = test ]; then
+	pkg shellcheck shellcheck
+fi
 if [ "$what" = test ]; then
 	pkg gcc gcc
 	[ -e /usr/include/stdlib.h ] || need+=(libc6-dev)

@@ -64,7 +64,10 @@ func lockInstance(path, app string) (*instanceLock, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := f.Truncate(0); err == nil {
+	// One err for both steps: a failed pid write must not pass unnoticed
+	// (it was shadowed inside the if before).
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
