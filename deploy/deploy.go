@@ -58,6 +58,7 @@ const (
 type Rollout struct {
 	s        *session
 	o        Options
+	env      string // the env's name, for hints
 	mu       sync.Mutex
 	res      Result
 	prepared chan struct{}
@@ -75,7 +76,7 @@ func Prepare(ctx context.Context, conn Conn, env *Env, o Options) (*Rollout, *Re
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
-	r := &Rollout{o: o, prepared: make(chan struct{}), gate: make(chan struct{})}
+	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{})}
 	r.res.Host = o.Host
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
@@ -140,7 +141,7 @@ func (r *Rollout) Switch() (*Result, error) {
 	}
 	err := r.s.wait()
 	res := r.result()
-	return res, r.wrap(unknownAfterSwitch(res, err), "")
+	return res, r.wrap(unknownAfterSwitch(r.env, res, err), "")
 }
 
 // OutcomeUnknownError is a connection lost after the switch, before the
@@ -148,6 +149,8 @@ func (r *Rollout) Switch() (*Result, error) {
 // gate, and the rollback when it fails), so the release may be live or
 // may have been put back: only the server can tell.
 type OutcomeUnknownError struct {
+	// Env is the env deployed (for the hint).
+	Env string
 	// Release is the release switched to before the connection was lost.
 	Release string
 	// Err is the transport's error.
@@ -162,17 +165,17 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Hint says how to find the outcome.
 func (e *OutcomeUnknownError) Hint() string {
-	return "see where the host ended with 'deploy <env> status' (and 'deploy <env> list')"
+	return fmt.Sprintf("see where the host ended with 'deploy %s status' (and 'deploy %s list')", e.Env, e.Env)
 }
 
 // unknownAfterSwitch turns a transport error after the switch, with no
 // report from the script, into an OutcomeUnknownError.
-func unknownAfterSwitch(res *Result, err error) error {
+func unknownAfterSwitch(env string, res *Result, err error) error {
 	var se *StepError
 	if err == nil || !res.Switched || res.Reverted || errors.As(err, &se) {
 		return err
 	}
-	return &OutcomeUnknownError{Release: res.NewRelease, Err: err}
+	return &OutcomeUnknownError{Env: env, Release: res.NewRelease, Err: err}
 }
 
 // Abort tells the server not to switch: it removes the prepared release,

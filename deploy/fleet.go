@@ -292,7 +292,7 @@ func commitHost(r *hostRun, fo FleetOptions) {
 	r.rollout = nil
 	r.res.Result = res
 	if r.res.Err == nil {
-		r.res.Outcome = switchedOutcome(res)
+		r.res.Outcome = SwitchedOutcome(res)
 	}
 	if err != nil && r.res.Err == nil {
 		r.res.Err, r.res.Outcome = err, OutcomeFailed

@@ -122,9 +122,9 @@ func results(runs []*hostRun) []HostResult {
 	return out
 }
 
-// switchedOutcome is the outcome of a host that runs the new release:
+// SwitchedOutcome is the outcome of a host that runs the new release:
 // deployed when its gate passed, unchecked when nothing could check it.
-func switchedOutcome(res *Result) string {
+func SwitchedOutcome(res *Result) string {
 	if res != nil && res.Gate == GateUnchecked {
 		return OutcomeUnchecked
 	}

@@ -181,10 +181,7 @@ func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostRe
 		}
 		return nil
 	})
-	hr.Outcome = deploy.OutcomeDeployed
-	if hr.Result != nil && hr.Result.Gate == deploy.GateUnchecked {
-		hr.Outcome = deploy.OutcomeUnchecked
-	}
+	hr.Outcome = deploy.SwitchedOutcome(hr.Result)
 	var unknown *deploy.OutcomeUnknownError
 	switch {
 	case errors.As(err, &unknown):
@@ -214,7 +211,12 @@ func writeDeployed(stdout, stderr io.Writer, env string, h deploy.Host, res *dep
 	}
 	fmt.Fprintf(stdout, "switched %s -> %s (%s) on %s in %s, UNCHECKED: nothing showed that it serves\n",
 		short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, took)
-	fmt.Fprintf(stderr, "warning: %s\nhint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n", res.GateReason, env, env)
+	fmt.Fprintf(stderr, "warning: %s\n%s", res.GateReason, uncheckedHint(env))
+}
+
+// uncheckedHint says how to look at, and undo, a release nothing checked.
+func uncheckedHint(env string) string {
+	return fmt.Sprintf("hint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n", env, env)
 }
 
 // warnUnchecked says which hosts of a fleet run a release that nothing
@@ -228,7 +230,7 @@ func warnUnchecked(w io.Writer, env string, sum deploy.Summary) {
 		}
 	}
 	if len(hosts) > 0 {
-		fmt.Fprintf(w, "warning: nothing showed that the new release serves on %s: %s\nhint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n",
-			strings.Join(hosts, ", "), why, env, env)
+		fmt.Fprintf(w, "warning: nothing showed that the new release serves on %s: %s\n%s",
+			strings.Join(hosts, ", "), why, uncheckedHint(env))
 	}
 }

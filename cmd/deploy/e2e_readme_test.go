@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deploytool/deploy/internal/sshtest"
 	"github.com/deploytool/deploy/internal/testusers"
 )
 
@@ -75,12 +74,10 @@ type readmeWorld struct {
 
 func newReadmeWorld(t *testing.T) *readmeWorld {
 	pm := buildProcmonShared(t)
-	app := testusers.AddUser(t)
-	deployer := testusers.AddUser(t, app.Name) // usermod -aG myapp deploy
-	shared := testusers.SharedDir(t)
-	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name})
-	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
-	origin.git("init", "-q", "-b", "main", origin.dir)
+	// usermod -aG myapp deploy; install -d -o deploy /var/www/myapp
+	u := newUserHost(t, true, filepath.Join("var", "www", "myapp"))
+	f, app, deployer, shared, origin := u.f, u.app, u.deployer, u.shared, u.f.origin
+	f.conf = filepath.Join(t.TempDir(), "deploy.conf")
 	for _, name := range []string{"server.js", "package.json", "package-lock.json"} {
 		b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "node-hello", name))
 		if err != nil {
@@ -89,14 +86,7 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 		writeFile(t, filepath.Join(origin.dir, name), string(b))
 	}
 	origin.commit() // v1: the app answers with its VERSION file
-	f := &fixture{t: t, sshd: sshd, origin: origin, home: sshtest.FakeHome(t, "", sshd),
-		path: filepath.Join(shared, "var", "www", "myapp"), conf: filepath.Join(t.TempDir(), "deploy.conf")}
-	t.Setenv("HOME", f.home)
-	t.Setenv("SSH_AUTH_SOCK", "")   // forward-agent yes with no agent: a warning, not a failure
-	mkdirOwned(t, f.path, deployer) // install -d -o deploy /var/www/myapp
-	gitconfig := filepath.Join(deployer.Home, ".gitconfig")
-	writeFile(t, gitconfig, "[safe]\n\tdirectory = "+origin.dir+"\n\tdirectory = "+origin.dir+"/.git\n")
-	chown(t, gitconfig, deployer)
+	// SSH_AUTH_SOCK is empty: forward-agent yes warns and goes on.
 
 	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeAddr(t),
 		pmConf: filepath.Join(shared, "myapp.toml"), sock: filepath.Join(shared, "run", "myapp.sock")}

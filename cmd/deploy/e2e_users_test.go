@@ -27,7 +27,17 @@ type usersServer struct {
 	sock, listen  string
 }
 
-func newUsersServer(t *testing.T, pm string, inGroup bool) *usersServer {
+// userHost is what a users test's server starts with: an app user, a
+// deploy user (in the app's group when inGroup) logging in over real sshd,
+// an empty origin (main) in a directory every user may read, and the
+// app's path (under shared, at rel) owned by the deploy user.
+type userHost struct {
+	f             *fixture
+	app, deployer testusers.Account
+	shared        string
+}
+
+func newUserHost(t *testing.T, inGroup bool, rel string) userHost {
 	t.Helper()
 	app := testusers.AddUser(t)
 	var deployer testusers.Account
@@ -40,22 +50,28 @@ func newUsersServer(t *testing.T, pm string, inGroup bool) *usersServer {
 	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name})
 	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
 	origin.git("init", "-q", "-b", "main", origin.dir)
-	f := &fixture{t: t, sshd: sshd, origin: origin, home: sshtest.FakeHome(t, "", sshd), path: filepath.Join(shared, "srv", "app")}
+	f := &fixture{t: t, sshd: sshd, origin: origin, home: sshtest.FakeHome(t, "", sshd), path: filepath.Join(shared, rel)}
 	t.Setenv("HOME", f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
-	appPy, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(origin.dir, "app.py"), string(appPy))
-	origin.commit() // v1: VERSION is what the app answers with
-
 	// The deploy user owns the app's path (install -d -o deploy), and
 	// trusts the origin, which root owns (on a real server it is a URL).
 	mkdirOwned(t, f.path, deployer)
 	gitconfig := filepath.Join(deployer.Home, ".gitconfig")
 	writeFile(t, gitconfig, "[safe]\n\tdirectory = "+origin.dir+"\n\tdirectory = "+origin.dir+"/.git\n")
 	chown(t, gitconfig, deployer)
+	return userHost{f: f, app: app, deployer: deployer, shared: shared}
+}
+
+func newUsersServer(t *testing.T, pm string, inGroup bool) *usersServer {
+	t.Helper()
+	u := newUserHost(t, inGroup, filepath.Join("srv", "app"))
+	f, app, deployer, shared, origin := u.f, u.app, u.deployer, u.shared, u.f.origin
+	appPy, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(origin.dir, "app.py"), string(appPy))
+	origin.commit() // v1: VERSION is what the app answers with
 
 	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeAddr(t),
 		pmConf: filepath.Join(shared, "app.toml"), sock: filepath.Join(shared, "run", "app.sock")}
