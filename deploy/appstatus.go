@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -192,7 +193,7 @@ func procmonExit(code int, stderr string, runErr error) error {
 
 // procmonCommand returns the command line that runs procmon with args and
 // `-c <env.Procmon>`, every word but the plain `procmon` quoted.
-func procmonCommand(env *Env, args ...string) (string, error) {
+func procmonCommand(env *config.Env, args ...string) (string, error) {
 	if env.Procmon == "" {
 		return "", fmt.Errorf("env %s has no procmon key: set it to procmon's config path on the server", env.Name)
 	}
@@ -219,7 +220,7 @@ func procmonCommand(env *Env, args ...string) (string, error) {
 // ErrProcmonMissing (wrapped) when procmon is not installed, a
 // *ProcmonDownError when it is not running, a *ProcmonPermissionError when
 // the login user may not ask it, and a *ProcmonFailedError otherwise.
-func AppStatusOf(ctx context.Context, conn Conn, env *Env) (*AppStatus, error) {
+func AppStatusOf(ctx context.Context, conn Conn, env *config.Env) (*AppStatus, error) {
 	line, err := procmonCommand(env, "status", "--json")
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -14,7 +15,7 @@ import (
 // an error before anything is sent to the server.
 
 // baseArgs checks env and returns the script arguments every command gets.
-func baseArgs(env *Env, o Options) ([]string, error) {
+func baseArgs(env *config.Env, o Options) ([]string, error) {
 	if env == nil {
 		return nil, fmt.Errorf("no environment given")
 	}
@@ -80,7 +81,7 @@ func varArgs(vars map[string]string) ([]string, error) {
 }
 
 // hookArgs returns the restart and hook settings (deploy, revert, setup).
-func hookArgs(env *Env) ([]string, error) {
+func hookArgs(env *config.Env) ([]string, error) {
 	var args []string
 	for _, h := range []struct{ key, val string }{
 		{"pre-deploy", env.PreDeploy},

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
 // sampleEnv is a full env for the golden command lines.
-func sampleEnv() *Env {
-	return &Env{
+func sampleEnv() *config.Env {
+	return &config.Env{
 		Name:        "production",
 		Repo:        "git@github.com:acme/vmblog.git",
 		Path:        "/var/www/vmblog",

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -71,7 +72,7 @@ type Rollout struct {
 // pre-deploy) and the server waits for the switch. On error nothing was
 // switched: the half-made release is removed and logged `failed`, the lock
 // freed. If ctx ends before the switch the server aborts the same way.
-func Prepare(ctx context.Context, conn Conn, env *Env, o Options) (*Rollout, *Result, error) {
+func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollout, *Result, error) {
 	args, err := deployArgs(env, o)
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
@@ -97,7 +98,7 @@ func Prepare(ctx context.Context, conn Conn, env *Env, o Options) (*Rollout, *Re
 // Result, filled as far as it got, and an error naming the failed step
 // with its output (a *StepError) when it failed. A failure or ctx ending
 // before the switch leaves current untouched.
-func Deploy(ctx context.Context, conn Conn, env *Env, o Options) (*Result, error) {
+func Deploy(ctx context.Context, conn Conn, env *config.Env, o Options) (*Result, error) {
 	o.Hold = false
 	r, res, err := Prepare(ctx, conn, env, o)
 	if err != nil {
@@ -293,7 +294,7 @@ func hostErr(host string, err error) error {
 const stampLayout = "20060102T150405Z"
 
 // deployArgs returns the script arguments of a deploy.
-func deployArgs(env *Env, o Options) ([]string, error) {
+func deployArgs(env *config.Env, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err
@@ -342,7 +343,7 @@ func deployArgs(env *Env, o Options) ([]string, error) {
 // is a bare path (/healthz) is tried against procmon's `listen` (read from
 // the procmon config on the server), so it needs procmon; without procmon
 // the healthcheck must be a URL (http://127.0.0.1:3000/healthz).
-func gateArgs(env *Env) ([]string, error) {
+func gateArgs(env *config.Env) ([]string, error) {
 	var args []string
 	if env.Procmon != "" {
 		if err := hooks.CheckField("procmon", env.Procmon); err != nil || strings.ContainsAny(env.Procmon, " \t") {

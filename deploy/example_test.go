@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // A single-host deploy: conn is any deploy.Conn (deploy/remote's SSH
@@ -13,7 +14,7 @@ import (
 func ExampleDeploy() {
 	ctx := context.Background()
 	conn := &deploy.Local{}
-	env := &deploy.Env{Name: "production", Repo: "https://example.com/app.git", Path: "/var/www/app"}
+	env := &config.Env{Name: "production", Repo: "https://example.com/app.git", Path: "/var/www/app"}
 	opts := deploy.Options{Host: "web1", Stdout: os.Stdout, Ref: "v1.2.0"}
 	if err := deploy.Setup(ctx, conn, env, opts); err != nil {
 		fmt.Println("error:", err)
@@ -32,7 +33,7 @@ func ExampleDeploy() {
 func ExamplePrepare() {
 	ctx := context.Background()
 	conns := map[string]deploy.Conn{"web1": &deploy.Local{}, "web2": &deploy.Local{}}
-	env := &deploy.Env{Name: "production", Path: "/var/www/app"}
+	env := &config.Env{Name: "production", Path: "/var/www/app"}
 	var rollouts []*deploy.Rollout
 	for host, conn := range conns { // in parallel in real code
 		r, _, err := deploy.Prepare(ctx, conn, env, deploy.Options{Host: host, Hold: true})

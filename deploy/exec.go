@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -17,7 +18,7 @@ import (
 // several run as an argument vector. Options.Stdin feeds it and
 // Options.Stdout receives its output unchanged. A non-zero exit is returned
 // wrapped: errors.As finds the transport's error with ExitStatus() int.
-func Exec(ctx context.Context, conn Conn, env *Env, argv []string, o Options) error {
+func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Options) error {
 	if len(argv) == 0 {
 		return fmt.Errorf("exec: no command given: e.g. deploy <env> exec 'tail -n 50 log/app.log'")
 	}
@@ -99,7 +100,7 @@ func (w *execWriter) failure() string {
 // env's host through conn.Interactive, with the hook environment
 // (DEPLOY_ENV, DEPLOY_PATH, DEPLOY_RELEASE=<path>/current and the `env`
 // key's variables).
-func Console(ctx context.Context, conn Conn, env *Env, o Options) error {
+func Console(ctx context.Context, conn Conn, env *config.Env, o Options) error {
 	line, err := consoleCommand(env, o)
 	if err != nil {
 		return err
@@ -108,7 +109,7 @@ func Console(ctx context.Context, conn Conn, env *Env, o Options) error {
 }
 
 // consoleCommand returns the console's command line: every value quoted.
-func consoleCommand(env *Env, o Options) (string, error) {
+func consoleCommand(env *config.Env, o Options) (string, error) {
 	if _, err := baseArgs(env, o); err != nil {
 		return "", err
 	}
@@ -130,7 +131,7 @@ func consoleCommand(env *Env, o Options) (string, error) {
 }
 
 // execArgs returns the script arguments of an exec of argv.
-func execArgs(env *Env, argv []string, o Options) ([]string, error) {
+func execArgs(env *config.Env, argv []string, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err

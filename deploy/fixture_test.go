@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // origin is a real git repository made in a temp dir, the repo to deploy.
@@ -65,7 +67,7 @@ func (o *origin) commit(files map[string]string) string {
 // through the Local transport running the real remote script.
 type server struct {
 	t    testing.TB
-	env  *Env
+	env  *config.Env
 	conn *Local
 	out  *syncBuffer
 }
@@ -75,7 +77,7 @@ func newServer(t testing.TB, o *origin) *server {
 	root := t.TempDir()
 	return &server{
 		t:    t,
-		env:  &Env{Name: "production", Repo: o.dir, Path: filepath.Join(root, "srv", "app")},
+		env:  &config.Env{Name: "production", Repo: o.dir, Path: filepath.Join(root, "srv", "app")},
 		conn: &Local{Dir: root},
 		out:  &syncBuffer{},
 	}

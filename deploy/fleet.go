@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // FleetOptions configure a deploy to every host of an env.
@@ -15,9 +17,9 @@ type FleetOptions struct {
 	// set per host by the fleet.
 	Options
 	// Dial opens the one connection a host's deploy uses. Required.
-	Dial func(ctx context.Context, h Host) (Conn, error)
+	Dial func(ctx context.Context, h config.Host) (Conn, error)
 	// Output returns the writer for a host's remote output (nil = discard).
-	Output func(h Host) io.Writer
+	Output func(h config.Host) io.Writer
 	// NoRollback keeps the hosts that switched and passed their gate when
 	// a later host fails (false = put them back on their previous
 	// release). The host whose gate failed is put back either way: its
@@ -76,7 +78,7 @@ func (r *hostRun) switched() bool { return r.res.Result != nil && r.res.Result.S
 // an interrupt still ends every host on one consistent release. The
 // results list every host, in env.Hosts order, with its Outcome; the
 // error is a *FleetError naming the host that failed and why.
-func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, error) {
+func DeployFleet(ctx context.Context, env *config.Env, fo FleetOptions) ([]HostResult, error) {
 	if fo.Dial == nil {
 		return nil, errors.New("deploy to several hosts: no way to dial them (FleetOptions.Dial is nil)")
 	}
@@ -128,10 +130,10 @@ func DeployFleet(ctx context.Context, env *Env, fo FleetOptions) ([]HostResult, 
 // prepareAll dials and prepares every host, env.Parallel at a time. The
 // first failure (or ctx ending) cancels sess: the preparations still
 // running abort, and hosts not yet started are skipped.
-func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *Env, fo FleetOptions, runs []*hostRun) error {
+func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *config.Env, fo FleetOptions, runs []*hostRun) error {
 	parallel := env.Parallel
 	if parallel <= 0 {
-		parallel = DefaultParallel
+		parallel = config.DefaultParallel
 	}
 	stop := context.AfterFunc(ctx, cancelSess)
 	defer stop()
@@ -173,7 +175,7 @@ func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *E
 // prepareHost dials h and prepares its release. It returns an error only
 // when the host itself failed; a host stopped because sess ended is
 // marked aborted.
-func prepareHost(sess context.Context, env *Env, fo FleetOptions, r *hostRun) error {
+func prepareHost(sess context.Context, env *config.Env, fo FleetOptions, r *hostRun) error {
 	h := r.res.Host
 	emit(fo, h, "connect", "", nil)
 	conn, err := fo.Dial(sess, h)
@@ -213,7 +215,7 @@ func (r *hostRun) prepareFailed(sess context.Context, fo FleetOptions, phase str
 // switchBatches switches and restarts the hosts batch by batch; each host
 // stops at its gate, held, until every batch passed. It stops at the
 // first failed host, or when ctx ends between batches.
-func switchBatches(ctx context.Context, env *Env, fo FleetOptions, runs []*hostRun) error {
+func switchBatches(ctx context.Context, env *config.Env, fo FleetOptions, runs []*hostRun) error {
 	batch := env.Batch
 	if batch <= 0 || batch > len(runs) {
 		batch = len(runs)
@@ -313,7 +315,7 @@ func revertHost(r *hostRun, fo FleetOptions) {
 	emit(fo, r.res.Host, "revert", "", err)
 }
 
-func emit(fo FleetOptions, h Host, phase, step string, err error) {
+func emit(fo FleetOptions, h config.Host, phase, step string, err error) {
 	if fo.OnEvent == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/remote"
 	"github.com/deploytool/deploy/internal/sshtest"
 	"golang.org/x/crypto/ssh"
@@ -23,7 +24,7 @@ type fleet struct {
 	mount  string // the path every host has its own disk at
 	hosts  []*sshtest.Host
 	origin *origin
-	env    *Env
+	env    *config.Env
 	key    string // the client key file, authorized on every host
 	known  string // known_hosts listing every host
 	home   string
@@ -45,7 +46,7 @@ func newFleet(t testing.TB, n int) *fleet {
 		t.Fatal(err)
 	}
 	defer kh.Close()
-	f.env = &Env{Name: "production", Repo: f.origin.dir, Path: filepath.Join(f.mount, "app"), Keep: 3}
+	f.env = &config.Env{Name: "production", Repo: f.origin.dir, Path: filepath.Join(f.mount, "app"), Keep: 3}
 	for i := 0; i < n; i++ {
 		h := sshtest.StartHost(t, f.mount, sshtest.HostOptions{
 			Options:   sshtest.Options{AuthorizedKeys: []ssh.PublicKey{client.Public()}},
@@ -53,7 +54,7 @@ func newFleet(t testing.TB, n int) *fleet {
 		})
 		fmt.Fprintln(kh, h.KnownHostsLine())
 		f.hosts = append(f.hosts, h)
-		f.env.Hosts = append(f.env.Hosts, Host{Name: h.Host(), Port: h.Port(), User: h.User()})
+		f.env.Hosts = append(f.env.Hosts, config.Host{Name: h.Host(), Port: h.Port(), User: h.User()})
 	}
 	f.origin.commit(nil)
 	f.each(func(i int, conn Conn) error { return Setup(ctxFor(t), conn, f.env, f.opts(i)) })
@@ -64,7 +65,7 @@ func newFleet(t testing.TB, n int) *fleet {
 }
 
 // dial opens a connection to host h with the real SSH client.
-func (f *fleet) dial(ctx context.Context, h Host) (Conn, error) {
+func (f *fleet) dial(ctx context.Context, h config.Host) (Conn, error) {
 	return remote.Dial(ctx, remote.Target{Host: h.Name, Port: h.Port, User: h.User, KeyFile: f.key},
 		remote.Options{HomeDir: f.home, KnownHostsFiles: []string{f.known}, Stats: &f.stats})
 }
@@ -75,7 +76,7 @@ func (f *fleet) opts(i int) Options {
 
 func (f *fleet) options() FleetOptions {
 	return FleetOptions{Options: Options{Who: "tester@laptop"}, Dial: f.dial,
-		Output: func(Host) io.Writer { return f.out }}
+		Output: func(config.Host) io.Writer { return f.out }}
 }
 
 // each runs fn on every host in parallel over its own connection.

@@ -3,6 +3,8 @@ package deploy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // The outcomes of a host in a fleet deploy, in HostResult.Outcome.
@@ -29,7 +31,7 @@ const (
 // HostResult is what happened on one host of a fleet deploy.
 type HostResult struct {
 	// Host is the host, as written in the config.
-	Host Host
+	Host config.Host
 	// Result is the remote result, filled as far as the host got (nil when
 	// it was not reached).
 	Result *Result

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // outcomes returns each host's Outcome.
@@ -186,7 +188,7 @@ func TestFleetParallelCap(t *testing.T) {
 	var now, peak atomic.Int32
 	fo := f.options()
 	dial := fo.Dial
-	fo.Dial = func(ctx context.Context, h Host) (Conn, error) {
+	fo.Dial = func(ctx context.Context, h config.Host) (Conn, error) {
 		n := now.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}

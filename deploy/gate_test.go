@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // fakeProcmon writes an executable standing in for `procmon` that records
@@ -171,7 +173,7 @@ func TestGateHealthcheck(t *testing.T) {
 // TestGateBarePathNeedsProcmon: a bare healthcheck path without procmon
 // has no address to be tried on: refused before anything runs.
 func TestGateBarePathNeedsProcmon(t *testing.T) {
-	env := &Env{Name: "prod", Path: "/srv/app", Repo: "r", Healthcheck: "/healthz"}
+	env := &config.Env{Name: "prod", Path: "/srv/app", Repo: "r", Healthcheck: "/healthz"}
 	_, err := deployArgs(env, Options{Who: "a@b"})
 	if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:3000/healthz") {
 		t.Fatalf("err = %v, want a hint to write a URL", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // countingConn counts the commands run through it.
@@ -28,29 +30,29 @@ func TestHostileValuesRefused(t *testing.T) {
 	touch := "touch " + marker
 	for _, tc := range []struct {
 		name string
-		set  func(e *Env, o *Options)
+		set  func(e *config.Env, o *Options)
 		want string
 	}{
-		{"ref subst", func(e *Env, o *Options) { o.Ref = "$(" + touch + ")" }, "contains ' '"},
-		{"ref option", func(e *Env, o *Options) { o.Ref = "--upload-pack=" + touch }, "starts with '-'"},
-		{"ref dash", func(e *Env, o *Options) { e.Ref = "-c" }, "starts with '-'"},
-		{"ref newline", func(e *Env, o *Options) { o.Ref = "main\n" + touch }, "control character"},
-		{"ref backtick space", func(e *Env, o *Options) { o.Ref = "`" + touch + "`" }, "contains ' '"},
-		{"ref quote", func(e *Env, o *Options) { o.Ref = "a' ; " + touch + " ; '" }, "contains ' '"},
-		{"path relative", func(e *Env, o *Options) { e.Path = "srv;" + touch }, "not absolute"},
-		{"path newline", func(e *Env, o *Options) { e.Path = "/srv/app\n" + touch }, "control character"},
-		{"path dotdot", func(e *Env, o *Options) { e.Path = "/srv/../etc" }, "not clean"},
-		{"shared escape", func(e *Env, o *Options) { e.Shared = []string{"../../etc"} }, "'..'"},
-		{"shared absolute", func(e *Env, o *Options) { e.Shared = []string{"/etc/passwd"} }, "absolute"},
-		{"shared dash", func(e *Env, o *Options) { e.Shared = []string{"-rf"} }, "starts with '-'"},
-		{"restart newline", func(e *Env, o *Options) { e.RestartFile = "tmp/x\n" + touch }, "control character"},
-		{"var name", func(e *Env, o *Options) { e.Vars = map[string]string{"A;" + touch: "1"} }, "not valid"},
-		{"who tab", func(e *Env, o *Options) { o.Who = "me\tx" }, "control character"},
-		{"hook NUL", func(e *Env, o *Options) { e.PreDeploy = "make\x00" }, "NUL"},
-		{"keep", func(e *Env, o *Options) { e.Keep = -1 }, "keep -1"},
+		{"ref subst", func(e *config.Env, o *Options) { o.Ref = "$(" + touch + ")" }, "contains ' '"},
+		{"ref option", func(e *config.Env, o *Options) { o.Ref = "--upload-pack=" + touch }, "starts with '-'"},
+		{"ref dash", func(e *config.Env, o *Options) { e.Ref = "-c" }, "starts with '-'"},
+		{"ref newline", func(e *config.Env, o *Options) { o.Ref = "main\n" + touch }, "control character"},
+		{"ref backtick space", func(e *config.Env, o *Options) { o.Ref = "`" + touch + "`" }, "contains ' '"},
+		{"ref quote", func(e *config.Env, o *Options) { o.Ref = "a' ; " + touch + " ; '" }, "contains ' '"},
+		{"path relative", func(e *config.Env, o *Options) { e.Path = "srv;" + touch }, "not absolute"},
+		{"path newline", func(e *config.Env, o *Options) { e.Path = "/srv/app\n" + touch }, "control character"},
+		{"path dotdot", func(e *config.Env, o *Options) { e.Path = "/srv/../etc" }, "not clean"},
+		{"shared escape", func(e *config.Env, o *Options) { e.Shared = []string{"../../etc"} }, "'..'"},
+		{"shared absolute", func(e *config.Env, o *Options) { e.Shared = []string{"/etc/passwd"} }, "absolute"},
+		{"shared dash", func(e *config.Env, o *Options) { e.Shared = []string{"-rf"} }, "starts with '-'"},
+		{"restart newline", func(e *config.Env, o *Options) { e.RestartFile = "tmp/x\n" + touch }, "control character"},
+		{"var name", func(e *config.Env, o *Options) { e.Vars = map[string]string{"A;" + touch: "1"} }, "not valid"},
+		{"who tab", func(e *config.Env, o *Options) { o.Who = "me\tx" }, "control character"},
+		{"hook NUL", func(e *config.Env, o *Options) { e.PreDeploy = "make\x00" }, "NUL"},
+		{"keep", func(e *config.Env, o *Options) { e.Keep = -1 }, "keep -1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := &Env{Name: "production", Repo: "/nonexistent", Path: filepath.Join(t.TempDir(), "app")}
+			env := &config.Env{Name: "production", Repo: "/nonexistent", Path: filepath.Join(t.TempDir(), "app")}
 			opts := Options{Who: "t@l"}
 			tc.set(env, &opts)
 			conn := &countingConn{}
@@ -67,7 +69,7 @@ func TestHostileValuesRefused(t *testing.T) {
 		})
 	}
 	conn := &countingConn{}
-	err := Setup(context.Background(), conn, &Env{Name: "p", Path: "/srv/app", Repo: "--upload-pack=" + touch}, Options{Who: "t@l"})
+	err := Setup(context.Background(), conn, &config.Env{Name: "p", Path: "/srv/app", Repo: "--upload-pack=" + touch}, Options{Who: "t@l"})
 	if err == nil || !strings.Contains(err.Error(), "git would take as an option") || conn.runs.Load() != 0 {
 		t.Fatalf("setup with an option as repo: %v", err)
 	}

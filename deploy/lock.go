@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"strings"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // UnlockResult says what Unlock found.
@@ -20,7 +22,7 @@ type UnlockResult struct {
 // A held lock is an error naming its holder unless force is set: then the
 // holder is sent SIGTERM, so that its own cleanup runs (a half-made
 // release is removed), and Unlock waits up to 30 s for the lock.
-func Unlock(ctx context.Context, conn Conn, env *Env, force bool, o Options) (UnlockResult, error) {
+func Unlock(ctx context.Context, conn Conn, env *config.Env, force bool, o Options) (UnlockResult, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return UnlockResult{}, err

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -25,7 +26,7 @@ type LogOptions struct {
 // LogCommand returns the command line Logs runs on each host: with the
 // env's procmon key `procmon logs [-f] -n N -c <procmon>`, otherwise
 // `tail [-F] -n N -- <file>`. Every value is a quoted word.
-func LogCommand(env *Env, lo LogOptions) (string, error) {
+func LogCommand(env *config.Env, lo LogOptions) (string, error) {
 	n := lo.Lines
 	if n == 0 {
 		n = 100
@@ -56,7 +57,7 @@ func LogCommand(env *Env, lo LogOptions) (string, error) {
 }
 
 // logFile picks the absolute path of the log to tail.
-func logFile(env *Env, file string) (string, error) {
+func logFile(env *config.Env, file string) (string, error) {
 	if err := hooks.CheckPath(env.Path); err != nil {
 		return "", fmt.Errorf("env %s: %w", env.Name, err)
 	}
@@ -88,7 +89,7 @@ func logFile(env *Env, file string) (string, error) {
 // Logs prints the app's log on the host behind conn to o.Stdout (errors
 // to o.Stderr) with LogCommand's command. With Follow it returns when ctx
 // ends, with ctx's error.
-func Logs(ctx context.Context, conn Conn, env *Env, lo LogOptions, o Options) error {
+func Logs(ctx context.Context, conn Conn, env *config.Env, lo LogOptions, o Options) error {
 	line, err := LogCommand(env, lo)
 	if err != nil {
 		return err

@@ -3,15 +3,17 @@ package deploy
 import (
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 func TestLogCommand(t *testing.T) {
-	plain := &Env{Name: "production", Path: "/srv/app", Shared: []string{"log/", "log/app.log", ".env"}}
-	withProcmon := &Env{Name: "production", Path: "/srv/app", Procmon: "/etc/procmon/app.toml"}
-	noLog := &Env{Name: "production", Path: "/srv/app", Shared: []string{"a.log", "b.log"}}
+	plain := &config.Env{Name: "production", Path: "/srv/app", Shared: []string{"log/", "log/app.log", ".env"}}
+	withProcmon := &config.Env{Name: "production", Path: "/srv/app", Procmon: "/etc/procmon/app.toml"}
+	noLog := &config.Env{Name: "production", Path: "/srv/app", Shared: []string{"a.log", "b.log"}}
 	tests := []struct {
 		name    string
-		env     *Env
+		env     *config.Env
 		lo      LogOptions
 		want    string
 		wantErr string
@@ -29,7 +31,7 @@ func TestLogCommand(t *testing.T) {
 		{"leading dash", plain, LogOptions{File: "-n1"}, "", "starts with '-'"},
 		{"newline", plain, LogOptions{File: "a\nb"}, "", "log file"},
 		{"negative n", plain, LogOptions{Lines: -1}, "", "positive number"},
-		{"bad procmon path", &Env{Name: "p", Path: "/srv/app", Procmon: "rel/app.toml"}, LogOptions{}, "", "not absolute"},
+		{"bad procmon path", &config.Env{Name: "p", Path: "/srv/app", Procmon: "rel/app.toml"}, LogOptions{}, "", "not absolute"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -35,7 +36,7 @@ type Plan struct {
 // PlanDeploy returns the plan of a deploy of env with o, as Deploy (one
 // host) or DeployFleet (several: each host holds at the gate) would run
 // it. It checks every value exactly as a deploy does and touches nothing.
-func PlanDeploy(env *Env, o Options) (*Plan, error) {
+func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	o.Hold = len(env.Hosts) > 1
 	args, err := deployArgs(env, o)
 	if err != nil {
@@ -55,7 +56,7 @@ func PlanDeploy(env *Env, o Options) (*Plan, error) {
 
 // planSteps lists the steps of a deploy with env's settings, the health
 // gate and the rollback included: they decide the outcome.
-func planSteps(env *Env, o Options) []PlanStep {
+func planSteps(env *config.Env, o Options) []PlanStep {
 	ref, _ := hooks.NormalizeRef(firstSet(o.Ref, env.Ref)) // checked by deployArgs
 	var steps []PlanStep
 	if ref != "" && !hooks.IsSHA(ref) {
@@ -92,7 +93,7 @@ func planSteps(env *Env, o Options) []PlanStep {
 }
 
 // gateSteps are the restart, the health gate and what follows a failure.
-func gateSteps(env *Env, o Options) []PlanStep {
+func gateSteps(env *config.Env, o Options) []PlanStep {
 	var steps []PlanStep
 	switch {
 	case env.Procmon != "":
@@ -123,7 +124,7 @@ func gateSteps(env *Env, o Options) []PlanStep {
 }
 
 // sharedText says what the shared step links, and what it creates.
-func sharedText(env *Env) string {
+func sharedText(env *config.Env) string {
 	t := fmt.Sprintf("link %d shared path(s) from %s/shared", len(env.Shared), env.Path)
 	if len(env.SharedFiles) > 0 {
 		t += " (" + strings.Join(env.SharedFiles, ", ") + ": files, created empty if missing)"

@@ -3,6 +3,8 @@ package deploy
 import (
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // TestPlanGolden pins what a dry run shows: the steps, the script
@@ -13,7 +15,7 @@ func TestPlanGolden(t *testing.T) {
 	env.Shared = []string{"log/", ".env"}
 	var b strings.Builder
 	for _, hosts := range []int{1, 3} {
-		env.Hosts = make([]Host, hosts)
+		env.Hosts = make([]config.Host, hosts)
 		p, err := PlanDeploy(env, Options{Who: "alice@laptop", Ref: "v1.2.3"})
 		if err != nil {
 			t.Fatal(err)

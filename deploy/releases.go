@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // LogEvent is the kind of a .deploys line.
@@ -85,7 +87,7 @@ func dash(s string) string {
 }
 
 // List reads the host's .deploys and what current points at.
-func List(ctx context.Context, conn Conn, env *Env, o Options) (*Log, error) {
+func List(ctx context.Context, conn Conn, env *config.Env, o Options) (*Log, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err
@@ -118,17 +120,17 @@ type Release struct {
 
 // Current returns the release current points at; an error says when
 // nothing is deployed yet.
-func Current(ctx context.Context, conn Conn, env *Env, o Options) (Release, error) {
+func Current(ctx context.Context, conn Conn, env *config.Env, o Options) (Release, error) {
 	return release(ctx, conn, env, o, "curr")
 }
 
 // Previous returns the release `revert 1` would go back to (the server
 // computes it with the same rule as revert).
-func Previous(ctx context.Context, conn Conn, env *Env, o Options) (Release, error) {
+func Previous(ctx context.Context, conn Conn, env *config.Env, o Options) (Release, error) {
 	return release(ctx, conn, env, o, "prev")
 }
 
-func release(ctx context.Context, conn Conn, env *Env, o Options, sub string) (Release, error) {
+func release(ctx context.Context, conn Conn, env *config.Env, o Options, sub string) (Release, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return Release{}, err

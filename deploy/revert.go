@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -16,7 +17,7 @@ import (
 // (procmon reload --wait, healthcheck): a release reverted to that does not
 // serve is a `gate` StepError. It fails, naming why, when there are not n
 // deploys before current or that release was pruned.
-func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result, error) {
+func Revert(ctx context.Context, conn Conn, env *config.Env, n int, o Options) (*Result, error) {
 	if n < 1 {
 		return &Result{Host: o.Host}, fmt.Errorf("revert %d: give a positive number of deploys to go back", n)
 	}
@@ -45,7 +46,7 @@ func Revert(ctx context.Context, conn Conn, env *Env, n int, o Options) (*Result
 }
 
 // revertArgs returns the script arguments of a revert.
-func revertArgs(env *Env, n int, o Options) ([]string, error) {
+func revertArgs(env *config.Env, n int, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -12,7 +13,7 @@ import (
 // directories (entries ending in '/') and runs post-setup in <path>.
 // Running it again keeps the mirror (updating its origin URL) and is
 // otherwise harmless.
-func Setup(ctx context.Context, conn Conn, env *Env, o Options) error {
+func Setup(ctx context.Context, conn Conn, env *config.Env, o Options) error {
 	args, err := setupArgs(env, o)
 	if err != nil {
 		return err
@@ -37,7 +38,7 @@ func runSimple(ctx context.Context, conn Conn, sub string, args []string, o Opti
 }
 
 // setupArgs returns the script arguments of a setup.
-func setupArgs(env *Env, o Options) ([]string, error) {
+func setupArgs(env *config.Env, o Options) ([]string, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // HostStatus is a host's deploy state as the script sees it.
@@ -26,7 +28,7 @@ type HostStatus struct {
 
 // Status reads the host's deploy state; it changes nothing and takes no
 // lock.
-func Status(ctx context.Context, conn Conn, env *Env, o Options) (*HostStatus, error) {
+func Status(ctx context.Context, conn Conn, env *config.Env, o Options) (*HostStatus, error) {
 	args, err := baseArgs(env, o)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ type CheckItem struct {
 // the release), and the ref (env.Ref or Options.Ref) exists at the origin.
 // The error is only for a host that could not be checked; failed items
 // are in the list.
-func Check(ctx context.Context, conn Conn, env *Env, o Options) ([]CheckItem, error) {
+func Check(ctx context.Context, conn Conn, env *config.Env, o Options) ([]CheckItem, error) {
 	args, err := deployArgs(env, o)
 	if err != nil {
 		return nil, err

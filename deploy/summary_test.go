@@ -5,20 +5,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 func sampleResults() []HostResult {
 	return []HostResult{
-		{Host: Host{Name: "web1"}, Outcome: "deployed", Result: &Result{
+		{Host: config.Host{Name: "web1"}, Outcome: "deployed", Result: &Result{
 			OldRelease: "20261124T061502Z-3f9c2ab", OldSHA: "3f9c2ab0e1d2c3b4a5968778695a4b3c2d1e0f11",
 			NewRelease: "20261124T080000Z-9a8b7c6", NewSHA: "9a8b7c6d5e4f30211223344556677889900aabbc",
 			Switched: true, Duration: 1234 * time.Millisecond}},
-		{Host: Host{Name: "web2", User: "deploy", Port: 2222}, Outcome: "reverted", Err: errors.New("gate failed: health check answered 502\nmore"),
+		{Host: config.Host{Name: "web2", User: "deploy", Port: 2222}, Outcome: "reverted", Err: errors.New("gate failed: health check answered 502\nmore"),
 			Result: &Result{OldRelease: "20261124T061502Z-3f9c2ab", OldSHA: "3f9c2ab0e1d2c3b4a5968778695a4b3c2d1e0f11",
 				NewRelease: "20261124T080001Z-9a8b7c6", NewSHA: "9a8b7c6d5e4f30211223344556677889900aabbc",
 				Switched: true, Reverted: true, Duration: 2500 * time.Millisecond}},
-		{Host: Host{Name: "web3"}, Outcome: "aborted", Result: &Result{OldSHA: "", Duration: 800 * time.Millisecond}},
-		{Host: Host{Name: "web4"}, Outcome: "failed", Err: errors.New("dial tcp: connection refused")},
+		{Host: config.Host{Name: "web3"}, Outcome: "aborted", Result: &Result{OldSHA: "", Duration: 800 * time.Millisecond}},
+		{Host: config.Host{Name: "web4"}, Outcome: "failed", Err: errors.New("dial tcp: connection refused")},
 	}
 }
 

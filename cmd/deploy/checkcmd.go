@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // check is `deploy <env> check`: deploy.Check on every host in parallel,
@@ -13,7 +14,7 @@ import (
 // fails when any item failed.
 func (c *command) check(ctx context.Context) error {
 	rows := make([]deploy.CheckRow, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h deploy.Host) {
+	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
 		row := deploy.CheckRow{Host: h.String()}
 		err := c.withConn(ctx, h, func(conn deploy.Conn) error {
 			o := c.options(h, nil)

@@ -5,18 +5,18 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // loadConfig reads -c, or finds deploy.conf / deploy.toml in the -C dir.
-func loadConfig(g *globals) (*deploy.Config, error) {
+func loadConfig(g *globals) (*config.Config, error) {
 	dir := g.Chdir
 	if dir == "" {
 		dir = "."
 	}
 	path := g.Config
 	if path == "" {
-		found, err := deploy.FindConfig(dir)
+		found, err := config.Find(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -24,12 +24,12 @@ func loadConfig(g *globals) (*deploy.Config, error) {
 	} else if !filepath.IsAbs(path) {
 		path = filepath.Join(dir, path)
 	}
-	return deploy.LoadConfig(path)
+	return config.Load(path)
 }
 
 // printConfig is `deploy <env> config [key]`: the resolved settings, or
 // one value. It never touches the network.
-func printConfig(w io.Writer, env *deploy.Env, args []string) error {
+func printConfig(w io.Writer, env *config.Env, args []string) error {
 	if len(args) == 0 {
 		_, err := env.WriteTo(w)
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"golang.org/x/term"
 
 	"github.com/deploytool/deploy/deploy"
@@ -18,7 +19,7 @@ import (
 // unlocked keys between hosts, so a passphrase is asked once per command.
 type dialer struct {
 	g      *globals
-	env    *deploy.Env
+	env    *config.Env
 	keys   *remote.KeyCache
 	stats  *remote.Stats
 	stderr io.Writer
@@ -27,14 +28,14 @@ type dialer struct {
 	noted map[string]bool // notes printed: each once per command, not per host
 }
 
-func newDialer(g *globals, env *deploy.Env, stderr io.Writer) *dialer {
+func newDialer(g *globals, env *config.Env, stderr io.Writer) *dialer {
 	return &dialer{g: g, env: env, keys: &remote.KeyCache{}, stats: &remote.Stats{}, stderr: stderr,
 		noted: map[string]bool{}}
 }
 
 // dial connects to h. With --transport local it runs the remote script
 // with this machine's bash instead (the demo's fallback when no sshd).
-func (d *dialer) dial(ctx context.Context, h deploy.Host) (deploy.Conn, error) {
+func (d *dialer) dial(ctx context.Context, h config.Host) (deploy.Conn, error) {
 	if d.g.Transport == "local" {
 		return &deploy.Local{}, nil
 	}
@@ -47,12 +48,12 @@ func (d *dialer) dial(ctx context.Context, h deploy.Host) (deploy.Conn, error) {
 
 // trust records h's host key (and its jump hosts') if it is new, and
 // returns them; see remote.Trust.
-func (d *dialer) trust(ctx context.Context, h deploy.Host) ([]remote.HostKey, error) {
+func (d *dialer) trust(ctx context.Context, h config.Host) ([]remote.HostKey, error) {
 	keys, err := remote.Trust(ctx, d.target(h), d.options())
 	return keys, d.withEnv(err)
 }
 
-func (d *dialer) target(h deploy.Host) remote.Target {
+func (d *dialer) target(h config.Host) remote.Target {
 	return remote.Target{
 		Host:         h.Name,
 		User:         firstNonEmpty(h.User, d.env.User),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // deploy deploys the env's ref (or the one given) to every host; with
@@ -100,9 +101,9 @@ func (c *command) deployFleet(ctx context.Context) ([]deploy.HostResult, error) 
 	var mu sync.Mutex
 	writers := map[string]*deploy.HostWriter{}
 	fo := deploy.FleetOptions{
-		Options: c.options(deploy.Host{}, nil),
+		Options: c.options(config.Host{}, nil),
 		Dial:    c.dial.dial,
-		Output: func(h deploy.Host) io.Writer {
+		Output: func(h config.Host) io.Writer {
 			mu.Lock()
 			defer mu.Unlock()
 			w := out.Host(h.String())
@@ -136,7 +137,7 @@ func eventText(ev deploy.FleetEvent) string {
 }
 
 // deployOne deploys to the env's only host; its output is not prefixed.
-func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostResult, error) {
+func (c *command) deployOne(ctx context.Context, h config.Host) ([]deploy.HostResult, error) {
 	hr := deploy.HostResult{Host: h}
 	emit := func(phase, step string, err error) {}
 	if c.g.JSON {
@@ -202,7 +203,7 @@ func (c *command) deployOne(ctx context.Context, h deploy.Host) ([]deploy.HostRe
 // writeDeployed reports a switched release: "deployed" only when its gate
 // showed that it serves; otherwise it says that nothing checked it, why,
 // and how to check it now.
-func writeDeployed(stdout, stderr io.Writer, env string, h deploy.Host, res *deploy.Result) {
+func writeDeployed(stdout, stderr io.Writer, env string, h config.Host, res *deploy.Result) {
 	took := res.Duration.Round(msRound)
 	if res.Gate != deploy.GateUnchecked {
 		fmt.Fprintf(stdout, "deployed %s -> %s (%s) to %s in %s\n",

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // command is what one run of deploy does: the parsed invocation, the env
@@ -14,7 +15,7 @@ import (
 type command struct {
 	g      *globals
 	inv    *invocation
-	env    *deploy.Env
+	env    *config.Env
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -87,7 +88,7 @@ func checkFlags(g *globals, inv *invocation) error {
 }
 
 // options are the deploy.Options for host h.
-func (c *command) options(h deploy.Host, out io.Writer) deploy.Options {
+func (c *command) options(h config.Host, out io.Writer) deploy.Options {
 	return deploy.Options{
 		Host:    h.String(),
 		Stdout:  out,
@@ -101,7 +102,7 @@ func (c *command) options(h deploy.Host, out io.Writer) deploy.Options {
 // eachHost runs fn on every host in turn over one connection each; output
 // lines carry the host's name when there are several. Ctrl-C stops before
 // the next host and says where each host got to.
-func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, deploy.Host, io.Writer) error) error {
+func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, config.Host, io.Writer) error) error {
 	var failed []string
 	view := deploy.NewOutput(c.stdout, hostNames(c.env.Hosts), deploy.OutputOptions{Colour: outputOptions(c.stdout).Colour})
 	defer view.Close()
@@ -154,7 +155,7 @@ func (c *command) writeInterrupted(state []string) {
 	}
 }
 
-func (c *command) withConn(ctx context.Context, h deploy.Host, fn func(deploy.Conn) error) error {
+func (c *command) withConn(ctx context.Context, h config.Host, fn func(deploy.Conn) error) error {
 	conn, err := c.dial.dial(ctx, h)
 	if err != nil {
 		return err
@@ -164,7 +165,7 @@ func (c *command) withConn(ctx context.Context, h deploy.Host, fn func(deploy.Co
 }
 
 // hostCommand runs one of the per-host commands.
-func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h deploy.Host, out io.Writer) error {
+func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h config.Host, out io.Writer) error {
 	o := c.options(h, out)
 	switch c.inv.Command {
 	case "setup":

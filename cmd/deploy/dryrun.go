@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/hooks"
 )
 
@@ -24,12 +25,12 @@ type dryRunHost struct {
 // between what each host runs and what would ship. It only reads: the
 // current release with deploy.Current, the commits from the local clone.
 func (c *command) dryRun(ctx context.Context) error {
-	plan, err := deploy.PlanDeploy(c.env, c.options(deploy.Host{}, nil))
+	plan, err := deploy.PlanDeploy(c.env, c.options(config.Host{}, nil))
 	if err != nil {
 		return err
 	}
 	hosts := make([]dryRunHost, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h deploy.Host) {
+	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
 		hosts[i].host = h.String()
 		hosts[i].err = c.withConn(ctx, h, func(conn deploy.Conn) error {
 			rel, err := deploy.Current(ctx, conn, c.env, c.options(h, nil))

@@ -4,16 +4,16 @@ import (
 	"context"
 	"sync"
 
-	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // eachHostParallel runs fn for every host of the env, at most env.Parallel
-// (default deploy.DefaultParallel) at once, and returns when all ended.
+// (default config.DefaultParallel) at once, and returns when all ended.
 // fn gets the host's index, so results can be stored in config order.
-func (c *command) eachHostParallel(ctx context.Context, fn func(ctx context.Context, i int, h deploy.Host)) {
+func (c *command) eachHostParallel(ctx context.Context, fn func(ctx context.Context, i int, h config.Host)) {
 	n := c.env.Parallel
 	if n <= 0 {
-		n = deploy.DefaultParallel
+		n = config.DefaultParallel
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup

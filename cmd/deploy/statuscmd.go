@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // status is `deploy <env> status`: one table for every host, read in
@@ -15,7 +16,7 @@ import (
 // when procmon does not serve current (another release, or nothing).
 func (c *command) status(ctx context.Context) error {
 	rows := make([]deploy.StatusRow, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h deploy.Host) {
+	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
 		var st *deploy.HostStatus
 		var app *deploy.AppStatus
 		var appErr error

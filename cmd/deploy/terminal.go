@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"golang.org/x/term"
 
 	"github.com/deploytool/deploy/deploy"
@@ -25,7 +26,7 @@ func outputOptions(w io.Writer) deploy.OutputOptions {
 }
 
 // hostNames are the env's hosts as written in the config.
-func hostNames(hosts []deploy.Host) []string {
+func hostNames(hosts []config.Host) []string {
 	names := make([]string, len(hosts))
 	for i, h := range hosts {
 		names[i] = h.String()

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// ConfigError is a problem in a config file, at a line and, where there is
+// Error is a problem in a config file, at a line and, where there is
 // one, a key. Its message has the form `<file>:<line>: <key>: <problem>`;
 // the problem says what to do where there is something to say.
-type ConfigError struct {
+type Error struct {
 	// File is the config file's path as it was given.
 	File string
 	// Line is the 1-based line of the problem (0 = the file as a whole).
@@ -21,7 +21,7 @@ type ConfigError struct {
 }
 
 // Error returns the message in the `<file>:<line>: <key>: <problem>` form.
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	pos := e.File
 	if e.Line > 0 {
 		pos += ":" + strconv.Itoa(e.Line)
@@ -32,9 +32,9 @@ func (e *ConfigError) Error() string {
 	return pos + ": " + printableKey(e.Key) + ": " + e.Problem
 }
 
-// configErrf builds a ConfigError; the problem is formatted like fmt.Sprintf.
-func configErrf(file string, line int, key, format string, args ...any) *ConfigError {
-	return &ConfigError{File: file, Line: line, Key: key, Problem: fmt.Sprintf(format, args...)}
+// configErrf builds an Error; the problem is formatted like fmt.Sprintf.
+func configErrf(file string, line int, key, format string, args ...any) *Error {
+	return &Error{File: file, Line: line, Key: key, Problem: fmt.Sprintf(format, args...)}
 }
 
 // printableKey returns key as is when it is made of the characters keys are

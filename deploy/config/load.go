@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -15,19 +15,19 @@ import (
 	"time"
 )
 
-// maxConfigSize bounds what LoadConfig reads: a config is a few hundred bytes.
+// maxConfigSize bounds what Load reads: a config is a few hundred bytes.
 const maxConfigSize = 1 << 20
 
-// Config file names FindConfig looks for, in order.
+// Config file names Find looks for, in order.
 const (
-	INIConfigName  = "deploy.conf"
-	TOMLConfigName = "deploy.toml"
+	ININame  = "deploy.conf"
+	TOMLName = "deploy.toml"
 )
 
-// LoadConfig reads the config file at path: TOML when its name ends in
+// Load reads the config file at path: TOML when its name ends in
 // .toml, INI when it ends in .conf or .ini, and otherwise whichever form the
 // content looks like (a `key = value` line means TOML).
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -69,9 +69,9 @@ func isTOML(path string, data []byte) bool {
 	return false
 }
 
-// FindConfig returns the config file of dir: deploy.conf, else deploy.toml.
-func FindConfig(dir string) (string, error) {
-	for _, name := range []string{INIConfigName, TOMLConfigName} {
+// Find returns the config file of dir: deploy.conf, else deploy.toml.
+func Find(dir string) (string, error) {
+	for _, name := range []string{ININame, TOMLName} {
 		p := filepath.Join(dir, name)
 		st, err := os.Stat(p)
 		if err == nil && !st.IsDir() {
@@ -85,7 +85,7 @@ func FindConfig(dir string) (string, error) {
 		dir = "."
 	}
 	return "", fmt.Errorf("no %s or %s in %s; create one, run from the app's directory (-C DIR) or name the file with -c FILE",
-		INIConfigName, TOMLConfigName, dir)
+		ININame, TOMLName, dir)
 }
 
 // Env returns the environment called name. An empty name picks the only
@@ -115,7 +115,7 @@ const (
 // Lookup returns the value of the config key as `deploy <env> config key`
 // prints it: in the INI form, with defaults filled in; a key that may hold
 // several values (env) gives one per line. ok is false when key is not a
-// config key (see ConfigKeys); a known key that is unset gives "".
+// config key (see Keys); a known key that is unset gives "".
 func (e *Env) Lookup(key string) (value string, ok bool) {
 	switch key {
 	case "host", "hosts":
@@ -179,12 +179,12 @@ func envLines(vars map[string]string) []string {
 }
 
 // WriteTo prints the environment as an INI section, every key that has a
-// value (defaults filled in) in the order of ConfigKeys, so that the output
+// value (defaults filled in) in the order of Keys, so that the output
 // reads back as the same environment.
 func (e *Env) WriteTo(w io.Writer) (int64, error) {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "[%s]\n", e.Name)
-	for _, key := range ConfigKeys() {
+	for _, key := range Keys() {
 		switch key {
 		case "host":
 			continue

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -194,7 +194,7 @@ func envItems(vars map[string]string) ([]string, error) {
 	return items, nil
 }
 
-// tomlError turns a go-toml error into a ConfigError at its line and key.
+// tomlError turns a go-toml error into an Error at its line and key.
 func tomlError(file string, err error) error {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) && len(strict.Errors) > 0 {

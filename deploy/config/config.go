@@ -1,6 +1,9 @@
-// Package deploy reads deploy.conf, plans a deploy and runs it on the hosts
-// of an environment through the embedded remote script (package hooks).
-package deploy
+// Package config reads deploy.conf (the classic INI form) and deploy.toml
+// into [Config] values, and is the one place where their rules live: every
+// key, its default and its validation. Errors are [*Error] values that name
+// the file, the line and the key. It uses nothing from the rest of deploy,
+// so the CLI can read a config without dialling anything.
+package config
 
 import "time"
 

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"errors"
@@ -133,9 +133,9 @@ func checkParseError(t *testing.T, parse func(string, []byte) (*Config, error), 
 	if err.Error() != want {
 		t.Errorf("error\n got %s\nwant %s", err, want)
 	}
-	var ce *ConfigError
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Errorf("error %T is not a *ConfigError", err)
+		t.Errorf("error %T is not a *Error", err)
 	}
 	if strings.ContainsAny(err.Error(), "\n\x00") {
 		t.Errorf("error message spans lines: %q", err)

@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -50,9 +50,9 @@ func FuzzParseTOML(f *testing.F) {
 func checkParsed(t *testing.T, cfg *Config, err error) {
 	t.Helper()
 	if err != nil {
-		var ce *ConfigError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Fatalf("error %T is not a *ConfigError: %v", err, err)
+			t.Fatalf("error %T is not a *Error: %v", err, err)
 		}
 		if strings.ContainsAny(err.Error(), "\n\r\x00") || !strings.HasPrefix(err.Error(), "/app/deploy.") {
 			t.Fatalf("bad error message %q", err)

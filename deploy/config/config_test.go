@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"bytes"
@@ -135,11 +135,11 @@ func TestParseHosts(t *testing.T) {
 func TestINITOMLTwins(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	for _, name := range []string{"full"} {
-		ini, err := LoadConfig("testdata/config/" + name + ".conf")
+		ini, err := Load("testdata/config/" + name + ".conf")
 		if err != nil {
 			t.Fatal(err)
 		}
-		tml, err := LoadConfig("testdata/config/" + name + ".toml")
+		tml, err := Load("testdata/config/" + name + ".toml")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestINITOMLTwins(t *testing.T) {
 
 // TestClassicConfig reads the classic bash deploy's example unchanged.
 func TestClassicConfig(t *testing.T) {
-	cfg, err := LoadConfig("testdata/config/classic.conf")
+	cfg, err := Load("testdata/config/classic.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestClassicConfig(t *testing.T) {
 // TestWriteToReadsBack prints every env of full.conf and reads it back.
 func TestWriteToReadsBack(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
-	cfg, err := LoadConfig("testdata/config/full.conf")
+	cfg, err := Load("testdata/config/full.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestLookup(t *testing.T) {
 	if _, ok := e.Lookup("colour"); ok {
 		t.Error("Lookup(colour) ok, want not a key")
 	}
-	for _, key := range ConfigKeys() {
+	for _, key := range Keys() {
 		if _, ok := e.Lookup(key); !ok {
 			t.Errorf("Lookup(%q) not ok for a config key", key)
 		}
@@ -294,9 +294,9 @@ func TestConfigEnv(t *testing.T) {
 
 func TestFindAndLoadConfig(t *testing.T) {
 	dir := t.TempDir()
-	_, err := FindConfig(dir)
+	_, err := Find(dir)
 	if want := "no deploy.conf or deploy.toml in " + dir; err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("FindConfig(empty) = %v, want %q…", err, want)
+		t.Fatalf("Find(empty) = %v, want %q…", err, want)
 	}
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
@@ -306,16 +306,16 @@ func TestFindAndLoadConfig(t *testing.T) {
 		return p
 	}
 	tomlPath := write("deploy.toml", baseTOML)
-	if p, err := FindConfig(dir); err != nil || p != tomlPath {
-		t.Errorf("FindConfig = %q, %v; want %q", p, err, tomlPath)
+	if p, err := Find(dir); err != nil || p != tomlPath {
+		t.Errorf("Find = %q, %v; want %q", p, err, tomlPath)
 	}
 	iniPath := write("deploy.conf", baseINI)
-	if p, err := FindConfig(dir); err != nil || p != iniPath {
-		t.Errorf("FindConfig = %q, %v; want %q (deploy.conf first)", p, err, iniPath)
+	if p, err := Find(dir); err != nil || p != iniPath {
+		t.Errorf("Find = %q, %v; want %q (deploy.conf first)", p, err, iniPath)
 	}
 	// No telling extension: the content says which form it is.
 	for name, text := range map[string]string{"sniff-ini": baseINI, "sniff-toml": baseTOML} {
-		cfg, err := LoadConfig(write(name, text))
+		cfg, err := Load(write(name, text))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -324,12 +324,12 @@ func TestFindAndLoadConfig(t *testing.T) {
 			t.Errorf("%s read as %+v", name, e)
 		}
 	}
-	_, err = LoadConfig(filepath.Join(dir, "nope.conf"))
+	_, err = Load(filepath.Join(dir, "nope.conf"))
 	if err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("LoadConfig(missing) = %v", err)
+		t.Errorf("Load(missing) = %v", err)
 	}
-	var ce *ConfigError
-	if _, err := LoadConfig(write("bad.toml", baseTOML+"colour = 1\n")); !errors.As(err, &ce) || ce.Line != 5 || ce.Key != "colour" {
-		t.Errorf("LoadConfig(bad.toml) = %v, want a ConfigError at line 5, key colour", err)
+	var ce *Error
+	if _, err := Load(write("bad.toml", baseTOML+"colour = 1\n")); !errors.As(err, &ce) || ce.Line != 5 || ce.Key != "colour" {
+		t.Errorf("Load(bad.toml) = %v, want an Error at line 5, key colour", err)
 	}
 }

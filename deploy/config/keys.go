@@ -1,4 +1,4 @@
-package deploy
+package config
 
 import (
 	"fmt"
@@ -83,9 +83,9 @@ func lookupKey(name string) (keySpec, bool) {
 	return keySpec{}, false
 }
 
-// ConfigKeys returns the names of every config key, in the order
+// Keys returns the names of every config key, in the order
 // `deploy <env> config` prints them.
-func ConfigKeys() []string {
+func Keys() []string {
 	keys := configKeys()
 	names := make([]string, len(keys))
 	for i, k := range keys {
@@ -99,7 +99,7 @@ func ConfigKeys() []string {
 func unknownKeyProblem(key string) string {
 	best, bestDist := "", 3
 	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }
-	for _, name := range ConfigKeys() {
+	for _, name := range Keys() {
 		if norm(name) == norm(key) {
 			best, bestDist = name, 0
 			break
@@ -111,7 +111,7 @@ func unknownKeyProblem(key string) string {
 	if best != "" {
 		return fmt.Sprintf("unknown key; did you mean %q?", best)
 	}
-	return "unknown key; known keys are " + strings.Join(ConfigKeys(), " ")
+	return "unknown key; known keys are " + strings.Join(Keys(), " ")
 }
 
 // editDistance is the Levenshtein distance between a and b, bounded in
