@@ -131,41 +131,25 @@ func DeployFleet(ctx context.Context, env *config.Env, fo FleetOptions) ([]HostR
 // first failure (or ctx ending) cancels sess: the preparations still
 // running abort, and hosts not yet started are skipped.
 func prepareAll(ctx, sess context.Context, cancelSess context.CancelFunc, env *config.Env, fo FleetOptions, runs []*hostRun) error {
-	parallel := env.Parallel
-	if parallel <= 0 {
-		parallel = config.DefaultParallel
-	}
 	stop := context.AfterFunc(ctx, cancelSess)
 	defer stop()
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	for _, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-sess.Done():
+	EachHost(sess, env, func(sess context.Context, i int, _ config.Host) {
+		r := runs[i]
+		if sess.Err() != nil {
+			r.res.Outcome = OutcomeAborted
+			return
+		}
+		if err := prepareHost(sess, env, fo, r); err != nil {
+			mu.Lock()
+			if first == nil {
+				first = &FleetError{Phase: "prepare", Host: r.res.Host.String(), Err: err}
 			}
-			if sess.Err() != nil {
-				r.res.Outcome = OutcomeAborted
-				return
-			}
-			err := prepareHost(sess, env, fo, r)
-			<-sem
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = &FleetError{Phase: "prepare", Host: r.res.Host.String(), Err: err}
-				}
-				mu.Unlock()
-				cancelSess()
-			}
-		}()
-	}
-	wg.Wait()
+			mu.Unlock()
+			cancelSess()
+		}
+	})
 	if ctx.Err() != nil {
 		return &FleetError{Phase: "prepare", Err: fmt.Errorf("interrupted: %w", ctx.Err()), Interrupted: true}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/internal/golden"
 )
 
 // TestPlanGolden pins what a dry run shows: the steps, the script
@@ -26,7 +27,7 @@ func TestPlanGolden(t *testing.T) {
 		}
 		b.WriteString(strings.Join(p.Args, "\n") + "\n" + p.Command + "\n--\n")
 	}
-	assertOutputGolden(t, "plan", b.String())
+	golden.Assert(t, "plan", b.String())
 	if _, err := PlanDeploy(env, Options{Who: "a@b", Ref: "--upload-pack=x"}); err == nil {
 		t.Error("a hostile ref made a plan")
 	}

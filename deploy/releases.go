@@ -146,3 +146,15 @@ func release(ctx context.Context, conn Conn, env *config.Env, o Options, sub str
 	}
 	return rel, err
 }
+
+// ShortSHA is the 7-character form of a commit sha that output shows
+// ("-" for none), as git's --abbrev and the release names use.
+func ShortSHA(sha string) string {
+	switch {
+	case sha == "":
+		return "-"
+	case len(sha) > 7:
+		return sha[:7]
+	}
+	return sha
+}

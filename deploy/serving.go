@@ -57,19 +57,3 @@ func ServingOf(env string, d *HostStatus, a *AppStatus) *Serving {
 	}
 	return s
 }
-
-// cell is the SERVES column: "current", the release procmon serves
-// instead, or nothing.
-func (s *Serving) cell() string {
-	switch {
-	case s == nil:
-		return "-"
-	case s.Ready == 0:
-		return "NOTHING (503)"
-	case s.Problem != "" && s.Release != "":
-		return s.Release + " (NOT current)"
-	case s.Problem != "":
-		return s.Dir + " (NOT current)"
-	}
-	return "current"
-}

@@ -7,15 +7,16 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // check is `deploy <env> check`: deploy.Check on every host in parallel,
 // plus whether all hosts are on the same current; it changes nothing and
 // fails when any item failed.
 func (c *command) check(ctx context.Context) error {
-	rows := make([]deploy.CheckRow, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
-		row := deploy.CheckRow{Host: h.String()}
+	rows := make([]report.CheckRow, len(c.env.Hosts))
+	deploy.EachHost(ctx, c.env, func(ctx context.Context, i int, h config.Host) {
+		row := report.CheckRow{Host: h.String()}
 		err := c.withConn(ctx, h, func(conn deploy.Conn) error {
 			o := c.options(h, nil)
 			items, err := deploy.Check(ctx, conn, c.env, o)
@@ -41,7 +42,7 @@ func (c *command) check(ctx context.Context) error {
 	if c.g.JSON {
 		return c.checkJSON(rows)
 	}
-	failed, err := deploy.WriteCheckTable(c.stdout, rows)
+	failed, err := report.WriteCheckTable(c.stdout, rows)
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func (c *command) check(ctx context.Context) error {
 }
 
 // checkJSON prints one object per host, then a summary object.
-func (c *command) checkJSON(rows []deploy.CheckRow) error {
+func (c *command) checkJSON(rows []report.CheckRow) error {
 	enc := json.NewEncoder(c.stdout)
 	ok := true
 	for _, r := range rows {
@@ -64,9 +65,9 @@ func (c *command) checkJSON(rows []deploy.CheckRow) error {
 			ok = ok && it.OK
 		}
 	}
-	same := deploy.SameCurrent(rows)
+	same := report.SameCurrent(rows)
 	ok = ok && same.OK
-	if err := enc.Encode(map[string]any{"summary": true, "ok": ok, "same_current": deploy.CheckItemJSON(same)}); err != nil {
+	if err := enc.Encode(map[string]any{"summary": true, "ok": ok, "same_current": report.CheckItemJSON(same)}); err != nil {
 		return err
 	}
 	if !ok {

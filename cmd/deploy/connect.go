@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
 	"golang.org/x/term"
 
-	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/remote"
 )
 

@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // deploy deploys the env's ref (or the one given) to every host; with
@@ -30,21 +29,15 @@ func (c *command) deploy(ctx context.Context) error {
 	if err := c.localSafety(); err != nil {
 		return err
 	}
-	var results []deploy.HostResult
-	var err error
-	if len(c.env.Hosts) == 1 {
-		results, err = c.deployOne(ctx, c.env.Hosts[0])
-	} else {
-		results, err = c.deployFleet(ctx)
-	}
-	sum := deploy.Summarize(results, err)
+	results, err := c.run(ctx)
+	sum := report.Summarize(results, err)
 	if c.g.JSON {
 		if jerr := json.NewEncoder(c.stdout).Encode(sum); jerr != nil {
 			return jerr
 		}
 	} else if len(c.env.Hosts) > 1 {
 		fmt.Fprintln(c.stdout)
-		if werr := deploy.WriteSummary(c.stdout, sum); werr != nil {
+		if werr := report.WriteSummary(c.stdout, sum); werr != nil {
 			return werr
 		}
 	}
@@ -57,7 +50,7 @@ func (c *command) deploy(ctx context.Context) error {
 			what = "interrupted"
 		}
 		fmt.Fprintf(c.stderr, "%s; every lock is released and the hosts are:\n", what)
-		_ = deploy.WriteStates(c.stderr, sum)
+		_ = report.WriteStates(c.stderr, sum)
 	}
 	return err
 }
@@ -65,7 +58,7 @@ func (c *command) deploy(ctx context.Context) error {
 // events returns the callback that prints fleet events: JSON lines on
 // stdout with --json, updates of the live lines on a terminal, else a
 // line per event under the host's prefix (progress when piped).
-func (c *command) events(out *deploy.Output, live bool) func(deploy.FleetEvent) {
+func (c *command) events(out *report.Output, live bool) func(deploy.FleetEvent) {
 	if live {
 		return out.Event
 	}
@@ -92,33 +85,72 @@ func (c *command) remoteOut() io.Writer {
 	return c.stdout
 }
 
-func (c *command) deployFleet(ctx context.Context) ([]deploy.HostResult, error) {
+// run deploys to every host through deploy.Run. Several hosts' output
+// goes under per-host prefixes (live lines on a terminal); one host's is
+// not prefixed, and its steps print as "==> step" lines.
+func (c *command) run(ctx context.Context) ([]deploy.HostResult, error) {
+	fo := deploy.FleetOptions{
+		Options:    c.options(config.Host{}, c.remoteOut()),
+		Dial:       c.dial.dial,
+		NoRollback: c.g.NoRollback,
+	}
+	if len(c.env.Hosts) == 1 {
+		onEvent, stop := c.singleEvents(ctx)
+		fo.OnEvent = onEvent
+		results, err := deploy.Run(ctx, c.env, fo)
+		stop()
+		if err == nil && !c.g.JSON {
+			writeDeployed(c.stdout, c.stderr, c.env.Name, results[0].Host, results[0].Result)
+		}
+		return results, err
+	}
 	oo := outputOptions(c.remoteOut())
 	if c.g.JSON {
 		oo.Live = false
 	}
-	out := deploy.NewOutput(c.remoteOut(), hostNames(c.env.Hosts), oo)
+	out := report.NewOutput(c.remoteOut(), hostNames(c.env.Hosts), oo)
 	var mu sync.Mutex
-	writers := map[string]*deploy.HostWriter{}
-	fo := deploy.FleetOptions{
-		Options: c.options(config.Host{}, nil),
-		Dial:    c.dial.dial,
-		Output: func(h config.Host) io.Writer {
-			mu.Lock()
-			defer mu.Unlock()
-			w := out.Host(h.String())
-			writers[h.String()] = w
-			return w
-		},
-		NoRollback: c.g.NoRollback,
-		OnEvent:    c.events(out, oo.Live),
+	writers := map[string]*report.HostWriter{}
+	fo.Output = func(h config.Host) io.Writer {
+		mu.Lock()
+		defer mu.Unlock()
+		w := out.Host(h.String())
+		writers[h.String()] = w
+		return w
 	}
-	results, err := deploy.DeployFleet(ctx, c.env, fo)
+	fo.OnEvent = c.events(out, oo.Live)
+	results, err := deploy.Run(ctx, c.env, fo)
 	for _, w := range writers {
 		_ = w.Flush()
 	}
 	out.Close()
 	return results, err
+}
+
+// singleEvents prints a one-host deploy's events: JSON lines with
+// --json, else each step as "==> step". Once the host switched, Ctrl-C
+// says that the server finishes (and rolls back if the gate fails), until
+// stop is called.
+func (c *command) singleEvents(ctx context.Context) (onEvent func(deploy.FleetEvent), stop func() bool) {
+	var switched atomic.Bool
+	stop = context.AfterFunc(ctx, func() {
+		if switched.Load() {
+			fmt.Fprintln(c.stderr, "interrupted after the switch: the server is finishing the restart and health gate, and rolls back if they fail; Ctrl-C again stops waiting (then check with 'deploy "+c.env.Name+" status')")
+		}
+	})
+	enc := json.NewEncoder(c.stdout)
+	onEvent = func(ev deploy.FleetEvent) {
+		if ev.Phase == "step" && ev.Step == "switch" {
+			switched.Store(true)
+		}
+		switch {
+		case c.g.JSON:
+			_ = enc.Encode(ev)
+		case ev.Phase == "step":
+			fmt.Fprintf(c.stdout, "==> %s\n", ev.Step)
+		}
+	}
+	return onEvent, stop
 }
 
 // eventText is a fleet event as a progress line.
@@ -136,70 +168,6 @@ func eventText(ev deploy.FleetEvent) string {
 	return text
 }
 
-// deployOne deploys to the env's only host; its output is not prefixed.
-func (c *command) deployOne(ctx context.Context, h config.Host) ([]deploy.HostResult, error) {
-	hr := deploy.HostResult{Host: h}
-	emit := func(phase, step string, err error) {}
-	if c.g.JSON {
-		enc := json.NewEncoder(c.stdout)
-		emit = func(phase, step string, err error) {
-			ev := deploy.FleetEvent{Host: h.String(), Phase: phase, Step: step, Time: time.Now().UTC()}
-			if err != nil {
-				ev.Error = err.Error()
-			}
-			_ = enc.Encode(ev)
-		}
-	}
-	emit("connect", "", nil)
-	err := c.withConn(ctx, h, func(conn deploy.Conn) error {
-		o := c.options(h, c.remoteOut())
-		var switched atomic.Bool
-		stop := context.AfterFunc(ctx, func() {
-			if switched.Load() {
-				fmt.Fprintln(c.stderr, "interrupted after the switch: the server is finishing the restart and health gate, and rolls back if they fail; Ctrl-C again stops waiting (then check with 'deploy "+c.env.Name+" status')")
-			}
-		})
-		defer stop()
-		o.OnStep = func(step string) {
-			if step == "switch" {
-				switched.Store(true)
-			}
-			emit("step", step, nil)
-			if !c.g.JSON {
-				fmt.Fprintf(c.stdout, "==> %s\n", step)
-			}
-		}
-		res, err := deploy.Deploy(ctx, conn, c.env, o)
-		hr.Result = res
-		if err == nil && res.Reverted {
-			err = fmt.Errorf("deployed %s but the test hook failed: reverted to %s", short(res.NewSHA), short(res.OldSHA))
-		}
-		if err != nil {
-			return err
-		}
-		if !c.g.JSON {
-			writeDeployed(c.stdout, c.stderr, c.env.Name, h, res)
-		}
-		return nil
-	})
-	hr.Outcome = deploy.SwitchedOutcome(hr.Result)
-	var unknown *deploy.OutcomeUnknownError
-	switch {
-	case errors.As(err, &unknown):
-		hr.Outcome, hr.Err = "unknown", err
-	case err != nil && hr.Result != nil && hr.Result.Reverted:
-		hr.Outcome, hr.Err = "reverted", err
-	case err != nil:
-		hr.Outcome, hr.Err = "failed", err
-	}
-	if err != nil {
-		emit("failed", "", err)
-	} else {
-		emit("done", "", nil)
-	}
-	return []deploy.HostResult{hr}, err
-}
-
 // writeDeployed reports a switched release: "deployed" only when its gate
 // showed that it serves; otherwise it says that nothing checked it, why,
 // and how to check it now.
@@ -207,11 +175,11 @@ func writeDeployed(stdout, stderr io.Writer, env string, h config.Host, res *dep
 	took := res.Duration.Round(msRound)
 	if res.Gate != deploy.GateUnchecked {
 		fmt.Fprintf(stdout, "deployed %s -> %s (%s) to %s in %s\n",
-			short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, took)
+			deploy.ShortSHA(res.OldSHA), deploy.ShortSHA(res.NewSHA), res.NewRelease, h, took)
 		return
 	}
 	fmt.Fprintf(stdout, "switched %s -> %s (%s) on %s in %s, UNCHECKED: nothing showed that it serves\n",
-		short(res.OldSHA), short(res.NewSHA), res.NewRelease, h, took)
+		deploy.ShortSHA(res.OldSHA), deploy.ShortSHA(res.NewSHA), res.NewRelease, h, took)
 	fmt.Fprintf(stderr, "warning: %s\n%s", res.GateReason, uncheckedHint(env))
 }
 
@@ -222,7 +190,7 @@ func uncheckedHint(env string) string {
 
 // warnUnchecked says which hosts of a fleet run a release that nothing
 // checked, and why.
-func warnUnchecked(w io.Writer, env string, sum deploy.Summary) {
+func warnUnchecked(w io.Writer, env string, sum report.Summary) {
 	var hosts []string
 	why := ""
 	for _, h := range sum.Hosts {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // command is what one run of deploy does: the parsed invocation, the env
@@ -104,7 +105,7 @@ func (c *command) options(h config.Host, out io.Writer) deploy.Options {
 // the next host and says where each host got to.
 func (c *command) eachHost(ctx context.Context, fn func(context.Context, deploy.Conn, config.Host, io.Writer) error) error {
 	var failed []string
-	view := deploy.NewOutput(c.stdout, hostNames(c.env.Hosts), deploy.OutputOptions{Colour: outputOptions(c.stdout).Colour})
+	view := report.NewOutput(c.stdout, hostNames(c.env.Hosts), report.OutputOptions{Colour: outputOptions(c.stdout).Colour})
 	defer view.Close()
 	state := make([]string, len(c.env.Hosts))
 	for i, h := range c.env.Hosts {
@@ -179,7 +180,7 @@ func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h config.Ho
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "reverted %s -> %s (%s) in %s\n", short(res.OldSHA), short(res.NewSHA), res.NewRelease, res.Duration.Round(msRound))
+		fmt.Fprintf(out, "reverted %s -> %s (%s) in %s\n", deploy.ShortSHA(res.OldSHA), deploy.ShortSHA(res.NewSHA), res.NewRelease, res.Duration.Round(msRound))
 		if res.Gate == deploy.GateUnchecked {
 			fmt.Fprintf(c.stderr, "warning: %s\n", res.GateReason)
 		}

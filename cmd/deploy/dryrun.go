@@ -30,7 +30,7 @@ func (c *command) dryRun(ctx context.Context) error {
 		return err
 	}
 	hosts := make([]dryRunHost, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
+	deploy.EachHost(ctx, c.env, func(ctx context.Context, i int, h config.Host) {
 		hosts[i].host = h.String()
 		hosts[i].err = c.withConn(ctx, h, func(conn deploy.Conn) error {
 			rel, err := deploy.Current(ctx, conn, c.env, c.options(h, nil))
@@ -85,7 +85,7 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 		fmt.Fprintf(w, "would deploy: %s (resolved on each server at fetch time)\n", name)
 		return shipTarget{note: fmt.Sprintf("the local clone cannot resolve it: %v", err)}
 	}
-	fmt.Fprintf(w, "would deploy: %s = %s (as of the local clone's last fetch)\n", name, short(sha))
+	fmt.Fprintf(w, "would deploy: %s = %s (as of the local clone's last fetch)\n", name, deploy.ShortSHA(sha))
 	if problems, err := localProblems(repo, ref); err == nil {
 		for _, p := range problems {
 			fmt.Fprintf(w, "warning: %s: a deploy would refuse without --force\n", p)
@@ -112,7 +112,7 @@ func (c *command) writeHostChangelog(w io.Writer, h dryRunHost, t shipTarget) {
 	if h.current.ID == "" {
 		fmt.Fprintln(w, "  deployed:  nothing yet (first deploy)")
 	} else {
-		fmt.Fprintf(w, "  deployed:  %s (%s)\n", h.current.ID, short(h.current.SHA))
+		fmt.Fprintf(w, "  deployed:  %s (%s)\n", h.current.ID, deploy.ShortSHA(h.current.SHA))
 	}
 	switch {
 	case t.note != "":

@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // jsonLines parses every stdout line as one JSON object: --json must
 // print nothing else there.
-func jsonLines(t *testing.T, stdout string) (events []deploy.FleetEvent, sum *deploy.Summary) {
+func jsonLines(t *testing.T, stdout string) (events []deploy.FleetEvent, sum *report.Summary) {
 	t.Helper()
 	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var probe map[string]any
@@ -21,7 +22,7 @@ func jsonLines(t *testing.T, stdout string) (events []deploy.FleetEvent, sum *de
 			t.Fatalf("stdout line is not JSON: %q (%v)", l, err)
 		}
 		if _, ok := probe["summary"]; ok {
-			sum = &deploy.Summary{}
+			sum = &report.Summary{}
 			if err := json.Unmarshal([]byte(l), sum); err != nil {
 				t.Fatal(err)
 			}

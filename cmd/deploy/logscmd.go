@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // logs is `deploy <env> logs [-f] [-n N] [FILE]`: every host's log at
@@ -22,7 +23,7 @@ func (c *command) logs(ctx context.Context) error {
 		return err
 	}
 	names := hostNames(c.env.Hosts)
-	out := deploy.NewOutput(c.stdout, names, deploy.OutputOptions{Colour: outputOptions(c.stdout).Colour})
+	out := report.NewOutput(c.stdout, names, report.OutputOptions{Colour: outputOptions(c.stdout).Colour})
 	defer out.Close()
 	var mu sync.Mutex
 	var failed []string

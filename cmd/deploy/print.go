@@ -12,17 +12,6 @@ import (
 
 const msRound = time.Millisecond
 
-// short is the 7-character form of a sha ("-" when unknown).
-func short(sha string) string {
-	switch {
-	case sha == "":
-		return "-"
-	case len(sha) > 7:
-		return sha[:7]
-	}
-	return sha
-}
-
 // writeLog prints .deploys as a table, newest last, marking current.
 func writeLog(w io.Writer, log *deploy.Log) {
 	if len(log.Entries) == 0 {
@@ -40,7 +29,7 @@ func writeLog(w io.Writer, log *deploy.Log) {
 		if !e.Time.IsZero() {
 			ts = e.Time.UTC().Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, ts, e.Event, short(e.SHA), dashed(e.Release), dashed(e.Ref), dashed(e.By))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, ts, e.Event, deploy.ShortSHA(e.SHA), dashed(e.Release), dashed(e.Ref), dashed(e.By))
 	}
 	tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/report"
 )
 
 // status is `deploy <env> status`: one table for every host, read in
@@ -15,8 +16,8 @@ import (
 // a host, or with the procmon key procmon's state, could not be read, or
 // when procmon does not serve current (another release, or nothing).
 func (c *command) status(ctx context.Context) error {
-	rows := make([]deploy.StatusRow, len(c.env.Hosts))
-	c.eachHostParallel(ctx, func(ctx context.Context, i int, h config.Host) {
+	rows := make([]report.StatusRow, len(c.env.Hosts))
+	deploy.EachHost(ctx, c.env, func(ctx context.Context, i int, h config.Host) {
 		var st *deploy.HostStatus
 		var app *deploy.AppStatus
 		var appErr error
@@ -31,7 +32,7 @@ func (c *command) status(ctx context.Context) error {
 			}
 			return nil
 		})
-		rows[i] = deploy.NewStatusRow(c.env.Name, h.String(), st, err, app, appErr)
+		rows[i] = report.NewStatusRow(c.env.Name, h.String(), st, err, app, appErr)
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -43,7 +44,7 @@ func (c *command) status(ctx context.Context) error {
 				return err
 			}
 		}
-	} else if err := deploy.WriteStatusTable(c.stdout, rows, c.env.Procmon != ""); err != nil {
+	} else if err := report.WriteStatusTable(c.stdout, rows, c.env.Procmon != ""); err != nil {
 		return err
 	}
 	return statusProblems(rows)
@@ -52,7 +53,7 @@ func (c *command) status(ctx context.Context) error {
 // statusProblems is the error of a status whose rows show something
 // wrong: each host's problem on a line, and the hint of the first host
 // whose procmon said what to do.
-func statusProblems(rows []deploy.StatusRow) error {
+func statusProblems(rows []report.StatusRow) error {
 	var lines []string
 	hint := ""
 	for _, r := range rows {

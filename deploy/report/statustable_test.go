@@ -1,9 +1,12 @@
-package deploy
+package report
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/internal/golden"
 )
 
 const sampleAppJSON = `{"app":"vmblog","pid":41,"state":"ready","generation":3,"reloads":2,
@@ -14,7 +17,7 @@ const sampleAppJSON = `{"app":"vmblog","pid":41,"state":"ready","generation":3,"
 "unknown_future_field":{"x":1}}`
 
 func TestDecodeAppStatus(t *testing.T) {
-	a, err := DecodeAppStatus([]byte(sampleAppJSON))
+	a, err := deploy.DecodeAppStatus([]byte(sampleAppJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +26,7 @@ func TestDecodeAppStatus(t *testing.T) {
 		t.Errorf("decoded %+v (ready %d, degraded %v %v)", a, a.Ready(), deg, reasons)
 	}
 	for _, bad := range []string{"", "not json", `{"app":"x"}`, `error: procmon is not running`} {
-		if _, err := DecodeAppStatus([]byte(bad)); err == nil || !strings.Contains(err.Error(), "procmon") {
+		if _, err := deploy.DecodeAppStatus([]byte(bad)); err == nil || !strings.Contains(err.Error(), "procmon") {
 			t.Errorf("DecodeAppStatus(%q) err = %v, want one naming procmon", bad, err)
 		}
 	}
@@ -34,30 +37,30 @@ func TestDecodeAppStatus(t *testing.T) {
 // procmon refusing the login user, an unreachable host, a host never set
 // up, procmon serving another release than current, and serving nothing.
 func TestStatusTableGolden(t *testing.T) {
-	app, err := DecodeAppStatus([]byte(sampleAppJSON))
+	app, err := deploy.DecodeAppStatus([]byte(sampleAppJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := &HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
+	ok := &deploy.HostStatus{Current: "20261124T080000Z-9a8b7c6", SHA: "9a8b7c6d5e4f", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20}
 	serving := *app
 	serving.Dir = "/srv/app/releases/" + ok.Current
 	failing := *app
 	failing.Metrics = nil
 	failing.State = "crash-loop"
-	failing.Heartbeat = AppHeartbeat{Enabled: true, Failures: 3}
+	failing.Heartbeat = deploy.AppHeartbeat{Enabled: true, Failures: 3}
 	older := serving
 	older.Dir = "/srv/app/releases/20261120T080000Z-abc1234"
 	nothing := serving
-	nothing.State, nothing.Workers = "starting", []AppWorker{{ID: "w1", Generation: 3, State: "starting"}}
-	denied := procmonExit(6, "error: status vmblog: permission denied on /run/procmon/vmblog.sock\nhint: add deploy to group vmblog (usermod -aG vmblog deploy, then log in again) or set group in the procmon config\n", nil)
+	nothing.State, nothing.Workers = "starting", []deploy.AppWorker{{ID: "w1", Generation: 3, State: "starting"}}
+	denied := &deploy.ProcmonPermissionError{Msg: "status vmblog: permission denied on /run/procmon/vmblog.sock", HintMsg: "add deploy to group vmblog (usermod -aG vmblog deploy, then log in again) or set group in the procmon config"}
 	rows := []StatusRow{
 		NewStatusRow("production", "web1", ok, nil, &serving, nil),
-		NewStatusRow("production", "web2", &HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
+		NewStatusRow("production", "web2", &deploy.HostStatus{Current: "20261123T080000Z-1111111", SHA: "1111111aaaa", Behind: 2, LayoutOK: true, DiskFreeKB: 350 << 10,
 			Lock: "alice@laptop (pid 7, deploy) since 2026-11-24T08:00:00Z"}, nil, &failing, nil),
-		NewStatusRow("production", "web3", ok, nil, nil, ErrProcmonMissing),
-		NewStatusRow("production", "web4", ok, nil, nil, &ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),
+		NewStatusRow("production", "web3", ok, nil, nil, deploy.ErrProcmonMissing),
+		NewStatusRow("production", "web4", ok, nil, nil, &deploy.ProcmonDownError{Msg: "cannot reach /run/procmon/vmblog.sock"}),
 		NewStatusRow("production", "web5", nil, errors.New("dial tcp 10.0.0.5:22: connection refused\nmore"), nil, nil),
-		NewStatusRow("production", "web6", &HostStatus{Lock: "free"}, nil, nil, nil),
+		NewStatusRow("production", "web6", &deploy.HostStatus{Lock: "free"}, nil, nil, nil),
 		NewStatusRow("production", "web7", ok, nil, nil, denied),
 		NewStatusRow("production", "web8", ok, nil, &older, nil),
 		NewStatusRow("production", "web9", ok, nil, &nothing, nil),
@@ -70,7 +73,7 @@ func TestStatusTableGolden(t *testing.T) {
 	if err := WriteStatusTable(&b, rows[:1], false); err != nil {
 		t.Fatal(err)
 	}
-	assertOutputGolden(t, "status_table", b.String())
+	golden.Assert(t, "status_table", b.String())
 	if rows[6].AppErr != "permission denied on /run/procmon/vmblog.sock" || !strings.Contains(rows[6].AppHint, "usermod -aG vmblog deploy") {
 		t.Errorf("permission row: error %q hint %q", rows[6].AppErr, rows[6].AppHint)
 	}
@@ -80,31 +83,6 @@ func TestStatusTableGolden(t *testing.T) {
 		"procmon serves nothing (503)"} {
 		if got := rows[i].Problem(); (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: Problem() = %q, want %q", rows[i].Host, got, want)
-		}
-	}
-}
-
-// TestProcmonExitCodes: what a failed `procmon status` said becomes the
-// error deploy shows: 5 not running, 6 (or an older procmon's "permission
-// denied") a permission error with procmon's hint, else a failure.
-func TestProcmonExitCodes(t *testing.T) {
-	tests := []struct {
-		code   int
-		stderr string
-		want   string
-	}{
-		{5, "error: status app: is procmon running? socket /run/procmon/app.sock: connect: no such file\nhint: start it\n", "procmon not running: status app: is procmon running?"},
-		{6, "error: status app: permission denied on /run/procmon/app.sock\nhint: add deploy to group app\n", "permission denied on /run/procmon/app.sock"},
-		{1, "error: status app: control socket /run/procmon/app.sock: dial unix /run/procmon/app.sock: connect: permission denied\n", "permission denied"},
-		{1, "error: app.toml:3: key \"user\": no user \"app\" on this host\n", "procmon status failed (exit status 1): app.toml:3"},
-	}
-	for _, tt := range tests {
-		err := procmonExit(tt.code, tt.stderr, errors.New("exit"))
-		if !strings.HasPrefix(err.Error(), tt.want) {
-			t.Errorf("procmonExit(%d, %q) = %q, want it to start with %q", tt.code, tt.stderr, err, tt.want)
-		}
-		if strings.Contains(err.Error(), "permission denied") && strings.HasPrefix(err.Error(), "procmon not running") {
-			t.Errorf("%q: a permission error must never read as procmon not running", err)
 		}
 	}
 }
@@ -133,12 +111,12 @@ func TestSameCurrent(t *testing.T) {
 
 func TestCheckTableGolden(t *testing.T) {
 	rows := []CheckRow{
-		{Host: "web1", Current: "r1", Items: []CheckItem{
+		{Host: "web1", Current: "r1", Items: []deploy.CheckItem{
 			{Name: "layout", OK: true, Detail: "/srv/app"},
 			{Name: "lock", OK: true, Detail: "free"},
 			{Name: "hook:npm", Detail: "'npm' is not in the hook shell's PATH (shell=bash): install it or set shell login"},
 		}},
-		{Host: "web2", Current: "r2", Items: []CheckItem{{Name: "layout", OK: true, Detail: "/srv/app"}}},
+		{Host: "web2", Current: "r2", Items: []deploy.CheckItem{{Name: "layout", OK: true, Detail: "/srv/app"}}},
 		{Host: "web3", Err: "host key of web3 is unknown\nhint"},
 	}
 	var b strings.Builder
@@ -153,19 +131,19 @@ func TestCheckTableGolden(t *testing.T) {
 	if n, _ := WriteCheckTable(&pass, rows[1:2]); n != 0 || !strings.Contains(pass.String(), "all checks passed") {
 		t.Errorf("one passing host: failed %d, output\n%s", n, pass.String())
 	}
-	assertOutputGolden(t, "check_table", b.String())
+	golden.Assert(t, "check_table", b.String())
 }
 
 // TestServingWhileProcmonWaits: procmon started before the first deploy
 // reports state waiting and no dir: the SERVES column says nothing is
 // served, and the problem says what starts it.
 func TestServingWhileProcmonWaits(t *testing.T) {
-	app, err := DecodeAppStatus([]byte(`{"app":"vmblog","pid":41,"state":"waiting","generation":0,"reloads":0,"workers":[],"heartbeat":{"enabled":false}}`))
+	app, err := deploy.DecodeAppStatus([]byte(`{"app":"vmblog","pid":41,"state":"waiting","generation":0,"reloads":0,"workers":[],"heartbeat":{"enabled":false}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := NewStatusRow("production", "web1", &HostStatus{Current: "20261124T080000Z-9a8b7c6", LayoutOK: true, Lock: "free"}, nil, app, nil)
-	if got := row.Serving.cell(); got != "NOTHING (503)" {
+	row := NewStatusRow("production", "web1", &deploy.HostStatus{Current: "20261124T080000Z-9a8b7c6", LayoutOK: true, Lock: "free"}, nil, app, nil)
+	if got := servingCell(row.Serving); got != "NOTHING (503)" {
 		t.Errorf("SERVES %q, want NOTHING (503)", got)
 	}
 	if got := row.Problem(); !strings.Contains(got, "waits for the first deploy") || !strings.Contains(got, "'deploy production'") {

@@ -1,11 +1,14 @@
-package deploy
+package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 // CheckRow is one host's preflight: Check's items and the release current
@@ -14,7 +17,7 @@ type CheckRow struct {
 	// Host is the host as written in the config.
 	Host string
 	// Items are Check's findings (nil when Err is set).
-	Items []CheckItem
+	Items []deploy.CheckItem
 	// Current is the release current points at ("" = none).
 	Current string
 	// Err is why the host could not be checked ("" = it was).
@@ -23,26 +26,26 @@ type CheckRow struct {
 
 // SameCurrent is the fleet-wide check: every host reachable and on the
 // same current release.
-func SameCurrent(rows []CheckRow) CheckItem {
+func SameCurrent(rows []CheckRow) deploy.CheckItem {
 	by := map[string][]string{}
 	for _, r := range rows {
 		if r.Err != "" {
-			return CheckItem{Name: "same-current", Detail: r.Host + " could not be checked"}
+			return deploy.CheckItem{Name: "same-current", Detail: r.Host + " could not be checked"}
 		}
 		by[r.Current] = append(by[r.Current], r.Host)
 	}
 	if len(by) <= 1 {
 		for cur := range by {
-			return CheckItem{Name: "same-current", OK: true, Detail: "all hosts on " + firstSet(cur, "nothing deployed")}
+			return deploy.CheckItem{Name: "same-current", OK: true, Detail: "all hosts on " + cmp.Or(cur, "nothing deployed")}
 		}
-		return CheckItem{Name: "same-current", OK: true, Detail: "no hosts"}
+		return deploy.CheckItem{Name: "same-current", OK: true, Detail: "no hosts"}
 	}
 	var parts []string
 	for cur, hosts := range by {
-		parts = append(parts, fmt.Sprintf("%s on %s", strings.Join(hosts, ","), firstSet(cur, "nothing")))
+		parts = append(parts, fmt.Sprintf("%s on %s", strings.Join(hosts, ","), cmp.Or(cur, "nothing")))
 	}
 	sort.Strings(parts)
-	return CheckItem{Name: "same-current", Detail: "hosts differ: " + strings.Join(parts, "; ") +
+	return deploy.CheckItem{Name: "same-current", Detail: "hosts differ: " + strings.Join(parts, "; ") +
 		": deploy (or revert) to bring them together"}
 }
 
@@ -53,7 +56,7 @@ func WriteCheckTable(w io.Writer, rows []CheckRow) (int, error) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tCHECK\tRESULT\tDETAIL")
 	var hints []string
-	line := func(host string, it CheckItem) {
+	line := func(host string, it deploy.CheckItem) {
 		res := "ok"
 		if !it.OK {
 			res = "FAIL"
@@ -67,7 +70,7 @@ func WriteCheckTable(w io.Writer, rows []CheckRow) (int, error) {
 	}
 	for _, r := range rows {
 		if r.Err != "" {
-			line(r.Host, CheckItem{Name: "ssh", Detail: firstLineOf(r.Err)})
+			line(r.Host, deploy.CheckItem{Name: "ssh", Detail: firstLine(r.Err)})
 			continue
 		}
 		for _, it := range r.Items {

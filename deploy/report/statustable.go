@@ -1,11 +1,14 @@
-package deploy
+package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 // StatusRow is one host's line of `deploy <env> status`.
@@ -13,29 +16,29 @@ type StatusRow struct {
 	// Host is the host as written in the config.
 	Host string
 	// Deploy is the release and lock state (nil when Err is set).
-	Deploy *HostStatus
+	Deploy *deploy.HostStatus
 	// Err is why the host could not be read ("" = it was).
 	Err string
 	// App is procmon's view (nil without the procmon key, or when AppErr).
-	App *AppStatus
+	App *deploy.AppStatus
 	// AppErr says why there is no App when the env has a procmon key;
 	// AppHint, when set, what to do about it.
 	AppErr, AppHint string
 	// Serving compares the release procmon serves with current (nil when
 	// there is nothing to compare); its Problem is set when they differ
 	// or procmon serves nothing.
-	Serving *Serving
+	Serving *deploy.Serving
 }
 
 // NewStatusRow builds a host's row of env from what Status and
 // AppStatusOf gave.
-func NewStatusRow(env, host string, st *HostStatus, err error, app *AppStatus, appErr error) StatusRow {
-	r := StatusRow{Host: host, Deploy: st, App: app, Serving: ServingOf(env, st, app)}
+func NewStatusRow(env, host string, st *deploy.HostStatus, err error, app *deploy.AppStatus, appErr error) StatusRow {
+	r := StatusRow{Host: host, Deploy: st, App: app, Serving: deploy.ServingOf(env, st, app)}
 	if err != nil {
 		r.Err = err.Error()
 	}
 	switch {
-	case errors.Is(appErr, ErrProcmonMissing):
+	case errors.Is(appErr, deploy.ErrProcmonMissing):
 		r.AppErr = "procmon not installed"
 	case appErr != nil:
 		r.AppErr = appErr.Error()
@@ -53,9 +56,9 @@ func NewStatusRow(env, host string, st *HostStatus, err error, app *AppStatus, a
 func (r StatusRow) Problem() string {
 	switch {
 	case r.Err != "":
-		return "could not be read: " + firstLineOf(r.Err)
+		return "could not be read: " + firstLine(r.Err)
 	case r.AppErr != "":
-		return "procmon's state could not be read: " + firstLineOf(r.AppErr)
+		return "procmon's state could not be read: " + firstLine(r.AppErr)
 	case r.Serving != nil && r.Serving.Problem != "":
 		return r.Serving.Problem
 	}
@@ -85,7 +88,7 @@ func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 func statusCells(r StatusRow, procmon bool) []string {
 	cells := []string{r.Host}
 	if r.Deploy == nil {
-		cells = append(cells, "unreachable: "+firstLineOf(r.Err))
+		cells = append(cells, "unreachable: "+firstLine(r.Err))
 		if procmon {
 			cells = append(cells, "-") // SERVES
 		}
@@ -101,9 +104,9 @@ func statusCells(r StatusRow, procmon bool) []string {
 		}
 		cells = append(cells, rel)
 		if procmon {
-			cells = append(cells, r.Serving.cell())
+			cells = append(cells, servingCell(r.Serving))
 		}
-		cells = append(cells, shortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), firstSet(d.Lock, "-"))
+		cells = append(cells, deploy.ShortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), cmp.Or(d.Lock, "-"))
 	}
 	if !procmon {
 		return cells
@@ -118,7 +121,7 @@ func appCells(r StatusRow) []string {
 		if why == "" {
 			why = "-" // the host itself could not be read
 		}
-		return []string{firstLineOf(why), "-", "-", "-", "-", "-", "-"}
+		return []string{firstLine(why), "-", "-", "-", "-", "-", "-"}
 	}
 	a := r.App
 	health := "-"
@@ -157,3 +160,19 @@ func freeText(kb int64) string {
 }
 
 func pct(v float64) string { return fmt.Sprintf("%.0f%%", v) }
+
+// servingCell is the SERVES column: "current", the release procmon serves
+// instead, or nothing.
+func servingCell(s *deploy.Serving) string {
+	switch {
+	case s == nil:
+		return "-"
+	case s.Ready == 0:
+		return "NOTHING (503)"
+	case s.Problem != "" && s.Release != "":
+		return s.Release + " (NOT current)"
+	case s.Problem != "":
+		return s.Dir + " (NOT current)"
+	}
+	return "current"
+}

@@ -1,6 +1,10 @@
-package deploy
+package report
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/deploytool/deploy/deploy"
+)
 
 // checkItemJSON is a CheckItem as --json prints it.
 type checkItemJSON struct {
@@ -9,7 +13,7 @@ type checkItemJSON struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-func checkItemsJSON(items []CheckItem) []checkItemJSON {
+func checkItemsJSON(items []deploy.CheckItem) []checkItemJSON {
 	out := make([]checkItemJSON, len(items))
 	for i, it := range items {
 		out[i] = checkItemJSON(it)
@@ -29,7 +33,7 @@ func (r CheckRow) MarshalJSON() ([]byte, error) {
 
 // CheckItemJSON returns it with snake_case keys, as `check --json` prints
 // it.
-func CheckItemJSON(it CheckItem) any {
+func CheckItemJSON(it deploy.CheckItem) any {
 	return checkItemJSON(it)
 }
 
@@ -50,15 +54,15 @@ func (r StatusRow) MarshalJSON() ([]byte, error) {
 		d = &hostStatusJSON{r.Deploy.Current, r.Deploy.SHA, r.Deploy.Behind, r.Deploy.LayoutOK, r.Deploy.Lock, r.Deploy.DiskFreeKB}
 	}
 	return json.Marshal(struct {
-		Host    string          `json:"host"`
-		Deploy  *hostStatusJSON `json:"deploy,omitempty"`
-		Err     string          `json:"error,omitempty"`
-		App     *AppStatus      `json:"app,omitempty"`
-		AppErr  string          `json:"app_error,omitempty"`
-		AppHint string          `json:"app_hint,omitempty"`
-		Serving *servingJSON    `json:"serving,omitempty"`
-		Problem string          `json:"problem,omitempty"`
-	}{r.Host, d, r.Err, r.App, r.AppErr, r.AppHint, r.Serving.json(), r.Problem()})
+		Host    string            `json:"host"`
+		Deploy  *hostStatusJSON   `json:"deploy,omitempty"`
+		Err     string            `json:"error,omitempty"`
+		App     *deploy.AppStatus `json:"app,omitempty"`
+		AppErr  string            `json:"app_error,omitempty"`
+		AppHint string            `json:"app_hint,omitempty"`
+		Serving *servingJSON      `json:"serving,omitempty"`
+		Problem string            `json:"problem,omitempty"`
+	}{r.Host, d, r.Err, r.App, r.AppErr, r.AppHint, servingOf(r.Serving), r.Problem()})
 }
 
 // servingJSON is a Serving as --json prints it: serves_current is true when
@@ -71,7 +75,8 @@ type servingJSON struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-func (s *Serving) json() *servingJSON {
+// servingOf is s as --json prints it (nil = nothing to compare).
+func servingOf(s *deploy.Serving) *servingJSON {
 	if s == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package deploy
+package report
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 func TestOutputPrefixAligned(t *testing.T) {
@@ -85,12 +87,12 @@ func TestOutputLiveLines(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	o := NewOutput(&b, []string{"a", "b"}, OutputOptions{Live: true, Now: clock})
-	o.Event(FleetEvent{Host: "a", Phase: "step", Step: "fetch"})
+	o.Event(deploy.FleetEvent{Host: "a", Phase: "step", Step: "fetch"})
 	mu.Lock()
 	now = now.Add(3 * time.Second)
 	mu.Unlock()
 	fmt.Fprintln(o.Host("b"), "hello")
-	o.Event(FleetEvent{Host: "b", Phase: "failed", Error: "boom"})
+	o.Event(deploy.FleetEvent{Host: "b", Phase: "failed", Error: "boom"})
 	o.Close()
 	out := b.String()
 	for _, want := range []string{
@@ -112,7 +114,7 @@ func TestOutputLiveLines(t *testing.T) {
 func TestOutputLiveLineFitsWidth(t *testing.T) {
 	var b bytes.Buffer
 	o := NewOutput(&b, []string{"web1"}, OutputOptions{Live: true, Width: 30})
-	o.Event(FleetEvent{Host: "web1", Phase: "failed", Error: "web1: lock: locked by root@vm (pid 1) since a long time\nsecond line"})
+	o.Event(deploy.FleetEvent{Host: "web1", Phase: "failed", Error: "web1: lock: locked by root@vm (pid 1) since a long time\nsecond line"})
 	o.Close()
 	for _, l := range strings.Split(b.String(), "\n") {
 		if i := strings.LastIndex(l, "\x1b[J"); i >= 0 {

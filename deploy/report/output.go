@@ -1,4 +1,4 @@
-package deploy
+package report
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 // hostColour is the ANSI colour of the i-th host's prefix (cycling
@@ -99,7 +101,7 @@ func (o *Output) Host(host string) *HostWriter {
 }
 
 // Event updates host's live line from a fleet event.
-func (o *Output) Event(ev FleetEvent) {
+func (o *Output) Event(ev deploy.FleetEvent) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	l, ok := o.live[ev.Host]
@@ -113,7 +115,7 @@ func (o *Output) Event(ev FleetEvent) {
 	case "done", "failed", "abort", "revert":
 		l.end = ev.Phase
 		if ev.Error != "" {
-			l.end += ": " + firstLineOf(strings.TrimPrefix(ev.Error, ev.Host+": "))
+			l.end += ": " + firstLine(strings.TrimPrefix(ev.Error, ev.Host+": "))
 		}
 	default:
 		l.step, l.since = ev.Phase, now

@@ -1,4 +1,4 @@
-package deploy
+package report
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 // HostSummary is one host's line of a deploy's summary, as WriteSummary
@@ -44,7 +46,7 @@ type Summary struct {
 }
 
 // Summarize turns a fleet deploy's results and error into a Summary.
-func Summarize(results []HostResult, err error) Summary {
+func Summarize(results []deploy.HostResult, err error) Summary {
 	s := Summary{Summary: true, OK: err == nil, Hosts: make([]HostSummary, 0, len(results))}
 	if err != nil {
 		s.Error = err.Error()
@@ -58,7 +60,7 @@ func Summarize(results []HostResult, err error) Summary {
 			h.OldRelease, h.OldSHA = r.Result.OldRelease, r.Result.OldSHA
 			h.NewRelease, h.NewSHA = r.Result.NewRelease, r.Result.NewSHA
 			h.DurationMS = r.Result.Duration.Milliseconds()
-			if r.Outcome == OutcomeUnchecked {
+			if r.Outcome == deploy.OutcomeUnchecked {
 				h.Unchecked = r.Result.GateReason
 			}
 		}
@@ -72,7 +74,7 @@ func Summarize(results []HostResult, err error) Summary {
 
 // StateAfter says which release a host was left on after a deploy ended
 // the way r says: what a person needs after an interrupt or a failure.
-func StateAfter(r HostResult) string {
+func StateAfter(r deploy.HostResult) string {
 	res := r.Result
 	if res == nil {
 		return "unchanged (not reached)"
@@ -105,11 +107,11 @@ func WriteSummary(w io.Writer, s Summary) error {
 		}
 		result := h.Outcome
 		if h.Error != "" {
-			result += ": " + firstLineOf(strings.TrimPrefix(h.Error, h.Host+": "))
+			result += ": " + firstLine(strings.TrimPrefix(h.Error, h.Host+": "))
 		} else if h.Unchecked != "" {
 			result += ": " + h.Unchecked
 		}
-		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", h.Host, shortSHA(h.OldSHA), shortSHA(h.NewSHA), took, result)
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s\t%s\n", h.Host, deploy.ShortSHA(h.OldSHA), deploy.ShortSHA(h.NewSHA), took, result)
 	}
 	return tw.Flush()
 }
@@ -125,12 +127,9 @@ func WriteStates(w io.Writer, s Summary) error {
 	return err
 }
 
-func shortSHA(sha string) string {
-	switch {
-	case sha == "":
-		return "-"
-	case len(sha) > 7:
-		return sha[:7]
-	}
-	return sha
+// firstLine is s's first line, trimmed: a table cell or a one-line result
+// shows only that much of a multi-line error.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }
