@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // AppStatus is procmon's view of the app on one host, decoded from the JSON
@@ -197,20 +197,20 @@ func procmonCommand(env *config.Env, args ...string) (string, error) {
 	if env.Procmon == "" {
 		return "", fmt.Errorf("env %s has no procmon key: set it to procmon's config path on the server", env.Name)
 	}
-	if err := hooks.CheckPath(env.Procmon); err != nil {
+	if err := config.CheckPath(env.Procmon); err != nil {
 		return "", fmt.Errorf("env %s: procmon: %w", env.Name, err)
 	}
 	// The same binary the health gate runs: DEPLOY_PROCMON from the env
 	// key when set, else procmon from the login user's PATH.
 	words := []string{"procmon"}
 	if bin := env.Vars["DEPLOY_PROCMON"]; bin != "" {
-		if err := hooks.CheckPath(bin); err != nil {
+		if err := config.CheckPath(bin); err != nil {
 			return "", fmt.Errorf("env %s: DEPLOY_PROCMON: %w", env.Name, err)
 		}
-		words = []string{hooks.Quote(bin)}
+		words = []string{script.Quote(bin)}
 	}
 	for _, a := range append(args, "-c", env.Procmon) {
-		words = append(words, hooks.Quote(a))
+		words = append(words, script.Quote(a))
 	}
 	return strings.Join(words, " "), nil
 }

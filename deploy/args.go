@@ -7,11 +7,11 @@ import (
 	"strconv"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // The script arguments of each command are built here from an Env and the
-// Options, checking every value with package hooks first: a bad value is
+// Options, checking every value with package script first: a bad value is
 // an error before anything is sent to the server.
 
 // baseArgs checks env and returns the script arguments every command gets.
@@ -19,10 +19,10 @@ func baseArgs(env *config.Env, o Options) ([]string, error) {
 	if env == nil {
 		return nil, fmt.Errorf("no environment given")
 	}
-	if err := hooks.CheckPath(env.Path); err != nil {
+	if err := config.CheckPath(env.Path); err != nil {
 		return nil, fmt.Errorf("env %s: %w", env.Name, err)
 	}
-	if err := hooks.CheckField("env name", env.Name); err != nil {
+	if err := config.CheckField("env name", env.Name); err != nil {
 		return nil, err
 	}
 	who, err := o.who()
@@ -45,13 +45,13 @@ func baseArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, fmt.Errorf("env %s: shell %q is not bash or login", env.Name, env.Shell)
 	}
 	args := []string{
-		hooks.Arg("env", env.Name),
-		hooks.Arg("path", env.Path),
-		hooks.Arg("who", who),
-		hooks.Arg("keep", strconv.Itoa(keep)),
+		script.Arg("env", env.Name),
+		script.Arg("path", env.Path),
+		script.Arg("who", who),
+		script.Arg("keep", strconv.Itoa(keep)),
 	}
 	if shell != "" {
-		args = append(args, hooks.Arg("shell", shell))
+		args = append(args, script.Arg("shell", shell))
 	}
 	vars, err := varArgs(env.Vars)
 	if err != nil {
@@ -69,13 +69,13 @@ func varArgs(vars map[string]string) ([]string, error) {
 	sort.Strings(names)
 	var args []string
 	for _, n := range names {
-		if err := hooks.CheckVarName(n); err != nil {
+		if err := config.CheckVarName(n); err != nil {
 			return nil, err
 		}
-		if err := hooks.CheckText("env "+n, vars[n]); err != nil {
+		if err := config.CheckText("env "+n, vars[n]); err != nil {
 			return nil, err
 		}
-		args = append(args, hooks.Arg("var", n+"="+vars[n]))
+		args = append(args, script.Arg("var", n+"="+vars[n]))
 	}
 	return args, nil
 }
@@ -92,26 +92,26 @@ func hookArgs(env *config.Env) ([]string, error) {
 		if h.val == "" {
 			continue
 		}
-		if err := hooks.CheckText(h.key, h.val); err != nil {
+		if err := config.CheckText(h.key, h.val); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}
-		args = append(args, hooks.Arg(h.key, h.val))
+		args = append(args, script.Arg(h.key, h.val))
 	}
 	if env.RestartFile != "" {
-		if err := hooks.CheckRelPath("restart-file", env.RestartFile); err != nil {
+		if err := config.CheckRelPath("restart-file", env.RestartFile); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}
-		args = append(args, hooks.Arg("restart-file", env.RestartFile))
+		args = append(args, script.Arg("restart-file", env.RestartFile))
 	}
 	for _, p := range env.Shared {
-		if err := hooks.CheckRelPath("shared", p); err != nil {
+		if err := config.CheckRelPath("shared", p); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}
 		kind := "shared"
 		if slices.Contains(env.SharedFiles, p) {
 			kind = "shared-file"
 		}
-		args = append(args, hooks.Arg(kind, p))
+		args = append(args, script.Arg(kind, p))
 	}
 	return append(args, flag("tty", env.NeedsTTY)...), nil
 }
@@ -120,5 +120,5 @@ func flag(name string, on bool) []string {
 	if !on {
 		return nil
 	}
-	return []string{hooks.Arg(name, "1")}
+	return []string{script.Arg(name, "1")}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // sampleEnv is a full env for the golden command lines.
@@ -59,7 +59,7 @@ func TestGoldenCommandLines(t *testing.T) {
 		"revert": {"revert", revert},
 		"exec":   {"exec", exec},
 	} {
-		line, err := hooks.Command(c.sub, c.args...)
+		line, err := script.Command(c.sub, c.args...)
 		if err != nil {
 			t.Fatal(err)
 		}

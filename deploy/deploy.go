@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // Result is what a deploy or revert did on one host. Deploy and Rollout's
@@ -215,46 +216,57 @@ func (r *Rollout) Revert() (*Result, error) {
 	return r.result(), r.wrap(err, "")
 }
 
-func (r *Rollout) onEvent(ev event) {
-	if ev.kind == "step" && r.o.OnStep != nil {
-		r.o.OnStep(ev.rest)
+// onEvent records what the script reports into the result, and wakes
+// Prepare and Switch at the prepared and gate lines.
+func (r *Rollout) onEvent(ev script.Message) {
+	if ev.Kind == script.KindStep && r.o.OnStep != nil {
+		r.o.OnStep(ev.Rest)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f := func(i int) string {
-		if i < len(ev.fields) && ev.fields[i] != "-" {
-			return ev.fields[i]
-		}
-		return ""
-	}
-	switch {
-	case ev.kind == "info" && f(0) == "old":
-		r.res.OldRelease, r.res.OldSHA = f(1), f(2)
-	case ev.kind == "info" && f(0) == "new":
-		r.res.NewRelease, r.res.NewSHA = f(1), f(2)
-	case ev.kind == "prepared":
+	res := &r.res
+	switch ev.Kind {
+	case script.KindInfo:
+		r.onInfo(ev)
+	case script.KindPrepared:
 		r.once[0].Do(func() { close(r.prepared) })
-	case ev.kind == "switched":
-		r.res.Switched = true
-	case ev.kind == "reverted":
-		r.res.Reverted = true
-	case ev.kind == "info" && f(0) == "unchecked" && r.res.Gate == "":
-		r.res.Gate, r.res.GateReason = GateUnchecked, strings.TrimSpace(strings.TrimPrefix(ev.rest, "unchecked"))
-	case ev.kind == "gate":
-		if r.res.Gate != GateUnchecked {
-			r.res.Gate = GatePassed
+	case script.KindSwitched:
+		res.Switched = true
+	case script.KindReverted:
+		res.Reverted = true
+	case script.KindGate:
+		if res.Gate != GateUnchecked {
+			res.Gate = GatePassed
 		}
-		if f(2) == "fail" {
-			r.res.Gate, r.res.GateReason = GateFailed, strings.TrimSpace(strings.Join(ev.fields[3:], " "))
+		if ev.Field(2) == "fail" {
+			res.Gate, res.GateReason = GateFailed, ev.After(3)
 		}
 		r.once[1].Do(func() { close(r.gate) })
-	case ev.kind == "fail" && f(0) == "gate":
-		r.res.Gate = GateFailed
-		if r.res.GateReason == "" {
-			r.res.GateReason = strings.TrimSpace(strings.TrimPrefix(ev.rest, "gate "))
+	case script.KindFail:
+		if ev.Field(0) == "gate" {
+			res.Gate = GateFailed
+			res.GateReason = cmp.Or(res.GateReason, ev.After(1))
 		}
-	case ev.kind == "done" && r.res.Switched && !r.res.Reverted && r.res.Gate == "":
-		r.res.Gate = GatePassed
+	case script.KindDone:
+		if res.Switched && !res.Reverted && res.Gate == "" {
+			res.Gate = GatePassed
+		}
+	}
+}
+
+// onInfo records an `info` line: the old and new releases, and why a
+// release could not be checked.
+func (r *Rollout) onInfo(ev script.Message) {
+	res := &r.res
+	switch ev.Field(0) {
+	case script.InfoOld:
+		res.OldRelease, res.OldSHA = ev.Field(1), ev.Field(2)
+	case script.InfoNew:
+		res.NewRelease, res.NewSHA = ev.Field(1), ev.Field(2)
+	case script.InfoUnchecked:
+		if res.Gate == "" {
+			res.Gate, res.GateReason = GateUnchecked, ev.After(1)
+		}
 	}
 }
 
@@ -303,7 +315,7 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 	if ref == "" {
 		ref = env.Ref
 	}
-	ref, err = hooks.NormalizeRef(ref)
+	ref, err = config.NormalizeRef(ref)
 	if err != nil {
 		return nil, fmt.Errorf("env %s: %w", env.Name, err)
 	}
@@ -315,13 +327,13 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 	// repo goes every time: a changed repo updates the mirror's origin
 	// (the script says so) rather than silently fetching the old one.
 	if env.Repo != "" {
-		if err := hooks.CheckRepo(env.Repo); err != nil {
+		if err := config.CheckRepo(env.Repo); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}
-		args = append(args, hooks.Arg("repo", env.Repo))
+		args = append(args, script.Arg("repo", env.Repo))
 	}
 	if ref != "" {
-		args = append(args, hooks.Arg("ref", ref))
+		args = append(args, script.Arg("ref", ref))
 	}
 	g, err := gateArgs(env)
 	if err != nil {
@@ -332,7 +344,7 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		if _, err := time.Parse(stampLayout, o.Stamp); err != nil || len(o.Stamp) != len(stampLayout) {
 			return nil, fmt.Errorf("release stamp %q is not of the form %s", o.Stamp, stampLayout)
 		}
-		args = append(args, hooks.Arg("stamp", o.Stamp))
+		args = append(args, script.Arg("stamp", o.Stamp))
 	}
 	args = append(args, flag("wait", o.Wait)...)
 	args = append(args, flag("no-test", o.NoTests)...)
@@ -346,19 +358,19 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 func gateArgs(env *config.Env) ([]string, error) {
 	var args []string
 	if env.Procmon != "" {
-		if err := hooks.CheckField("procmon", env.Procmon); err != nil || strings.ContainsAny(env.Procmon, " \t") {
+		if err := config.CheckField("procmon", env.Procmon); err != nil || strings.ContainsAny(env.Procmon, " \t") {
 			return nil, fmt.Errorf("env %s: procmon %q is not a plain path: give the procmon config's path on the server, e.g. /etc/procmon/app.toml", env.Name, env.Procmon)
 		}
-		args = append(args, hooks.Arg("procmon", env.Procmon))
+		args = append(args, script.Arg("procmon", env.Procmon))
 	}
 	if h := env.Healthcheck; h != "" {
-		if err := hooks.CheckField("healthcheck", h); err != nil || strings.ContainsAny(h, " \t") {
+		if err := config.CheckField("healthcheck", h); err != nil || strings.ContainsAny(h, " \t") {
 			return nil, fmt.Errorf("env %s: healthcheck %q contains whitespace or control characters: write /healthz or http://127.0.0.1:3000/healthz", env.Name, h)
 		}
 		if strings.HasPrefix(h, "/") && env.Procmon == "" {
 			return nil, fmt.Errorf("env %s: healthcheck %q is a path, and without procmon there is no address to try it on: write a URL such as http://127.0.0.1:3000%s, or set procmon", env.Name, h, h)
 		}
-		args = append(args, hooks.Arg("healthcheck", h))
+		args = append(args, script.Arg("healthcheck", h))
 	}
 	return args, nil
 }

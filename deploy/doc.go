@@ -2,7 +2,7 @@
 // and how a fleet of hosts is coordinated. It reads nothing itself (the
 // config comes from deploy/config), renders nothing (deploy/report does),
 // and talks to a host only through the embedded remote script over one SSH
-// session per host (deploy/remote dials, package hooks holds the script).
+// session per host (deploy/remote dials; deploy/script is the script and its protocol).
 //
 // # One host
 //

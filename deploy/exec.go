@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // Exec runs argv in <path>/current on env's host with the hook environment
@@ -26,7 +26,7 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 	if err != nil {
 		return err
 	}
-	line, err := hooks.Command("exec", args...)
+	line, err := script.Command("exec", args...)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 		out, errOut = sw, sw
 	}
 	w := &execWriter{out: out}
-	err = conn.Run(ctx, line, hooks.Stdin(o.Stdin), w, errOut)
+	err = conn.Run(ctx, line, script.Stdin(o.Stdin), w, errOut)
 	if msg := w.failure(); msg != "" {
 		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
 	}
@@ -69,10 +69,10 @@ func (w *execWriter) Write(p []byte) (int, error) {
 	w.head.Write(p)
 	if !w.decided {
 		h := w.head.Bytes()
-		if len(h) < len(marker) && bytes.HasPrefix([]byte(marker), h) {
+		if len(h) < len(script.Marker) && bytes.HasPrefix([]byte(script.Marker), h) {
 			return len(p), nil // not enough to tell yet
 		}
-		w.decided, w.proto = true, bytes.HasPrefix(h, []byte(marker))
+		w.decided, w.proto = true, bytes.HasPrefix(h, []byte(script.Marker))
 		if !w.proto {
 			_, err := w.out.Write(h)
 			w.head.Reset()
@@ -88,9 +88,8 @@ func (w *execWriter) failure() string {
 		_, _ = w.out.Write(w.head.Bytes())
 	}
 	for _, l := range strings.Split(w.head.String(), "\n") {
-		if rest, ok := strings.CutPrefix(l, marker+"fail "); ok {
-			_, msg, _ := strings.Cut(rest, " ")
-			return msg
+		if m, ok := script.ParseLine(l); ok && m.Kind == script.KindFail {
+			return m.After(1)
 		}
 	}
 	return ""
@@ -122,9 +121,9 @@ func consoleCommand(env *config.Env, o Options) (string, error) {
 		words = append(words, strings.TrimPrefix(v, "var="))
 	}
 	var b strings.Builder
-	b.WriteString("cd -- " + hooks.Quote(cur) + " && exec env")
+	b.WriteString("cd -- " + script.Quote(cur) + " && exec env")
 	for _, w := range words {
-		b.WriteString(" " + hooks.Quote(w))
+		b.WriteString(" " + script.Quote(w))
 	}
 	b.WriteString(" bash -l")
 	return b.String(), nil
@@ -137,7 +136,7 @@ func execArgs(env *config.Env, argv []string, o Options) ([]string, error) {
 		return nil, err
 	}
 	for i, a := range argv {
-		if err := hooks.CheckText(fmt.Sprintf("exec argument %d", i+1), a); err != nil {
+		if err := config.CheckText(fmt.Sprintf("exec argument %d", i+1), a); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // UnlockResult says what Unlock found.
@@ -29,10 +30,10 @@ func Unlock(ctx context.Context, conn Conn, env *config.Env, force bool, o Optio
 	}
 	args = append(args, flag("force", force)...)
 	var res UnlockResult
-	err = runSimple(ctx, conn, "unlock", args, o, func(ev event) {
-		if ev.kind == "unlock" && len(ev.fields) > 0 {
-			res.State = ev.fields[0]
-			res.Holder = strings.TrimSpace(strings.TrimPrefix(ev.rest, ev.fields[0]))
+	err = runSimple(ctx, conn, "unlock", args, o, func(ev script.Message) {
+		if ev.Kind == script.KindUnlock && len(ev.Fields) > 0 {
+			res.State = ev.Fields[0]
+			res.Holder = strings.TrimSpace(strings.TrimPrefix(ev.Rest, ev.Fields[0]))
 			if res.State == "never" || res.Holder == "an unknown holder" {
 				res.Holder = ""
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // LogOptions choose what Logs shows.
@@ -52,13 +52,13 @@ func LogCommand(env *config.Env, lo LogOptions) (string, error) {
 	if lo.Follow {
 		words = append(words, "-F")
 	}
-	words = append(words, "-n", strconv.Itoa(n), "--", hooks.Quote(file))
+	words = append(words, "-n", strconv.Itoa(n), "--", script.Quote(file))
 	return strings.Join(words, " "), nil
 }
 
 // logFile picks the absolute path of the log to tail.
 func logFile(env *config.Env, file string) (string, error) {
-	if err := hooks.CheckPath(env.Path); err != nil {
+	if err := config.CheckPath(env.Path); err != nil {
 		return "", fmt.Errorf("env %s: %w", env.Name, err)
 	}
 	if file == "" {
@@ -75,12 +75,12 @@ func logFile(env *config.Env, file string) (string, error) {
 		return path.Join(env.Path, "shared", logs[0]), nil
 	}
 	if path.IsAbs(file) {
-		if err := hooks.CheckPath(file); err != nil {
+		if err := config.CheckPath(file); err != nil {
 			return "", fmt.Errorf("logs: %w", err)
 		}
 		return path.Clean(file), nil
 	}
-	if err := hooks.CheckRelPath("log file", file); err != nil {
+	if err := config.CheckRelPath("log file", file); err != nil {
 		return "", fmt.Errorf("logs: %w", err)
 	}
 	return path.Join(env.Path, "current", file), nil

@@ -6,7 +6,7 @@ import (
 	"os/user"
 	"time"
 
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // Options are the caller's choices for one remote command. The zero value
@@ -67,7 +67,7 @@ func (o Options) who() (string, error) {
 		host, _ := os.Hostname()
 		w = name + "@" + host
 	}
-	if err := hooks.CheckField("deployer identity", w); err != nil {
+	if err := config.CheckField("deployer identity", w); err != nil {
 		return "", err
 	}
 	return w, nil

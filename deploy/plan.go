@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // PlanStep is one step a deploy would run on a host.
@@ -20,14 +20,14 @@ type PlanStep struct {
 // Plan is what a deploy of an env would do on one host, computed without
 // connecting: the steps, and the exact remote command and script
 // arguments. The remote command's standard input is the embedded script
-// (hooks.Script) then the control channel.
+// (script.Script) then the control channel.
 type Plan struct {
 	// Ref is the ref the server would resolve ("" = the origin's default
 	// branch).
 	Ref string
 	// Steps are the steps in order.
 	Steps []PlanStep
-	// Args are the remote script's arguments, as hooks.Arg gives them.
+	// Args are the remote script's arguments, as script.Arg gives them.
 	Args []string
 	// Command is the exact command line run through the login shell.
 	Command string
@@ -42,7 +42,7 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	line, err := hooks.Command("deploy", args...)
+	line, err := script.Command("deploy", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -50,16 +50,16 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	if ref == "" {
 		ref = env.Ref
 	}
-	ref, _ = hooks.NormalizeRef(ref) // checked by deployArgs
+	ref, _ = config.NormalizeRef(ref) // checked by deployArgs
 	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line}, nil
 }
 
 // planSteps lists the steps of a deploy with env's settings, the health
 // gate and the rollback included: they decide the outcome.
 func planSteps(env *config.Env, o Options) []PlanStep {
-	ref, _ := hooks.NormalizeRef(firstSet(o.Ref, env.Ref)) // checked by deployArgs
+	ref, _ := config.NormalizeRef(firstSet(o.Ref, env.Ref)) // checked by deployArgs
 	var steps []PlanStep
-	if ref != "" && !hooks.IsSHA(ref) {
+	if ref != "" && !config.IsSHA(ref) {
 		steps = append(steps, PlanStep{"ref", "check that " + ref + " is a branch or tag of " + env.Repo + " (git ls-remote); refuse before the lock if not"})
 	}
 	lock := "take " + env.Path + "/.deploy.lock (fail if held)"

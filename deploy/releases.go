@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // LogEvent is the kind of a .deploys line.
@@ -94,9 +95,9 @@ func List(ctx context.Context, conn Conn, env *config.Env, o Options) (*Log, err
 	}
 	var out bytes.Buffer
 	log := &Log{}
-	err = runSimple(ctx, conn, "list", args, Options{Host: o.Host, Stdout: &out}, func(ev event) {
-		if ev.kind == "current" {
-			log.Current = strings.TrimSpace(ev.rest)
+	err = runSimple(ctx, conn, "list", args, Options{Host: o.Host, Stdout: &out}, func(ev script.Message) {
+		if ev.Kind == script.KindCurrent {
+			log.Current = strings.TrimSpace(ev.Rest)
 		}
 	})
 	if err != nil {
@@ -136,9 +137,9 @@ func release(ctx context.Context, conn Conn, env *config.Env, o Options, sub str
 		return Release{}, err
 	}
 	var rel Release
-	err = runSimple(ctx, conn, sub, args, Options{Host: o.Host}, func(ev event) {
-		if ev.kind == "release" && len(ev.fields) == 3 {
-			rel = Release{ID: ev.fields[0], SHA: dash(ev.fields[1]), Pruned: ev.fields[2] == "pruned"}
+	err = runSimple(ctx, conn, sub, args, Options{Host: o.Host}, func(ev script.Message) {
+		if ev.Kind == script.KindRelease && len(ev.Fields) == 3 {
+			rel = Release{ID: ev.Fields[0], SHA: dash(ev.Fields[1]), Pruned: ev.Fields[2] == "pruned"}
 		}
 	})
 	if err == nil && rel.ID == "" {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // Revert puts current back n successful deploys from the release it points
@@ -27,11 +27,11 @@ func Revert(ctx context.Context, conn Conn, env *config.Env, n int, o Options) (
 	}
 	r := &Rollout{o: o}
 	r.res.Host = o.Host
-	s, err := startSession(ctx, conn, "revert", args, o.Stdout, func(ev event) {
+	s, err := startSession(ctx, conn, "revert", args, o.Stdout, func(ev script.Message) {
 		r.onEvent(ev)
-		if ev.kind == "reverted" && len(ev.fields) >= 2 {
+		if ev.Kind == script.KindReverted && len(ev.Fields) >= 2 {
 			r.mu.Lock()
-			r.res.NewRelease, r.res.NewSHA, r.res.Switched = ev.fields[0], ev.fields[1], true
+			r.res.NewRelease, r.res.NewSHA, r.res.Switched = ev.Fields[0], ev.Fields[1], true
 			r.mu.Unlock()
 		}
 	})
@@ -59,6 +59,6 @@ func revertArgs(env *config.Env, n int, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	args = append(append(append(args, h...), g...), hooks.Arg("n", strconv.Itoa(n)))
+	args = append(append(append(args, h...), g...), script.Arg("n", strconv.Itoa(n)))
 	return append(args, flag("wait", o.Wait)...), nil
 }

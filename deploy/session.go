@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // abortGrace is how long a remote command may take to clean up after the
@@ -21,16 +21,6 @@ const abortGrace = 30 * time.Second
 // tailLines is how many lines of a failing step's output an error keeps.
 const tailLines = 15
 
-// marker starts the script's protocol lines (see package hooks).
-const marker = "@@deploy "
-
-// event is one protocol line from the script: its kind and fields.
-type event struct {
-	kind   string
-	fields []string
-	rest   string // the text after the kind
-}
-
 // session is one remote script command running over a Conn. Its output is
 // split into lines: protocol lines become events handled by onEvent, the
 // others are passed to the caller's writer and kept as the current step's
@@ -38,7 +28,7 @@ type event struct {
 // the caller's context ends.
 type session struct {
 	out     io.Writer
-	onEvent func(event)
+	onEvent func(script.Message)
 
 	mu       sync.Mutex
 	partial  []byte
@@ -63,17 +53,17 @@ type session struct {
 
 // startSession runs `sub args…` of the remote script over conn. onEvent is
 // called for every protocol line, in order, from the transport's goroutine.
-func startSession(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(event)) (*session, error) {
+func startSession(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(script.Message)) (*session, error) {
 	return startSessionGrace(ctx, conn, sub, args, out, onEvent, abortGrace)
 }
 
 // startSessionGrace is startSession with the time the script gets to clean
 // up after ctx ends before the command is cut (0 = abortGrace).
-func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(event), grace time.Duration) (*session, error) {
+func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(script.Message), grace time.Duration) (*session, error) {
 	if grace <= 0 {
 		grace = abortGrace
 	}
-	line, err := hooks.Command(sub, args...)
+	line, err := script.Command(sub, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +90,7 @@ func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string
 	go func() {
 		defer cancelRun()
 		var stderr bytes.Buffer
-		err := conn.Run(runCtx, line, hooks.Stdin(s.ctrlR), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
+		err := conn.Run(runCtx, line, script.Stdin(s.ctrlR), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()
@@ -177,9 +167,11 @@ func (s *session) flush() {
 	}
 }
 
-// line handles one line of output.
+// line handles one line of output: a protocol line is an event, any
+// other is the current step's output.
 func (s *session) line(l string) {
-	if !strings.HasPrefix(l, marker) {
+	ev, ok := script.ParseLine(l)
+	if !ok {
 		s.mu.Lock()
 		s.tail = append(s.tail, l)
 		if len(s.tail) > tailLines {
@@ -189,18 +181,15 @@ func (s *session) line(l string) {
 		fmt.Fprintln(s.out, l)
 		return
 	}
-	rest := strings.TrimPrefix(l, marker)
-	kind, after, _ := strings.Cut(rest, " ")
-	ev := event{kind: kind, fields: strings.Fields(after), rest: after}
-	switch kind {
-	case "step":
-		s.beginStep(after)
-	case "fail":
-		s.recordFail(after)
-	case "exit":
+	switch ev.Kind {
+	case script.KindStep:
+		s.beginStep(ev.Rest)
+	case script.KindFail:
+		s.recordFail(ev.Rest)
+	case script.KindExit:
 		s.closeControl()
-	case "waiting":
-		fmt.Fprintln(s.out, "waiting for the deploy lock held by "+strings.TrimPrefix(after, "lock held by "))
+	case script.KindWaiting:
+		fmt.Fprintln(s.out, "waiting for the deploy lock held by "+strings.TrimPrefix(ev.Rest, "lock held by "))
 	}
 	if s.onEvent != nil {
 		s.onEvent(ev)

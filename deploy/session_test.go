@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // scriptedConn plays canned output in the given chunks, then (like ssh's
@@ -38,7 +40,7 @@ func TestSessionParsing(t *testing.T) {
 	}}
 	var out bytes.Buffer
 	var events []string
-	s, err := startSession(context.Background(), conn, "deploy", nil, &out, func(ev event) { events = append(events, ev.kind) })
+	s, err := startSession(context.Background(), conn, "deploy", nil, &out, func(ev script.Message) { events = append(events, string(ev.Kind)) })
 	if err != nil {
 		t.Fatal(err)
 	}

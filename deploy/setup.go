@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // Setup creates the server layout of env (<path>/{repo,releases,shared}),
@@ -22,10 +22,10 @@ func Setup(ctx context.Context, conn Conn, env *config.Env, o Options) error {
 }
 
 // runSimple runs a remote command to its end and returns its error.
-func runSimple(ctx context.Context, conn Conn, sub string, args []string, o Options, onEvent func(event)) error {
-	s, err := startSession(ctx, conn, sub, args, o.Stdout, func(ev event) {
-		if ev.kind == "step" && o.OnStep != nil {
-			o.OnStep(ev.rest)
+func runSimple(ctx context.Context, conn Conn, sub string, args []string, o Options, onEvent func(script.Message)) error {
+	s, err := startSession(ctx, conn, sub, args, o.Stdout, func(ev script.Message) {
+		if ev.Kind == script.KindStep && o.OnStep != nil {
+			o.OnStep(ev.Rest)
 		}
 		if onEvent != nil {
 			onEvent(ev)
@@ -43,13 +43,13 @@ func setupArgs(env *config.Env, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := hooks.CheckRepo(env.Repo); err != nil {
+	if err := config.CheckRepo(env.Repo); err != nil {
 		return nil, fmt.Errorf("env %s: %w", env.Name, err)
 	}
 	h, err := hookArgs(env)
 	if err != nil {
 		return nil, err
 	}
-	args = append(append(args, hooks.Arg("repo", env.Repo)), h...)
+	args = append(append(args, script.Arg("repo", env.Repo)), h...)
 	return append(args, flag("wait", o.Wait)...), nil
 }

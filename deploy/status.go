@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // HostStatus is a host's deploy state as the script sees it.
@@ -34,15 +35,15 @@ func Status(ctx context.Context, conn Conn, env *config.Env, o Options) (*HostSt
 		return nil, err
 	}
 	st := &HostStatus{}
-	err = runSimple(ctx, conn, "status", args, Options{Host: o.Host}, func(ev event) {
-		if ev.kind != "status" || len(ev.fields) < 2 {
+	err = runSimple(ctx, conn, "status", args, Options{Host: o.Host}, func(ev script.Message) {
+		if ev.Kind != script.KindStatus || len(ev.Fields) < 2 {
 			return
 		}
-		v := strings.TrimSpace(strings.TrimPrefix(ev.rest, ev.fields[0]))
-		switch ev.fields[0] {
+		v := strings.TrimSpace(strings.TrimPrefix(ev.Rest, ev.Fields[0]))
+		switch ev.Fields[0] {
 		case "current":
-			if len(ev.fields) == 3 {
-				st.Current, st.SHA = dash(ev.fields[1]), dash(ev.fields[2])
+			if len(ev.Fields) == 3 {
+				st.Current, st.SHA = dash(ev.Fields[1]), dash(ev.Fields[2])
 			}
 		case "behind":
 			st.Behind = atoi(v)
@@ -90,13 +91,13 @@ func Check(ctx context.Context, conn Conn, env *config.Env, o Options) ([]CheckI
 		return nil, err
 	}
 	var items []CheckItem
-	err = runSimple(ctx, conn, "check", args, Options{Host: o.Host}, func(ev event) {
-		if ev.kind != "check" || len(ev.fields) < 2 {
+	err = runSimple(ctx, conn, "check", args, Options{Host: o.Host}, func(ev script.Message) {
+		if ev.Kind != script.KindCheck || len(ev.Fields) < 2 {
 			return
 		}
-		_, detail, _ := strings.Cut(ev.rest, " ")
+		_, detail, _ := strings.Cut(ev.Rest, " ")
 		_, detail, _ = strings.Cut(detail, " ")
-		items = append(items, CheckItem{Name: ev.fields[0], OK: ev.fields[1] == "ok", Detail: detail})
+		items = append(items, CheckItem{Name: ev.Fields[0], OK: ev.Fields[1] == "ok", Detail: detail})
 	})
 	if err != nil {
 		return nil, err

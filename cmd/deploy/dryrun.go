@@ -8,7 +8,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/hooks"
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // changelogMax caps the commits a dry run lists per host.
@@ -157,7 +157,7 @@ func writePlan(w io.Writer, p *deploy.Plan, hosts int) {
 	}
 	fmt.Fprintln(w, "\nscript arguments:")
 	for _, a := range p.Args {
-		fmt.Fprintf(w, "  %s\n", hooks.Quote(a))
+		fmt.Fprintf(w, "  %s\n", script.Quote(a))
 	}
 	fmt.Fprintln(w, "\nremote command (stdin: the embedded script, a NUL, then the control channel):")
 	fmt.Fprintf(w, "  %s\n", strings.TrimSpace(p.Command))

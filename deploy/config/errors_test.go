@@ -42,6 +42,12 @@ func TestParseINIErrors(t *testing.T) {
 		{"invalid utf8", "test \xff\n", `deploy.conf:5: not valid UTF-8; save the file as UTF-8`},
 		{"ref with space", "ref main extra\n", `deploy.conf:5: ref: "main extra" contains whitespace; give a branch, tag or sha`},
 		{"ref option", "ref --upload-pack=touch\n", `deploy.conf:5: ref: "--upload-pack=touch" starts with '-'; give a branch, tag or sha`},
+		{"ref git refuses", "ref feature..x\n", `deploy.conf:5: ref: "feature..x" contains '..': give a branch, tag or commit sha`},
+		{"restart-file escapes", "restart-file ../../etc/passwd\n", `deploy.conf:5: restart-file: "../../etc/passwd" has an empty, '.' or '..' component: give a plain relative path inside the release`},
+		{"restart-file absolute", "restart-file /etc/passwd\n", `deploy.conf:5: restart-file: "/etc/passwd" is absolute: give it relative to the release`},
+		{"procmon relative", "procmon app.toml\n", `deploy.conf:5: procmon: "app.toml" is not absolute; give the full path on the server, like /etc/procmon/app.toml`},
+		{"procmon not clean", "procmon /etc/procmon/../app.toml\n", `deploy.conf:5: procmon: "/etc/procmon/../app.toml" is not clean; write it as "/etc/app.toml"`},
+		{"healthcheck path without procmon", "healthcheck /healthz\n", `deploy.conf:5: healthcheck: "/healthz" is a path, which is tried on procmon's listen address, but [prod] has no procmon key; set procmon, or give a URL like http://127.0.0.1:3000/healthz`},
 		{"key ~user", "key ~bob/key\n", `deploy.conf:5: key: "~bob/key": ~user is not supported; give the full path`},
 		{"hostile key name", "a\x1b[2J b\n", `deploy.conf:5: "a\x1b[2J": unknown key; known keys are host hosts user port key forward-agent connect-timeout repo path ref shell needs_tty env shared shared-files post-setup pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
 	}

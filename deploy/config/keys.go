@@ -64,8 +64,10 @@ func configKeys() []keySpec {
 		{name: "pre-deploy", example: "npm ci && npm run build", set: func(b *envBuilder, v string) error { b.env.PreDeploy = v; return nil }},
 		{name: "post-deploy", example: "./bin/deploy", set: func(b *envBuilder, v string) error { b.env.PostDeploy = v; return nil }},
 		{name: "test", example: "./bin/smoke-test", set: func(b *envBuilder, v string) error { b.env.Test = v; return nil }},
-		{name: "restart-file", example: "tmp/restart.txt", set: func(b *envBuilder, v string) error { return setArg(&b.env.RestartFile, v) }},
-		{name: "procmon", example: "/etc/procmon/app.toml", set: func(b *envBuilder, v string) error { return setArg(&b.env.Procmon, v) }},
+		{name: "restart-file", example: "tmp/restart.txt", set: func(b *envBuilder, v string) error { return setRelPath(&b.env.RestartFile, v) }},
+		{name: "procmon", example: "/etc/procmon/app.toml", set: func(b *envBuilder, v string) error {
+			return setServerFile(&b.env.Procmon, "procmon", v, "/etc/procmon/app.toml")
+		}},
 		{name: "healthcheck", example: "/healthz", set: func(b *envBuilder, v string) error { return setHealthcheck(&b.env.Healthcheck, v) }},
 		{name: "keep", example: "5", toml: typeInt, set: func(b *envBuilder, v string) error { return setCount(&b.env.Keep, v, "releases to keep") }},
 		{name: "parallel", example: "10", toml: typeInt, set: func(b *envBuilder, v string) error { return setCount(&b.env.Parallel, v, "connections") }},

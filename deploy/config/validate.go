@@ -63,6 +63,10 @@ func (b *envBuilder) finish() (*Env, error) {
 	if e.Path == "" {
 		return nil, configErrf(b.file, b.header, "path", "missing in %s; add a line like: path /var/www/app", section)
 	}
+	if strings.HasPrefix(e.Healthcheck, "/") && e.Procmon == "" {
+		return nil, configErrf(b.file, e.Lines["healthcheck"], "healthcheck",
+			"%q is a path, which is tried on procmon's listen address, but %s has no procmon key; set procmon, or give a URL like http://127.0.0.1:3000%s", e.Healthcheck, section, e.Healthcheck)
+	}
 	return e, nil
 }
 

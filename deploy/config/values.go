@@ -117,8 +117,8 @@ func setServerPath(dst *string, v string) error {
 	return nil
 }
 
-// setRef stores the ref to deploy; refs are checked fully before use, here
-// only what can never be part of a ref is refused.
+// setRef stores the ref to deploy, checked as git checks ref names (a
+// leading origin/ is the branch of the origin, as in the classic tool).
 func setRef(dst *string, v string) error {
 	if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
 		return fmt.Errorf("%q contains whitespace; give a branch, tag or sha", v)
@@ -126,7 +126,34 @@ func setRef(dst *string, v string) error {
 	if strings.HasPrefix(v, "-") {
 		return fmt.Errorf("%q starts with '-'; give a branch, tag or sha", v)
 	}
+	if err := checkRef(strings.TrimPrefix(v, "origin/")); err != nil {
+		return err
+	}
 	*dst = v
+	return nil
+}
+
+// setRelPath stores a path relative to the release (restart-file).
+func setRelPath(dst *string, v string) error {
+	if err := setArg(dst, v); err != nil {
+		return err
+	}
+	if err := checkRelPath(v); err != nil {
+		*dst = ""
+		return err
+	}
+	return nil
+}
+
+// setServerFile stores the path of a file on the server (procmon's config).
+func setServerFile(dst *string, key, v, example string) error {
+	if err := setArg(dst, v); err != nil {
+		return err
+	}
+	if err := checkServerFile(key, v, example); err != nil {
+		*dst = ""
+		return err
+	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-// Package hooks holds the server side of deploy: one bash script
+// Package script is the server side of deploy: one bash script
 // (lib.sh, release.sh and commands.sh, embedded and sent as one text) that
 // every remote command runs, the command line that starts it, and the
 // checks on the values it receives.
@@ -56,7 +56,8 @@
 // # Output
 //
 // Everything goes to stdout in order: hook and git output as plain lines,
-// and protocol lines starting with "@@deploy ":
+// and protocol lines starting with "@@deploy " (Marker; the kinds are
+// the Kind constants of protocol.go, and ParseLine reads a line):
 //
 //	step <name>              a step starts: ref lock fetch resolve checkout
 //	                         shared pre-deploy switch restart post-deploy
@@ -180,4 +181,4 @@
 // The login shell must be a POSIX shell (sh, bash, dash, zsh), and the
 // server needs bash 4.4+, git, flock and setsid (util-linux). Submodules are
 // not checked out (git archive). Hooks get no terminal (stdin /dev/null).
-package hooks
+package script

@@ -1,4 +1,4 @@
-# deploy-remote: the server side of `deploy`. Read hooks/doc.go for the
+# deploy-remote: the server side of `deploy`. Read deploy/script/doc.go for the
 # protocol. lib.sh, release.sh and commands.sh are sent as one text on
 # stdin, read up to a NUL by the bootstrap and eval'd; every value comes in
 # "$@" as name=value, never as shell text.

@@ -1,4 +1,4 @@
-package hooks
+package config
 
 import (
 	"fmt"
@@ -34,8 +34,16 @@ func NormalizeRef(ref string) (string, error) {
 // tag or refs/… name, or a 7–40 digit hex sha, and refuses a leading '-' so
 // that git can never take it for an option.
 func CheckRef(ref string) error {
+	if err := checkRef(ref); err != nil {
+		return fmt.Errorf("ref %w", err)
+	}
+	return nil
+}
+
+// checkRef is CheckRef's rule, its message without the key.
+func checkRef(ref string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("ref %q %s: give a branch, tag or commit sha", ref, why)
+		return fmt.Errorf("%q %s: give a branch, tag or commit sha", ref, why)
 	}
 	switch {
 	case ref == "":
@@ -71,8 +79,9 @@ func CheckRef(ref string) error {
 	return nil
 }
 
-// CheckPath checks the app's server directory: absolute, clean, not "/",
-// without control characters (a newline or tab would break .deploys).
+// CheckPath checks a directory or file on the server (the app's path, the
+// procmon config): absolute, clean, not "/", without control characters
+// (a newline or tab would break .deploys).
 func CheckPath(p string) error {
 	switch {
 	case p == "":
@@ -87,25 +96,48 @@ func CheckPath(p string) error {
 	return checkControl("path", p)
 }
 
+// checkServerFile is CheckPath for a file on the server named by key,
+// worded for a config error (the key is already in its prefix).
+func checkServerFile(key, p, example string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%q is not absolute; give the full path on the server, like %s", p, example)
+	case path.Clean(p) != p:
+		return fmt.Errorf("%q is not clean; write it as %q", p, path.Clean(p))
+	case p == "/":
+		return fmt.Errorf("%q is the root directory; give the %s file's path, like %s", p, key, example)
+	}
+	return nil
+}
+
 // CheckRelPath checks a path relative to a release (shared, restart-file):
 // relative, no '.' or '..' components, no leading '-', no control
 // characters. A trailing '/' is allowed (a shared directory).
 func CheckRelPath(key, p string) error {
+	if err := checkRelPath(p); err != nil {
+		return fmt.Errorf("%s %w", key, err)
+	}
+	return checkControl(key, p)
+}
+
+// checkRelPath is CheckRelPath's rule, its message without the key: the
+// config reader's errors name the key already.
+func checkRelPath(p string) error {
 	trimmed := strings.TrimSuffix(p, "/")
 	switch {
 	case trimmed == "":
-		return fmt.Errorf("%s: empty path", key)
+		return fmt.Errorf("%q is an empty path: give a path relative to the release", p)
 	case strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%s %q is absolute: give it relative to the release", key, p)
+		return fmt.Errorf("%q is absolute: give it relative to the release", p)
 	case strings.HasPrefix(p, "-"):
-		return fmt.Errorf("%s %q starts with '-': prefix it with ./ or rename it", key, p)
+		return fmt.Errorf("%q starts with '-': prefix it with ./ or rename it", p)
 	}
 	for _, part := range strings.Split(trimmed, "/") {
 		if part == "" || part == "." || part == ".." {
-			return fmt.Errorf("%s %q has an empty, '.' or '..' component: give a plain relative path", key, p)
+			return fmt.Errorf("%q has an empty, '.' or '..' component: give a plain relative path inside the release", p)
 		}
 	}
-	return checkControl(key, p)
+	return nil
 }
 
 // CheckRepo checks the repo URL the server clones: not empty, no leading

@@ -1,0 +1,136 @@
+package script
+
+import "strings"
+
+// Marker starts every protocol line the script writes; the other lines of
+// its output are git's and the hooks' own.
+const Marker = "@@deploy "
+
+// Kind is a protocol line's first word: what the line reports. The script
+// writes them with `mark "<kind> …"`; TestEveryMarkIsDeclared keeps the
+// two lists equal.
+type Kind string
+
+// The kinds, with the fields that follow them.
+const (
+	// KindStep: `step <name>`: a step starts; the output until the next
+	// step is its.
+	KindStep Kind = "step"
+	// KindFail: `fail <step> <message>`: the step failed, and why. The
+	// first fail of a command is its cause.
+	KindFail Kind = "fail"
+	// KindExit: `exit <status>`: the script ends now.
+	KindExit Kind = "exit"
+	// KindDone: `done`: the command finished what it was asked.
+	KindDone Kind = "done"
+	// KindInfo: `info <topic> …`: a fact for the client (see the Info*
+	// topics).
+	KindInfo Kind = "info"
+	// KindWaiting: `waiting lock held by <holder>`: another deploy holds
+	// the lock; the script waits (--wait).
+	KindWaiting Kind = "waiting"
+	// KindPrepared: `prepared <release> <sha>`: a held deploy's release
+	// is ready to switch.
+	KindPrepared Kind = "prepared"
+	// KindSwitched: `switched <release> <sha>`: current points at it.
+	KindSwitched Kind = "switched"
+	// KindGate: `gate <release> <sha> ok|fail [<reason>]`: the health
+	// gate's verdict on a held deploy.
+	KindGate Kind = "gate"
+	// KindReverted: `reverted <release> <sha>`: current points back at it.
+	KindReverted Kind = "reverted"
+	// KindDiscarded: `discarded <release>|-`: a release that never
+	// switched was removed.
+	KindDiscarded Kind = "discarded"
+	// KindCurrent: `current <id>|-` (list).
+	KindCurrent Kind = "current"
+	// KindRelease: `release <id> <sha> present|pruned` (current, previous).
+	KindRelease Kind = "release"
+	// KindUnlock: `unlock never|free|broken [<holder>]`.
+	KindUnlock Kind = "unlock"
+	// KindStatus: `status <key> <value…>`: current, behind, layout, lock,
+	// disk-free-kb.
+	KindStatus Kind = "status"
+	// KindCheck: `check <item> ok|fail <detail>`.
+	KindCheck Kind = "check"
+)
+
+// Info topics: the word after `info`.
+const (
+	// InfoOld: `info old <release>|- <sha>|-`: what current was.
+	InfoOld = "old"
+	// InfoNew: `info new <release> <sha>`: the release being made.
+	InfoNew = "new"
+	// InfoUnchecked: `info unchecked <reason>`: nothing can show that the
+	// release serves (no procmon running, no healthcheck).
+	InfoUnchecked = "unchecked"
+	// InfoHealth: `info health <url> <code>`: the healthcheck answered.
+	InfoHealth = "health"
+	// InfoPruned: `info pruned <release>`: an old release was removed.
+	InfoPruned = "pruned"
+	// InfoRepoChanged: `info repo-changed`: the mirror's origin was
+	// re-pointed at the config's repo.
+	InfoRepoChanged = "repo-changed"
+	// InfoMirror: `info mirror exists` (setup).
+	InfoMirror = "mirror"
+	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
+	// revert went back to did not pass its gate either.
+	InfoRevertGate = "revert-gate"
+)
+
+// kinds and infoTopics list what is declared, for the test that compares
+// them with the script.
+var (
+	kinds = []Kind{KindStep, KindFail, KindExit, KindDone, KindInfo, KindWaiting, KindPrepared,
+		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
+		KindStatus, KindCheck}
+	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
+		InfoMirror, InfoRevertGate}
+)
+
+// Message is one protocol line, parsed.
+type Message struct {
+	// Kind is the line's first word.
+	Kind Kind
+	// Fields are the words after it.
+	Fields []string
+	// Rest is the text after the kind, as written.
+	Rest string
+}
+
+// ParseLine reads one line of the script's output; ok is false when it is
+// not a protocol line (then it is git's or a hook's output).
+func ParseLine(line string) (m Message, ok bool) {
+	rest, ok := strings.CutPrefix(line, Marker)
+	if !ok {
+		return Message{}, false
+	}
+	kind, after, _ := strings.Cut(rest, " ")
+	return Message{Kind: Kind(kind), Fields: strings.Fields(after), Rest: after}, true
+}
+
+// Field returns the i-th field; "" when there is none or it is "-" (the
+// script's word for nothing).
+func (m Message) Field(i int) string {
+	if i < len(m.Fields) && m.Fields[i] != "-" {
+		return m.Fields[i]
+	}
+	return ""
+}
+
+// After returns the text after the first n fields, as written but
+// trimmed: the free text that ends a line (a reason, a holder, a detail).
+func (m Message) After(n int) string {
+	rest := strings.TrimSpace(m.Rest)
+	for ; n > 0 && rest != ""; n-- {
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			return ""
+		}
+		rest = strings.TrimSpace(rest[i:])
+	}
+	return rest
+}
+
+// Is reports whether m is an `info <topic>` line.
+func (m Message) Is(topic string) bool { return m.Kind == KindInfo && m.Field(0) == topic }
