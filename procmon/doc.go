@@ -170,7 +170,7 @@
 // net/http's server and client do; the first request on a connection
 // that is anything else (a body, an upgrade, HTTP/1.0, a hop-by-hop
 // header) hands that connection, unread bytes included, to a net/http
-// server running httputil.ReverseProxy (see proxy_server.go). On the
+// server running httputil.ReverseProxy (see package proxy). On the
 // fast path answers pass through as the worker wrote them (status text,
 // header order, chunked bodies), minus hop-by-hop headers, plus a Date if
 // the worker sent none; a Content-Type is never guessed. An answer with

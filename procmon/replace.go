@@ -24,7 +24,7 @@ func (s *Supervisor) replaceWorker(w *worker) {
 
 	w.state = WorkerDraining
 	if w.backend != nil {
-		w.backend.retired.Store(true) // before the list changes: see proxy.pick
+		w.backend.Retire() // before the list changes: see proxy.Backend.Retire
 	}
 	sl.w = nil
 	s.refreshBackends()

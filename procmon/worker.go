@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 // shimScript makes LISTEN_PID the worker's own pid: sh exports its pid and
@@ -28,9 +30,9 @@ type worker struct {
 	pid      int
 	started  time.Time
 	state    WorkerState
-	ready    bool          // passed its readiness check at some point
-	backend  *backend      // proxy mode: its place in the load balancer
-	notify   chan struct{} // closed by the loop on READY=1 (notify check)
+	ready    bool           // passed its readiness check at some point
+	backend  *proxy.Backend // proxy mode: its place in the load balancer
+	notify   chan struct{}  // closed by the loop on READY=1 (notify check)
 	notified bool
 	hb       workerHeartbeat
 

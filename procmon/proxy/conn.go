@@ -1,13 +1,14 @@
-package procmon
+package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -15,7 +16,7 @@ import (
 // a plain request head, writes it to a worker over a pooled connection,
 // and passes the worker's answer back, all on one goroutine.
 type serverConn struct {
-	s   *proxyServer
+	s   *Server
 	nc  net.Conn
 	src clientReader
 	br  *bufio.Reader // reads src
@@ -28,38 +29,11 @@ type serverConn struct {
 	worker net.Conn // the worker connection in use, for Close to cut
 	closed bool     // Close ran: no more worker exchanges
 
-	head    []byte // the request head as read
-	out     []byte // the head sent to the worker
-	req     plainRequest
-	ans     workerAnswer
-	ansHead []byte
-	date    [32]byte // room to format a Date header
-
-	// The client watch: a request the worker has not answered within
-	// watchAfter reads the client's connection, so that a client that
-	// leaves ends the worker's request (as net/http's background read
-	// does, but only for slow requests).
-	watch      *time.Timer
-	watchArmed bool
-	watchDone  chan struct{}
-	watched    net.Conn // the worker connection the watch cuts
-	clientGone atomic.Bool
-}
-
-// clientReader reads the client's connection, after the byte the client
-// watch may have read from it.
-type clientReader struct {
-	nc  net.Conn
-	has bool
-	b   byte
-}
-
-func (r *clientReader) Read(p []byte) (int, error) {
-	if r.has && len(p) > 0 {
-		p[0], r.has = r.b, false
-		return 1, nil
-	}
-	return r.nc.Read(p)
+	head  []byte // the request head as read
+	out   []byte // the head sent to the worker
+	req   plainRequest
+	rel   answerRelay
+	watch clientWatch
 }
 
 // The connections' buffers are recycled: a Connection: close client would
@@ -69,8 +43,8 @@ var (
 	connWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 )
 
-func newServerConn(s *proxyServer, nc net.Conn) *serverConn {
-	c := &serverConn{s: s, nc: nc, watchDone: make(chan struct{}, 1)}
+func newServerConn(s *Server, nc net.Conn) *serverConn {
+	c := &serverConn{s: s, nc: nc}
 	c.src.nc = nc
 	c.br = connReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)
@@ -79,8 +53,8 @@ func newServerConn(s *proxyServer, nc net.Conn) *serverConn {
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = host
 	}
-	c.watch = time.AfterFunc(time.Hour, c.watchClient)
-	c.watch.Stop()
+	c.rel.bw = c.bw
+	c.watch.init(nc, &c.src)
 	return c
 }
 
@@ -156,7 +130,7 @@ func (c *serverConn) readHead() (plain bool, err error) {
 // worker that cannot be connected to is skipped for another one.
 func (c *serverConn) forward() bool {
 	c.buildRequest()
-	var skipped [4]*backend
+	var skipped [4]*Backend
 	skip := skipped[:0]
 	for {
 		b := c.s.p.pick(skip)
@@ -168,7 +142,7 @@ func (c *serverConn) forward() bool {
 		switch {
 		case err == nil:
 			return keep
-		case wrote || c.clientGone.Load():
+		case wrote || c.watch.gone.Load():
 			return false
 		case isDialError(err) && len(skip) < cap(skipped):
 			skip = append(skip, b)
@@ -222,4 +196,110 @@ func (c *serverConn) answerError(code int, err error) bool {
 
 func statusLine(code int) string {
 	return strconv.Itoa(code) + " " + http.StatusText(code)
+}
+
+// exchange sends the request in c.out to backend b and passes the answer
+// on to the client. keep says whether the client's connection stays open;
+// wrote, whether any of the answer reached the client (the request can
+// then no longer be answered with an error, nor sent elsewhere). A pooled
+// connection the worker closed while it sat idle fails before any answer;
+// the request is then sent once more on a new connection, as
+// http.Transport does.
+func (c *serverConn) exchange(b *Backend) (keep, wrote bool, err error) {
+	pool := &b.conns
+	fc, err := pool.get(context.Background())
+	if err != nil {
+		return false, false, err
+	}
+	for {
+		var reuse bool
+		keep, wrote, reuse, err = c.exchangeOn(fc)
+		if err == nil {
+			if reuse {
+				pool.put(fc)
+			} else {
+				fc.nc.Close()
+			}
+			return keep, wrote, nil
+		}
+		fc.nc.Close()
+		if wrote || !fc.reused || !errors.Is(err, errNothingRead) || c.watch.gone.Load() {
+			return false, wrote, err
+		}
+		if fc, err = pool.dial(context.Background()); err != nil {
+			return false, false, err
+		}
+	}
+}
+
+// exchangeOn does one exchange on fc; reuse says whether fc can carry
+// another request.
+func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err error) {
+	if !c.useWorker(fc.nc) {
+		return false, false, false, errServerClosed
+	}
+	defer c.useWorker(nil)
+	if _, err := fc.nc.Write(c.out); err != nil {
+		return false, false, false, nothingReadError{err}
+	}
+	c.watch.arm(fc.nc, c.s.watchAfter, c.br.Buffered() > 0)
+	if _, err := fc.br.Peek(1); err != nil {
+		c.watch.disarm()
+		return false, false, false, nothingReadError{err}
+	}
+	for {
+		if err = c.rel.read(fc.br, c.req.isHead); err != nil || c.rel.ans.code >= 200 {
+			break
+		}
+		if c.rel.ans.code == 101 {
+			err = fmt.Errorf("%w: 101 Switching Protocols to a request without an upgrade", errBadAnswer)
+			break
+		}
+		// 1xx (103 Early Hints): pass it on and read the real answer.
+		c.rel.writeHead(false)
+		if err = c.bw.Flush(); err != nil {
+			break
+		}
+		wrote = true
+	}
+	if err != nil {
+		c.watch.disarm()
+		return false, wrote, false, err
+	}
+	// The watch stays on while the body streams: a client that leaves an
+	// event stream ends the worker's request there too.
+	keep = !c.req.close && c.rel.ans.framing != bodyUntilClose && !c.s.closing.Load()
+	c.rel.writeHead(!keep)
+	err = c.rel.copyBody(fc.br)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.watch.disarm()
+	if err != nil {
+		return false, true, false, err
+	}
+	return keep, true, c.rel.ans.reuse && !c.watch.gone.Load(), nil
+}
+
+// errServerClosed: the proxy's Close came first.
+var errServerClosed = errors.New("proxy closed")
+
+// useWorker records the worker connection this client's request is on,
+// for Close to cut; it returns false once Close has run.
+func (c *serverConn) useWorker(nc net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.worker = nc
+	return !c.closed
+}
+
+// abort cuts the worker connection in use and refuses the next one: the
+// server is closing now.
+func (c *serverConn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.worker != nil {
+		c.worker.SetDeadline(aLongTimeAgo)
+	}
 }

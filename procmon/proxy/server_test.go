@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// These tests talk to the proxy's own server (proxy_server.go) over raw
+// These tests talk to the proxy's own server (server.go) over raw
 // TCP, so that what is checked is the bytes on the wire: which requests
 // the fast path serves itself, which it hands to net/http, and how it
 // frames the worker's answers.
@@ -25,8 +25,8 @@ const testWait = 15 * time.Second
 // testFront is a proxyServer on a loopback port, counting the
 // connections it hands over to net/http.
 type testFront struct {
-	srv    *proxyServer
-	p      *proxy
+	srv    *Server
+	p      *handler
 	addr   string
 	handed atomic.Int64
 	served chan error // Serve's result
@@ -38,19 +38,19 @@ func startFront(t *testing.T, workers ...*httptest.Server) *testFront {
 }
 
 // startFrontWith lets set change the server before it serves.
-func startFrontWith(t *testing.T, set func(*proxyServer), workers ...*httptest.Server) *testFront {
+func startFrontWith(t *testing.T, set func(*Server), workers ...*httptest.Server) *testFront {
 	t.Helper()
-	p := newProxy(slog.New(slog.DiscardHandler))
-	var bs []*backend
+	p := newTestProxy(slog.New(slog.DiscardHandler))
+	var bs []*Backend
 	for _, w := range workers {
 		bs = append(bs, backendFor(t, w.URL))
 	}
-	p.set(bs)
+	p.Set(bs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &testFront{srv: newProxyServer(p, p.log), p: p, addr: ln.Addr().String(), served: make(chan error, 1)}
+	f := &testFront{srv: newServer(p, p.log), p: p, addr: ln.Addr().String(), served: make(chan error, 1)}
 	f.srv.std.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			f.handed.Add(1)
@@ -313,7 +313,7 @@ func TestProxyHeadInPieces(t *testing.T) {
 // kept, not lost, and the client is not taken for gone.
 func TestProxyPipelinedWhileWatching(t *testing.T) {
 	worker, slow := startSlowWorker(t)
-	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = time.Millisecond }, worker)
+	f := startFrontWith(t, func(s *Server) { s.watchAfter = time.Millisecond }, worker)
 	c := f.dial(t)
 	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitFor(t, slow.arrived, "the slow request to reach the worker")
@@ -334,7 +334,7 @@ func TestProxyPipelinedWhileWatching(t *testing.T) {
 // left unfinished, is closed after the server's timeouts.
 func TestProxyFastPathTimeouts(t *testing.T) {
 	worker, _ := startWorker(t, echo)
-	f := startFrontWith(t, func(s *proxyServer) {
+	f := startFrontWith(t, func(s *Server) {
 		s.idleTimeout, s.headerTimeout = 50*time.Millisecond, 50*time.Millisecond
 	}, worker)
 	idle := f.dial(t)
