@@ -214,12 +214,18 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 			continue
 		}
 		var drained func() bool
+		cfg := g.cfg
 		w.state = WorkerStopping
 		if w.backend != nil {
 			w.backend.Retire() // before any look at InFlight
 		}
+		drainFor := cfg.StopTimeout
 		if drain && w.backend != nil {
 			b := w.backend
+			// Long-lived connections (upgrades) get drain_timeout, closed
+			// spread over it; requests get stop_timeout, as before.
+			b.Drain(cfg.Proxy.DrainTimeout)
+			drainFor = max(drainFor, cfg.Proxy.DrainTimeout+time.Second)
 			drained = func() bool {
 				if b.InFlight() != 0 {
 					return false
@@ -231,8 +237,7 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 			}
 			w.state = WorkerDraining
 		}
-		cfg := g.cfg
-		go w.stop(cfg.StopSignal, cfg.StopTimeout, drained, s.force)
+		go w.stop(cfg.StopSignal, drainFor, cfg.StopTimeout, drained, s.force)
 	}
 	// A generation whose workers have all exited already (a crash loop, a
 	// forced stop) will send no more exit events: keeping it would leave

@@ -212,7 +212,7 @@ func (s *Supervisor) serve(nl net.Listener) error {
 		return nil
 	}
 	s.proxy = proxy.NewPool()
-	s.server = proxy.NewServer(s.proxy, s.log)
+	s.server = proxy.NewServer(s.proxy, s.log, s.cfg.Proxy)
 	go func() {
 		if err := s.server.Serve(nl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("proxy stopped serving", "err", err)

@@ -140,10 +140,10 @@ func (w *worker) signalGroup(sig syscall.Signal) {
 // stop drains (waits for drained to return true, up to timeout), sends the
 // stop signal to the group, and SIGKILLs it timeout later or at once when
 // force is closed. It runs in its own goroutine; only the first call acts.
-func (w *worker) stop(sig syscall.Signal, timeout time.Duration, drained func() bool, force <-chan struct{}) {
+func (w *worker) stop(sig syscall.Signal, drainFor, timeout time.Duration, drained func() bool, force <-chan struct{}) {
 	w.stopOnce.Do(func() {
 		if drained != nil {
-			waitDrained(drained, timeout, w.done, force)
+			waitDrained(drained, drainFor, w.done, force)
 		}
 		select {
 		case <-w.done:

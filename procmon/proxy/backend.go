@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,9 @@ type Backend struct {
 	// (bodies, upgrades, HTTP/1.0); conns, the fast path's own.
 	std   *http.Transport
 	conns fastConns
+
+	mu   sync.Mutex
+	long map[*serverConn]struct{} // open upgraded connections
 }
 
 // NewBackend is the worker listening on 127.0.0.1:port; label names it in
@@ -56,4 +60,44 @@ func (b *Backend) InFlight() int64 { return b.inflight.Load() }
 func (b *Backend) CloseIdle() {
 	b.std.CloseIdleConnections()
 	b.conns.closeIdle()
+}
+
+// track counts a long-lived connection (an upgrade) on the backend while
+// it is open, so that a drain can close it and status can show it.
+func (b *Backend) track(c *serverConn, open bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if open {
+		if b.long == nil {
+			b.long = map[*serverConn]struct{}{}
+		}
+		b.long[c] = struct{}{}
+		return
+	}
+	delete(b.long, c)
+}
+
+// LongLived is the number of long-lived connections (upgrades) open on
+// the backend.
+func (b *Backend) LongLived() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.long)
+}
+
+// Drain closes the backend's long-lived connections spread evenly over
+// window, the last at its end, so that their clients (WebSocket, event
+// streams) do not all reconnect in the same second. Call it after Retire:
+// the connections closed are those open now.
+func (b *Backend) Drain(window time.Duration) {
+	b.mu.Lock()
+	conns := make([]*serverConn, 0, len(b.long))
+	for c := range b.long {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	for i, c := range conns {
+		at := window * time.Duration(i+1) / time.Duration(len(conns))
+		time.AfterFunc(at, c.cut)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -16,12 +18,14 @@ import (
 // a plain request head, writes it to a worker over a pooled connection,
 // and passes the worker's answer back, all on one goroutine.
 type serverConn struct {
-	s   *Server
-	nc  net.Conn
-	src clientReader
-	br  *bufio.Reader // reads src
-	bw  *bufio.Writer // writes nc
-	ip  string        // the client's address, for X-Forwarded-For
+	s    *Server
+	nc   net.Conn
+	src  clientReader
+	br   *bufio.Reader // reads src
+	bw   *bufio.Writer // writes sent
+	sent sendConn      // nc, each write within send_timeout
+	ip   string        // the client's address, for X-Forwarded-For
+	lim  headLimits    // the screen's settings for this client
 
 	idle bool // waiting for a request; guarded by s.mu
 
@@ -29,7 +33,8 @@ type serverConn struct {
 	worker net.Conn // the worker connection in use, for Close to cut
 	closed bool     // Close ran: no more worker exchanges
 
-	head  []byte // the request head as read
+	head  []byte // the request head as read, then as screened
+	spare []byte // the other buffer for the screen
 	out   []byte // the head sent to the worker
 	req   plainRequest
 	rel   answerRelay
@@ -49,17 +54,18 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	c.br = connReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)
 	c.bw = connWriters.Get().(*bufio.Writer)
-	c.bw.Reset(nc)
+	c.sent = sendConn{Conn: nc, d: s.cfg.SendTimeout}
+	c.bw.Reset(&c.sent)
 	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = host
+		ip, err := netip.ParseAddr(host)
+		c.lim.trusted = err == nil && s.cfg.trusts(ip)
 	}
+	c.lim.refuseUnderscores = s.cfg.RefuseUnderscores
 	c.rel.bw = c.bw
 	c.watch.init(nc, &c.src)
 	return c
 }
-
-// maxPlainHead: a longer request head goes to net/http, which allows 1 MB.
-const maxPlainHead = 64 << 10
 
 // serve runs the connection's request loop until the client or the
 // server ends it, or a request goes to net/http.
@@ -89,38 +95,98 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
-		plain, err := c.readHead()
+		plain, v, err := c.readHead()
 		if err != nil {
 			return
 		}
 		if !plain {
-			handOver = true
-			return
+			if v.code == 0 {
+				v = screenRequest(c.head, c.spare, c.lim)
+			}
+			if v.code != 0 {
+				c.refuse(v)
+				return
+			}
+			c.head, c.spare = v.head, c.head
+			if v.upgrade {
+				c.upgrade(v)
+				return
+			}
+			if !parsePlainRequest(c.head, &c.req) {
+				handOver = true
+				return
+			}
 		}
 		if !c.forward() {
 			return
 		}
+		c.shrink()
+	}
+}
+
+// shrink lets go of head buffers a large request grew, so that an idle
+// connection holds little memory.
+func (c *serverConn) shrink() {
+	if cap(c.head) > 4<<10 {
+		c.head = nil
+	}
+	if cap(c.spare) > 4<<10 {
+		c.spare = nil
+	}
+	if cap(c.out) > 4<<10 {
+		c.out = nil
+	}
+}
+
+// refuse answers a request the screen refused, and closes: nginx's
+// answer to the same requests. What the client sent after it is read
+// for a moment (lingering close), so that the answer is not lost to a
+// reset.
+func (c *serverConn) refuse(v screened) {
+	c.s.log.Debug("proxy: request refused", "client", c.ip, "code", v.code, "why", v.why)
+	c.bw.WriteString("HTTP/1.1 ")
+	c.bw.WriteString(statusLine(v.code))
+	c.bw.WriteString("\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	if c.bw.Flush() != nil {
+		return
+	}
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		io.CopyN(io.Discard, c.nc, 64<<10)
 	}
 }
 
 // readHead reads a request head into c.head; plain says whether the fast
-// path serves it.
-func (c *serverConn) readHead() (plain bool, err error) {
+// path serves it as it is. A head over max_head, or with a line that ends
+// in a bare LF, is refused (v). Empty lines before the request line are
+// skipped (RFC 9112 section 2.2).
+func (c *serverConn) readHead() (plain bool, v screened, err error) {
 	c.head = c.head[:0]
+	lineStart := 0
 	for {
-		line, err := c.br.ReadSlice('\n')
-		c.head = append(c.head, line...)
+		part, err := c.br.ReadSlice('\n')
+		c.head = append(c.head, part...)
+		if len(c.head) > c.s.maxHead {
+			return false, refuse(http.StatusRequestHeaderFieldsTooLarge, "request head over max_head"), nil
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return false, nil
+			continue // a long line: read on
 		}
 		if err != nil {
-			return false, err
+			return false, screened{}, err
 		}
-		if len(line) < 2 || line[len(line)-2] != '\r' || len(c.head) > maxPlainHead {
-			return false, nil
+		n := len(c.head)
+		if n-lineStart < 2 || c.head[n-2] != '\r' {
+			return false, refuse(http.StatusBadRequest, "a line of the head ends in a bare LF"), nil
 		}
-		if len(line) == 2 {
-			return parsePlainRequest(c.head, &c.req), nil
+		switch {
+		case n-lineStart > 2:
+			lineStart = n
+		case lineStart == 0:
+			c.head = c.head[:0]
+		default:
+			return parsePlainRequest(c.head, &c.req), screened{}, nil
 		}
 	}
 }
@@ -166,13 +232,15 @@ func (c *serverConn) buildRequest() {
 	if c.ip != "" {
 		out = append(out, "X-Forwarded-For: "...)
 		for _, v := range r.xff {
-			out = append(append(out, v.of(h)...), ", "...)
+			if c.lim.trusted {
+				out = append(append(out, v.of(h)...), ", "...)
+			}
 		}
 		out = append(append(out, c.ip...), crlf...)
 	}
 	out = append(append(append(out, "X-Forwarded-Host: "...), r.host.of(h)...), crlf...)
 	out = append(out, "X-Forwarded-Proto: "...)
-	if r.proto.end > r.proto.start {
+	if c.lim.trusted && r.proto.end > r.proto.start {
 		out = append(out, r.proto.of(h)...)
 	} else {
 		out = append(out, "http"...)
@@ -291,6 +359,13 @@ func (c *serverConn) useWorker(nc net.Conn) bool {
 	defer c.mu.Unlock()
 	c.worker = nc
 	return !c.closed
+}
+
+// cut ends the connection's exchange with its worker now, and the
+// connection with it: a drain's end for an upgraded connection.
+func (c *serverConn) cut() {
+	c.abort()
+	c.nc.SetDeadline(aLongTimeAgo)
 }
 
 // abort cuts the worker connection in use and refuses the next one: the

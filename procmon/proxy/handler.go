@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // handler forwards the requests the fast path hands over to net/http's
@@ -17,13 +18,14 @@ import (
 type handler struct {
 	*Pool
 	log *slog.Logger
+	cfg Config // with defaults
 	rp  *httputil.ReverseProxy
 }
 
 var errNoWorker = errors.New("no worker is ready")
 
-func newHandler(pool *Pool, log *slog.Logger) *handler {
-	h := &handler{Pool: pool, log: log}
+func newHandler(pool *Pool, log *slog.Logger, cfg Config) *handler {
+	h := &handler{Pool: pool, log: log, cfg: cfg.withDefaults()}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
 		Transport:    h,
@@ -49,7 +51,23 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.rp.ServeHTTP(w, r) }
+// ServeHTTP reads the request's body (see bufferBody) before it picks a
+// worker, and bounds the time between writes of the answer.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Header.Del("Upgrade") // upgrades go through the fast path's tunnel only
+	rc := http.NewResponseController(w)
+	if r.Body != nil && r.Body != http.NoBody {
+		body := &bodyReader{r: r.Body, rc: rc, d: h.cfg.BodyTimeout}
+		if code := bufferBody(r, body, h.cfg.BufferBody); code != 0 {
+			h.log.Debug("proxy: request body refused", "client", r.RemoteAddr, "code", code)
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(code)
+			return
+		}
+	}
+	h.rp.ServeHTTP(&sendWriter{ResponseWriter: w, rc: rc, d: h.cfg.SendTimeout}, r)
+	rc.SetWriteDeadline(time.Now().Add(h.cfg.SendTimeout)) // for what net/http writes last
+}
 
 func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,7 +31,7 @@ func backendFor(t testing.TB, url string) *Backend {
 }
 
 // newTestProxy is the handler for handed-over requests, on a pool of its own.
-func newTestProxy(log *slog.Logger) *handler { return newHandler(NewPool(), log) }
+func newTestProxy(log *slog.Logger) *handler { return newHandler(NewPool(), log, Config{}) }
 
 // TestProxyRetriesWorkerThatCannotBeReached: a request to a worker that
 // refuses connections goes to another one, bodies included.
@@ -76,14 +77,16 @@ func TestProxyNoWorkerIs503(t *testing.T) {
 	}
 }
 
-// TestProxyForwardedHeaders: X-Forwarded-For gets the client appended to
-// what a front proxy set; X-Forwarded-Proto is kept or set to http.
+// TestProxyForwardedHeaders: from a trusted client (a front proxy),
+// X-Forwarded-For gets the client appended to what the front proxy set;
+// X-Forwarded-Proto is kept or set to http. (Untrusted clients: see
+// conformance_test.go.)
 func TestProxyForwardedHeaders(t *testing.T) {
 	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s|%s|%s", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Host)
 	}))
 	defer worker.Close()
-	p := newTestProxy(slog.New(slog.DiscardHandler))
+	p := newHandler(NewPool(), slog.New(slog.DiscardHandler), Config{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	p.Set([]*Backend{backendFor(t, worker.URL)})
 	front := serveProxy(t, p)
 	cases := []struct{ xff, proto, want string }{

@@ -57,6 +57,9 @@ func parsePlainRequest(head []byte, r *plainRequest) bool {
 		vs := span{line.start + value.start, line.start + value.end}
 		switch kind := requestHeaderKind(name); kind {
 		case reqHost:
+			if !validHost(vs.of(head)) {
+				return false
+			}
 			hosts++
 			r.host = vs
 			r.forward = append(r.forward, line)
@@ -135,6 +138,8 @@ const (
 
 func requestHeaderKind(name []byte) reqHeaderKind {
 	switch {
+	case bytes.IndexByte(name, '_') >= 0:
+		return reqNotPlain // the screen drops or refuses it
 	case len(name) < 2:
 		return reqOther
 	case equalFold(name, "Host"):

@@ -33,6 +33,8 @@ type Server struct {
 	std  *http.Server
 	hand *handoffListener
 
+	cfg           Config
+	maxHead       int           // a longer request head is refused
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	headerTimeout time.Duration // a request head must arrive within this
 	watchAfter    time.Duration // a request still waiting for the worker after this watches its client
@@ -45,17 +47,20 @@ type Server struct {
 	gone    chan struct{} // goneC while it is still open
 }
 
-// NewServer is a server for the workers of pool; log takes its warnings.
-func NewServer(pool *Pool, log *slog.Logger) *Server {
-	return newServer(newHandler(pool, log), log)
+// NewServer is a server for the workers of pool, as cfg says; log takes
+// its warnings.
+func NewServer(pool *Pool, log *slog.Logger, cfg Config) *Server {
+	return newServer(newHandler(pool, log, cfg), log)
 }
 
 func newServer(p *handler, log *slog.Logger) *Server {
 	s := &Server{
 		p:             p,
 		log:           log,
-		idleTimeout:   2 * time.Minute,
-		headerTimeout: 30 * time.Second,
+		cfg:           p.cfg,
+		maxHead:       p.cfg.MaxHead,
+		idleTimeout:   p.cfg.IdleTimeout,
+		headerTimeout: p.cfg.HeadTimeout,
 		watchAfter:    50 * time.Millisecond,
 		conns:         map[*serverConn]struct{}{},
 	}
@@ -69,6 +74,7 @@ func (s *Server) newStdServer() *http.Server {
 		Handler:           s.p,
 		ReadHeaderTimeout: s.headerTimeout,
 		IdleTimeout:       s.idleTimeout,
+		MaxHeaderBytes:    s.maxHead,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 }
