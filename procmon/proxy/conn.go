@@ -72,8 +72,7 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 func (c *serverConn) serve() {
 	handOver := false
 	defer func() {
-		c.bw.Reset(nil)
-		connWriters.Put(c.bw)
+		c.releaseWriter()
 		if handOver {
 			c.s.handOver(c, c.head)
 			c.s.untrack(c)
@@ -81,8 +80,7 @@ func (c *serverConn) serve() {
 		}
 		c.s.untrack(c)
 		c.nc.Close()
-		c.br.Reset(nil)
-		connReaders.Put(c.br)
+		c.releaseReader()
 	}()
 	wait := c.s.headerTimeout // a new connection sends its first request at once
 	for {
@@ -91,7 +89,7 @@ func (c *serverConn) serve() {
 		}
 		c.nc.SetReadDeadline(time.Now().Add(wait))
 		wait = c.s.idleTimeout
-		if _, err := c.br.Peek(1); err != nil || !c.s.setIdle(c, false) {
+		if err := c.await(); err != nil || !c.s.setIdle(c, false) {
 			return
 		}
 		c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
@@ -121,6 +119,46 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.shrink()
+	}
+}
+
+// await waits for the next request's first byte. An idle connection
+// holds no buffer meanwhile: they go back to their pools, and the byte is
+// read into c.src, so that thousands of idle keep-alive connections cost
+// little more than their goroutines.
+func (c *serverConn) await() error {
+	if c.br.Buffered() > 0 || c.src.has {
+		return nil // pipelined: the next request is here
+	}
+	c.releaseReader()
+	c.releaseWriter()
+	var b [1]byte
+	_, err := io.ReadFull(c.nc, b[:])
+	c.br = connReaders.Get().(*bufio.Reader)
+	c.br.Reset(&c.src)
+	c.bw = connWriters.Get().(*bufio.Writer)
+	c.bw.Reset(&c.sent)
+	c.rel.bw = c.bw
+	if err != nil {
+		return err
+	}
+	c.src.b, c.src.has = b[0], true
+	return nil
+}
+
+func (c *serverConn) releaseReader() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		connReaders.Put(c.br)
+		c.br = nil
+	}
+}
+
+func (c *serverConn) releaseWriter() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		connWriters.Put(c.bw)
+		c.bw, c.rel.bw = nil, nil
 	}
 }
 
