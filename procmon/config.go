@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 // Mode says how a worker receives its traffic.
@@ -82,6 +84,9 @@ type Config struct {
 	Heartbeat Heartbeat
 	// Log is the captured worker output file (wired by the log package).
 	Log Log
+	// Proxy is the HTTP front's timeouts, sizes and trusted proxies (mode
+	// "proxy"): every field set, from [proxy] or its default.
+	Proxy proxy.Config
 	// Socket is the control socket path. Default "/run/procmon/<name>.sock".
 	Socket string
 	// User is the user the workers run as (with its supplementary groups,
@@ -168,6 +173,20 @@ type fileConfig struct {
 		File    string `toml:"file"`
 		MaxSize string `toml:"max_size"`
 	} `toml:"log"`
+	Proxy fileProxy `toml:"proxy"`
+}
+
+// fileProxy is the [proxy] table as written.
+type fileProxy struct {
+	HeadTimeout      string   `toml:"head_timeout"`
+	BodyTimeout      string   `toml:"body_timeout"`
+	SendTimeout      string   `toml:"send_timeout"`
+	KeepaliveTimeout string   `toml:"keepalive_timeout"`
+	DrainTimeout     string   `toml:"drain_timeout"`
+	BufferBody       string   `toml:"buffer_body"`
+	MaxHead          string   `toml:"max_head"`
+	Trusted          []string `toml:"trusted"`
+	Underscores      string   `toml:"underscores"`
 }
 
 // LoadConfig reads and validates the TOML config at path. Errors name the

@@ -2,13 +2,17 @@ package procmon
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 const fullConfig = `name = "vmblog"
@@ -114,6 +118,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"toml syntax", base + "workers = \n", `app.toml:4`},
 		{"unknown user", base + "user = \"procmon-no-such-user\"\n", `app.toml:4: key "user": no user "procmon-no-such-user" on this host (hint: create it first: useradd`},
 		{"unknown group", base + "group = \"procmon-no-such-group\"\n", `app.toml:4: key "group": no group "procmon-no-such-group" on this host (hint: create it first: groupadd`},
+		{"bad proxy duration", base + "[proxy]\nbody_timeout = \"1 minute\"\n", `app.toml:5: key "proxy.body_timeout": "1 minute" is not a duration`},
+		{"zero proxy timeout", base + "[proxy]\nsend_timeout = \"0s\"\n", `key "proxy.send_timeout": "0s" must be more than zero`},
+		{"bad buffer_body", base + "[proxy]\nbuffer_body = \"lots\"\n", `app.toml:5: key "proxy.buffer_body": "lots": not a size`},
+		{"tiny max_head", base + "[proxy]\nmax_head = \"100\"\n", `key "proxy.max_head": "100" is too small`},
+		{"huge max_head", base + "[proxy]\nmax_head = \"2MB\"\n", `key "proxy.max_head": "2MB" is more than 1 MB`},
+		{"bad trusted", base + "[proxy]\ntrusted = [\"10.0.0.0/33\"]\n", `app.toml:5: key "proxy.trusted": "10.0.0.0/33" is not an address or CIDR`},
+		{"bad underscores", base + "[proxy]\nunderscores = \"keep\"\n", `key "proxy.underscores": "keep" is not one of drop, refuse`},
+		{"proxy in socket mode", base + "mode = \"socket\"\n[proxy]\nmax_head = \"8KB\"\n", `key "proxy": only used in mode "proxy"`},
+		{"unknown proxy key", base + "[proxy]\nclient_max_body_size = \"1m\"\n", `app.toml:5: unknown key "proxy.client_max_body_size"`},
 		{"heartbeat in mode none", "dir = \"/a\"\ncommand = [\"a\"]\nmode = \"none\"\n[heartbeat]\ninterval = \"1s\"\n", `key "heartbeat.interval": mode "none" has no listen address`},
 	}
 	for _, tc := range cases {
@@ -123,6 +136,42 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant it to contain %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseConfigProxy: [proxy] is optional, its defaults are nginx's,
+// and each key is read.
+func TestParseConfigProxy(t *testing.T) {
+	base := "dir = \"/srv/app\"\ncommand = [\"app\"]\nlisten = \"127.0.0.1:8080\"\n"
+	cfg, err := ParseConfig("app.toml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := proxy.Config{HeadTimeout: time.Minute, BodyTimeout: time.Minute, SendTimeout: time.Minute,
+		IdleTimeout: 75 * time.Second, DrainTimeout: 30 * time.Second, BufferBody: 1 << 20, MaxHead: 32 << 10}
+	if !reflect.DeepEqual(cfg.Proxy, def) {
+		t.Fatalf("defaults %+v\nwant %+v", cfg.Proxy, def)
+	}
+	cfg, err = ParseConfig("app.toml", []byte(base+`[proxy]
+head_timeout = "10s"
+body_timeout = "20s"
+send_timeout = "30s"
+keepalive_timeout = "5s"
+drain_timeout = "2m"
+buffer_body = "64KB"
+max_head = "8KB"
+trusted = ["10.0.0.0/8", "127.0.0.1", "::1"]
+underscores = "refuse"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := proxy.Config{HeadTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second, SendTimeout: 30 * time.Second,
+		IdleTimeout: 5 * time.Second, DrainTimeout: 2 * time.Minute, BufferBody: 64 << 10, MaxHead: 8 << 10,
+		Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
+			netip.MustParsePrefix("::1/128")}, RefuseUnderscores: true}
+	if !reflect.DeepEqual(cfg.Proxy, want) {
+		t.Fatalf("got  %+v\nwant %+v", cfg.Proxy, want)
 	}
 }
 

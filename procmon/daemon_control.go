@@ -96,7 +96,7 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 	for _, w := range st.Workers {
 		cw := control.Worker{ID: workerName(w.ID), Generation: w.Generation, PID: w.PID, Port: w.Port,
 			State: w.State.String(), Started: w.Started, Restarts: w.Restarts, LastExit: w.LastExit,
-			Replacements: w.Replacements, LastReplaced: w.LastReplaced}
+			Replacements: w.Replacements, LastReplaced: w.LastReplaced, LongLived: w.LongLived}
 		if h := w.Heartbeat; h != (WorkerHeartbeat{}) {
 			cw.Heartbeat = &control.WorkerHeartbeat{LastOK: h.LastOK, LastFailure: h.LastFailure, LastError: h.LastError, Failures: h.Failures}
 		}

@@ -69,8 +69,9 @@
 //     socket mode both generations accept from the same socket until the
 //     old one is told to stop.
 //  5. Drain: in proxy mode procmon waits until the old workers' in-flight
-//     requests (streamed bodies and upgraded connections included) finish,
-//     up to stop_timeout. In socket mode the worker drains itself on
+//     requests (streamed bodies included) finish, up to stop_timeout; their
+//     upgraded connections (WebSocket) are closed spread over [proxy]
+//     drain_timeout, and the wait lasts that long when it is longer. In socket mode the worker drains itself on
 //     stop_signal: it must stop accepting and finish what it accepted.
 //  6. Stop: stop_signal goes to each old worker's process group; what is
 //     still alive stop_timeout later gets SIGKILL.
@@ -160,17 +161,21 @@
 //
 // proxy (default): procmon listens on listen and forwards HTTP/1.1 to the
 // ready workers of the current generation, least requests in flight
-// first, keeping connections to workers alive, streaming bodies, passing
-// upgrades (WebSocket) through, and setting X-Forwarded-For (appended to
-// what a front proxy sent) and X-Forwarded-Proto (kept if a front proxy
-// set it, else "http"). A request that cannot connect to a worker is sent
+// first, keeping connections to workers alive, reading bodies up to
+// [proxy] buffer_body before a worker is picked (larger ones stream),
+// passing upgrades (WebSocket) through, and setting X-Forwarded-For,
+// -Host and -Proto (a client's own are kept, and appended to, only from
+// [proxy] trusted addresses). Requests nginx refuses (smuggling attempts,
+// invalid Host, control characters, heads over max_head) are refused
+// before any worker sees them; see package proxy's screen.go. A request that cannot connect to a worker is sent
 // to another one; a request whose body was already sent is never repeated.
 // Plain GET and HEAD requests (nearly all traffic) are read and forwarded
 // by procmon's own HTTP/1.1 loop, which costs about a third of what
 // net/http's server and client do; the first request on a connection
 // that is anything else (a body, an upgrade, HTTP/1.0, a hop-by-hop
 // header) hands that connection, unread bytes included, to a net/http
-// server running httputil.ReverseProxy (see proxy_server.go). On the
+// server running httputil.ReverseProxy (see package proxy); upgrades
+// go through the fast path's own tunnel. On the
 // fast path answers pass through as the worker wrote them (status text,
 // header order, chunked bodies), minus hop-by-hop headers, plus a Date if
 // the worker sent none; a Content-Type is never guessed. An answer with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,4 +266,20 @@ func probeLabel(p probeResult) string {
 		return ""
 	}
 	return fmt.Sprintf("worker %d: ", p.w.id)
+}
+
+// publicURL is the http:// base URL of a listen address, for the
+// heartbeat: an unspecified host means this machine's loopback.
+func publicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}).String()
 }

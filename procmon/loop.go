@@ -203,6 +203,9 @@ func (s *Supervisor) buildStatus() Status {
 			if w := sl.w; w != nil {
 				ws.PID, ws.Port, ws.State, ws.Started = w.pid, w.port, w.state, w.started
 				ws.Heartbeat = w.hb.status()
+				if w.backend != nil {
+					ws.LongLived = w.backend.LongLived()
+				}
 			}
 			st.Workers = append(st.Workers, ws)
 		}

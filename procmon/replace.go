@@ -24,7 +24,7 @@ func (s *Supervisor) replaceWorker(w *worker) {
 
 	w.state = WorkerDraining
 	if w.backend != nil {
-		w.backend.retired.Store(true) // before the list changes: see proxy.pick
+		w.backend.Retire() // before the list changes: see proxy.Backend.Retire
 	}
 	sl.w = nil
 	s.refreshBackends()
@@ -40,7 +40,7 @@ func (s *Supervisor) replaceWorker(w *worker) {
 			return false
 		}
 	}
-	go w.stop(g.cfg.StopSignal, g.cfg.StopTimeout, released, s.force)
+	go w.stop(g.cfg.StopSignal, g.cfg.StopTimeout, g.cfg.StopTimeout, released, s.force)
 
 	if err := s.startWorker(g, sl); err != nil {
 		s.log.Error("replacement worker did not start", "gen", g.num, "worker", sl.id, "err", err)

@@ -140,6 +140,9 @@ type WorkerStatus struct {
 	// process because it hung; LastReplaced is the last (zero: never).
 	Replacements int       `json:"replacements"`
 	LastReplaced time.Time `json:"last_replaced"`
+	// LongLived counts the upgraded connections (WebSocket) open through
+	// the proxy to this worker; a drain closes them over drain_timeout.
+	LongLived int `json:"long_lived"`
 }
 
 // WorkerHeartbeat is the heartbeat's record of one worker process.

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 // Options are the parts of a Supervisor that are not in the config file.
@@ -54,8 +56,8 @@ type Supervisor struct {
 
 	// Everything below belongs to the loop goroutine.
 	loopCtx    context.Context
-	proxy      *proxy
-	server     *proxyServer
+	proxy      *proxy.Pool
+	server     *proxy.Server
 	listenFile *os.File
 	unavail    *unavailable // socket mode's 503 answers while no worker runs
 	notify     *notifySocket
@@ -209,8 +211,8 @@ func (s *Supervisor) serve(nl net.Listener) error {
 		s.listenFile = f
 		return nil
 	}
-	s.proxy = newProxy(s.log)
-	s.server = newProxyServer(s.proxy, s.log)
+	s.proxy = proxy.NewPool()
+	s.server = proxy.NewServer(s.proxy, s.log, s.cfg.Proxy)
 	go func() {
 		if err := s.server.Serve(nl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("proxy stopped serving", "err", err)

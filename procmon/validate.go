@@ -58,6 +58,7 @@ func (v *validator) build(fc *fileConfig) *Config {
 	v.ready(fc, cfg)
 	v.heartbeat(fc, cfg)
 	v.log(fc, cfg)
+	v.proxy(&fc.Proxy, cfg)
 	return cfg
 }
 

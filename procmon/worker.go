@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 // shimScript makes LISTEN_PID the worker's own pid: sh exports its pid and
@@ -28,9 +30,9 @@ type worker struct {
 	pid      int
 	started  time.Time
 	state    WorkerState
-	ready    bool          // passed its readiness check at some point
-	backend  *backend      // proxy mode: its place in the load balancer
-	notify   chan struct{} // closed by the loop on READY=1 (notify check)
+	ready    bool           // passed its readiness check at some point
+	backend  *proxy.Backend // proxy mode: its place in the load balancer
+	notify   chan struct{}  // closed by the loop on READY=1 (notify check)
 	notified bool
 	hb       workerHeartbeat
 
@@ -138,10 +140,10 @@ func (w *worker) signalGroup(sig syscall.Signal) {
 // stop drains (waits for drained to return true, up to timeout), sends the
 // stop signal to the group, and SIGKILLs it timeout later or at once when
 // force is closed. It runs in its own goroutine; only the first call acts.
-func (w *worker) stop(sig syscall.Signal, timeout time.Duration, drained func() bool, force <-chan struct{}) {
+func (w *worker) stop(sig syscall.Signal, drainFor, timeout time.Duration, drained func() bool, force <-chan struct{}) {
 	w.stopOnce.Do(func() {
 		if drained != nil {
-			waitDrained(drained, timeout, w.done, force)
+			waitDrained(drained, drainFor, w.done, force)
 		}
 		select {
 		case <-w.done:

@@ -64,6 +64,7 @@ func renderWorkers(ew *errWriter, workers []Worker) {
 			bytesHuman(w.RSSBytes), cpu)
 	}
 	tw.Flush()
+	renderLongLived(ew, workers)
 	for _, w := range workers {
 		if w.LastExit != "" {
 			ew.printf("worker %s (generation %d) last exit: %s\n", w.ID, w.Generation, w.LastExit)
@@ -252,4 +253,27 @@ func (e *errWriter) Write(p []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// renderLongLived writes the open long-lived connections (upgrades) per
+// generation, when there are any: during a reload the old generation's
+// count falls as its drain closes them.
+func renderLongLived(ew *errWriter, workers []Worker) {
+	var gens []int
+	count := map[int]int{}
+	for _, w := range workers {
+		if _, seen := count[w.Generation]; !seen {
+			gens = append(gens, w.Generation)
+		}
+		count[w.Generation] += w.LongLived
+	}
+	var parts []string
+	for _, g := range gens {
+		if count[g] > 0 {
+			parts = append(parts, fmt.Sprintf("generation %d: %d", g, count[g]))
+		}
+	}
+	if len(parts) > 0 {
+		ew.printf("long-lived connections: %s\n", strings.Join(parts, ", "))
+	}
 }

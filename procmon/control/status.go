@@ -93,6 +93,9 @@ type Worker struct {
 	// slot's process because it hung; LastReplaced is the last one.
 	Replacements int       `json:"replacements"`
 	LastReplaced time.Time `json:"last_replaced,omitzero"`
+	// LongLived counts the upgraded connections (WebSocket) open through
+	// the proxy to this worker (proxy mode).
+	LongLived int `json:"long_lived,omitempty"`
 }
 
 // WorkerHeartbeat is the heartbeat's record of one worker process.

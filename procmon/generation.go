@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/procmon/proxy"
 )
 
 // generation is one set of workers started together from one config and
@@ -120,7 +122,7 @@ func (s *Supervisor) onReady(ev readyEvent) {
 	sl.backoff.beforeReady = 0
 	sl.crashLoop = false
 	if w.port != 0 {
-		w.backend = newBackend(w.port, fmt.Sprintf("gen=%d worker=%d", w.gen.num, w.id))
+		w.backend = proxy.NewBackend(w.port, fmt.Sprintf("gen=%d worker=%d", w.gen.num, w.id))
 	}
 	s.log.Info("worker ready", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "after", time.Since(w.started).Round(time.Millisecond))
 	switch w.gen {
@@ -153,7 +155,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	w.cancelReady()
 	w.signalGroup(syscall.SIGKILL) // whatever it left behind in its group
 	if w.backend != nil {
-		w.backend.transport.CloseIdleConnections()
+		w.backend.CloseIdle()
 	}
 	desc := exitDescription(ev.err)
 	stopped := prev == WorkerStopping || prev == WorkerDraining
@@ -212,25 +214,30 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 			continue
 		}
 		var drained func() bool
+		cfg := g.cfg
 		w.state = WorkerStopping
 		if w.backend != nil {
-			w.backend.retired.Store(true) // before any look at inflight: see proxy.pick
+			w.backend.Retire() // before any look at InFlight
 		}
+		drainFor := cfg.StopTimeout
 		if drain && w.backend != nil {
 			b := w.backend
+			// Long-lived connections (upgrades) get drain_timeout, closed
+			// spread over it; requests get stop_timeout, as before.
+			b.Drain(cfg.Proxy.DrainTimeout)
+			drainFor = max(drainFor, cfg.Proxy.DrainTimeout+time.Second)
 			drained = func() bool {
-				if b.inflight.Load() != 0 {
+				if b.InFlight() != 0 {
 					return false
 				}
 				// Our own idle keep-alive connections would otherwise hold
 				// up a worker that waits for its connections to close.
-				b.transport.CloseIdleConnections()
+				b.CloseIdle()
 				return true
 			}
 			w.state = WorkerDraining
 		}
-		cfg := g.cfg
-		go w.stop(cfg.StopSignal, cfg.StopTimeout, drained, s.force)
+		go w.stop(cfg.StopSignal, drainFor, cfg.StopTimeout, drained, s.force)
 	}
 	// A generation whose workers have all exited already (a crash loop, a
 	// forced stop) will send no more exit events: keeping it would leave
@@ -267,11 +274,11 @@ func (s *Supervisor) refreshBackends() {
 	if s.proxy == nil || s.cur == nil {
 		return
 	}
-	var bs []*backend
+	var bs []*proxy.Backend
 	for _, sl := range s.cur.slots {
 		if w := sl.w; w != nil && w.state == WorkerReady && w.backend != nil {
 			bs = append(bs, w.backend)
 		}
 	}
-	s.proxy.set(bs)
+	s.proxy.Set(bs)
 }

@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// These tests talk to the proxy's own server (proxy_server.go) over raw
+// These tests talk to the proxy's own server (server.go) over raw
 // TCP, so that what is checked is the bytes on the wire: which requests
 // the fast path serves itself, which it hands to net/http, and how it
 // frames the worker's answers.
@@ -25,8 +25,8 @@ const testWait = 15 * time.Second
 // testFront is a proxyServer on a loopback port, counting the
 // connections it hands over to net/http.
 type testFront struct {
-	srv    *proxyServer
-	p      *proxy
+	srv    *Server
+	p      *handler
 	addr   string
 	handed atomic.Int64
 	served chan error // Serve's result
@@ -38,19 +38,25 @@ func startFront(t *testing.T, workers ...*httptest.Server) *testFront {
 }
 
 // startFrontWith lets set change the server before it serves.
-func startFrontWith(t *testing.T, set func(*proxyServer), workers ...*httptest.Server) *testFront {
+func startFrontWith(t *testing.T, set func(*Server), workers ...*httptest.Server) *testFront {
 	t.Helper()
-	p := newProxy(slog.New(slog.DiscardHandler))
-	var bs []*backend
+	return startFrontConfig(t, Config{}, set, workers...)
+}
+
+// startFrontConfig starts a front with cfg.
+func startFrontConfig(t *testing.T, cfg Config, set func(*Server), workers ...*httptest.Server) *testFront {
+	t.Helper()
+	p := newHandler(NewPool(), slog.New(slog.DiscardHandler), cfg)
+	var bs []*Backend
 	for _, w := range workers {
 		bs = append(bs, backendFor(t, w.URL))
 	}
-	p.set(bs)
+	p.Set(bs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &testFront{srv: newProxyServer(p, p.log), p: p, addr: ln.Addr().String(), served: make(chan error, 1)}
+	f := &testFront{srv: newServer(p, p.log), p: p, addr: ln.Addr().String(), served: make(chan error, 1)}
 	f.srv.std.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			f.handed.Add(1)
@@ -154,7 +160,7 @@ func (c *rawClient) expectEOF() {
 // TestProxyFastPathKeepsConnections: plain GETs and HEADs on one client
 // connection are served by the fast path (nothing handed to net/http)
 // over one worker connection, with the forwarding headers set as the
-// net/http path sets them.
+// net/http path sets them (an untrusted client's own are replaced).
 func TestProxyFastPathKeepsConnections(t *testing.T) {
 	worker, workerConns := startWorker(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/fwd" {
@@ -175,7 +181,7 @@ func TestProxyFastPathKeepsConnections(t *testing.T) {
 	}
 	c.send("GET /fwd HTTP/1.1\r\nHost: example.test\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Host: evil\r\n" +
 		"X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n\r\n")
-	if _, body := c.read("GET"); body != `example.test|example.test|203.0.113.9, 127.0.0.1|https|[]` {
+	if _, body := c.read("GET"); body != `example.test|example.test|127.0.0.1|http|[]` {
 		t.Fatalf("forwarding headers: %s", body)
 	}
 	if n := f.handed.Load(); n != 0 {
@@ -221,23 +227,31 @@ func TestProxyHandOverRequests(t *testing.T) {
 		}
 		echo(w, r)
 	})
-	f := startFront(t, worker)
-	cases := []struct{ name, req, body string }{
-		{"HTTP/1.0", "GET /ten HTTP/1.0\r\nHost: x\r\n\r\n", "GET /ten "},
-		{"absolute-form", "GET http://example.test/abs?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n", "GET /abs?q=1 "},
-		{"8 KB header line", "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n", "8192 true"},
-		{"head over 64 KB", "GET /lines HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Line: "+strings.Repeat("l", 1000)+"\r\n", 80) + "\r\n", "80 lines"},
-		{"body first", "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST /p abc"},
+	f := startFrontConfig(t, Config{MaxHead: 128 << 10}, nil, worker)
+	cases := []struct {
+		name, req, body string
+		handed          bool
+	}{
+		{"HTTP/1.0", "GET /ten HTTP/1.0\r\nHost: x\r\n\r\n", "GET /ten ", true},
+		{"absolute-form", "GET http://example.test/abs?q=1 HTTP/1.1\r\nHost: example.test\r\n\r\n", "GET /abs?q=1 ", true},
+		// Long lines and long heads (up to max_head) stay on the fast path.
+		{"8 KB header line", "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n", "8192 true", false},
+		{"head over 64 KB", "GET /lines HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Line: "+strings.Repeat("l", 1000)+"\r\n", 80) + "\r\n", "80 lines", false},
+		{"body first", "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST /p abc", true},
 	}
-	for i, tc := range cases {
+	handed := int64(0)
+	for _, tc := range cases {
 		c := f.dial(t)
 		c.send(tc.req)
 		method, _, _ := strings.Cut(tc.req, " ")
 		if resp, body := c.read(method); resp.StatusCode != 200 || body != tc.body {
 			t.Errorf("%s: %d %q, want 200 %q", tc.name, resp.StatusCode, body, tc.body)
 		}
-		if n := f.handed.Load(); n != int64(i+1) {
-			t.Errorf("%s: %d connections handed over, want %d", tc.name, n, i+1)
+		if tc.handed {
+			handed++
+		}
+		if n := f.handed.Load(); n != handed {
+			t.Errorf("%s: %d connections handed over, want %d", tc.name, n, handed)
 		}
 	}
 }
@@ -313,7 +327,7 @@ func TestProxyHeadInPieces(t *testing.T) {
 // kept, not lost, and the client is not taken for gone.
 func TestProxyPipelinedWhileWatching(t *testing.T) {
 	worker, slow := startSlowWorker(t)
-	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = time.Millisecond }, worker)
+	f := startFrontWith(t, func(s *Server) { s.watchAfter = time.Millisecond }, worker)
 	c := f.dial(t)
 	c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitFor(t, slow.arrived, "the slow request to reach the worker")
@@ -334,7 +348,7 @@ func TestProxyPipelinedWhileWatching(t *testing.T) {
 // left unfinished, is closed after the server's timeouts.
 func TestProxyFastPathTimeouts(t *testing.T) {
 	worker, _ := startWorker(t, echo)
-	f := startFrontWith(t, func(s *proxyServer) {
+	f := startFrontWith(t, func(s *Server) {
 		s.idleTimeout, s.headerTimeout = 50*time.Millisecond, 50*time.Millisecond
 	}, worker)
 	idle := f.dial(t)

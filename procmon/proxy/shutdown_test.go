@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 )
 
 // Shutdown and client departure on the proxy's own server, over raw TCP
-// (helpers in proxy_server_test.go).
+// (helpers in server_test.go).
 
 // slowWorker holds /slow requests until release is closed (or testWait),
 // telling arrived about each; when the client goes away first it tells

@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bufio"
@@ -9,20 +9,29 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func backendFor(t *testing.T, url string) *backend {
+func backendFor(t testing.TB, url string) *Backend {
 	t.Helper()
-	_, port, err := splitHostPort(strings.TrimPrefix(url, "http://"))
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newBackend(port, url)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewBackend(n, url)
 }
+
+// newTestProxy is the handler for handed-over requests, on a pool of its own.
+func newTestProxy(log *slog.Logger) *handler { return newHandler(NewPool(), log, Config{}) }
 
 // TestProxyRetriesWorkerThatCannotBeReached: a request to a worker that
 // refuses connections goes to another one, bodies included.
@@ -35,8 +44,8 @@ func TestProxyRetriesWorkerThatCannotBeReached(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	p := newProxy(slog.New(slog.DiscardHandler))
-	p.set([]*backend{backendFor(t, deadURL), backendFor(t, live.URL)})
+	p := newTestProxy(slog.New(slog.DiscardHandler))
+	p.Set([]*Backend{backendFor(t, deadURL), backendFor(t, live.URL)})
 	front := serveProxy(t, p)
 	for i := range 10 {
 		resp, err := http.Post(front.URL, "text/plain", strings.NewReader(fmt.Sprint("body", i)))
@@ -57,7 +66,7 @@ func TestProxyRetriesWorkerThatCannotBeReached(t *testing.T) {
 }
 
 func TestProxyNoWorkerIs503(t *testing.T) {
-	front := serveProxy(t, newProxy(slog.New(slog.DiscardHandler)))
+	front := serveProxy(t, newTestProxy(slog.New(slog.DiscardHandler)))
 	resp, err := http.Get(front.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -68,15 +77,17 @@ func TestProxyNoWorkerIs503(t *testing.T) {
 	}
 }
 
-// TestProxyForwardedHeaders: X-Forwarded-For gets the client appended to
-// what a front proxy set; X-Forwarded-Proto is kept or set to http.
+// TestProxyForwardedHeaders: from a trusted client (a front proxy),
+// X-Forwarded-For gets the client appended to what the front proxy set;
+// X-Forwarded-Proto is kept or set to http. (Untrusted clients: see
+// conformance_test.go.)
 func TestProxyForwardedHeaders(t *testing.T) {
 	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s|%s|%s", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Host)
 	}))
 	defer worker.Close()
-	p := newProxy(slog.New(slog.DiscardHandler))
-	p.set([]*backend{backendFor(t, worker.URL)})
+	p := newHandler(NewPool(), slog.New(slog.DiscardHandler), Config{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	p.Set([]*Backend{backendFor(t, worker.URL)})
 	front := serveProxy(t, p)
 	cases := []struct{ xff, proto, want string }{
 		{"", "", "127.0.0.1|http|example.test"},
@@ -121,9 +132,9 @@ func TestProxyUpgrade(t *testing.T) {
 		brw.Flush()
 	}))
 	defer worker.Close()
-	p := newProxy(slog.New(slog.DiscardHandler))
+	p := newTestProxy(slog.New(slog.DiscardHandler))
 	b := backendFor(t, worker.URL)
-	p.set([]*backend{b})
+	p.Set([]*Backend{b})
 	front := serveProxy(t, p)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
 	if err != nil {
@@ -147,23 +158,23 @@ func TestProxyUpgrade(t *testing.T) {
 }
 
 // frontFor puts a proxy with the given workers behind a test server.
-func frontFor(t *testing.T, workers ...*httptest.Server) (*proxy, *httptest.Server) {
+func frontFor(t *testing.T, workers ...*httptest.Server) (*handler, *httptest.Server) {
 	t.Helper()
-	p := newProxy(slog.New(slog.DiscardHandler))
-	var bs []*backend
+	p := newTestProxy(slog.New(slog.DiscardHandler))
+	var bs []*Backend
 	for _, w := range workers {
 		bs = append(bs, backendFor(t, w.URL))
 	}
-	p.set(bs)
+	p.Set(bs)
 	return p, serveProxy(t, p)
 }
 
 // serveProxy serves p on a loopback port through the proxy's own server
 // (the fast path, and net/http for what it hands over), as procmon does.
-func serveProxy(t *testing.T, p *proxy) *httptest.Server {
+func serveProxy(t *testing.T, p *handler) *httptest.Server {
 	t.Helper()
 	front := httptest.NewUnstartedServer(nil)
-	srv := newProxyServer(p, p.log)
+	srv := newServer(p, p.log)
 	go srv.Serve(front.Listener)
 	front.URL = "http://" + front.Listener.Addr().String()
 	t.Cleanup(func() { srv.Close() })

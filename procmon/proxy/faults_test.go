@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bufio"
@@ -13,12 +13,12 @@ import (
 
 // Workers that misbehave, clients that leave, and a proxy closed under
 // load: the review findings on the fast path, each with the test that
-// failed before its fix (helpers in proxy_server_test.go).
+// failed before its fix (helpers in server_test.go).
 
 // startRawWorker runs a worker that answers each request with the raw
 // bytes answer returns (framing mistakes included), and returns it as a
 // backend.
-func startRawWorker(t *testing.T, answer func(r *http.Request) string) *backend {
+func startRawWorker(t *testing.T, answer func(r *http.Request) string) *Backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,7 +45,7 @@ func startRawWorker(t *testing.T, answer func(r *http.Request) string) *backend 
 			}()
 		}
 	}()
-	return newBackend(ln.Addr().(*net.TCPAddr).Port, "raw")
+	return NewBackend(ln.Addr().(*net.TCPAddr).Port, "raw")
 }
 
 // TestProxyNeverPassesLeftoverBytesToAnotherClient: a worker that sends
@@ -67,7 +67,7 @@ func TestProxyNeverPassesLeftoverBytesToAnotherClient(t *testing.T) {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nvictim"
 	})
 	f := startFrontWith(t, nil)
-	f.p.set([]*backend{b})
+	f.p.Set([]*Backend{b})
 	for _, tc := range []struct{ method, path, extra string }{
 		{"HEAD", "/head", ""}, {"GET", "/204", ""}, {"GET", "/long", ""},
 		{"HEAD", "/head", "Te: trailers\r\n"}, // handed over to net/http
@@ -91,7 +91,7 @@ func TestProxyNeverPassesLeftoverBytesToAnotherClient(t *testing.T) {
 func TestProxyBareLFAnswerFailsAtOnce(t *testing.T) {
 	b := startRawWorker(t, func(*http.Request) string { return "HTTP/1.1 200 OK\nContent-Length: 2\n\nok" })
 	f := startFrontWith(t, nil)
-	f.p.set([]*backend{b})
+	f.p.Set([]*Backend{b})
 	c := f.dial(t)
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -119,7 +119,7 @@ func TestProxyClientLeavingAStreamEndsIt(t *testing.T) {
 		case <-time.After(testWait):
 		}
 	})
-	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = 10 * time.Millisecond }, worker)
+	f := startFrontWith(t, func(s *Server) { s.watchAfter = 10 * time.Millisecond }, worker)
 	c := f.dial(t)
 	c.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 	if _, err := http.ReadResponse(c.br, &http.Request{Method: "GET"}); err != nil {
@@ -153,7 +153,7 @@ func TestProxyRetryKeepsPipelinedRequest(t *testing.T) {
 		}
 		echo(w, r)
 	})
-	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = 50 * time.Millisecond }, worker)
+	f := startFrontWith(t, func(s *Server) { s.watchAfter = 50 * time.Millisecond }, worker)
 	c := f.dial(t)
 	c.get("/a", 200, "GET /a ") // the worker connection is now pooled: reused below
 	c.send("GET /die HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -181,7 +181,7 @@ func TestProxyCloseEndsStreamsAtOnce(t *testing.T) {
 		case <-time.After(testWait):
 		}
 	})
-	f := startFrontWith(t, func(s *proxyServer) { s.watchAfter = time.Hour }, worker)
+	f := startFrontWith(t, func(s *Server) { s.watchAfter = time.Hour }, worker)
 	c := f.dial(t)
 	c.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitFor(t, started, "the stream to start")
@@ -205,7 +205,7 @@ func TestProxyAddsMissingDate(t *testing.T) {
 		return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 	})
 	f := startFrontWith(t, nil)
-	f.p.set([]*backend{b})
+	f.p.Set([]*Backend{b})
 	c := f.dial(t)
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, _ := c.read("GET")
@@ -222,9 +222,9 @@ func TestProxyAddsMissingDate(t *testing.T) {
 // drain is about to check that nothing is in flight) gets no new request,
 // even while it is still in the list a request read.
 func TestProxyNeverPicksARetiredWorker(t *testing.T) {
-	p := newProxy(slog.New(slog.DiscardHandler))
-	a, b := newBackend(1, "a"), newBackend(2, "b")
-	p.set([]*backend{a, b})
+	p := newTestProxy(slog.New(slog.DiscardHandler))
+	a, b := NewBackend(1, "a"), NewBackend(2, "b")
+	p.Set([]*Backend{a, b})
 	a.retired.Store(true)
 	for range 10 {
 		if got := p.pick(nil); got != b {

@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"errors"
@@ -7,50 +7,33 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// backend is one ready worker in the proxy's rotation.
-type backend struct {
-	addr      string
-	label     string
-	inflight  atomic.Int64
-	retired   atomic.Bool // draining or stopped: takes no new requests
-	transport *workerTransport
-}
-
-func newBackend(port int, label string) *backend {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	return &backend{addr: addr, label: label, transport: newWorkerTransport(addr)}
-}
-
-// proxy forwards HTTP from listen to the ready workers of the current
-// generation. The backend list is swapped atomically by the loop; requests
-// read it without locks.
-type proxy struct {
-	backends atomic.Pointer[[]*backend]
-	next     atomic.Uint64
-	log      *slog.Logger
-	handler  *httputil.ReverseProxy
+// handler forwards the requests the fast path hands over to net/http's
+// server (bodies, upgrades, HTTP/1.0, odd headers) through
+// httputil.ReverseProxy, to the workers of its Pool.
+type handler struct {
+	*Pool
+	log *slog.Logger
+	cfg Config // with defaults
+	rp  *httputil.ReverseProxy
 }
 
 var errNoWorker = errors.New("no worker is ready")
 
-func newProxy(log *slog.Logger) *proxy {
-	p := &proxy{log: log}
-	p.backends.Store(&[]*backend{})
-	p.handler = &httputil.ReverseProxy{
+func newHandler(pool *Pool, log *slog.Logger, cfg Config) *handler {
+	h := &handler{Pool: pool, log: log, cfg: cfg.withDefaults()}
+	h.rp = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
-		Transport:    p,
+		Transport:    h,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler: p.serveError,
+		ErrorHandler: h.serveError,
 		BufferPool:   &bufferPool{},
 	}
-	return p
+	return h
 }
 
 // rewrite keeps the X-Forwarded-For/Proto a front proxy (nginx) set and
@@ -68,77 +51,54 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 }
 
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+// ServeHTTP reads the request's body (see bufferBody) before it picks a
+// worker, and bounds the time between writes of the answer.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Header.Del("Upgrade") // upgrades go through the fast path's tunnel only
+	rc := http.NewResponseController(w)
+	if r.Body != nil && r.Body != http.NoBody {
+		body := &bodyReader{r: r.Body, rc: rc, d: h.cfg.BodyTimeout}
+		if code := bufferBody(r, body, h.cfg.BufferBody); code != 0 {
+			h.log.Debug("proxy: request body refused", "client", r.RemoteAddr, "code", code)
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(code)
+			return
+		}
+	}
+	h.rp.ServeHTTP(&sendWriter{ResponseWriter: w, rc: rc, d: h.cfg.SendTimeout}, r)
+	rc.SetWriteDeadline(time.Now().Add(h.cfg.SendTimeout)) // for what net/http writes last
+}
 
-func (p *proxy) serveError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusBadGateway
 	if errors.Is(err, errNoWorker) {
 		code = http.StatusServiceUnavailable
 	}
 	if r.Context().Err() == nil {
-		p.log.Warn("proxy: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Warn("proxy: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	w.WriteHeader(code)
-}
-
-func (p *proxy) set(bs []*backend) { p.backends.Store(&bs) }
-
-// pick returns the backend with the fewest requests in flight, ties broken
-// round robin, and counts the request on it before returning.
-//
-// A backend is retired (see Supervisor.retire) before its drain checks
-// that nothing is in flight, and pick checks retired after counting: so
-// either the drain sees the request, or pick sees the retirement and goes
-// elsewhere, even when it read the backend list just before the switch.
-func (p *proxy) pick(skip []*backend) *backend {
-	bs := *p.backends.Load()
-	n := len(bs)
-	if n == 0 {
-		return nil
-	}
-	start := int(p.next.Add(1) % uint64(n))
-	for range n {
-		var best *backend
-		for i := range n {
-			b := bs[(start+i)%n]
-			if slices.Contains(skip, b) || b.retired.Load() {
-				continue
-			}
-			if best == nil || b.inflight.Load() < best.inflight.Load() {
-				best = b
-			}
-		}
-		if best == nil {
-			return nil
-		}
-		best.inflight.Add(1)
-		if !best.retired.Load() {
-			return best
-		}
-		best.inflight.Add(-1)
-	}
-	return nil
 }
 
 // RoundTrip sends the request to a worker. A request that could not be
 // connected (the worker just died or was stopped) goes to another worker;
 // a request whose body was already read is never sent twice. req is
 // ReverseProxy's own outgoing copy, so it is changed in place.
-func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
+func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body *onceBody
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
 		req.Body = body
 	}
-	var skipped [4]*backend
+	var skipped [4]*Backend
 	skip := skipped[:0]
 	for {
-		b := p.pick(skip)
+		b := h.pick(skip)
 		if b == nil {
 			return nil, errNoWorker
 		}
 		req.URL.Host = b.addr
-		resp, err := b.transport.RoundTrip(req)
+		resp, err := b.std.RoundTrip(req)
 		if err == nil {
 			resp.Body = countBody(resp.Body, b)
 			return resp, nil
@@ -176,7 +136,7 @@ func (b *onceBody) Close() error { return nil }
 type countedBody struct {
 	io.ReadCloser
 	once sync.Once
-	b    *backend
+	b    *Backend
 }
 
 func (c *countedBody) Close() error {
@@ -194,7 +154,7 @@ type countedRWBody struct {
 
 func (c *countedRWBody) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-func countBody(body io.ReadCloser, b *backend) io.ReadCloser {
+func countBody(body io.ReadCloser, b *Backend) io.ReadCloser {
 	cb := &countedBody{ReadCloser: body, b: b}
 	if w, ok := body.(io.Writer); ok {
 		return &countedRWBody{countedBody: cb, w: w}
@@ -216,19 +176,3 @@ func (b *bufferPool) Get() []byte {
 }
 
 func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
-
-// publicURL is the http:// base URL of a listen address, for the
-// heartbeat: an unspecified host means this machine's loopback.
-func publicURL(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "http://" + listen
-	}
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
-	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}).String()
-}

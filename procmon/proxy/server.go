@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// proxyServer serves the public port in proxy mode. Every connection
-// starts on the fast path (proxy_conn.go): a plain HTTP/1.1 loop that
+// Server serves the public port in proxy mode. Every connection
+// starts on the fast path (conn.go): a plain HTTP/1.1 loop that
 // reads GET and HEAD requests itself and passes them to a worker over a
 // pooled connection, on the connection's own goroutine. The first request
 // that is anything else (a body, an upgrade, HTTP/1.0, an odd header) is
@@ -27,12 +27,14 @@ import (
 // hello-world worker spends on a request (two goroutine hand-offs, a
 // background read per request, header maps), and plain GETs and HEADs are
 // nearly all of a web app's traffic.
-type proxyServer struct {
-	p    *proxy
+type Server struct {
+	p    *handler
 	log  *slog.Logger
 	std  *http.Server
 	hand *handoffListener
 
+	cfg           Config
+	maxHead       int           // a longer request head is refused
 	idleTimeout   time.Duration // an idle keep-alive connection is closed after this
 	headerTimeout time.Duration // a request head must arrive within this
 	watchAfter    time.Duration // a request still waiting for the worker after this watches its client
@@ -45,12 +47,20 @@ type proxyServer struct {
 	gone    chan struct{} // goneC while it is still open
 }
 
-func newProxyServer(p *proxy, log *slog.Logger) *proxyServer {
-	s := &proxyServer{
+// NewServer is a server for the workers of pool, as cfg says; log takes
+// its warnings.
+func NewServer(pool *Pool, log *slog.Logger, cfg Config) *Server {
+	return newServer(newHandler(pool, log, cfg), log)
+}
+
+func newServer(p *handler, log *slog.Logger) *Server {
+	s := &Server{
 		p:             p,
 		log:           log,
-		idleTimeout:   2 * time.Minute,
-		headerTimeout: 30 * time.Second,
+		cfg:           p.cfg,
+		maxHead:       p.cfg.MaxHead,
+		idleTimeout:   p.cfg.IdleTimeout,
+		headerTimeout: p.cfg.HeadTimeout,
 		watchAfter:    50 * time.Millisecond,
 		conns:         map[*serverConn]struct{}{},
 	}
@@ -59,18 +69,19 @@ func newProxyServer(p *proxy, log *slog.Logger) *proxyServer {
 }
 
 // newStdServer is the net/http server for handed-over connections.
-func (s *proxyServer) newStdServer() *http.Server {
+func (s *Server) newStdServer() *http.Server {
 	return &http.Server{
 		Handler:           s.p,
 		ReadHeaderTimeout: s.headerTimeout,
 		IdleTimeout:       s.idleTimeout,
+		MaxHeaderBytes:    s.maxHead,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 }
 
 // Serve accepts connections on l until Shutdown or Close; it returns
 // http.ErrServerClosed then.
-func (s *proxyServer) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
@@ -115,7 +126,7 @@ func acceptRetryable(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
-func (s *proxyServer) track(nc net.Conn) *serverConn {
+func (s *Server) track(nc net.Conn) *serverConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
@@ -127,7 +138,7 @@ func (s *proxyServer) track(nc net.Conn) *serverConn {
 }
 
 // untrack forgets a connection that ended or was handed over.
-func (s *proxyServer) untrack(c *serverConn) {
+func (s *Server) untrack(c *serverConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
@@ -140,7 +151,7 @@ func (s *proxyServer) untrack(c *serverConn) {
 // setIdle marks a connection idle (waiting for its next request) or busy.
 // It returns false when the server is shutting down: an idle connection
 // then ends, as net/http's do.
-func (s *proxyServer) setIdle(c *serverConn, idle bool) bool {
+func (s *Server) setIdle(c *serverConn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.idle = idle
@@ -149,7 +160,7 @@ func (s *proxyServer) setIdle(c *serverConn, idle bool) bool {
 
 // Shutdown stops accepting, closes idle connections, and waits until the
 // requests in flight have been answered or ctx ends.
-func (s *proxyServer) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error {
 	gone := s.beginClose(false)
 	stdDone := make(chan error, 1)
 	go func() { stdDone <- s.std.Shutdown(ctx) }()
@@ -162,7 +173,7 @@ func (s *proxyServer) Shutdown(ctx context.Context) error {
 }
 
 // Close stops accepting and closes every connection at once.
-func (s *proxyServer) Close() error {
+func (s *Server) Close() error {
 	s.beginClose(true)
 	return s.std.Close()
 }
@@ -170,7 +181,7 @@ func (s *proxyServer) Close() error {
 // beginClose closes the listener and the idle connections (all of them
 // when all is set), and returns a channel closed once no fast-path
 // connection is left.
-func (s *proxyServer) beginClose(all bool) <-chan struct{} {
+func (s *Server) beginClose(all bool) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing.Store(true)
@@ -203,7 +214,7 @@ func (s *proxyServer) beginClose(all bool) <-chan struct{} {
 // answered, as net/http's own Shutdown answers an active connection: on a
 // server of its own, without keep-alive; the caller still counts as a
 // connection Shutdown waits for.
-func (s *proxyServer) handOver(c *serverConn, replay []byte) {
+func (s *Server) handOver(c *serverConn, replay []byte) {
 	hc := &handedConn{Conn: c.nc, r: io.MultiReader(bytes.NewReader(bytes.Clone(replay)), c.br)}
 	if s.hand.give(hc) {
 		return
@@ -223,50 +234,3 @@ func (s *proxyServer) handOver(c *serverConn, replay []byte) {
 	<-done
 	l.Close()
 }
-
-// handoffListener is the net/http server's listener: it "accepts" the
-// connections the fast path hands over.
-type handoffListener struct {
-	addr  net.Addr
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newHandoffListener(addr net.Addr) *handoffListener {
-	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *handoffListener) give(c net.Conn) bool {
-	select {
-	case l.conns <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-func (l *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handoffListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *handoffListener) Addr() net.Addr { return l.addr }
-
-// handedConn replays the bytes the fast path read before the rest of the
-// connection.
-type handedConn struct {
-	net.Conn
-	r io.Reader
-}
-
-func (h *handedConn) Read(p []byte) (int, error) { return h.r.Read(p) }

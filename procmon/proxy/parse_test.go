@@ -1,4 +1,4 @@
-package procmon
+package proxy
 
 import (
 	"bytes"

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Backend is one ready worker in the proxy's rotation: its address, the
+// requests in flight on it, and the connections kept open to it.
+type Backend struct {
+	addr     string
+	label    string
+	inflight atomic.Int64
+	retired  atomic.Bool // draining or stopped: takes no new requests
+
+	// std carries the requests the fast path hands over to net/http
+	// (bodies, upgrades, HTTP/1.0); conns, the fast path's own.
+	std   *http.Transport
+	conns fastConns
+
+	mu   sync.Mutex
+	long map[*serverConn]struct{} // open upgraded connections
+}
+
+// NewBackend is the worker listening on 127.0.0.1:port; label names it in
+// logs.
+func NewBackend(port int, label string) *Backend {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &Backend{
+		addr:  addr,
+		label: label,
+		std: &http.Transport{
+			DialContext:         dialer.DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     60 * time.Second,
+			DisableCompression:  true,
+		},
+		conns: fastConns{addr: addr, dialer: dialer, maxIdle: 1024, idleTimeout: 60 * time.Second},
+	}
+}
+
+// Retire takes the backend out of the rotation for good: no new request
+// goes to it. Call it before looking at InFlight to drain it; see
+// Pool.pick for why that order is enough.
+func (b *Backend) Retire() { b.retired.Store(true) }
+
+// InFlight is the number of requests on the backend not yet answered to
+// the end, streamed answers and upgraded connections included.
+func (b *Backend) InFlight() int64 { return b.inflight.Load() }
+
+// CloseIdle closes the idle keep-alive connections to the worker (it is
+// draining or has exited); connections in use are closed when their
+// request ends.
+func (b *Backend) CloseIdle() {
+	b.std.CloseIdleConnections()
+	b.conns.closeIdle()
+}
+
+// track counts a long-lived connection (an upgrade) on the backend while
+// it is open, so that a drain can close it and status can show it.
+func (b *Backend) track(c *serverConn, open bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if open {
+		if b.long == nil {
+			b.long = map[*serverConn]struct{}{}
+		}
+		b.long[c] = struct{}{}
+		return
+	}
+	delete(b.long, c)
+}
+
+// LongLived is the number of long-lived connections (upgrades) open on
+// the backend.
+func (b *Backend) LongLived() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.long)
+}
+
+// Drain closes the backend's long-lived connections spread evenly over
+// window, the last at its end, so that their clients (WebSocket, event
+// streams) do not all reconnect in the same second. Call it after Retire:
+// the connections closed are those open now.
+func (b *Backend) Drain(window time.Duration) {
+	b.mu.Lock()
+	conns := make([]*serverConn, 0, len(b.long))
+	for c := range b.long {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	for i, c := range conns {
+		at := window * time.Duration(i+1) / time.Duration(len(conns))
+		time.AfterFunc(at, c.cut)
+	}
+}

@@ -1,0 +1,214 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The conformance table: requests an attacker sends to a proxy facing the
+// internet (request smuggling, desync, header forgery), over raw TCP, and
+// for each what procmon answers and what the worker saw. The refusals are
+// nginx's answers to the same bytes: 400 (501 for an unknown
+// Transfer-Encoding) and the connection closed, before any worker sees
+// anything.
+
+// seen is what the worker saw of one request.
+type seen struct {
+	method, target string
+	header         http.Header
+	body           string
+	length         int64
+	chunked        bool
+}
+
+// recordingWorker records every request it serves.
+type recordingWorker struct {
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func (rw *recordingWorker) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rw.mu.Lock()
+	rw.reqs = append(rw.reqs, seen{r.Method, r.RequestURI, r.Header.Clone(), string(body), r.ContentLength,
+		len(r.TransferEncoding) > 0})
+	rw.mu.Unlock()
+	w.Write([]byte("ok"))
+}
+
+func (rw *recordingWorker) take() []seen {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	r := rw.reqs
+	rw.reqs = nil
+	return r
+}
+
+const host = "Host: example.test\r\n"
+
+type conformanceCase struct {
+	name  string
+	raw   string
+	code  int
+	check func(t *testing.T, s seen) // for a request that reaches the worker
+}
+
+// refusals: each is answered with its code and closed; no worker sees it.
+var refusals = []conformanceCase{
+	{name: "CL then TE", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE then CL", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "HTTP/1.0 CL and TE", raw: "POST / HTTP/1.0\r\n" + host + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "HTTP/1.0 TE", raw: "POST / HTTP/1.0\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE hidden by obs-fold", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nX-A: b\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE value folded", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE hidden by bare LF", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "bare LF request line", raw: "GET / HTTP/1.1\n" + host + "\r\n", code: 400},
+	{name: "bare LF end of head", raw: "GET / HTTP/1.1\r\n" + host + "\n", code: 400},
+	{name: "TE space before colon", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE vertical tab", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "TE xchunked", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", code: 501},
+	{name: "TE chunked, identity", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", code: 501},
+	{name: "TE identity, chunked", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", code: 501},
+	{name: "TE twice", raw: "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", code: 400},
+	{name: "CL differing twice", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", code: 400},
+	{name: "CL same twice", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", code: 400},
+	{name: "CL list", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 5, 5\r\n\r\nhello", code: 400},
+	{name: "CL +5", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: +5\r\n\r\nhello", code: 400},
+	{name: "CL 0x5", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 0x5\r\n\r\nhello", code: 400},
+	{name: "CL -1", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: -1\r\n\r\n", code: 400},
+	{name: "CL overflow", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length: 99999999999999999999\r\n\r\n", code: 400},
+	{name: "NUL in value", raw: "GET / HTTP/1.1\r\n" + host + "X-A: a\x00b\r\n\r\n", code: 400},
+	{name: "CR in value", raw: "GET / HTTP/1.1\r\n" + host + "X-A: a\rb\r\n\r\n", code: 400},
+	{name: "CR in value hides TE", raw: "POST / HTTP/1.1\r\n" + host + "X-A: a\rTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\nx", code: 400},
+	{name: "no Host", raw: "GET / HTTP/1.1\r\n\r\n", code: 400},
+	{name: "two Hosts", raw: "GET / HTTP/1.1\r\n" + host + "Host: other.test\r\n\r\n", code: 400},
+	{name: "Host with a path", raw: "GET / HTTP/1.1\r\nHost: a/../b\r\n\r\n", code: 400},
+	{name: "Host with a space", raw: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", code: 400},
+	{name: "Host empty", raw: "GET / HTTP/1.1\r\nHost:\r\n\r\n", code: 400},
+	{name: "Host invalid on POST", raw: "POST / HTTP/1.1\r\nHost: a\\b\r\nContent-Length: 0\r\n\r\n", code: 400},
+	{name: "space in target", raw: "GET /a b HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "HTTP/2.0 line", raw: "GET / HTTP/2.0\r\n" + host + "\r\n", code: 505},
+	{name: "CONNECT", raw: "CONNECT example.test:443 HTTP/1.1\r\n" + host + "\r\n", code: 405},
+	{name: "TRACE", raw: "TRACE / HTTP/1.1\r\n" + host + "\r\n", code: 405},
+	{name: "underscore refused", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\n\r\n", code: 400},
+	{name: "head over max_head", raw: "GET / HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", code: 431},
+}
+
+// TestProxyConformanceRefusals: see refusals.
+func TestProxyConformanceRefusals(t *testing.T) {
+	var rec recordingWorker
+	worker, _ := startWorker(t, rec.serve)
+	f := startFrontConfig(t, Config{RefuseUnderscores: true}, nil, worker)
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t)
+			c.send(tc.raw)
+			resp, _ := c.read("GET")
+			if resp.StatusCode != tc.code || !resp.Close {
+				t.Errorf("answered %d (close %v), want %d and close", resp.StatusCode, resp.Close, tc.code)
+			}
+			c.expectEOF()
+			if got := rec.take(); len(got) != 0 {
+				t.Errorf("the worker saw %+v", got)
+			}
+		})
+	}
+}
+
+// passes: requests answered by the worker, and what it must have seen.
+var passes = []conformanceCase{
+	{name: "underscore header dropped (GET)", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\nX-Keep: 1\r\n\r\n", code: 200,
+		check: func(t *testing.T, s seen) {
+			wantHeader(t, s, "X_forwarded_for", "", "X-Forwarded-For", "127.0.0.1", "X-Keep", "1")
+		}},
+	{name: "underscore header dropped (POST)", raw: "POST / HTTP/1.1\r\n" + host + "Client_IP: 6.6.6.6\r\nContent-Length: 2\r\n\r\nhi", code: 200,
+		check: func(t *testing.T, s seen) { wantHeader(t, s, "Client_ip", "", "X-Forwarded-For", "127.0.0.1") }},
+	{name: "client X-Forwarded-* replaced (GET)", raw: "GET / HTTP/1.1\r\n" + host +
+		"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\nForwarded: for=6.6.6.6\r\n\r\n", code: 200,
+		check: func(t *testing.T, s seen) {
+			wantHeader(t, s, "X-Forwarded-For", "127.0.0.1", "X-Forwarded-Proto", "http", "X-Forwarded-Host", "example.test", "Forwarded", "")
+		}},
+	{name: "client X-Forwarded-* replaced (POST)", raw: "POST / HTTP/1.1\r\n" + host +
+		"X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\nContent-Length: 2\r\n\r\nhi", code: 200,
+		check: func(t *testing.T, s seen) {
+			wantHeader(t, s, "X-Forwarded-For", "127.0.0.1", "X-Forwarded-Proto", "http", "Forwarded", "")
+		}},
+	{name: "CL with spaces", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length:  5 \r\n\r\nhello", code: 200,
+		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
+	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200,
+		check: func(t *testing.T, s seen) {
+			if s.target != "/old" {
+				t.Errorf("target %q", s.target)
+			}
+		}},
+	{name: "empty line before request", raw: "\r\nGET /x HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) {
+			if s.target != "/x" {
+				t.Errorf("target %q", s.target)
+			}
+		}},
+}
+
+// TestProxyConformancePasses: see passes.
+func TestProxyConformancePasses(t *testing.T) {
+	var rec recordingWorker
+	worker, _ := startWorker(t, rec.serve)
+	f := startFrontConfig(t, Config{}, nil, worker)
+	for _, tc := range passes {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t)
+			c.send(tc.raw)
+			resp, body := c.read("GET")
+			if resp.StatusCode != tc.code || body != "ok" {
+				t.Fatalf("answered %d %q, want %d ok", resp.StatusCode, body, tc.code)
+			}
+			got := rec.take()
+			if len(got) != 1 {
+				t.Fatalf("the worker saw %d requests: %+v", len(got), got)
+			}
+			tc.check(t, got[0])
+		})
+	}
+}
+
+// TestProxyTrustedForwardedHeaders: a client in trusted keeps its
+// X-Forwarded-For (appended to) and X-Forwarded-Proto, on both paths.
+func TestProxyTrustedForwardedHeaders(t *testing.T) {
+	var rec recordingWorker
+	worker, _ := startWorker(t, rec.serve)
+	cfg := Config{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	f := startFrontConfig(t, cfg, nil, worker)
+	for _, method := range []string{"GET", "POST"} {
+		c := f.dial(t)
+		c.send(method + " / HTTP/1.1\r\n" + host + "X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nContent-Length: 0\r\n\r\n")
+		if resp, _ := c.read(method); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", method, resp.StatusCode)
+		}
+		got := rec.take()
+		if len(got) != 1 {
+			t.Fatalf("%s: the worker saw %d requests", method, len(got))
+		}
+		wantHeader(t, got[0], "X-Forwarded-For", "6.6.6.6, 127.0.0.1", "X-Forwarded-Proto", "https")
+	}
+}
+
+// wantHeader checks name, value pairs; "" means absent.
+func wantHeader(t *testing.T, s seen, kv ...string) {
+	t.Helper()
+	for i := 0; i < len(kv); i += 2 {
+		if got := strings.Join(s.header.Values(kv[i]), ", "); got != kv[i+1] {
+			t.Errorf("%s: %q, want %q", kv[i], got, kv[i+1])
+		}
+	}
+}
+
+func wantBody(t *testing.T, s seen, body string) {
+	t.Helper()
+	if s.body != body || s.chunked || s.length != int64(len(body)) {
+		t.Errorf("body %q (length %d, chunked %v), want %q with its Content-Length", s.body, s.length, s.chunked, body)
+	}
+}

@@ -1,0 +1,17 @@
+// Package proxy is procmon's HTTP/1.1 front in proxy mode: it owns the
+// public port's connections, reads and checks request heads, and passes
+// requests to the ready workers of a Pool over kept-alive connections.
+//
+// Every client connection starts on the fast path (conn.go): one
+// goroutine reads a plain GET or HEAD head itself (parse_request.go),
+// writes it to a pooled worker connection (workerconns.go) and relays the
+// answer (relay.go, parse_answer.go); a request still waiting for its
+// worker after 50 ms watches its client (watch.go). The first request
+// that is anything else is handed, bytes already read included, to a
+// net/http server (handoff.go) running httputil.ReverseProxy
+// (handler.go).
+//
+// The supervisor (package procmon) owns the workers: it makes a Backend
+// for each ready worker, gives the current ones to Pool.Set, and retires a
+// draining worker's Backend before it waits for InFlight to reach zero.
+package proxy

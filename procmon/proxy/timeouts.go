@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// The timeouts between bytes (nginx client_body_timeout, send_timeout):
+// each read of a request body and each write of an answer gets a fresh
+// deadline, so that a client that stalls is dropped, however long a
+// healthy transfer takes.
+
+// sendConn is a client connection whose every write must progress
+// within d.
+type sendConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *sendConn) Write(p []byte) (int, error) {
+	c.SetWriteDeadline(time.Now().Add(c.d))
+	return c.Conn.Write(p)
+}
+
+// bodyReader reads a handed-over request's body, each read within d.
+type bodyReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(b.d))
+	return b.r.Read(p)
+}
+
+// sendWriter is a handed-over request's ResponseWriter whose every write
+// and flush must progress within d.
+type sendWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *sendWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *sendWriter) FlushError() error {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.rc.Flush()
+}
+
+func (w *sendWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bufferBody reads a request's body before any worker is picked, up to
+// limit bytes: a body that fits is passed on from memory with its
+// Content-Length (a chunked one de-chunked), so that a client that
+// stalls mid-body never holds a worker (nginx buffers bodies the same
+// way). A larger body streams after what was read. It returns the status
+// to answer instead when the body cannot be read: 408 for a client that
+// stalled past body_timeout, 400 for a malformed body (bad chunked
+// framing, a short body).
+func bufferBody(r *http.Request, body *bodyReader, limit int64) int {
+	if r.ContentLength > limit {
+		r.Body = readCloser{body, r.Body}
+		return 0
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(body, limit+1))
+	if err != nil {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return http.StatusRequestTimeout
+		}
+		return http.StatusBadRequest
+	}
+	if n > limit {
+		r.Body = readCloser{io.MultiReader(&buf, body), r.Body}
+		return 0
+	}
+	r.Body, r.ContentLength, r.TransferEncoding = http.NoBody, 0, nil
+	if n > 0 {
+		r.Body, r.ContentLength = io.NopCloser(&buf), n
+	}
+	return 0
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
