@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -147,4 +148,17 @@ func asError[T error](t *testing.T, err error) T {
 // fingerprint is the SHA256 fingerprint of s's client key.
 func fingerprint(s *sshtest.Server) string {
 	return ssh.FingerprintSHA256(s.ClientKey().Public())
+}
+
+// requireSSH skips a test without the OpenSSH client, or fails it under
+// DEPLOY_REQUIRE_SSHD=1 (CI installs both).
+func requireSSH(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh"); err == nil {
+		return
+	}
+	if os.Getenv(sshtest.RequireEnv) == "1" {
+		t.Fatal("ssh (openssh-client) not found")
+	}
+	t.Skip("ssh (openssh-client) not found")
 }
