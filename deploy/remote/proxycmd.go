@@ -12,8 +12,13 @@ import (
 	"time"
 )
 
-// proxyStopWait is how long a ProxyCommand gets to exit after SIGHUP.
-const proxyStopWait = 2 * time.Second
+// proxyExitWait is how long a ProxyCommand whose pipes were closed gets to
+// exit by itself (and finish its message on stderr) before SIGHUP;
+// proxyStopWait how long it gets after SIGHUP before SIGKILL.
+const (
+	proxyExitWait = 200 * time.Millisecond
+	proxyStopWait = 2 * time.Second
+)
 
 // proxyStderrMax bounds the ProxyCommand output kept for error messages.
 const proxyStderrMax = 4096
@@ -70,20 +75,27 @@ func (p *proxyConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 // Write writes to the command's stdin.
 func (p *proxyConn) Write(b []byte) (int, error) { return p.w.Write(b) }
 
-// Close closes the pipes and stops the command (SIGHUP to its process
-// group, as OpenSSH sends, then SIGKILL).
+// Close closes the pipes and stops the command: SIGHUP to its process
+// group (as OpenSSH sends) unless it exits by itself at once, then
+// SIGKILL.
 func (p *proxyConn) Close() error {
 	p.once.Do(func() {
 		_ = p.w.Close()
 		_ = p.r.Close()
 		pid := p.cmd.Process.Pid
-		_ = syscall.Kill(-pid, syscall.SIGHUP)
-		select {
-		case <-p.done:
-		case <-time.After(proxyStopWait):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-			<-p.done
+		for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGKILL} {
+			wait := proxyExitWait
+			if sig == syscall.SIGKILL {
+				wait = proxyStopWait
+			}
+			select {
+			case <-p.done:
+				return
+			case <-time.After(wait):
+				_ = syscall.Kill(-pid, sig)
+			}
 		}
+		<-p.done
 	})
 	return nil
 }
