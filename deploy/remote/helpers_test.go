@@ -162,3 +162,36 @@ func requireSSH(t *testing.T) {
 	}
 	t.Skip("ssh (openssh-client) not found")
 }
+
+func writeFileT(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withoutGlobal drops the global known_hosts files (older code listed
+// them with the user's).
+func withoutGlobal(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if !strings.HasPrefix(f, "/etc/ssh/") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// forEachResolver runs f as a subtest for `ssh -G` (skipped without the
+// ssh binary) and for the built-in reader.
+func forEachResolver(t *testing.T, name string, f func(t *testing.T, res remote.Resolver)) {
+	t.Helper()
+	for _, res := range []remote.Resolver{remote.ResolveSSH, remote.ResolveBuiltin} {
+		t.Run(name+"/"+res.String(), func(t *testing.T) {
+			if res == remote.ResolveSSH {
+				requireSSH(t)
+			}
+			f(t, res)
+		})
+	}
+}

@@ -29,9 +29,10 @@ type Target struct {
 	User string
 	// Port is the SSH port (0 = ssh_config Port, then 22).
 	Port int
-	// KeyFile is an identity file to try after the agent's keys ("" = none;
-	// ssh_config IdentityFile and ~/.ssh/id_* are tried anyway). A KeyFile
-	// that does not exist is an error.
+	// KeyFile is an identity file offered before ssh_config's IdentityFiles
+	// (through the agent when the agent holds it) ("" = none; IdentityFile,
+	// or OpenSSH's default ~/.ssh/id_*, are tried anyway). A KeyFile that
+	// does not exist is an error.
 	KeyFile string
 	// ForwardAgent forwards the local ssh-agent to every session (false =
 	// ssh_config ForwardAgent decides, default no). It is requested once per

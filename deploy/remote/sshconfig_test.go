@@ -126,32 +126,6 @@ Host *
 	}
 }
 
-// withoutGlobal drops the global known_hosts files (older code listed
-// them with the user's).
-func withoutGlobal(files []string) []string {
-	var out []string
-	for _, f := range files {
-		if !strings.HasPrefix(f, "/etc/ssh/") {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// forEachResolver runs f as a subtest for `ssh -G` (skipped without the
-// ssh binary) and for the built-in reader.
-func forEachResolver(t *testing.T, name string, f func(t *testing.T, res remote.Resolver)) {
-	t.Helper()
-	for _, res := range []remote.Resolver{remote.ResolveSSH, remote.ResolveBuiltin} {
-		t.Run(name+"/"+res.String(), func(t *testing.T) {
-			if res == remote.ResolveSSH {
-				requireSSH(t)
-			}
-			f(t, res)
-		})
-	}
-}
-
 func TestResolveErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -178,6 +152,8 @@ func TestResolveErrors(t *testing.T) {
 			builtin: []string{"config:2", "Match final"}},
 		{name: "unknown criterion", config: "Match tagged x\n  User x\n", target: remote.Target{Host: "h"},
 			want: []string{"tagged"}, builtin: []string{"config:1", "Match tagged"}},
+		{name: "fd passing", config: "Host fd\n  ProxyCommand helper\n  ProxyUseFdpass yes\n", target: remote.Target{Host: "fd"},
+			want: []string{"ProxyUseFdpass"}, builtin: []string{"config:3", "ProxyUseFdpass"}},
 		{name: "canonicalize", config: "CanonicalizeHostname yes\n", target: remote.Target{Host: "h"},
 			builtin: []string{"config:1", "CanonicalizeHostname"}},
 	}

@@ -168,6 +168,10 @@ func (r *sshG) expand(h *hostConfig, q hostQuery, g gOutput) error {
 		h.CertificateFiles = append(h.CertificateFiles, x)
 	}
 	if pc := g.one("proxycommand"); pc != "" && pc != "none" {
+		if g.one("proxyusefdpass") == "yes" {
+			return &Error{Op: "resolve", Host: q.alias, Err: errors.New("ssh_config sets ProxyUseFdpass yes, which deploy does not support"),
+				hint: "use a ProxyCommand that relays the connection on its stdin and stdout, or ProxyJump"}
+		}
 		x, err := t.expandPercent(pc, proxyTokens)
 		if err != nil {
 			return fmt.Errorf("ssh config: host %s: ProxyCommand: %w", q.alias, err)
