@@ -7,17 +7,12 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
-
-// defaultIdentities are the key files under ~/.ssh tried after the
-// configured ones, in this order.
-func defaultIdentities() []string { return []string{"id_ed25519", "id_ecdsa", "id_rsa"} }
 
 // passphraseTries is how many times a wrong passphrase may be entered.
 const passphraseTries = 3
@@ -65,62 +60,84 @@ func (a *auth) close() {
 	}
 }
 
-// signers lists the keys to offer to e, in order (agent, Target.KeyFile,
-// ssh_config IdentityFile, ~/.ssh/id_*), without duplicates. Encrypted keys
-// ask for their passphrase only when the server accepts their public key.
-// With IdentitiesOnly, agent keys are offered only if they match a file.
+// signers lists the keys to offer to e in OpenSSH's order, without
+// duplicates: CertificateFile certificates (their key from a file or the
+// agent), the agent's keys that match a key file, the agent's other keys
+// (not with IdentitiesOnly), then the key files (Target.KeyFile, then
+// IdentityFile), each followed by its "<file>-cert.pub" when no
+// CertificateFile is set. Encrypted keys ask for their passphrase only
+// when the server accepts their public key.
 func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 	files, err := a.fileSigners(e)
 	if err != nil {
 		return nil, err
 	}
+	var agentKeys []ssh.Signer
+	if a.agent != nil {
+		if agentKeys, err = a.agent.Signers(); err != nil {
+			a.log("list ssh-agent keys: %v", err)
+		}
+	}
 	fromFile := map[string]bool{}
-	for _, s := range files {
-		fromFile[string(s.PublicKey().Marshal())] = true
+	for _, f := range files {
+		fromFile[keyID(f.signer.PublicKey())] = true
 	}
 	var out []ssh.Signer
 	seen := map[string]bool{}
 	add := func(s ssh.Signer) {
-		k := string(s.PublicKey().Marshal())
-		if !seen[k] && (!e.IdentitiesOnly || fromFile[k]) {
+		if k := keyID(s.PublicKey()); !seen[k] {
 			seen[k] = true
 			out = append(out, s)
 		}
 	}
-	if a.agent != nil {
-		ss, err := a.agent.Signers()
-		if err != nil {
-			a.log("list ssh-agent keys: %v", err)
-		}
-		for _, s := range ss {
+	for _, c := range a.certificates(e.CertificateFiles, files, agentKeys) {
+		add(c)
+	}
+	for _, s := range agentKeys {
+		if fromFile[keyID(s.PublicKey())] {
 			add(s)
 		}
 	}
-	for _, s := range files {
-		add(s)
+	for _, s := range agentKeys {
+		if !e.IdentitiesOnly {
+			add(s)
+		}
+	}
+	for _, f := range files {
+		add(f.signer)
+		if f.cert != nil {
+			add(f.cert)
+		}
 	}
 	return out, nil
 }
 
+func keyID(k ssh.PublicKey) string { return string(k.Marshal()) }
+
+// fileKey is a key file loaded for a host, and its automatic certificate.
+type fileKey struct {
+	path   string
+	signer ssh.Signer
+	cert   ssh.Signer // "<path>-cert.pub" with signer, nil if none
+}
+
 // fileSigners loads Target.KeyFile (which must exist), then the
-// IdentityFiles and default identities that exist.
-func (a *auth) fileSigners(e Endpoint) ([]ssh.Signer, error) {
-	var out []ssh.Signer
+// IdentityFiles that exist, with their "-cert.pub" unless CertificateFiles
+// are given (as OpenSSH does).
+func (a *auth) fileSigners(e Endpoint) ([]fileKey, error) {
+	var out []fileKey
 	if e.KeyFile != "" {
 		s, err := a.file(e.KeyFile)
 		if err != nil {
 			return nil, &Error{Op: "load key", Host: e.String(), Err: err,
 				hint: "check `key` in deploy.conf: it is relative to the config file's directory"}
 		}
-		out = append(out, s)
+		out = append(out, fileKey{path: e.KeyFile, signer: s})
 	}
-	candidates := append([]string(nil), e.IdentityFiles...)
-	if !e.IdentitiesOnly || len(out)+len(candidates) == 0 {
-		for _, id := range defaultIdentities() {
-			candidates = append(candidates, filepath.Join(a.home, ".ssh", id))
+	for _, f := range e.IdentityFiles {
+		if f == e.KeyFile {
+			continue
 		}
-	}
-	for _, f := range candidates {
 		s, err := a.file(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -129,7 +146,12 @@ func (a *auth) fileSigners(e Endpoint) ([]ssh.Signer, error) {
 			a.log("skip key %s: %v", f, err)
 			continue
 		}
-		out = append(out, s)
+		out = append(out, fileKey{path: f, signer: s})
+	}
+	if len(e.CertificateFiles) == 0 {
+		for i := range out {
+			out[i].cert = a.autoCert(out[i])
+		}
 	}
 	return out, nil
 }

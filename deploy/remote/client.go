@@ -54,9 +54,9 @@ func newClient(r *Resolved, o Options, a *auth, chain []*ssh.Client) *Client {
 		c.lostErr = err
 		close(c.lost)
 	}()
-	if o.KeepAliveInterval > 0 {
+	if interval, count := o.keepAlive(r.Host); interval > 0 {
 		c.routines.Add(1)
-		go c.keepAlive(o.KeepAliveInterval)
+		go c.keepAlive(interval, count)
 	}
 	return c
 }
@@ -82,9 +82,10 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// keepAlive probes the connection every interval and closes it after
-// KeepAliveMax probes in a row went unanswered.
-func (c *Client) keepAlive(interval time.Duration) {
+// keepAlive probes the connection every interval (keepalive@openssh.com,
+// as ServerAliveInterval does) and closes it after count probes in a row
+// went unanswered.
+func (c *Client) keepAlive(interval time.Duration, count int) {
 	defer c.routines.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -106,9 +107,9 @@ func (c *Client) keepAlive(interval time.Duration) {
 				pending = c.ping()
 				continue
 			}
-			if missed++; missed >= KeepAliveMax {
+			if missed++; missed >= count {
 				c.deadMu.Lock()
-				c.deadErr = fmt.Errorf("the connection died: no answer to %d keepalives in %s", KeepAliveMax, time.Duration(KeepAliveMax+1)*interval)
+				c.deadErr = fmt.Errorf("the connection died: no answer to %d keepalives in %s", count, time.Duration(count+1)*interval)
 				c.deadMu.Unlock()
 				_ = c.ssh.Close()
 				return

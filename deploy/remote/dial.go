@@ -65,33 +65,29 @@ func closeChain(chain []*ssh.Client) {
 	}
 }
 
-// dialHop opens one SSH connection to e, directly or tunnelled through via.
-// jump says e is a jump host, not the destination.
+// dialHop opens one SSH connection to e: directly, through its
+// ProxyCommand, or tunnelled through via. jump says e is a jump host, not
+// the destination.
 func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options, jump bool) (*ssh.Client, error) {
-	hk, err := newHostKeys(e.KnownHostsFiles, o, jump)
+	hk, err := newHostKeys(e, o, jump)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", e, err)
+		return nil, &Error{Op: "connect to", Host: e.String(), Err: err, hint: Hint(err)}
 	}
 	signers, err := a.signers(e)
 	if err != nil {
 		return nil, err
 	}
+	timeout := o.connectTimeout(e)
 	cfg := &ssh.ClientConfig{
 		User:              e.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
 		HostKeyCallback:   hk.check,
-		HostKeyAlgorithms: hk.algorithms(e.Addr()),
-		Timeout:           o.ConnectTimeout,
+		HostKeyAlgorithms: hk.algorithms(e.knownHostsName()),
+		Timeout:           timeout,
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var conn net.Conn
-	if via == nil {
-		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", e.Addr())
-	} else {
-		conn, err = via.DialContext(ctx, "tcp", e.Addr())
-	}
+	conn, err := dialConn(ctx, via, e, o)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
@@ -101,7 +97,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 	// The handshake has no context of its own: closing the connection is
 	// what interrupts it.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	cc, chans, reqs, err := ssh.NewClientConn(conn, e.Addr(), cfg)
+	cc, chans, reqs, err := ssh.NewClientConn(conn, e.knownHostsName(), cfg)
 	if !stop() && err == nil {
 		_ = cc.Close()
 		err = ctx.Err()
@@ -111,7 +107,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
 		}
-		return nil, handshakeError(ctx, e, err, len(signers), o)
+		return nil, handshakeError(ctx, e, proxyError(conn, err), len(signers), o)
 	}
 	if o.Stats != nil {
 		o.Stats.Connections.Add(1)
@@ -119,9 +115,22 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 	return ssh.NewClient(cc, chans, reqs), nil
 }
 
+// dialConn opens the byte stream to e: through via, through e's
+// ProxyCommand, or over TCP.
+func dialConn(ctx context.Context, via *ssh.Client, e Endpoint, o Options) (net.Conn, error) {
+	switch {
+	case via != nil:
+		return via.DialContext(ctx, "tcp", e.Addr())
+	case e.ProxyCommand != "":
+		return startProxy(e, o)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", e.Addr())
+}
+
 // connectError explains a failed TCP connect.
 func connectError(ctx context.Context, e Endpoint, err error, o Options) error {
-	where := fmt.Sprintf("check `host` and `port` in deploy.conf (or HostName and Port in %s)", o.SSHConfigFile)
+	where := fmt.Sprintf("check `host` and `port` in deploy.conf (or HostName and Port in %s)", o.configName())
 	var dns *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -130,7 +139,7 @@ func connectError(ctx context.Context, e Endpoint, err error, o Options) error {
 	case errors.As(err, &dns):
 		return &Error{Op: "connect to", Host: e.String(), Err: err, hint: where}
 	case isTimeout(ctx, err):
-		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("timed out after %s", o.ConnectTimeout),
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("timed out after %s", o.connectTimeout(e)),
 			hint: fmt.Sprintf("check that %s is up and reachable on port %d (firewall, VPN?); %s", e.HostName, e.Port, where)}
 	}
 	return &Error{Op: "connect to", Host: e.String(), Err: err}
@@ -142,13 +151,16 @@ func handshakeError(ctx context.Context, e Endpoint, err error, keys int, o Opti
 	switch {
 	case errors.As(err, &hke):
 		return &Error{Op: "connect to", Host: e.String(), Err: hke}
+	case e.ProxyCommand != "" && !strings.Contains(err.Error(), "unable to authenticate"):
+		return &Error{Op: "connect to", Host: e.String(), Err: err,
+			hint: fmt.Sprintf("check the ProxyCommand for %s in %s: %s", e.Alias, o.configName(), e.ProxyCommand)}
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		return &Error{Op: "log in to", Host: e.String(),
 			Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*)", keys),
 			hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
 				"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
 	case isTimeout(ctx, err):
-		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", o.ConnectTimeout),
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", o.connectTimeout(e)),
 			hint: "the port answers but no SSH server replied in time: check the port, or raise the timeout if the host is very slow"}
 	}
 	return &Error{Op: "connect to", Host: e.String(), Err: err}

@@ -1,14 +1,29 @@
 // Package remote is deploy's SSH client: it dials a host the way OpenSSH
 // would and runs commands on it over one connection.
 //
-// Dial resolves a Target (from deploy.conf) through ~/.ssh/config (Host
-// aliases, HostName, User, Port, IdentityFile, IdentitiesOnly,
-// IdentityAgent, ForwardAgent, ProxyJump, UserKnownHostsFile); values set
-// in the Target win, as with `ssh -o`. Each ProxyJump hop is dialled
-// through the previous one with the same host key checks and auth. Other
-// keywords are ignored (StrictHostKeyChecking too: keys are always
-// checked), except ProxyCommand, which is refused with a hint to use
-// ProxyJump rather than silently connecting directly.
+// Dial resolves a Target the way `ssh` would and connects there. Where
+// the OpenSSH client is installed, each host (and each ProxyJump hop) is
+// resolved by running `ssh -G [-F file] [-l user] [-p port] -- host` and
+// reading its `keyword value` lines, so every keyword, Match (exec too:
+// ssh runs it), Include, token and default is OpenSSH's own. Without ssh,
+// a built-in reader evaluates Host lines (tabs, !negation), Match host (on
+// the HostName set so far, comma lists), originalhost, user, localuser
+// and all, Include with globs, tokens and quotes, and refuses with file,
+// line and keyword whatever it cannot evaluate (Match exec, canonical,
+// final, CanonicalizeHostname): it never guesses. Options.Resolver forces
+// either; Options.SSHConfigFile is `ssh -F`. Values set in the Target win,
+// as with `ssh -l`/`-p`. Describe prints the result without connecting.
+//
+// What is honoured: HostName, Port, User, IdentityFile, CertificateFile
+// (and each key's automatic "<key>-cert.pub"), IdentitiesOnly,
+// IdentityAgent, ForwardAgent, ProxyJump chains, ProxyCommand (run as
+// OpenSSH does, `$SHELL -c "exec <command>"`, its stdin and stdout being
+// the connection; whichever of ProxyJump and ProxyCommand comes first
+// wins), UserKnownHostsFile, GlobalKnownHostsFile, HostKeyAlias (known_hosts
+// lookups and writes use it), StrictHostKeyChecking (accept-new acts as
+// Options.AcceptNew; no is refused, keys are always checked),
+// ConnectTimeout and ServerAliveInterval/CountMax (unless Options set
+// them). ~ is the login user's home from the passwd entry, as in OpenSSH.
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless
@@ -20,18 +35,22 @@
 // Host key algorithms of already known keys are preferred, so the server
 // shows the key we can check.
 //
-// Keys are offered in this order: the ssh-agent's, Target.KeyFile, the
-// ssh_config IdentityFiles, ~/.ssh/id_ed25519, id_ecdsa, id_rsa. An
-// encrypted key asks Options.Prompt for its passphrase once, and only when
-// the server would accept it.
+// Keys are offered in OpenSSH's order: CertificateFile certificates, the
+// agent's keys that match a key file (Target.KeyFile or an IdentityFile),
+// the agent's other keys (not with IdentitiesOnly), then the key files,
+// each followed by its certificate. IdentityFile defaults to OpenSSH's
+// ~/.ssh/id_* list; Target.KeyFile adds to it. An encrypted key asks
+// Options.Prompt for its passphrase once, and only when the server would
+// accept it.
 //
 // A Client is one connection; Run and Interactive each open a session on
 // it (Options.Stats counts both). With ForwardAgent, the first session asks
 // for agent forwarding (sshd refuses a second request on a connection and
 // gives every session the agent anyway), and later sessions wait until it
-// is set up. Keepalives detect a dead peer: after
-// KeepAliveMax unanswered probes the connection is closed and the running
-// command fails with an error saying the connection died.
+// is set up. Keepalives (keepalive@openssh.com) detect a dead peer: after
+// KeepAliveMax (or ServerAliveCountMax) unanswered probes the connection
+// is closed and the running command fails with an error saying the
+// connection died.
 //
 // Errors name the host; Hint(err) returns what the user should do, for the
 // CLI's "hint:" line.

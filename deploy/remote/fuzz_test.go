@@ -7,12 +7,14 @@ import (
 	"testing"
 )
 
-// FuzzResolve feeds arbitrary ssh_config text and host names to Resolve:
-// it must return a result or an error, never panic.
+// FuzzResolve feeds arbitrary ssh_config text and host names to the
+// built-in reader: it must return a result or an error, never panic.
 func FuzzResolve(f *testing.F) {
 	f.Add("Host web\n  HostName 10.0.0.1\n  Port 22\n  ProxyJump a@b:1,c\n", "web")
 	f.Add("Host *\n  IdentityFile ~/.ssh/%r@%h\n  UserKnownHostsFile %d/kh none\n", "x")
 	f.Add("Match host x\n  User y\n", "x")
+	f.Add("Host a\tb !c\n  Port 2\nMatch !host d,e user f exec g\n  User h\n", "a")
+	f.Add("Host=x\n  ProxyCommand ssh -W %h:%p j\n  UserKnownHostsFile \"a b\" 'c'\n", "x")
 	f.Add("Host a\n ProxyJump b\nHost b\n ProxyJump a\n", "a")
 	home := f.TempDir()
 	cfg := filepath.Join(home, "config")
@@ -25,7 +27,7 @@ func FuzzResolve(f *testing.F) {
 		if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = Resolve(Target{Host: host}, Options{HomeDir: home, SSHConfigFile: cfg})
+		_, _ = Resolve(Target{Host: host}, Options{HomeDir: home, SSHConfigFile: cfg, Resolver: ResolveBuiltin})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -147,4 +148,50 @@ func asError[T error](t *testing.T, err error) T {
 // fingerprint is the SHA256 fingerprint of s's client key.
 func fingerprint(s *sshtest.Server) string {
 	return ssh.FingerprintSHA256(s.ClientKey().Public())
+}
+
+// requireSSH skips a test without the OpenSSH client, or fails it under
+// DEPLOY_REQUIRE_SSHD=1 (CI installs both).
+func requireSSH(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ssh"); err == nil {
+		return
+	}
+	if os.Getenv(sshtest.RequireEnv) == "1" {
+		t.Fatal("ssh (openssh-client) not found")
+	}
+	t.Skip("ssh (openssh-client) not found")
+}
+
+func writeFileT(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withoutGlobal drops the global known_hosts files (older code listed
+// them with the user's).
+func withoutGlobal(files []string) []string {
+	var out []string
+	for _, f := range files {
+		if !strings.HasPrefix(f, "/etc/ssh/") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// forEachResolver runs f as a subtest for `ssh -G` (skipped without the
+// ssh binary) and for the built-in reader.
+func forEachResolver(t *testing.T, name string, f func(t *testing.T, res remote.Resolver)) {
+	t.Helper()
+	for _, res := range []remote.Resolver{remote.ResolveSSH, remote.ResolveBuiltin} {
+		t.Run(name+"/"+res.String(), func(t *testing.T) {
+			if res == remote.ResolveSSH {
+				requireSSH(t)
+			}
+			f(t, res)
+		})
+	}
 }

@@ -121,10 +121,11 @@ func (l *hostKeyLog) list() []HostKey {
 }
 
 // hostKeys checks host keys against known_hosts files and, with
-// acceptNew, records first-seen keys in the first file.
+// acceptNew, records first-seen keys in the first user file.
 type hostKeys struct {
-	files     []string
+	files     []string // the user's files: new keys go to the first
 	acceptNew bool
+	noIP      bool                  // record the name only (HostKeyAlias, ProxyCommand)
 	db        *knownhosts.HostKeyDB // nil when no file exists yet
 	logf      func(format string, args ...any)
 	// seen, when not nil, receives the key accepted (Trust shows them, so
@@ -137,18 +138,27 @@ type hostKeys struct {
 	reported bool          // seen has this connection's key
 }
 
-func newHostKeys(files []string, o Options, jump bool) (*hostKeys, error) {
-	if len(files) == 0 {
-		return nil, errors.New("no known_hosts file to check host keys against (UserKnownHostsFile none?)")
+// newHostKeys reads e's known_hosts files: its user files, then the
+// global ones (read only). StrictHostKeyChecking accept-new acts as
+// Options.AcceptNew; no is refused, since deploy always checks keys.
+func newHostKeys(e Endpoint, o Options, jump bool) (*hostKeys, error) {
+	if e.StrictHostKeyChecking == "false" {
+		return nil, &Error{Op: "check host key of", Host: e.Alias, Err: errors.New("ssh_config sets StrictHostKeyChecking no, and deploy always checks host keys"),
+			hint: fmt.Sprintf("remove `StrictHostKeyChecking no` for %s from %s, or set it to accept-new to trust a key seen for the first time "+
+				"(or run 'deploy <env> trust' once)", e.Alias, o.configName())}
 	}
-	h := &hostKeys{files: files, acceptNew: o.AcceptNew, logf: o.Logf, seen: o.seen, jump: jump}
+	h := &hostKeys{files: e.KnownHostsFiles, acceptNew: o.AcceptNew || e.StrictHostKeyChecking == "accept-new",
+		noIP: e.HostKeyAlias != "" || e.ProxyCommand != "", logf: o.Logf, seen: o.seen, jump: jump}
 	var existing []string
-	for _, f := range files {
+	for _, f := range append(slices.Clone(e.KnownHostsFiles), e.GlobalKnownHostsFiles...) {
 		if _, err := os.Stat(f); err == nil {
 			existing = append(existing, f)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read known_hosts: %w", err)
 		}
+	}
+	if len(h.files) == 0 && len(existing) == 0 {
+		return nil, errors.New("no known_hosts file to check host keys against (UserKnownHostsFile none?)")
 	}
 	if len(existing) > 0 {
 		db, err := knownhosts.NewDB(existing...)
@@ -158,6 +168,14 @@ func newHostKeys(files []string, o Options, jump bool) (*hostKeys, error) {
 		h.db = db
 	}
 	return h, nil
+}
+
+// writeFile is the file new keys go to, and the one messages name.
+func (h *hostKeys) writeFile() string {
+	if len(h.files) == 0 {
+		return "(no UserKnownHostsFile)"
+	}
+	return h.files[0]
 }
 
 // algorithms lists host key algorithms with those of the keys already
@@ -187,6 +205,10 @@ func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) er
 	if h.added != nil && bytes.Equal(h.added.Marshal(), key.Marshal()) {
 		return nil // recorded at the first key exchange; the db predates it
 	}
+	if _, ok := remote.(*net.TCPAddr); !ok || h.noIP {
+		// Looked up (and recorded) by name only: no address to check.
+		remote = &net.TCPAddr{IP: net.IPv4zero}
+	}
 	var err error = &xknownhosts.KeyError{}
 	if h.db != nil {
 		err = h.db.HostKeyCallback()(hostname, remote, key)
@@ -196,7 +218,7 @@ func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) er
 		h.accept(seen)
 		return nil
 	}
-	herr := &HostKeyError{Host: seen.Host, KeyType: seen.Type, Fingerprint: seen.Fingerprint, KnownHostsFile: h.files[0]}
+	herr := &HostKeyError{Host: seen.Host, KeyType: seen.Type, Fingerprint: seen.Fingerprint, KnownHostsFile: h.writeFile()}
 	var ke *xknownhosts.KeyError
 	switch {
 	case !errors.As(err, &ke):
@@ -206,7 +228,7 @@ func (h *hostKeys) check(hostname string, remote net.Addr, key ssh.PublicKey) er
 		herr.Problem, herr.File, herr.Line = HostKeyChanged, w.Filename, w.Line
 		herr.KnownType, herr.KnownFingerprint = w.Key.Type(), ssh.FingerprintSHA256(w.Key)
 		return herr
-	case !h.acceptNew:
+	case !h.acceptNew || len(h.files) == 0:
 		herr.Problem = HostKeyUnknown
 		return herr
 	}

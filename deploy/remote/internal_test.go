@@ -46,20 +46,23 @@ func TestParseJump(t *testing.T) {
 }
 
 func TestExpandTokens(t *testing.T) {
-	c := &sshConfig{home: "/home/me", file: "cfg"}
-	e := Endpoint{Alias: "web", HostName: "10.0.0.1", Port: 2222, User: "deploy"}
+	t.Setenv("DEPLOY_TEST_VAR", "v")
+	tk := tokens{home: "/home/me", hostName: "10.0.0.1", alias: "web", port: 2222, user: "deploy", localUser: "me"}
 	tests := []struct{ in, want, wantErr string }{
 		{in: "~/.ssh/id", want: "/home/me/.ssh/id"},
 		{in: "~", want: "/home/me"},
-		{in: "%d/%r@%h:%p-%n", want: "/home/me/deploy@10.0.0.1:2222-web"},
+		{in: "%d/%r@%h:%p-%n-%u-%k", want: "/home/me/deploy@10.0.0.1:2222-web-me-web"},
 		{in: "100%%", want: "100%"},
 		{in: "/abs/path", want: "/abs/path"},
-		{in: "~other/x", want: "~other/x"},
+		{in: "~root/x", want: "/root/x"},
+		{in: "${DEPLOY_TEST_VAR}/x", want: "v/x"},
+		{in: "~nosuchuser-deploy/x", wantErr: "no user"},
+		{in: "${DEPLOY_UNSET_VAR}", wantErr: "not set"},
 		{in: "x%", wantErr: "lone %"},
-		{in: "%C", wantErr: "does not expand"},
+		{in: "%Z", wantErr: "not a token"},
 	}
 	for _, tt := range tests {
-		got, err := c.expand(tt.in, e)
+		got, err := tk.expandPath(tt.in)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("expand(%q) err = %v, want %q", tt.in, err, tt.wantErr)

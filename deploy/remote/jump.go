@@ -7,33 +7,45 @@ import (
 	"strings"
 )
 
-// jumps resolves alias's ProxyJump chain, first hop first. As with
-// OpenSSH, the first hop's own ProxyJump is followed too (it is reached
-// through its own chain); later hops are reached through the previous one.
-func (c *sshConfig) jumps(alias string, knownHosts []string, depth int) ([]Endpoint, error) {
-	v := c.get(alias, "ProxyJump")
-	if v == "" || v == "none" {
+// jumps resolves a ProxyJump chain (proxyJump, from alias's config), first
+// hop first. As with OpenSSH, the first hop's own ProxyJump is followed
+// too (it is reached through its own chain, or its ProxyCommand); later
+// hops are reached through the previous one.
+func jumps(res resolver, alias, proxyJump string, o Options, depth int) ([]Endpoint, error) {
+	if proxyJump == "" || proxyJump == "none" {
 		return nil, nil
 	}
 	if depth >= maxJumps {
-		return nil, fmt.Errorf("ssh config %s: ProxyJump chain from Host %s is longer than %d hops (a loop?)", c.file, alias, maxJumps)
+		return nil, fmt.Errorf("ssh config %s: ProxyJump chain from Host %s is longer than %d hops (a loop?)", o.configName(), alias, maxJumps)
 	}
 	var out []Endpoint
-	for i, spec := range strings.Split(v, ",") {
+	for i, spec := range strings.Split(proxyJump, ",") {
 		user, host, port, err := parseJump(strings.TrimSpace(spec))
 		if err != nil {
-			return nil, fmt.Errorf("ssh config %s: Host %s: ProxyJump: %w", c.file, alias, err)
+			return nil, fmt.Errorf("ssh config %s: Host %s: ProxyJump: %w", o.configName(), alias, err)
 		}
-		e, err := c.endpoint(host, user, port, knownHosts)
+		if err := validAlias(host); err != nil {
+			return nil, fmt.Errorf("ssh config %s: Host %s: ProxyJump: %w", o.configName(), alias, err)
+		}
+		hc, err := res.resolve(hostQuery{alias: host, user: user, port: port})
 		if err != nil {
 			return nil, fmt.Errorf("jump host %s: %w", host, err)
 		}
+		e := hc.endpoint(host)
+		if o.KnownHostsFiles != nil {
+			e.KnownHostsFiles, e.GlobalKnownHostsFiles = o.KnownHostsFiles, nil
+		}
 		if i == 0 {
-			pre, err := c.jumps(host, knownHosts, depth+1)
+			pre, err := jumps(res, host, hc.ProxyJump, o, depth+1)
 			if err != nil {
 				return nil, err
 			}
+			if len(pre) > 0 {
+				e.ProxyCommand = "" // its own ProxyJump won over it
+			}
 			out = append(out, pre...)
+		} else {
+			e.ProxyCommand = "" // reached through the previous hop
 		}
 		out = append(out, e)
 	}

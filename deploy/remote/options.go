@@ -29,9 +29,10 @@ type Target struct {
 	User string
 	// Port is the SSH port (0 = ssh_config Port, then 22).
 	Port int
-	// KeyFile is an identity file to try after the agent's keys ("" = none;
-	// ssh_config IdentityFile and ~/.ssh/id_* are tried anyway). A KeyFile
-	// that does not exist is an error.
+	// KeyFile is an identity file offered before ssh_config's IdentityFiles
+	// (through the agent when the agent holds it) ("" = none; IdentityFile,
+	// or OpenSSH's default ~/.ssh/id_*, are tried anyway). A KeyFile that
+	// does not exist is an error.
 	KeyFile string
 	// ForwardAgent forwards the local ssh-agent to every session (false =
 	// ssh_config ForwardAgent decides, default no). It is requested once per
@@ -44,12 +45,21 @@ type Target struct {
 // The zero value uses the real user's ~/.ssh and $SSH_AUTH_SOCK, refuses
 // unknown host keys and cannot ask for passphrases.
 type Options struct {
-	// HomeDir holds .ssh/config, .ssh/known_hosts and .ssh/id_* ("" =
-	// os.UserHomeDir).
+	// HomeDir is the home directory ssh_config's ~ and %d stand for, and
+	// where .ssh/config, known_hosts and the default keys are ("" = the
+	// login user's home from the passwd entry, as OpenSSH uses, not
+	// $HOME). Another directory (tests, a sandbox) also stands in for
+	// `ssh -F HomeDir/.ssh/config`: /etc/ssh/ssh_config is not read, and
+	// what `ssh -G` expanded with the real home is moved under HomeDir.
 	HomeDir string
-	// SSHConfigFile is the ssh_config to read ("" = HomeDir/.ssh/config; a
-	// missing file is no config).
+	// SSHConfigFile is an ssh_config file read instead of ~/.ssh/config
+	// and /etc/ssh/ssh_config, as `ssh -F SSHConfigFile` does; it must
+	// exist ("" = ssh's own files).
 	SSHConfigFile string
+	// Resolver says how ssh_config is evaluated (zero value ResolveAuto:
+	// `ssh -G` when the OpenSSH client is installed, else the built-in
+	// reader).
+	Resolver Resolver
 	// KnownHostsFiles replaces the known_hosts files to check (nil =
 	// ssh_config UserKnownHostsFile, else HomeDir/.ssh/known_hosts, plus
 	// /etc/ssh/ssh_known_hosts read-only). New keys go to the first.
@@ -63,12 +73,14 @@ type Options struct {
 	// into ssh-agent). Concurrent Dials may call it concurrently unless they
 	// share Keys, which serialises the questions about one key.
 	Prompt func(prompt string) (string, error)
-	// ConnectTimeout bounds the TCP connect plus SSH handshake of each hop
-	// (0 = DefaultConnectTimeout).
+	// ConnectTimeout bounds the TCP connect (or ProxyCommand start) plus
+	// SSH handshake of each hop (0 = the hop's ssh_config ConnectTimeout,
+	// else DefaultConnectTimeout).
 	ConnectTimeout time.Duration
 	// KeepAliveInterval is how often an idle-or-not connection is probed;
 	// after KeepAliveMax unanswered probes it is closed and Run fails
-	// (0 = DefaultKeepAliveInterval, negative = no keepalives).
+	// (0 = ssh_config ServerAliveInterval and ServerAliveCountMax when
+	// set, else DefaultKeepAliveInterval; negative = no keepalives).
 	KeepAliveInterval time.Duration
 	// StopGrace is how long Run waits, after its context is cancelled and
 	// SIGTERM was sent, for the remote command to exit before the session is
@@ -89,6 +101,36 @@ type Options struct {
 
 	// seen, set by Trust, collects the host key each hop accepted.
 	seen *hostKeyLog
+	// ownHome: HomeDir was given and is not the login user's home.
+	ownHome bool
+}
+
+// Resolver is how ssh_config is evaluated.
+type Resolver int
+
+// The resolvers.
+const (
+	// ResolveAuto runs `ssh -G` when the ssh binary is on $PATH, else
+	// uses the built-in reader.
+	ResolveAuto Resolver = iota
+	// ResolveSSH always runs `ssh -G`; without ssh it is an error.
+	ResolveSSH
+	// ResolveBuiltin never runs ssh: the built-in reader evaluates what it
+	// can and refuses, naming file, line and keyword, what it cannot.
+	ResolveBuiltin
+)
+
+// String names the resolver.
+func (r Resolver) String() string {
+	switch r {
+	case ResolveAuto:
+		return "auto"
+	case ResolveSSH:
+		return "ssh -G"
+	case ResolveBuiltin:
+		return "built-in"
+	}
+	return fmt.Sprintf("Resolver(%d)", int(r))
 }
 
 // Stats counts what a client opened, for benchmarks and for checking "one
@@ -104,26 +146,63 @@ type Stats struct {
 
 // withDefaults fills the zero values that need the environment.
 func (o Options) withDefaults() (Options, error) {
-	if o.HomeDir == "" {
+	if o.HomeDir != "" {
+		o.HomeDir = filepath.Clean(o.HomeDir)
+		o.ownHome = o.HomeDir != loginHome()
+	} else if o.HomeDir = loginHome(); o.HomeDir == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
 			return o, fmt.Errorf("find home directory for ~/.ssh: %w", err)
 		}
 		o.HomeDir = h
 	}
-	if o.SSHConfigFile == "" {
-		o.SSHConfigFile = filepath.Join(o.HomeDir, ".ssh", "config")
-	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = DefaultConnectTimeout
-	}
-	if o.KeepAliveInterval == 0 {
-		o.KeepAliveInterval = DefaultKeepAliveInterval
-	}
 	if o.StopGrace <= 0 {
 		o.StopGrace = DefaultStopGrace
 	}
 	return o, nil
+}
+
+// loginHome is the login user's home from the passwd entry, as OpenSSH
+// uses it ("" if unknown).
+func loginHome() string {
+	if u, err := user.Current(); err == nil {
+		return u.HomeDir
+	}
+	return ""
+}
+
+// configName names the ssh_config in messages.
+func (o Options) configName() string {
+	if o.SSHConfigFile != "" {
+		return o.SSHConfigFile
+	}
+	return "~/.ssh/config"
+}
+
+// connectTimeout is the timeout for hop e: the option, ssh_config's, or
+// the default.
+func (o Options) connectTimeout(e Endpoint) time.Duration {
+	switch {
+	case o.ConnectTimeout > 0:
+		return o.ConnectTimeout
+	case e.ConnectTimeout > 0:
+		return e.ConnectTimeout
+	}
+	return DefaultConnectTimeout
+}
+
+// keepAlive is the keepalive interval and count for host e (interval 0 =
+// none).
+func (o Options) keepAlive(e Endpoint) (time.Duration, int) {
+	switch {
+	case o.KeepAliveInterval < 0:
+		return 0, 0
+	case o.KeepAliveInterval > 0:
+		return o.KeepAliveInterval, KeepAliveMax
+	case e.ServerAliveInterval > 0 && e.ServerAliveCountMax > 0:
+		return e.ServerAliveInterval, e.ServerAliveCountMax
+	}
+	return DefaultKeepAliveInterval, KeepAliveMax
 }
 
 // localUser is the name of the user running deploy, the default login.

@@ -3,19 +3,13 @@ package remote
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"strconv"
 	"strings"
-
-	"github.com/kevinburke/ssh_config"
+	"time"
 )
-
-// globalKnownHosts is read (never written) after the user's files, as
-// OpenSSH does.
-const globalKnownHosts = "/etc/ssh/ssh_known_hosts"
 
 // maxJumps bounds ProxyJump chains (and catches loops between aliases).
 const maxJumps = 8
@@ -34,19 +28,51 @@ type Endpoint struct {
 	// KeyFile is the explicitly configured identity (Target.KeyFile; only
 	// on the final host), "" if none. It must exist.
 	KeyFile string
-	// IdentityFiles are ssh_config IdentityFile values, expanded; missing
-	// ones are skipped, as OpenSSH does.
+	// IdentityFiles are ssh_config IdentityFile values (OpenSSH's default
+	// ~/.ssh/id_* when none is set and there is no KeyFile), expanded;
+	// missing ones are skipped, as OpenSSH does.
 	IdentityFiles []string
-	// KnownHostsFiles are the known_hosts files its key is checked
+	// CertificateFiles are ssh_config CertificateFile values, expanded.
+	// Without any, each key file's "<file>-cert.pub" is used if present.
+	CertificateFiles []string
+	// KnownHostsFiles are the user known_hosts files its key is checked
 	// against; new keys are written to the first.
 	KnownHostsFiles []string
+	// GlobalKnownHostsFiles are read (never written) after them.
+	GlobalKnownHostsFiles []string
 	// IdentitiesOnly (ssh_config IdentitiesOnly yes) offers only the key
 	// files, and agent keys matching them.
 	IdentitiesOnly bool
+	// HostKeyAlias, when set, is the name the host key is looked up and
+	// recorded under in known_hosts, instead of HostName and port.
+	HostKeyAlias string
+	// ProxyCommand, when set, is run (with its tokens expanded) and its
+	// stdin and stdout carry the connection; only honoured on the first
+	// hop, as with OpenSSH's ProxyJump.
+	ProxyCommand string
+	// StrictHostKeyChecking is as `ssh -G` prints it: true, false, ask or
+	// accept-new ("" = ask). accept-new acts as Options.AcceptNew; false
+	// is refused, as deploy always checks host keys.
+	StrictHostKeyChecking string
+	// ConnectTimeout is ssh_config ConnectTimeout (0 = not set).
+	ConnectTimeout time.Duration
+	// ServerAliveInterval and ServerAliveCountMax are ssh_config's
+	// keepalive settings (interval 0 = not set).
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
 }
 
-// Addr is "hostname:port", what is dialled and looked up in known_hosts.
+// Addr is "hostname:port", what is dialled.
 func (e Endpoint) Addr() string { return net.JoinHostPort(e.HostName, strconv.Itoa(e.Port)) }
+
+// knownHostsName is the name e's host key has in known_hosts, as an
+// address: HostKeyAlias (port 22, so it is written bare), else Addr.
+func (e Endpoint) knownHostsName() string {
+	if e.HostKeyAlias != "" {
+		return net.JoinHostPort(e.HostKeyAlias, "22")
+	}
+	return e.Addr()
+}
 
 // String is "user@hostname:port", for messages.
 func (e Endpoint) String() string { return e.User + "@" + e.Addr() }
@@ -63,91 +89,85 @@ type Resolved struct {
 	// AgentSocket is the ssh-agent to use: Options.AgentSocket, else
 	// ssh_config IdentityAgent, else $SSH_AUTH_SOCK ("" = no agent).
 	AgentSocket string
+	// ProxyJump is the host's ssh_config ProxyJump as written ("" = none).
+	ProxyJump string
 }
 
-// sshConfig is a parsed ssh_config file; cfg is nil when the file does not
-// exist.
-type sshConfig struct {
-	file string
-	cfg  *ssh_config.Config
-	home string
-}
-
-// loadSSHConfig parses file; a missing file is an empty config.
-func loadSSHConfig(file, home string) (*sshConfig, error) {
-	c := &sshConfig{file: file, home: home}
-	f, err := os.Open(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read ssh config: %w", err)
-	}
-	defer f.Close()
-	c.cfg, err = ssh_config.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("parse ssh config %s: %w", file, err)
-	}
-	return c, nil
-}
-
-func (c *sshConfig) get(alias, key string) string {
-	if c.cfg == nil {
-		return ""
-	}
-	v, _ := c.cfg.Get(alias, key)
-	return strings.TrimSpace(v)
-}
-
-func (c *sshConfig) getAll(alias, key string) []string {
-	if c.cfg == nil {
-		return nil
-	}
-	v, _ := c.cfg.GetAll(alias, key)
-	return v
-}
-
-// Resolve applies ssh_config to t: Target values win, then the file's
-// values for the matching Host blocks, then the defaults (port 22, the
-// local user, ~/.ssh/known_hosts).
+// Resolve applies ssh_config to t, as `ssh` would for `ssh -l User -p Port
+// Host`: Target values win, then ssh_config (evaluated by `ssh -G` or the
+// built-in reader, see Options.Resolver), then OpenSSH's defaults.
+// Target.KeyFile is offered first, and adds to the identity files rather
+// than replacing ssh's default ones as `ssh -i` would.
 func Resolve(t Target, o Options) (*Resolved, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	c, err := loadSSHConfig(o.SSHConfigFile, o.HomeDir)
+	if err := validAlias(t.Host); err != nil {
+		return nil, err
+	}
+	if t.Port < 0 || t.Port > 65535 {
+		return nil, fmt.Errorf("host %s: port %d is out of range 1-65535", t.Host, t.Port)
+	}
+	res, err := newResolver(o)
 	if err != nil {
 		return nil, err
 	}
-	host, err := c.endpoint(t.Host, t.User, t.Port, o.KnownHostsFiles)
+	hc, err := res.resolve(hostQuery{alias: t.Host, user: t.User, port: t.Port})
 	if err != nil {
 		return nil, err
 	}
+	r := &Resolved{Host: hc.endpoint(t.Host), ForwardAgent: t.ForwardAgent || hc.ForwardAgent, ProxyJump: hc.ProxyJump}
 	if t.KeyFile != "" {
-		host.KeyFile = expandHome(t.KeyFile, o.HomeDir)
+		r.Host.KeyFile = expandHome(t.KeyFile, o.HomeDir)
 	}
-	r := &Resolved{Host: host, ForwardAgent: t.ForwardAgent}
-	if !t.ForwardAgent {
-		r.ForwardAgent = strings.EqualFold(c.get(t.Host, "ForwardAgent"), "yes")
+	if o.KnownHostsFiles != nil {
+		r.Host.KnownHostsFiles, r.Host.GlobalKnownHostsFiles = o.KnownHostsFiles, nil
 	}
-	r.Jumps, err = c.jumps(t.Host, o.KnownHostsFiles, 0)
-	if err != nil {
+	if r.Jumps, err = jumps(res, t.Host, hc.ProxyJump, o, 0); err != nil {
 		return nil, err
 	}
-	r.AgentSocket, err = c.agentSocket(host, o.AgentSocket)
-	if err != nil {
+	if r.AgentSocket, err = agentSocket(hc.IdentityAgent, o.AgentSocket); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
+// validAlias refuses what cannot be a host name or alias (and what ssh
+// would read as an option).
+func validAlias(alias string) error {
+	if alias == "" {
+		return errors.New("no host given: set `host` in deploy.conf")
+	}
+	if strings.ContainsAny(alias, " \t\r\n\x00") || strings.HasPrefix(alias, "-") {
+		return fmt.Errorf("host %q is not a valid host name or ssh_config alias", alias)
+	}
+	return nil
+}
+
+// newResolver picks ssh -G or the built-in reader, per o.Resolver.
+func newResolver(o Options) (resolver, error) {
+	if o.Resolver == ResolveBuiltin {
+		return newBuiltinReader(o), nil
+	}
+	bin, err := exec.LookPath("ssh")
+	if err == nil {
+		return newSSHG(bin, o), nil
+	}
+	if o.Resolver == ResolveSSH {
+		return nil, &Error{Op: "resolve hosts with", Host: "ssh -G", Err: err,
+			hint: "install the OpenSSH client (apt-get install openssh-client)"}
+	}
+	return newBuiltinReader(o), nil
+}
+
 // agentSocket picks the agent: the option, else IdentityAgent (none,
-// SSH_AUTH_SOCK, $VAR or a path), else $SSH_AUTH_SOCK.
-func (c *sshConfig) agentSocket(e Endpoint, option string) (string, error) {
+// SSH_AUTH_SOCK, $VAR or a path, already expanded), else $SSH_AUTH_SOCK.
+func agentSocket(identityAgent, option string) (string, error) {
 	if option != "" {
 		return option, nil
 	}
-	v := c.get(e.Alias, "IdentityAgent")
+	v := identityAgent
 	switch {
 	case v == "" || v == "SSH_AUTH_SOCK":
 		return os.Getenv("SSH_AUTH_SOCK"), nil
@@ -156,143 +176,5 @@ func (c *sshConfig) agentSocket(e Endpoint, option string) (string, error) {
 	case strings.HasPrefix(v, "$"):
 		return os.Getenv(v[1:]), nil
 	}
-	x, err := c.expand(v, e)
-	if err != nil {
-		return "", fmt.Errorf("ssh config %s: Host %s: IdentityAgent: %w", c.file, e.Alias, err)
-	}
-	return x, nil
-}
-
-// endpoint resolves one alias; user and port, when set, win over the file.
-func (c *sshConfig) endpoint(alias, user string, port int, knownHosts []string) (Endpoint, error) {
-	if alias == "" {
-		return Endpoint{}, errors.New("no host given: set `host` in deploy.conf")
-	}
-	if strings.ContainsAny(alias, " \t\r\n\x00") || strings.HasPrefix(alias, "-") {
-		return Endpoint{}, fmt.Errorf("host %q is not a valid host name or ssh_config alias", alias)
-	}
-	if pc := c.get(alias, "ProxyCommand"); pc != "" && pc != "none" {
-		return Endpoint{}, fmt.Errorf("ssh config %s: Host %s uses ProxyCommand, which deploy does not support; use ProxyJump instead", c.file, alias)
-	}
-	e := Endpoint{Alias: alias, HostName: alias, Port: port, User: user}
-	if hn := c.get(alias, "HostName"); hn != "" {
-		e.HostName = strings.ReplaceAll(strings.ReplaceAll(hn, "%h", alias), "%%", "%")
-	}
-	if e.Port == 0 {
-		p, err := c.port(alias)
-		if err != nil {
-			return Endpoint{}, err
-		}
-		e.Port = p
-	}
-	if e.Port < 1 || e.Port > 65535 {
-		return Endpoint{}, fmt.Errorf("host %s: port %d is out of range 1-65535", alias, e.Port)
-	}
-	if e.User == "" {
-		e.User = c.get(alias, "User")
-	}
-	if e.User == "" {
-		e.User = localUser()
-	}
-	for _, id := range c.getAll(alias, "IdentityFile") {
-		x, err := c.expand(id, e)
-		if err != nil {
-			return Endpoint{}, fmt.Errorf("ssh config %s: Host %s: IdentityFile: %w", c.file, alias, err)
-		}
-		e.IdentityFiles = append(e.IdentityFiles, x)
-	}
-	e.IdentitiesOnly = strings.EqualFold(c.get(alias, "IdentitiesOnly"), "yes")
-	kh, err := c.knownHosts(e, knownHosts)
-	if err != nil {
-		return Endpoint{}, err
-	}
-	e.KnownHostsFiles = kh
-	return e, nil
-}
-
-func (c *sshConfig) port(alias string) (int, error) {
-	v := c.get(alias, "Port")
-	if v == "" {
-		return 22, nil
-	}
-	p, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("ssh config %s: Host %s: Port %q is not a number", c.file, alias, v)
-	}
-	return p, nil
-}
-
-// knownHosts picks the known_hosts files for e: the override, else
-// UserKnownHostsFile, else ~/.ssh/known_hosts; the global file is added
-// (read-only) when it exists and no override was given.
-func (c *sshConfig) knownHosts(e Endpoint, override []string) ([]string, error) {
-	if override != nil {
-		return override, nil
-	}
-	var files []string
-	if v := c.get(e.Alias, "UserKnownHostsFile"); v != "" {
-		for _, f := range strings.Fields(v) {
-			if f == "none" {
-				continue
-			}
-			x, err := c.expand(f, e)
-			if err != nil {
-				return nil, fmt.Errorf("ssh config %s: Host %s: UserKnownHostsFile: %w", c.file, e.Alias, err)
-			}
-			files = append(files, x)
-		}
-	} else {
-		files = []string{filepath.Join(c.home, ".ssh", "known_hosts")}
-	}
-	if _, err := os.Stat(globalKnownHosts); err == nil {
-		files = append(files, globalKnownHosts)
-	}
-	return files, nil
-}
-
-// expand replaces a leading ~ and the %d %h %n %p %r %u %% tokens, as
-// ssh_config does for IdentityFile and UserKnownHostsFile.
-func (c *sshConfig) expand(s string, e Endpoint) (string, error) {
-	s = expandHome(s, c.home)
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+1 == len(s) {
-			return "", fmt.Errorf("%q ends with a lone %%", s)
-		}
-		i++
-		switch s[i] {
-		case '%':
-			b.WriteByte('%')
-		case 'd':
-			b.WriteString(c.home)
-		case 'h':
-			b.WriteString(e.HostName)
-		case 'n':
-			b.WriteString(e.Alias)
-		case 'p':
-			b.WriteString(strconv.Itoa(e.Port))
-		case 'r':
-			b.WriteString(e.User)
-		case 'u':
-			b.WriteString(localUser())
-		default:
-			return "", fmt.Errorf("%q uses %%%c, which deploy does not expand (supported: %%d %%h %%n %%p %%r %%u %%%%)", s, s[i])
-		}
-	}
-	return b.String(), nil
-}
-
-// expandHome turns a leading ~ or ~/ into home.
-func expandHome(p, home string) string {
-	if p == "~" {
-		return home
-	}
-	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(home, p[2:])
-	}
-	return p
+	return v, nil
 }

@@ -55,8 +55,12 @@ Host *
   User fallback
 `
 	home := writeConfig(t, config)
-	kh := filepath.Join(home, ".ssh", "known_hosts")
 	sshDir := filepath.Join(home, ".ssh")
+	kh := []string{filepath.Join(sshDir, "known_hosts"), filepath.Join(sshDir, "known_hosts2")}
+	var defaultIDs []string // OpenSSH's, when the config names none
+	for _, id := range []string{"id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"} {
+		defaultIDs = append(defaultIDs, filepath.Join(sshDir, id))
+	}
 	tests := []struct {
 		name      string
 		target    remote.Target
@@ -77,21 +81,21 @@ Host *
 			wantKH:   []string{filepath.Join(sshDir, "kh_web"), home + "/second"},
 			wantKey:  filepath.Join(home, "keys", "k")},
 		{name: "unknown host falls to Host * and defaults", target: remote.Target{Host: "plain.example"},
-			wantHost: "fallback@plain.example:22", wantKH: []string{kh}},
+			wantHost: "fallback@plain.example:22", wantIDs: defaultIDs, wantKH: kh},
 		{name: "HostName %h token and ProxyJump alias", target: remote.Target{Host: "db"},
-			wantHost: "fallback@db.example.org:22", wantKH: []string{kh},
+			wantHost: "fallback@db.example.org:22", wantIDs: defaultIDs, wantKH: kh,
 			wantJumps: []string{"jump@10.0.0.1:2200"}},
 		{name: "several hops, explicit user and port win over the hop's config", target: remote.Target{Host: "chain"},
-			wantHost: "fallback@chain:22", wantKH: []string{kh},
+			wantHost: "fallback@chain:22", wantIDs: defaultIDs, wantKH: kh,
 			wantJumps: []string{"ops@10.0.0.1:2201", "deployer@web.internal:2222", "fallback@[::1]:22"}},
 		{name: "ForwardAgent from ssh_config", target: remote.Target{Host: "fwd"},
-			wantHost: "fallback@fwd:22", wantKH: []string{kh}, wantFwd: true},
+			wantHost: "fallback@fwd:22", wantIDs: defaultIDs, wantKH: kh, wantFwd: true},
 		{name: "ForwardAgent from deploy.conf", target: remote.Target{Host: "plain", ForwardAgent: true},
-			wantHost: "fallback@plain:22", wantKH: []string{kh}, wantFwd: true},
+			wantHost: "fallback@plain:22", wantIDs: defaultIDs, wantKH: kh, wantFwd: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := remote.Resolve(tt.target, remote.Options{HomeDir: home})
+		forEachResolver(t, tt.name, func(t *testing.T, res remote.Resolver) {
+			r, err := remote.Resolve(tt.target, remote.Options{HomeDir: home, Resolver: res})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,53 +126,58 @@ Host *
 	}
 }
 
-// withoutGlobal drops /etc/ssh/ssh_known_hosts, present on some machines.
-func withoutGlobal(files []string) []string {
-	var out []string
-	for _, f := range files {
-		if f != "/etc/ssh/ssh_known_hosts" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 func TestResolveErrors(t *testing.T) {
-	home := writeConfig(t, `
-Host badport
-  Port twenty
-Host proxycmd
-  ProxyCommand nc %h %p
-Host loop
-  ProxyJump loop2
-Host loop2
-  ProxyJump loop
-Host badjump
-  ProxyJump a:notaport
-Host badtoken
-  IdentityFile ~/.ssh/%C
-`)
 	tests := []struct {
-		target remote.Target
-		want   []string
+		name    string
+		config  string
+		target  remote.Target
+		want    []string // either resolver
+		builtin []string // the built-in reader, which names file:line
 	}{
-		{remote.Target{}, []string{"no host given", "`host`"}},
-		{remote.Target{Host: "-oProxyCommand=x"}, []string{"not a valid host"}},
-		{remote.Target{Host: "two words"}, []string{"not a valid host"}},
-		{remote.Target{Host: "badport"}, []string{"Port \"twenty\" is not a number", "badport"}},
-		{remote.Target{Host: "x", Port: 70000}, []string{"port 70000 is out of range"}},
-		{remote.Target{Host: "proxycmd"}, []string{"ProxyCommand", "use ProxyJump"}},
-		{remote.Target{Host: "loop"}, []string{"longer than 8 hops"}},
-		{remote.Target{Host: "badjump"}, []string{"ProxyJump", "notaport"}},
-		{remote.Target{Host: "badtoken"}, []string{"%C", "IdentityFile"}},
+		{name: "no host", want: []string{"no host given", "`host`"}},
+		{name: "option as host", target: remote.Target{Host: "-oProxyCommand=x"}, want: []string{"not a valid host"}},
+		{name: "space in host", target: remote.Target{Host: "two words"}, want: []string{"not a valid host"}},
+		{name: "bad port", config: "Host badport\n  Port twenty\n", target: remote.Target{Host: "badport"},
+			want: []string{"twenty"}, builtin: []string{"config:2", "Port", "twenty"}},
+		{name: "port out of range", target: remote.Target{Host: "x", Port: 70000}, want: []string{"port 70000 is out of range"}},
+		{name: "jump loop", config: "Host loop\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop\n", target: remote.Target{Host: "loop"},
+			want: []string{"longer than 8 hops"}},
+		{name: "bad jump", config: "Host badjump\n  ProxyJump a:notaport\n", target: remote.Target{Host: "badjump"},
+			want: []string{"ProxyJump", "notaport"}},
+		{name: "bad token", config: "Host badtoken\n  IdentityFile ~/.ssh/%Z\n", target: remote.Target{Host: "badtoken"},
+			want: []string{"%Z", "IdentityFile"}},
+		{name: "match exec", config: "Match exec true\n  User x\n", target: remote.Target{Host: "h"},
+			builtin: []string{"config:1", "Match exec", "not evaluated"}},
+		{name: "match final", config: "Host a\nMatch final host h\n  User x\n", target: remote.Target{Host: "h"},
+			builtin: []string{"config:2", "Match final"}},
+		{name: "unknown criterion", config: "Match tagged x\n  User x\n", target: remote.Target{Host: "h"},
+			want: []string{"tagged"}, builtin: []string{"config:1", "Match tagged"}},
+		{name: "fd passing", config: "Host fd\n  ProxyCommand helper\n  ProxyUseFdpass yes\n", target: remote.Target{Host: "fd"},
+			want: []string{"ProxyUseFdpass"}, builtin: []string{"config:3", "ProxyUseFdpass"}},
+		{name: "canonicalize", config: "CanonicalizeHostname yes\n", target: remote.Target{Host: "h"},
+			builtin: []string{"config:1", "CanonicalizeHostname"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.target.Host, func(t *testing.T) {
-			_, err := remote.Resolve(tt.target, remote.Options{HomeDir: home})
+		forEachResolver(t, tt.name, func(t *testing.T, res remote.Resolver) {
+			home := writeConfig(t, tt.config)
+			want := tt.want
+			if res == remote.ResolveBuiltin && tt.builtin != nil {
+				want = tt.builtin
+			}
+			_, err := remote.Resolve(tt.target, remote.Options{HomeDir: home, Resolver: res})
+			if want == nil {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatal("Resolve succeeded, want an error")
 			}
-			wantContains(t, "error", err.Error(), tt.want...)
+			wantContains(t, "error", err.Error(), want...)
+			if res == remote.ResolveBuiltin && tt.builtin != nil {
+				wantContains(t, "hint", remote.Hint(err), "install the OpenSSH client")
+			}
 		})
 	}
 }

@@ -1,0 +1,80 @@
+package remote
+
+import (
+	"time"
+)
+
+// hostConfig is what ssh_config says about one host, in the terms `ssh -G`
+// prints: both resolvers (ssh -G and the built-in reader) produce it.
+// Paths are expanded (~, %-tokens, ${VAR}); ProxyCommand's tokens too.
+type hostConfig struct {
+	HostName string
+	Port     int
+	User     string
+	// IdentityFiles are in the order ssh tries them; the defaults
+	// (~/.ssh/id_*) when the config names none.
+	IdentityFiles    []string
+	CertificateFiles []string
+	// UserKnownHostsFiles is nil for `UserKnownHostsFile none`.
+	UserKnownHostsFiles   []string
+	GlobalKnownHostsFiles []string
+	HostKeyAlias          string
+	// ProxyJump is the raw hop list, "" for none.
+	ProxyJump string
+	// ProxyCommand is the command with its tokens expanded, "" for none.
+	ProxyCommand string
+	// StrictHostKeyChecking is as ssh -G prints it: true, false, ask or
+	// accept-new.
+	StrictHostKeyChecking string
+	// ConnectTimeout is 0 when not set.
+	ConnectTimeout      time.Duration
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
+	IdentitiesOnly      bool
+	// IdentityAgent is "" when not set, else none, SSH_AUTH_SOCK, $VAR or
+	// a path.
+	IdentityAgent string
+	ForwardAgent  bool
+}
+
+// OpenSSH's defaults, as `ssh -G` (OpenSSH 9.2) prints them.
+const (
+	defaultStrict       = "ask"
+	defaultAliveCountMx = 3
+)
+
+// defaultIdentityFiles are the key files OpenSSH tries when the config
+// names none, in its order (unexpanded).
+func defaultIdentityFiles() []string {
+	return []string{"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk", "~/.ssh/id_ed25519",
+		"~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa"}
+}
+
+// defaultUserKnownHosts and defaultGlobalKnownHosts are OpenSSH's
+// known_hosts files (unexpanded).
+func defaultUserKnownHosts() []string { return []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"} }
+
+func defaultGlobalKnownHosts() []string {
+	return []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+}
+
+// endpoint turns the host's config into an Endpoint named alias.
+func (h hostConfig) endpoint(alias string) Endpoint {
+	return Endpoint{
+		Alias:                 alias,
+		HostName:              h.HostName,
+		Port:                  h.Port,
+		User:                  h.User,
+		IdentityFiles:         h.IdentityFiles,
+		CertificateFiles:      h.CertificateFiles,
+		KnownHostsFiles:       h.UserKnownHostsFiles,
+		GlobalKnownHostsFiles: h.GlobalKnownHostsFiles,
+		IdentitiesOnly:        h.IdentitiesOnly,
+		HostKeyAlias:          h.HostKeyAlias,
+		ProxyCommand:          h.ProxyCommand,
+		StrictHostKeyChecking: h.StrictHostKeyChecking,
+		ConnectTimeout:        h.ConnectTimeout,
+		ServerAliveInterval:   h.ServerAliveInterval,
+		ServerAliveCountMax:   h.ServerAliveCountMax,
+	}
+}
