@@ -99,8 +99,7 @@ func TestLiveProxyCommand(t *testing.T) {
 	dest := sshtest.Start(t, sshtest.Options{})
 	dest.AuthorizeKey(t, jump.ClientKey().Public())
 	home := sshtest.FakeHome(t, "", jump, dest)
-	var file string
-	file = liveConfig(t, home, fmt.Sprintf(`Host viaproxy
+	file := liveConfig(t, home, fmt.Sprintf(`Host viaproxy
 	HostName 127.0.0.1
 	Port %[2]d
 	ProxyCommand ssh -F %[4]s/.ssh/config -o BatchMode=yes -W %%h:%%p jumphost
