@@ -63,8 +63,14 @@ func (d *dialer) target(h config.Host) remote.Target {
 	}
 }
 
+// options are the SSH layer's options. ~/.ssh is $HOME's, as for git and
+// most tools (OpenSSH itself takes the passwd entry's home; the two differ
+// only under sudo -E and the like, and in the tests, whose client HOME is
+// a temp dir): a HOME other than the login user's stands in for that
+// user's ~/.ssh, its config included (remote.Options.HomeDir).
 func (d *dialer) options() remote.Options {
 	return remote.Options{
+		HomeDir:        os.Getenv("HOME"),
 		AcceptNew:      d.g.AcceptNew,
 		Prompt:         promptTTY,
 		ConnectTimeout: d.env.ConnectTimeout,
