@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deploytool/deploy/deploy/remote"
 	"github.com/deploytool/deploy/internal/sshtest"
@@ -88,7 +89,10 @@ func TestAuthEncryptedKeyPrompt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var prompts []string
-			o := remote.Options{HomeDir: home}
+			// Each wrong passphrase costs a bcrypt KDF run, slow under -race
+			// on a loaded machine: the default 10s handshake bound is not
+			// what this test is about.
+			o := remote.Options{HomeDir: home, ConnectTimeout: time.Minute}
 			if !tt.nilPrompt {
 				o.Prompt = func(p string) (string, error) {
 					prompts = append(prompts, p)
