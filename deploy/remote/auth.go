@@ -194,6 +194,39 @@ func (a *auth) encrypted(path string, pemBytes []byte, pub ssh.PublicKey) (ssh.S
 	return l, nil
 }
 
+// promptSafe wraps the encrypted keys among signers so that signing with
+// one (which may ask a person for its passphrase) first calls disarm, which
+// lifts the connect timeout: ConnectTimeout bounds reaching the server,
+// as OpenSSH's does, not someone typing; sshd's LoginGraceTime bounds that.
+func promptSafe(signers []ssh.Signer, disarm func()) []ssh.Signer {
+	out := make([]ssh.Signer, len(signers))
+	for i, s := range signers {
+		if l, ok := s.(*lazySigner); ok {
+			s = &disarmingSigner{lazySigner: l, disarm: disarm}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// disarmingSigner is a lazySigner that calls disarm before it signs.
+type disarmingSigner struct {
+	*lazySigner
+	disarm func()
+}
+
+// Sign lifts the connect timeout, then signs (asking for the passphrase).
+func (d *disarmingSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	d.disarm()
+	return d.lazySigner.Sign(rand, data)
+}
+
+// SignWithAlgorithm lifts the connect timeout, then signs.
+func (d *disarmingSigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm string) (*ssh.Signature, error) {
+	d.disarm()
+	return d.lazySigner.SignWithAlgorithm(rand, data, algorithm)
+}
+
 // lazySigner is an encrypted key file that asks for its passphrase the
 // first time it must sign, and remembers the outcome.
 type lazySigner struct {

@@ -129,6 +129,31 @@ func TestAuthEncryptedKeyPrompt(t *testing.T) {
 	}
 }
 
+// TestPassphraseOutlastsConnectTimeout: a person slower to type the
+// passphrase than ConnectTimeout still logs in, as with OpenSSH, whose
+// ConnectTimeout bounds reaching the server, not the prompt.
+func TestPassphraseOutlastsConnectTimeout(t *testing.T) {
+	isolate(t)
+	const pass = "slow typist"
+	s := sshtest.Start(t, sshtest.Options{Passphrase: pass})
+	home := sshtest.FakeHome(t, "", s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+	tg := target(s)
+	tg.KeyFile = s.EncryptedKey().File
+	o := remote.Options{HomeDir: home, ConnectTimeout: 2 * time.Second, Prompt: func(string) (string, error) {
+		time.Sleep(3 * time.Second)
+		return pass, nil
+	}}
+	c, err := remote.Dial(ctxT(t), tg, o)
+	if err != nil {
+		t.Fatalf("Dial with a 3s passphrase and a 2s ConnectTimeout: %v", err)
+	}
+	defer c.Close()
+	if got := output(t, c, "echo typed"); got != "typed\n" {
+		t.Errorf("output %q", got)
+	}
+}
+
 func TestEncryptedKeyNotAskedWhenServerRefusesIt(t *testing.T) {
 	isolate(t)
 	s := sshtest.Start(t, sshtest.Options{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
@@ -78,9 +79,16 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		return nil, err
 	}
 	timeout := o.connectTimeout(e)
+	var stop func() bool // set before the handshake starts
+	var disarmed atomic.Bool
+	disarm := func() {
+		if stop() {
+			disarmed.Store(true)
+		}
+	}
 	cfg := &ssh.ClientConfig{
 		User:              e.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signers...)},
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(promptSafe(signers, disarm)...)},
 		HostKeyCallback:   hk.check,
 		HostKeyAlgorithms: hk.algorithms(e.knownHostsName()),
 		Timeout:           timeout,
@@ -96,9 +104,10 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 	}
 	// The handshake has no context of its own: closing the connection is
 	// what interrupts it.
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	// A passphrase prompt disarms it (promptSafe): the server answered.
+	stop = context.AfterFunc(ctx, func() { _ = conn.Close() })
 	cc, chans, reqs, err := ssh.NewClientConn(conn, e.knownHostsName(), cfg)
-	if !stop() && err == nil {
+	if !stop() && !disarmed.Load() && err == nil {
 		_ = cc.Close()
 		err = ctx.Err()
 	}
