@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // Who runs what. procmon itself runs as root (the shipped unit sets no
@@ -99,11 +101,11 @@ func lookupError(kind, name string, err error) error {
 	var uu user.UnknownUserError
 	var ug user.UnknownGroupError
 	if errors.As(err, &uu) || errors.As(err, &ug) {
-		hint := "useradd --system --user-group --shell /usr/sbin/nologin " + name
+		create := "useradd --system --user-group --shell /usr/sbin/nologin " + name
 		if kind == "group" {
-			hint = "groupadd --system " + name
+			create = "groupadd --system " + name
 		}
-		return fmt.Errorf("no %s %q on this host (hint: create it first: %s)", kind, name, hint)
+		return hint.Wrap(fmt.Errorf("no %s %q on this host", kind, name), "create it first: "+create)
 	}
 	return fmt.Errorf("look up %s %q: %w", kind, name, err)
 }
@@ -118,8 +120,7 @@ func (a account) credential() (*syscall.Credential, error) {
 		if os.Geteuid() == a.uid {
 			return nil, nil // already that user: nothing to switch
 		}
-		return nil, fmt.Errorf("key \"user\": procmon runs as uid %d, not root, and cannot start workers as %s (hint: run procmon as root, as the shipped unit does, or as %s itself)",
-			os.Geteuid(), a.user, a.user)
+		return nil, hint.Wrap(fmt.Errorf("key \"user\": procmon runs as uid %d, not root, and cannot start workers as %s", os.Geteuid(), a.user), fmt.Sprintf("run procmon as root, as the shipped unit does, or as %s itself", a.user))
 	}
 	return &syscall.Credential{Uid: uint32(a.uid), Gid: uint32(a.gid), Groups: a.groups}, nil
 }

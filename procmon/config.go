@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/deploytool/deploy/procmon/proxy"
@@ -227,8 +228,7 @@ func tomlError(path string, err error) error {
 		for i := range sm.Errors {
 			e := &sm.Errors[i]
 			line, _ := e.Position()
-			errs = append(errs, fmt.Errorf("%s:%d: unknown key %q (hint: check its spelling and that it is under the right [section])",
-				path, line, strings.Join(e.Key(), ".")))
+			errs = append(errs, hint.Wrap(fmt.Errorf("%s:%d: unknown key %q", path, line, strings.Join(e.Key(), ".")), "check its spelling and that it is under the right [section]"))
 		}
 		return errors.Join(errs...)
 	}

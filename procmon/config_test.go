@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/procmon/proxy"
 )
 
@@ -132,7 +133,14 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig("app.toml", []byte(tc.doc))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			got := ""
+			if err != nil {
+				got = err.Error()
+				if h := hint.Of(err); h != "" {
+					got += " (hint: " + h + ")"
+				}
+			}
+			if err == nil || !strings.Contains(got, tc.want) {
 				t.Fatalf("error %v\nwant it to contain %s", err, tc.want)
 			}
 		})

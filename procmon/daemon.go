@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/procmon/control"
 	"github.com/deploytool/deploy/procmon/logfile"
 	"github.com/deploytool/deploy/procmon/metrics"
@@ -81,7 +82,7 @@ func NewDaemon(cfg *Config, opts DaemonOptions) (*Daemon, error) {
 	d.notifier = sdnotify.FromEnv(opts.Getenv)
 	wd, err := sdnotify.WatchdogFromEnv(d.notifier, opts.Getenv, os.Getpid())
 	if err != nil {
-		return nil, fmt.Errorf("systemd watchdog: %w (hint: WATCHDOG_USEC comes from WatchdogSec= in the unit)", err)
+		return nil, hint.Wrap(fmt.Errorf("systemd watchdog: %w", err), "WATCHDOG_USEC comes from WatchdogSec= in the unit")
 	}
 	d.watchdog = wd
 	acct, err := accountOf(cfg)
@@ -120,11 +121,11 @@ func (d *Daemon) build(opts DaemonOptions) error {
 	out := opts.Stderr
 	if d.cfg.Log.File != "" {
 		if err := os.MkdirAll(filepath.Dir(d.cfg.Log.File), 0o755); err != nil {
-			return fmt.Errorf("log file: %w (hint: create the directory or change [log] file)", err)
+			return hint.Wrap(fmt.Errorf("log file: %w", err), "create the directory or change [log] file")
 		}
 		lf, err := logfile.Open(d.cfg.Log.File, logfile.Options{MaxSize: d.cfg.Log.MaxSize, GID: d.gid})
 		if err != nil {
-			return fmt.Errorf("log file: %w (hint: check [log] file and its directory's permissions)", err)
+			return hint.Wrap(fmt.Errorf("log file: %w", err), "check [log] file and its directory's permissions")
 		}
 		d.logFile, out = lf, lf
 	}

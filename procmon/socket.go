@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +17,7 @@ import (
 func listenPublic(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("key \"listen\": cannot listen on %s: %w (hint: is another process using the port? is it below 1024 without the right to bind it?)", addr, err)
+		return nil, hint.Wrap(fmt.Errorf("key \"listen\": cannot listen on %s: %w", addr, err), "is another process using the port? is it below 1024 without the right to bind it?")
 	}
 	return l, nil
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/procmon/proxy"
 )
 
@@ -93,7 +94,7 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 		return nil, errors.New("procmon: nil config")
 	}
 	if len(cfg.Command) == 0 || cfg.Workers < 1 || cfg.Dir == "" || cfg.Ready.Timeout <= 0 || cfg.StopTimeout <= 0 {
-		return nil, errors.New("procmon: config is not validated (hint: use LoadConfig or ParseConfig)")
+		return nil, hint.Wrap(errors.New("procmon: config is not validated"), "use LoadConfig or ParseConfig")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -159,7 +160,7 @@ func (s *Supervisor) setup(ctx context.Context) error {
 	}
 	s.userEnv = acct.env()
 	if acct.user == "" && os.Geteuid() == 0 {
-		s.log.Warn("config sets no user: the workers run as root (hint: set user = \"<app user>\" in the config)")
+		s.log.Warn("config sets no user: the workers run as root", "hint", `set user = "<app user>" in the config`)
 	}
 	notify, err := openNotifySocket(s.cred)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // TestRunFailsBeforeStarting: an unusable listen address or a command that
@@ -66,7 +68,7 @@ func TestRunCommandNotFound(t *testing.T) {
 	cfg.Command = []string{"./no-such-program"}
 	sup, _ := New(cfg, Options{})
 	err = sup.Run(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "start worker 1") || !strings.Contains(err.Error(), "hint: check command") {
+	if err == nil || !strings.Contains(err.Error(), "start worker 1") || !strings.Contains(hint.Of(err), "check command") {
 		t.Fatalf("Run: %v", err)
 	}
 	if _, err := sup.Reload(t.Context()); err == nil {

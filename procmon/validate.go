@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // validator collects every problem of a document, each naming its key.
@@ -18,12 +20,18 @@ type validator struct {
 	errs []error
 }
 
+// fail records a problem with key, at the key's line when it has one.
 func (v *validator) fail(key, format string, args ...any) {
+	v.failHint(key, "", format, args...)
+}
+
+// failHint is fail with a hint: what to write instead.
+func (v *validator) failHint(key, hintText, format string, args ...any) {
 	loc := v.path
 	if line := keyLine(v.data, key); line > 0 {
 		loc = fmt.Sprintf("%s:%d", v.path, line)
 	}
-	v.errs = append(v.errs, fmt.Errorf("%s: key %q: %s", loc, key, fmt.Sprintf(format, args...)))
+	v.errs = append(v.errs, hint.Wrap(fmt.Errorf("%s: key %q: %s", loc, key, fmt.Sprintf(format, args...)), hintText))
 }
 
 func (v *validator) duration(key, s string, def time.Duration, allowZero bool) time.Duration {
@@ -33,7 +41,7 @@ func (v *validator) duration(key, s string, def time.Duration, allowZero bool) t
 	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		v.fail(key, "%q is not a duration (hint: write it like \"30s\", \"500ms\" or \"2m\")", s)
+		v.failHint(key, "write it like \"30s\", \"500ms\" or \"2m\"", "%q is not a duration", s)
 	case d < 0 || (d == 0 && !allowZero):
 		v.fail(key, "%q must be more than zero", s)
 	}
@@ -73,12 +81,12 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 	}
 	switch {
 	case cfg.Dir == "":
-		v.fail("dir", "missing (hint: the app's directory, e.g. dir = \"/var/www/app/current\")")
+		v.failHint("dir", "the app's directory, e.g. dir = \"/var/www/app/current\"", "missing")
 	case !filepath.IsAbs(cfg.Dir):
 		v.fail("dir", "%q must be an absolute path", cfg.Dir)
 	}
 	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
-		v.fail("command", "missing (hint: the worker's argv, e.g. command = [\"node\", \"server.js\"])")
+		v.failHint("command", "the worker's argv, e.g. command = [\"node\", \"server.js\"]", "missing")
 	}
 	if fc.Workers != nil {
 		cfg.Workers = *fc.Workers
@@ -96,7 +104,7 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 	if fc.StopSignal != "" {
 		sig, ok := signalByName(fc.StopSignal)
 		if !ok {
-			v.fail("stop_signal", "%q is not a signal procmon can send (hint: SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGWINCH)", fc.StopSignal)
+			v.failHint("stop_signal", "SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGWINCH", "%q is not a signal procmon can send", fc.StopSignal)
 		}
 		cfg.StopSignal = sig
 	}
@@ -130,19 +138,19 @@ func (v *validator) modeAndListen(cfg *Config) {
 	}
 	if cfg.Mode == ModeNone {
 		if cfg.Listen != "" {
-			v.fail("listen", "not used in mode \"none\" (hint: remove it, or choose mode \"proxy\" or \"socket\")")
+			v.failHint("listen", "remove it, or choose mode \"proxy\" or \"socket\"", "not used in mode \"none\"")
 		}
 		return
 	}
 	if cfg.Listen == "" {
-		v.fail("listen", "missing (hint: the public address procmon owns, e.g. listen = \"127.0.0.1:8080\")")
+		v.failHint("listen", "the public address procmon owns, e.g. listen = \"127.0.0.1:8080\"", "missing")
 		return
 	}
 	_, port, err := splitHostPort(cfg.Listen)
 	if err != nil {
-		v.fail("listen", "%q: %v (hint: write host:port, e.g. \"127.0.0.1:8080\" or \":8080\")", cfg.Listen, err)
+		v.failHint("listen", "write host:port, e.g. \"127.0.0.1:8080\" or \":8080\"", "%q: %v", cfg.Listen, err)
 	} else if port < 1 || port > 65535 {
-		v.fail("listen", "port %d is not usable (hint: choose a port between 1 and 65535)", port)
+		v.failHint("listen", "choose a port between 1 and 65535", "port %d is not usable", port)
 	}
 }
 
@@ -154,12 +162,12 @@ func (v *validator) ready(fc *fileConfig, cfg *Config) {
 		r.Check = map[Mode]ReadyCheck{ModeProxy: ReadyHTTP, ModeSocket: ReadyNotify, ModeNone: ReadyStarted}[cfg.Mode]
 	case ReadyHTTP, ReadyTCP:
 		if cfg.Mode == ModeSocket || cfg.Mode == ModeNone {
-			v.fail("ready.check", "%q needs a port of the worker's own, which mode %q does not give (hint: use \"notify\" and send READY=1)", r.Check, cfg.Mode)
+			v.failHint("ready.check", "use \"notify\" and send READY=1", "%q needs a port of the worker's own, which mode %q does not give", r.Check, cfg.Mode)
 		}
 	case ReadyNotify:
 	case ReadyStarted:
 		if cfg.Mode != ModeNone {
-			v.fail("ready.check", "\"started\" is only for mode \"none\" (hint: use http, tcp or notify)")
+			v.failHint("ready.check", "use http, tcp or notify", "\"started\" is only for mode \"none\"")
 		}
 	default:
 		v.fail("ready.check", "%q is not one of http, tcp, notify", r.Check)
@@ -185,7 +193,7 @@ func (v *validator) heartbeat(fc *fileConfig, cfg *Config) {
 		v.fail("heartbeat.path", "%q must start with /", h.Path)
 	}
 	if h.Interval > 0 && cfg.Mode == ModeNone {
-		v.fail("heartbeat.interval", "mode \"none\" has no listen address to check (hint: remove [heartbeat])")
+		v.failHint("heartbeat.interval", "remove [heartbeat]", "mode \"none\" has no listen address to check")
 	}
 }
 
@@ -198,7 +206,7 @@ func (v *validator) log(fc *fileConfig, cfg *Config) {
 	if fc.Log.MaxSize != "" {
 		n, err := parseSize(fc.Log.MaxSize)
 		if err != nil {
-			v.fail("log.max_size", "%q: %v (hint: write it like \"10MB\" or \"512KB\")", fc.Log.MaxSize, err)
+			v.failHint("log.max_size", "write it like \"10MB\" or \"512KB\"", "%q: %v", fc.Log.MaxSize, err)
 		}
 		cfg.Log.MaxSize = n
 	}

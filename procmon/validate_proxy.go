@@ -20,12 +20,12 @@ func (v *validator) proxy(fp *fileProxy, cfg *Config) {
 	p.BufferBody = v.size("proxy.buffer_body", fp.BufferBody, proxy.DefaultBufferBody, 1<<30)
 	p.MaxHead = int(v.size("proxy.max_head", fp.MaxHead, proxy.DefaultMaxHead, 1<<20))
 	if fp.MaxHead != "" && p.MaxHead < 1<<10 {
-		v.fail("proxy.max_head", "%q is too small for real requests (hint: at least \"1KB\"; the default is \"32KB\")", fp.MaxHead)
+		v.failHint("proxy.max_head", "at least \"1KB\"; the default is \"32KB\"", "%q is too small for real requests", fp.MaxHead)
 	}
 	for _, t := range fp.Trusted {
 		pre, err := parseTrusted(t)
 		if err != nil {
-			v.fail("proxy.trusted", "%q is not an address or CIDR (hint: write it like \"10.0.0.0/8\", \"127.0.0.1\" or \"::1/128\")", t)
+			v.failHint("proxy.trusted", "write it like \"10.0.0.0/8\", \"127.0.0.1\" or \"::1/128\"", "%q is not an address or CIDR", t)
 			continue
 		}
 		p.Trusted = append(p.Trusted, pre)
@@ -38,7 +38,7 @@ func (v *validator) proxy(fp *fileProxy, cfg *Config) {
 		v.fail("proxy.underscores", "%q is not one of drop, refuse", fp.Underscores)
 	}
 	if cfg.Mode != ModeProxy && fp.set() {
-		v.fail("proxy", "only used in mode \"proxy\" (hint: remove the [proxy] table, or set mode = \"proxy\")")
+		v.failHint("proxy", "remove the [proxy] table, or set mode = \"proxy\"", "only used in mode \"proxy\"")
 	}
 }
 
@@ -50,7 +50,7 @@ func (v *validator) size(key, s string, def, max int64) int64 {
 	n, err := parseSize(s)
 	switch {
 	case err != nil:
-		v.fail(key, "%q: %v (hint: write it like \"1MB\" or \"32KB\")", s, err)
+		v.failHint(key, "write it like \"1MB\" or \"32KB\"", "%q: %v", s, err)
 		return def
 	case n > max:
 		v.fail(key, "%q is more than %s", s, fmt.Sprintf("%d MB", max>>20))

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/procmon/proxy"
 )
 
@@ -78,10 +79,9 @@ func (w *worker) spawn(spec spawnSpec) (*exec.Cmd, error) {
 	if err != nil {
 		r.Close()
 		if spec.cred != nil && errors.Is(err, os.ErrPermission) {
-			return nil, fmt.Errorf("start worker %d as %s: %w (hint: dir, the release in it and command must be readable and executable by user %s)",
-				w.id, spec.userEnv["USER"], err, spec.userEnv["USER"])
+			return nil, hint.Wrap(fmt.Errorf("start worker %d as %s: %w", w.id, spec.userEnv["USER"], err), fmt.Sprintf("dir, the release in it and command must be readable and executable by user %s", spec.userEnv["USER"]))
 		}
-		return nil, fmt.Errorf("start worker %d: %w (hint: check command and dir in the config)", w.id, err)
+		return nil, hint.Wrap(fmt.Errorf("start worker %d: %w", w.id, err), "check command and dir in the config")
 	}
 	w.pid = cmd.Process.Pid
 	w.started = time.Now()

@@ -8,6 +8,7 @@ import (
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/report"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // check is `deploy <env> check`: deploy.Check on every host in parallel,
@@ -47,7 +48,7 @@ func (c *command) check(ctx context.Context) error {
 		return err
 	}
 	if failed > 0 {
-		return &hintedError{msg: fmt.Sprintf("check: %d item(s) failed", failed), hint: "see the hints above; nothing was changed"}
+		return hint.Errorf("see the hints above; nothing was changed", "check: %d item(s) failed", failed)
 	}
 	return nil
 }

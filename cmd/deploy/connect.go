@@ -10,6 +10,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/term"
 
 	"github.com/deploytool/deploy/deploy/remote"
@@ -96,7 +97,7 @@ func (d *dialer) note(format string, args ...any) {
 // withEnv fills the env's name into the SSH layer's hints, which say
 // `deploy <env> trust`, so that the hint is a command to run as printed.
 func (d *dialer) withEnv(err error) error {
-	if err == nil || !strings.Contains(remote.Hint(err), "<env>") {
+	if err == nil || !strings.Contains(hint.Of(err), "<env>") {
 		return err
 	}
 	return &envHintError{err: err, env: d.env.Name}
@@ -111,7 +112,7 @@ type envHintError struct {
 func (e *envHintError) Error() string { return e.err.Error() }
 func (e *envHintError) Unwrap() error { return e.err }
 func (e *envHintError) Hint() string {
-	return strings.ReplaceAll(remote.Hint(e.err), "<env>", e.env)
+	return strings.ReplaceAll(hint.Of(e.err), "<env>", e.env)
 }
 
 // promptTTY asks for a secret on the terminal, without echo.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/script"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // changelogMax caps the commits a dry run lists per host.
@@ -56,8 +58,8 @@ func (c *command) dryRun(ctx context.Context) error {
 		}
 	}
 	if len(unreached) > 0 {
-		return &hintedError{msg: "dry run: could not read " + strings.Join(unreached, ", ") + ": a deploy would fail there",
-			hint: "see the host's line above; 'deploy " + c.env.Name + " check' runs the full preflight"}
+		return hint.Wrap(errors.New("dry run: could not read "+strings.Join(unreached, ", ")+": a deploy would fail there"),
+			"see the host's line above; 'deploy "+c.env.Name+" check' runs the full preflight")
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/gitsource"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // localRepo opens the laptop's clone of the app: the git repository that
@@ -69,10 +71,8 @@ func (c *command) localSafety() error {
 		}
 		return nil
 	}
-	return &hintedError{
-		msg:  "refusing to deploy: " + strings.Join(problems, "; "),
-		hint: "push your changes (git push) and fetch before deploying, or deploy anyway with --force",
-	}
+	return hint.Wrap(errors.New("refusing to deploy: "+strings.Join(problems, "; ")),
+		"push your changes (git push) and fetch before deploying, or deploy anyway with --force")
 }
 
 // localProblems compares what the deploy ships with the local branch.

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/report"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // status is `deploy <env> status`: one table for every host, read in
@@ -55,12 +57,12 @@ func (c *command) status(ctx context.Context) error {
 // whose procmon said what to do.
 func statusProblems(rows []report.StatusRow) error {
 	var lines []string
-	hint := ""
+	fix := ""
 	for _, r := range rows {
 		if p := r.Problem(); p != "" {
 			lines = append(lines, r.Host+": "+p)
-			if hint == "" && r.Err == "" {
-				hint = r.AppHint
+			if fix == "" && r.Err == "" {
+				fix = r.AppHint
 			}
 		}
 	}
@@ -68,5 +70,5 @@ func statusProblems(rows []report.StatusRow) error {
 		return nil
 	}
 	msg := fmt.Sprintf("status: %d of %d host(s) need attention\n%s", len(lines), len(rows), strings.Join(lines, "\n"))
-	return &hintedError{msg: msg, hint: hint}
+	return hint.Wrap(errors.New(msg), fix)
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploytool/deploy/procmon"
@@ -56,7 +57,7 @@ With --wait it prints the verdict and exits with the status below.`,
 
 func reload(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.Duration("timeout") < 0 {
-		return fmt.Errorf("--timeout %s: must be positive (hint: e.g. --timeout 90s)", c.Duration("timeout"))
+		return hint.Wrap(fmt.Errorf("--timeout %s: must be positive", c.Duration("timeout")), "e.g. --timeout 90s")
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
@@ -67,7 +68,7 @@ func reload(c *cli.Context, stdout, stderr io.Writer) error {
 	code := control.ExitCode(r, err)
 	switch {
 	case err != nil && c.Context.Err() != nil:
-		return &exitError{code: control.ExitTimeout, err: fmt.Errorf("reload of %s: interrupted before the verdict; the reload goes on (hint: 'procmon status -c %s' shows its result)", cfg.Name, c.String("config"))}
+		return &exitError{code: control.ExitTimeout, err: hint.Wrap(fmt.Errorf("reload of %s: interrupted before the verdict; the reload goes on", cfg.Name), fmt.Sprintf("'procmon status -c %s' shows its result", c.String("config")))}
 	case err != nil:
 		return &exitError{code: code, err: fmt.Errorf("reload %s: %w", cfg.Name, err)}
 	case code == control.ExitOK:
@@ -75,9 +76,9 @@ func reload(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	control.RenderReload(stderr, r)
 	if code == control.ExitAbandoned {
-		return &exitError{code: code, err: fmt.Errorf("reload of %s abandoned (hint: fix the cause above and reload again; 'procmon logs -c %s' shows the whole log)", cfg.Name, c.String("config"))}
+		return &exitError{code: code, err: hint.Wrap(fmt.Errorf("reload of %s abandoned", cfg.Name), fmt.Sprintf("fix the cause above and reload again; 'procmon logs -c %s' shows the whole log", c.String("config")))}
 	}
-	return &exitError{code: code, err: fmt.Errorf("reload of %s: no verdict (hint: 'procmon status -c %s' shows whether it finished)", cfg.Name, c.String("config"))}
+	return &exitError{code: code, err: hint.Wrap(fmt.Errorf("reload of %s: no verdict", cfg.Name), fmt.Sprintf("'procmon status -c %s' shows whether it finished", c.String("config")))}
 }
 
 func statusCommand(stdout io.Writer) *cli.Command {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploytool/deploy/procmon/logfile"
@@ -27,14 +28,14 @@ Without [log] file the output is in procmon's stderr: under systemd,
 		},
 		Action: func(c *cli.Context) error {
 			if c.Int("lines") < 0 {
-				return fmt.Errorf("-n %d: must be 0 or more (hint: -n 100 prints the last 100 lines)", c.Int("lines"))
+				return hint.Wrap(fmt.Errorf("-n %d: must be 0 or more", c.Int("lines")), "-n 100 prints the last 100 lines")
 			}
 			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
 			}
 			if cfg.Log.File == "" {
-				return fmt.Errorf("%s has no [log] file: worker output goes to procmon's stderr (hint: under systemd, journalctl -u procmon@%s; or set [log] file and restart procmon)", c.String("config"), cfg.Name)
+				return hint.Wrap(fmt.Errorf("%s has no [log] file: worker output goes to procmon's stderr", c.String("config")), fmt.Sprintf("under systemd, journalctl -u procmon@%s; or set [log] file and restart procmon", cfg.Name))
 			}
 			opts := logfile.ReadOptions{Lines: c.Int("lines"), Follow: c.Bool("follow")}
 			err = logfile.Read(c.Context, cfg.Log.File, opts, func(line string) error {

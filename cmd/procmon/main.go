@@ -22,13 +22,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploytool/deploy/internal/version"
@@ -106,20 +106,6 @@ func report(w io.Writer, err error) int {
 	return 1
 }
 
-// printError prints each line of err as "error: …", with any
-// "(hint: …)" moved to a "hint: …" line of its own, and the hint of an
-// error that carries one (control.HintError) last.
-func printError(w io.Writer, err error) {
-	hinted := false
-	for _, line := range strings.Split(err.Error(), "\n") {
-		msg, hint, ok := strings.Cut(line, " (hint: ")
-		fmt.Fprintf(w, "error: %s\n", msg)
-		if ok {
-			hinted = true
-			fmt.Fprintf(w, "hint: %s\n", strings.TrimSuffix(hint, ")"))
-		}
-	}
-	if he, ok := errors.AsType[control.HintError](err); ok && !hinted && he.Hint() != "" {
-		fmt.Fprintf(w, "hint: %s\n", he.Hint())
-	}
-}
+// printError prints err as "error: …" lines and its hint as "hint: …"
+// (each problem of a config with several gets its own).
+func printError(w io.Writer, err error) { hint.Print(w, err) }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/version"
 )
 
@@ -102,8 +104,11 @@ func TestRunErrors(t *testing.T) {
 
 func TestPrintError(t *testing.T) {
 	var out bytes.Buffer
-	printError(&out, fmt.Errorf("a.toml:3: key \"listen\": port 0 is not usable (hint: choose a port between 1 and 65535)"))
-	want := "error: a.toml:3: key \"listen\": port 0 is not usable\nhint: choose a port between 1 and 65535\n"
+	printError(&out, errors.Join(
+		hint.Errorf("choose a port between 1 and 65535", "a.toml:3: key \"listen\": port 0 is not usable"),
+		hint.Errorf(`write it like "30s"`, "a.toml:5: key \"stop_timeout\": \"30\" is not a duration")))
+	want := "error: a.toml:3: key \"listen\": port 0 is not usable\nhint: choose a port between 1 and 65535\n" +
+		"error: a.toml:5: key \"stop_timeout\": \"30\" is not a duration\nhint: write it like \"30s\"\n"
 	if out.String() != want {
 		t.Fatalf("got %q, want %q", out.String(), want)
 	}

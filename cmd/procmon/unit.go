@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/urfave/cli/v2"
 
 	"github.com/deploytool/deploy/procmon/unit"
@@ -31,8 +32,7 @@ config sets none and the app would run as root.`,
 		Action: func(c *cli.Context) error {
 			for _, f := range []string{"user", "group"} {
 				if c.IsSet(f) {
-					return fmt.Errorf("--%s is gone: the app's user and group are keys of its config now (hint: set %s = %q in %s; procmon stays root and starts the workers as that user)",
-						f, f, c.String(f), c.String("config"))
+					return hint.Wrap(fmt.Errorf("--%s is gone: the app's user and group are keys of its config now", f), fmt.Sprintf("set %s = %q in %s; procmon stays root and starts the workers as that user", f, c.String(f), c.String("config")))
 				}
 			}
 			cfg, err := loadConfig(c)

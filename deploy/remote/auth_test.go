@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -30,7 +31,7 @@ func TestAuthViaAgent(t *testing.T) {
 		t.Fatal("Dial logged in with no key at all")
 	}
 	wantContains(t, "error", err.Error(), "log in to", s.Addr(), "no key was accepted")
-	wantContains(t, "hint", remote.Hint(err), "authorized_keys", "ssh-add")
+	wantContains(t, "hint", hint.Of(err), "authorized_keys", "ssh-add")
 }
 
 func TestAuthViaKeyFile(t *testing.T) {
@@ -51,7 +52,7 @@ func TestAuthViaKeyFile(t *testing.T) {
 		t.Fatal("Dial ignored a missing key file")
 	}
 	wantContains(t, "error", err.Error(), tg.KeyFile, "no such file")
-	wantContains(t, "hint", remote.Hint(err), "`key`")
+	wantContains(t, "hint", hint.Of(err), "`key`")
 }
 
 func TestAuthDefaultIdentity(t *testing.T) {
@@ -124,7 +125,7 @@ func TestAuthEncryptedKeyPrompt(t *testing.T) {
 				t.Fatal("Dial succeeded, want an error")
 			}
 			wantContains(t, "error", err.Error(), tt.wantErr)
-			wantContains(t, "hint", remote.Hint(err), tt.wantHint)
+			wantContains(t, "hint", hint.Of(err), tt.wantHint)
 		})
 	}
 }

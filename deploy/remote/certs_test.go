@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -142,6 +143,6 @@ Host off
 			t.Fatal("StrictHostKeyChecking no was accepted")
 		}
 		wantContains(t, "error", err.Error(), "StrictHostKeyChecking no")
-		wantContains(t, "hint", remote.Hint(err), "accept-new")
+		wantContains(t, "hint", hint.Of(err), "accept-new")
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -41,7 +42,7 @@ func TestCutMidCommandFailsRunPromptly(t *testing.T) {
 		t.Errorf("a cut connection looks like an exit status: %v", err)
 	}
 	wantContains(t, "error", err.Error(), "connection", "died", tg.Host)
-	if remote.Hint(err) == "" {
+	if hint.Of(err) == "" {
 		t.Error("no hint for a dead connection")
 	}
 	// The client stays unusable; a new Dial works.
@@ -133,7 +134,7 @@ func TestConnectRefusedHasHint(t *testing.T) {
 		t.Fatal("Dial to a closed port succeeded")
 	}
 	wantContains(t, "error", err.Error(), "connect to nobody@127.0.0.1:", "connection refused")
-	wantContains(t, "hint", remote.Hint(err), "is sshd running", "port")
+	wantContains(t, "hint", hint.Of(err), "is sshd running", "port")
 }
 
 func TestConnectTimeoutHasHint(t *testing.T) {
@@ -164,7 +165,7 @@ func TestConnectTimeoutHasHint(t *testing.T) {
 		t.Errorf("Dial took %s despite a 300ms timeout", el)
 	}
 	wantContains(t, "error", err.Error(), "timed out")
-	if remote.Hint(err) == "" {
+	if hint.Of(err) == "" {
 		t.Error("no hint for a timeout")
 	}
 }

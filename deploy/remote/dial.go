@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -72,7 +73,7 @@ func closeChain(chain []*ssh.Client) {
 func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Options, jump bool) (*ssh.Client, error) {
 	hk, err := newHostKeys(e, o, jump)
 	if err != nil {
-		return nil, &Error{Op: "connect to", Host: e.String(), Err: err, hint: Hint(err)}
+		return nil, &Error{Op: "connect to", Host: e.String(), Err: err, hint: hint.Of(err)}
 	}
 	signers, err := a.signers(e)
 	if err != nil {

@@ -52,7 +52,7 @@
 // is closed and the running command fails with an error saying the
 // connection died.
 //
-// Errors name the host; Hint(err) returns what the user should do, for the
+// Errors name the host; internal/hint.Of(err) returns what the user should do, for the
 // CLI's "hint:" line.
 //
 // x/crypto/ssh is used only in this package.

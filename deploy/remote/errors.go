@@ -1,8 +1,9 @@
 package remote
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // Error is a failure to reach, log in to or use a host. Hint, when not
@@ -28,21 +29,7 @@ func (e *Error) Hint() string {
 	if e.hint != "" {
 		return e.hint
 	}
-	return Hint(e.Err)
-}
-
-// Hint returns the hint of the first error in err's chain that has one
-// (a method Hint() string), or "". The CLI prints it as "hint: …".
-func Hint(err error) string {
-	for err != nil {
-		if h, ok := err.(interface{ Hint() string }); ok {
-			if s := h.Hint(); s != "" {
-				return s
-			}
-		}
-		err = errors.Unwrap(err)
-	}
-	return ""
+	return hint.Of(e.Err)
 }
 
 // ExitError is a remote command that ran and exited non-zero or was

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // Dial a host named in deploy.conf (an ssh_config alias works too), run a
@@ -16,7 +17,7 @@ func ExampleDial() {
 	c, err := remote.Dial(ctx, remote.Target{Host: "web1", User: "deploy"}, remote.Options{Stats: &stats})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
-		if h := remote.Hint(err); h != "" {
+		if h := hint.Of(err); h != "" {
 			fmt.Fprintln(os.Stderr, "hint:", h)
 		}
 		return

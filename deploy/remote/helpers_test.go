@@ -14,6 +14,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -45,7 +46,7 @@ func dial(t *testing.T, tg remote.Target, o remote.Options) *remote.Client {
 	t.Helper()
 	c, err := remote.Dial(ctxT(t), tg, o)
 	if err != nil {
-		t.Fatalf("Dial(%+v): %v\nhint: %s", tg, err, remote.Hint(err))
+		t.Fatalf("Dial(%+v): %v\nhint: %s", tg, err, hint.Of(err))
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 	"golang.org/x/crypto/ssh"
 )
@@ -30,9 +31,9 @@ func TestUnknownHostKeyRefusedWithFingerprint(t *testing.T) {
 	wantContains(t, "error", err.Error(), "unknown host key", fp, "ssh-ed25519", s.Addr())
 	// The hint names the step that records the key and runs nothing, not
 	// a command with --accept-new (a deploy, followed as printed).
-	wantContains(t, "hint", remote.Hint(err), "'deploy <env> trust'", "known_hosts")
-	if strings.Contains(remote.Hint(err), "--accept-new") {
-		t.Errorf("hint %q suggests --accept-new", remote.Hint(err))
+	wantContains(t, "hint", hint.Of(err), "'deploy <env> trust'", "known_hosts")
+	if strings.Contains(hint.Of(err), "--accept-new") {
+		t.Errorf("hint %q suggests --accept-new", hint.Of(err))
 	}
 	if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); !os.IsNotExist(err) {
 		t.Errorf("a refused key was written to known_hosts (stat: %v)", err)
@@ -93,7 +94,7 @@ func TestChangedHostKeyRefusedEvenWithAcceptNew(t *testing.T) {
 		t.Errorf("HostKeyError = %+v, want changed at %s:1", he, kh)
 	}
 	wantContains(t, "error", err.Error(), "CHANGED", kh+":1", ssh.FingerprintSHA256(s.HostKey()), "man-in-the-middle")
-	wantContains(t, "hint", remote.Hint(err), "ssh-keygen -R", "'deploy <env> trust'", "ever replaces a known key")
+	wantContains(t, "hint", hint.Of(err), "ssh-keygen -R", "'deploy <env> trust'", "ever replaces a known key")
 	after, _ := os.ReadFile(kh)
 	if string(before) != string(after) {
 		t.Errorf("known_hosts changed from %q to %q", before, after)
@@ -138,7 +139,7 @@ func TestTrust(t *testing.T) {
 
 	keys, err := remote.Trust(ctxT(t), target(s), o)
 	if err != nil {
-		t.Fatalf("Trust: %v\nhint: %s", err, remote.Hint(err))
+		t.Fatalf("Trust: %v\nhint: %s", err, hint.Of(err))
 	}
 	want := remote.HostKey{Host: fmt.Sprintf("[%s]:%d", s.Host(), s.Port()), Type: ssh.KeyAlgoED25519,
 		Fingerprint: ssh.FingerprintSHA256(s.HostKey()), Added: true, File: kh}

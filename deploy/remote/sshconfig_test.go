@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -176,7 +177,7 @@ func TestResolveErrors(t *testing.T) {
 			}
 			wantContains(t, "error", err.Error(), want...)
 			if res == remote.ResolveBuiltin && tt.builtin != nil {
-				wantContains(t, "hint", remote.Hint(err), "install the OpenSSH client")
+				wantContains(t, "hint", hint.Of(err), "install the OpenSSH client")
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -127,7 +128,7 @@ Host *
 			t.Fatal("Dial through a ProxyCommand that exits succeeded")
 		}
 		wantContains(t, "error", err.Error(), "proxy-was-here")
-		wantContains(t, "hint", remote.Hint(err), "ProxyCommand")
+		wantContains(t, "hint", hint.Of(err), "ProxyCommand")
 	})
 	wantContains(t, "jump sshd log", jump.Logs(), fmt.Sprintf("target 127.0.0.1 port %d", dest.Port()))
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // StatusRow is one host's line of `deploy <env> status`.
@@ -41,11 +42,7 @@ func NewStatusRow(env, host string, st *deploy.HostStatus, err error, app *deplo
 	case errors.Is(appErr, deploy.ErrProcmonMissing):
 		r.AppErr = "procmon not installed"
 	case appErr != nil:
-		r.AppErr = appErr.Error()
-		var h interface{ Hint() string }
-		if errors.As(appErr, &h) {
-			r.AppHint = h.Hint()
-		}
+		r.AppErr, r.AppHint = appErr.Error(), hint.Of(appErr)
 	}
 	return r
 }

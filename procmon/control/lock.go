@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // maxSocketPath is the longest path a unix socket address holds (sun_path
@@ -124,7 +126,7 @@ func listenSocket(path string, gid int) (*net.UnixListener, error) {
 		if err := os.Lchown(tmp, -1, gid); err != nil {
 			ln.Close()
 			os.Remove(tmp)
-			return nil, fmt.Errorf("control socket %s: give it to group %d: %w (hint: procmon must run as root or be a member of that group)", path, gid, err)
+			return nil, hint.Wrap(fmt.Errorf("control socket %s: give it to group %d: %w", path, gid, err), "procmon must run as root or be a member of that group")
 		}
 	}
 	if err := os.Chmod(tmp, mode); err != nil {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // ContinuedMark ends every chunk of a line that was cut because it was
@@ -128,7 +130,7 @@ func openAppend(path string, gid int) (*os.File, int64, error) {
 		}
 		if err != nil {
 			f.Close()
-			return nil, 0, fmt.Errorf("log file %s: give it to group %d: %w (hint: procmon must run as root or be a member of that group)", path, gid, err)
+			return nil, 0, hint.Wrap(fmt.Errorf("log file %s: give it to group %d: %w", path, gid, err), "procmon must run as root or be a member of that group")
 		}
 	}
 	fi, err := f.Stat()

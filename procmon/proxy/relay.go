@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/deploytool/deploy/internal/hint"
 )
 
 // answerRelay reads a worker's answer head and passes the answer on to
@@ -40,7 +42,7 @@ func (r *answerRelay) read(br *bufio.Reader, isHead bool) error {
 		}
 		if n := len(r.head); n-lineStart < 2 || r.head[n-2] != '\r' {
 			// HTTP/1.1 ends lines with CRLF; waiting for one would hang.
-			return fmt.Errorf("%w: a line of its head ends in a bare LF (hint: the worker must end header lines with CRLF)", errBadAnswer)
+			return hint.Wrap(fmt.Errorf("%w: a line of its head ends in a bare LF", errBadAnswer), "the worker must end header lines with CRLF")
 		}
 		if len(r.head)-lineStart == 2 {
 			return parseWorkerAnswer(r.head, isHead, &r.ans)
