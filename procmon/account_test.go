@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/testusers"
 )
 
@@ -50,7 +51,7 @@ func TestWorkerUserCannotReadDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sup.Run(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "as nobody") || !strings.Contains(err.Error(), "readable and executable by user nobody") {
+	if err == nil || !strings.Contains(err.Error(), "as nobody") || !strings.Contains(hint.Of(err), "readable and executable by user nobody") {
 		t.Fatalf("Run = %v, want a permission error naming user nobody", err)
 	}
 }

@@ -121,7 +121,7 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 func (v *validator) account(fc *fileConfig, cfg *Config) {
 	a, err := lookupAccount(fc.User, fc.Group)
 	if ae, ok := errors.AsType[*accountError](err); ok {
-		v.fail(ae.key, "%v", ae.err)
+		v.failHint(ae.key, hint.Of(ae.err), "%v", ae.err)
 		return
 	}
 	cfg.User, cfg.Group = a.user, a.group
