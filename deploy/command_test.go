@@ -1,13 +1,11 @@
 package deploy
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/script"
+	"github.com/deploytool/deploy/internal/golden"
 )
 
 // sampleEnv is a full env for the golden command lines.
@@ -63,18 +61,6 @@ func TestGoldenCommandLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", "command_"+name+".golden")
-		if os.Getenv("UPDATE_GOLDEN") != "" {
-			if err := os.WriteFile(golden, []byte(line+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-		}
-		if line+"\n" != string(want) {
-			t.Errorf("%s command line changed:\n got: %s\nwant: %s", name, line, strings.TrimSpace(string(want)))
-		}
+		golden.Assert(t, "command_"+name, line+"\n")
 	}
 }

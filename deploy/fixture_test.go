@@ -1,17 +1,16 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // origin is a real git repository made in a temp dir, the repo to deploy.
@@ -69,7 +68,7 @@ type server struct {
 	t    testing.TB
 	env  *config.Env
 	conn *Local
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 }
 
 func newServer(t testing.TB, o *origin) *server {
@@ -79,7 +78,7 @@ func newServer(t testing.TB, o *origin) *server {
 		t:    t,
 		env:  &config.Env{Name: "production", Repo: o.dir, Path: filepath.Join(root, "srv", "app")},
 		conn: &Local{Dir: root},
-		out:  &syncBuffer{},
+		out:  &syncbuf.Buffer{},
 	}
 }
 
@@ -182,22 +181,4 @@ func waitFile(t testing.TB, path string) {
 // gateHook is a hook that writes started, then waits (bounded) for release.
 func gateHook(started, release string) string {
 	return "touch '" + started + "'; for i in $(seq 600); do [ -e '" + release + "' ] && exit 0; sleep 0.05; done; exit 9"
-}
-
-// syncBuffer is a bytes.Buffer safe for the transport's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/remote"
 	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -29,7 +30,7 @@ type fleet struct {
 	known  string // known_hosts listing every host
 	home   string
 	stats  remote.Stats
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 }
 
 // newFleet starts n hosts, sets them up and deploys the origin's first
@@ -37,7 +38,7 @@ type fleet struct {
 func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	t.Setenv("SSH_AUTH_SOCK", "")
-	f := &fleet{t: t, mount: t.TempDir(), origin: newOrigin(t), home: t.TempDir(), out: &syncBuffer{}}
+	f := &fleet{t: t, mount: t.TempDir(), origin: newOrigin(t), home: t.TempDir(), out: &syncbuf.Buffer{}}
 	dir := t.TempDir()
 	client := sshtest.NewKey(t, filepath.Join(dir, "id_ed25519"), "")
 	f.key, f.known = client.File, filepath.Join(dir, "known_hosts")

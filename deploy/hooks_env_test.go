@@ -166,3 +166,23 @@ func sorted(ids []string) string {
 	sort.Strings(c)
 	return strings.Join(c, " ")
 }
+
+// The env key's variables reach hooks but cannot change what the script
+// runs, even when named like the script's own variables.
+func TestEnvVarsCannotRewireTheScript(t *testing.T) {
+	o, s, _ := deployed(t)
+	sha := o.commit(nil)
+	s.env.PreDeploy = `echo "HOOK-RAN sha=$DEPLOY_SHA mine=$SHA" > hook.out`
+	s.env.Vars = map[string]string{"SHA": "abc", "REF": "x", "SETSID": "echo", "P": "/nowhere"}
+	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(s.env.Path, "releases", res.NewRelease, "hook.out"))
+	if err != nil {
+		t.Fatalf("the hook did not run: %v", err)
+	}
+	if want := "HOOK-RAN sha=" + sha + " mine=abc\n"; string(b) != want {
+		t.Errorf("hook wrote %q, want %q", b, want)
+	}
+}

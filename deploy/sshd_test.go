@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/sshtest"
 )
 
 // This file runs the protocol over a real OpenSSH sshd on 127.0.0.1 with
@@ -62,69 +63,20 @@ func (c *sshCLIConn) Interactive(ctx context.Context, cmd string) error {
 
 func (c *sshCLIConn) Close() error { return nil }
 
-// startSSHD starts sshd on a free loopback port; it skips when sshd is
-// missing, unless DEPLOY_REQUIRE_SSHD is set (CI).
+// startSSHD starts a real sshd (internal/sshtest) and returns a Conn that
+// talks to it through the OpenSSH client, as a user's own ssh would.
 func startSSHD(t *testing.T) *sshCLIConn {
 	t.Helper()
-	sshd := "/usr/sbin/sshd"
-	if _, err := os.Stat(sshd); err != nil {
-		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
-			t.Fatalf("sshd required: %v", err)
-		}
-		t.Skip("no sshd")
-	}
 	if _, err := exec.LookPath("ssh"); err != nil {
-		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
+		if os.Getenv(sshtest.RequireEnv) != "" {
 			t.Fatalf("ssh client required: %v", err)
 		}
 		t.Skip("no ssh client")
 	}
-	dir := t.TempDir()
-	for _, k := range []string{"host", "user"} {
-		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ssh-keygen: %v %s", err, out)
-		}
-	}
-	pub, _ := os.ReadFile(filepath.Join(dir, "user.pub"))
-	hostPub, _ := os.ReadFile(filepath.Join(dir, "host.pub"))
-	must(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPidFile none\n"+
-		"StrictModes no\nUsePAM no\nPermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n",
-		port, filepath.Join(dir, "host"), filepath.Join(dir, "authorized_keys"))
-	must(t, os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600))
-	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	known := filepath.Join(dir, "known_hosts")
-	must(t, os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", port, hostPub)), 0o600))
-	user := os.Getenv("USER")
-	if user == "" {
-		user = "root"
-	}
-	conn := &sshCLIConn{args: []string{"-p", fmt.Sprint(port), "-i", filepath.Join(dir, "user"), "-F", "/dev/null",
-		"-o", "UserKnownHostsFile=" + known, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-		"-o", "ConnectTimeout=10", user + "@127.0.0.1"}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var out strings.Builder
-		if err := conn.Run(context.Background(), "true", nil, &out, &out); err == nil {
-			return conn
-		} else if time.Now().After(deadline) {
-			t.Fatalf("sshd not ready in 20s: %v %s\nsshd log:\n%s", err, out.String(), logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s := sshtest.Start(t, sshtest.Options{})
+	return &sshCLIConn{args: []string{"-p", fmt.Sprint(s.Port()), "-i", s.ClientKeyFile(), "-F", "/dev/null",
+		"-o", "UserKnownHostsFile=" + s.KnownHostsFile(), "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+		"-o", "ConnectTimeout=10", s.User() + "@" + s.Host()}}
 }
 
 func must(t *testing.T, err error) {

@@ -17,10 +17,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // Bounds for every wait: generous, because the machine is shared.
@@ -113,7 +115,7 @@ func startApp(t *testing.T, tc appCase) *app {
 		write(t, filepath.Join(cmd.Dir, tc.verFile), tc.verText+"\n")
 		cmd.Env = cleanEnv("APP_VERSION=should-not-win")
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	a := &app{cmd: cmd, done: make(chan struct{})}
 	var ln net.Listener
@@ -121,7 +123,7 @@ func startApp(t *testing.T, tc appCase) *app {
 		ln = passListener(t, cmd)
 		a.addr = ln.Addr().String()
 	} else {
-		a.addr = freeAddr(t)
+		a.addr = freeport.Addr(t)
 		_, port, _ := net.SplitHostPort(a.addr)
 		cmd.Env = append(cmd.Env, "PORT="+port)
 	}
@@ -336,16 +338,6 @@ func expectStatus(t *testing.T, url string, want int) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // cleanEnv is this process's environment without what would steer the
 // apps (sockets, ports, versions, hook variables), plus extra.
 func cleanEnv(extra ...string) []string {
@@ -378,24 +370,6 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer collects a child's output from two pipes at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestNpmCIIfChanged runs node-hello's pre-deploy hook in a fake server

@@ -1,7 +1,6 @@
 package procmon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,9 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // appSpec describes a test app: the test binary as its worker, in a
@@ -39,25 +39,8 @@ type testApp struct {
 	sup     *Supervisor
 	cancel  context.CancelFunc
 	done    chan error
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	events  chan Event
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newTestApp(t *testing.T, spec appSpec) *testApp {
@@ -72,7 +55,7 @@ func newTestApp(t *testing.T, spec appSpec) *testApp {
 	if root == "" {
 		root = t.TempDir()
 	}
-	a := &testApp{t: t, root: root, spec: spec, cfgPath: filepath.Join(root, "app.toml"), out: &syncBuffer{}, events: make(chan Event, 100)}
+	a := &testApp{t: t, root: root, spec: spec, cfgPath: filepath.Join(root, "app.toml"), out: &syncbuf.Buffer{}, events: make(chan Event, 100)}
 	a.release = a.newRelease("r1")
 	a.link("r1")
 	if spec.mode != ModeNone {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // TestDaemonLogCappedUnderFlood runs two workers that print as fast as
@@ -39,7 +41,7 @@ max_size = "64KB"
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	d, err := NewDaemon(cfg, DaemonOptions{Stderr: stderr, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"github.com/deploytool/deploy/procmon/control"
 	"github.com/deploytool/deploy/procmon/metrics"
 	"github.com/deploytool/deploy/procmon/sdnotify"
@@ -53,7 +54,7 @@ type testDaemon struct {
 	d      *Daemon
 	source *fixedSource
 	client *control.Client
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	dmu    sync.Mutex
 	msgs   []sdnotify.Message
 }
@@ -68,7 +69,7 @@ func startDaemon(t *testing.T, a *testApp) *testDaemon {
 // launchDaemon is startDaemon without waiting for any state.
 func launchDaemon(t *testing.T, a *testApp) *testDaemon {
 	t.Helper()
-	td := &testDaemon{testApp: a, source: &fixedSource{memPercent: 40}, stderr: &syncBuffer{}}
+	td := &testDaemon{testApp: a, source: &fixedSource{memPercent: 40}, stderr: &syncbuf.Buffer{}}
 	ln, err := sdnotify.Listen(filepath.Join(a.root, "notify.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +271,7 @@ func TestDaemonDegradedAndSingleInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewDaemon(cfg, DaemonOptions{Stderr: &syncBuffer{}})
+	_, err = NewDaemon(cfg, DaemonOptions{Stderr: &syncbuf.Buffer{}})
 	if _, ok := errors.AsType[*control.AlreadyRunningError](err); !ok {
 		t.Fatalf("second daemon: %v, want AlreadyRunningError", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/golden"
 )
 
 // snapshot is every name under dir with its type, link target or content
@@ -104,7 +106,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Fatalf("--dry-run deployed")
 	}
 	got := normalize(r.stdout, f, []string{first, second, third})
-	assertCLIGolden(t, "dryrun", got)
+	golden.Assert(t, "dryrun", got)
 
 	// Without a local clone the changelog says why it is missing.
 	f.writeINI()
@@ -156,27 +158,5 @@ func TestLocalSafetyRefusesUnpushed(t *testing.T) {
 	}
 	if len(f.events()) != 2 {
 		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
-	}
-}
-
-// assertCLIGolden compares got with testdata/<name>.golden.
-// Refresh with UPDATE_GOLDEN=1 go test ./cmd/deploy -run DryRun.
-func assertCLIGolden(t *testing.T, name, got string) {
-	t.Helper()
-	golden := filepath.Join("testdata", name+".golden")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s changed:\n--- got\n%s--- want\n%s", name, got, want)
 	}
 }

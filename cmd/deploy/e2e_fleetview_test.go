@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // twoHosts adds a second sshd "host" to f. Both serve the same disk (one
@@ -38,24 +37,6 @@ func (f *fixture) writeHosts(hosts []string, extra ...string) {
 	}
 	f.conf = filepath.Join(f.t.TempDir(), "deploy.conf")
 	writeFile(f.t, f.conf, strings.Join(append(lines, extra...), "\n")+"\n")
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitFor waits, bounded, until cond holds.
@@ -136,7 +117,7 @@ func TestStatusCheckLogsOnTwoHosts(t *testing.T) {
 func testLogsFollow(t *testing.T, f *fixture, logFile, h1, h2 string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut lockedBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		err := run(ctx, []string{"deploy", "-c", f.conf, "production", "logs", "-f", "-n", "1", "log/app.log"}, strings.NewReader(""), &out, &errOut)

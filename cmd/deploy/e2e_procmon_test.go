@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
 )
 
 // repoRoot is the module's root directory.
@@ -33,16 +34,6 @@ func buildProcmon(t *testing.T) string {
 		t.Fatalf("go build procmon: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // answer GETs the app once and returns its body ("" on any failure).
@@ -82,7 +73,7 @@ func TestDeployWithRealProcmon(t *testing.T) {
 	f.origin.commit() // v2: VERSION is what the app answers with
 
 	dir := t.TempDir()
-	listen, pmConf, logFile := freeAddr(t), filepath.Join(dir, "app.toml"), filepath.Join(dir, "app.log")
+	listen, pmConf, logFile := freeport.Addr(t), filepath.Join(dir, "app.toml"), filepath.Join(dir, "app.log")
 	writeFile(t, pmConf, fmt.Sprintf(`name = "e2e"
 dir = %q
 command = ["python3", "app.py"]

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deploytool/deploy/internal/freeport"
 	"github.com/deploytool/deploy/internal/testusers"
 )
 
@@ -88,7 +89,7 @@ func newReadmeWorld(t *testing.T) *readmeWorld {
 	origin.commit() // v1: the app answers with its VERSION file
 	// SSH_AUTH_SOCK is empty: forward-agent yes warns and goes on.
 
-	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeAddr(t),
+	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeport.Addr(t),
 		pmConf: filepath.Join(shared, "myapp.toml"), sock: filepath.Join(shared, "run", "myapp.sock")}
 	writeFile(t, s.pmConf, nodeHelloProcmon(t, f.path, s.listen, s.sock, app.Name, filepath.Join(shared, "log", "myapp.log")))
 	return &readmeWorld{usersServer: s, f: f}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/deploytool/deploy/internal/freeport"
 	"github.com/deploytool/deploy/internal/sshtest"
 	"github.com/deploytool/deploy/internal/testusers"
 )
@@ -73,7 +74,7 @@ func newUsersServer(t *testing.T, pm string, inGroup bool) *usersServer {
 	writeFile(t, filepath.Join(origin.dir, "app.py"), string(appPy))
 	origin.commit() // v1: VERSION is what the app answers with
 
-	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeAddr(t),
+	s := &usersServer{fixture: f, app: app, deployer: deployer, pm: pm, listen: freeport.Addr(t),
 		pmConf: filepath.Join(shared, "app.toml"), sock: filepath.Join(shared, "run", "app.sock")}
 	writeFile(t, s.pmConf, fmt.Sprintf(`name = "app"
 dir = %q

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"github.com/deploytool/deploy/procmon/control"
 	"github.com/deploytool/deploy/procmon/sdnotify"
 )
@@ -88,7 +89,7 @@ func invoke(ctx context.Context, args ...string) (int, string, string) {
 func TestControlCommandsAgainstRealDaemon(t *testing.T) {
 	a := newCmdApp(t)
 	ctx := t.Context()
-	daemonErr := &syncBuf{}
+	daemonErr := &syncbuf.Buffer{}
 	notify, err := sdnotify.Listen(filepath.Join(a.dir, "notify.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func waitReady(t *testing.T, a *cmdApp, log fmt.Stringer) control.Status {
 // checkFollow runs `logs -f -n 0` while a reload writes new lines, then
 // ends it as Ctrl-C would.
 func checkFollow(t *testing.T, ctx context.Context, a *cmdApp) {
-	out := &syncBuf{}
+	out := &syncbuf.Buffer{}
 	follow := startProcmon(t, nil, out, io.Discard, "logs", "-f", "-n", "0", "-c", a.cfg)
 	time.Sleep(300 * time.Millisecond) // let it reach the end of the file before the new lines
 	if code, _, errOut := invoke(ctx, "reload", "--wait", "-c", a.cfg); code != 0 {

@@ -13,12 +13,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/internal/hint"
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"github.com/deploytool/deploy/internal/version"
 )
 
@@ -53,23 +53,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestVersion(t *testing.T) {
@@ -127,7 +110,7 @@ func TestRunServesReloadsOnSIGHUPAndStops(t *testing.T) {
 		dir, exe, addr, filepath.Join(dir, "app.sock"))), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuf{}, &syncBuf{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"procmon", "run", "-c", cfg}, stdout, stderr) }()
 	waitBody(t, "http://"+addr+"/", "generation 1", stderr)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"github.com/deploytool/deploy/internal/testusers"
 	"github.com/deploytool/deploy/procmon/control"
 )
@@ -71,7 +72,7 @@ file = %q
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	daemonErr := &syncBuf{}
+	daemonErr := &syncbuf.Buffer{}
 	daemon := startProcmon(t, nil, io.Discard, daemonErr, "run", "-c", cfg)
 	defer stopProcmon(t, daemon, syscall.SIGTERM, daemonErr)
 	waitReady(t, &cmdApp{cfg: cfg}, daemonErr)

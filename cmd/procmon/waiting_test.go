@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/syncbuf"
 	"github.com/deploytool/deploy/procmon/control"
 	"github.com/deploytool/deploy/procmon/sdnotify"
 )
@@ -33,7 +34,7 @@ func TestRunWaitsForFirstDeploy(t *testing.T) {
 	}
 	defer notify.Close()
 	notified := recordNotify(notify)
-	daemonErr := &syncBuf{}
+	daemonErr := &syncbuf.Buffer{}
 	daemon := startProcmon(t, []string{"NOTIFY_SOCKET=" + notify.Path()}, io.Discard, daemonErr, "run", "-c", a.cfg)
 	stopped := false
 	defer func() {

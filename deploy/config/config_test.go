@@ -101,6 +101,7 @@ func TestParseINIGood(t *testing.T) {
 }
 
 func TestParseHosts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want []Host
@@ -160,6 +161,7 @@ func TestINITOMLTwins(t *testing.T) {
 
 // TestClassicConfig reads the classic bash deploy's example unchanged.
 func TestClassicConfig(t *testing.T) {
+	t.Parallel()
 	cfg, err := Load("testdata/config/classic.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -220,6 +222,7 @@ func TestWriteToReadsBack(t *testing.T) {
 }
 
 func TestWriteToGolden(t *testing.T) {
+	t.Parallel()
 	cfg, err := ParseINI("/home/me/app/deploy.conf", []byte(baseINI+"key keys/k\nenv B=2\nenv A=1\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +249,7 @@ parallel 10
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	cfg, err := ParseINI("deploy.conf", []byte(baseINI+"env B=2\nenv A=1\nkeep 9\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +272,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestConfigEnv(t *testing.T) {
+	t.Parallel()
 	two, err := ParseINI("deploy.conf", []byte(baseINI+strings.Replace(baseINI, "[prod]", "[staging]", 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +298,7 @@ func TestConfigEnv(t *testing.T) {
 }
 
 func TestFindAndLoadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := Find(dir)
 	if want := "no deploy.conf or deploy.toml in " + dir; err == nil || !strings.HasPrefix(err.Error(), want) {

@@ -10,6 +10,7 @@ import (
 // TestParseINIErrors checks the exact message for each bad INI input; the
 // input is the minimal env (lines 1-4) followed by the extra lines.
 func TestParseINIErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, extra, want string
 	}{
@@ -60,6 +61,7 @@ func TestParseINIErrors(t *testing.T) {
 
 // TestParseINIStructureErrors checks errors about the file as a whole.
 func TestParseINIStructureErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, text, want string
 	}{
@@ -93,6 +95,7 @@ func TestParseINIStructureErrors(t *testing.T) {
 
 // TestParseTOMLErrors checks the exact message for each bad TOML input.
 func TestParseTOMLErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, text, want string
 	}{
@@ -192,6 +195,7 @@ func TestSameErrorsBothForms(t *testing.T) {
 
 // The DEPLOY_ settings the remote script reads may be given in env.
 func TestEnvAcceptsDeploySettings(t *testing.T) {
+	t.Parallel()
 	text := "[production]\nhost h\nrepo r\npath /srv/app\nenv DEPLOY_PROCMON=/usr/local/bin/procmon\nenv DEPLOY_HEALTH_TIMEOUT=120\n"
 	cfg, err := ParseINI("deploy.conf", []byte(text))
 	if err != nil {

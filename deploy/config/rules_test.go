@@ -7,6 +7,7 @@ import (
 )
 
 func TestCheckRef(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ref, err string
 	}{
@@ -48,6 +49,7 @@ func TestCheckRef(t *testing.T) {
 }
 
 func TestNormalizeRef(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"": "", "origin/master": "master", "v1": "v1", "origin/feat/x": "feat/x"} {
 		got, err := NormalizeRef(in)
 		if err != nil || got != want {
@@ -60,6 +62,7 @@ func TestNormalizeRef(t *testing.T) {
 }
 
 func TestCheckPaths(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -100,6 +103,7 @@ func TestCheckPaths(t *testing.T) {
 // --allow-onelevel` on names that are neither shas nor start with '-'
 // (those two are our own rules).
 func TestCheckRefAgreesWithGit(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}

@@ -86,6 +86,7 @@ func shas(cs []Commit) []string {
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	sub := filepath.Join(work, "a", "b")
@@ -104,6 +105,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	c1 := w.commit(work, "first")
@@ -146,6 +148,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestUnpushedAndMismatch(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	w.commit(work, "first")
@@ -219,6 +222,7 @@ func TestUnpushedAndMismatch(t *testing.T) {
 // TestUnpushedUpstreamName follows a branch's configured upstream when it
 // has another name on the remote.
 func TestUnpushedUpstreamName(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	w.commit(work, "first")
@@ -237,6 +241,7 @@ func TestUnpushedUpstreamName(t *testing.T) {
 }
 
 func TestLog(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	c1 := w.commit(work, "first")
@@ -286,6 +291,7 @@ func TestLog(t *testing.T) {
 // TestShallowClone walks a shallow clone's history without failing at its
 // missing parents.
 func TestShallowClone(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	work := w.clone("work")
 	w.commit(work, "first")

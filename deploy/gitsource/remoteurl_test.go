@@ -6,6 +6,7 @@ import (
 )
 
 func TestSameRepo(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want bool
@@ -27,6 +28,7 @@ func TestSameRepo(t *testing.T) {
 }
 
 func TestRemoteURLs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"init", "-q", dir},

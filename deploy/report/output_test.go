@@ -13,6 +13,7 @@ import (
 )
 
 func TestOutputPrefixAligned(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	o := NewOutput(&b, []string{"web1", "deploy@web-long:2222"}, OutputOptions{})
 	w1, w2 := o.Host("web1"), o.Host("deploy@web-long:2222")
@@ -34,6 +35,7 @@ func TestOutputPrefixAligned(t *testing.T) {
 }
 
 func TestOutputColour(t *testing.T) {
+	t.Parallel()
 	var plain, coloured bytes.Buffer
 	fmt.Fprintln(NewOutput(&plain, []string{"a", "bb"}, OutputOptions{}).Host("bb"), "x")
 	o := NewOutput(&coloured, []string{"a", "bb"}, OutputOptions{Colour: true})
@@ -51,6 +53,7 @@ func TestOutputColour(t *testing.T) {
 // Lines written at once from many goroutines come out whole, each with
 // its own host's prefix.
 func TestOutputConcurrentLinesDoNotInterleave(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	hosts := []string{"h0", "h1", "h2", "h3"}
 	o := NewOutput(&b, hosts, OutputOptions{})
@@ -82,6 +85,7 @@ func TestOutputConcurrentLinesDoNotInterleave(t *testing.T) {
 // a host's output line goes above them (erase, print, redraw), and Close
 // erases them.
 func TestOutputLiveLines(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	now := time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -112,6 +116,7 @@ func TestOutputLiveLines(t *testing.T) {
 
 // A live line never wraps: it is cut to the terminal's width.
 func TestOutputLiveLineFitsWidth(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	o := NewOutput(&b, []string{"web1"}, OutputOptions{Live: true, Width: 30})
 	o.Event(deploy.FleetEvent{Host: "web1", Phase: "failed", Error: "web1: lock: locked by root@vm (pid 1) since a long time\nsecond line"})

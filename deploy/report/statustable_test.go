@@ -17,6 +17,7 @@ const sampleAppJSON = `{"app":"vmblog","pid":41,"state":"ready","generation":3,"
 "unknown_future_field":{"x":1}}`
 
 func TestDecodeAppStatus(t *testing.T) {
+	t.Parallel()
 	a, err := deploy.DecodeAppStatus([]byte(sampleAppJSON))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestDecodeAppStatus(t *testing.T) {
 // procmon refusing the login user, an unreachable host, a host never set
 // up, procmon serving another release than current, and serving nothing.
 func TestStatusTableGolden(t *testing.T) {
+	t.Parallel()
 	app, err := deploy.DecodeAppStatus([]byte(sampleAppJSON))
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +90,7 @@ func TestStatusTableGolden(t *testing.T) {
 }
 
 func TestSameCurrent(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		rows   []CheckRow
@@ -110,6 +113,7 @@ func TestSameCurrent(t *testing.T) {
 }
 
 func TestCheckTableGolden(t *testing.T) {
+	t.Parallel()
 	rows := []CheckRow{
 		{Host: "web1", Current: "r1", Items: []deploy.CheckItem{
 			{Name: "layout", OK: true, Detail: "/srv/app"},
@@ -138,6 +142,7 @@ func TestCheckTableGolden(t *testing.T) {
 // reports state waiting and no dir: the SERVES column says nothing is
 // served, and the problem says what starts it.
 func TestServingWhileProcmonWaits(t *testing.T) {
+	t.Parallel()
 	app, err := deploy.DecodeAppStatus([]byte(`{"app":"vmblog","pid":41,"state":"waiting","generation":0,"reloads":0,"workers":[],"heartbeat":{"enabled":false}}`))
 	if err != nil {
 		t.Fatal(err)

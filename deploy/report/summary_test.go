@@ -29,6 +29,7 @@ func sampleResults() []deploy.HostResult {
 // TestSummaryTableGolden pins the summary table and the per-host states
 // printed after a failed or interrupted deploy.
 func TestSummaryTableGolden(t *testing.T) {
+	t.Parallel()
 	s := Summarize(sampleResults(), errors.New("web2: gate failed"))
 	var b strings.Builder
 	if err := WriteSummary(&b, s); err != nil {
@@ -45,6 +46,7 @@ func TestSummaryTableGolden(t *testing.T) {
 }
 
 func TestStateAfter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		r    deploy.HostResult

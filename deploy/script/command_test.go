@@ -32,6 +32,7 @@ func hostile(marker string) []string {
 // and bash with a script that echoes its arguments, and checks that every
 // hostile value arrives byte for byte and that none ran.
 func TestCommandPassesValuesVerbatim(t *testing.T) {
+	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "pwned")
 	values := hostile(marker)
 	line, err := Command("echo", values...)
@@ -66,6 +67,7 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 }
 
 func TestCommandRefusesNUL(t *testing.T) {
+	t.Parallel()
 	_, err := Command("deploy", Arg("ref", "a\x00b"))
 	if err == nil || !strings.Contains(err.Error(), "NUL") {
 		t.Fatalf("err = %v, want a NUL error", err)
@@ -73,6 +75,7 @@ func TestCommandRefusesNUL(t *testing.T) {
 }
 
 func TestQuote(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":      "''",
 		"abc":   "'abc'",
@@ -88,6 +91,7 @@ func TestQuote(t *testing.T) {
 // TestStdinLeavesControlOpen checks that the bootstrap stops reading at the
 // NUL: what follows is still there for the script.
 func TestStdinLeavesControlOpen(t *testing.T) {
+	t.Parallel()
 	line, err := Command("x")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
 )
 
 // Options configure a demo run.
@@ -88,7 +90,7 @@ func newWorkspace(o Options) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}

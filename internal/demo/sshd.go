@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
 )
 
 // sshdPath is where Debian's openssh-server puts sshd; the demo uses a
@@ -45,7 +47,7 @@ func startSSHD(ctx context.Context, dir string) (*privateSSHD, error) {
 			return nil, fmt.Errorf("ssh-keygen: %v: %s", err, out)
 		}
 	}
-	if s.Port, err = freePort(); err != nil {
+	if s.Port, err = freeport.Port(); err != nil {
 		return nil, err
 	}
 	if err := s.writeFiles(dir, hostKey, clientKey); err != nil {
@@ -111,15 +113,6 @@ func (s *privateSSHD) Stop() {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitTCP waits until addr accepts a connection.

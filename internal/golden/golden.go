@@ -13,7 +13,13 @@ import (
 // UPDATE_GOLDEN is set. A mismatch is an error that shows both texts.
 func Assert(t testing.TB, name, got string) {
 	t.Helper()
-	file := filepath.Join("testdata", name+".golden")
+	AssertFile(t, filepath.Join("testdata", name+".golden"), got)
+}
+
+// AssertFile is Assert for a file named in full (a shipped example that
+// must equal what the code renders, say).
+func AssertFile(t testing.TB, file, got string) {
+	t.Helper()
 	if os.Getenv("UPDATE_GOLDEN") != "" {
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 			t.Fatal(err)

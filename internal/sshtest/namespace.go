@@ -72,7 +72,7 @@ func StartHost(t testing.TB, mount string, opts HostOptions) *Host {
 	})
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		s.port = freePort(t)
+		s.port = port(t)
 		if err = h.start(); err == nil {
 			writeFile(t, s.knownHosts, []byte(s.KnownHostsLine()+"\n"), 0o600)
 			return h

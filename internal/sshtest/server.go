@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/freeport"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -166,22 +167,12 @@ func (s *Server) startOnFreePort(t testing.TB) {
 	t.Helper()
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		s.port = freePort(t)
+		s.port = port(t)
 		if err = s.start(); err == nil {
 			return
 		}
 	}
 	t.Fatalf("sshtest: %v\nsshd log:\n%s", err, s.Logs())
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("sshtest: find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func (s *Server) config() string {
@@ -408,4 +399,14 @@ func (s *Server) Logs() string {
 		return fmt.Sprintf("(no log: %v)", err)
 	}
 	return string(b)
+}
+
+// port returns a free loopback port for sshd.
+func port(t testing.TB) int {
+	t.Helper()
+	p, err := freeport.Port()
+	if err != nil {
+		t.Fatalf("sshtest: %v", err)
+	}
+	return p
 }

@@ -3,33 +3,15 @@ package control
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/internal/golden"
 	"github.com/deploytool/deploy/procmon/metrics"
 )
-
-// Refresh the golden files with: UPDATE_GOLDEN=1 go test ./procmon/control
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func knownStatus() Status {
 	t0 := time.Date(2026, 11, 24, 6, 0, 0, 0, time.UTC)
@@ -67,7 +49,7 @@ func TestStatusJSONShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.json.golden", append(data, '\n'))
+	golden.AssertFile(t, filepath.Join("testdata", "status.json.golden"), string(append(data, '\n')))
 }
 
 func TestStatusRender(t *testing.T) {
@@ -77,12 +59,12 @@ func TestStatusRender(t *testing.T) {
 	if err := RenderStatus(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.txt.golden", b.Bytes())
+	golden.AssertFile(t, filepath.Join("testdata", "status.txt.golden"), b.String())
 	var empty bytes.Buffer
 	if err := RenderStatus(&empty, Status{App: "new", State: StateStarting}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status-empty.txt.golden", empty.Bytes())
+	golden.AssertFile(t, filepath.Join("testdata", "status-empty.txt.golden"), empty.String())
 }
 
 // TestStatusOverSocket sends a known state through a real server and checks

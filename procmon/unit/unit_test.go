@@ -9,28 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/golden"
 )
 
 // examplePath is the shipped template unit, which must be what Render
 // produces for the template.
 const examplePath = "../../examples/systemd/procmon@.service"
-
-// Refresh with: UPDATE_GOLDEN=1 go test ./procmon/unit
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendering:\n%s", path, got)
-	}
-}
 
 func render(t *testing.T, o Options) []byte {
 	t.Helper()
@@ -45,12 +30,12 @@ var appOptions = Options{App: "vmblog", ConfigPath: "/etc/procmon/vmblog.toml", 
 	StopTimeout: 45 * time.Second, ReadyTimeout: 2 * time.Minute}
 
 func TestTemplateIsTheShippedExample(t *testing.T) {
-	golden(t, examplePath, render(t, Options{}))
+	golden.AssertFile(t, examplePath, string(render(t, Options{})))
 }
 
 func TestAppUnit(t *testing.T) {
 	got := render(t, appOptions)
-	golden(t, "testdata/vmblog.service.golden", got)
+	golden.AssertFile(t, "testdata/vmblog.service.golden", string(got))
 	for _, want := range []string{
 		"ExecStart=/usr/local/bin/procmon run -c /etc/procmon/vmblog.toml\n",
 		"ExecReload=/usr/local/bin/procmon reload --wait --timeout 135s -c /etc/procmon/vmblog.toml\n",

@@ -74,26 +74,6 @@ func TestLogFailureAfterSwitchKeepsTheLiveRelease(t *testing.T) {
 	}
 }
 
-// The env key's variables reach hooks but cannot change what the script
-// runs, even when named like the script's own variables.
-func TestEnvVarsCannotRewireTheScript(t *testing.T) {
-	o, s, _ := deployed(t)
-	sha := o.commit(nil)
-	s.env.PreDeploy = `echo "HOOK-RAN sha=$DEPLOY_SHA mine=$SHA" > hook.out`
-	s.env.Vars = map[string]string{"SHA": "abc", "REF": "x", "SETSID": "echo", "P": "/nowhere"}
-	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(s.env.Path, "releases", res.NewRelease, "hook.out"))
-	if err != nil {
-		t.Fatalf("the hook did not run: %v", err)
-	}
-	if want := "HOOK-RAN sha=" + sha + " mine=abc\n"; string(b) != want {
-		t.Errorf("hook wrote %q, want %q", b, want)
-	}
-}
-
 // A post-deploy failing on one host of a fleet is that host's failed
 // gate: every host ends back on the release it had.
 func TestFleetPostDeployFailureRevertsEveryHost(t *testing.T) {
