@@ -73,7 +73,7 @@ func (l *Local) command(ctx context.Context, cmd string) *exec.Cmd {
 	c.WaitDelay = 3 * time.Second
 	c.Dir = l.Dir
 	if c.Dir == "" {
-		if home, err := config.LocalHome(); err == nil { // as sshd: the passwd entry's home
+		if home, err := config.LocalHome(); err == nil {
 			c.Dir = home
 		}
 	}

@@ -18,14 +18,17 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// writeSSHConfig writes an ssh_config for the fixture's client (its
-// known_hosts and key) and returns its path. deploy reads ~/.ssh from the
-// passwd entry's home, as OpenSSH does, not from the fixture's $HOME: a
-// test reaches its sshd through -F or the ssh-config key, as CI would.
+// writeSSHConfig writes an ssh_config naming the fixture's sshd "app-box"
+// (an alias no other file knows), with its known_hosts and key, and
+// returns its path: reached only through -F or the ssh-config key.
 func (f *fixture) writeSSHConfig() string {
 	f.t.Helper()
 	file := filepath.Join(f.home, "ssh_config")
 	writeFile(f.t, file, strings.Join([]string{
+		"Host app-box",
+		"  HostName " + f.sshd.Host(),
+		fmt.Sprintf("  Port %d", f.sshd.Port()),
+		"  User " + f.sshd.User(),
 		"Host *",
 		"  UserKnownHostsFile " + filepath.Join(f.home, ".ssh", "known_hosts"),
 		"  IdentityFile " + filepath.Join(f.home, ".ssh", "id_ed25519"),
@@ -62,9 +65,7 @@ func TestClassicDeployConf(t *testing.T) {
 		"prot 22",
 		"",
 		"[production]",
-		"user " + u.deployer.Name,
-		"host 127.0.0.1",
-		fmt.Sprintf("port %d", f.sshd.Port()),
+		"host app-box",
 		"key deploy_key.pub",
 		"ssh-config " + f.writeSSHConfig(),
 		"repo " + f.origin.dir,
@@ -120,27 +121,27 @@ func TestClassicDeployConf(t *testing.T) {
 	}
 }
 
-// -F FILE is `ssh -F`: the connection and 'config --ssh' use that file,
-// and 'config --ssh' never connects (here nothing listens on port 1 of the
-// second host).
+// -F FILE is `ssh -F`: the connection and 'config --ssh' use that file
+// (its Host alias, port, user, key and known_hosts), and 'config --ssh'
+// never connects (nothing listens on the second host's port 1).
 func TestSSHConfigFlag(t *testing.T) {
 	f := newFixture(t)
 	f.origin.commit()
 	sshCfg := f.writeSSHConfig()
-	f.writeINI()
-	r := f.run(ctxT(t), "production", "setup")
-	if r.code == 0 || !strings.Contains(r.stderr, "known_hosts") {
-		t.Fatalf("without -F the passwd home's ~/.ssh was not used: exit %d\n%s", r.code, r.stderr)
+	f.conf = filepath.Join(t.TempDir(), "deploy.conf")
+	writeFile(t, f.conf, "[production]\nhost app-box\nrepo "+f.origin.dir+"\npath "+f.path+"\n")
+	if r := f.run(ctxT(t), "production", "setup"); r.code == 0 {
+		t.Fatalf("app-box was reached without -F:\n%s", r.stdout)
 	}
 	f.mustRun("-F", sshCfg, "production", "setup")
 	f.mustRun("production", "--ssh-config", sshCfg)
-	if f.currentSHA() == "" {
+	if f.current() == "" {
 		t.Fatal("nothing deployed")
 	}
 
-	r = f.mustRun("-F", sshCfg, "production", "config", "--ssh")
+	r := f.mustRun("-F", sshCfg, "production", "config", "--ssh")
 	for _, want := range []string{
-		"hostname 127.0.0.1\n", fmt.Sprintf("port %d\n", f.sshd.Port()), "user " + f.sshd.User() + "\n",
+		"hostname " + f.sshd.Host() + "\n", fmt.Sprintf("port %d\n", f.sshd.Port()), "user " + f.sshd.User() + "\n",
 		"identityfile " + filepath.Join(f.home, ".ssh", "id_ed25519") + "\n",
 		"userknownhostsfile " + filepath.Join(f.home, ".ssh", "known_hosts") + "\n",
 		"stricthostkeychecking ",
@@ -151,11 +152,9 @@ func TestSSHConfigFlag(t *testing.T) {
 	}
 
 	// several hosts: each line starts with its host
-	f.writeINI("hosts 127.0.0.1:1 localhost:2")
-	conf := strings.Replace(readTrim(t, f.conf), fmt.Sprintf("host %s\n", f.sshd.Host()), "", 1)
-	writeFile(t, f.conf, conf+"\n")
+	writeFile(t, f.conf, "[production]\nhosts app-box localhost:1\nrepo r\npath /srv/app\n")
 	r = f.mustRun("-F", sshCfg, "production", "config", "--ssh")
-	for _, want := range []string{"127.0.0.1:1 | hostname 127.0.0.1\n", "localhost:2 | hostname localhost\n", "localhost:2 | port 2\n"} {
+	for _, want := range []string{"app-box     | hostname " + f.sshd.Host() + "\n", "localhost:1 | hostname localhost\n", "localhost:1 | port 1\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("config --ssh for two hosts lacks %q:\n%s", want, r.stdout)
 		}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -135,18 +134,15 @@ func TestBrokenTOMLTable(t *testing.T) {
 }
 
 // ssh-config is `ssh -F`: resolved like key, against the config's
-// directory, ~ from the passwd entry.
+// directory, ~ the home whose ~/.ssh the CLI reads.
 func TestSSHConfigKey(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
-	u, err := user.Current()
-	if err != nil {
-		t.Skipf("no passwd entry: %v", err)
-	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
 	dir, _ := filepath.Abs("testdata")
 	for value, want := range map[string]string{
 		"ssh/config":      filepath.Join(dir, "ssh/config"),
 		"/etc/ssh/deploy": "/etc/ssh/deploy",
-		"~/.ssh/work":     filepath.Join(u.HomeDir, ".ssh/work"),
+		"~/.ssh/work":     filepath.Join(home, ".ssh/work"),
 	} {
 		for _, form := range []struct {
 			parse func(string, []byte) (*Config, error)
@@ -169,7 +165,7 @@ func TestSSHConfigKey(t *testing.T) {
 			}
 		}
 	}
-	_, err = ParseINI("deploy.conf", []byte(baseINI+"ssh-config ~bob/x\n"))
+	_, err := ParseINI("deploy.conf", []byte(baseINI+"ssh-config ~bob/x\n"))
 	if err == nil || !strings.Contains(err.Error(), "ssh-config: \"~bob/x\": ~user is not supported") {
 		t.Errorf("~user: %v", err)
 	}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path"
 	"path/filepath"
 	"strings"
@@ -50,9 +49,8 @@ func (b *envBuilder) setKey(v string) error { return b.setLocalFile(&b.env.Key, 
 // setSSHConfig resolves the ssh_config file (`ssh-config`, as `ssh -F`).
 func (b *envBuilder) setSSHConfig(v string) error { return b.setLocalFile(&b.env.SSHConfig, v) }
 
-// setLocalFile resolves a file on this machine: `~/` is the login user's
-// home from the passwd entry (as OpenSSH expands it, whatever $HOME says),
-// a relative path is relative to the config file's directory (classic
+// setLocalFile resolves a file on this machine: `~/` is LocalHome, a
+// relative path is relative to the config file's directory (classic
 // `key keys/cactus`).
 func (b *envBuilder) setLocalFile(dst *string, v string) error {
 	switch {
@@ -72,12 +70,9 @@ func (b *envBuilder) setLocalFile(dst *string, v string) error {
 	return nil
 }
 
-// LocalHome is the home directory of the user running deploy from the
-// passwd entry, as OpenSSH uses it for ~ (falling back to $HOME only when
-// there is no entry).
-func LocalHome() (string, error) {
-	if u, err := user.Current(); err == nil && u.HomeDir != "" {
-		return u.HomeDir, nil
-	}
-	return os.UserHomeDir()
-}
+// LocalHome is the home directory ~ stands for on this machine: $HOME,
+// the same home whose ~/.ssh the CLI reads (cmd/deploy gives it to
+// remote.Options.HomeDir), so that `key ~/.ssh/id_x` and ssh_config's
+// IdentityFile ~/.ssh/id_x name one file. (OpenSSH takes the passwd
+// entry's home; the two differ only under sudo -E and in tests.)
+func LocalHome() (string, error) { return os.UserHomeDir() }
