@@ -146,6 +146,7 @@ check_common() {
 # `path ~/app`) into the login user's home as sshd set $HOME: a plain
 # string operation, never eval, so nothing else in the value is expanded.
 expand_home() {
+	# shellcheck disable=SC2088 # a literal ~ is what is matched here
 	case $P in
 	'~' | '~/'*)
 		case ${HOME:-} in
