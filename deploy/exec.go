@@ -97,8 +97,8 @@ func (w *execWriter) failure() string {
 
 // Console opens an interactive login shell (bash -l) in <path>/current on
 // env's host through conn.Interactive, with the hook environment
-// (DEPLOY_ENV, DEPLOY_PATH, DEPLOY_RELEASE=<path>/current and the `env`
-// key's variables).
+// (SHARED, DEPLOY_ENV, DEPLOY_PATH, DEPLOY_RELEASE=<path>/current and the
+// `env` key's variables).
 func Console(ctx context.Context, conn Conn, env *config.Env, o Options) error {
 	line, err := consoleCommand(env, o)
 	if err != nil {
@@ -114,16 +114,18 @@ func consoleCommand(env *config.Env, o Options) (string, error) {
 	}
 	cur := env.Path + "/current"
 	words := []string{
-		"DEPLOY_ENV=" + env.Name, "DEPLOY_PATH=" + env.Path, "DEPLOY_RELEASE=" + cur,
+		serverPathWord("SHARED=", env.Path+"/shared"),
+		script.Quote("DEPLOY_ENV=" + env.Name), serverPathWord("DEPLOY_PATH=", env.Path),
+		serverPathWord("DEPLOY_RELEASE=", cur),
 	}
 	vars, _ := varArgs(env.Vars) // checked by baseArgs
 	for _, v := range vars {
-		words = append(words, strings.TrimPrefix(v, "var="))
+		words = append(words, script.Quote(strings.TrimPrefix(v, "var=")))
 	}
 	var b strings.Builder
-	b.WriteString("cd -- " + script.Quote(cur) + " && exec env")
+	b.WriteString("cd -- " + serverPathWord("", cur) + " && exec env")
 	for _, w := range words {
-		b.WriteString(" " + script.Quote(w))
+		b.WriteString(" " + w)
 	}
 	b.WriteString(" bash -l")
 	return b.String(), nil
@@ -153,4 +155,23 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// serverPathWord returns prefix+p as one quoted shell word for the login
+// shell on the server. A p under `~` (path ~/app) has its ~ written as
+// "$HOME", which that shell expands to the login user's home as the remote
+// script does; the rest stays single-quoted, so no config value is ever
+// shell text.
+func serverPathWord(prefix, p string) string {
+	if config.IsHomePath(p) {
+		rest := ""
+		if p != "~" {
+			rest = script.Quote(p[1:])
+		}
+		if prefix != "" {
+			return script.Quote(prefix) + `"$HOME"` + rest
+		}
+		return `"$HOME"` + rest
+	}
+	return script.Quote(prefix + p)
 }

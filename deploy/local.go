@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/deploy/config"
 )
 
 // Local is a Conn to this machine: it runs each command line with the
@@ -71,7 +73,7 @@ func (l *Local) command(ctx context.Context, cmd string) *exec.Cmd {
 	c.WaitDelay = 3 * time.Second
 	c.Dir = l.Dir
 	if c.Dir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
+		if home, err := config.LocalHome(); err == nil {
 			c.Dir = home
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
-	"github.com/deploytool/deploy/deploy/script"
 )
 
 // LogOptions choose what Logs shows.
@@ -52,7 +51,7 @@ func LogCommand(env *config.Env, lo LogOptions) (string, error) {
 	if lo.Follow {
 		words = append(words, "-F")
 	}
-	words = append(words, "-n", strconv.Itoa(n), "--", script.Quote(file))
+	words = append(words, "-n", strconv.Itoa(n), "--", serverPathWord("", file))
 	return strings.Join(words, " "), nil
 }
 

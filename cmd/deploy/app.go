@@ -24,6 +24,8 @@ type globals struct {
 	Ref        string
 	Follow     bool
 	Lines      int
+	SSHConfig  string // -F: ssh_config file, as `ssh -F` ("" = the env's ssh-config key, then ssh's own files)
+	SSH        bool   // config --ssh: print each host's resolved SSH settings
 }
 
 const helpExamples = `
@@ -50,7 +52,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 		Name:    "deploy",
 		Usage:   "deploy a git repo to your servers over SSH, and roll it back",
 		Version: version.String(),
-		UsageText: "deploy [-c FILE] [-C DIR] [--dry-run] [--json] <env> [command] [args]\n\n" +
+		UsageText: "deploy [-c FILE] [-C DIR] [-F FILE] [--dry-run] [--json] <env> [command] [args]\n\n" +
 			"COMMANDS (after <env>):\n" +
 			"   (none) | <ref>           deploy the env's ref, or the ref given\n" +
 			"   setup                    create the layout, clone the repo, run post-setup\n" +
@@ -58,7 +60,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 			"   list | curr | prev       the deploy log, the current and previous release\n" +
 			"   exec <cmd…>              run a command in current (alias: run)\n" +
 			"   console                  a login shell in current\n" +
-			"   config [key]             print the resolved config\n" +
+			"   config [key] | --ssh     print the resolved config, or each host's SSH settings\n" +
 			"   status                   release, lock and (with procmon) app state of every host\n" +
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
 			"   check                    preflight on every host, changes nothing\n" +
@@ -92,6 +94,8 @@ func flags(g *globals) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config `FILE` (default ./deploy.conf, then ./deploy.toml)", Destination: &g.Config},
 		&cli.StringFlag{Name: "chdir", Aliases: []string{"C"}, Usage: "run in `DIR`", Destination: &g.Chdir},
+		&cli.StringFlag{Name: "ssh-config", Aliases: []string{"F"}, Usage: "read ssh_config `FILE` instead of ~/.ssh/config and /etc/ssh/ssh_config, as ssh -F (default: the env's ssh-config key)", Destination: &g.SSHConfig},
+		&cli.BoolFlag{Name: "ssh", Usage: "config: print what each host's SSH connection will use (ssh -G's keyword value lines), without connecting", Destination: &g.SSH},
 		&cli.StringFlag{Name: "ref", Usage: "deploy `REF` instead of the env's ref", Destination: &g.Ref},
 		&cli.BoolFlag{Name: "dry-run", Usage: "deploy: print the plan and the changelog, change nothing on any host", Destination: &g.DryRun},
 		&cli.BoolFlag{Name: "json", Usage: "deploy, status, check: JSON lines on stdout for scripts (deploy: one per event, then a summary)", Destination: &g.JSON},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -72,6 +73,7 @@ func (d *dialer) target(h config.Host) remote.Target {
 func (d *dialer) options() remote.Options {
 	return remote.Options{
 		HomeDir:        os.Getenv("HOME"),
+		SSHConfigFile:  d.sshConfigFile(),
 		AcceptNew:      d.g.AcceptNew,
 		Prompt:         promptTTY,
 		ConnectTimeout: d.env.ConnectTimeout,
@@ -79,6 +81,20 @@ func (d *dialer) options() remote.Options {
 		Stats:          d.stats,
 		Logf:           d.note,
 	}
+}
+
+// sshConfigFile is the ssh_config file to read instead of ssh's own, as
+// `ssh -F`: the -F flag (relative to -C's directory, like -c), else the
+// env's ssh-config key ("" = neither).
+func (d *dialer) sshConfigFile() string {
+	f := d.g.SSHConfig
+	switch {
+	case f == "":
+		return d.env.SSHConfig
+	case !filepath.IsAbs(f) && d.g.Chdir != "":
+		return filepath.Join(d.g.Chdir, f)
+	}
+	return f
 }
 
 // note prints a notice from the SSH layer as "note: …", once per command:

@@ -40,6 +40,7 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 	if err != nil {
 		return err
 	}
+	noteBroken(stderr, cfg)
 	if g.Transport != "" && g.Transport != "ssh" && g.Transport != "local" {
 		return usagef("use --transport ssh (default) or --transport local", "unknown transport %q", g.Transport)
 	}
@@ -50,6 +51,9 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 		dial: newDialer(g, env, stderr), cfgFile: cfg.File}
 	switch inv.Command {
 	case "config":
+		if g.SSH {
+			return c.printSSH()
+		}
 		return printConfig(stdout, env, inv.Args)
 	case "deploy":
 		return c.deploy(ctx)
@@ -81,6 +85,12 @@ func checkFlags(g *globals, inv *invocation) error {
 		return usagef("drop --json: the dry run prints a plan for people", "--json does not apply to a dry run")
 	case g.Follow && inv.Command != "logs":
 		return usagef("-f follows the logs: deploy "+inv.Env+" logs -f", "-f/--follow does not apply to %s", inv.Command)
+	case g.SSH && inv.Command != "config":
+		return usagef("--ssh shows what the connections will use: deploy "+inv.Env+" config --ssh",
+			"--ssh does not apply to %s", inv.Command)
+	case g.SSH && len(inv.Args) > 0:
+		return usagef("--ssh prints every SSH setting of each host: deploy "+inv.Env+" config --ssh",
+			"config --ssh takes no key, got %q", inv.Args[0])
 	case g.Force && inv.Command != "deploy" && inv.Command != "unlock":
 		return usagef("--force is for a deploy (skip the local checks) and unlock (break a live lock)",
 			"--force does not apply to %s", inv.Command)

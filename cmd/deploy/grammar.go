@@ -171,7 +171,7 @@ func (inv *invocation) checkArgs() error {
 // carries the next word along with it.
 func takesValue(flag string) bool {
 	switch flag {
-	case "-c", "--config", "-C", "--chdir", "--ref", "--transport", "-n", "--lines":
+	case "-c", "--config", "-C", "--chdir", "-F", "--ssh-config", "--ref", "--transport", "-n", "--lines":
 		return true
 	}
 	return false

@@ -12,10 +12,16 @@ type Config struct {
 	// File is the path the config was read from; relative paths in it
 	// (the key file) were resolved against its directory.
 	File string
-	// Envs holds the environments by name ([production], [staging], …).
+	// Envs holds the environments that read without error, by name
+	// ([production], [staging], …).
 	Envs map[string]*Env
-	// Order lists the environment names in the order the file gives them.
+	// Order lists every environment name in the order the file gives
+	// them, those in Broken included.
 	Order []string
+	// Broken holds, by name, the error of each environment whose section
+	// has a bad or missing key: as with the classic tool, a bad section
+	// stops only that env (Env returns the error); the others deploy.
+	Broken map[string]error
 }
 
 // Host is one target host of an environment.
@@ -43,9 +49,15 @@ type Env struct {
 	// Key is an identity file, made absolute against the config's directory
 	// ("" = agent, then ssh_config IdentityFile, then ~/.ssh/id_*).
 	Key string
+	// SSHConfig is an ssh_config file read instead of ~/.ssh/config and
+	// /etc/ssh/ssh_config, as `ssh -F` reads it; made absolute against the
+	// config's directory ("" = ssh's own files). The -F flag wins over it.
+	SSHConfig string
 	// Repo is the git URL the server fetches from. Required.
 	Repo string
-	// Path is the app's directory on the server. Required, absolute.
+	// Path is the app's directory on the server. Required: absolute, or
+	// `~` / `~/dir` for the login user's home there (IsHomePath), which the
+	// remote script expands.
 	Path string
 	// Ref is what to deploy: a branch (origin/master means master), a tag or
 	// a sha. "" means the origin's default branch (HEAD).

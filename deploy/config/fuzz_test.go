@@ -59,12 +59,17 @@ func checkParsed(t *testing.T, cfg *Config, err error) {
 		}
 		return
 	}
-	if len(cfg.Order) == 0 || len(cfg.Order) != len(cfg.Envs) {
-		t.Fatalf("order %q for %d envs", cfg.Order, len(cfg.Envs))
+	if len(cfg.Envs) == 0 || len(cfg.Order) != len(cfg.Envs)+len(cfg.Broken) {
+		t.Fatalf("order %q for %d envs and %d broken", cfg.Order, len(cfg.Envs), len(cfg.Broken))
 	}
-	for _, name := range cfg.Order {
-		e := cfg.Envs[name]
-		if e == nil || e.Name != name || len(e.Hosts) == 0 || e.Repo == "" || !strings.HasPrefix(e.Path, "/") {
+	for _, err := range cfg.BrokenErrors() {
+		var ce *Error
+		if !errors.As(err, &ce) || strings.ContainsAny(err.Error(), "\n\r\x00") {
+			t.Fatalf("bad section error %T %q", err, err)
+		}
+	}
+	for name, e := range cfg.Envs {
+		if e == nil || e.Name != name || len(e.Hosts) == 0 || e.Repo == "" || CheckPath(e.Path) != nil {
 			t.Fatalf("invalid env accepted: %+v", e)
 		}
 		var buf bytes.Buffer

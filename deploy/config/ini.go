@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -23,42 +24,47 @@ func ParseINI(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &Config{File: file, Envs: map[string]*Env{}}
+	cfg := &Config{File: file, Envs: map[string]*Env{}, Broken: map[string]error{}}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var cur *envBuilder
 	for i, raw := range strings.Split(string(data), "\n") {
 		line := i + 1
-		if !utf8.ValidString(raw) {
-			return nil, configErrf(file, line, "", "not valid UTF-8; save the file as UTF-8")
-		}
 		text := strings.TrimSpace(raw)
 		switch {
+		case !utf8.ValidString(raw) && cur != nil:
+			cur.fail(configErrf(file, line, "", "not valid UTF-8; save the file as UTF-8"))
+		case !utf8.ValidString(raw):
+			return nil, configErrf(file, line, "", "not valid UTF-8; save the file as UTF-8")
 		case text == "" || strings.HasPrefix(text, "#"):
 			continue
 		case strings.HasPrefix(text, "["):
-			if err := cfg.addBuilt(cur); err != nil {
-				return nil, err
-			}
+			cfg.addBuilt(cur)
 			if cur, err = cfg.iniSection(dir, text, line); err != nil {
 				return nil, err
 			}
 		case cur == nil:
 			key, _ := splitKeyValue(text)
 			return nil, configErrf(file, line, key, "outside any section; put it under an [env] header like [production]")
-		default:
+		case cur.err == nil:
 			key, val := splitKeyValue(text)
-			if err := cur.set(key, val, line); err != nil {
-				return nil, err
-			}
+			cur.fail(cur.set(key, val, line))
 		}
 	}
-	if err := cfg.addBuilt(cur); err != nil {
-		return nil, err
+	cfg.addBuilt(cur)
+	return cfg.usable("add a section like [production] with host, repo and path")
+}
+
+// usable returns the config when at least one environment read without
+// error; otherwise the first environment's error (or, with none at all,
+// an error saying to add one, as hint says).
+func (c *Config) usable(hint string) (*Config, error) {
+	if len(c.Order) == 0 {
+		return nil, configErrf(c.File, 0, "", "no environment; %s", hint)
 	}
-	if len(cfg.Order) == 0 {
-		return nil, configErrf(file, 0, "", "no environment; add a section like [production] with host, repo and path")
+	if len(c.Envs) == 0 {
+		return nil, c.Broken[c.Order[0]]
 	}
-	return cfg, nil
+	return c, nil
 }
 
 // iniSection starts the section whose header is text.
@@ -70,7 +76,6 @@ func (c *Config) iniSection(dir, text string, line int) (*envBuilder, error) {
 	if err := c.checkNewEnv(name, line); err != nil {
 		return nil, err
 	}
-	c.Envs[name] = nil // reserved; filled by addBuilt
 	c.Order = append(c.Order, name)
 	return newEnvBuilder(c.File, dir, name, line), nil
 }
@@ -80,23 +85,30 @@ func (c *Config) checkNewEnv(name string, line int) error {
 	if !validEnvName(name) {
 		return configErrf(c.File, line, "", "bad environment name %q; use letters, digits, '.', '_' and '-', like production", name)
 	}
-	if _, dup := c.Envs[name]; dup {
+	if slices.Contains(c.Order, name) {
 		return configErrf(c.File, line, "", "environment %q is defined twice; merge the two sections", name)
 	}
 	return nil
 }
 
-// addBuilt finishes the builder (if any) and stores its env.
-func (c *Config) addBuilt(b *envBuilder) error {
+// addBuilt finishes the builder (if any) and stores its env, or, when
+// the section has an error, that error in Broken: a bad section stops
+// only its own environment, as with the classic tool.
+func (c *Config) addBuilt(b *envBuilder) {
 	if b == nil {
-		return nil
+		return
+	}
+	name := b.env.Name
+	if b.err != nil {
+		c.Broken[name] = b.err
+		return
 	}
 	env, err := b.finish()
 	if err != nil {
-		return err
+		c.Broken[name] = err
+		return
 	}
-	c.Envs[env.Name] = env
-	return nil
+	c.Envs[name] = env
 }
 
 // splitKeyValue splits a trimmed line at its first whitespace.

@@ -50,6 +50,7 @@ func configKeys() []keySpec {
 		{name: "user", example: "deploy", set: func(b *envBuilder, v string) error { return setName(&b.env.User, v, "user name") }},
 		{name: "port", example: "22", toml: typeInt, set: func(b *envBuilder, v string) error { return setPort(&b.env.Port, v) }},
 		{name: "key", example: "~/.ssh/id_ed25519", set: (*envBuilder).setKey},
+		{name: "ssh-config", example: "ssh_config", set: (*envBuilder).setSSHConfig},
 		{name: "forward-agent", example: "yes", toml: typeBool, set: func(b *envBuilder, v string) error { return setBool(&b.env.ForwardAgent, v) }},
 		{name: "connect-timeout", example: "10s", set: func(b *envBuilder, v string) error { return setDuration(&b.env.ConnectTimeout, v) }},
 		{name: "repo", example: "git@github.com:me/app.git", set: func(b *envBuilder, v string) error { return setArg(&b.env.Repo, v) }},

@@ -93,16 +93,31 @@ func Find(dir string) (string, error) {
 func (c *Config) Env(name string) (*Env, error) {
 	if name == "" {
 		if len(c.Order) == 1 {
-			return c.Envs[c.Order[0]], nil
+			return c.Env(c.Order[0])
 		}
 		return nil, fmt.Errorf("%s has %d environments (%s); say which one, like: deploy %s",
 			c.File, len(c.Order), strings.Join(c.Order, ", "), c.Order[0])
+	}
+	if err := c.Broken[name]; err != nil {
+		return nil, err
 	}
 	e, ok := c.Envs[name]
 	if !ok || e == nil {
 		return nil, fmt.Errorf("no environment %q in %s; it has %s", name, c.File, strings.Join(c.Order, ", "))
 	}
 	return e, nil
+}
+
+// BrokenErrors returns the errors of the environments in Broken, in file
+// order, for a note when another environment is used.
+func (c *Config) BrokenErrors() []error {
+	var errs []error
+	for _, name := range c.Order {
+		if err := c.Broken[name]; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // Defaults that apply when a key is absent, as `deploy <env> config` shows.
@@ -157,7 +172,7 @@ func (e *Env) scalars() map[string]string {
 		shell = "bash"
 	}
 	return map[string]string{
-		"user": e.User, "port": num(e.Port, 0), "key": e.Key,
+		"user": e.User, "port": num(e.Port, 0), "key": e.Key, "ssh-config": e.SSHConfig,
 		"forward-agent": yesNo[e.ForwardAgent], "connect-timeout": timeout,
 		"repo": e.Repo, "path": e.Path, "ref": e.Ref, "shell": shell,
 		"needs_tty": yesNo[e.NeedsTTY], "post-setup": e.PostSetup,

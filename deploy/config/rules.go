@@ -81,8 +81,17 @@ func checkRef(ref string) error {
 
 // CheckPath checks a directory or file on the server (the app's path, the
 // procmon config): absolute, clean, not "/", without control characters
-// (a newline or tab would break .deploys).
+// (a newline or tab would break .deploys). `~` and a clean `~/dir` pass
+// too: the login user's home on the server, which the remote script
+// expands (the path key only; see IsHomePath).
 func CheckPath(p string) error {
+	if IsHomePath(p) {
+		// ~ or ~/dir: the login user's home on the server (path key)
+		if rest := p[1:]; rest != "" && path.Clean(rest) != rest {
+			return fmt.Errorf("path %q is not clean: write it as %q", p, "~"+path.Clean(rest))
+		}
+		return checkControl("path", p)
+	}
 	switch {
 	case p == "":
 		return fmt.Errorf("path is empty: set path to the app's directory on the server, e.g. /var/www/app")

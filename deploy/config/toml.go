@@ -20,6 +20,7 @@ type tomlEnv struct {
 	User           string            `toml:"user"`
 	Port           int64             `toml:"port"`
 	Key            string            `toml:"key"`
+	SSHConfig      string            `toml:"ssh-config"`
 	ForwardAgent   bool              `toml:"forward-agent"`
 	ConnectTimeout string            `toml:"connect-timeout"`
 	Repo           string            `toml:"repo"`
@@ -73,25 +74,17 @@ func ParseTOML(file string, data []byte) (*Config, error) {
 	if err := dec.Decode(&envs); err != nil {
 		return nil, tomlError(file, err)
 	}
-	cfg := &Config{File: file, Envs: map[string]*Env{}}
+	cfg := &Config{File: file, Envs: map[string]*Env{}, Broken: map[string]error{}}
 	for _, te := range layout {
 		if err := cfg.checkNewEnv(te.name, te.line); err != nil {
 			return nil, err
 		}
 		b := newEnvBuilder(file, dir, te.name, te.line)
-		if err := b.setTOML(envs[te.name], te.keys); err != nil {
-			return nil, err
-		}
-		cfg.Envs[te.name] = nil
+		b.fail(b.setTOML(envs[te.name], te.keys))
 		cfg.Order = append(cfg.Order, te.name)
-		if err := cfg.addBuilt(b); err != nil {
-			return nil, err
-		}
+		cfg.addBuilt(b)
 	}
-	if len(cfg.Order) == 0 {
-		return nil, configErrf(file, 0, "", "no environment; add a table like [production] with host, repo and path")
-	}
-	return cfg, nil
+	return cfg.usable("add a table like [production] with host, repo and path")
 }
 
 // setTOML feeds the builder the keys of one table in file order, each as
@@ -156,7 +149,7 @@ func (te tomlEnv) values(name string) ([]string, error) {
 // strings maps the string-valued keys to their values.
 func (te tomlEnv) strings() map[string]string {
 	return map[string]string{
-		"host": te.Host, "user": te.User, "key": te.Key, "connect-timeout": te.ConnectTimeout,
+		"host": te.Host, "user": te.User, "key": te.Key, "ssh-config": te.SSHConfig, "connect-timeout": te.ConnectTimeout,
 		"repo": te.Repo, "path": te.Path, "ref": te.Ref, "shell": te.Shell,
 		"post-setup": te.PostSetup, "pre-deploy": te.PreDeploy, "post-deploy": te.PostDeploy,
 		"test": te.Test, "restart-file": te.RestartFile, "procmon": te.Procmon, "healthcheck": te.Healthcheck,

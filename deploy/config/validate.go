@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode"
 )
@@ -17,6 +15,15 @@ type envBuilder struct {
 	env    *Env
 	hosts  map[Host]bool   // the hosts so far, to refuse repeats
 	shared map[string]bool // the shared paths so far, to refuse repeats
+	err    error           // the section's first error; its later lines are skipped
+}
+
+// fail records err (when not nil) as the section's error, unless it has
+// one already: the first error of a section is the one reported.
+func (b *envBuilder) fail(err error) {
+	if b.err == nil && err != nil {
+		b.err = err
+	}
 }
 
 func newEnvBuilder(file, dir, name string, header int) *envBuilder {
@@ -101,26 +108,6 @@ func (b *envBuilder) setHosts(v string) error {
 		}
 		b.hosts[h] = true
 		b.env.Hosts = append(b.env.Hosts, h)
-	}
-	return nil
-}
-
-// setKey resolves the identity file: `~/` is the local home, a relative
-// path is relative to the config file's directory (classic `key keys/cactus`).
-func (b *envBuilder) setKey(v string) error {
-	switch {
-	case v == "~" || strings.HasPrefix(v, "~/"):
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return fmt.Errorf("cannot expand ~: %v; give the full path", err)
-		}
-		b.env.Key = filepath.Join(home, v[1:])
-	case strings.HasPrefix(v, "~"):
-		return fmt.Errorf("%q: ~user is not supported; give the full path", v)
-	case filepath.IsAbs(v):
-		b.env.Key = filepath.Clean(v)
-	default:
-		b.env.Key = filepath.Join(b.dir, v)
 	}
 	return nil
 }

@@ -99,24 +99,6 @@ func setName(dst *string, v, what string) error {
 	return nil
 }
 
-// setServerPath stores the app's directory on the server: absolute, cleaned,
-// not the root.
-func setServerPath(dst *string, v string) error {
-	if err := setArg(dst, v); err != nil {
-		return err
-	}
-	*dst = ""
-	if !strings.HasPrefix(v, "/") {
-		return fmt.Errorf("%q is not absolute; give the full path on the server, like /var/www/app", v)
-	}
-	p := path.Clean(v)
-	if p == "/" {
-		return fmt.Errorf("%q is the root directory; give the app's own directory, like /var/www/app", v)
-	}
-	*dst = p
-	return nil
-}
-
 // setRef stores the ref to deploy, checked as git checks ref names (a
 // leading origin/ is the branch of the origin, as in the classic tool).
 func setRef(dst *string, v string) error {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,14 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 	}
 	fromFile := map[string]bool{}
 	for _, f := range files {
-		fromFile[keyID(f.signer.PublicKey())] = true
+		if f.signer != nil {
+			fromFile[keyID(f.signer.PublicKey())] = true
+		}
+	}
+	for _, f := range files {
+		if f.signer == nil {
+			fromFile[keyID(f.pub)] = true
+		}
 	}
 	var out []ssh.Signer
 	seen := map[string]bool{}
@@ -104,6 +112,9 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 		}
 	}
 	for _, f := range files {
+		if f.signer == nil {
+			continue // a public key: offered above when the agent holds it
+		}
 		add(f.signer)
 		if f.cert != nil {
 			add(f.cert)
@@ -117,8 +128,9 @@ func keyID(k ssh.PublicKey) string { return string(k.Marshal()) }
 // fileKey is a key file loaded for a host, and its automatic certificate.
 type fileKey struct {
 	path   string
-	signer ssh.Signer
-	cert   ssh.Signer // "<path>-cert.pub" with signer, nil if none
+	signer ssh.Signer    // nil when the file holds only a public key
+	pub    ssh.PublicKey // the public key of a file without signer
+	cert   ssh.Signer    // "<path>-cert.pub" with signer, nil if none
 }
 
 // fileSigners loads Target.KeyFile (which must exist), then the
@@ -127,12 +139,13 @@ type fileKey struct {
 func (a *auth) fileSigners(e Endpoint) ([]fileKey, error) {
 	var out []fileKey
 	if e.KeyFile != "" {
-		s, err := a.file(e.KeyFile)
+		k, err := a.keyFile(e)
 		if err != nil {
-			return nil, &Error{Op: "load key", Host: e.String(), Err: err,
-				hint: "check `key` in deploy.conf: it is relative to the config file's directory"}
+			return nil, err
 		}
-		out = append(out, fileKey{path: e.KeyFile, signer: s})
+		if k != nil {
+			out = append(out, *k)
+		}
 	}
 	for _, f := range e.IdentityFiles {
 		if f == e.KeyFile {
@@ -154,6 +167,30 @@ func (a *auth) fileSigners(e Endpoint) ([]fileKey, error) {
 		}
 	}
 	return out, nil
+}
+
+// keyFile loads Target.KeyFile. A file that is missing or unreadable is
+// an error (a typo in `key`); one that is not a private key is what
+// `ssh -i` warns about and goes on without: a public key (key.pub) is
+// still offered through the agent when the agent holds it, as
+// IdentityFile may name a public key; anything else is skipped (nil).
+func (a *auth) keyFile(e Endpoint) (*fileKey, error) {
+	s, err := a.file(e.KeyFile)
+	if err == nil {
+		return &fileKey{path: e.KeyFile, signer: s}, nil
+	}
+	b, rerr := os.ReadFile(e.KeyFile)
+	if rerr != nil {
+		return nil, &Error{Op: "load key", Host: e.String(), Err: err,
+			hint: "check `key` in deploy.conf: it is relative to the config file's directory"}
+	}
+	if pub, _, _, _, perr := ssh.ParseAuthorizedKey(b); perr == nil {
+		a.log("key %s is a public key: offering its private half only if ssh-agent holds it, then the other keys; point key at the private key file (%s)",
+			e.KeyFile, strings.TrimSuffix(e.KeyFile, ".pub"))
+		return &fileKey{path: e.KeyFile, pub: pub}, nil
+	}
+	a.log("key %s is not a private key (%v): skipping it, using ssh-agent and the other keys; point key at a private key file", e.KeyFile, err)
+	return nil, nil
 }
 
 // file loads the key at path once; an encrypted key becomes a lazySigner.

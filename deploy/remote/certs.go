@@ -29,6 +29,9 @@ func readCert(path string) (*ssh.Certificate, error) {
 // autoCert is k's "<file>-cert.pub" signing with k, or nil when there is
 // none (or it certifies another key: then a notice).
 func (a *auth) autoCert(k fileKey) ssh.Signer {
+	if k.signer == nil {
+		return nil // a public key file: its agent key is offered as is
+	}
 	path := k.path + "-cert.pub"
 	c, err := readCert(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -80,7 +83,7 @@ func (a *auth) certificates(paths []string, files []fileKey, agentKeys []ssh.Sig
 func certKey(c *ssh.Certificate, files []fileKey, agentKeys []ssh.Signer) ssh.Signer {
 	want := keyID(c.Key)
 	for _, f := range files {
-		if keyID(f.signer.PublicKey()) == want {
+		if f.signer != nil && keyID(f.signer.PublicKey()) == want {
 			return f.signer
 		}
 	}

@@ -3,7 +3,8 @@
 
 cmd_setup() {
 	step layout
-	mkdir -p -- "$P/repo" "$P/releases" "$P/shared"
+	# shared/logs and shared/pids: the classic tool's setup made them
+	mkdir -p -- "$P/repo" "$P/releases" "$P/shared/logs" "$P/shared/pids"
 	lock setup
 	step mirror
 	if [ -f "$P/repo/HEAD" ]; then
@@ -38,7 +39,11 @@ cmd_deploy() {
 	sync_origin
 	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
 	step resolve
-	[ -n "$REF" ] || default_branch
+	if [ -z "$REF" ]; then
+		default_branch
+		echo "ref: $REF (the origin's default branch; set ref to pin one)"
+		mark "info default-ref $REF"
+	fi
 	# Nothing was made yet: a ref that does not resolve leaves no release
 	# and no `failed` line (only the mirror was brought up to date).
 	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
@@ -47,6 +52,7 @@ cmd_deploy() {
 	mark "info new $REL $SHA"
 	git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION"
+	release_git "$P/releases/$REL" "$SHA" || fail "cannot give the release its .git (for git in hooks)"
 	link_shared "$P/releases/$REL"
 	local prevdir=''
 	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"

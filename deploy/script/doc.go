@@ -19,7 +19,10 @@
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
 // healthcheck wait force no-test hold tty stamp, and repeatable
 // shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
-// directory, when missing) and var=<NAME>=<value>. A deploy gets repo too:
+// directory, when missing) and var=<NAME>=<value>. path is absolute, or
+// `~` / `~/dir` (a classic deploy.conf's `path ~/app`): the script replaces
+// the leading ~ with $HOME as sshd set it (the login user's home), by
+// string operations, never eval. A deploy gets repo too:
 // when it differs from the mirror's origin the origin is updated (and the
 // script says so).
 // Hook commands (pre-deploy …) are shell text by design: they run with
@@ -29,7 +32,8 @@
 //
 // # Commands
 //
-//	setup    mkdir <path>/{repo,releases,shared}; git clone --mirror into
+//	setup    mkdir <path>/{repo,releases,shared/logs,shared/pids} (logs
+//	         and pids as the classic tool made them); git clone --mirror into
 //	         repo (kept, with its origin URL updated, when it exists);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
@@ -75,6 +79,8 @@
 //	                         it serves (no procmon nor healthcheck, or
 //	                         procmon not running yet on a first deploy)
 //	info repo-changed        the mirror's origin was set to a new repo
+//	info default-ref <name>  ref is unset: the origin's default branch
+//	                         <name> ships (also said in a plain line)
 //	info revert-gate fail …  the release put back does not pass either
 //	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
 //	                         commit|revert
@@ -156,15 +162,35 @@
 //	                 branch's name when ref is unset)
 //	DEPLOY_PREVIOUS  the previous release directory ("" on a first deploy)
 //
-// plus every variable of the `env` key. An unset ref deploys the origin's
-// default branch (its HEAD), not the latest tag as the classic tool did:
-// tags are deployed by naming them.
+// plus SHARED (<path>/shared, the classic tool's name) and every variable
+// of the `env` key (which may override SHARED). An unset ref deploys the
+// origin's default branch (its HEAD), not the latest tag as the classic
+// tool did: tags are deployed by naming them, and the deploy prints
+// `ref: <branch> (the origin's default branch; set ref to pin one)`.
+//
+// # Git in a release
+//
+// Hooks written for the classic tool's checkout run git in the release
+// (`git rev-parse HEAD`, `git log -1`, `git describe`). Each release
+// therefore has its own <release>/.git: HEAD detached at the release's
+// commit, the mirror's branches and tags copied as packed-refs, an index
+// (so `git status` is clean but for REVISION and the shared links), and
+// the mirror's objects borrowed through objects/info/alternates. A git
+// command in the release writes only into that .git (a hook's commit,
+// fetch or gc never reaches the mirror, which only the script writes).
+// Not chosen: GIT_DIR pointing at the mirror (its HEAD is the default
+// branch, not the release's commit, and a hook could write into it) and
+// a worktree (`git worktree add`: it writes the mirror's worktrees/ and
+// shares its refs). The .git is a few KB; a web server that serves the
+// release directory itself must deny /.git, as with the classic checkout.
+// A commit the origin force-pushed away may be pruned from the mirror by
+// git's own gc after two weeks; git in a release that old then fails.
 //
 // # Releases and .deploys
 //
 // A release is releases/<UTC time>-<short sha> (a -2, -3… suffix if that
-// exists) holding a `git archive` of the commit and a REVISION file with the
-// sha; current is switched by `ln -s` to a temp name then `mv -T`. Each
+// exists) holding a `git archive` of the commit, a REVISION file with the
+// sha and its .git (above); current is switched by `ln -s` to a temp name then `mv -T`. Each
 // deploy, revert or failure appends
 // "<sha>\t<id>\t<UTC time>\t<deploy|revert|failed>\t<ref>\t<user@laptop>"
 // to .deploys ("-" for what a failure did not get to know). revert N goes N

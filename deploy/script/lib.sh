@@ -124,7 +124,9 @@ exec > >(
 
 # ---- validation (the laptop checked too; this is defence in depth) ---------
 check_common() {
+	expand_home
 	case $P in /*) ;; *) fail "path '$P' is not absolute" ;; esac
+	[ "$P" != / ] || fail "path is the root directory"
 	case $P in *$'\n'* | *$'\t'*) fail "path contains a newline or tab" ;; esac
 	[[ $KEEP =~ ^[1-9][0-9]*$ ]] || fail "keep '$KEEP' is not a positive number"
 	[[ $N =~ ^[1-9][0-9]*$ ]] || fail "revert count '$N' is not a positive number"
@@ -138,6 +140,21 @@ check_common() {
 	for p in ${SHARED[@]+"${SHARED[@]}"}; do
 		case /$p/ in //* | */../* | */./*) fail "shared path '$p' must be relative, without . or .." ;; esac
 	done
+}
+
+# expand_home turns path=~ or path=~/dir (a classic deploy.conf's
+# `path ~/app`) into the login user's home as sshd set $HOME: a plain
+# string operation, never eval, so nothing else in the value is expanded.
+expand_home() {
+	# shellcheck disable=SC2088 # a literal ~ is what is matched here
+	case $P in
+	'~' | '~/'*)
+		case ${HOME:-} in
+		/*) P=${HOME%/}${P#'~'} ;;
+		*) fail "path '$P' starts with ~, but \$HOME is not an absolute directory on this server: give the full path" ;;
+		esac
+		;;
+	esac
 }
 
 # ---- helpers ---------------------------------------------------------------
@@ -160,12 +177,13 @@ log_event() { # sha release event ref
 }
 
 # hook_env RELEASE PREVIOUS sets HOOK_ENV to what hooks see, as NAME=value
-# words for env(1): the env key's variables, then the DEPLOY_ contract.
-# Nothing is exported into this shell, so a variable named like one of the
-# script's own (SHA, P, SETSID, …) cannot change what the script runs.
+# words for env(1): SHARED (the classic tool's name for <path>/shared; the
+# env key may override it), the env key's variables, then the DEPLOY_
+# contract. Nothing is exported into this shell, so a variable named like
+# one of the script's own (SHA, P, SHARED, …) cannot change what it runs.
 HOOK_ENV=()
 hook_env() {
-	HOOK_ENV=(${VARS[@]+"${VARS[@]}"} "DEPLOY_ENV=$D_ENV" "DEPLOY_PATH=$P" "DEPLOY_RELEASE=$1"
+	HOOK_ENV=("SHARED=$P/shared" ${VARS[@]+"${VARS[@]}"} "DEPLOY_ENV=$D_ENV" "DEPLOY_PATH=$P" "DEPLOY_RELEASE=$1"
 		"DEPLOY_SHA=$SHA" "DEPLOY_REF=$REF" "DEPLOY_PREVIOUS=$2")
 }
 

@@ -71,6 +71,9 @@ const (
 	// InfoRepoChanged: `info repo-changed`: the mirror's origin was
 	// re-pointed at the config's repo.
 	InfoRepoChanged = "repo-changed"
+	// InfoDefaultRef: `info default-ref <branch>`: ref is unset, and the
+	// deploy ships the origin's default branch, <branch>.
+	InfoDefaultRef = "default-ref"
 	// InfoMirror: `info mirror exists` (setup).
 	InfoMirror = "mirror"
 	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
@@ -85,7 +88,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate}
+		InfoMirror, InfoRevertGate, InfoDefaultRef}
 )
 
 // Message is one protocol line, parsed.

@@ -34,6 +34,24 @@ new_release() {
 	REL=$id
 }
 
+# release_git DIR SHA gives the release at DIR a git directory of its
+# own, so that git in a hook (rev-parse HEAD, log -1, describe, status)
+# sees the release's commit, as in the classic tool's checkout: DIR/.git
+# has HEAD detached at SHA, a copy of the mirror's branches and tags
+# (packed-refs), an index, and the mirror's objects through
+# objects/info/alternates, read-only: whatever git does in the release
+# writes into DIR/.git, never into the mirror.
+release_git() {
+	local g=$1/.git
+	mkdir -p -- "$g/objects/info" "$g/refs/heads" "$g/refs/tags"
+	printf '%s\n' "$P/repo/objects" >"$g/objects/info/alternates"
+	printf '%s\n' "$2" >"$g/HEAD"
+	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n' >"$g/config"
+	git_ for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags >"$g/packed-refs"
+	git --git-dir="$g" --work-tree="$1" read-tree "$2"
+	git --git-dir="$g" --work-tree="$1" update-index -q --refresh >/dev/null || true
+}
+
 link_shared() {
 	local rel=$1 p t
 	((${#SHARED[@]})) || return 0
