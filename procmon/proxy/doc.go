@@ -4,8 +4,8 @@
 //
 // Every client connection starts on the fast path (conn.go): one
 // goroutine reads a plain GET or HEAD head itself (parse_request.go),
-// writes it to a pooled worker connection (workerconns.go) and relays the
-// answer (relay.go, parse_answer.go); a request still waiting for its
+// writes it to a pooled worker connection (exchange.go, workerconns.go)
+// and relays the answer (relay.go, parse_answer.go); a request still waiting for its
 // worker after 50 ms watches its client (watch.go). The first request
 // that is anything else is handed, bytes already read included, to a
 // net/http server (handoff.go) running httputil.ReverseProxy
