@@ -30,12 +30,13 @@ type serverConn struct {
 	worker net.Conn // the worker connection in use, for Close to cut
 	closed bool     // Close ran: no more worker exchanges
 
-	head  []byte // the request head as read, then as screened
-	spare []byte // the other buffer for the screen
-	out   []byte // the head sent to the worker
-	req   plainRequest
-	rel   answerRelay
-	watch clientWatch
+	head   []byte // the request head as read, then as screened
+	spare  []byte // the other buffer for the screen
+	out    []byte // the head sent to the worker
+	req    plainRequest
+	rel    answerRelay
+	watch  clientWatch
+	stream streamEnd // the drain state of a streamed answer (stream.go)
 }
 
 // The connections' buffers are recycled: a Connection: close client would

@@ -11,6 +11,10 @@
 // net/http server (handoff.go) running httputil.ReverseProxy
 // (handler.go).
 //
+// Upgrades (tunnel.go) and answers that stream without a length
+// (stream.go) are long-lived: counted per Backend, and ended by a drain
+// spread over a window, a stream at its next boundary.
+//
 // The supervisor (package procmon) owns the workers: it makes a Backend
 // for each ready worker, gives the current ones to Pool.Set, and retires a
 // draining worker's Backend before it waits for InFlight to reach zero.

@@ -103,7 +103,7 @@ func (c *serverConn) exchange(b *Backend) (keep, wrote bool, err error) {
 	}
 	for {
 		var reuse bool
-		keep, wrote, reuse, err = c.exchangeOn(fc)
+		keep, wrote, reuse, err = c.exchangeOn(b, fc)
 		if err == nil {
 			if reuse {
 				pool.put(fc)
@@ -122,9 +122,9 @@ func (c *serverConn) exchange(b *Backend) (keep, wrote bool, err error) {
 	}
 }
 
-// exchangeOn does one exchange on fc; reuse says whether fc can carry
-// another request.
-func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err error) {
+// exchangeOn does one exchange on fc, a connection to b; reuse says
+// whether fc can carry another request.
+func (c *serverConn) exchangeOn(b *Backend, fc *fastConn) (keep, wrote, reuse bool, err error) {
 	if !c.useWorker(fc.nc) {
 		return false, false, false, errServerClosed
 	}
@@ -160,7 +160,15 @@ func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err erro
 	// event stream ends the worker's request there too.
 	keep = !c.req.close && c.rel.ans.framing != bodyUntilClose && !c.s.closing.Load()
 	c.rel.writeHead(!keep)
+	long := streams(&c.rel.ans)
+	if long {
+		c.streamOn(b, fc.nc)
+	}
 	err = c.rel.copyBody(fc.br)
+	drained := long && c.streamOff(b)
+	if errors.Is(err, errStreamEnded) {
+		err = nil // ended whole by a drain: the client may send another request
+	}
 	if err == nil {
 		err = c.bw.Flush()
 	}
@@ -168,7 +176,7 @@ func (c *serverConn) exchangeOn(fc *fastConn) (keep, wrote, reuse bool, err erro
 	if err != nil {
 		return false, true, false, err
 	}
-	return keep, true, c.rel.ans.reuse && !c.watch.gone.Load(), nil
+	return keep, true, c.rel.ans.reuse && !c.watch.gone.Load() && !drained, nil
 }
 
 // errServerClosed: the proxy's Close came first.
