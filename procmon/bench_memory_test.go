@@ -98,7 +98,7 @@ func measureConnMemory(b *testing.B, p memProxy, n int, open func(*testing.B, st
 			c.Close()
 		}
 	}()
-	time.Sleep(time.Second) // let the proxy settle (free what the opening used)
+	time.Sleep(500 * time.Millisecond) // let the proxy settle (free what the opening used)
 	after := pidsRSS(p.pids())
 	if shut := countClosed(conns); shut > 0 {
 		b.Fatalf("%s: %d of %d connections were closed by the proxy before the measure", p.addr, shut, n)

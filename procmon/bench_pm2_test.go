@@ -15,12 +15,19 @@ import (
 // under pm2 in cluster mode, where pm2's daemon holds the listening socket
 // and hands each new connection to a worker, against the same app behind
 // procmon's proxy, with the same wrk load (64 keep-alive connections for
-// 5 s, then Connection: close for 3 s). One worker each, so that pm2,
+// 3 s, then Connection: close for 2 s: shorter runs than
+// BenchmarkThroughput's, to keep make bench short; the rounds give the
+// spread). One worker each, so that pm2,
 // procmon and the app hit directly serve with the same single Node
 // process; the runs alternate (pm2, procmon, pm2, procmon, …).
 
-// pm2Rounds is how many runs of each BenchmarkPM2Cluster makes.
-const pm2Rounds = 2
+// pm2Rounds is how many runs of each BenchmarkPM2Cluster makes, and
+// pm2KeepAlive and pm2Close how long each wrk run lasts.
+const (
+	pm2Rounds    = 2
+	pm2KeepAlive = 3 * time.Second
+	pm2Close     = 2 * time.Second
+)
 
 // BenchmarkPM2Cluster: requests/s of node-hello behind procmon's proxy
 // against pm2 cluster mode and against the app hit directly, each
@@ -37,16 +44,16 @@ func BenchmarkPM2Cluster(b *testing.B) {
 	for range pm2Rounds {
 		addr, cmd, stop := e.startNode(node, server)
 		app := func() []int { return []int{cmd.Process.Pid} }
-		rows = append(rows, e.measure("direct", addr, app, app))
+		rows = append(rows, e.measureFor("direct", addr, app, app, pm2KeepAlive, pm2Close))
 		stop()
 
 		p := e.startPM2(pm2, server)
-		rows = append(rows, e.measure("pm2", p.addr, p.daemon, p.all))
+		rows = append(rows, e.measureFor("pm2", p.addr, p.daemon, p.all, pm2KeepAlive, pm2Close))
 		p.stop()
 
 		addr, cmd, stop = e.startProcmonCommand(ModeProxy, 1, []string{node, server}, nil)
 		pid := cmd.Process.Pid
-		rows = append(rows, e.measure("procmon", addr, func() []int { return []int{pid} }, func() []int { return withDescendants(pid) }))
+		rows = append(rows, e.measureFor("procmon", addr, func() []int { return []int{pid} }, func() []int { return withDescendants(pid) }, pm2KeepAlive, pm2Close))
 		stop()
 	}
 	ratio := func(num, den string, close bool) []float64 {

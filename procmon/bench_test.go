@@ -322,13 +322,18 @@ func (e *benchEnv) throughputRows(sc benchScenario, nginx string) []throughputRo
 // request and peak RSS the row shows, tested all the processes under test
 // (proxy and worker).
 func (e *benchEnv) measure(name, addr string, proxy, tested func() []int) throughputRow {
+	return e.measureFor(name, addr, proxy, tested, 5*time.Second, 3*time.Second)
+}
+
+// measureFor is measure with runs of ka (keep-alive) and close.
+func (e *benchEnv) measureFor(name, addr string, proxy, tested func() []int, ka, close time.Duration) throughputRow {
 	cpu0 := pidsCPU(proxy())
 	r := throughputRow{name: name}
-	r.ka, r.others[0] = e.wrkBeside("http://"+addr+"/", 5*time.Second, false, tested)
+	r.ka, r.others[0] = e.wrkBeside("http://"+addr+"/", ka, false, tested)
 	if r.ka.requests > 0 {
 		r.cpuPerReq = (pidsCPU(proxy()) - cpu0) / time.Duration(r.ka.requests)
 	}
-	r.close, r.others[1] = e.wrkBeside("http://"+addr+"/", 3*time.Second, true, tested)
+	r.close, r.others[1] = e.wrkBeside("http://"+addr+"/", close, true, tested)
 	for _, pid := range proxy() {
 		r.rssKB += rssKB(pid, "VmHWM")
 	}
