@@ -8,7 +8,7 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The remote script runs as one text: shellcheck reads it that way.
 SCRIPT   := deploy/script/lib.sh deploy/script/release.sh deploy/script/gate.sh deploy/script/commands.sh
 
-.PHONY: all build test lint bench demo fuzz clean deps-test deps-demo deps-lint
+.PHONY: all build test lint bench demo fuzz clean deps-test deps-demo deps-lint deps-bench
 
 all: build
 
@@ -31,14 +31,18 @@ deps-demo:
 	@./scripts/deps.sh demo
 deps-lint:
 	@./scripts/deps.sh lint
+deps-bench:
+	@./scripts/deps.sh bench
 
 # DEPLOY_REQUIRE_SSHD=1: a test whose tool (sshd, node, python3,
 # systemd-analyze, …) is missing fails instead of skipping.
 test: deps-test lint
 	DEPLOY_REQUIRE_SSHD=1 $(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 20m $(PKGS)
+# bench: every tool is required here too (wrk, sshd, nginx, pm2, …): a
+# missing one fails the benchmark rather than skipping it.
+bench: deps-bench
+	DEPLOY_REQUIRE_SSHD=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 20m $(PKGS)
 
 # demo: deploy an example app to a local target, serve it under procmon,
 # deploy a change under load, revert; DEMO_FLAGS=-keep leaves it running.

@@ -34,15 +34,16 @@ func nginxPath() string {
 // nginxConf is a reverse proxy for one upstream: one worker process,
 // keep-alive connections to the upstream, default proxy buffering, no
 // access log, every path it writes in the prefix dir; %[1]s is the
-// `user` line, %[2]s the dir, %[3]s the upstream and %[4]s the listen
-// address.
+// `user` line, %[2]s the dir, %[3]s the upstream, %[4]s the listen
+// address and %[5]d the most connections (clients and upstream).
 const nginxConf = `%[1]s
 worker_processes 1;
+worker_rlimit_nofile %[5]d;
 daemon off;
 pid %[2]s/nginx.pid;
 error_log %[2]s/error.log warn;
 events {
-	worker_connections 1024;
+	worker_connections %[5]d;
 }
 http {
 	access_log off;
@@ -82,6 +83,11 @@ type nginxProxy struct {
 // startNginx runs nginx (the binary at bin) as a reverse proxy to the
 // worker at upstream, and waits until it answers 200 through it.
 func (e *benchEnv) startNginx(bin, upstream string) *nginxProxy {
+	return e.startNginxConns(bin, upstream, 1024)
+}
+
+// startNginxConns is startNginx with room for conns connections.
+func (e *benchEnv) startNginxConns(bin, upstream string, conns int) *nginxProxy {
 	dir, err := os.MkdirTemp(e.root, "nginx-")
 	if err != nil {
 		e.b.Fatal(err)
@@ -92,7 +98,7 @@ func (e *benchEnv) startNginx(bin, upstream string) *nginxProxy {
 	}
 	n := &nginxProxy{addr: benchPort(e.b), dir: dir, exited: make(chan struct{})}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, upstream, n.addr), 0o644); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, upstream, n.addr, conns), 0o644); err != nil {
 		e.b.Fatal(err)
 	}
 	// -e: the error log from the start, before the config names it.

@@ -103,10 +103,29 @@ type benchEnv struct {
 	exe     string // the worker (this test binary)
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
-	if _, err := exec.LookPath("wrk"); err != nil {
-		b.Skip("wrk is not installed, skipping the load benchmark (hint: apt-get install wrk)")
+// benchTool is the path of a tool a benchmark needs. A missing one skips
+// the benchmark with hint, or fails it under DEPLOY_REQUIRE_SSHD=1 (make
+// bench: every tool is required, and scripts/deps.sh installs them).
+func benchTool(b *testing.B, name, hint string) string {
+	b.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
 	}
+	if name == "nginx" { // not on a non-root PATH on Debian
+		if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+			return "/usr/sbin/nginx"
+		}
+	}
+	if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+		b.Fatalf("%s is not installed and make bench requires it (hint: %s, or make deps-bench)", name, hint)
+	}
+	b.Skipf("%s is not installed, skipping (hint: %s)", name, hint)
+	return ""
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	benchTool(b, "wrk", "apt-get install wrk")
 	root := b.TempDir()
 	bin := filepath.Join(root, "procmon")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
@@ -150,14 +169,24 @@ func (e *benchEnv) startDirect(knobs map[string]string) (string, *exec.Cmd, func
 // startProcmon runs the procmon binary over workers copies of the worker,
 // with the worker knobs in its env.
 func (e *benchEnv) startProcmon(mode Mode, workers int, knobs map[string]string) (string, *exec.Cmd, func()) {
+	return e.startProcmonCommand(mode, workers, []string{e.exe}, mergeEnv(map[string]string{"PMT_WORKER": "1"}, knobs))
+}
+
+// startProcmonCommand runs the procmon binary over workers copies of
+// command, with env added to the workers' environment.
+func (e *benchEnv) startProcmonCommand(mode Mode, workers int, command []string, env map[string]string) (string, *exec.Cmd, func()) {
 	addr := benchPort(e.b)
 	cfg := filepath.Join(e.root, string(mode)+".toml")
-	env := `PMT_WORKER = "1"`
-	for _, k := range slices.Sorted(maps.Keys(knobs)) {
-		env += fmt.Sprintf(", %s = %q", k, knobs[k])
+	var vars []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		vars = append(vars, fmt.Sprintf("%s = %q", k, env[k]))
 	}
-	doc := fmt.Sprintf("name = \"bench\"\ndir = %q\ncommand = [%q]\nworkers = %d\nlisten = %q\nmode = %q\nrestart_file = \"tmp/restart.txt\"\nenv = { %s }\nstop_timeout = \"10s\"\nsocket = %q\n",
-		filepath.Join(e.root, "app"), e.exe, workers, addr, mode, env, filepath.Join(e.root, "ctl.sock"))
+	var args []string
+	for _, a := range command {
+		args = append(args, strconv.Quote(a))
+	}
+	doc := fmt.Sprintf("name = \"bench\"\ndir = %q\ncommand = [%s]\nworkers = %d\nlisten = %q\nmode = %q\nrestart_file = \"tmp/restart.txt\"\nenv = { %s }\nstop_timeout = \"10s\"\nsocket = %q\n",
+		filepath.Join(e.root, "app"), strings.Join(args, ", "), workers, addr, mode, strings.Join(vars, ", "), filepath.Join(e.root, "ctl.sock"))
 	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
 		e.b.Fatal(err)
 	}
@@ -228,6 +257,7 @@ func BenchmarkThroughput(b *testing.B) {
 	e := newBenchEnv(b)
 	nginx := nginxPath()
 	if nginx == "" {
+		benchTool(b, "nginx", "apt-get install nginx-light") // fails under make bench
 		fmt.Println("\nnginx is not installed: no nginx row (hint: apt-get install nginx)")
 	}
 	for _, sc := range throughputScenarios() {
@@ -292,13 +322,18 @@ func (e *benchEnv) throughputRows(sc benchScenario, nginx string) []throughputRo
 // request and peak RSS the row shows, tested all the processes under test
 // (proxy and worker).
 func (e *benchEnv) measure(name, addr string, proxy, tested func() []int) throughputRow {
+	return e.measureFor(name, addr, proxy, tested, 5*time.Second, 3*time.Second)
+}
+
+// measureFor is measure with runs of ka (keep-alive) and close.
+func (e *benchEnv) measureFor(name, addr string, proxy, tested func() []int, ka, close time.Duration) throughputRow {
 	cpu0 := pidsCPU(proxy())
 	r := throughputRow{name: name}
-	r.ka, r.others[0] = e.wrkBeside("http://"+addr+"/", 5*time.Second, false, tested)
+	r.ka, r.others[0] = e.wrkBeside("http://"+addr+"/", ka, false, tested)
 	if r.ka.requests > 0 {
 		r.cpuPerReq = (pidsCPU(proxy()) - cpu0) / time.Duration(r.ka.requests)
 	}
-	r.close, r.others[1] = e.wrkBeside("http://"+addr+"/", 3*time.Second, true, tested)
+	r.close, r.others[1] = e.wrkBeside("http://"+addr+"/", close, true, tested)
 	for _, pid := range proxy() {
 		r.rssKB += rssKB(pid, "VmHWM")
 	}

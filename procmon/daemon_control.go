@@ -53,8 +53,13 @@ func notRunning(err error) error {
 }
 
 // Status implements control.Handler: the supervisor's snapshot with the
-// latest metrics sample and the log file's counters.
+// latest metrics sample and the log file's counters. The snapshot is
+// refreshed first (one round of the loop, at most a second): the proxy's
+// counts of long-lived connections change without any event to the loop.
 func (d *Daemon) Status(ctx context.Context) (control.Status, error) {
+	fresh, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	d.sup.Ping(fresh) // a hung loop: its last snapshot
 	return d.controlStatus(), nil
 }
 

@@ -69,8 +69,9 @@
 //     socket mode both generations accept from the same socket until the
 //     old one is told to stop.
 //  5. Drain: in proxy mode procmon waits until the old workers' in-flight
-//     requests (streamed bodies included) finish, up to stop_timeout; their
-//     upgraded connections (WebSocket) are closed spread over [proxy]
+//     requests finish, up to stop_timeout; their long-lived connections
+//     (WebSocket and other upgrades, and answers streaming without a
+//     length, such as event streams) are ended spread over [proxy]
 //     drain_timeout, and the wait lasts that long when it is longer. In socket mode the worker drains itself on
 //     stop_signal: it must stop accepting and finish what it accepted.
 //  6. Stop: stop_signal goes to each old worker's process group; what is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -49,7 +50,8 @@ func TestMain(m *testing.M) {
 // app). Only that process hangs; a worker started in its place answers.
 // GET /health answers 500 while a file "unhealthy" exists in the dir;
 // GET /whoami names the worker's uid, gid, HOME and USER;
-// GET /slow?d=2s sleeps d; every answer names its generation, worker and pid.
+// GET /slow?d=2s sleeps d; GET /events is an endless event stream (see
+// serveEvents); every answer names its generation, worker and pid.
 func testWorker() int {
 	if os.Getenv("PMT_IGNORE_TERM") == "1" {
 		signal.Ignore(syscall.SIGTERM)
@@ -229,6 +231,10 @@ func workerHandler() http.Handler {
 			fmt.Fprintf(w, "uid=%d gid=%d home=%s user=%s\n", os.Getuid(), os.Getgid(), os.Getenv("HOME"), os.Getenv("USER"))
 			return
 		}
+		if r.URL.Path == "/events" {
+			serveEvents(w, r, label)
+			return
+		}
 		if r.URL.Path == "/echo" {
 			fmt.Fprintf(w, "xff=%s proto=%s\n", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"))
 			return
@@ -240,6 +246,30 @@ func workerHandler() http.Handler {
 		wd, _ := os.Getwd()
 		fmt.Fprintf(w, "ok %s dir=%s\n", label, filepath.Base(wd))
 	})
+}
+
+// serveEvents streams server-sent events until the client leaves (at
+// most a minute), each written in two halves 30 ms apart, so that a
+// proxy that cuts the stream at a random moment cuts inside an event.
+func serveEvents(w http.ResponseWriter, r *http.Request, label string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	end := time.After(time.Minute)
+	for i := 0; ; i++ {
+		for _, part := range []string{fmt.Sprintf("id: %d\ndata: %s one\n", i, label), "data: two\n\n"} {
+			io.WriteString(w, part)
+			if rc.Flush() != nil {
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return
+			case <-end:
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // pageRenderer is the worker's app-like page (PMT_RENDER_ROWS): an HTML

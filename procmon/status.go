@@ -140,8 +140,9 @@ type WorkerStatus struct {
 	// process because it hung; LastReplaced is the last (zero: never).
 	Replacements int       `json:"replacements"`
 	LastReplaced time.Time `json:"last_replaced"`
-	// LongLived counts the upgraded connections (WebSocket) open through
-	// the proxy to this worker; a drain closes them over drain_timeout.
+	// LongLived counts the upgraded connections (WebSocket) and the
+	// answers streaming without a length (event streams) open through the
+	// proxy to this worker; a drain ends them over drain_timeout.
 	LongLived int `json:"long_lived"`
 }
 

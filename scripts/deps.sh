@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# deps.sh demo|lint|test: install with apt-get what `make demo`, `make lint`
-# / `make test` need and this machine lacks. A fresh Debian machine has Go and git; the
+# deps.sh demo|lint|test|bench: install with apt-get what `make demo`, `make lint`
+# / `make test` / `make bench` need and this machine lacks. A fresh Debian machine has Go and git; the
 # suite also needs a C compiler (go test -race), OpenSSH's server and
 # client (the deploy tests talk to a real sshd), wrk (procmon's load
 # tests), util-linux (flock, setsid, unshare), python3 and node (the
-# example apps), systemd-analyze (the unit files) and shellcheck (lint). Not root: it prints
-# the apt-get line to run and fails, rather than letting tests skip.
+# example apps), systemd-analyze (the unit files) and shellcheck (lint).
+# The benchmarks also need nginx and pm2 (npm install -g), the yardsticks
+# procmon is measured against. Not root: it prints the lines to run and
+# fails, rather than letting tests skip.
 set -euo pipefail
 
 what=${1:-test}
@@ -21,7 +23,7 @@ pkg setsid util-linux
 if [ "$what" = lint ] || [ "$what" = test ]; then
 	pkg shellcheck shellcheck
 fi
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg gcc gcc
 	[ -e /usr/include/stdlib.h ] || need+=(libc6-dev)
 	[ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -34,15 +36,34 @@ if [ "$what" = test ]; then
 	pkg systemd-analyze systemd
 	pkg curl curl
 fi
-((${#need[@]})) || exit 0
+npm_need=()
+if [ "$what" = bench ]; then
+	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light
+	pkg npm npm
+	have pm2 || npm_need+=(pm2)
+fi
+((${#need[@]} + ${#npm_need[@]})) || exit 0
 
-mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" != 0 ]; then
-	echo "make $what needs: ${need[*]}" >&2
-	echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+	if ((${#need[@]})); then
+		mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+		echo "make $what needs: ${need[*]}" >&2
+		echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+	fi
+	if ((${#npm_need[@]})); then
+		echo "make $what needs: ${npm_need[*]} (npm)" >&2
+		echo "install them with: sudo npm install -g ${npm_need[*]}" >&2
+	fi
 	exit 1
 fi
-echo "installing what make $what needs: ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if ((${#need[@]})); then
+	mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+	echo "installing what make $what needs: ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ((${#npm_need[@]})); then
+	echo "installing what make $what needs: ${npm_need[*]} (npm install -g)"
+	npm install -g --no-fund --no-audit "${npm_need[@]}" >/dev/null
+fi

@@ -255,9 +255,9 @@ func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
 }
 
-// renderLongLived writes the open long-lived connections (upgrades) per
-// generation, when there are any: during a reload the old generation's
-// count falls as its drain closes them.
+// renderLongLived writes the open long-lived connections (upgrades,
+// event streams) per generation, when there are any: during a reload the
+// old generation's count falls as its drain ends them.
 func renderLongLived(ew *errWriter, workers []Worker) {
 	var gens []int
 	count := map[int]int{}

@@ -93,8 +93,9 @@ type Worker struct {
 	// slot's process because it hung; LastReplaced is the last one.
 	Replacements int       `json:"replacements"`
 	LastReplaced time.Time `json:"last_replaced,omitzero"`
-	// LongLived counts the upgraded connections (WebSocket) open through
-	// the proxy to this worker (proxy mode).
+	// LongLived counts the upgraded connections (WebSocket) and the
+	// answers streaming without a length (event streams) open through the
+	// proxy to this worker (proxy mode).
 	LongLived int `json:"long_lived,omitempty"`
 }
 

@@ -23,7 +23,7 @@ type Backend struct {
 	conns fastConns
 
 	mu   sync.Mutex
-	long map[*serverConn]struct{} // open upgraded connections
+	long map[*serverConn]func() // open upgrades and streamed answers → how a drain ends each
 }
 
 // NewBackend is the worker listening on 127.0.0.1:port; label names it in
@@ -62,33 +62,39 @@ func (b *Backend) CloseIdle() {
 	b.conns.closeIdle()
 }
 
-// track counts a long-lived connection (an upgrade) on the backend while
-// it is open, so that a drain can close it and status can show it.
-func (b *Backend) track(c *serverConn, open bool) {
+// track counts a long-lived connection (an upgrade, a streamed answer)
+// on the backend while it is open, so that a drain can end it (with end,
+// called with b.mu held) and status can show it.
+func (b *Backend) track(c *serverConn, end func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if open {
-		if b.long == nil {
-			b.long = map[*serverConn]struct{}{}
-		}
-		b.long[c] = struct{}{}
-		return
+	if b.long == nil {
+		b.long = map[*serverConn]func(){}
 	}
+	b.long[c] = end
+}
+
+// untrack ends the count of track.
+func (b *Backend) untrack(c *serverConn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	delete(b.long, c)
 }
 
-// LongLived is the number of long-lived connections (upgrades) open on
-// the backend.
+// LongLived is the number of long-lived connections open on the
+// backend: upgrades, and answers still streaming without a length (event
+// streams).
 func (b *Backend) LongLived() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.long)
 }
 
-// Drain closes the backend's long-lived connections spread evenly over
+// Drain ends the backend's long-lived connections spread evenly over
 // window, the last at its end, so that their clients (WebSocket, event
-// streams) do not all reconnect in the same second. Call it after Retire:
-// the connections closed are those open now.
+// streams) do not all reconnect in the same second: an upgrade is closed,
+// a streamed answer ends at its next boundary (stream.go). Call it after
+// Retire: the connections ended are those open now.
 func (b *Backend) Drain(window time.Duration) {
 	b.mu.Lock()
 	conns := make([]*serverConn, 0, len(b.long))
@@ -98,6 +104,15 @@ func (b *Backend) Drain(window time.Duration) {
 	b.mu.Unlock()
 	for i, c := range conns {
 		at := window * time.Duration(i+1) / time.Duration(len(conns))
-		time.AfterFunc(at, c.cut)
+		time.AfterFunc(at, func() { b.end(c) })
+	}
+}
+
+// end ends c if it is still counted as long-lived on b.
+func (b *Backend) end(c *serverConn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if end := b.long[c]; end != nil {
+		end()
 	}
 }

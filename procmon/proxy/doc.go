@@ -4,12 +4,16 @@
 //
 // Every client connection starts on the fast path (conn.go): one
 // goroutine reads a plain GET or HEAD head itself (parse_request.go),
-// writes it to a pooled worker connection (workerconns.go) and relays the
-// answer (relay.go, parse_answer.go); a request still waiting for its
+// writes it to a pooled worker connection (exchange.go, workerconns.go)
+// and relays the answer (relay.go, parse_answer.go); a request still waiting for its
 // worker after 50 ms watches its client (watch.go). The first request
 // that is anything else is handed, bytes already read included, to a
 // net/http server (handoff.go) running httputil.ReverseProxy
 // (handler.go).
+//
+// Upgrades (tunnel.go) and answers that stream without a length
+// (stream.go) are long-lived: counted per Backend, and ended by a drain
+// spread over a window, a stream at its next boundary.
 //
 // The supervisor (package procmon) owns the workers: it makes a Backend
 // for each ready worker, gives the current ones to Pool.Set, and retires a

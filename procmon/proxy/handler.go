@@ -56,6 +56,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del("Upgrade") // upgrades go through the fast path's tunnel only
 	rc := http.NewResponseController(w)
+	sw := &sendWriter{ResponseWriter: w, rc: rc, d: h.cfg.SendTimeout}
 	if r.Body != nil && r.Body != http.NoBody {
 		body := &bodyReader{r: r.Body, rc: rc, d: h.cfg.BodyTimeout}
 		if code := bufferBody(r, body, h.cfg.BufferBody); code != 0 {
@@ -64,12 +65,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(code)
 			return
 		}
+		sw.body = body
 	}
-	h.rp.ServeHTTP(&sendWriter{ResponseWriter: w, rc: rc, d: h.cfg.SendTimeout}, r)
+	h.rp.ServeHTTP(sw, r)
 	rc.SetWriteDeadline(time.Now().Add(h.cfg.SendTimeout)) // for what net/http writes last
 }
 
+// serveError answers a request the worker did not answer: 503 with no
+// worker, the client's fault (400, 408) when its body failed as it
+// streamed to the worker, else 502.
 func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	if sw, ok := w.(*sendWriter); ok && sw.body != nil {
+		if code := int(sw.body.failed.Load()); code != 0 {
+			h.log.Debug("proxy: request body failed", "client", r.RemoteAddr, "code", code, "err", err)
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(code)
+			return
+		}
+	}
 	code := http.StatusBadGateway
 	if errors.Is(err, errNoWorker) {
 		code = http.StatusServiceUnavailable

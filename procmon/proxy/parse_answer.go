@@ -26,11 +26,15 @@ type workerAnswer struct {
 	reuse   bool   // the worker keeps the connection open after it
 	closes  bool   // the worker said Connection: close
 	hasDate bool   // the answer has a Date header
+	events  bool   // Content-Type: text/event-stream
 	forward []span // header lines passed on unchanged, CRLF included
 	drop    []span // names the Connection header lists
 }
 
 var errBadAnswer = errors.New("malformed answer from the worker")
+
+// eventStream is the media type of server-sent events.
+const eventStream = "text/event-stream"
 
 // parseWorkerAnswer parses an answer head (status line, header lines, empty
 // line) to a request that was a HEAD when isHead is set.
@@ -101,6 +105,8 @@ func (a *workerAnswer) readHeaders(head []byte, pos int) (chunked bool, err erro
 			continue
 		case equalFold(name, "Date"):
 			a.hasDate = true
+		case equalFold(name, "Content-Type"):
+			a.events = len(v) >= len(eventStream) && equalFold(v[:len(eventStream)], eventStream)
 		}
 		lines = append(lines, line)
 	}

@@ -18,6 +18,8 @@ type answerRelay struct {
 	ans  workerAnswer
 	head []byte   // the answer head as read
 	date [32]byte // room to format a Date header
+
+	stream *streamEnd // set while the answer streams counted as long-lived (stream.go)
 }
 
 // maxAnswerHead bounds an answer head, as net/http's client does (1 MB).
@@ -95,17 +97,35 @@ func (r *answerRelay) copyBody(src *bufio.Reader) error {
 	return nil
 }
 
-// copyN copies n bytes of src to the client. Whenever src has nothing
-// more buffered, what was copied is flushed first, so that a streamed
-// answer reaches the client part by part.
-func (r *answerRelay) copyN(src *bufio.Reader, n int64) error {
-	for n > 0 {
-		if src.Buffered() == 0 && r.bw.Buffered() > 0 {
+// await returns once src has bytes buffered. What was copied is flushed
+// first, so that a streamed answer reaches the client part by part.
+// boundary says whether a streamed answer may end here, before the bytes
+// awaited (see answerRelay.paused).
+func (r *answerRelay) await(src *bufio.Reader, boundary bool) error {
+	if r.ending(boundary) { // a worker that streams on is not waited for
+		return r.end()
+	}
+	for src.Buffered() == 0 {
+		if r.bw.Buffered() > 0 {
 			if err := r.bw.Flush(); err != nil {
 				return err
 			}
 		}
-		if _, err := src.Peek(1); err != nil {
+		_, err := src.Peek(1)
+		if err == nil {
+			return nil
+		}
+		if retry, err := r.paused(err, boundary); !retry {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyN copies n bytes of src to the client.
+func (r *answerRelay) copyN(src *bufio.Reader, n int64) error {
+	for n > 0 {
+		if err := r.await(src, r.ans.framing == bodyUntilClose); err != nil {
 			if err == io.EOF {
 				return io.ErrUnexpectedEOF
 			}
@@ -115,6 +135,9 @@ func (r *answerRelay) copyN(src *bufio.Reader, n int64) error {
 		b, _ := src.Peek(k)
 		if _, err := r.bw.Write(b); err != nil {
 			return err
+		}
+		if r.stream != nil {
+			r.stream.note(b)
 		}
 		src.Discard(k)
 		n -= int64(k)
@@ -126,7 +149,7 @@ func (r *answerRelay) copyN(src *bufio.Reader, n int64) error {
 // find its end: chunks, the last chunk, trailers and the final CRLF.
 func (r *answerRelay) copyChunked(src *bufio.Reader) error {
 	for {
-		line, err := r.copyLine(src)
+		line, err := r.copyLine(src, true)
 		if err != nil {
 			return err
 		}
@@ -140,12 +163,12 @@ func (r *answerRelay) copyChunked(src *bufio.Reader) error {
 		if err := r.copyN(src, size); err != nil {
 			return err
 		}
-		if end, err := r.copyLine(src); err != nil || len(end) != 2 {
+		if end, err := r.copyLine(src, false); err != nil || len(end) != 2 {
 			return fmt.Errorf("%w: chunk not followed by CRLF", errBadAnswer)
 		}
 	}
 	for { // trailers, then the empty line
-		line, err := r.copyLine(src)
+		line, err := r.copyLine(src, false)
 		if err != nil {
 			return err
 		}
@@ -156,12 +179,14 @@ func (r *answerRelay) copyChunked(src *bufio.Reader) error {
 }
 
 // copyLine copies one CRLF-ended line (at most the reader's buffer) to
-// the client and returns it.
-func (r *answerRelay) copyLine(src *bufio.Reader) ([]byte, error) {
-	if src.Buffered() == 0 && r.bw.Buffered() > 0 {
-		if err := r.bw.Flush(); err != nil {
+// the client and returns it; boundary says whether a streamed answer may
+// end before it (see answerRelay.paused).
+func (r *answerRelay) copyLine(src *bufio.Reader, boundary bool) ([]byte, error) {
+	if err := r.await(src, boundary); err != nil {
+		if errors.Is(err, errStreamEnded) {
 			return nil, err
 		}
+		return nil, fmt.Errorf("read the worker's chunked answer: %w", err)
 	}
 	line, err := src.ReadSlice('\n')
 	if err != nil {

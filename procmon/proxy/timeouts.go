@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,22 +29,38 @@ func (c *sendConn) Write(p []byte) (int, error) {
 
 // bodyReader reads a handed-over request's body, each read within d.
 type bodyReader struct {
-	r  io.Reader
-	rc *http.ResponseController
-	d  time.Duration
+	r      io.Reader
+	rc     *http.ResponseController
+	d      time.Duration
+	failed atomic.Int32 // the status a failed read calls for (bodyFailure); 0 while none failed
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	b.rc.SetReadDeadline(time.Now().Add(b.d))
-	return b.r.Read(p)
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(int32(bodyFailure(err)))
+	}
+	return n, err
+}
+
+// bodyFailure is the status to answer for a request body that could not
+// be read: 408 for a client that stalled past body_timeout, 400 for a
+// malformed body (bad chunked framing, a short body).
+func bodyFailure(err error) int {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return http.StatusRequestTimeout
+	}
+	return http.StatusBadRequest
 }
 
 // sendWriter is a handed-over request's ResponseWriter whose every write
 // and flush must progress within d.
 type sendWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	d  time.Duration
+	rc   *http.ResponseController
+	d    time.Duration
+	body *bodyReader // the request's body as it streams to the worker; nil without one
 }
 
 func (w *sendWriter) Write(p []byte) (int, error) {
@@ -62,7 +79,10 @@ func (w *sendWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // limit bytes: a body that fits is passed on from memory with its
 // Content-Length (a chunked one de-chunked), so that a client that
 // stalls mid-body never holds a worker (nginx buffers bodies the same
-// way). A larger body streams after what was read. It returns the status
+// way). A larger body streams after what was read: a failure of the rest
+// cuts the worker's request at once, and is answered as below by
+// handler.serveError unless the answer had begun (then the connection is
+// closed). It returns the status
 // to answer instead when the body cannot be read: 408 for a client that
 // stalled past body_timeout, 400 for a malformed body (bad chunked
 // framing, a short body).
@@ -74,10 +94,7 @@ func bufferBody(r *http.Request, body *bodyReader, limit int64) int {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(body, limit+1))
 	if err != nil {
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			return http.StatusRequestTimeout
-		}
-		return http.StatusBadRequest
+		return bodyFailure(err)
 	}
 	if n > limit {
 		r.Body = readCloser{io.MultiReader(&buf, body), r.Body}

@@ -160,3 +160,57 @@ func TestProxySendTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyBadBodyAboveBuffer: a body larger than buffer_body streams to
+// the worker; when it then turns out malformed (bad chunked framing) or
+// stalls past body_timeout, the client is answered 400 or 408 and its
+// connection closed, as for a buffered body (it used to get a 502, as if
+// the worker had failed), and the worker's request is cut at once: a
+// stalled body holds a worker at most body_timeout.
+func TestProxyBadBodyAboveBuffer(t *testing.T) {
+	var workerErr atomic.Value
+	worker, _ := startWorker(t, func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.Copy(io.Discard, r.Body)
+		workerErr.Store(fmt.Sprint(err))
+		if err == nil {
+			io.WriteString(w, "whole")
+		}
+	})
+	f := startFrontConfig(t, Config{BufferBody: 1024, BodyTimeout: 300 * time.Millisecond}, nil, worker)
+	big := fmt.Sprintf("800\r\n%s\r\n", strings.Repeat("b", 0x800))
+	for _, tc := range []struct {
+		name, body string
+		code       int
+	}{
+		{"malformed chunk after the buffer", big + "zz\r\nhello\r\n0\r\n\r\n", http.StatusBadRequest},
+		{"stalled after the buffer", big, http.StatusRequestTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			workerErr.Store("")
+			c := f.dial(t)
+			c.send("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + tc.body)
+			start := time.Now()
+			if resp, _ := c.read("POST"); resp.StatusCode != tc.code || !resp.Close {
+				t.Errorf("answered %d (close %v), want %d and close", resp.StatusCode, resp.Close, tc.code)
+			}
+			c.expectEOF()
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("answered after %v", d)
+			}
+			for deadline := time.Now().Add(testWait); workerErr.Load() == ""; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the worker's request was not cut")
+				}
+			}
+			if got := workerErr.Load(); got == "<nil>" {
+				t.Errorf("the worker read the body to its end (%s): it should see it cut", got)
+			}
+		})
+	}
+	// A good one streams whole.
+	c := f.dial(t)
+	c.send("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + big + "0\r\n\r\n")
+	if resp, body := c.read("POST"); resp.StatusCode != 200 || body != "whole" {
+		t.Fatalf("good large chunked body: %d %q", resp.StatusCode, body)
+	}
+}

@@ -91,8 +91,8 @@ func (t *tunnel) join() error {
 	c := t.c
 	t.wc.SetDeadline(time.Time{})
 	c.nc.SetDeadline(time.Time{})
-	t.b.track(c, true)
-	defer t.b.track(c, false)
+	t.b.track(c, c.cut)
+	defer t.b.untrack(c)
 	done := make(chan error, 2)
 	go func() {
 		_, err := io.Copy(t.wc, c.br)
