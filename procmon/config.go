@@ -37,8 +37,15 @@ const (
 	ReadyHTTP ReadyCheck = "http"
 	// ReadyTCP: the worker's own port accepts a connection.
 	ReadyTCP ReadyCheck = "tcp"
-	// ReadyNotify: the worker sent READY=1 to NOTIFY_SOCKET (sd_notify).
+	// ReadyNotify: the worker sent READY=1 to NOTIFY_SOCKET (sd_notify); in
+	// socket mode it must also accept on the shared socket (ReadyAccept).
 	ReadyNotify ReadyCheck = "notify"
+	// ReadyAccept (socket mode, its default): a process of the worker
+	// accepts on the shared socket: it has the socket in an epoll set, or
+	// waits in accept, select or poll holding it (see accepting.go). Any
+	// language's server passes it as it starts to listen on fd 3; a wrapper
+	// that did not exec the app does not, and the error names it.
+	ReadyAccept ReadyCheck = "accept"
 	// ReadyStarted: the worker counts as up once it has run for a second
 	// (at most half of ready.timeout) without exiting. It is the default in
 	// mode "none" only, where there is no port to check; pm2 calls such a

@@ -82,7 +82,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	sock, _ := ParseConfig("x.toml", []byte("dir = \"/a\"\ncommand = [\"a\"]\nlisten = \":1\"\nmode = \"socket\"\n"))
 	none, _ := ParseConfig("x.toml", []byte("dir = \"/a\"\ncommand = [\"a\"]\nmode = \"none\"\n"))
-	if sock.Ready.Check != ReadyNotify || none.Ready.Check != ReadyStarted {
+	if sock.Ready.Check != ReadyAccept || none.Ready.Check != ReadyStarted {
 		t.Fatalf("ready defaults: socket %q, none %q", sock.Ready.Check, none.Ready.Check)
 	}
 }
@@ -110,6 +110,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"workers type", base + "workers = \"2\"\n", `app.toml:4: key "workers"`},
 		{"bad signal", base + "stop_signal = \"SIGSTOPP\"\n", `key "stop_signal": "SIGSTOPP" is not a signal`},
 		{"http check in socket mode", base + "mode = \"socket\"\n[ready]\ncheck = \"http\"\n", `app.toml:6: key "ready.check": "http" needs a port`},
+		{"accept check in proxy mode", base + "[ready]\ncheck = \"accept\"\n", `app.toml:5: key "ready.check": "accept" checks the shared socket, which only mode "socket" has`},
 		{"bad check", base + "[ready]\ncheck = \"ping\"\n", `key "ready.check": "ping" is not one of`},
 		{"bad path", base + "[ready]\npath = \"health\"\n", `key "ready.path": "health" must start with /`},
 		{"bad size", base + "[log]\nmax_size = \"ten\"\n", `app.toml:5: key "log.max_size": "ten": not a size`},

@@ -62,8 +62,12 @@
 //     old one, which keeps serving.
 //  3. Readiness: every new worker must pass its check within ready.timeout:
 //     http (GET ready.path on its PORT answers 2xx/3xx), tcp (its PORT
-//     accepts) or notify (it sends READY=1 to NOTIFY_SOCKET). In socket
-//     mode only notify can tell workers apart, so it is the default there.
+//     accepts), accept (socket mode, its default: a process of the worker
+//     took the shared socket, i.e. has it in an epoll set or waits in
+//     accept, select or poll holding it; read from /proc, see
+//     accepting.go) or notify (it sends READY=1 to NOTIFY_SOCKET; in socket
+//     mode it must accept as well). A wrapper that does not exec the app
+//     (npm start) never passes in socket mode, and the log names it.
 //  4. Switch: when all are ready, new requests go to the new generation.
 //     In proxy mode procmon's balancer swaps its worker list at once; in
 //     socket mode both generations accept from the same socket until the

@@ -90,7 +90,12 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	ctx, cancel := context.WithTimeout(s.loopCtx, g.cfg.Ready.Timeout)
 	w.cancelReady = cancel
 	r := g.cfg.Ready
-	go func() { s.send(readyEvent{w, waitReady(ctx, r.Check, w.port, r.Path, w.notify)}) }()
+	var accepts func() error
+	if s.listenFile != nil {
+		pgid, ino := w.pid, s.listenIno // the worker leads its own process group
+		accepts = func() error { return acceptCheck(pgid, ino) }
+	}
+	go func() { s.send(readyEvent{w, waitReady(ctx, r.Check, w.port, r.Path, w.notify, accepts)}) }()
 	go func() {
 		err := cmd.Wait()
 		close(w.done)

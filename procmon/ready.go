@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,8 +18,10 @@ const readyPoll = 100 * time.Millisecond
 const startedUptime = time.Second
 
 // waitReady blocks until the worker passes check, ctx ends (the worker
-// exited or is being stopped) or the ready timeout passes.
-func waitReady(ctx context.Context, check ReadyCheck, port int, path string, notified <-chan struct{}) error {
+// exited or is being stopped) or the ready timeout passes. accepts, in
+// socket mode, tells whether the worker accepts on the shared socket
+// (nil otherwise): ReadyAccept polls it, and ReadyNotify needs it too.
+func waitReady(ctx context.Context, check ReadyCheck, port int, path string, notified <-chan struct{}, accepts func() error) error {
 	switch check {
 	case ReadyStarted:
 		// Staying up a moment is what "started" means: a worker that dies
@@ -37,10 +40,18 @@ func waitReady(ctx context.Context, check ReadyCheck, port int, path string, not
 	case ReadyNotify:
 		select {
 		case <-notified:
-			return nil
+			if accepts == nil {
+				return nil
+			}
+			return poll(ctx, accepts)
 		case <-ctx.Done():
 			return readyErr(ctx, "no READY=1 on NOTIFY_SOCKET")
 		}
+	case ReadyAccept:
+		if accepts == nil {
+			return errors.New(`ready.check "accept" needs the shared socket (mode "socket")`)
+		}
+		return poll(ctx, accepts)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	client := &http.Client{
@@ -65,6 +76,21 @@ func waitReady(ctx context.Context, check ReadyCheck, port int, path string, not
 		select {
 		case <-ctx.Done():
 			return readyErr(ctx, last)
+		case <-time.After(readyPoll):
+		}
+	}
+}
+
+// poll runs probe every readyPoll until it passes or ctx ends.
+func poll(ctx context.Context, probe func() error) error {
+	for {
+		err := probe()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return readyErr(ctx, err.Error())
 		case <-time.After(readyPoll):
 		}
 	}

@@ -60,6 +60,7 @@ type Supervisor struct {
 	proxy      *proxy.Pool
 	server     *proxy.Server
 	listenFile *os.File
+	listenIno  uint64       // listenFile's socket inode, for the accept check
 	unavail    *unavailable // socket mode's 503 answers while no worker runs
 	notify     *notifySocket
 	heartbeat  *heartbeat
@@ -207,6 +208,10 @@ func (s *Supervisor) serve(nl net.Listener) error {
 	if s.cfg.Mode == ModeSocket {
 		f, err := listenerFile(nl)
 		if err != nil {
+			return err
+		}
+		if s.listenIno, err = socketInode(f); err != nil {
+			f.Close()
 			return err
 		}
 		s.listenFile = f

@@ -159,10 +159,16 @@ func (v *validator) ready(fc *fileConfig, cfg *Config) {
 	r.Check = ReadyCheck(fc.Ready.Check)
 	switch r.Check {
 	case "":
-		r.Check = map[Mode]ReadyCheck{ModeProxy: ReadyHTTP, ModeSocket: ReadyNotify, ModeNone: ReadyStarted}[cfg.Mode]
+		r.Check = map[Mode]ReadyCheck{ModeProxy: ReadyHTTP, ModeSocket: ReadyAccept, ModeNone: ReadyStarted}[cfg.Mode]
 	case ReadyHTTP, ReadyTCP:
 		if cfg.Mode == ModeSocket || cfg.Mode == ModeNone {
-			v.failHint("ready.check", "use \"notify\" and send READY=1", "%q needs a port of the worker's own, which mode %q does not give", r.Check, cfg.Mode)
+			v.failHint("ready.check", "in mode \"socket\" use \"accept\" (the default) or \"notify\"; in mode \"none\", \"started\" or \"notify\"",
+				"%q needs a port of the worker's own, which mode %q does not give", r.Check, cfg.Mode)
+		}
+	case ReadyAccept:
+		if cfg.Mode != ModeSocket {
+			v.failHint("ready.check", "use \"http\" or \"tcp\" in mode \"proxy\", \"started\" or \"notify\" in mode \"none\"",
+				"\"accept\" checks the shared socket, which only mode \"socket\" has")
 		}
 	case ReadyNotify:
 	case ReadyStarted:
@@ -170,7 +176,7 @@ func (v *validator) ready(fc *fileConfig, cfg *Config) {
 			v.failHint("ready.check", "use http, tcp or notify", "\"started\" is only for mode \"none\"")
 		}
 	default:
-		v.fail("ready.check", "%q is not one of http, tcp, notify", r.Check)
+		v.fail("ready.check", "%q is not one of http, tcp, accept, notify, started", r.Check)
 	}
 	r.Path = fc.Ready.Path
 	if r.Path == "" {

@@ -1,0 +1,11 @@
+package procmon
+
+import "syscall"
+
+// acceptSyscalls and waitSyscalls are the syscall numbers blockedAccepting
+// looks for, on this architecture (arm64 has no select or poll, only their
+// p-variants).
+var (
+	acceptSyscalls = map[int]bool{syscall.SYS_ACCEPT: true, syscall.SYS_ACCEPT4: true}
+	waitSyscalls   = map[int]bool{syscall.SYS_PSELECT6: true, syscall.SYS_PPOLL: true}
+)
