@@ -6,7 +6,7 @@ PKGS     := ./...
 # staticcheck at a pinned version, built from the module proxy on first use.
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The remote script runs as one text: shellcheck reads it that way.
-SCRIPT   := deploy/script/lib.sh deploy/script/release.sh deploy/script/gate.sh deploy/script/commands.sh
+SCRIPT   := deploy/script/lib.sh deploy/script/release.sh deploy/script/gate.sh deploy/script/build.sh deploy/script/depcache.sh deploy/script/commands.sh
 
 .PHONY: all build test lint bench demo fuzz clean deps-test deps-demo deps-lint deps-bench
 

@@ -41,6 +41,9 @@ type Result struct {
 	Duration time.Duration
 	// Steps are the remote steps in order, with their times.
 	Steps []Step
+	// Built lists what `build auto` detected and how each stack's
+	// dependencies came, in build order (nil = no build auto).
+	Built []Built
 }
 
 // The health gate's verdicts, in Result.Gate.
@@ -267,6 +270,8 @@ func (r *Rollout) onInfo(ev script.Message) {
 		if res.Gate == "" {
 			res.Gate, res.GateReason = GateUnchecked, ev.After(1)
 		}
+	case script.InfoBuild, script.InfoDeps:
+		onBuildInfo(res, ev)
 	}
 }
 
@@ -324,6 +329,9 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
+	if env.Build == "auto" {
+		args = append(args, script.Arg("build", "auto"))
+	}
 	// repo goes every time: a changed repo updates the mirror's origin
 	// (the script says so) rather than silently fetching the old one.
 	if env.Repo != "" {

@@ -75,8 +75,12 @@ func planSteps(env *config.Env, o Options) []PlanStep {
 	if len(env.Shared) > 0 {
 		steps = append(steps, PlanStep{"shared", sharedText(env)})
 	}
-	if env.PreDeploy != "" {
-		steps = append(steps, PlanStep{"pre-deploy", "run in the new release: " + env.PreDeploy})
+	switch {
+	case env.PreDeploy != "":
+		steps = append(steps, PlanStep{"pre-deploy", "run in the new release: " + env.PreDeploy + buildNote(env)})
+	case env.Build == "auto":
+		steps = append(steps, PlanStep{"build", "detect the stack(s) in the new release and build them " +
+			"(Node, Go, Python, Ruby, Elixir), reusing installs from " + env.Path + "/.cache/deps when the lockfile is unchanged"})
 	}
 	if o.Hold {
 		steps = append(steps, PlanStep{"prepared", "wait until every host prepared (two-phase: none switches otherwise)"})
@@ -144,4 +148,12 @@ func firstSet(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// buildNote says that pre-deploy replaces `build auto` when both are set.
+func buildNote(env *config.Env) string {
+	if env.Build == "auto" {
+		return " (build auto is set, but an explicit pre-deploy wins: no stack detection)"
+	}
+	return ""
 }

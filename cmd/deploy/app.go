@@ -26,6 +26,7 @@ type globals struct {
 	Lines      int
 	SSHConfig  string // -F: ssh_config file, as `ssh -F` ("" = the env's ssh-config key, then ssh's own files)
 	SSH        bool   // config --ssh: print each host's resolved SSH settings
+	Init       initFlags
 }
 
 const helpExamples = `
@@ -42,6 +43,7 @@ EXAMPLES:
    deploy production check          preflight on every host, changes nothing
    deploy production trust          check and record a new server's host key, deploy nothing
    deploy staging --dry-run         the plan and the changelog, changes nothing
+   deploy init --host web1 --path /var/www/app   write deploy.conf and procmon.toml for this repo
    deploy production status --help  a command's own help and examples
 `
 
@@ -104,6 +106,9 @@ func flags(g *globals) []cli.Flag {
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
 		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},
 		&cli.BoolFlag{Name: "no-rollback", Usage: "keep hosts that switched when a later health gate fails", Destination: &g.NoRollback},
+		&cli.StringFlag{Name: "host", Usage: "init: the server (`[user@]HOST[:port]` or an ssh_config alias)", Destination: &g.Init.Host},
+		&cli.StringFlag{Name: "path", Usage: "init: the app's directory on the server (`DIR`)", Destination: &g.Init.Path},
+		&cli.StringFlag{Name: "repo", Usage: "init: the git `URL` the server fetches (default: the clone's origin)", Destination: &g.Init.Repo},
 		&cli.StringFlag{Name: "transport", Usage: "`ssh` (default), or local: run the remote script with this machine's bash (demo, tests)", Destination: &g.Transport},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "logs: keep following", Destination: &g.Follow},
 		&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Usage: "logs: how many lines", Value: 100, Destination: &g.Lines},

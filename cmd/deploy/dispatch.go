@@ -28,6 +28,12 @@ type command struct {
 
 // dispatch loads the config, parses the positionals and runs the command.
 func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(pos) > 0 && pos[0] == "init" {
+		return initApp(g, pos[1:], stdin, stdout)
+	}
+	if g.Init != (initFlags{}) {
+		return usagef("--host, --path and --repo are for init: deploy init --host HOST --path DIR", "--host, --path and --repo apply only to init")
+	}
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return err

@@ -171,7 +171,8 @@ func (inv *invocation) checkArgs() error {
 // carries the next word along with it.
 func takesValue(flag string) bool {
 	switch flag {
-	case "-c", "--config", "-C", "--chdir", "-F", "--ssh-config", "--ref", "--transport", "-n", "--lines":
+	case "-c", "--config", "-C", "--chdir", "-F", "--ssh-config", "--ref", "--transport", "-n", "--lines",
+		"--host", "--path", "--repo":
 		return true
 	}
 	return false

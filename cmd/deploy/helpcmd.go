@@ -95,6 +95,9 @@ func impliedTopic(pos []string) string {
 	if len(pos) > 0 && pos[0] == "version" {
 		return ""
 	}
+	if len(pos) > 0 && pos[0] == "init" {
+		return "init"
+	}
 	for i := 0; i < len(pos) && i < 2; i++ {
 		if cmd := commandOf(pos[i]); cmd != "" {
 			return cmd
@@ -108,7 +111,7 @@ func impliedTopic(pos []string) string {
 
 // helpTopic checks the word after `help`.
 func helpTopic(word string) (string, error) {
-	if word == "deploy" {
+	if word == "deploy" || word == "init" {
 		return word, nil
 	}
 	if cmd := commandOf(word); cmd != "" {

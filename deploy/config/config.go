@@ -66,6 +66,12 @@ type Env struct {
 	ForwardAgent bool
 	// NeedsTTY asks for a pseudo-terminal for hooks.
 	NeedsTTY bool
+	// Build is how the new release is built before the switch: "auto"
+	// detects the stack(s) and runs their standard build with a dependency
+	// cache; "" (the key unset, or `build none`) builds nothing but what
+	// PreDeploy says. An
+	// explicit PreDeploy wins over "auto".
+	Build string
 	// PreDeploy runs in the new release before the switch (the build).
 	PreDeploy string
 	// PostDeploy runs in the new release after the switch (the restart).

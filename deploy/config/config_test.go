@@ -240,6 +240,7 @@ shell bash
 needs_tty no
 env A=1
 env B=2
+build none
 keep 5
 parallel 10
 `

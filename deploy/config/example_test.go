@@ -41,6 +41,7 @@ post-deploy touch tmp/restart.txt
 	// shell bash
 	// needs_tty no
 	// env NODE_ENV=production
+	// build none
 	// post-deploy touch tmp/restart.txt
 	// keep 5
 	// parallel 10

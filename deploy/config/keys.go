@@ -62,6 +62,7 @@ func configKeys() []keySpec {
 		{name: "shared", repeat: true, example: ".env log", toml: typeList, set: (*envBuilder).setShared},
 		{name: "shared-files", repeat: true, example: "config/master.key", toml: typeList, set: (*envBuilder).setSharedFiles},
 		{name: "post-setup", example: "./bin/setup", set: func(b *envBuilder, v string) error { b.env.PostSetup = v; return nil }},
+		{name: "build", example: "auto", set: func(b *envBuilder, v string) error { return setBuild(&b.env.Build, v) }},
 		{name: "pre-deploy", example: "npm ci && npm run build", set: func(b *envBuilder, v string) error { b.env.PreDeploy = v; return nil }},
 		{name: "post-deploy", example: "./bin/deploy", set: func(b *envBuilder, v string) error { b.env.PostDeploy = v; return nil }},
 		{name: "test", example: "./bin/smoke-test", set: func(b *envBuilder, v string) error { b.env.Test = v; return nil }},

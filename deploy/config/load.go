@@ -167,6 +167,10 @@ func (e *Env) scalars() map[string]string {
 	if e.ConnectTimeout > 0 {
 		timeout = e.ConnectTimeout.String()
 	}
+	build := e.Build
+	if build == "" {
+		build = "none"
+	}
 	shell := e.Shell
 	if shell == "" {
 		shell = "bash"
@@ -175,7 +179,7 @@ func (e *Env) scalars() map[string]string {
 		"user": e.User, "port": num(e.Port, 0), "key": e.Key, "ssh-config": e.SSHConfig,
 		"forward-agent": yesNo[e.ForwardAgent], "connect-timeout": timeout,
 		"repo": e.Repo, "path": e.Path, "ref": e.Ref, "shell": shell,
-		"needs_tty": yesNo[e.NeedsTTY], "post-setup": e.PostSetup,
+		"needs_tty": yesNo[e.NeedsTTY], "post-setup": e.PostSetup, "build": build,
 		"pre-deploy": e.PreDeploy, "post-deploy": e.PostDeploy, "test": e.Test,
 		"restart-file": e.RestartFile, "procmon": e.Procmon, "healthcheck": e.Healthcheck,
 		"keep": num(e.Keep, DefaultKeep), "parallel": num(e.Parallel, DefaultParallel),

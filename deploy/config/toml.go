@@ -32,6 +32,7 @@ type tomlEnv struct {
 	Shared         []string          `toml:"shared"`
 	SharedFiles    []string          `toml:"shared-files"`
 	PostSetup      string            `toml:"post-setup"`
+	Build          string            `toml:"build"`
 	PreDeploy      string            `toml:"pre-deploy"`
 	PostDeploy     string            `toml:"post-deploy"`
 	Test           string            `toml:"test"`
@@ -151,7 +152,7 @@ func (te tomlEnv) strings() map[string]string {
 	return map[string]string{
 		"host": te.Host, "user": te.User, "key": te.Key, "ssh-config": te.SSHConfig, "connect-timeout": te.ConnectTimeout,
 		"repo": te.Repo, "path": te.Path, "ref": te.Ref, "shell": te.Shell,
-		"post-setup": te.PostSetup, "pre-deploy": te.PreDeploy, "post-deploy": te.PostDeploy,
+		"post-setup": te.PostSetup, "build": te.Build, "pre-deploy": te.PreDeploy, "post-deploy": te.PostDeploy,
 		"test": te.Test, "restart-file": te.RestartFile, "procmon": te.Procmon, "healthcheck": te.Healthcheck,
 	}
 }

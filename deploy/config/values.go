@@ -148,6 +148,19 @@ func setShell(dst *string, v string) error {
 	return fmt.Errorf("%q is not a hook shell; write bash (bash -c) or login (bash -lc, loads the profile)", v)
 }
 
+// setBuild stores how a release is built: auto (detect the stack) or none.
+func setBuild(dst *string, v string) error {
+	switch v {
+	case "auto":
+		*dst = v
+		return nil
+	case "none":
+		*dst = ""
+		return nil
+	}
+	return fmt.Errorf("%q is not a build mode; write auto (detect the stack and build it) or none (only pre-deploy)", v)
+}
+
 // setHealthcheck stores a path (/healthz) or an http(s) URL polled from the
 // server.
 func setHealthcheck(dst *string, v string) error {

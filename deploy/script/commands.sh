@@ -56,6 +56,11 @@ cmd_deploy() {
 	link_shared "$P/releases/$REL"
 	local prevdir=''
 	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"
+	if [ "$BUILD" = auto ] && [ -n "$H_PRE" ]; then
+		echo "build auto: pre-deploy is set, and an explicit pre-deploy wins: no stack detection"
+	elif [ "$BUILD" = auto ]; then
+		build_auto "$P/releases/$REL" "$prevdir"
+	fi
 	hook pre-deploy "$H_PRE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
 		fail "pre-deploy hook exited with status $?: current is unchanged"
 	STATE=prepared

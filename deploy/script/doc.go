@@ -1,5 +1,6 @@
 // Package script is the server side of deploy: one bash script
-// (lib.sh, release.sh and commands.sh, embedded and sent as one text) that
+// (lib.sh, release.sh, gate.sh, build.sh, depcache.sh and commands.sh,
+// embedded and sent as one text) that
 // every remote command runs, the command line that starts it, and the
 // checks on the values it receives.
 //
@@ -17,7 +18,7 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold tty stamp, and repeatable
+// healthcheck wait force no-test hold tty stamp build, and repeatable
 // shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
 // directory, when missing) and var=<NAME>=<value>. path is absolute, or
 // `~` / `~/dir` (a classic deploy.conf's `path ~/app`): the script replaces
@@ -38,7 +39,8 @@
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
 //	deploy   ref (a branch or tag name the origin lacks is refused before
-//	         the lock: git ls-remote), lock, fetch, resolve, checkout, link shared, pre-deploy,
+//	         the lock: git ls-remote), lock, fetch, resolve, checkout, link shared,
+//	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
 //	revert   n=N: relink the release N successful deploys before current,
@@ -64,7 +66,7 @@
 // the Kind constants of protocol.go, and ParseLine reads a line):
 //
 //	step <name>              a step starts: ref lock fetch resolve checkout
-//	                         shared pre-deploy switch restart post-deploy
+//	                         shared build pre-deploy switch restart post-deploy
 //	                         health test revert prune (setup: layout lock mirror
 //	                         post-setup; revert: lock revert switch restart
 //	                         post-deploy)
@@ -82,6 +84,14 @@
 //	info default-ref <name>  ref is unset: the origin's default branch
 //	                         <name> ships (also said in a plain line)
 //	info revert-gate fail …  the release put back does not pass either
+//	info build <stack> <why> build=auto detected <stack> (node python ruby
+//	                         elixir go) by the files in <why>; `none` when
+//	                         it found no stack
+//	info deps <stack> reused|installed <method> <key>  the stack's install
+//	                         came from cache entry <key> (or was made and
+//	                         cached) by reflink, hardlink or copy; or
+//	                         uncached|pip-cache|go-cache
+//	info pruned-cache <key>  prune removed a cache entry no kept release used
 //	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
 //	                         commit|revert
 //	gate <id> <sha> fail <why>  hold=1: the gate failed; waits likewise
@@ -138,6 +148,30 @@
 // and waits: `revert` (or EOF) puts the previous release back, `commit`
 // keeps the new one (the client's --no-rollback). A first deploy has no
 // previous release: a failed gate then fails with current on the new one.
+//
+// # Build auto
+//
+// With build=auto and no pre-deploy, the deploy detects the stacks at the
+// new release's root and runs their standard build in it before the
+// switch (build.sh lists them and their commands), through the hook shell
+// and with the hook environment. A command that fails fails the deploy in
+// step `build` ("node: 'npm ci …' exited with status 1: current is
+// unchanged"), like a failing pre-deploy.
+//
+// Dependencies are cached in <path>/.cache/deps/<stack>-<key>/ (not under
+// shared/, which the README makes group-writable for the app), keyed by a
+// hash of the lockfile, the runtime's version, the platform and the install
+// command: a deploy whose lockfile did not change copies the entry into the
+// release instead of installing. The copy never lets one release change
+// another's files: reflinks (copy-on-write) where the filesystem has them;
+// else, unless the deploy runs as root, hard links to files made read-only
+// (directories are each release's own, so files a package adds or renames
+// stay in its release, and a write into a shared file is refused); else a
+// plain copy. DEPLOY_CACHE_METHOD=reflink|hardlink|copy (env key or
+// server environment) forces one. A release's entries are listed in
+// .cache/deps/used/<release>; prune removes the entries no kept release
+// lists. Go and Python use their tools' own caches under .cache/go and
+// .cache/pip instead (a venv holds its absolute path and cannot be copied).
 //
 // # Lock
 //

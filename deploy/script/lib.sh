@@ -17,7 +17,7 @@ CMD=${1:-}
 (($#)) && shift
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
-NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP=''
+NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP='' BUILD=''
 SHARED=() SHARED_FILES=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -48,6 +48,7 @@ while (($#)); do
 	healthcheck=*) HEALTHCHECK=${a#*=} ;;
 	tty=*) TTY=${a#*=} ;;
 	stamp=*) STAMP=${a#*=} ;;
+	build=*) BUILD=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done
@@ -132,6 +133,7 @@ check_common() {
 	[[ $N =~ ^[1-9][0-9]*$ ]] || fail "revert count '$N' is not a positive number"
 	case $WHO$REF in *$'\n'* | *$'\t'*) fail "ref or user contains a newline or tab" ;; esac
 	case $REF in -*) fail "ref '$REF' starts with '-'" ;; esac
+	case $BUILD in '' | auto | none) ;; *) fail "build '$BUILD' is not auto or none" ;; esac
 	case $PROCMON$HEALTHCHECK in *$'\n'* | *[[:space:]]*) fail "procmon or healthcheck contains whitespace" ;; esac
 	local kv p
 	for kv in ${VARS[@]+"${VARS[@]}"}; do

@@ -74,6 +74,18 @@ const (
 	// InfoDefaultRef: `info default-ref <branch>`: ref is unset, and the
 	// deploy ships the origin's default branch, <branch>.
 	InfoDefaultRef = "default-ref"
+	// InfoBuild: `info build <stack>|none <why…>`: build=auto detected a
+	// stack (node, python, ruby, elixir, go) from the files named in why,
+	// or none.
+	InfoBuild = "build"
+	// InfoDeps: `info deps <stack> reused|installed <method> <key>`: a
+	// dependency install came from the cache (or was made and cached) by
+	// reflink, hardlink or copy; `info deps <stack> uncached|pip-cache|
+	// go-cache …` for one that is not cached per lockfile.
+	InfoDeps = "deps"
+	// InfoPrunedCache: `info pruned-cache <key>`: a dependency cache entry
+	// no kept release uses was removed.
+	InfoPrunedCache = "pruned-cache"
 	// InfoMirror: `info mirror exists` (setup).
 	InfoMirror = "mirror"
 	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
@@ -88,7 +100,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate, InfoDefaultRef}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache}
 )
 
 // Message is one protocol line, parsed.

@@ -152,5 +152,6 @@ prune() {
 		mark "info pruned $r"
 		excess=$((excess - 1))
 	done
+	prune_caches
 }
 

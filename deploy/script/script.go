@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// The remote script, in four files by concept; they run as one text.
+// The remote script, in six files by concept; they run as one text.
 var (
 	//go:embed lib.sh
 	libScript string
@@ -14,14 +14,18 @@ var (
 	releaseScript string
 	//go:embed gate.sh
 	gateScript string
+	//go:embed build.sh
+	buildScript string
+	//go:embed depcache.sh
+	depcacheScript string
 	//go:embed commands.sh
 	commandsScript string
 )
 
 // Script returns the text of the remote script (lib.sh, release.sh,
-// gate.sh and commands.sh, in that order), the whole server side of deploy.
+// gate.sh, build.sh, depcache.sh and commands.sh, in that order), the whole server side of deploy.
 func Script() string {
-	return libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + commandsScript
+	return libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
 }
 
 // Stdin returns what the remote command line built by Command must read on

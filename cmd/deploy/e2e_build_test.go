@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// msApp is a small Node app with one real dependency from the npm
+// registry (ms 2.1.3, no dependencies of its own) and a build script that
+// uses it.
+var msApp = map[string]string{
+	"package.json": `{
+  "name": "build-test",
+  "version": "1.0.0",
+  "private": true,
+  "dependencies": { "ms": "2.1.3" },
+  "scripts": { "build": "node -e \"require('fs').writeFileSync('built.txt', require('ms')('2h') + '\\n')\"" }
+}
+`,
+	"package-lock.json": `{
+  "name": "build-test",
+  "version": "1.0.0",
+  "lockfileVersion": 3,
+  "requires": true,
+  "packages": {
+    "": { "name": "build-test", "version": "1.0.0", "dependencies": { "ms": "2.1.3" } },
+    "node_modules/ms": {
+      "version": "2.1.3",
+      "resolved": "https://registry.npmjs.org/ms/-/ms-2.1.3.tgz",
+      "integrity": "sha512-6FlzubTLZG3J2a/NVCAleEhjzq5oxgHyaCU9yYXvcLsvoVaHJq/s5xXI6/XXP6tz7R9xAOtHnSO/tXtF3WRTlA==",
+      "license": "MIT"
+    }
+  }
+}
+`,
+}
+
+// requireTool fails (make test) or skips a test whose tool is missing.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+			t.Fatalf("%s is not installed: run scripts/deps.sh test", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+func (o *originRepo) commitFiles(files map[string]string) string {
+	o.t.Helper()
+	for name, text := range files {
+		writeFile(o.t, filepath.Join(o.dir, name), text)
+	}
+	return o.commit()
+}
+
+// wantOut fails the test unless the deploy's output holds every line part.
+func wantOut(t *testing.T, r cliResult, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(r.stdout, p) {
+			t.Errorf("output lacks %q:\n%s", p, r.stdout)
+		}
+	}
+}
+
+// deployNodeTwice deploys msApp (cold), then a commit that leaves the
+// lockfile alone (warm), and returns both releases' directories.
+func deployNodeTwice(t *testing.T, f *fixture, method string) (oldRel, newRel string) {
+	t.Helper()
+	f.origin.commitFiles(msApp)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	r := f.mustRun("production")
+	wantOut(t, r, "build: node detected (package.json + package-lock.json + scripts.build): npm ci --no-audit --no-fund, then npm run build",
+		"deps: no cached install for this package-lock.json", "node_modules cached as "+f.path+"/.cache/deps/node-", "by "+method)
+	oldRel = filepath.Join(f.path, "releases", f.current())
+	if b, err := os.ReadFile(filepath.Join(f.path, "current", "built.txt")); err != nil || string(b) != "7200000\n" {
+		t.Fatalf("the build script's output: %q, %v", b, err)
+	}
+	f.origin.commit()
+	r = f.mustRun("production")
+	wantOut(t, r, "node_modules reused from "+f.path+"/.cache/deps/node-", "(package-lock.json, runtime and platform unchanged) by "+method)
+	newRel = filepath.Join(f.path, "releases", f.current())
+	if newRel == oldRel || f.currentSHA() != f.origin.git("-C", f.origin.dir, "rev-parse", "HEAD") {
+		t.Fatalf("current is %s at %s after the warm deploy", newRel, f.currentSHA())
+	}
+	if ev := f.events(); strings.Join(ev, " ") != "deploy deploy" {
+		t.Errorf(".deploys events %v", ev)
+	}
+	for _, rel := range []string{oldRel, newRel} {
+		pkg, err := os.ReadFile(filepath.Join(rel, "node_modules", "ms", "package.json"))
+		if err != nil || !strings.Contains(string(pkg), `"version": "2.1.3"`) {
+			t.Errorf("%s: ms 2.1.3 is not installed: %v", rel, err)
+		}
+	}
+	return oldRel, newRel
+}
+
+// TestE2EBuildAutoNodeHardLinks: a non-root deploy user on a filesystem
+// without reflinks gets node_modules from the cache as hard links to
+// read-only files: the warm deploy reuses them, and neither writing into
+// a package's file nor adding one in the new release changes the old one.
+func TestE2EBuildAutoNodeHardLinks(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	oldRel, newRel := deployNodeTwice(t, f, "hard links to read-only files")
+	index := filepath.Join("node_modules", "ms", "index.js")
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	var oldSt, newSt syscall.Stat_t
+	if syscall.Stat(filepath.Join(oldRel, index), &oldSt) != nil || syscall.Stat(filepath.Join(newRel, index), &newSt) != nil {
+		t.Fatal("cannot stat ms/index.js in both releases")
+	}
+	if oldSt.Ino != newSt.Ino || newSt.Mode&0o222 != 0 {
+		t.Errorf("ms/index.js: inodes %d/%d, mode %o: want one read-only file", oldSt.Ino, newSt.Ino, newSt.Mode)
+	}
+	// As the deploy user, in the new release (current): a write into the
+	// shared file is refused, a new file stays in the new release.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := f.run(ctx, "production", "exec", "echo hacked >> "+index)
+	if r.code == 0 {
+		t.Errorf("writing into %s in the new release succeeded", index)
+	}
+	f.mustRun("production", "exec", "echo added > node_modules/ms/extra.js && mkdir -p node_modules/.cache && echo c > node_modules/.cache/x")
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) || len(before) == 0 {
+		t.Errorf("the old release's ms/index.js changed")
+	}
+	for _, p := range []string{"node_modules/ms/extra.js", "node_modules/.cache/x"} {
+		if _, err := os.Stat(filepath.Join(oldRel, p)); err == nil {
+			t.Errorf("%s written in the new release appeared in the old one", p)
+		}
+		if _, err := os.Stat(filepath.Join(newRel, p)); err != nil {
+			t.Errorf("%s is not in the new release: %v", p, err)
+		}
+	}
+}
+
+// TestE2EBuildAutoNodeCopyAsRoot: a deploy running as root gets a plain
+// copy (root ignores read-only bits): a write into the new release's
+// node_modules, which root can do, leaves the old release's file alone.
+func TestE2EBuildAutoNodeCopyAsRoot(t *testing.T) {
+	requireTool(t, "npm")
+	if os.Geteuid() != 0 {
+		t.Skip("the copy method is chosen for a root deploy user")
+	}
+	f := newFixture(t)
+	oldRel, newRel := deployNodeTwice(t, f, "a plain copy")
+	index := filepath.Join("node_modules", "ms", "index.js")
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	f.mustRun("production", "exec", "echo hacked >> "+index)
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) {
+		t.Errorf("writing into the new release's %s changed the old release's", index)
+	}
+	if after, _ := os.ReadFile(filepath.Join(newRel, index)); !strings.HasSuffix(string(after), "hacked\n") {
+		t.Errorf("the write did not reach the new release")
+	}
+}
+
+// TestE2EBuildAutoGo: a Go module with a main package under cmd/ is built
+// on the server to bin/<name>, with go's caches in <path>/.cache/go; a
+// compile error fails the deploy in step build and current stays.
+func TestE2EBuildAutoGo(t *testing.T) {
+	goBin := requireTool(t, "go")
+	f := newFixture(t)
+	f.origin.commitFiles(map[string]string{"go.mod": "module example.com/hello\n\ngo 1.21\n"})
+	writeFile(t, filepath.Join(f.origin.dir, "README"), "no main at the root\n")
+	if err := os.MkdirAll(filepath.Join(f.origin.dir, "cmd", "hello"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { b, _ := os.ReadFile(\"VERSION\"); fmt.Print(\"hello \", string(b)) }\n"
+	f.origin.commitFiles(map[string]string{"cmd/hello/main.go": main})
+	f.writeINI("build auto", "env PATH="+filepath.Dir(goBin)+":/usr/local/bin:/usr/bin:/bin")
+	f.mustRun("production", "setup")
+	r := f.mustRun("production")
+	wantOut(t, r, "build: go detected (go.mod + package main in cmd/{hello}): go build -o bin/<name> ./cmd/<name>",
+		"$ go build -o bin/hello ./cmd/hello", "deps: go's own build and module caches in "+f.path+"/.cache/go")
+	cmd := exec.Command(filepath.Join(f.path, "current", "bin", "hello"))
+	cmd.Dir = filepath.Join(f.path, "current")
+	if out, err := cmd.Output(); err != nil || string(out) != "hello v3\n" {
+		t.Fatalf("current/bin/hello: %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.path, ".cache", "go", "build")); err != nil {
+		t.Errorf("go's build cache is not under the app's path: %v", err)
+	}
+	good := f.current()
+	f.origin.commitFiles(map[string]string{"cmd/hello/main.go": "package main\n\nfunc main() { undefined() }\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r = f.run(ctx, "production")
+	if r.code == 0 || !strings.Contains(r.stderr, "build: go: 'go build -o bin/hello ./cmd/hello' exited with status 1: current is unchanged") ||
+		!strings.Contains(r.stderr, "undefined") {
+		t.Errorf("a compile error: exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	if f.current() != good {
+		t.Errorf("current moved to %s after a failed build", f.current())
+	}
+}

@@ -1,0 +1,123 @@
+package appinit_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deploytool/deploy/deploy/appinit"
+	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/procmon"
+)
+
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDetect: each stack is told by the files build auto goes by, with
+// the app's name and start command; several at once in build order.
+func TestDetect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		files   map[string]string
+		app     string
+		stacks  []string
+		why     string
+		command []string
+	}{
+		{"node", map[string]string{"package.json": `{"name": "@me/My_Shop", "scripts": {"start": "node server.js"}}`, "package-lock.json": "{}"},
+			"my-shop", []string{"node"}, "package.json + package-lock.json", []string{"node", "server.js"}},
+		{"node npm start", map[string]string{"package.json": `{"name": "web", "scripts": {"start": "next start"}}`, "yarn.lock": ""},
+			"web", []string{"node"}, "package.json + yarn.lock", []string{"npm", "start"}},
+		{"go root", map[string]string{"go.mod": "module example.com/hello/v2\n", "main.go": "package main\n"},
+			"hello", []string{"go"}, "go.mod", []string{"./hello"}},
+		{"go cmd", map[string]string{"go.mod": "module example.com/svc\n", "cmd/api/main.go": "package main\n"},
+			"svc", []string{"go"}, "go.mod", []string{"./bin/api"}},
+		{"python", map[string]string{"requirements.txt": "flask\n", "app.py": ""},
+			"", []string{"python"}, "requirements.txt", []string{".venv/bin/python", "app.py"}},
+		{"elixir", map[string]string{"mix.exs": "def project do [app: :shop_web, version: \"0.1.0\"] end"},
+			"shop-web", []string{"elixir"}, "mix.exs", []string{"_build/prod/rel/shop_web/bin/shop_web", "start"}},
+		{"node and go", map[string]string{"package.json": `{"name": "both", "main": "x.js"}`, "go.mod": "module both\n", "main.go": "package main\n"},
+			"both", []string{"node", "go"}, "package.json", []string{"node", "x.js"}},
+		{"nothing", map[string]string{"README": ""}, "", nil, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "repo")
+			write(t, dir, tt.files)
+			a, err := appinit.Detect(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.app
+			if want == "" {
+				want = "repo"
+			}
+			if a.Name != want || !slices.Equal(a.Stacks, tt.stacks) || !slices.Equal(a.Command, tt.command) {
+				t.Errorf("got %s %v %q, want %s %v %q", a.Name, a.Stacks, a.Command, want, tt.stacks, tt.command)
+			}
+			if len(tt.stacks) > 0 && a.Why[tt.stacks[0]] != tt.why {
+				t.Errorf("why %q, want %q", a.Why[tt.stacks[0]], tt.why)
+			}
+		})
+	}
+}
+
+// TestRenderedFilesLoad: what init writes is a deploy.conf that deploy
+// reads (build auto, procmon as the gate) and a procmon.toml that procmon
+// reads.
+func TestRenderedFilesLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"package.json": `{"name": "shop", "scripts": {"start": "node server.js", "build": "x"}}`, "package-lock.json": "{}"})
+	a, err := appinit.Detect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := appinit.Settings{Host: "web1.example.com", Path: "/var/www/shop", Repo: "git@example.com:me/shop.git"}
+	cfg, err := config.ParseINI(filepath.Join(dir, "deploy.conf"), []byte(appinit.DeployConf(a, s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := cfg.Env("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Build != "auto" || env.Procmon != "/etc/procmon/shop.toml" || env.Path != s.Path || env.Repo != s.Repo ||
+		env.User != "deploy" || env.Vars["NODE_ENV"] != "production" {
+		t.Errorf("deploy.conf reads as %+v", env)
+	}
+	// The app's user does not exist here (the server steps create it):
+	// the rest must read as it is.
+	text := appinit.ProcmonTOML(a, s.Path)
+	users := "user = \"shop\"\ngroup = \"shop\"\n"
+	if !strings.Contains(text, users) {
+		t.Errorf("procmon.toml does not run the app as shop:\n%s", text)
+	}
+	pm, err := procmon.ParseConfig("shop.toml", []byte(strings.Replace(text, users, "", 1)))
+	if err != nil {
+		t.Fatalf("procmon.toml: %v\n%s", err, text)
+	}
+	if pm.Dir != "/var/www/shop/current" || len(pm.Command) != 2 || pm.Command[1] != "server.js" {
+		t.Errorf("procmon dir %q", pm.Dir)
+	}
+	steps := appinit.ServerSteps(a, s)
+	for _, want := range []string{"install -d -o deploy /var/www/shop", "cp procmon.toml /etc/procmon/shop.toml", "systemctl enable --now procmon@shop", "deploy production setup"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("server steps lack %q:\n%s", want, steps)
+		}
+	}
+}

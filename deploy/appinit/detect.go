@@ -1,0 +1,217 @@
+// Package appinit is `deploy init`: it looks at an app's repository on
+// the laptop, tells which stack it is (the same signs the server's
+// `build auto` goes by: package.json, go.mod, requirements.txt or
+// pyproject.toml, Gemfile, mix.exs), and writes a deploy.conf and a
+// procmon.toml that deploy and run it. It reads files only: no network,
+// no server.
+package appinit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// App is what Detect found in a repository.
+type App struct {
+	// Name is the app's name: package.json's name, go.mod's module, the
+	// mix project's app, else the directory's name; lowercase letters,
+	// digits and '-' only.
+	Name string
+	// Stacks are the stacks detected, in the order build auto builds them
+	// (node, python, ruby, elixir, go); nil = none.
+	Stacks []string
+	// Why says, per stack, which files showed it.
+	Why map[string]string
+	// Command is the argv procmon starts a worker with, relative to the
+	// release (nil = none could be told: Render writes a placeholder).
+	Command []string
+}
+
+// Detect reads the repository at dir.
+func Detect(dir string) (*App, error) {
+	a := &App{Why: map[string]string{}}
+	has := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	if has("package.json") {
+		a.add("node", "package.json"+firstOf(has, " + ", "package-lock.json", "yarn.lock", "pnpm-lock.yaml"))
+		if err := a.node(dir); err != nil {
+			return nil, err
+		}
+	}
+	if has("requirements.txt") || has("pyproject.toml") {
+		a.add("python", firstOf(has, "", "requirements.txt", "pyproject.toml"))
+		if a.Command == nil && has("app.py") {
+			a.Command = []string{".venv/bin/python", "app.py"}
+		}
+	}
+	if has("Gemfile") {
+		a.add("ruby", "Gemfile")
+		if a.Command == nil && has("config.ru") {
+			a.Command = []string{"bundle", "exec", "puma"}
+		}
+	}
+	if has("mix.exs") {
+		a.add("elixir", "mix.exs")
+		a.elixir(dir)
+	}
+	if has("go.mod") {
+		a.add("go", "go.mod")
+		a.golang(dir)
+	}
+	if a.Name == "" {
+		abs, _ := filepath.Abs(dir)
+		a.Name = cleanName(filepath.Base(abs))
+	}
+	return a, nil
+}
+
+func (a *App) add(stack, why string) {
+	a.Stacks = append(a.Stacks, stack)
+	a.Why[stack] = why
+}
+
+// firstOf returns sep and the first of names that exists ("" = none).
+func firstOf(has func(string) bool, sep string, names ...string) string {
+	for _, n := range names {
+		if has(n) {
+			return sep + n
+		}
+	}
+	return ""
+}
+
+// node reads package.json: the name, and the start command (its start
+// script when there is one, else node <main>).
+func (a *App) node(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return err
+	}
+	var pkg struct {
+		Name    string            `json:"name"`
+		Main    string            `json:"main"`
+		Scripts map[string]string `json:"scripts"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		return &DetectError{File: filepath.Join(dir, "package.json"), Err: err}
+	}
+	a.Name = cleanName(pkg.Name)
+	switch {
+	case pkg.Scripts["start"] != "":
+		a.Command = []string{"npm", "start"}
+		if f := strings.Fields(pkg.Scripts["start"]); len(f) == 2 && f[0] == "node" {
+			a.Command = f // node server.js: no npm process in between
+		}
+	case pkg.Main != "":
+		a.Command = []string{"node", pkg.Main}
+	}
+	return nil
+}
+
+var mixApp = regexp.MustCompile(`app:\s*:([a-z_][a-z0-9_]*)`)
+
+// elixir reads the mix project's app name; mix release puts its start
+// script at _build/prod/rel/<app>/bin/<app>.
+func (a *App) elixir(dir string) {
+	b, _ := os.ReadFile(filepath.Join(dir, "mix.exs"))
+	m := mixApp.FindSubmatch(b)
+	if m == nil {
+		return
+	}
+	app := string(m[1])
+	if a.Name == "" {
+		a.Name = cleanName(app)
+	}
+	if a.Command == nil {
+		a.Command = []string{"_build/prod/rel/" + app + "/bin/" + app, "start"}
+	}
+}
+
+var mainPkg = regexp.MustCompile(`(?m)^package main(\s|$)`)
+
+// golang names the binary as build auto does: <module's last element> for
+// a main package at the root, else bin/<x> for the first cmd/<x>.
+func (a *App) golang(dir string) {
+	b, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	var mod string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+			mod = strings.Trim(f[1], `"`)
+			break
+		}
+	}
+	parts := strings.Split(mod, "/")
+	name := parts[len(parts)-1]
+	if regexp.MustCompile(`^v[0-9]+$`).MatchString(name) && len(parts) > 1 {
+		name = parts[len(parts)-2]
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`).MatchString(name) {
+		name = "app"
+	}
+	if a.Name == "" {
+		a.Name = cleanName(name)
+	}
+	if a.Command != nil {
+		return
+	}
+	if hasMain(dir) {
+		a.Command = []string{"./" + name}
+		return
+	}
+	cmds, _ := filepath.Glob(filepath.Join(dir, "cmd", "*"))
+	for _, c := range cmds {
+		if hasMain(c) {
+			a.Command = []string{"./bin/" + filepath.Base(c)}
+			return
+		}
+	}
+}
+
+func hasMain(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && mainPkg.Match(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanName makes s a name for files, users and units: lowercase letters,
+// digits and '-' ("@scope/My_App" → "my-app"); "app" when nothing is left.
+func cleanName(s string) string {
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		s = s[i+1:]
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '-' || r == '_' || r == '.':
+			b.WriteRune('-')
+		}
+	}
+	if n := strings.Trim(b.String(), "-"); n != "" {
+		return n
+	}
+	return "app"
+}
+
+// DetectError is a file Detect could not read as what its name says.
+type DetectError struct {
+	// File is the file's path.
+	File string
+	// Err is why it could not be read.
+	Err error
+}
+
+// Error names the file and says to fix it.
+func (e *DetectError) Error() string {
+	return e.File + ": " + e.Err.Error() + ": fix it, then run deploy init again"
+}
+
+// Unwrap returns the parse error.
+func (e *DetectError) Unwrap() error { return e.Err }

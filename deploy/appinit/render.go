@@ -1,0 +1,125 @@
+package appinit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Settings are what Detect cannot know: where the app goes.
+type Settings struct {
+	// Host is the server, [user@]name[:port] or an ssh_config alias.
+	Host string
+	// Path is the app's directory on the server.
+	Path string
+	// Repo is the git URL the server fetches (the clone's origin).
+	Repo string
+	// Env is the environment's name ("" = production).
+	Env string
+}
+
+// ProcmonPath is where the server's procmon config for app goes.
+func ProcmonPath(app *App) string { return "/etc/procmon/" + app.Name + ".toml" }
+
+// DeployConf returns the deploy.conf for app and s.
+func DeployConf(app *App, s Settings) string {
+	env := s.Env
+	if env == "" {
+		env = "production"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# deploy.conf, written by `deploy init`: %s.\n", detected(app))
+	b.WriteString("# Every key, with its default: deploy.conf.example in the deploy repository.\n\n")
+	fmt.Fprintf(&b, "[%s]\n", env)
+	if !strings.Contains(s.Host, "@") {
+		b.WriteString("user deploy\n")
+	}
+	fmt.Fprintf(&b, "host %s\nrepo %s\npath %s\n", s.Host, s.Repo, s.Path)
+	b.WriteString("\n# The build, on the server in the new release before the switch: detect the\n")
+	b.WriteString("# stack, install its dependencies (reused while the lockfile is unchanged),\n")
+	b.WriteString("# build. A failing step switches nothing.\nbuild auto\n")
+	for _, st := range app.Stacks {
+		switch st {
+		case "node":
+			b.WriteString("env NODE_ENV=production\n")
+		case "elixir":
+			b.WriteString("env MIX_ENV=prod\n")
+		}
+	}
+	b.WriteString("\n# The health gate: procmon reloads into the new release and waits until its\n")
+	b.WriteString("# workers are ready; a release that never gets ready is rolled back.\n")
+	fmt.Fprintf(&b, "procmon %s\n", ProcmonPath(app))
+	b.WriteString("# And, once the app answers 2xx there, poll a page through procmon's listen:\n")
+	b.WriteString("# healthcheck /health\n\n")
+	b.WriteString("# Kept across releases, in <path>/shared.\nshared log/\nkeep 5\n")
+	return b.String()
+}
+
+// detected says what Detect found, for the files' first lines.
+func detected(app *App) string {
+	if len(app.Stacks) == 0 {
+		return "no stack detected"
+	}
+	var parts []string
+	for _, st := range app.Stacks {
+		parts = append(parts, st+" ("+app.Why[st]+")")
+	}
+	return "detected " + strings.Join(parts, ", ")
+}
+
+// ProcmonTOML returns the procmon config for app deployed at path.
+func ProcmonTOML(app *App, path string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# procmon config for %s, written by `deploy init`: %s.\n", app.Name, detected(app))
+	fmt.Fprintf(&b, "# Install it on the server as %s.\n\n", ProcmonPath(app))
+	fmt.Fprintf(&b, "name = %s\n", strconv.Quote(app.Name))
+	fmt.Fprintf(&b, "dir = %s\n", strconv.Quote(strings.TrimSuffix(path, "/")+"/current"))
+	if app.Command == nil {
+		b.WriteString("# deploy init could not tell how the app starts: put its command here.\n")
+		b.WriteString("command = [\"./start\"]\n")
+	} else {
+		q := make([]string, len(app.Command))
+		for i, w := range app.Command {
+			q[i] = strconv.Quote(w)
+		}
+		fmt.Fprintf(&b, "command = [%s]\n", strings.Join(q, ", "))
+	}
+	b.WriteString("workers = 2\n")
+	b.WriteString("# The public address procmon owns; each worker gets a private PORT (read it)\n")
+	b.WriteString("# and procmon proxies to the ready ones, so a reload drops no request.\n")
+	b.WriteString("listen = \"127.0.0.1:8080\"\nmode = \"proxy\"\n")
+	fmt.Fprintf(&b, "user = %s\ngroup = %s\n", strconv.Quote(app.Name), strconv.Quote(app.Name))
+	b.WriteString("\n[ready]\n# A worker is ready once its PORT accepts connections; with a health page,\n")
+	b.WriteString("# check = \"http\" and path = \"/health\" are stricter.\ncheck = \"tcp\"\ntimeout = \"60s\"\n")
+	return b.String()
+}
+
+// ServerSteps returns what to run on the server once, before `deploy
+// <env> setup`, as README's first real deploy says.
+func ServerSteps(app *App, s Settings) string {
+	env := s.Env
+	if env == "" {
+		env = "production"
+	}
+	n := app.Name
+	return fmt.Sprintf(`On the server (once), as root:
+  adduser --disabled-password deploy                                   # the user deploys run as
+  useradd --system --user-group --shell /usr/sbin/nologin %[1]s       # the user the app runs as
+  usermod -aG %[1]s deploy                                             # deploy may reload procmon
+  install -d -o deploy %[2]s
+  # put your public key in ~deploy/.ssh/authorized_keys; install the stack's tools (%[3]s)
+  ./install.sh --server                                                # procmon and its unit
+  cp procmon.toml %[4]s                                                # from this repo
+  systemctl enable --now procmon@%[1]s
+Then, here:
+  deploy %[5]s setup
+  deploy %[5]s
+`, n, s.Path, strings.Join(orNone(app.Stacks), ", "), ProcmonPath(app), env)
+}
+
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{"none detected"}
+	}
+	return s
+}

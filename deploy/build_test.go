@@ -1,0 +1,181 @@
+package deploy
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deploytool/deploy/internal/syncbuf"
+)
+
+// needTool skips a test whose tool is missing, or fails it under
+// DEPLOY_REQUIRE_SSHD=1 (make test: every tool is required).
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+			t.Fatalf("%s is not installed: run scripts/deps.sh test", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+}
+
+// nodeApp is a Node app with no dependencies: its lockfile is real, and
+// `npm ci` needs no network. build is its build script ("" = none).
+func nodeApp(name, build string) map[string]string {
+	scripts := ""
+	if build != "" {
+		scripts = `, "scripts": { "build": ` + quoteJSON(build) + ` }`
+	}
+	return map[string]string{
+		"package.json": `{ "name": "` + name + `", "version": "1.0.0", "private": true` + scripts + " }\n",
+		"package-lock.json": `{ "name": "` + name + `", "version": "1.0.0", "lockfileVersion": 3, "requires": true,
+  "packages": { "": { "name": "` + name + `", "version": "1.0.0" } } }
+`,
+	}
+}
+
+func quoteJSON(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
+
+// TestBuildAutoGo: build auto detects go.mod and a root main package,
+// builds the binary named after the module into the release before the
+// switch, with go's caches under <path>/.cache/go, and says so.
+func TestBuildAutoGo(t *testing.T) {
+	needTool(t, "go")
+	o := newOrigin(t)
+	o.commit(map[string]string{
+		"go.mod":  "module example.com/hello/v2\n\ngo 1.21\n",
+		"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello from go\") }\n",
+	})
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	res := s.deploy()
+	bin := filepath.Join(s.env.Path, "current", "hello")
+	out, err := exec.Command(bin).Output()
+	if err != nil || string(out) != "hello from go\n" {
+		t.Fatalf("%s: %q, %v\noutput:\n%s", bin, out, err, s.out)
+	}
+	if len(res.Built) != 1 || res.Built[0] != (Built{Stack: "go", Why: "go.mod + package main at the root", Deps: "go-cache"}) {
+		t.Errorf("Built = %+v", res.Built)
+	}
+	if !slicesContainsStep(res.Steps, "build") {
+		t.Errorf("no build step in %+v", res.Steps)
+	}
+	for _, want := range []string{"build: go detected (go.mod + package main at the root): go build -o hello .", "$P/.cache/go"} {
+		want = strings.ReplaceAll(want, "$P", s.env.Path)
+		if !strings.Contains(s.out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, s.out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.env.Path, ".cache", "go", "build")); err != nil {
+		t.Errorf("go's build cache is not under the app's path: %v", err)
+	}
+}
+
+// TestBuildAutoFailureSwitchesNothing: a failing build script is a build
+// failure like a failing pre-deploy: the deploy fails in step build,
+// naming the stack and the command, and current stays where it was.
+func TestBuildAutoFailureSwitchesNothing(t *testing.T) {
+	needTool(t, "npm")
+	o := newOrigin(t)
+	o.commit(nodeApp("app", "node -e \"require('fs').writeFileSync('built.txt', 'ok')\""))
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	s.deploy()
+	first := s.current()
+	if b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "built.txt")); err != nil || string(b) != "ok" {
+		t.Fatalf("the build script did not run: %q %v\n%s", b, err, s.out)
+	}
+	o.commit(nodeApp("app", "echo 'webpack: 3 errors' >&2; exit 3"))
+	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "build" || !strings.Contains(se.Message, "node: 'npm run build' exited with status 3") {
+		t.Fatalf("error %v, want a build failure naming npm run build\n%s", err, s.out)
+	}
+	if !strings.Contains(strings.Join(se.Output, "\n"), "webpack: 3 errors") {
+		t.Errorf("the error lacks the build's output: %q", se.Output)
+	}
+	if s.current() != first {
+		t.Errorf("current moved to %s after a failed build", s.current())
+	}
+}
+
+// TestBuildAutoNothingOrPreDeploy: with no stack the output says so and
+// the deploy goes on; an explicit pre-deploy wins over detection.
+func TestBuildAutoNothingOrPreDeploy(t *testing.T) {
+	needTool(t, "npm")
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	res := s.deploy()
+	if !strings.Contains(s.out.String(), "build auto: no stack detected") || len(res.Built) != 1 || res.Built[0].Stack != "none" {
+		t.Errorf("no-stack output:\n%s", s.out)
+	}
+	o.commit(nodeApp("app", "exit 9"))
+	s.env.PreDeploy = "echo custom build > pre.txt"
+	s.out = &syncbuf.Buffer{}
+	res = s.deploy()
+	if !strings.Contains(s.out.String(), "an explicit pre-deploy wins") || res.Built != nil {
+		t.Errorf("pre-deploy did not win:\n%s", s.out)
+	}
+	if _, err := os.Stat(filepath.Join(s.env.Path, "current", "pre.txt")); err != nil {
+		t.Errorf("pre-deploy did not run: %v", err)
+	}
+}
+
+// TestBuildAutoCachePruned: an unchanged lockfile reuses the cache entry;
+// a changed one makes a new entry, and once no kept release uses the old
+// entry, prune removes it with the releases.
+func TestBuildAutoCachePruned(t *testing.T) {
+	needTool(t, "npm")
+	o := newOrigin(t)
+	o.commit(nodeApp("one", ""))
+	s := newServer(t, o)
+	s.env.Build, s.env.Keep = "auto", 1
+	s.setup()
+	res := s.deploy()
+	if len(res.Built) != 1 || res.Built[0].Deps != "installed" || res.Built[0].Method != "copy" {
+		t.Fatalf("cold deploy: Built = %+v\n%s", res.Built, s.out)
+	}
+	entries := func() []string {
+		ents, _ := filepath.Glob(filepath.Join(s.env.Path, ".cache", "deps", "node-*"))
+		return ents
+	}
+	old := entries()
+	if len(old) != 1 {
+		t.Fatalf("cache entries after the first deploy: %v", old)
+	}
+	o.commit(map[string]string{"app.txt": "same lockfile\n"})
+	s.out = &syncbuf.Buffer{}
+	res = s.deploy()
+	if b := res.Built; len(b) != 1 || b[0].Deps != "reused" || b[0].Key != filepath.Base(old[0]) {
+		t.Fatalf("warm deploy did not reuse %s:\n%s", old[0], s.out)
+	}
+	o.commit(nodeApp("two", ""))
+	s.out = &syncbuf.Buffer{}
+	res = s.deploy()
+	if b := res.Built; len(b) != 1 || b[0].Deps != "installed" || b[0].Key == filepath.Base(old[0]) {
+		t.Errorf("a changed lockfile did not install afresh: %+v", b)
+	}
+	if now := entries(); len(now) != 1 || now[0] == old[0] {
+		t.Errorf("cache entries after the lockfile changed and keep 1: %v (old %v)", now, old)
+	}
+}
+
+func slicesContainsStep(steps []Step, name string) bool {
+	for _, st := range steps {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
+}

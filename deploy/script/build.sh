@@ -1,0 +1,167 @@
+# build.sh: `build auto`: detect the stack(s) in the new release and run
+# their standard build there, before the switch. Part of the remote script
+# (lib.sh, release.sh, gate.sh, build.sh, depcache.sh, commands.sh run as
+# one text).
+#
+# Stacks, in the order they build (a Node front end first, so that a Go,
+# Python, Ruby or Elixir app can embed what it produced):
+#
+#   node    package.json     npm ci | yarn install --frozen-lockfile |
+#                            pnpm install --frozen-lockfile, by lockfile;
+#                            then `<pm> run build` when package.json has one
+#   python  requirements.txt | pyproject.toml: a venv in .venv, pip install
+#   ruby    Gemfile          bundle install --deployment
+#   elixir  mix.exs          mix deps.get --only $MIX_ENV, mix release
+#   go      go.mod           go build -o <name> . | -o bin/<x> ./cmd/<x>
+#
+# Each stack says what it detected and why (a plain line and `info build`);
+# a failing command fails the deploy in step `build`, naming the stack and
+# the command, before the switch: current is unchanged.
+
+BUILD_REL='' BUILD_PREV=''
+BUILD_ENV=() # NAME=value words a stack's commands get (GOCACHE, PIP_CACHE_DIR, …)
+
+build_auto() { # release-dir previous-dir
+	BUILD_REL=$1 BUILD_PREV=$2
+	step build
+	hook_env "$BUILD_REL" "$BUILD_PREV"
+	local stacks=() s
+	[ -f "$1/package.json" ] && stacks+=(node)
+	{ [ -f "$1/requirements.txt" ] || [ -f "$1/pyproject.toml" ]; } && stacks+=(python)
+	[ -f "$1/Gemfile" ] && stacks+=(ruby)
+	[ -f "$1/mix.exs" ] && stacks+=(elixir)
+	[ -f "$1/go.mod" ] && stacks+=(go)
+	if ((${#stacks[@]} == 0)); then
+		echo "build auto: no stack detected (no package.json, go.mod, requirements.txt, pyproject.toml, Gemfile or mix.exs at the release's root): nothing to build"
+		mark "info build none no stack detected"
+		return 0
+	fi
+	((${#stacks[@]} == 1)) || echo "build auto: ${#stacks[@]} stacks detected, built in this order: ${stacks[*]}"
+	for s in "${stacks[@]}"; do
+		BUILD_ENV=()
+		"build_$s"
+	done
+	BUILD_ENV=()
+}
+
+# build_says STACK WHY WHAT reports a detection, for people and the client.
+build_says() {
+	echo "build: $1 detected ($2): $3"
+	mark "info build $1 $2"
+}
+
+# build_run STACK CMD... runs CMD in the release with the hook environment
+# and BUILD_ENV, through the hook shell (bash -lc with shell=login, so a
+# profile's PATH counts), and fails the build naming the stack and command.
+build_run() {
+	local stack=$1 rc=0 lflag=()
+	shift
+	echo "\$ $*"
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	run_in "$BUILD_REL" "$BUILD_REL" "$BUILD_PREV" bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build \
+		env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} "$@" || rc=$?
+	((rc == 0)) && return 0
+	((rc == 127)) && fail "$stack: '$1' was not found in the hook shell's PATH on this server: install it, or set shell login (or env PATH=…) when a profile puts it there; current is unchanged"
+	fail "$stack: '$*' exited with status $rc: current is unchanged"
+}
+
+# build_out CMD... prints CMD's output, run like build_run but quietly;
+# nothing when it fails (a runtime's version, a package.json query).
+build_out() {
+	local lflag=()
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	(cd -- "$BUILD_REL" && exec env ${HOOK_ENV[@]+"${HOOK_ENV[@]}"} bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@") \
+		</dev/null 2>/dev/null 3<&- 4>&- 9>&- || true
+}
+
+build_node() {
+	local lock='' pm=npm install=() build=() why=package.json f
+	for f in package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml; do
+		[ -f "$BUILD_REL/$f" ] && { lock=$f; break; }
+	done
+	case $lock in
+	yarn.lock) pm=yarn install=(yarn install --frozen-lockfile) ;;
+	pnpm-lock.yaml) pm=pnpm install=(pnpm install --frozen-lockfile) ;;
+	'') install=(npm install --no-audit --no-fund) ;;
+	*) install=(npm ci --no-audit --no-fund) ;;
+	esac
+	[ -z "$lock" ] || why+=" + $lock"
+	# shellcheck disable=SC2016 # node's code, not the shell's
+	if [ -n "$(build_out node -e 'const s = require(process.argv[1]).scripts || {}; if (s.build) console.log("yes")' "$BUILD_REL/package.json")" ]; then
+		build=("$pm" run build)
+		why+=" + scripts.build"
+	fi
+	build_says node "$why" "${install[*]}${build[*]:+, then ${build[*]}}"
+	if [ -z "$lock" ]; then
+		build_run node "${install[@]}"
+		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
+		mark "info deps node uncached no-lockfile"
+	else
+		deps_cached node node_modules "$lock" "node $(build_out node --version) NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
+	fi
+	((${#build[@]} == 0)) || build_run node "${build[@]}"
+}
+
+build_python() {
+	local why=requirements.txt req=(-r requirements.txt)
+	[ -f "$BUILD_REL/requirements.txt" ] || { why=pyproject.toml req=(.); }
+	build_says python "$why" "python3 -m venv .venv, then .venv/bin/pip install ${req[*]}"
+	BUILD_ENV=("PIP_CACHE_DIR=$P/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1)
+	build_run python python3 -m venv .venv
+	build_run python .venv/bin/pip install "${req[@]}"
+	echo "deps: pip's own download and wheel cache in $P/.cache/pip (a venv holds its own absolute path, so each release gets its own)"
+	mark "info deps python pip-cache"
+}
+
+build_ruby() {
+	[ -f "$BUILD_REL/Gemfile.lock" ] || fail "ruby: a Gemfile without Gemfile.lock: commit Gemfile.lock (bundle install --deployment needs it); current is unchanged"
+	build_says ruby "Gemfile + Gemfile.lock" "bundle install --deployment"
+	build_run ruby bundle config set --local deployment true
+	# shellcheck disable=SC2016 # ruby's code, not the shell's
+	deps_cached ruby vendor/bundle Gemfile.lock "ruby $(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM')" bundle install
+}
+
+build_elixir() {
+	local mixenv
+	mixenv=$(setting MIX_ENV prod)
+	build_says elixir mix.exs "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
+	BUILD_ENV=("MIX_ENV=$mixenv")
+	if [ -f "$BUILD_REL/mix.lock" ]; then
+		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
+	else
+		build_run elixir mix deps.get --only "$mixenv"
+	fi
+	build_run elixir mix release --overwrite
+}
+
+# go_main DIR: DIR holds a Go main package.
+go_main() { grep -Eqs '^package main([[:space:]]|$)' "$1"/*.go; }
+
+build_go() {
+	local mod name d targets=()
+	mod=$(awk '$1 == "module" { gsub(/"/, "", $2); print $2; exit }' "$BUILD_REL/go.mod")
+	name=${mod##*/}
+	if [[ $name =~ ^v[0-9]+$ ]]; then
+		mod=${mod%/*}
+		name=${mod##*/}
+	fi
+	[[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9._-]*$ ]] || name=app
+	BUILD_ENV=("GOCACHE=$P/.cache/go/build" "GOMODCACHE=$P/.cache/go/mod")
+	if go_main "$BUILD_REL"; then
+		build_says go "go.mod + package main at the root" "go build -o $name ."
+		build_run go go build -o "$name" .
+	else
+		for d in "$BUILD_REL"/cmd/*/; do
+			go_main "$d" && targets+=("$(basename -- "$d")")
+		done
+		if ((${#targets[@]} == 0)); then
+			echo "build: go detected (go.mod), but there is no package main at the root or in cmd/*/: nothing to build"
+			mark "info build go go.mod without a main package"
+			return 0
+		fi
+		build_says go "go.mod + package main in cmd/{$(IFS=,; echo "${targets[*]}")}" "go build -o bin/<name> ./cmd/<name>"
+		for d in "${targets[@]}"; do build_run go go build -o "bin/$d" "./cmd/$d"; done
+	fi
+	echo "deps: go's own build and module caches in $P/.cache/go (content-addressed by go; module files are read-only)"
+	mark "info deps go go-cache"
+}
