@@ -4,7 +4,7 @@
 # suite also needs a C compiler (go test -race), OpenSSH's server and
 # client (the deploy tests talk to a real sshd), wrk (procmon's load
 # tests), util-linux (flock, setsid, unshare), python3 and node (the
-# example apps), systemd-analyze (the unit files) and shellcheck (lint).
+# example apps, npm for build auto's tests), systemd-analyze (the unit files) and shellcheck (lint).
 # The benchmarks also need nginx and pm2 (npm install -g), the yardsticks
 # procmon is measured against. Not root: it prints the lines to run and
 # fails, rather than letting tests skip.
@@ -33,13 +33,13 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg unshare util-linux
 	pkg python3 python3
 	pkg node nodejs
+	pkg npm npm # build auto's Node tests run npm ci
 	pkg systemd-analyze systemd
 	pkg curl curl
 fi
 npm_need=()
 if [ "$what" = bench ]; then
 	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light
-	pkg npm npm
 	have pm2 || npm_need+=(pm2)
 fi
 ((${#need[@]} + ${#npm_need[@]})) || exit 0
