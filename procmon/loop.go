@@ -26,6 +26,8 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.forceStop()
 		case req := <-s.reloadReq:
 			s.beginReload(req.trigger, req.reply)
+		case req := <-s.scaleReq:
+			s.onScale(req)
 		case <-s.fileTrig:
 			s.beginReload("file", nil)
 		case <-tick:
@@ -192,6 +194,8 @@ func (s *Supervisor) buildStatus() Status {
 		Reloads:    s.reload.count,
 		LastReload: s.reload.last,
 		Heartbeat:  s.hb,
+		Scale: ScaleStatus{Workers: s.scale.workers, Source: s.scale.source, ConfigWorkers: s.scale.config,
+			Events: s.scale.events, Last: s.scale.last},
 	}
 	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
 		if g == nil {

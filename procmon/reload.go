@@ -90,6 +90,7 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 func (s *Supervisor) switchOver() {
 	old := s.cur
 	s.cur, s.next = s.next, nil
+	s.adoptScale(s.cur)
 	s.refreshBackends()
 	if old != nil {
 		s.retire(old, true)

@@ -113,6 +113,24 @@ type Status struct {
 	LastReload ReloadResult `json:"last_reload"`
 	// Heartbeat is the heartbeat's record.
 	Heartbeat HeartbeatStatus `json:"heartbeat"`
+	// Scale is the worker count and where it came from.
+	Scale ScaleStatus `json:"scale"`
+}
+
+// ScaleStatus is the worker count in a Status.
+type ScaleStatus struct {
+	// Workers is the count the serving generation keeps and a reload
+	// starts.
+	Workers int `json:"workers"`
+	// Source says who set it: ScaleFromConfig, ScaleFromCommand or
+	// ScaleFromAutoscale.
+	Source string `json:"source"`
+	// ConfigWorkers is the config's workers.
+	ConfigWorkers int `json:"config_workers"`
+	// Events counts changes since procmon started; Last is the latest
+	// (zero At: none).
+	Events int        `json:"events"`
+	Last   ScaleEvent `json:"last"`
 }
 
 // WorkerStatus is one worker in a Status.

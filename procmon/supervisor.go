@@ -47,6 +47,7 @@ type Supervisor struct {
 	sink *lineSink
 
 	reloadReq chan reloadRequest
+	scaleReq  chan scaleRequest
 	events    chan any
 	fileTrig  chan struct{}
 	force     chan struct{}
@@ -79,6 +80,7 @@ type Supervisor struct {
 	serverDrained bool
 	since         time.Time
 	reload        reloadState
+	scale         scaleState
 }
 
 type reloadRequest struct {
@@ -110,6 +112,8 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 		log:       opts.Logger.With("app", cfg.Name),
 		sink:      &lineSink{out: opts.Output},
 		reloadReq: make(chan reloadRequest),
+		scaleReq:  make(chan scaleRequest),
+		scale:     newScaleState(cfg),
 		events:    make(chan any, 64),
 		fileTrig:  make(chan struct{}, 1),
 		force:     make(chan struct{}),
@@ -139,6 +143,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := s.setup(loopCtx); err != nil {
 		return err
 	}
+	s.restoreScale()
 	if err := s.startFirst(); err != nil {
 		s.stopping = true
 		s.waitAllExited()

@@ -90,8 +90,8 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 	}
 	if fc.Workers != nil {
 		cfg.Workers = *fc.Workers
-		if cfg.Workers < 1 || cfg.Workers > 1024 {
-			v.fail("workers", "%d must be between 1 and 1024", cfg.Workers)
+		if cfg.Workers < 1 || cfg.Workers > maxWorkers {
+			v.fail("workers", "%d must be between 1 and %d", cfg.Workers, maxWorkers)
 		}
 	}
 	v.modeAndListen(cfg)

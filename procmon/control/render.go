@@ -35,6 +35,7 @@ func RenderStatus(w io.Writer, s Status) error {
 	ew.printf("\n")
 	renderWorkers(ew, s.Workers)
 	ew.printf("\n")
+	renderScale(ew, s.Scale, s.Time)
 	renderLastReload(ew, s.LastReload, s.Time)
 	renderHeartbeat(ew, s.Heartbeat)
 	renderMetrics(ew, s.Metrics)

@@ -53,6 +53,9 @@ type Status struct {
 	LastReload *ReloadResult `json:"last_reload,omitempty"`
 	// Heartbeat reports the heartbeat checks.
 	Heartbeat Heartbeat `json:"heartbeat"`
+	// Scale is the worker count and where it came from; nil from a
+	// daemon that does not report it.
+	Scale *Scale `json:"scale,omitempty"`
 	// Metrics is the latest host sample; nil before the first.
 	Metrics *Metrics `json:"metrics,omitempty"`
 	// DegradedReasons says why State is degraded (or would be).
