@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,3 +155,38 @@ func TestScaleRefusals(t *testing.T) {
 	}
 }
 
+// TestRestartedWorkerKeepsItsSlot: WORKER_ID is a slot. A crashed worker,
+// here in a slot added by scale, comes back with the same WORKER_ID (its
+// own env says so), a new pid and start time, and the slot's restart
+// count; the other workers are untouched.
+func TestRestartedWorkerKeepsItsSlot(t *testing.T) {
+	a := newTestApp(t, appSpec{backoff: Backoff{Initial: 50 * time.Millisecond}}).start()
+	a.scale(3)
+	before := a.waitWorkers(3)
+	victim := before.Workers[2]
+	if victim.ID != 3 {
+		t.Fatalf("third worker has id %d", victim.ID)
+	}
+	killed := time.Now()
+	syscall.Kill(victim.PID, syscall.SIGKILL)
+	st := a.waitStatus(20*time.Second, "worker 3 restarted and ready", func(st Status) bool {
+		w := st.Workers[2]
+		return w.PID != victim.PID && w.State == WorkerReady
+	})
+	w := st.Workers[2]
+	if w.ID != 3 || w.Restarts != 1 || !w.Started.After(killed) || !strings.Contains(w.LastExit, "killed") {
+		t.Fatalf("restarted worker: %+v", w)
+	}
+	for i := range 2 {
+		if st.Workers[i].PID != before.Workers[i].PID || st.Workers[i].Restarts != 0 {
+			t.Fatalf("worker %d changed: %+v", i+1, st.Workers[i])
+		}
+	}
+	const line = "worker 3 of generation 1 listening"
+	for i := 0; i < 200 && strings.Count(a.out.String(), line) < 2; i++ {
+		time.Sleep(10 * time.Millisecond) // its output may still be in the pipe
+	}
+	if n := strings.Count(a.out.String(), line); n != 2 {
+		t.Fatalf("WORKER_ID=3 started %d times, want 2 (the first and its restart):\n%s", n, a.out)
+	}
+}
