@@ -146,7 +146,7 @@ func (d *Daemon) Scale(ctx context.Context, workers int) (control.ScaleEvent, er
 }
 
 func controlScale(sc ScaleStatus) *control.Scale {
-	out := &control.Scale{Workers: sc.Workers, Source: sc.Source, ConfigWorkers: sc.ConfigWorkers, Events: sc.Events}
+	out := &control.Scale{Workers: sc.Workers, Source: sc.Source, ConfigWorkers: sc.ConfigWorkers, Min: sc.Min, Max: sc.Max, Events: sc.Events}
 	if !sc.Last.At.IsZero() {
 		ev := controlScaleEvent(sc.Last)
 		out.Last = &ev

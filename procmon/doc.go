@@ -31,6 +31,13 @@
 // workers is unchanged. A generation started from a config whose workers
 // changed resets it: the config wins. Scale is refused during a reload.
 //
+// With workers = "MIN..MAX" (proxy mode only: socket mode has no
+// per-request view) the loop samples the requests in flight per ready
+// worker and scales by one when every sample of a whole [scale] window
+// was over up_inflight or under down_inflight, at most once per cooldown
+// and never outside MIN..MAX; see autoscale.go. Each decision is logged
+// with its reason and kept as status's last scale event.
+//
 // # Before the first deploy
 //
 // The README's steps start procmon before the first deploy, when `dir`

@@ -57,7 +57,7 @@ func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
 	s.stopUnavailable() // the workers take the shared socket over
 	s.genNum++
 	g := &generation{num: s.genNum, cfg: cfg, dir: dir, started: time.Now()}
-	for i := range s.scale.countFor(cfg.Workers) {
+	for i := range s.scale.countFor(cfg) {
 		g.slots = append(g.slots, &slot{id: i + 1})
 	}
 	for _, sl := range g.slots {

@@ -32,6 +32,8 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.beginReload("file", nil)
 		case <-tick:
 			s.onHeartbeatTick()
+		case <-s.autoscaleC():
+			s.onAutoscaleTick()
 		case ev := <-s.events:
 			s.dispatch(ev)
 		}
@@ -196,6 +198,9 @@ func (s *Supervisor) buildStatus() Status {
 		Heartbeat:  s.hb,
 		Scale: ScaleStatus{Workers: s.scale.workers, Source: s.scale.source, ConfigWorkers: s.scale.config,
 			Events: s.scale.events, Last: s.scale.last},
+	}
+	if s.scale.max > 0 {
+		st.Scale.Min, st.Scale.Max = s.scale.config, s.scale.max
 	}
 	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
 		if g == nil {

@@ -73,6 +73,7 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 	}
 	merged := *s.cfg
 	merged.Dir, merged.Command, merged.Env, merged.Workers = nc.Dir, nc.Command, nc.Env, nc.Workers
+	merged.WorkersMax, merged.Scale = nc.WorkersMax, nc.Scale
 	merged.StopSignal, merged.StopTimeout = nc.StopSignal, nc.StopTimeout
 	if nc.Mode == s.cfg.Mode {
 		merged.Ready = nc.Ready
@@ -91,6 +92,7 @@ func (s *Supervisor) switchOver() {
 	old := s.cur
 	s.cur, s.next = s.next, nil
 	s.adoptScale(s.cur)
+	s.armAutoscale(s.cur.cfg)
 	s.refreshBackends()
 	if old != nil {
 		s.retire(old, true)

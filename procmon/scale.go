@@ -40,7 +40,8 @@ func (e ScaleEvent) String() string {
 type scaleState struct {
 	workers int    // the count the serving generation keeps, and a reload starts
 	source  string // ScaleFrom…
-	config  int    // the config's workers the count holds against
+	config  int    // the config's workers (MIN of a range) the count holds against
+	max     int    // the config's MAX of workers = "MIN..MAX"; 0: a fixed count
 	file    string // the state file; "" keeps nothing
 	last    ScaleEvent
 	events  int
@@ -58,16 +59,30 @@ type (
 )
 
 func newScaleState(cfg *Config) scaleState {
-	return scaleState{workers: cfg.Workers, source: ScaleFromConfig, config: cfg.Workers, file: scaleFilePath(cfg)}
+	return scaleState{workers: cfg.Workers, source: ScaleFromConfig, config: cfg.Workers, max: cfg.WorkersMax, file: scaleFilePath(cfg)}
 }
 
-// countFor is the number of workers a generation started from a config
-// whose workers is cfgWorkers gets.
-func (sc *scaleState) countFor(cfgWorkers int) int {
-	if cfgWorkers == sc.config {
+// sameConfig says whether a config's workers are those the count holds
+// against.
+func (sc *scaleState) sameConfig(cfg *Config) bool {
+	return cfg.Workers == sc.config && cfg.WorkersMax == sc.max
+}
+
+// countFor is the number of workers a generation started from cfg gets.
+func (sc *scaleState) countFor(cfg *Config) int {
+	if sc.sameConfig(cfg) {
 		return sc.workers
 	}
-	return cfgWorkers
+	return cfg.Workers
+}
+
+// bounds are the counts scale may set: MIN..MAX of an autoscaled config,
+// else 1..maxWorkers.
+func (sc *scaleState) bounds() (lo, hi int) {
+	if sc.max > 0 {
+		return sc.config, sc.max
+	}
+	return 1, maxWorkers
 }
 
 // restoreScale applies the state file at start, unless the config's
@@ -81,7 +96,7 @@ func (s *Supervisor) restoreScale() {
 	if !ok {
 		return
 	}
-	if f.ConfigWorkers != s.cfg.Workers {
+	if f.ConfigWorkers != s.cfg.Workers || f.ConfigMax != s.cfg.WorkersMax {
 		s.log.Info("config's workers changed since the count was scaled: the config wins",
 			"scaled", f.Workers, "config_was", f.ConfigWorkers, "config", s.cfg.Workers)
 		s.forgetScale()
@@ -100,7 +115,7 @@ func (s *Supervisor) forgetScale() {
 // adoptScale runs when a generation starts serving: one started from a
 // config whose workers changed resets the count to the config's.
 func (s *Supervisor) adoptScale(g *generation) {
-	if g.cfg.Workers == s.scale.config {
+	if s.scale.sameConfig(g.cfg) {
 		return
 	}
 	if s.scale.source != ScaleFromConfig {
@@ -108,7 +123,8 @@ func (s *Supervisor) adoptScale(g *generation) {
 			"scaled", s.scale.workers, "config_was", s.scale.config, "config", g.cfg.Workers)
 		s.forgetScale()
 	}
-	s.scale.workers, s.scale.source, s.scale.config = g.cfg.Workers, ScaleFromConfig, g.cfg.Workers
+	s.scale.workers, s.scale.source = g.cfg.Workers, ScaleFromConfig
+	s.scale.config, s.scale.max = g.cfg.Workers, g.cfg.WorkersMax
 }
 
 // Scale sets the number of workers of the running generation without a
@@ -145,21 +161,24 @@ func (s *Supervisor) onScale(req scaleRequest) {
 // scaleTo changes the count, persists it and resizes the serving
 // generation. Nothing changes when it fails.
 func (s *Supervisor) scaleTo(n int, source, reason string) (ScaleEvent, error) {
+	lo, hi := s.scale.bounds()
 	switch {
 	case s.stopping:
 		return ScaleEvent{}, errors.New("procmon is stopping")
 	case s.next != nil:
 		return ScaleEvent{}, hint.Errorf("scale again once it finished; 'procmon status' shows it", "a reload is running")
-	case n < 1 || n > maxWorkers:
-		return ScaleEvent{}, hint.Errorf("choose a count from 1 to 1024", "%d workers: out of range", n)
+	case s.scale.max > 0 && (n < lo || n > hi):
+		return ScaleEvent{}, hint.Errorf(fmt.Sprintf("the config's workers = \"%d..%d\" bounds it; change the config to go further", lo, hi), "%d workers: out of range %d..%d", n, lo, hi)
+	case n < lo || n > hi:
+		return ScaleEvent{}, hint.Errorf(fmt.Sprintf("choose a count from 1 to %d", maxWorkers), "%d workers: out of range", n)
 	}
 	now := time.Now()
-	if source == ScaleFromCommand && n == s.scale.config {
+	if source == ScaleFromCommand && n == s.scale.config && s.scale.max == 0 {
 		source = ScaleFromConfig // back to the config's value: nothing to keep
 		if err := removeScaleFile(s.scale.file); err != nil {
 			return ScaleEvent{}, err
 		}
-	} else if err := saveScaleFile(s.scale.file, scaleFile{Workers: n, ConfigWorkers: s.scale.config, Source: source, At: now}); err != nil {
+	} else if err := saveScaleFile(s.scale.file, scaleFile{Workers: n, ConfigWorkers: s.scale.config, ConfigMax: s.scale.max, Source: source, At: now}); err != nil {
 		return ScaleEvent{}, err
 	}
 	from := s.scale.workers

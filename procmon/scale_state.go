@@ -27,6 +27,7 @@ const (
 type scaleFile struct {
 	Workers       int       `json:"workers"`
 	ConfigWorkers int       `json:"config_workers"`
+	ConfigMax     int       `json:"config_max,omitempty"`
 	Source        string    `json:"source"`
 	At            time.Time `json:"at"`
 }

@@ -125,8 +125,12 @@ type ScaleStatus struct {
 	// Source says who set it: ScaleFromConfig, ScaleFromCommand or
 	// ScaleFromAutoscale.
 	Source string `json:"source"`
-	// ConfigWorkers is the config's workers.
+	// ConfigWorkers is the config's workers (MIN of a range).
 	ConfigWorkers int `json:"config_workers"`
+	// Min and Max bound the count with workers = "MIN..MAX" (autoscale);
+	// both 0 for a fixed count.
+	Min int `json:"min,omitempty"`
+	Max int `json:"max,omitempty"`
 	// Events counts changes since procmon started; Last is the latest
 	// (zero At: none).
 	Events int        `json:"events"`

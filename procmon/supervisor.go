@@ -81,6 +81,8 @@ type Supervisor struct {
 	since         time.Time
 	reload        reloadState
 	scale         scaleState
+	autoscale     autoscaler
+	autoscaleTick *time.Ticker // workers = "MIN..MAX" only
 }
 
 type reloadRequest struct {
@@ -144,6 +146,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	s.restoreScale()
+	s.armAutoscale(s.cfg)
 	if err := s.startFirst(); err != nil {
 		s.stopping = true
 		s.waitAllExited()
@@ -260,6 +263,9 @@ func (s *Supervisor) send(ev any) {
 
 // cleanup runs when Run returns: nothing of the app may survive it.
 func (s *Supervisor) cleanup() {
+	if s.autoscaleTick != nil {
+		s.autoscaleTick.Stop()
+	}
 	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
 		if g == nil {
 			continue

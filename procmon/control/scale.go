@@ -28,6 +28,10 @@ type Scale struct {
 	// ConfigWorkers is the config's workers: the start value. A count set
 	// by scale holds across reloads and restarts until it changes.
 	ConfigWorkers int `json:"config_workers"`
+	// Min and Max bound the count with workers = "MIN..MAX" (autoscale by
+	// load); both 0 for a fixed count.
+	Min int `json:"min,omitempty"`
+	Max int `json:"max,omitempty"`
 	// Events counts changes since procmon started.
 	Events int `json:"events"`
 	// Last is the latest change; nil when none since procmon started.
@@ -80,8 +84,10 @@ func renderScale(ew *errWriter, sc *Scale, now time.Time) {
 		return
 	}
 	ew.printf("workers:   %d", sc.Workers)
-	switch sc.Source {
-	case "config":
+	switch {
+	case sc.Max > 0:
+		ew.printf(" (autoscale %d..%d; set by %s)", sc.Min, sc.Max, sc.Source)
+	case sc.Source == "config":
 		ew.printf(" (config)")
 	default:
 		ew.printf(" (set by %s; config says %d)", sc.Source, sc.ConfigWorkers)
