@@ -94,8 +94,13 @@ func (s *Supervisor) onAutoscaleTick() {
 		s.autoscale.reset()
 		return
 	}
+	now := time.Now()
+	if s.canIdle() && s.checkIdle(now, inflight) {
+		return
+	}
 	lo, hi := s.scale.bounds()
-	n, reason := s.autoscale.observe(time.Now(), float64(inflight)/float64(ready), len(s.cur.slots), lo, hi)
+	lo = max(lo, 1) // only idle_timeout stops the last worker
+	n, reason := s.autoscale.observe(now, float64(inflight)/float64(ready), len(s.cur.slots), lo, hi)
 	if n == 0 {
 		return
 	}
@@ -112,6 +117,7 @@ func (s *Supervisor) armAutoscale(cfg *Config) {
 		s.autoscaleTick = nil
 	}
 	s.autoscale = autoscaler{cfg: cfg.Scale, lastChange: s.autoscale.lastChange}
+	s.armWaker(cfg)
 	if cfg.WorkersMax > 0 && s.proxy != nil {
 		s.autoscaleTick = time.NewTicker(sampleEvery(cfg.Scale.Window))
 	}

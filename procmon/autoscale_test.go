@@ -16,17 +16,26 @@ func TestWorkersRangeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ScaleConfig{UpInflight: 12, DownInflight: 1, Window: 10 * time.Second, Cooldown: 60 * time.Second}
+	want := ScaleConfig{UpInflight: 12, DownInflight: 1, Window: 10 * time.Second, Cooldown: 60 * time.Second, IdleTimeout: 5 * time.Minute}
 	if cfg.Workers != 2 || cfg.WorkersMax != 8 || cfg.Scale != want {
 		t.Fatalf("workers %d..%d, scale %+v", cfg.Workers, cfg.WorkersMax, cfg.Scale)
 	}
 	if cfg, err := ParseConfig("app.toml", []byte(base+"workers = \"3..3\"\nmode = \"socket\"\n")); err != nil || cfg.Workers != 3 || cfg.WorkersMax != 0 {
 		t.Fatalf("3..3 is a fixed count: %+v %v", cfg, err)
 	}
+	if cfg, err := ParseConfig("app.toml", []byte(base+"workers = \"0..4\"\n[scale]\nidle_timeout = \"90s\"\n")); err != nil ||
+		cfg.Workers != 0 || cfg.WorkersMax != 4 || cfg.Scale.IdleTimeout != 90*time.Second {
+		t.Fatalf("0..4: %+v %v", cfg, err)
+	}
+	if _, err := ParseConfig("app.toml", []byte(base+"[scale]\nidle_timeout = \"0s\"\n")); err == nil ||
+		!strings.Contains(err.Error(), `app.toml:5: key "scale.idle_timeout": "0s" must be more than zero`) {
+		t.Fatalf("idle_timeout 0s: %v", err)
+	}
 	cases := []struct{ name, doc, want string }{
 		{"socket mode", base + "mode = \"socket\"\nworkers = \"2..8\"\n", `app.toml:5: key "workers": "2..8": autoscale needs mode "proxy"`},
-		{"zero min", base + "workers = \"0..4\"\n", `app.toml:4: key "workers": "0..4": stopping every worker when idle (0..N) is not supported yet`},
-		{"reversed", base + "workers = \"8..2\"\n", `app.toml:4: key "workers": "8..2": want 1 <= MIN <= MAX <= 1024`},
+		{"idle in socket mode", base + "mode = \"socket\"\nworkers = \"0..4\"\n", `app.toml:5: key "workers": "0..4": autoscale needs mode "proxy"`},
+		{"reversed", base + "workers = \"8..2\"\n", `app.toml:4: key "workers": "8..2": want 0 <= MIN <= MAX <= 1024 and MAX >= 1`},
+		{"zero max", base + "workers = \"0..0\"\n", `app.toml:4: key "workers": "0..0": want 0 <= MIN <= MAX <= 1024 and MAX >= 1`},
 		{"not a range", base + "workers = \"two\"\n", `app.toml:4: key "workers": "two" is neither a count nor a range`},
 		{"thresholds", base + "[scale]\nup_inflight = 1\ndown_inflight = 2\n", `app.toml:5: key "scale.up_inflight": up_inflight (1) must be more than zero and more than down_inflight (2)`},
 		{"window", base + "[scale]\nwindow = \"soon\"\n", `app.toml:5: key "scale.window": "soon" is not a duration`},

@@ -36,7 +36,11 @@
 // worker and scales by one when every sample of a whole [scale] window
 // was over up_inflight or under down_inflight, at most once per cooldown
 // and never outside MIN..MAX; see autoscale.go. Each decision is logged
-// with its reason and kept as status's last scale event.
+// with its reason and kept as status's last scale event. With MIN 0,
+// every worker stops after [scale] idle_timeout without a request
+// (StateIdle); a request that then finds no worker is held by the proxy
+// (see proxy.Pool.SetWaker) while one worker starts, and gets 503 if none
+// is ready within ready.timeout; see idle.go.
 //
 // # Before the first deploy
 //

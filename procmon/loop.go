@@ -34,6 +34,8 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.onHeartbeatTick()
 		case <-s.autoscaleC():
 			s.onAutoscaleTick()
+		case <-s.wakeTrig:
+			s.onWake()
 		case ev := <-s.events:
 			s.dispatch(ev)
 		}
@@ -232,6 +234,8 @@ func (s *Supervisor) state() AppState {
 		return StateReloading
 	case s.cur == nil && s.waiting:
 		return StateWaiting
+	case s.cur != nil && len(s.cur.slots) == 0:
+		return StateIdle
 	}
 	if s.cur != nil {
 		for _, sl := range s.cur.slots {
@@ -249,7 +253,7 @@ func (s *Supervisor) state() AppState {
 func (s *Supervisor) onHeartbeatTick() {
 	// Before a generation runs (waiting for the first deploy) there is
 	// nothing to check: a 503 must not reload a dir that is not there.
-	if s.hbRunning || s.stopping || s.cur == nil {
+	if s.hbRunning || s.stopping || s.cur == nil || len(s.cur.slots) == 0 {
 		return
 	}
 	if !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {

@@ -56,6 +56,9 @@ func (s *Supervisor) beginReload(trigger string, reply chan ReloadResult) {
 	}
 	r.gen = s.next.num
 	s.emit(EventReloading, s.next.num, "reload triggered by "+trigger)
+	if len(s.next.slots) == 0 { // idle (workers = "0..N"): nothing to wait for
+		s.switchOver()
+	}
 }
 
 // reloadConfig re-reads the config file. Keys that need a new listener or

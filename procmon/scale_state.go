@@ -53,7 +53,7 @@ func loadScaleFile(path string) (f scaleFile, ok bool, err error) {
 	if err != nil {
 		return f, false, fmt.Errorf("read scale state: %w", err)
 	}
-	if err := json.Unmarshal(data, &f); err != nil || f.Workers < 1 {
+	if err := json.Unmarshal(data, &f); err != nil || f.Workers < 0 {
 		return f, false, fmt.Errorf("scale state %s is unreadable; ignoring it", path)
 	}
 	return f, true, nil

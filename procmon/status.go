@@ -24,6 +24,9 @@ const (
 	// first deploy): no worker runs, the public port answers 503, and the
 	// reload that finds dir (the first deploy's) starts generation 1.
 	StateWaiting
+	// StateIdle: workers = "0..N" and no request came for idle_timeout:
+	// no worker runs; the next request is held while one starts.
+	StateIdle
 )
 
 // String returns the state as status prints it.
@@ -43,6 +46,8 @@ func (s AppState) String() string {
 		return "stopped"
 	case StateWaiting:
 		return "waiting"
+	case StateIdle:
+		return "idle"
 	}
 	return "unknown"
 }

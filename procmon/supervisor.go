@@ -50,6 +50,7 @@ type Supervisor struct {
 	scaleReq  chan scaleRequest
 	events    chan any
 	fileTrig  chan struct{}
+	wakeTrig  chan struct{} // a request found no worker (workers = "0..N")
 	force     chan struct{}
 	forceOnce sync.Once
 	running   atomic.Bool
@@ -83,6 +84,7 @@ type Supervisor struct {
 	scale         scaleState
 	autoscale     autoscaler
 	autoscaleTick *time.Ticker // workers = "MIN..MAX" only
+	idle          idleState
 }
 
 type reloadRequest struct {
@@ -98,7 +100,7 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 	if cfg == nil {
 		return nil, errors.New("procmon: nil config")
 	}
-	if len(cfg.Command) == 0 || cfg.Workers < 1 || cfg.Dir == "" || cfg.Ready.Timeout <= 0 || cfg.StopTimeout <= 0 {
+	if len(cfg.Command) == 0 || (cfg.Workers < 1 && cfg.WorkersMax == 0) || cfg.Dir == "" || cfg.Ready.Timeout <= 0 || cfg.StopTimeout <= 0 {
 		return nil, hint.Wrap(errors.New("procmon: config is not validated"), "use LoadConfig or ParseConfig")
 	}
 	if opts.Logger == nil {
@@ -118,6 +120,7 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 		scale:     newScaleState(cfg),
 		events:    make(chan any, 64),
 		fileTrig:  make(chan struct{}, 1),
+		wakeTrig:  make(chan struct{}, 1),
 		force:     make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		hbGuard:   heartbeatGuard{guard: cfg.Heartbeat.Guard},

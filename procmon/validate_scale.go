@@ -18,6 +18,9 @@ type ScaleConfig struct {
 	Window time.Duration
 	// Cooldown is the least time between two changes. Default 60s.
 	Cooldown time.Duration
+	// IdleTimeout: with workers = "0..N", every worker stops after this
+	// long without a request; the next request wakes the app. Default 5m.
+	IdleTimeout time.Duration
 }
 
 // fileScale is the [scale] table as written.
@@ -26,6 +29,7 @@ type fileScale struct {
 	DownInflight *float64 `toml:"down_inflight"`
 	Window       string   `toml:"window"`
 	Cooldown     string   `toml:"cooldown"`
+	IdleTimeout  string   `toml:"idle_timeout"`
 }
 
 const workersHint = `write workers = 4, or workers = "2..8" to autoscale between 2 and 8`
@@ -46,8 +50,9 @@ func (v *validator) workers(fc *fileConfig, cfg *Config) {
 	}
 	sc := fc.Scale
 	cfg.Scale = ScaleConfig{UpInflight: 10, DownInflight: 1,
-		Window:   v.duration("scale.window", sc.Window, 30*time.Second, false),
-		Cooldown: v.duration("scale.cooldown", sc.Cooldown, 60*time.Second, true)}
+		Window:      v.duration("scale.window", sc.Window, 30*time.Second, false),
+		Cooldown:    v.duration("scale.cooldown", sc.Cooldown, 60*time.Second, true),
+		IdleTimeout: v.duration("scale.idle_timeout", sc.IdleTimeout, 5*time.Minute, false)}
 	if sc.UpInflight != nil {
 		cfg.Scale.UpInflight = *sc.UpInflight
 	}
@@ -68,11 +73,8 @@ func (v *validator) workersRange(w string, cfg *Config) {
 	case !ok || err1 != nil || err2 != nil:
 		v.failHint("workers", workersHint, "%q is neither a count nor a range", w)
 		return
-	case minN == 0:
-		v.failHint("workers", "start from 1: workers = \"1..N\"", "%q: stopping every worker when idle (0..N) is not supported yet", w)
-		return
-	case minN < 1 || maxN > maxWorkers || minN > maxN:
-		v.failHint("workers", workersHint, "%q: want 1 <= MIN <= MAX <= %d", w, maxWorkers)
+	case minN < 0 || maxN < 1 || maxN > maxWorkers || minN > maxN:
+		v.failHint("workers", workersHint, "%q: want 0 <= MIN <= MAX <= %d and MAX >= 1", w, maxWorkers)
 		return
 	}
 	cfg.Workers = minN

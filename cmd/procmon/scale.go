@@ -40,8 +40,8 @@ func scale(c *cli.Context, stdout io.Writer) error {
 		return hint.Errorf("flags go before N: procmon scale -c /etc/procmon/blog.toml 4", "scale: want one argument, the number of workers")
 	}
 	n, err := strconv.Atoi(c.Args().First())
-	if err != nil || n < 1 {
-		return hint.Errorf("a whole number of workers, 1 or more", "scale: %q is not a number of workers", c.Args().First())
+	if err != nil || n < 0 {
+		return hint.Errorf("a whole number of workers (0 only with workers = \"0..N\")", "scale: %q is not a number of workers", c.Args().First())
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {

@@ -15,6 +15,9 @@ const (
 	// not exist) and no generation ran since: the port answers 503 and a
 	// reload starts the workers.
 	StateWaiting = "waiting"
+	// StateIdle: workers = "0..N" and no request came for idle_timeout:
+	// no worker runs, and the next request is held while one starts.
+	StateIdle = "idle"
 )
 
 // Status is the daemon's view of its app, the answer to OpStatus and the
