@@ -40,6 +40,16 @@ func TestIdleAppWakesOnRequest(t *testing.T) {
 		}
 	}
 
+	a.touch() // a reload while idle has nothing to start: it switches at once
+	st := a.waitStatus(20*time.Second, "reload while idle", func(st Status) bool { return st.Reloads == 1 })
+	if !st.LastReload.OK || st.Generation != 2 || st.State != StateIdle {
+		t.Fatalf("reload while idle: %+v, generation %d, state %s", st.LastReload, st.Generation, st.State)
+	}
+	if code, worker, _, err := get(httpClient(), a.url("/")); code != 200 || !strings.Contains(worker, "gen=2 worker=1 ") {
+		t.Fatalf("request after the reload while idle: %d %q %v", code, worker, err)
+	}
+	a.waitState(StateIdle, 20*time.Second)
+
 	if err := os.WriteFile(filepath.Join(a.release, "crash"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
