@@ -21,6 +21,7 @@ import (
 type appSpec struct {
 	mode    Mode
 	workers int
+	scaleTo string // workers = "MIN..MAX" instead of workers
 	env     map[string]string
 	extra   string // more TOML: stop_timeout, [ready], [heartbeat]
 	backoff Backoff
@@ -99,8 +100,12 @@ func (a *testApp) writeConfig(env map[string]string) {
 		exe = a.spec.exe
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "name = \"testapp\"\ndir = %q\ncommand = [%q]\nworkers = %d\nmode = %q\n",
-		filepath.Join(a.root, "current"), exe, a.spec.workers, a.spec.mode)
+	workers := fmt.Sprint(a.spec.workers)
+	if a.spec.scaleTo != "" {
+		workers = fmt.Sprintf("%q", a.spec.scaleTo)
+	}
+	fmt.Fprintf(&b, "name = \"testapp\"\ndir = %q\ncommand = [%q]\nworkers = %s\nmode = %q\n",
+		filepath.Join(a.root, "current"), exe, workers, a.spec.mode)
 	if a.listen != "" {
 		fmt.Fprintf(&b, "listen = %q\n", a.listen)
 	}

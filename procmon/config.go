@@ -69,8 +69,16 @@ type Config struct {
 	Dir string
 	// Command is the worker's argv. Required.
 	Command []string
-	// Workers is the number of worker processes. Default 1.
+	// Workers is the number of worker processes, the start value: `procmon
+	// scale` changes it at runtime. With workers = "MIN..MAX" it is MIN.
+	// Default 1.
 	Workers int
+	// WorkersMax is MAX of workers = "MIN..MAX" (autoscale by load, proxy
+	// mode only); 0 means a fixed count.
+	WorkersMax int
+	// Scale tunes the autoscaler; every field set, from [scale] or its
+	// default.
+	Scale ScaleConfig
 	// Listen is the public host:port procmon owns. Required unless mode is "none".
 	Listen string
 	// Mode is proxy (default), socket or none.
@@ -156,7 +164,7 @@ type fileConfig struct {
 	Name        string            `toml:"name"`
 	Dir         string            `toml:"dir"`
 	Command     []string          `toml:"command"`
-	Workers     *int              `toml:"workers"`
+	Workers     any               `toml:"workers"` // an integer, or "MIN..MAX"
 	Listen      string            `toml:"listen"`
 	Mode        string            `toml:"mode"`
 	RestartFile string            `toml:"restart_file"`
@@ -182,6 +190,7 @@ type fileConfig struct {
 		MaxSize string `toml:"max_size"`
 	} `toml:"log"`
 	Proxy fileProxy `toml:"proxy"`
+	Scale fileScale `toml:"scale"`
 }
 
 // fileProxy is the [proxy] table as written.

@@ -110,6 +110,7 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 		}
 		cs.Workers = append(cs.Workers, cw)
 	}
+	cs.Scale = controlScale(st.Scale)
 	if !st.LastReload.At.IsZero() {
 		r := ControlReload(st.LastReload, st.Generation)
 		cs.LastReload = &r
@@ -129,6 +130,32 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 		}
 	}
 	return cs
+}
+
+// Scale implements control.Scaler: the worker count of the serving
+// generation, changed without a reload (see Supervisor.Scale).
+func (d *Daemon) Scale(ctx context.Context, workers int) (control.ScaleEvent, error) {
+	ev, err := d.sup.Scale(ctx, workers)
+	if errors.Is(err, errNotRunning) {
+		return control.ScaleEvent{}, errors.New("procmon is stopping; not scaled")
+	}
+	if err != nil {
+		return control.ScaleEvent{}, err
+	}
+	return controlScaleEvent(ev), nil
+}
+
+func controlScale(sc ScaleStatus) *control.Scale {
+	out := &control.Scale{Workers: sc.Workers, Source: sc.Source, ConfigWorkers: sc.ConfigWorkers, Min: sc.Min, Max: sc.Max, Events: sc.Events}
+	if !sc.Last.At.IsZero() {
+		ev := controlScaleEvent(sc.Last)
+		out.Last = &ev
+	}
+	return out
+}
+
+func controlScaleEvent(ev ScaleEvent) control.ScaleEvent {
+	return control.ScaleEvent{At: ev.At, From: ev.From, To: ev.To, Source: ev.Source, Reason: ev.Reason}
 }
 
 // ControlReload converts a reload verdict; serving is the generation

@@ -17,6 +17,31 @@
 // proxy mode PORT, a free loopback port of its own. Each worker runs in its
 // own process group, which is what gets signalled.
 //
+// # Scaling
+//
+// [Supervisor.Scale] (`procmon scale N`) changes the number of workers of
+// the serving generation without a reload: new slots take the next
+// WORKER_IDs and their workers join the rotation when ready; the highest
+// slots leave it first, drain as in a reload (proxy mode) and stop. A
+// WORKER_ID is a slot: a worker restarted after a crash or replaced by the
+// heartbeat keeps it. The config's workers is the start value; the count
+// set at runtime is kept in "<socket>.scale" (temp file, fsync, rename)
+// with the config's workers of that time, and applies to every generation
+// a reload starts and to procmon's next start for as long as the config's
+// workers is unchanged. A generation started from a config whose workers
+// changed resets it: the config wins. Scale is refused during a reload.
+//
+// With workers = "MIN..MAX" (proxy mode only: socket mode has no
+// per-request view) the loop samples the requests in flight per ready
+// worker and scales by one when every sample of a whole [scale] window
+// was over up_inflight or under down_inflight, at most once per cooldown
+// and never outside MIN..MAX; see autoscale.go. Each decision is logged
+// with its reason and kept as status's last scale event. With MIN 0,
+// every worker stops after [scale] idle_timeout without a request
+// (StateIdle); a request that then finds no worker is held by the proxy
+// (see proxy.Pool.SetWaker) while one worker starts, and gets 503 if none
+// is ready within ready.timeout; see idle.go.
+//
 // # Before the first deploy
 //
 // The README's steps start procmon before the first deploy, when `dir`

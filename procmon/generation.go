@@ -57,7 +57,7 @@ func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
 	s.stopUnavailable() // the workers take the shared socket over
 	s.genNum++
 	g := &generation{num: s.genNum, cfg: cfg, dir: dir, started: time.Now()}
-	for i := range cfg.Workers {
+	for i := range s.scale.countFor(cfg) {
 		g.slots = append(g.slots, &slot{id: i + 1})
 	}
 	for _, sl := range g.slots {
@@ -104,7 +104,14 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	return nil
 }
 
-func (s *Supervisor) slotOf(w *worker) *slot { return w.gen.slots[w.id-1] }
+// slotOf is w's slot; a worker whose slot was scaled away gets a
+// detached one, so that late events about it change nothing.
+func (s *Supervisor) slotOf(w *worker) *slot {
+	if i := w.id - 1; i < len(w.gen.slots) && w.gen.slots[i].id == w.id {
+		return w.gen.slots[i]
+	}
+	return &slot{id: w.id}
+}
 
 func (s *Supervisor) onReady(ev readyEvent) {
 	w := ev.w
@@ -195,7 +202,7 @@ func (s *Supervisor) scheduleRestart(w *worker, desc string) {
 }
 
 func (s *Supervisor) onRestart(ev restartEvent) {
-	if ev.g != s.cur || s.stopping || (ev.sl.w != nil && ev.sl.w.state != WorkerExited) {
+	if ev.g != s.cur || s.stopping || !slotIn(ev.g, ev.sl) || (ev.sl.w != nil && ev.sl.w.state != WorkerExited) {
 		return
 	}
 	if err := s.startWorker(ev.g, ev.sl); err != nil {
@@ -210,39 +217,7 @@ func (s *Supervisor) onRestart(ev restartEvent) {
 // until all of them exited.
 func (s *Supervisor) retire(g *generation, drain bool) {
 	for _, sl := range g.slots {
-		if sl.timer != nil {
-			sl.timer.Stop()
-		}
-		s.releaseReplaced(sl)
-		w := sl.w
-		if w == nil || w.state == WorkerExited || w.state == WorkerStopping || w.state == WorkerDraining {
-			continue
-		}
-		var drained func() bool
-		cfg := g.cfg
-		w.state = WorkerStopping
-		if w.backend != nil {
-			w.backend.Retire() // before any look at InFlight
-		}
-		drainFor := cfg.StopTimeout
-		if drain && w.backend != nil {
-			b := w.backend
-			// Long-lived connections (upgrades) get drain_timeout, closed
-			// spread over it; requests get stop_timeout, as before.
-			b.Drain(cfg.Proxy.DrainTimeout)
-			drainFor = max(drainFor, cfg.Proxy.DrainTimeout+time.Second)
-			drained = func() bool {
-				if b.InFlight() != 0 {
-					return false
-				}
-				// Our own idle keep-alive connections would otherwise hold
-				// up a worker that waits for its connections to close.
-				b.CloseIdle()
-				return true
-			}
-			w.state = WorkerDraining
-		}
-		go w.stop(cfg.StopSignal, drainFor, cfg.StopTimeout, drained, s.force)
+		s.stopSlot(g.cfg, sl, drain)
 	}
 	// A generation whose workers have all exited already (a crash loop, a
 	// forced stop) will send no more exit events: keeping it would leave
@@ -250,6 +225,44 @@ func (s *Supervisor) retire(g *generation, drain bool) {
 	if !allExited(g) {
 		s.retired = append(s.retired, g)
 	}
+}
+
+// stopSlot stops a slot's worker (after draining its requests when drain
+// is set) and cancels its pending restart. The caller keeps the slot's
+// generation, or a shell of it, until the worker exited.
+func (s *Supervisor) stopSlot(cfg *Config, sl *slot, drain bool) {
+	if sl.timer != nil {
+		sl.timer.Stop()
+	}
+	s.releaseReplaced(sl)
+	w := sl.w
+	if w == nil || w.state == WorkerExited || w.state == WorkerStopping || w.state == WorkerDraining {
+		return
+	}
+	var drained func() bool
+	w.state = WorkerStopping
+	if w.backend != nil {
+		w.backend.Retire() // before any look at InFlight
+	}
+	drainFor := cfg.StopTimeout
+	if drain && w.backend != nil {
+		b := w.backend
+		// Long-lived connections (upgrades) get drain_timeout, closed
+		// spread over it; requests get stop_timeout, as before.
+		b.Drain(cfg.Proxy.DrainTimeout)
+		drainFor = max(drainFor, cfg.Proxy.DrainTimeout+time.Second)
+		drained = func() bool {
+			if b.InFlight() != 0 {
+				return false
+			}
+			// Our own idle keep-alive connections would otherwise hold
+			// up a worker that waits for its connections to close.
+			b.CloseIdle()
+			return true
+		}
+		w.state = WorkerDraining
+	}
+	go w.stop(cfg.StopSignal, drainFor, cfg.StopTimeout, drained, s.force)
 }
 
 func (s *Supervisor) reapRetired() {

@@ -26,10 +26,16 @@ func (s *Supervisor) loop(ctx context.Context) {
 			s.forceStop()
 		case req := <-s.reloadReq:
 			s.beginReload(req.trigger, req.reply)
+		case req := <-s.scaleReq:
+			s.onScale(req)
 		case <-s.fileTrig:
 			s.beginReload("file", nil)
 		case <-tick:
 			s.onHeartbeatTick()
+		case <-s.autoscaleC():
+			s.onAutoscaleTick()
+		case <-s.wakeTrig:
+			s.onWake()
 		case ev := <-s.events:
 			s.dispatch(ev)
 		}
@@ -192,6 +198,11 @@ func (s *Supervisor) buildStatus() Status {
 		Reloads:    s.reload.count,
 		LastReload: s.reload.last,
 		Heartbeat:  s.hb,
+		Scale: ScaleStatus{Workers: s.scale.workers, Source: s.scale.source, ConfigWorkers: s.scale.config,
+			Events: s.scale.events, Last: s.scale.last},
+	}
+	if s.scale.max > 0 {
+		st.Scale.Min, st.Scale.Max = s.scale.config, s.scale.max
 	}
 	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
 		if g == nil {
@@ -223,6 +234,8 @@ func (s *Supervisor) state() AppState {
 		return StateReloading
 	case s.cur == nil && s.waiting:
 		return StateWaiting
+	case s.cur != nil && len(s.cur.slots) == 0:
+		return StateIdle
 	}
 	if s.cur != nil {
 		for _, sl := range s.cur.slots {
@@ -240,7 +253,7 @@ func (s *Supervisor) state() AppState {
 func (s *Supervisor) onHeartbeatTick() {
 	// Before a generation runs (waiting for the first deploy) there is
 	// nothing to check: a 503 must not reload a dir that is not there.
-	if s.hbRunning || s.stopping || s.cur == nil {
+	if s.hbRunning || s.stopping || s.cur == nil || len(s.cur.slots) == 0 {
 		return
 	}
 	if !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {

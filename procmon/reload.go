@@ -56,6 +56,9 @@ func (s *Supervisor) beginReload(trigger string, reply chan ReloadResult) {
 	}
 	r.gen = s.next.num
 	s.emit(EventReloading, s.next.num, "reload triggered by "+trigger)
+	if len(s.next.slots) == 0 { // idle (workers = "0..N"): nothing to wait for
+		s.switchOver()
+	}
 }
 
 // reloadConfig re-reads the config file. Keys that need a new listener or
@@ -73,6 +76,7 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 	}
 	merged := *s.cfg
 	merged.Dir, merged.Command, merged.Env, merged.Workers = nc.Dir, nc.Command, nc.Env, nc.Workers
+	merged.WorkersMax, merged.Scale = nc.WorkersMax, nc.Scale
 	merged.StopSignal, merged.StopTimeout = nc.StopSignal, nc.StopTimeout
 	if nc.Mode == s.cfg.Mode {
 		merged.Ready = nc.Ready
@@ -90,6 +94,8 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 func (s *Supervisor) switchOver() {
 	old := s.cur
 	s.cur, s.next = s.next, nil
+	s.adoptScale(s.cur)
+	s.armAutoscale(s.cur.cfg)
 	s.refreshBackends()
 	if old != nil {
 		s.retire(old, true)

@@ -24,6 +24,9 @@ const (
 	// first deploy): no worker runs, the public port answers 503, and the
 	// reload that finds dir (the first deploy's) starts generation 1.
 	StateWaiting
+	// StateIdle: workers = "0..N" and no request came for idle_timeout:
+	// no worker runs; the next request is held while one starts.
+	StateIdle
 )
 
 // String returns the state as status prints it.
@@ -43,6 +46,8 @@ func (s AppState) String() string {
 		return "stopped"
 	case StateWaiting:
 		return "waiting"
+	case StateIdle:
+		return "idle"
 	}
 	return "unknown"
 }
@@ -113,6 +118,28 @@ type Status struct {
 	LastReload ReloadResult `json:"last_reload"`
 	// Heartbeat is the heartbeat's record.
 	Heartbeat HeartbeatStatus `json:"heartbeat"`
+	// Scale is the worker count and where it came from.
+	Scale ScaleStatus `json:"scale"`
+}
+
+// ScaleStatus is the worker count in a Status.
+type ScaleStatus struct {
+	// Workers is the count the serving generation keeps and a reload
+	// starts.
+	Workers int `json:"workers"`
+	// Source says who set it: ScaleFromConfig, ScaleFromCommand or
+	// ScaleFromAutoscale.
+	Source string `json:"source"`
+	// ConfigWorkers is the config's workers (MIN of a range).
+	ConfigWorkers int `json:"config_workers"`
+	// Min and Max bound the count with workers = "MIN..MAX" (autoscale);
+	// both 0 for a fixed count.
+	Min int `json:"min,omitempty"`
+	Max int `json:"max,omitempty"`
+	// Events counts changes since procmon started; Last is the latest
+	// (zero At: none).
+	Events int        `json:"events"`
+	Last   ScaleEvent `json:"last"`
 }
 
 // WorkerStatus is one worker in a Status.

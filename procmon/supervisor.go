@@ -47,8 +47,10 @@ type Supervisor struct {
 	sink *lineSink
 
 	reloadReq chan reloadRequest
+	scaleReq  chan scaleRequest
 	events    chan any
 	fileTrig  chan struct{}
+	wakeTrig  chan struct{} // a request found no worker (workers = "0..N")
 	force     chan struct{}
 	forceOnce sync.Once
 	running   atomic.Bool
@@ -79,6 +81,10 @@ type Supervisor struct {
 	serverDrained bool
 	since         time.Time
 	reload        reloadState
+	scale         scaleState
+	autoscale     autoscaler
+	autoscaleTick *time.Ticker // workers = "MIN..MAX" only
+	idle          idleState
 }
 
 type reloadRequest struct {
@@ -94,7 +100,7 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 	if cfg == nil {
 		return nil, errors.New("procmon: nil config")
 	}
-	if len(cfg.Command) == 0 || cfg.Workers < 1 || cfg.Dir == "" || cfg.Ready.Timeout <= 0 || cfg.StopTimeout <= 0 {
+	if len(cfg.Command) == 0 || (cfg.Workers < 1 && cfg.WorkersMax == 0) || cfg.Dir == "" || cfg.Ready.Timeout <= 0 || cfg.StopTimeout <= 0 {
 		return nil, hint.Wrap(errors.New("procmon: config is not validated"), "use LoadConfig or ParseConfig")
 	}
 	if opts.Logger == nil {
@@ -110,8 +116,11 @@ func New(cfg *Config, opts Options) (*Supervisor, error) {
 		log:       opts.Logger.With("app", cfg.Name),
 		sink:      &lineSink{out: opts.Output},
 		reloadReq: make(chan reloadRequest),
+		scaleReq:  make(chan scaleRequest),
+		scale:     newScaleState(cfg),
 		events:    make(chan any, 64),
 		fileTrig:  make(chan struct{}, 1),
+		wakeTrig:  make(chan struct{}, 1),
 		force:     make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		hbGuard:   heartbeatGuard{guard: cfg.Heartbeat.Guard},
@@ -139,6 +148,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := s.setup(loopCtx); err != nil {
 		return err
 	}
+	s.restoreScale()
+	s.armAutoscale(s.cfg)
 	if err := s.startFirst(); err != nil {
 		s.stopping = true
 		s.waitAllExited()
@@ -255,6 +266,9 @@ func (s *Supervisor) send(ev any) {
 
 // cleanup runs when Run returns: nothing of the app may survive it.
 func (s *Supervisor) cleanup() {
+	if s.autoscaleTick != nil {
+		s.autoscaleTick.Stop()
+	}
 	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
 		if g == nil {
 			continue

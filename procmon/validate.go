@@ -88,13 +88,8 @@ func (v *validator) app(fc *fileConfig, cfg *Config) {
 	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
 		v.failHint("command", "the worker's argv, e.g. command = [\"node\", \"server.js\"]", "missing")
 	}
-	if fc.Workers != nil {
-		cfg.Workers = *fc.Workers
-		if cfg.Workers < 1 || cfg.Workers > 1024 {
-			v.fail("workers", "%d must be between 1 and 1024", cfg.Workers)
-		}
-	}
 	v.modeAndListen(cfg)
+	v.workers(fc, cfg)
 	for k := range cfg.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			v.fail("env", "variable name %q is not valid", k)

@@ -72,6 +72,10 @@ func (s *Supervisor) startFirst() error {
 	}
 	s.cur = g
 	s.hbGuard.lastStart = time.Now()
+	if len(g.slots) == 0 { // workers = "0..N" scaled to zero: idle until a request
+		s.everReady = true
+		s.emit(EventReady, g.num, "idle")
+	}
 	return nil
 }
 

@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			runCommand(stderr),
 			reloadCommand(stdout, stderr),
 			statusCommand(stdout),
+			scaleCommand(stdout),
 			logsCommand(stdout),
 			unitCommand(stdout),
 		},

@@ -28,6 +28,8 @@ type Request struct {
 	Op string `json:"op"`
 	// Wait, for a reload, asks for the verdict instead of just queueing it.
 	Wait bool `json:"wait,omitempty"`
+	// Workers, for OpScale, is the worker count to run.
+	Workers int `json:"workers,omitempty"`
 	// Timeout, for a waited reload, bounds the wait (a Go duration such as
 	// "90s"); empty means DefaultWaitTimeout.
 	Timeout string `json:"timeout,omitempty"`
@@ -58,6 +60,8 @@ type Response struct {
 	Reload *ReloadResult `json:"reload,omitempty"`
 	// Status answers OpStatus.
 	Status *Status `json:"status,omitempty"`
+	// Scale answers OpScale.
+	Scale *ScaleEvent `json:"scale,omitempty"`
 }
 
 // Outcome is the verdict on a reload.

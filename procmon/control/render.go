@@ -27,6 +27,8 @@ func RenderStatus(w io.Writer, s Status) error {
 	switch {
 	case s.State == StateWaiting:
 		ew.printf("serving nothing (503): waiting for the first deploy; a reload (procmon reload, the restart file, SIGHUP) starts the workers\n")
+	case s.State == StateIdle:
+		ew.printf("idle: no worker runs; the next request starts one and is held until it is ready (%s)\n", s.Dir)
 	case s.Dir != "" && s.servingReady() == 0:
 		ew.printf("serving nothing (503): no worker of generation %d is ready (%s)\n", s.Generation, s.Dir)
 	case s.Dir != "":
@@ -35,6 +37,7 @@ func RenderStatus(w io.Writer, s Status) error {
 	ew.printf("\n")
 	renderWorkers(ew, s.Workers)
 	ew.printf("\n")
+	renderScale(ew, s.Scale, s.Time)
 	renderLastReload(ew, s.LastReload, s.Time)
 	renderHeartbeat(ew, s.Heartbeat)
 	renderMetrics(ew, s.Metrics)

@@ -199,8 +199,10 @@ func (s *Server) dispatch(ctx context.Context, conn *net.UnixConn, req Request) 
 		return Response{OK: true, Status: &st}
 	case OpReload:
 		return s.reload(ctx, conn, req)
+	case OpScale:
+		return s.scale(ctx, req)
 	}
-	return failure(fmt.Errorf("unknown op %q", req.Op), `use "reload" or "status"`)
+	return failure(fmt.Errorf("unknown op %q", req.Op), `use "reload", "scale" or "status"`)
 }
 
 func (s *Server) reload(ctx context.Context, conn *net.UnixConn, req Request) Response {

@@ -15,6 +15,9 @@ const (
 	// not exist) and no generation ran since: the port answers 503 and a
 	// reload starts the workers.
 	StateWaiting = "waiting"
+	// StateIdle: workers = "0..N" and no request came for idle_timeout:
+	// no worker runs, and the next request is held while one starts.
+	StateIdle = "idle"
 )
 
 // Status is the daemon's view of its app, the answer to OpStatus and the
@@ -53,6 +56,9 @@ type Status struct {
 	LastReload *ReloadResult `json:"last_reload,omitempty"`
 	// Heartbeat reports the heartbeat checks.
 	Heartbeat Heartbeat `json:"heartbeat"`
+	// Scale is the worker count and where it came from; nil from a
+	// daemon that does not report it.
+	Scale *Scale `json:"scale,omitempty"`
 	// Metrics is the latest host sample; nil before the first.
 	Metrics *Metrics `json:"metrics,omitempty"`
 	// DegradedReasons says why State is degraded (or would be).

@@ -20,10 +20,17 @@ func (c *serverConn) forward() bool {
 	c.buildRequest()
 	var skipped [4]*Backend
 	skip := skipped[:0]
+	waited, noWorker := false, errNoWorker
 	for {
 		b := c.s.p.pick(skip)
+		if b == nil && !waited && len(skip) == 0 {
+			waited = true
+			if noWorker = c.s.p.awaitWorker(); noWorker == nil {
+				continue
+			}
+		}
 		if b == nil {
-			return c.answerError(http.StatusServiceUnavailable, errNoWorker)
+			return c.answerError(http.StatusServiceUnavailable, noWorker)
 		}
 		keep, wrote, err := c.exchange(b)
 		b.inflight.Add(-1)

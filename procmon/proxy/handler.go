@@ -84,7 +84,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 	}
 	code := http.StatusBadGateway
-	if errors.Is(err, errNoWorker) {
+	if errors.Is(err, errNoWorker) || errors.Is(err, errWakeFailed) {
 		code = http.StatusServiceUnavailable
 	}
 	if r.Context().Err() == nil {
@@ -105,10 +105,17 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var skipped [4]*Backend
 	skip := skipped[:0]
+	waited, noWorker := false, errNoWorker
 	for {
 		b := h.pick(skip)
+		if b == nil && !waited && len(skip) == 0 {
+			waited = true
+			if noWorker = h.awaitWorker(); noWorker == nil {
+				continue
+			}
+		}
 		if b == nil {
-			return nil, errNoWorker
+			return nil, noWorker
 		}
 		req.URL.Host = b.addr
 		resp, err := b.std.RoundTrip(req)

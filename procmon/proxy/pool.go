@@ -10,17 +10,27 @@ import (
 type Pool struct {
 	backends atomic.Pointer[[]*Backend]
 	next     atomic.Uint64
+	picks    atomic.Uint64
+	changed  atomic.Pointer[chan struct{}] // closed by Set: the list changed
+	waker    atomic.Pointer[waker]         // nil: no worker is a 503 at once
 }
 
 // NewPool is an empty rotation: requests are answered 503 until Set.
 func NewPool() *Pool {
 	p := &Pool{}
 	p.backends.Store(&[]*Backend{})
+	ch := make(chan struct{})
+	p.changed.Store(&ch)
 	return p
 }
 
-// Set replaces the rotation with bs.
-func (p *Pool) Set(bs []*Backend) { p.backends.Store(&bs) }
+// Set replaces the rotation with bs. It is called from one goroutine at
+// a time (the supervisor's loop).
+func (p *Pool) Set(bs []*Backend) {
+	p.backends.Store(&bs)
+	ch := make(chan struct{})
+	close(*p.changed.Swap(&ch)) // after the store: a waiter that wakes sees bs
+}
 
 // pick returns the backend with the fewest requests in flight, ties broken
 // round robin, and counts the request on it before returning.
@@ -52,6 +62,7 @@ func (p *Pool) pick(skip []*Backend) *Backend {
 		}
 		best.inflight.Add(1)
 		if !best.retired.Load() {
+			p.picks.Add(1)
 			return best
 		}
 		best.inflight.Add(-1)

@@ -30,9 +30,14 @@ type tunnel struct {
 // connection ends with it.
 func (c *serverConn) upgrade(v screened) {
 	c.req = plainRequest{close: true} // for answerError
-	b := c.s.p.pick(nil)
+	b, noWorker := c.s.p.pick(nil), errNoWorker
 	if b == nil {
-		c.answerError(http.StatusServiceUnavailable, errNoWorker)
+		if noWorker = c.s.p.awaitWorker(); noWorker == nil {
+			b, noWorker = c.s.p.pick(nil), errNoWorker
+		}
+	}
+	if b == nil {
+		c.answerError(http.StatusServiceUnavailable, noWorker)
 		return
 	}
 	defer b.inflight.Add(-1)
