@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,13 +152,15 @@ func (e *ProcmonPermissionError) Hint() string {
 // ProcmonFailedError is returned by AppStatusOf when `procmon status`
 // failed for another reason (a bad config, an old procmon, …).
 type ProcmonFailedError struct {
+	// Op is the procmon command that failed ("" = status).
+	Op string
 	// Code is its exit status; Msg and HintMsg its error and hint lines.
 	Code         int
 	Msg, HintMsg string
 }
 
 func (e *ProcmonFailedError) Error() string {
-	return fmt.Sprintf("procmon status failed (exit status %d): %s", e.Code, e.Msg)
+	return fmt.Sprintf("procmon %s failed (exit status %d): %s", cmp.Or(e.Op, "status"), e.Code, e.Msg)
 }
 
 // Hint says what to do.

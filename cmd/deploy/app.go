@@ -67,7 +67,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, g *globals, action cli.Ac
 			"   logs [-f] [-n N] [FILE]  the app's log from every host\n" +
 			"   check                    preflight on every host, changes nothing\n" +
 			"   trust                    show every host's key, record new ones in known_hosts; runs nothing\n" +
-			"   unlock [--force]         break a stale lock (says whose it was)\n\n" +
+			"   unlock [--force]         break a stale lock (says whose it was)\n" +
+			"   scale N                  run N workers under each host's procmon, no reload\n\n" +
 			"The env comes first; it may be left out only when the file has one env and\n" +
 			"nothing else is given ('deploy'). A ref always follows the env.",
 		HideHelpCommand: true,

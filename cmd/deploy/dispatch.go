@@ -223,6 +223,8 @@ func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h config.Ho
 		o.Stdin = c.stdin
 		o.Stderr = c.stderr
 		return deploy.Exec(ctx, conn, c.env, c.inv.Args, o)
+	case "scale":
+		return deploy.Scale(ctx, conn, c.env, c.inv.N, out)
 	case "unlock":
 		res, err := deploy.Unlock(ctx, conn, c.env, c.g.Force, o)
 		if err != nil {

@@ -13,7 +13,7 @@ type invocation struct {
 	Env     string   // "" when the file has one env and it was left out
 	Command string   // one of commands; "deploy" when none was given
 	Ref     string   // deploy: the ref given instead of a command
-	N       int      // revert: how many deploys back (default 1)
+	N       int      // revert: how many deploys back (default 1); scale: the workers
 	Args    []string // exec: the command; config: the key
 }
 
@@ -23,7 +23,7 @@ func commands() [][]string {
 	return [][]string{
 		{"setup"}, {"revert", "rollback"}, {"list"}, {"curr", "current"},
 		{"prev", "previous"}, {"exec", "run"}, {"console"}, {"config"},
-		{"status"}, {"logs"}, {"check"}, {"trust"}, {"unlock"},
+		{"status"}, {"logs"}, {"check"}, {"trust"}, {"unlock"}, {"scale"},
 	}
 }
 
@@ -147,6 +147,15 @@ func (inv *invocation) checkArgs() error {
 			}
 			inv.N = n
 		}
+	case "scale":
+		if len(inv.Args) != 1 {
+			return usagef("e.g. deploy production scale 4", "scale takes one number: the workers each host's procmon runs")
+		}
+		n, err := strconv.Atoi(inv.Args[0])
+		if err != nil || n < 0 {
+			return usagef("e.g. deploy production scale 4", "scale: %q is not a number of workers", inv.Args[0])
+		}
+		inv.N = n
 	case "exec":
 		if len(inv.Args) == 0 {
 			return usagef("e.g. deploy production exec ls -la", "exec needs a command to run")

@@ -1,0 +1,43 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/script"
+)
+
+// Scale asks the host's procmon to run n workers (`procmon scale -c
+// <procmon> N`): no reload, no failed request; procmon keeps the count
+// across reloads and restarts until its config's workers changes. It needs
+// the env's procmon key, and writes procmon's answer to out. The errors are
+// those of AppStatusOf.
+func Scale(ctx context.Context, conn Conn, env *config.Env, n int, out io.Writer) error {
+	line, err := procmonCommand(env, "scale")
+	if err != nil {
+		return err
+	}
+	line += " " + script.Quote(strconv.Itoa(n)) // after -c: procmon reads flags before arguments
+	var errOut bytes.Buffer
+	err = conn.Run(ctx, line, nil, out, &errOut)
+	if err != nil {
+		var ex interface{ ExitStatus() int }
+		if errors.As(err, &ex) && ex.ExitStatus() == 127 {
+			return ErrProcmonMissing
+		}
+		if ctx.Err() != nil || !errors.As(err, &ex) {
+			return fmt.Errorf("procmon scale: %w", err)
+		}
+		err = procmonExit(ex.ExitStatus(), errOut.String(), err)
+		if f, ok := err.(*ProcmonFailedError); ok {
+			f.Op = "scale"
+		}
+		return err
+	}
+	return nil
+}
