@@ -21,7 +21,7 @@ lint: deps-lint
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 	cat $(SCRIPT) | shellcheck -s bash --severity=warning -
-	shellcheck --severity=warning scripts/deps.sh install.sh .ci/run examples/*/hooks/*
+	shellcheck --severity=warning scripts/deps.sh scripts/test.sh install.sh .ci/run examples/*/hooks/*
 
 # deps-*: install with apt-get what the target needs and the machine lacks
 # (a C compiler for -race, sshd, wrk, python3, node, …): see scripts/deps.sh.
@@ -34,10 +34,11 @@ deps-lint:
 deps-bench:
 	@./scripts/deps.sh bench
 
-# DEPLOY_REQUIRE_SSHD=1: a test whose tool (sshd, node, python3,
-# systemd-analyze, …) is missing fails instead of skipping.
+# go test -race of every package, with DEPLOY_REQUIRE_SSHD=1: a test whose
+# tool (sshd, node, python3, systemd-analyze, …) is missing fails instead
+# of skipping. cmd/deploy runs as two shards beside the rest: scripts/test.sh.
 test: deps-test lint
-	DEPLOY_REQUIRE_SSHD=1 $(GO) test -race -count=1 -timeout 12m $(PKGS)
+	GO=$(GO) ./scripts/test.sh
 
 # bench: every tool is required here too (wrk, sshd, nginx, pm2, …): a
 # missing one fails the benchmark rather than skipping it.
