@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +28,6 @@ func TestCutSessionDuringGate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			cut := sshtest.NewCutter(t, f.sshd.Addr())
-			f.sshd.AppendKnownHost(t, filepath.Join(f.home, ".ssh", "known_hosts"), cut.Addr())
 			f.writeINI()
 			f.mustRun("production", "setup")
 			f.mustRun("production")
@@ -42,9 +40,7 @@ func TestCutSessionDuringGate(t *testing.T) {
 			if !tc.passes {
 				hook = fmt.Sprintf("touch %s; sleep 3; exit 9", started)
 			}
-			conf := f.writeINI("post-deploy " + hook)
-			text, _ := os.ReadFile(conf)
-			writeFile(t, conf, strings.Replace(string(text), fmt.Sprintf("port %d", f.sshd.Port()), fmt.Sprintf("port %d", cut.Port()), 1))
+			f.viaCutter(cut, "post-deploy "+hook)
 
 			done := make(chan cliResult, 1)
 			go func() { done <- f.run(ctxMinute(t), "production") }()

@@ -59,7 +59,6 @@ func TestFailingBuildLeavesCurrent(t *testing.T) {
 func TestKilledConnectionMidDeploy(t *testing.T) {
 	f := newFixture(t)
 	cut := sshtest.NewCutter(t, f.sshd.Addr())
-	f.sshd.AppendKnownHost(t, filepath.Join(f.home, ".ssh", "known_hosts"), cut.Addr())
 	f.writeINI()
 	f.mustRun("production", "setup")
 	f.mustRun("production")
@@ -68,10 +67,7 @@ func TestKilledConnectionMidDeploy(t *testing.T) {
 	dir := t.TempDir()
 	started := filepath.Join(dir, "started")
 	f.origin.commit()
-	conf := f.writeINI("pre-deploy " + gateHook(started, filepath.Join(dir, "never")))
-	// Dial the cutter's port instead of sshd's.
-	text, _ := os.ReadFile(conf)
-	writeFile(t, conf, strings.Replace(string(text), fmt.Sprintf("port %d", f.sshd.Port()), fmt.Sprintf("port %d", cut.Port()), 1))
+	f.viaCutter(cut, "pre-deploy "+gateHook(started, filepath.Join(dir, "never")))
 
 	done := make(chan cliResult, 1)
 	go func() { done <- f.run(ctxMinute(t), "production") }()
@@ -98,6 +94,17 @@ func TestKilledConnectionMidDeploy(t *testing.T) {
 	if f.current() == before {
 		t.Error("the deploy after the cut did not switch")
 	}
+}
+
+// viaCutter writes the fixture's config with extra lines and its port
+// pointing at cut, a proxy in front of sshd whose connections the test
+// can sever, which the client's known_hosts trusts.
+func (f *fixture) viaCutter(cut *sshtest.Cutter, extra ...string) {
+	f.t.Helper()
+	f.sshd.AppendKnownHost(f.t, filepath.Join(f.home, ".ssh", "known_hosts"), cut.Addr())
+	conf := f.writeINI(extra...)
+	text, _ := os.ReadFile(conf)
+	writeFile(f.t, conf, strings.Replace(string(text), fmt.Sprintf("port %d", f.sshd.Port()), fmt.Sprintf("port %d", cut.Port()), 1))
 }
 
 // waitUnlocked retries a deploy's lock through `unlock` until the server

@@ -142,20 +142,7 @@ func TestFleetKilledClientAtEachStep(t *testing.T) {
 // gates; it returns the fixture after that deploy, and procmon's address.
 func newProcmonFixture(t *testing.T, extra ...string) (*fixture, string) {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
-			t.Fatal("python3 is needed for the sample app: scripts/deps.sh installs it")
-		}
-		t.Skip("python3 is needed for the sample app")
-	}
-	pm := buildProcmon(t)
-	f := newFixture(t)
-	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(f.origin.dir, "app.py"), string(app))
-	f.origin.commit()
+	f, pm := newPythonAppFixture(t)
 	dir := t.TempDir()
 	listen, pmConf := freeport.Addr(t), filepath.Join(dir, "app.toml")
 	writeFile(t, pmConf, fmt.Sprintf("name = \"kill\"\ndir = %q\ncommand = [\"python3\", \"app.py\"]\nworkers = 2\nlisten = %q\n"+

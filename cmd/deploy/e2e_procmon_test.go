@@ -57,20 +57,7 @@ func answer(addr string) string {
 // workers' lines; a release whose workers never get ready fails the gate,
 // is put back, and the old version never stopped serving.
 func TestDeployWithRealProcmon(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" { // make test: every tool is required
-			t.Fatal("python3 is needed for the sample app: scripts/deps.sh installs it")
-		}
-		t.Skip("python3 is needed for the sample app")
-	}
-	pm := buildProcmon(t)
-	f := newFixture(t)
-	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(f.origin.dir, "app.py"), string(app))
-	f.origin.commit() // v2: VERSION is what the app answers with
+	f, pm := newPythonAppFixture(t) // v2: VERSION is what the app answers with
 
 	dir := t.TempDir()
 	listen, pmConf, logFile := freeport.Addr(t), filepath.Join(dir, "app.toml"), filepath.Join(dir, "app.log")
@@ -162,4 +149,26 @@ func waitAnswer(t *testing.T, addr, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the app never answered %q (last %q)", want, got)
+}
+
+// newPythonAppFixture is a one-host fixture whose origin holds
+// examples/python-hello (commit v2, whose VERSION the app answers with),
+// and the procmon binary to serve it. make test requires python3.
+func newPythonAppFixture(t *testing.T) (*fixture, string) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" { // make test: every tool is required
+			t.Fatal("python3 is needed for the sample app: scripts/deps.sh installs it")
+		}
+		t.Skip("python3 is needed for the sample app")
+	}
+	pm := buildProcmon(t)
+	f := newFixture(t)
+	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.origin.dir, "app.py"), string(app))
+	f.origin.commit()
+	return f, pm
 }
