@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/deploytool/deploy/deploy/config"
@@ -228,19 +229,34 @@ func AppStatusOf(ctx context.Context, conn Conn, env *config.Env) (*AppStatus, e
 	if err != nil {
 		return nil, err
 	}
-	var out, errOut bytes.Buffer
-	err = conn.Run(ctx, line, nil, &out, &errOut)
-	if err != nil {
-		var ex interface{ ExitStatus() int }
-		if errors.As(err, &ex) && ex.ExitStatus() == 127 {
-			return nil, ErrProcmonMissing
-		}
-		if ctx.Err() != nil || !errors.As(err, &ex) {
-			return nil, fmt.Errorf("procmon status: %w", err)
-		}
-		return nil, procmonExit(ex.ExitStatus(), errOut.String(), err)
+	var out bytes.Buffer
+	if err := runProcmon(ctx, conn, "status", line, &out); err != nil {
+		return nil, err
 	}
 	return DecodeAppStatus(out.Bytes())
+}
+
+// runProcmon runs a procmon command line (op names it in errors) on the
+// host behind conn, its output to out, and reads a failure as AppStatusOf
+// documents: ErrProcmonMissing, or what procmonExit makes of its exit.
+func runProcmon(ctx context.Context, conn Conn, op, line string, out io.Writer) error {
+	var errOut bytes.Buffer
+	err := conn.Run(ctx, line, nil, out, &errOut)
+	if err == nil {
+		return nil
+	}
+	var ex interface{ ExitStatus() int }
+	if errors.As(err, &ex) && ex.ExitStatus() == 127 {
+		return ErrProcmonMissing
+	}
+	if ctx.Err() != nil || !errors.As(err, &ex) {
+		return fmt.Errorf("procmon %s: %w", op, err)
+	}
+	err = procmonExit(ex.ExitStatus(), errOut.String(), err)
+	if f, ok := err.(*ProcmonFailedError); ok && op != "status" {
+		f.Op = op
+	}
+	return err
 }
 
 // DecodeAppStatus reads the JSON `procmon status --json` prints.

@@ -1,10 +1,7 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 
@@ -23,21 +20,5 @@ func Scale(ctx context.Context, conn Conn, env *config.Env, n int, out io.Writer
 		return err
 	}
 	line += " " + script.Quote(strconv.Itoa(n)) // after -c: procmon reads flags before arguments
-	var errOut bytes.Buffer
-	err = conn.Run(ctx, line, nil, out, &errOut)
-	if err != nil {
-		var ex interface{ ExitStatus() int }
-		if errors.As(err, &ex) && ex.ExitStatus() == 127 {
-			return ErrProcmonMissing
-		}
-		if ctx.Err() != nil || !errors.As(err, &ex) {
-			return fmt.Errorf("procmon scale: %w", err)
-		}
-		err = procmonExit(ex.ExitStatus(), errOut.String(), err)
-		if f, ok := err.(*ProcmonFailedError); ok {
-			f.Op = "scale"
-		}
-		return err
-	}
-	return nil
+	return runProcmon(ctx, conn, "scale", line, out)
 }

@@ -19,6 +19,21 @@ import (
 // bytes answer returns (framing mistakes included), and returns it as a
 // backend.
 func startRawWorker(t *testing.T, answer func(r *http.Request) string) *Backend {
+	return startConnWorker(t, "raw", 100, func(nc net.Conn, br *bufio.Reader) {
+		for range 100 {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			nc.Write([]byte(answer(r)))
+		}
+	})
+}
+
+// startConnWorker runs a worker on a loopback port that hands each of its
+// first conns connections, with a deadline of testWait, to serve in a
+// goroutine of its own, and returns it as a backend named name.
+func startConnWorker(t *testing.T, name string, conns int, serve func(nc net.Conn, br *bufio.Reader)) *Backend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -26,7 +41,7 @@ func startRawWorker(t *testing.T, answer func(r *http.Request) string) *Backend 
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
-		for range 100 {
+		for range conns {
 			nc, err := ln.Accept()
 			if err != nil {
 				return
@@ -34,18 +49,11 @@ func startRawWorker(t *testing.T, answer func(r *http.Request) string) *Backend 
 			go func() {
 				defer nc.Close()
 				nc.SetDeadline(time.Now().Add(testWait))
-				br := bufio.NewReader(nc)
-				for range 100 {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					nc.Write([]byte(answer(r)))
-				}
+				serve(nc, bufio.NewReader(nc))
 			}()
 		}
 	}()
-	return NewBackend(ln.Addr().(*net.TCPAddr).Port, "raw")
+	return NewBackend(ln.Addr().(*net.TCPAddr).Port, name)
 }
 
 // TestProxyNeverPassesLeftoverBytesToAnotherClient: a worker that sends

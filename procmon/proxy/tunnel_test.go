@@ -13,39 +13,21 @@ import (
 // startUpgradeWorker runs a worker that answers an upgrade request with
 // answer and then, after a 101, echoes each line it reads as "echo: …".
 func startUpgradeWorker(t *testing.T, answer string, saw chan<- http.Header) *Backend {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for range 10 {
-			nc, err := ln.Accept()
+	return startConnWorker(t, "upgrade", 10, func(nc net.Conn, br *bufio.Reader) {
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		saw <- r.Header
+		io.WriteString(nc, answer)
+		for strings.HasPrefix(answer, "HTTP/1.1 101") {
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(testWait))
-				br := bufio.NewReader(nc)
-				r, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				saw <- r.Header
-				io.WriteString(nc, answer)
-				for strings.HasPrefix(answer, "HTTP/1.1 101") {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					io.WriteString(nc, "echo: "+line)
-				}
-			}()
+			io.WriteString(nc, "echo: "+line)
 		}
-	}()
-	return NewBackend(ln.Addr().(*net.TCPAddr).Port, "upgrade")
+	})
 }
 
 // waitIdleBackend waits until nothing is counted on b.
