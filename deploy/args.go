@@ -53,6 +53,9 @@ func baseArgs(env *config.Env, o Options) ([]string, error) {
 	if shell != "" {
 		args = append(args, script.Arg("shell", shell))
 	}
+	if env.Source != "" {
+		args = append(args, script.Arg("source", env.Source))
+	}
 	vars, err := varArgs(env.Vars)
 	if err != nil {
 		return nil, fmt.Errorf("env %s: %w", env.Name, err)

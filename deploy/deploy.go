@@ -41,6 +41,8 @@ type Result struct {
 	Duration time.Duration
 	// Steps are the remote steps in order, with their times.
 	Steps []Step
+	// Pushed is what source push sent this host (nil: nothing was pushed).
+	Pushed *Sent
 	// Built lists what `build auto` detected and how each stack's
 	// dependencies came, in build order (nil = no build auto).
 	Built []Built
@@ -69,6 +71,7 @@ type Rollout struct {
 	prepared chan struct{}
 	gate     chan struct{}
 	once     [2]sync.Once
+	pre      []Step // client-side steps before the session (push)
 }
 
 // Prepare starts a deploy of env on the host behind conn and returns when
@@ -83,6 +86,20 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 	}
 	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{})}
 	r.res.Host = o.Host
+	if o.Push != nil {
+		var sent Sent
+		err := timedStep(o, &r.pre, "push", func() (err error) {
+			sent, err = pushCommits(ctx, conn, env, o)
+			return err
+		})
+		if err != nil {
+			return nil, &Result{Host: o.Host, Steps: r.pre}, err
+		}
+		r.res.Pushed = &sent
+		if o.Stdout != nil {
+			fmt.Fprintln(o.Stdout, sent.String(o.Push.Commit.SHA))
+		}
+	}
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
@@ -280,8 +297,11 @@ func (r *Rollout) result() *Result {
 	defer r.mu.Unlock()
 	res := r.res
 	if r.s != nil {
-		res.Steps = r.s.finishSteps()
+		res.Steps = append(append([]Step(nil), r.pre...), r.s.finishSteps()...)
 		res.Duration = time.Since(r.s.started)
+		for _, st := range r.pre {
+			res.Duration += st.Duration
+		}
 	}
 	return &res
 }
@@ -329,6 +349,17 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
+	if o.Push != nil || env.Source == "push" {
+		if o.Push == nil || env.Source != "push" {
+			return nil, fmt.Errorf("env %s: a push deploy needs both source push and the commit to push (Options.Push)", env.Name)
+		}
+		p, err := pushArgs(o.Push)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		ref = "" // the pushed commit's own name goes instead
+		args = append(args, p...)
+	}
 	if env.Build == "auto" {
 		args = append(args, script.Arg("build", "auto"))
 	}

@@ -43,6 +43,11 @@ type Options struct {
 	// Hold keeps a deploy open after the restart and test until the caller
 	// says Commit or Revert (multi-host health gate). Only Prepare uses it.
 	Hold bool
+	// Push, when set, ships the commit from the laptop (source push):
+	// before the deploy, the objects the host's mirror lacks are sent over
+	// the same connection, and the server deploys Push.Commit.SHA without
+	// fetching. env.Source must be "push".
+	Push *Push
 	// OnStep, when set, is called as each remote step starts (live
 	// progress). It runs on the transport's goroutine: keep it quick.
 	OnStep func(step string)

@@ -60,6 +60,14 @@ func startSession(ctx context.Context, conn Conn, sub string, args []string, out
 // startSessionGrace is startSession with the time the script gets to clean
 // up after ctx ends before the command is cut (0 = abortGrace).
 func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(script.Message), grace time.Duration) (*session, error) {
+	return startSessionInput(ctx, conn, sub, args, out, onEvent, grace, nil)
+}
+
+// startSessionInput is startSessionGrace with what follows the script on
+// stdin: input (a pack, an archive) instead of the control channel when
+// it is not nil. The script then gets no decisions: it reads input to
+// its end.
+func startSessionInput(ctx context.Context, conn Conn, sub string, args []string, out io.Writer, onEvent func(script.Message), grace time.Duration, input io.Reader) (*session, error) {
 	if grace <= 0 {
 		grace = abortGrace
 	}
@@ -90,7 +98,11 @@ func startSessionGrace(ctx context.Context, conn Conn, sub string, args []string
 	go func() {
 		defer cancelRun()
 		var stderr bytes.Buffer
-		err := conn.Run(runCtx, line, script.Stdin(s.ctrlR), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
+		in := io.Reader(s.ctrlR)
+		if input != nil {
+			in = input
+		}
+		err := conn.Run(runCtx, line, script.Stdin(in), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()

@@ -9,7 +9,8 @@ import (
 )
 
 // Setup creates the server layout of env (<path>/{repo,releases,shared}),
-// clones env.Repo as a bare mirror into <path>/repo, creates the shared
+// clones env.Repo as a bare mirror into <path>/repo (source push: an
+// empty bare repository, which deploys push into), creates the shared
 // directories (entries ending in '/') and runs post-setup in <path>.
 // Running it again keeps the mirror (updating its origin URL) and is
 // otherwise harmless.
@@ -43,13 +44,16 @@ func setupArgs(env *config.Env, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := config.CheckRepo(env.Repo); err != nil {
-		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	if env.Repo != "" || env.Source != "push" {
+		if err := config.CheckRepo(env.Repo); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, script.Arg("repo", env.Repo))
 	}
 	h, err := hookArgs(env)
 	if err != nil {
 		return nil, err
 	}
-	args = append(append(args, script.Arg("repo", env.Repo)), h...)
+	args = append(args, h...)
 	return append(args, flag("wait", o.Wait)...), nil
 }

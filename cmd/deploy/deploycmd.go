@@ -29,6 +29,13 @@ func (c *command) deploy(ctx context.Context) error {
 	if err := c.localSafety(); err != nil {
 		return err
 	}
+	if c.env.Source == "push" {
+		p, err := c.pushSource()
+		if err != nil {
+			return err
+		}
+		c.push = p
+	}
 	results, err := c.run(ctx)
 	sum := report.Summarize(results, err)
 	if c.g.JSON {

@@ -24,6 +24,8 @@ type command struct {
 	// cfgFile is the config's path; its directory is where the laptop's
 	// clone of the app is looked for.
 	cfgFile string
+	// push is what a source push deploy sends (nil otherwise).
+	push *deploy.Push
 }
 
 // dispatch loads the config, parses the positionals and runs the command.
@@ -52,6 +54,12 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 	}
 	if err := checkFlags(g, inv); err != nil {
 		return err
+	}
+	if g.Push {
+		if env.Build == "local" {
+			return usagef("build local ships an artifact: drop --push, or set build none", "--push cannot apply to %s, which has build local", env.Name)
+		}
+		env.Source = "push"
 	}
 	c := &command{g: g, inv: inv, env: env, stdin: stdin, stdout: stdout, stderr: stderr,
 		dial: newDialer(g, env, stderr), cfgFile: cfg.File}
@@ -97,6 +105,9 @@ func checkFlags(g *globals, inv *invocation) error {
 	case g.SSH && len(inv.Args) > 0:
 		return usagef("--ssh prints every SSH setting of each host: deploy "+inv.Env+" config --ssh",
 			"config --ssh takes no key, got %q", inv.Args[0])
+	case g.Push && inv.Command != "deploy" && inv.Command != "setup" && inv.Command != "check":
+		return usagef("--push is for deploy (and setup, check): deploy "+inv.Env+" --push",
+			"--push does not apply to %s", inv.Command)
 	case g.Force && inv.Command != "deploy" && inv.Command != "unlock":
 		return usagef("--force is for a deploy (skip the local checks) and unlock (break a live lock)",
 			"--force does not apply to %s", inv.Command)
@@ -113,6 +124,7 @@ func (c *command) options(h config.Host, out io.Writer) deploy.Options {
 		Ref:     c.g.Ref,
 		Wait:    c.g.Wait,
 		NoTests: c.g.NoTests,
+		Push:    c.push,
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/gitsource"
 	"github.com/deploytool/deploy/internal/hint"
 )
@@ -20,6 +22,9 @@ func (c *command) localRepo() (repo *gitsource.Repo, why string, ok bool) {
 	r, err := gitsource.Open(dir)
 	if err != nil {
 		return nil, "no local clone at " + dir + " (run from the app's clone to see the commits)", false
+	}
+	if c.env.Repo == "" {
+		return r, "", true // source push / build local without repo: the clone holding the config
 	}
 	urls, err := r.RemoteURLs()
 	if err != nil {
@@ -57,7 +62,11 @@ func (c *command) localSafety() error {
 		return nil
 	}
 	ref := c.deployRef()
-	problems, err := localProblems(repo, ref)
+	check := localProblems
+	if c.env.Source == "push" {
+		check = pushProblems
+	}
+	problems, err := check(repo, ref)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "note: local checks skipped: %v\n", err)
 		return nil
@@ -73,6 +82,57 @@ func (c *command) localSafety() error {
 	}
 	return hint.Wrap(errors.New("refusing to deploy: "+strings.Join(problems, "; ")),
 		"push your changes (git push) and fetch before deploying, or deploy anyway with --force")
+}
+
+// pushSource resolves what a source push deploy sends: the ref (else the
+// branch checked out) in the laptop's clone, its own branches and tags
+// first: what ships is what the laptop has.
+func (c *command) pushSource() (*deploy.Push, error) {
+	repo, why, ok := c.localRepo()
+	if !ok {
+		return nil, hint.Wrap(fmt.Errorf("source push sends the commits of the app's local clone, and there is none to use: %s", why),
+			"run deploy from the app's clone (or -C DIR), or set source fetch")
+	}
+	ref, err := config.NormalizeRef(c.deployRef())
+	if err != nil {
+		return nil, err
+	}
+	p, err := repo.ResolvePush(ref)
+	if err != nil {
+		return nil, hint.Wrap(fmt.Errorf("source push: %w", err), "name a branch, tag or commit of this clone with --ref, or set ref")
+	}
+	return &deploy.Push{Repo: repo, Commit: p}, nil
+}
+
+// pushProblems is localProblems for source push, which ships the local
+// branch itself: only commits not on any remote are a problem, and only
+// when the clone has remotes at all (a clone that only ever pushes to
+// the servers has nothing to push first).
+func pushProblems(repo *gitsource.Repo, ref string) ([]string, error) {
+	urls, err := repo.RemoteURLs()
+	if err != nil || len(urls) == 0 {
+		return nil, err
+	}
+	ref, err = config.NormalizeRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	p, err := repo.ResolvePush(ref)
+	if err != nil {
+		return nil, err
+	}
+	if p.Branch != "" {
+		ref = p.Branch // "" ships the branch checked out
+	}
+	unpushed, err := repo.Unpushed(ref)
+	if err != nil || len(unpushed) == 0 {
+		return nil, err
+	}
+	var shas []string
+	for _, cm := range unpushed {
+		shas = append(shas, cm.Short)
+	}
+	return []string{fmt.Sprintf("%d local commit(s) not pushed to the origin: %s", len(unpushed), strings.Join(shas, " "))}, nil
 }
 
 // localProblems compares what the deploy ships with the local branch.

@@ -53,8 +53,15 @@ type Env struct {
 	// /etc/ssh/ssh_config, as `ssh -F` reads it; made absolute against the
 	// config's directory ("" = ssh's own files). The -F flag wins over it.
 	SSHConfig string
-	// Repo is the git URL the server fetches from. Required.
+	// Repo is the git URL the server fetches from. Required with source
+	// fetch (the default); with source push or build local it only tells
+	// which local clone is the app's (optional: else the clone holding
+	// the config file).
 	Repo string
+	// Source is how the commits reach the server's mirror: "" (fetch, the
+	// default: the server fetches Repo) or "push" (the laptop sends the
+	// objects the mirror lacks over the deploy's SSH connection).
+	Source string
 	// Path is the app's directory on the server. Required: absolute, or
 	// `~` / `~/dir` for the login user's home there (IsHomePath), which the
 	// remote script expands.
@@ -70,8 +77,18 @@ type Env struct {
 	// detects the stack(s) and runs their standard build with a dependency
 	// cache; "" (the key unset, or `build none`) builds nothing but what
 	// PreDeploy says. An
-	// explicit PreDeploy wins over "auto".
+	// explicit PreDeploy wins over "auto". "local" runs BuildCommand on
+	// the laptop in a clean checkout of the ref and ships Artifact as the
+	// release's content.
 	Build string
+	// BuildCommand is build local's command, run by bash in the clean
+	// checkout on the laptop (required with build local).
+	BuildCommand string
+	// Artifact lists what build local ships, relative to the checkout:
+	// directories and files (nil = dist/). A directory's content becomes
+	// the release's top level when it is the only item; several items
+	// keep their paths.
+	Artifact []string
 	// PreDeploy runs in the new release before the switch (the build).
 	PreDeploy string
 	// PostDeploy runs in the new release after the switch (the restart).

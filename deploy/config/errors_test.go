@@ -14,7 +14,7 @@ func TestParseINIErrors(t *testing.T) {
 	tests := []struct {
 		name, extra, want string
 	}{
-		{"unknown key", "colour red\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo path ref shell needs_tty env shared shared-files post-setup build pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"unknown key", "colour red\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
 		{"near miss", "needs-tty yes\n", `deploy.conf:5: needs-tty: unknown key; did you mean "needs_tty"?`},
 		{"typo", "forwrd-agent yes\n", `deploy.conf:5: forwrd-agent: unknown key; did you mean "forward-agent"?`},
 		{"repeated", "user a\nuser b\n", `deploy.conf:6: user: already set at line 5; give it once`},
@@ -50,7 +50,7 @@ func TestParseINIErrors(t *testing.T) {
 		{"procmon not clean", "procmon /etc/procmon/../app.toml\n", `deploy.conf:5: procmon: "/etc/procmon/../app.toml" is not clean; write it as "/etc/app.toml"`},
 		{"healthcheck path without procmon", "healthcheck /healthz\n", `deploy.conf:5: healthcheck: "/healthz" is a path, which is tried on procmon's listen address, but [prod] has no procmon key; set procmon, or give a URL like http://127.0.0.1:3000/healthz`},
 		{"key ~user", "key ~bob/key\n", `deploy.conf:5: key: "~bob/key": ~user is not supported; give the full path`},
-		{"hostile key name", "a\x1b[2J b\n", `deploy.conf:5: "a\x1b[2J": unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo path ref shell needs_tty env shared shared-files post-setup build pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"hostile key name", "a\x1b[2J b\n", `deploy.conf:5: "a\x1b[2J": unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestParseINIStructureErrors(t *testing.T) {
 		{"bad env name", "[my env]\n", `deploy.conf:1: bad environment name "my env"; use letters, digits, '.', '_' and '-', like production`},
 		{"duplicate env", baseINI + "[prod]\n", `deploy.conf:5: environment "prod" is defined twice; merge the two sections`},
 		{"missing host", "[prod]\nrepo r\npath /p\n", `deploy.conf:1: host: missing in [prod]; add a line like: host example.com (or hosts a b for several)`},
-		{"missing repo", "\n[prod]\nhost h\npath /p\n", `deploy.conf:2: repo: missing in [prod]; add a line like: repo git@github.com:me/app.git`},
+		{"missing repo", "\n[prod]\nhost h\npath /p\n", `deploy.conf:2: repo: missing in [prod]; add a line like: repo git@github.com:me/app.git (or ship from the laptop: source push, or build local)`},
 		{"missing path", "[prod]\nhost h\nrepo r\n[b]\n", `deploy.conf:1: path: missing in [prod]; add a line like: path /var/www/app`},
 		{"relative path", "[prod]\npath www/app\n", `deploy.conf:2: path: "www/app" is not absolute; give the full path on the server, like /var/www/app (or ~/app)`},
 		{"root path", "[prod]\npath /./\n", `deploy.conf:2: path: "/./" is the root directory; give the app's own directory, like /var/www/app`},
@@ -99,7 +99,7 @@ func TestParseTOMLErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"unknown key", baseTOML + "colour = \"red\"\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo path ref shell needs_tty env shared shared-files post-setup build pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"unknown key", baseTOML + "colour = \"red\"\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
 		{"near miss", baseTOML + "forward_agent = true\n", `deploy.conf:5: forward_agent: unknown key; did you mean "forward-agent"?`},
 		{"wrong type int", baseTOML + "port = \"22\"\n", `deploy.conf:5: port: wrong type; want an integer, like port = 22`},
 		{"wrong type bool", baseTOML + "forward-agent = \"yes\"\n", `deploy.conf:5: forward-agent: wrong type; want a boolean (true or false), like forward-agent = true`},
@@ -119,7 +119,7 @@ func TestParseTOMLErrors(t *testing.T) {
 		{"env name", baseTOML + "env = { \"A=B\" = \"x\" }\n", `deploy.conf:5: env: "A=B" is not a variable name; use letters, digits and _ (not first), like NODE_ENV`},
 		{"bad port", baseTOML + "port = 0\n", `deploy.conf:5: port: "0" is not a port; give a number from 1 to 65535`},
 		{"relative path", "[prod]\npath = \"app\"\n", `deploy.conf:2: path: "app" is not absolute; give the full path on the server, like /var/www/app (or ~/app)`},
-		{"missing repo", "[prod]\nhost = \"h\"\npath = \"/p\"\n", `deploy.conf:1: repo: missing in [prod]; add a line like: repo git@github.com:me/app.git`},
+		{"missing repo", "[prod]\nhost = \"h\"\npath = \"/p\"\n", `deploy.conf:1: repo: missing in [prod]; add a line like: repo git@github.com:me/app.git (or ship from the laptop: source push, or build local)`},
 		{"array table", "[[prod]]\nhost = \"h\"\n", `deploy.conf:1: prod: [[prod]] is an array of tables; write [prod]`},
 		{"empty", "# nothing\n", `deploy.conf: no environment; add a table like [production] with host, repo and path`},
 		{"env value padded", baseTOML + "env = { A = \"x \" }\n", `deploy.conf:5: env: A: "x " ends in whitespace, which the INI form cannot hold; remove it`},

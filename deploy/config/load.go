@@ -146,6 +146,11 @@ func (e *Env) Lookup(key string) (value string, ok bool) {
 		return strings.Join(e.sharedList(true), " "), true
 	case "shared-files":
 		return strings.Join(e.sharedList(false), " "), true
+	case "artifact":
+		if e.Build == "local" && len(e.Artifact) == 0 {
+			return "dist/", true
+		}
+		return strings.Join(e.Artifact, " "), true
 	}
 	v, known := e.scalars()[key]
 	return v, known
@@ -178,7 +183,8 @@ func (e *Env) scalars() map[string]string {
 	return map[string]string{
 		"user": e.User, "port": num(e.Port, 0), "key": e.Key, "ssh-config": e.SSHConfig,
 		"forward-agent": yesNo[e.ForwardAgent], "connect-timeout": timeout,
-		"repo": e.Repo, "path": e.Path, "ref": e.Ref, "shell": shell,
+		"repo": e.Repo, "source": e.Source, "path": e.Path, "ref": e.Ref, "shell": shell,
+		"build-command": e.BuildCommand,
 		"needs_tty": yesNo[e.NeedsTTY], "post-setup": e.PostSetup, "build": build,
 		"pre-deploy": e.PreDeploy, "post-deploy": e.PostDeploy, "test": e.Test,
 		"restart-file": e.RestartFile, "procmon": e.Procmon, "healthcheck": e.Healthcheck,

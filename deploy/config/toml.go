@@ -24,6 +24,7 @@ type tomlEnv struct {
 	ForwardAgent   bool              `toml:"forward-agent"`
 	ConnectTimeout string            `toml:"connect-timeout"`
 	Repo           string            `toml:"repo"`
+	Source         string            `toml:"source"`
 	Path           string            `toml:"path"`
 	Ref            string            `toml:"ref"`
 	Shell          string            `toml:"shell"`
@@ -33,6 +34,8 @@ type tomlEnv struct {
 	SharedFiles    []string          `toml:"shared-files"`
 	PostSetup      string            `toml:"post-setup"`
 	Build          string            `toml:"build"`
+	BuildCommand   string            `toml:"build-command"`
+	Artifact       []string          `toml:"artifact"`
 	PreDeploy      string            `toml:"pre-deploy"`
 	PostDeploy     string            `toml:"post-deploy"`
 	Test           string            `toml:"test"`
@@ -122,6 +125,8 @@ func (te tomlEnv) values(name string) ([]string, error) {
 		return oneWordItems(te.Shared, "path")
 	case "shared-files":
 		return oneWordItems(te.SharedFiles, "path")
+	case "artifact":
+		return oneWordItems(te.Artifact, "path")
 	case "env":
 		return envItems(te.Env)
 	case "port":
@@ -151,7 +156,7 @@ func (te tomlEnv) values(name string) ([]string, error) {
 func (te tomlEnv) strings() map[string]string {
 	return map[string]string{
 		"host": te.Host, "user": te.User, "key": te.Key, "ssh-config": te.SSHConfig, "connect-timeout": te.ConnectTimeout,
-		"repo": te.Repo, "path": te.Path, "ref": te.Ref, "shell": te.Shell,
+		"repo": te.Repo, "source": te.Source, "build-command": te.BuildCommand, "path": te.Path, "ref": te.Ref, "shell": te.Shell,
 		"post-setup": te.PostSetup, "build": te.Build, "pre-deploy": te.PreDeploy, "post-deploy": te.PostDeploy,
 		"test": te.Test, "restart-file": te.RestartFile, "procmon": te.Procmon, "healthcheck": te.Healthcheck,
 	}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -64,8 +66,20 @@ func (b *envBuilder) finish() (*Env, error) {
 	if len(e.Hosts) == 0 {
 		return nil, configErrf(b.file, b.header, "host", "missing in %s; add a line like: host example.com (or hosts a b for several)", section)
 	}
-	if e.Repo == "" {
-		return nil, configErrf(b.file, b.header, "repo", "missing in %s; add a line like: repo git@github.com:me/app.git", section)
+	if e.Repo == "" && e.Source != "push" && e.Build != "local" {
+		return nil, configErrf(b.file, b.header, "repo", "missing in %s; add a line like: repo git@github.com:me/app.git (or ship from the laptop: source push, or build local)", section)
+	}
+	if e.Build == "local" && e.BuildCommand == "" {
+		return nil, configErrf(b.file, e.Lines["build"], "build-command", "missing in %s: build local runs it on the laptop; add a line like: build-command go build -o dist/app ./cmd/app", section)
+	}
+	if e.BuildCommand != "" && e.Build != "local" {
+		return nil, configErrf(b.file, e.Lines["build-command"], "build-command", "is only used with build local (%s has build %s); add: build local, or remove build-command", section, cmp.Or(e.Build, "none"))
+	}
+	if len(e.Artifact) > 0 && e.Build != "local" {
+		return nil, configErrf(b.file, e.Lines["artifact"], "artifact", "is only used with build local (%s has build %s); add: build local, or remove artifact", section, cmp.Or(e.Build, "none"))
+	}
+	if e.Build == "local" && e.Source == "push" {
+		return nil, configErrf(b.file, e.Lines["source"], "source", "source push sends commits for the server to build, and build local ships a built artifact instead: use one of them in %s", section)
 	}
 	if e.Path == "" {
 		return nil, configErrf(b.file, b.header, "path", "missing in %s; add a line like: path /var/www/app", section)
@@ -135,6 +149,26 @@ func (b *envBuilder) setVar(v string) error {
 // those named like a file (.env, *.yml, …) are shared files.
 func (b *envBuilder) setShared(v string) error {
 	return b.addShared(v, false)
+}
+
+// setArtifact adds the paths of one `artifact` line: relative to the
+// checkout, without . or ..; a trailing / (kept) ships the directory's
+// content at the release's top level, as rsync reads it.
+func (b *envBuilder) setArtifact(v string) error {
+	for _, item := range strings.Fields(v) {
+		p, err := cleanShared(item)
+		if err != nil {
+			return fmt.Errorf("artifact %s", strings.Replace(err.Error(), "release", "checkout", 1))
+		}
+		if strings.HasSuffix(item, "/") {
+			p += "/"
+		}
+		if slices.Contains(b.env.Artifact, p) {
+			return fmt.Errorf("%q is listed twice; give each path once", item)
+		}
+		b.env.Artifact = append(b.env.Artifact, p)
+	}
+	return nil
 }
 
 // setSharedFiles adds the paths of one `shared-files` line: shared paths

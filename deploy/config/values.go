@@ -151,14 +151,28 @@ func setShell(dst *string, v string) error {
 // setBuild stores how a release is built: auto (detect the stack) or none.
 func setBuild(dst *string, v string) error {
 	switch v {
-	case "auto":
+	case "auto", "local":
 		*dst = v
 		return nil
 	case "none":
 		*dst = ""
 		return nil
 	}
-	return fmt.Errorf("%q is not a build mode; write auto (detect the stack and build it) or none (only pre-deploy)", v)
+	return fmt.Errorf("%q is not a build mode; write auto (detect the stack and build it on the server), local (build-command on the laptop, ship the artifact) or none (only pre-deploy)", v)
+}
+
+// setSource stores how commits reach the server: fetch (the default, ""),
+// or push.
+func setSource(dst *string, v string) error {
+	switch v {
+	case "fetch":
+		*dst = ""
+		return nil
+	case "push":
+		*dst = v
+		return nil
+	}
+	return fmt.Errorf("%q is not a source; write fetch (the server fetches repo, the default) or push (the laptop sends the commits over the deploy's SSH connection)", v)
 }
 
 // setHealthcheck stores a path (/healthz) or an http(s) URL polled from the

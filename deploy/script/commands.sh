@@ -8,8 +8,15 @@ cmd_setup() {
 	lock setup
 	step mirror
 	if [ -f "$P/repo/HEAD" ]; then
-		git_ remote set-url origin -- "$REPO" 2>/dev/null || git_ remote set-url origin "$REPO"
+		if [ "$SOURCE" != push ] && [ -n "$REPO" ]; then
+			git_ remote set-url origin -- "$REPO" 2>/dev/null || git_ remote set-url origin "$REPO"
+		fi
 		mark "info mirror exists"
+	elif [ "$SOURCE" = push ]; then
+		# source push: the server never reaches the origin; deploys send
+		# their commits into this repository.
+		git init --bare --quiet -- "$P/repo" || fail "git init --bare $P/repo failed (status $?)"
+		echo "created an empty git repository at $P/repo: each deploy pushes the commits it lacks"
 	else
 		run_in "$P" - - git clone --mirror --quiet -- "$REPO" "$P/repo" || fail "git clone of the repo failed (status $?): check repo and the server's access to it"
 	fi
@@ -29,24 +36,22 @@ cmd_setup() {
 
 cmd_deploy() {
 	watch_control
-	precheck_ref
+	[ "$SOURCE" = push ] || precheck_ref
 	lock deploy
 	OLD=$(current_id)
 	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
 	mark "info old ${OLD:--} ${OLD_SHA:--}"
 	STATE=preparing
-	step fetch
-	sync_origin
-	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
-	step resolve
-	if [ -z "$REF" ]; then
-		default_branch
-		echo "ref: $REF (the origin's default branch; set ref to pin one)"
-		mark "info default-ref $REF"
+	if [ "$SOURCE" = push ]; then
+		# the laptop pushed the commit (cmd_receive) before this command
+		step resolve
+		[ -n "$SHA_ARG" ] || { STATE=locked; fail "source push needs sha=<commit>: the laptop's deploy and this script disagree"; }
+		git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null ||
+			{ STATE=locked; fail "commit $SHA_ARG is not in $P/repo (the push did not arrive?): nothing was changed; deploy again"; }
+		SHA=$SHA_ARG
+	else
+		fetch_and_resolve
 	fi
-	# Nothing was made yet: a ref that does not resolve leaves no release
-	# and no `failed` line (only the mirror was brought up to date).
-	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
 	step checkout
 	new_release "$SHA"
 	mark "info new $REL $SHA"
@@ -97,6 +102,57 @@ cmd_deploy() {
 	hold_gate ""
 	prune
 	STATE="done"
+	mark "done"
+}
+
+# fetch_and_resolve brings the mirror up to date with the origin and sets
+# SHA to what REF names there (REF unset: the origin's default branch).
+fetch_and_resolve() {
+	step fetch
+	sync_origin
+	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
+	step resolve
+	if [ -z "$REF" ]; then
+		default_branch
+		echo "ref: $REF (the origin's default branch; set ref to pin one)"
+		mark "info default-ref $REF"
+	fi
+	# Nothing was made yet: a ref that does not resolve leaves no release
+	# and no `failed` line (only the mirror was brought up to date).
+	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+}
+
+# cmd_haves lists the commits (and tags) the mirror has, one "have <sha>"
+# line per distinct ref tip: the laptop packs only what lies beyond them.
+cmd_haves() {
+	step haves
+	[ -f "$P/repo/HEAD" ] || fail "no git repository at $P/repo: run 'deploy ${D_ENV:-<env>} setup' first"
+	local h
+	while IFS= read -r h; do
+		mark "have $h"
+	done < <(git_ for-each-ref --format='%(objectname)' | sort -u)
+	mark "done"
+}
+
+# cmd_receive stores the pack that follows the script on stdin (fd 3) (objects=N
+# objects, none when 0) into the mirror and points push-ref at sha=, so
+# that the commit stays reachable and counts as a have next time. It
+# changes no release and takes no lock: adding objects is safe next to a
+# running deploy, and update-ref is atomic.
+cmd_receive() {
+	step receive
+	[ -f "$P/repo/HEAD" ] || fail "no git repository at $P/repo: run 'deploy ${D_ENV:-<env>} setup' first"
+	[ -n "$SHA_ARG" ] || fail "receive needs sha=<commit>"
+	case $PUSH_REF in
+	refs/heads/?* | refs/tags/?* | refs/deploy/pushed) ;;
+	*) fail "push-ref '$PUSH_REF' is not refs/heads/…, refs/tags/… or refs/deploy/pushed" ;;
+	esac
+	git check-ref-format "$PUSH_REF" || fail "push-ref '$PUSH_REF' is not a valid ref name"
+	if [ "${OBJECTS:-1}" != 0 ]; then
+		git_ index-pack --stdin --fix-thin <&3 >/dev/null || fail "git index-pack failed (status $?): the pack did not arrive whole; nothing was changed"
+	fi
+	git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null || fail "commit $SHA_ARG is not in $P/repo after the push"
+	git_ update-ref -- "$PUSH_REF" "$SHA_ARG" || fail "cannot point $PUSH_REF at $SHA_ARG in $P/repo"
 	mark "done"
 }
 
@@ -333,6 +389,7 @@ first_word() {
 
 check_ref() {
 	[ -f "$P/repo/HEAD" ] || return 0
+	[ "$SOURCE" != push ] || return 0 # the laptop sends the commits: the origin is never asked
 	local was
 	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
 	if [ -n "$REPO" ] && [ "$was" != "$REPO" ]; then
@@ -370,5 +427,7 @@ exec) cmd_exec ;;
 unlock) cmd_unlock ;;
 status) cmd_status ;;
 check) cmd_check ;;
+haves) cmd_haves ;;
+receive) cmd_receive ;;
 *) STEP=args; fail "unknown command '$CMD'" ;;
 esac

@@ -18,7 +18,8 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold tty stamp build, and repeatable
+// healthcheck wait force no-test hold tty stamp build source sha push-ref
+// objects, and repeatable
 // shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
 // directory, when missing) and var=<NAME>=<value>. path is absolute, or
 // `~` / `~/dir` (a classic deploy.conf's `path ~/app`): the script replaces
@@ -35,7 +36,8 @@
 //
 //	setup    mkdir <path>/{repo,releases,shared/logs,shared/pids} (logs
 //	         and pids as the classic tool made them); git clone --mirror into
-//	         repo (kept, with its origin URL updated, when it exists);
+//	         repo (kept, with its origin URL updated, when it exists;
+//	         source=push: git init --bare, the origin is never reached);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
 //	deploy   ref (a branch or tag name the origin lacks is refused before
@@ -43,6 +45,15 @@
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
+//	         With source=push there is no ls-remote and no fetch: the
+//	         laptop pushed sha= first (haves, receive) and the deploy
+//	         checks out that commit, logged under ref=.
+//	haves    "@@deploy have <sha>" for each distinct ref tip of the mirror
+//	         (source push: what the laptop need not send).
+//	receive  reads a git pack (objects=N objects; none when 0) from stdin
+//	         after the script into the mirror (git index-pack) and points
+//	         push-ref= (refs/heads/…, refs/tags/…, refs/deploy/pushed) at
+//	         sha=. No lock: it adds objects and moves one ref atomically.
 //	revert   n=N: relink the release N successful deploys before current,
 //	         log `revert`, restart (and gate, reported). No fetch.
 //	list     "@@deploy current <id>" then the raw lines of .deploys.

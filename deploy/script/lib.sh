@@ -18,6 +18,7 @@ CMD=${1:-}
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
 NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP='' BUILD=''
+SOURCE='' SHA_ARG='' PUSH_REF='' OBJECTS=''
 SHARED=() SHARED_FILES=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -49,6 +50,10 @@ while (($#)); do
 	tty=*) TTY=${a#*=} ;;
 	stamp=*) STAMP=${a#*=} ;;
 	build=*) BUILD=${a#*=} ;;
+	source=*) SOURCE=${a#*=} ;;
+	sha=*) SHA_ARG=${a#*=} ;;
+	push-ref=*) PUSH_REF=${a#*=} ;;
+	objects=*) OBJECTS=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done
@@ -134,6 +139,9 @@ check_common() {
 	case $WHO$REF in *$'\n'* | *$'\t'*) fail "ref or user contains a newline or tab" ;; esac
 	case $REF in -*) fail "ref '$REF' starts with '-'" ;; esac
 	case $BUILD in '' | auto | none) ;; *) fail "build '$BUILD' is not auto or none" ;; esac
+	case $SOURCE in '' | fetch | push) ;; *) fail "source '$SOURCE' is not fetch or push" ;; esac
+	[ -z "$SHA_ARG" ] || [[ $SHA_ARG =~ ^[0-9a-f]{40}$ ]] || fail "sha '$SHA_ARG' is not a full commit id"
+	[ -z "$OBJECTS" ] || [[ $OBJECTS =~ ^[0-9]+$ ]] || fail "objects '$OBJECTS' is not a number"
 	case $PROCMON$HEALTHCHECK in *$'\n'* | *[[:space:]]*) fail "procmon or healthcheck contains whitespace" ;; esac
 	local kv p
 	for kv in ${VARS[@]+"${VARS[@]}"}; do

@@ -53,6 +53,9 @@ const (
 	KindStatus Kind = "status"
 	// KindCheck: `check <item> ok|fail <detail>`.
 	KindCheck Kind = "check"
+	// KindHave: `have <sha>`: a ref tip of the server's mirror (haves,
+	// for source push).
+	KindHave Kind = "have"
 )
 
 // Info topics: the word after `info`.
@@ -98,7 +101,7 @@ const (
 var (
 	kinds = []Kind{KindStep, KindFail, KindExit, KindDone, KindInfo, KindWaiting, KindPrepared,
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
-		KindStatus, KindCheck}
+		KindStatus, KindCheck, KindHave}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
 		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache}
 )
