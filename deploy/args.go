@@ -53,7 +53,10 @@ func baseArgs(env *config.Env, o Options) ([]string, error) {
 	if shell != "" {
 		args = append(args, script.Arg("shell", shell))
 	}
-	if env.Source != "" {
+	switch {
+	case env.Build == "local":
+		args = append(args, script.Arg("source", "artifact"))
+	case env.Source != "":
 		args = append(args, script.Arg("source", env.Source))
 	}
 	vars, err := varArgs(env.Vars)

@@ -43,6 +43,9 @@ type Result struct {
 	Steps []Step
 	// Pushed is what source push sent this host (nil: nothing was pushed).
 	Pushed *Sent
+	// Uploaded is what build local's upload sent this host (nil: no
+	// artifact).
+	Uploaded *Uploaded
 	// Built lists what `build auto` detected and how each stack's
 	// dependencies came, in build order (nil = no build auto).
 	Built []Built
@@ -98,6 +101,22 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 		r.res.Pushed = &sent
 		if o.Stdout != nil {
 			fmt.Fprintln(o.Stdout, sent.String(o.Push.Commit.SHA))
+		}
+	}
+	if o.Artifact != nil {
+		var up Uploaded
+		var name string
+		err := timedStep(o, &r.pre, "upload", func() (err error) {
+			name, up, err = uploadArtifact(ctx, conn, env, o)
+			return err
+		})
+		if err != nil {
+			return nil, &Result{Host: o.Host, Steps: r.pre}, err
+		}
+		r.res.Uploaded = &up
+		args = append(args, script.Arg("upload", name))
+		if o.Stdout != nil {
+			fmt.Fprintln(o.Stdout, up.String())
 		}
 	}
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
@@ -359,6 +378,16 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		}
 		ref = "" // the pushed commit's own name goes instead
 		args = append(args, p...)
+	}
+	if o.Artifact != nil || env.Build == "local" {
+		if o.Artifact == nil || env.Build != "local" {
+			return nil, fmt.Errorf("env %s: an artifact deploy needs both build local and the built artifact (Options.Artifact)", env.Name)
+		}
+		if err := config.CheckRef(o.Artifact.Ref); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		ref = ""
+		args = append(args, script.Arg("sha", o.Artifact.SHA), script.Arg("ref", o.Artifact.Ref))
 	}
 	if env.Build == "auto" {
 		args = append(args, script.Arg("build", "auto"))

@@ -48,6 +48,11 @@ type Options struct {
 	// the same connection, and the server deploys Push.Commit.SHA without
 	// fetching. env.Source must be "push".
 	Push *Push
+	// Artifact, when set, is build local's output: before the deploy it
+	// is staged on the host (only the files its current release lacks
+	// are sent), and the release is made of it. env.Build must be
+	// "local". Several hosts share one Artifact; it is only read.
+	Artifact *Artifact
 	// OnStep, when set, is called as each remote step starts (live
 	// progress). It runs on the transport's goroutine: keep it quick.
 	OnStep func(step string)

@@ -29,12 +29,23 @@ func (c *command) deploy(ctx context.Context) error {
 	if err := c.localSafety(); err != nil {
 		return err
 	}
+	if c.g.Dirty && c.env.Build != "local" {
+		return usagef("--dirty builds on the laptop: set build local (and build-command) in "+c.env.Name, "--dirty needs build local")
+	}
 	if c.env.Source == "push" {
 		p, err := c.pushSource()
 		if err != nil {
 			return err
 		}
 		c.push = p
+	}
+	if c.env.Build == "local" {
+		a, err := c.buildLocal(ctx)
+		if err != nil {
+			return err
+		}
+		defer a.Remove()
+		c.artifact = a
 	}
 	results, err := c.run(ctx)
 	sum := report.Summarize(results, err)

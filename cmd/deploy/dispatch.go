@@ -26,6 +26,8 @@ type command struct {
 	cfgFile string
 	// push is what a source push deploy sends (nil otherwise).
 	push *deploy.Push
+	// artifact is what build local built, for every host (nil otherwise).
+	artifact *deploy.Artifact
 }
 
 // dispatch loads the config, parses the positionals and runs the command.
@@ -105,6 +107,8 @@ func checkFlags(g *globals, inv *invocation) error {
 	case g.SSH && len(inv.Args) > 0:
 		return usagef("--ssh prints every SSH setting of each host: deploy "+inv.Env+" config --ssh",
 			"config --ssh takes no key, got %q", inv.Args[0])
+	case g.Dirty && inv.Command != "deploy":
+		return usagef("--dirty is for a build local deploy: deploy "+inv.Env+" --dirty", "--dirty does not apply to %s", inv.Command)
 	case g.Push && inv.Command != "deploy" && inv.Command != "setup" && inv.Command != "check":
 		return usagef("--push is for deploy (and setup, check): deploy "+inv.Env+" --push",
 			"--push does not apply to %s", inv.Command)
@@ -118,13 +122,14 @@ func checkFlags(g *globals, inv *invocation) error {
 // options are the deploy.Options for host h.
 func (c *command) options(h config.Host, out io.Writer) deploy.Options {
 	return deploy.Options{
-		Host:    h.String(),
-		Stdout:  out,
-		Stderr:  out,
-		Ref:     c.g.Ref,
-		Wait:    c.g.Wait,
-		NoTests: c.g.NoTests,
-		Push:    c.push,
+		Host:     h.String(),
+		Stdout:   out,
+		Stderr:   out,
+		Ref:      c.g.Ref,
+		Wait:     c.g.Wait,
+		NoTests:  c.g.NoTests,
+		Push:     c.push,
+		Artifact: c.artifact,
 	}
 }
 

@@ -16,16 +16,17 @@ import (
 	"github.com/deploytool/deploy/internal/testusers"
 )
 
-// pushHost is a server whose login user cannot read the origin at all
+// laptopHost is a server whose login user cannot read the origin at all
 // (it lives in root's 0700 temp dir), and a laptop clone of that origin
-// holding the deploy.conf: only source push can deploy there.
-type pushHost struct {
+// holding the deploy.conf: only what ships from the laptop (source push,
+// build local) can deploy there.
+type laptopHost struct {
 	*fixture
 	laptop   string // the laptop's clone; the config is in it
 	deployer testusers.Account
 }
 
-func newPushHost(t *testing.T, extra ...string) *pushHost {
+func newLaptopHost(t *testing.T, extra ...string) *laptopHost {
 	t.Helper()
 	deployer := testusers.AddUser(t)
 	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name})
@@ -33,7 +34,7 @@ func newPushHost(t *testing.T, extra ...string) *pushHost {
 		path: filepath.Join(deployer.Home, "app")}
 	t.Setenv("HOME", f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
-	h := &pushHost{fixture: f, laptop: filepath.Join(t.TempDir(), "laptop"), deployer: deployer}
+	h := &laptopHost{fixture: f, laptop: filepath.Join(t.TempDir(), "laptop"), deployer: deployer}
 	f.origin.git("-C", f.origin.dir, "config", "receive.denyCurrentBranch", "ignore") // the laptop pushes to it
 	f.origin.git("clone", "-q", f.origin.dir, h.laptop)
 	lines := append([]string{
@@ -44,7 +45,6 @@ func newPushHost(t *testing.T, extra ...string) *pushHost {
 		"repo " + f.origin.dir,
 		"path ~/app",
 		"ref main",
-		"source push",
 	}, extra...)
 	f.conf = filepath.Join(h.laptop, "deploy.conf")
 	writeFile(t, f.conf, strings.Join(lines, "\n")+"\n")
@@ -53,7 +53,7 @@ func newPushHost(t *testing.T, extra ...string) *pushHost {
 
 // commit makes a commit in the laptop's clone that changes VERSION (and
 // pushes it to the origin when push is true) and returns its sha.
-func (h *pushHost) commit(version string, push bool) string {
+func (h *laptopHost) commit(version string, push bool) string {
 	h.t.Helper()
 	writeFile(h.t, filepath.Join(h.laptop, "VERSION"), version+"\n")
 	h.origin.git("-C", h.laptop, "add", "VERSION")
@@ -89,7 +89,7 @@ func sent(t *testing.T, out string) (objects, bytes int) {
 // commit the server has. Commits not pushed to the origin are refused
 // unless --force, as for a fetch deploy.
 func TestSourcePush(t *testing.T) {
-	h := newPushHost(t)
+	h := newLaptopHost(t, "source push")
 	// the premise: this server cannot reach the origin
 	fetchConf := filepath.Join(t.TempDir(), "fetch.conf")
 	text, _ := os.ReadFile(h.conf)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -63,8 +65,8 @@ func (c *command) localSafety() error {
 	}
 	ref := c.deployRef()
 	check := localProblems
-	if c.env.Source == "push" {
-		check = pushProblems
+	if c.env.Source == "push" || c.env.Build == "local" {
+		check = pushProblems // what ships is the local commit itself
 	}
 	problems, err := check(repo, ref)
 	if err != nil {
@@ -90,8 +92,8 @@ func (c *command) localSafety() error {
 func (c *command) pushSource() (*deploy.Push, error) {
 	repo, why, ok := c.localRepo()
 	if !ok {
-		return nil, hint.Wrap(fmt.Errorf("source push sends the commits of the app's local clone, and there is none to use: %s", why),
-			"run deploy from the app's clone (or -C DIR), or set source fetch")
+		return nil, hint.Wrap(fmt.Errorf("source push and build local ship from the app's local clone, and there is none to use: %s", why),
+			"run deploy from the app's clone (or -C DIR)")
 	}
 	ref, err := config.NormalizeRef(c.deployRef())
 	if err != nil {
@@ -99,9 +101,30 @@ func (c *command) pushSource() (*deploy.Push, error) {
 	}
 	p, err := repo.ResolvePush(ref)
 	if err != nil {
-		return nil, hint.Wrap(fmt.Errorf("source push: %w", err), "name a branch, tag or commit of this clone with --ref, or set ref")
+		return nil, hint.Wrap(fmt.Errorf("the ref to ship: %w", err), "name a branch, tag or commit of this clone with --ref, or set ref")
 	}
 	return &deploy.Push{Repo: repo, Commit: p}, nil
+}
+
+// buildLocal builds the artifact once for every host: build-command in a
+// clean export of the ref's local commit (the branch checked out when no
+// ref is set), or in the working tree with --dirty.
+func (c *command) buildLocal(ctx context.Context) (*deploy.Artifact, error) {
+	p, err := c.pushSource()
+	if err != nil {
+		return nil, err
+	}
+	b := deploy.LocalBuild{Repo: p.Repo, SHA: p.Commit.SHA, Ref: cmp.Or(p.Commit.Ref, p.Commit.Branch, p.Commit.SHA),
+		Command: c.env.BuildCommand, Items: c.env.Artifact, Vars: c.env.Vars, Out: c.remoteOut()}
+	if c.g.Dirty {
+		if b.Dirty, err = p.Repo.WorkTree(); err != nil {
+			return nil, err
+		}
+		b.Ref += "+dirty"
+		fmt.Fprintf(c.stderr, "warning: --dirty: building %s with its uncommitted changes; the release is logged as %s at %s, which it may not match\n",
+			b.Dirty, b.Ref, deploy.ShortSHA(b.SHA))
+	}
+	return deploy.BuildLocal(ctx, b)
 }
 
 // pushProblems is localProblems for source push, which ships the local

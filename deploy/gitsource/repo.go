@@ -33,6 +33,15 @@ func Open(dir string) (*Repo, error) {
 	return &Repo{git: r, dir: abs}, nil
 }
 
+// WorkTree returns the root of the clone's working tree.
+func (r *Repo) WorkTree() (string, error) {
+	wt, err := r.git.Worktree()
+	if err != nil {
+		return "", fmt.Errorf("the clone at %s has no working tree: %w", r.dir, err)
+	}
+	return wt.Filesystem.Root(), nil
+}
+
 // Resolve returns the full sha of the commit ref names, read as the server
 // will read it (see the package doc): "" is the origin's default branch
 // (origin/HEAD); otherwise a tag, then the remote-tracking branch (master

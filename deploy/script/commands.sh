@@ -12,9 +12,10 @@ cmd_setup() {
 			git_ remote set-url origin -- "$REPO" 2>/dev/null || git_ remote set-url origin "$REPO"
 		fi
 		mark "info mirror exists"
-	elif [ "$SOURCE" = push ]; then
+	elif [ "$SOURCE" = push ] || [ "$SOURCE" = artifact ]; then
 		# source push: the server never reaches the origin; deploys send
-		# their commits into this repository.
+		# their commits into this repository (build local: it stays empty,
+		# for a layout like every other).
 		git init --bare --quiet -- "$P/repo" || fail "git init --bare $P/repo failed (status $?)"
 		echo "created an empty git repository at $P/repo: each deploy pushes the commits it lacks"
 	else
@@ -36,7 +37,7 @@ cmd_setup() {
 
 cmd_deploy() {
 	watch_control
-	[ "$SOURCE" = push ] || precheck_ref
+	[ -n "$SOURCE" ] || precheck_ref
 	lock deploy
 	OLD=$(current_id)
 	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
@@ -49,15 +50,32 @@ cmd_deploy() {
 		git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null ||
 			{ STATE=locked; fail "commit $SHA_ARG is not in $P/repo (the push did not arrive?): nothing was changed; deploy again"; }
 		SHA=$SHA_ARG
+	elif [ "$SOURCE" = artifact ]; then
+		# the laptop built it and staged it (cmd_stage, cmd_upload)
+		step resolve
+		if [ -z "$SHA_ARG" ] || [ -z "$UPLOAD" ]; then
+			STATE=locked
+			fail "source artifact needs sha= and upload=: the laptop's deploy and this script disagree"
+		fi
+		[ -d "$P/.staging/$UPLOAD" ] || { STATE=locked; fail "no staged upload $UPLOAD under $P/.staging: nothing was changed; deploy again"; }
+		SHA=$SHA_ARG
 	else
 		fetch_and_resolve
 	fi
 	step checkout
 	new_release "$SHA"
 	mark "info new $REL $SHA"
-	git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
-	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION"
-	release_git "$P/releases/$REL" "$SHA" || fail "cannot give the release its .git (for git in hooks)"
+	if [ "$SOURCE" = artifact ]; then
+		rmdir -- "$P/releases/$REL" || fail "cannot replace releases/$REL with the staged upload"
+		mv -T -- "$P/.staging/$UPLOAD" "$P/releases/$REL" || fail "cannot move the staged upload into releases/$REL"
+		rm -f -- "$P/.staging/$UPLOAD".*
+	else
+		git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
+	fi
+	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"
+	if [ "$SOURCE" != artifact ]; then
+		release_git "$P/releases/$REL" "$SHA" || fail "cannot give the release its .git (for git in hooks)"
+	fi
 	link_shared "$P/releases/$REL"
 	local prevdir=''
 	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"
@@ -153,6 +171,64 @@ cmd_receive() {
 	fi
 	git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null || fail "commit $SHA_ARG is not in $P/repo after the push"
 	git_ update-ref -- "$PUSH_REF" "$SHA_ARG" || fail "cannot point $PUSH_REF at $SHA_ARG in $P/repo"
+	mark "done"
+}
+
+# cmd_stage starts an artifact upload (build local): it reads the manifest
+# that follows the script on stdin (fd 3), one regular file per line,
+# "<sha256>\t<mode>\t<size>\t<path>", and makes <path>/.staging/<upload>
+# with every file whose copy in the current release has the same path,
+# mode, size and sha256 (copied, never linked: no release can change
+# another's files). It answers "need <n>" for each manifest line n to
+# send. The files are hashed here, on the server: the laptop trusts no
+# record of what the server has.
+cmd_stage() {
+	step stage
+	[ -n "$UPLOAD" ] || fail "stage needs upload=<name>"
+	[ -d "$P/releases" ] || fail "$P is not set up: run 'deploy ${D_ENV:-<env>} setup' first"
+	local dir="$P/.staging/$UPLOAD" cur
+	mkdir -p -- "$P/.staging" || fail "cannot create $P/.staging"
+	rm -rf -- "$dir" "$dir".*
+	mkdir -- "$dir" || fail "cannot create $dir"
+	cat <&3 >"$dir.manifest" || fail "cannot write the manifest under $P/.staging (full disk?)"
+	: >"$dir.have"
+	cur=$(current_id)
+	if [ -n "$cur" ] && [ -d "$P/releases/$cur" ]; then
+		# candidates: same path, size and mode in current; hashed in one sha256sum
+		(cd -- "$P/releases/$cur" && awk -F'\t' 'FILENAME == ARGV[1] { meta[$3] = $1 "\t" $2; next }
+			($4 in meta) && meta[$4] == $3 "\t" $2 { printf "%s%c", $4, 0 }' \
+			<(find . -type f -printf '%s\t%m\t%P\n') "$dir.manifest" | xargs -0 -r sha256sum --) >"$dir.have" ||
+			fail "cannot hash the current release's files"
+	fi
+	local n
+	: >"$dir.reuse"
+	while IFS= read -r n; do
+		mark "need $n"
+	done < <(awk -F'\t' -v list="$dir.reuse" '
+		FILENAME == ARGV[1] { have[substr($0, 67)] = substr($0, 1, 64); next }
+		have[$4] == $1 { printf "%s%c", $4, 0 > list; next }
+		{ print FNR }' "$dir.have" "$dir.manifest")
+	if [ -s "$dir.reuse" ]; then
+		(cd -- "$P/releases/$cur" && tar -c --null -T "$dir.reuse" -f -) | tar -x -f - -C "$dir" ||
+			fail "cannot copy the unchanged files from the current release (full disk?)"
+	fi
+	mark "info reused $(tr -cd '\0' <"$dir.reuse" 2>/dev/null | wc -c)"
+	mark "done"
+}
+
+# cmd_upload unpacks the tar that follows the script on stdin (fd 3) into
+# the staged upload: the files cmd_stage asked for, every directory and
+# symlink. Then each file of the manifest must be there.
+cmd_upload() {
+	step upload
+	local dir="$P/.staging/$UPLOAD" p
+	if [ -z "$UPLOAD" ] || [ ! -d "$dir" ]; then
+		fail "no staged upload '$UPLOAD' under $P/.staging: deploy again"
+	fi
+	tar -x --no-same-owner -f - -C "$dir" <&3 || fail "tar could not unpack the upload (status $?): full disk, or the connection was cut"
+	while IFS=$'\t' read -r _ _ _ p; do
+		[ -f "$dir/$p" ] || fail "the upload lacks $p"
+	done <"$dir.manifest"
 	mark "done"
 }
 
@@ -428,6 +504,8 @@ unlock) cmd_unlock ;;
 status) cmd_status ;;
 check) cmd_check ;;
 haves) cmd_haves ;;
+stage) cmd_stage ;;
+upload) cmd_upload ;;
 receive) cmd_receive ;;
 *) STEP=args; fail "unknown command '$CMD'" ;;
 esac

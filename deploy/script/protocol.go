@@ -56,6 +56,9 @@ const (
 	// KindHave: `have <sha>`: a ref tip of the server's mirror (haves,
 	// for source push).
 	KindHave Kind = "have"
+	// KindNeed: `need <n>`: the artifact manifest's line n is not in the
+	// current release: send it (stage, for build local).
+	KindNeed Kind = "need"
 )
 
 // Info topics: the word after `info`.
@@ -91,6 +94,9 @@ const (
 	InfoPrunedCache = "pruned-cache"
 	// InfoMirror: `info mirror exists` (setup).
 	InfoMirror = "mirror"
+	// InfoReused: `info reused <n>`: files of an artifact copied from the
+	// current release instead of sent (stage).
+	InfoReused = "reused"
 	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
 	// revert went back to did not pass its gate either.
 	InfoRevertGate = "revert-gate"
@@ -101,9 +107,9 @@ const (
 var (
 	kinds = []Kind{KindStep, KindFail, KindExit, KindDone, KindInfo, KindWaiting, KindPrepared,
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
-		KindStatus, KindCheck, KindHave}
+		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused}
 )
 
 // Message is one protocol line, parsed.

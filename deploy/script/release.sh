@@ -152,6 +152,10 @@ prune() {
 		mark "info pruned $r"
 		excess=$((excess - 1))
 	done
+	# uploads a killed laptop staged and never deployed
+	if [ -d "$P/.staging" ]; then
+		find "$P/.staging" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf -- {} + 2>/dev/null || true
+	fi
 	prune_caches
 }
 
