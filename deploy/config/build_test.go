@@ -66,7 +66,7 @@ func TestShipKeys(t *testing.T) {
 	noRepoTOML := "[prod]\nhost = \"h\"\npath = \"/p\"\n"
 	tests := []struct {
 		name, ini, toml, err string
-		check               func(*Env) bool
+		check                func(*Env) bool
 	}{
 		{name: "push without repo", ini: noRepo + "source push\n", toml: noRepoTOML + "source = \"push\"\n",
 			check: func(e *Env) bool { return e.Source == "push" && e.Repo == "" }},
