@@ -9,8 +9,6 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
-
-	"github.com/deploytool/deploy/deploy/config"
 )
 
 // Local is a Conn to this machine: it runs each command line with the
@@ -20,8 +18,9 @@ import (
 type Local struct {
 	// Env is added to the environment of every command (nil = none).
 	Env []string
-	// Dir is the working directory of commands ("" = the home directory,
-	// as with ssh, falling back to the current one).
+	// Dir is the working directory of commands ("" = $HOME, which the
+	// remote script expands ~ from, as an ssh login starts there, falling
+	// back to the current one).
 	Dir string
 }
 
@@ -73,7 +72,7 @@ func (l *Local) command(ctx context.Context, cmd string) *exec.Cmd {
 	c.WaitDelay = 3 * time.Second
 	c.Dir = l.Dir
 	if c.Dir == "" {
-		if home, err := config.LocalHome(); err == nil {
+		if home, err := os.UserHomeDir(); err == nil {
 			c.Dir = home
 		}
 	}

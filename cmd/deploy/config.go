@@ -51,8 +51,12 @@ func printConfig(w io.Writer, env *config.Env, args []string) error {
 func (c *command) printSSH() error {
 	hosts := c.env.Hosts
 	view := report.NewOutput(c.stdout, hostNames(hosts), report.OutputOptions{})
+	o, err := c.dial.options()
+	if err != nil {
+		return err
+	}
 	for _, h := range hosts {
-		lines, err := remote.Describe(c.dial.target(h), c.dial.options())
+		lines, err := remote.Describe(c.dial.target(h), o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", h, c.dial.withEnv(err))
 		}

@@ -41,7 +41,11 @@ func (d *dialer) dial(ctx context.Context, h config.Host) (deploy.Conn, error) {
 	if d.g.Transport == "local" {
 		return &deploy.Local{}, nil
 	}
-	c, err := remote.Dial(ctx, d.target(h), d.options())
+	o, err := d.options()
+	if err != nil {
+		return nil, err
+	}
+	c, err := remote.Dial(ctx, d.target(h), o)
 	if err != nil {
 		return nil, d.withEnv(err)
 	}
@@ -51,7 +55,11 @@ func (d *dialer) dial(ctx context.Context, h config.Host) (deploy.Conn, error) {
 // trust records h's host key (and its jump hosts') if it is new, and
 // returns them; see remote.Trust.
 func (d *dialer) trust(ctx context.Context, h config.Host) ([]remote.HostKey, error) {
-	keys, err := remote.Trust(ctx, d.target(h), d.options())
+	o, err := d.options()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := remote.Trust(ctx, d.target(h), o)
 	return keys, d.withEnv(err)
 }
 
@@ -65,14 +73,20 @@ func (d *dialer) target(h config.Host) remote.Target {
 	}
 }
 
-// options are the SSH layer's options. ~/.ssh is $HOME's, as for git and
-// most tools (OpenSSH itself takes the passwd entry's home; the two differ
-// only under sudo -E and the like, and in the tests, whose client HOME is
-// a temp dir): a HOME other than the login user's stands in for that
-// user's ~/.ssh, its config included (remote.Options.HomeDir).
-func (d *dialer) options() remote.Options {
+// options are the SSH layer's options. ~/.ssh is the login user's, from
+// the passwd entry, as OpenSSH takes it (not $HOME: they differ under
+// sudo -E and the like): HomeDir is left empty. $DEPLOY_SSH_HOME (tests,
+// sandboxes; see config.SSHHomeEnv) names a directory standing in for that
+// home, as `ssh -F DIR/.ssh/config` would: its .ssh/config (unless -F or
+// ssh-config names another file), known_hosts (read, and written by trust
+// and --accept-new) and default keys, and /etc/ssh/ssh_config is not read.
+func (d *dialer) options() (remote.Options, error) {
+	home, err := config.SSHHomeOverride()
+	if err != nil {
+		return remote.Options{}, err
+	}
 	return remote.Options{
-		HomeDir:        os.Getenv("HOME"),
+		HomeDir:        home,
 		SSHConfigFile:  d.sshConfigFile(),
 		AcceptNew:      d.g.AcceptNew,
 		Prompt:         promptTTY,
@@ -80,7 +94,7 @@ func (d *dialer) options() remote.Options {
 		Keys:           d.keys,
 		Stats:          d.stats,
 		Logf:           d.note,
-	}
+	}, nil
 }
 
 // sshConfigFile is the ssh_config file to read instead of ssh's own, as

@@ -195,7 +195,7 @@ func TestProxyJump(t *testing.T) {
 	cfg := fmt.Sprintf("Host target\n  HostName 127.0.0.1\n  Port %d\n  ProxyJump jumpbox\n\nHost jumpbox\n  HostName 127.0.0.1\n  Port %d\n",
 		f.sshd.Port(), jump.Port())
 	f.home = sshtest.FakeHome(t, cfg, f.sshd, jump)
-	t.Setenv("HOME", f.home)
+	useHome(t, f.home)
 	conf := f.writeINI()
 	text, _ := os.ReadFile(conf)
 	s := strings.Replace(string(text), "host 127.0.0.1\n", "host target\n", 1)

@@ -27,7 +27,7 @@ func TestFleetDeployThroughCLI(t *testing.T) {
 // deploy.conf with extra lines.
 func newFleetFixture(t *testing.T, extra ...string) (*fixture, []*sshtest.Host) {
 	f := &fixture{t: t, origin: newOrigin(t), home: t.TempDir()}
-	t.Setenv("HOME", f.home)
+	useHome(t, f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	sshDir := filepath.Join(f.home, ".ssh")
 	if err := os.Mkdir(sshDir, 0o700); err != nil {

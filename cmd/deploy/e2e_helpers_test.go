@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -70,9 +71,22 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, sshd: sshd, origin: newOrigin(t),
 		home: sshtest.FakeHome(t, "", sshd),
 		path: filepath.Join(t.TempDir(), "srv", "app")}
-	t.Setenv("HOME", f.home)
+	useHome(t, f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	return f
+}
+
+// useHome makes home the CLI's ~/.ssh through DEPLOY_SSH_HOME (it reads
+// the passwd entry's home otherwise, as ssh does), and HOME too, so that
+// git and the other tools it runs do not read the real user's files.
+func useHome(t *testing.T, home string) {
+	t.Setenv("HOME", home)
+	t.Setenv(config.SSHHomeEnv, home)
+}
+
+// homeEnv is useHome for a child process: os.Environ() with home.
+func homeEnv(home string) []string {
+	return append(os.Environ(), "HOME="+home, config.SSHHomeEnv+"="+home)
 }
 
 // writeINI writes a classic deploy.conf for the fixture, with extra lines.

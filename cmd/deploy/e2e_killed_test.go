@@ -42,7 +42,7 @@ func TestFleetKilledClientLeavesNoMixedVersions(t *testing.T) {
 
 	f.origin.commit()
 	cmd := exec.Command(bin, "-c", f.conf, "production")
-	cmd.Env = append(os.Environ(), "HOME="+f.home, "SSH_AUTH_SOCK=")
+	cmd.Env = append(homeEnv(f.home), "SSH_AUTH_SOCK=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func killAtStep(t *testing.T, bin, home, step string, args ...string) bool {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "SSH_AUTH_SOCK=")
+	cmd.Env = append(homeEnv(home), "SSH_AUTH_SOCK=")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

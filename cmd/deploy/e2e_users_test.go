@@ -52,7 +52,7 @@ func newUserHost(t *testing.T, inGroup bool, rel string) userHost {
 	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
 	origin.git("init", "-q", "-b", "main", origin.dir)
 	f := &fixture{t: t, sshd: sshd, origin: origin, home: sshtest.FakeHome(t, "", sshd), path: filepath.Join(shared, rel)}
-	t.Setenv("HOME", f.home)
+	useHome(t, f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	// The deploy user owns the app's path (install -d -o deploy), and
 	// trusts the origin, which root owns (on a real server it is a URL).

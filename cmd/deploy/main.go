@@ -1,5 +1,14 @@
 // Command deploy deploys a git repository to servers over SSH and rolls it
 // back: the laptop half of deploy + procmon. See the README.
+//
+// SSH is set up as OpenSSH's own client does: ~ in ssh_config (and %d,
+// ~/.ssh/config, ~/.ssh/known_hosts, the default identity files, and ~ in
+// deploy.conf's key and ssh-config) is the login user's home from the
+// passwd entry, not $HOME. The environment variable DEPLOY_SSH_HOME is for
+// tests and sandboxes: a directory standing in for the login user's home,
+// as `ssh -F DIR/.ssh/config` would. Its .ssh/config is read (unless -F or
+// the ssh-config key names another file), /etc/ssh/ssh_config is not, and
+// trust and --accept-new record host keys in its .ssh/known_hosts.
 package main
 
 import (

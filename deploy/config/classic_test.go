@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ func TestBrokenTOMLTable(t *testing.T) {
 // directory, ~ the home whose ~/.ssh the CLI reads.
 func TestSSHConfigKey(t *testing.T) {
 	home := t.TempDir()
-	t.Setenv("HOME", home)
+	t.Setenv(SSHHomeEnv, home)
 	dir, _ := filepath.Abs("testdata")
 	for value, want := range map[string]string{
 		"ssh/config":      filepath.Join(dir, "ssh/config"),
@@ -168,5 +169,35 @@ func TestSSHConfigKey(t *testing.T) {
 	_, err := ParseINI("deploy.conf", []byte(baseINI+"ssh-config ~bob/x\n"))
 	if err == nil || !strings.Contains(err.Error(), "ssh-config: \"~bob/x\": ~user is not supported") {
 		t.Errorf("~user: %v", err)
+	}
+}
+
+// Without DEPLOY_SSH_HOME, ~ in key and ssh-config is the login user's
+// home from the passwd entry, as `ssh -i ~/x` expands it (the classic tool
+// passed key to ssh -i as written), not $HOME; a relative DEPLOY_SSH_HOME
+// is an error that says what to set.
+func TestLocalHomeIsPasswdHome(t *testing.T) {
+	u, err := user.Current()
+	if err != nil || u.HomeDir == "" {
+		t.Skipf("no passwd entry for this user: %v", err)
+	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(SSHHomeEnv, "")
+	cfg, err := ParseINI("deploy.conf", []byte(baseINI+"key ~/.ssh/id_x\nssh-config ~/.ssh/work\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Envs["prod"]
+	if want := filepath.Join(u.HomeDir, ".ssh/id_x"); e.Key != want {
+		t.Errorf("key %q, want %q", e.Key, want)
+	}
+	if want := filepath.Join(u.HomeDir, ".ssh/work"); e.SSHConfig != want {
+		t.Errorf("ssh-config %q, want %q", e.SSHConfig, want)
+	}
+
+	t.Setenv(SSHHomeEnv, "rel/home")
+	_, err = ParseINI("deploy.conf", []byte(baseINI+"key ~/.ssh/id_x\n"))
+	if want := `DEPLOY_SSH_HOME="rel/home" is not an absolute path; set it to the full path`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("relative DEPLOY_SSH_HOME: %v, want %q", err, want)
 	}
 }

@@ -19,7 +19,7 @@ const (
 
 func TestParseINIGood(t *testing.T) {
 	home := t.TempDir()
-	t.Setenv("HOME", home)
+	t.Setenv(SSHHomeEnv, home)
 	tests := []struct {
 		name  string
 		extra string
@@ -134,7 +134,7 @@ func TestParseHosts(t *testing.T) {
 // TestINITOMLTwins proves that an INI file and its TOML twin give equal
 // environments, line numbers included.
 func TestINITOMLTwins(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
+	t.Setenv(SSHHomeEnv, t.TempDir())
 	for _, name := range []string{"full"} {
 		ini, err := Load("testdata/config/" + name + ".conf")
 		if err != nil {
@@ -183,7 +183,7 @@ func TestClassicConfig(t *testing.T) {
 
 // TestWriteToReadsBack prints every env of full.conf and reads it back.
 func TestWriteToReadsBack(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
+	t.Setenv(SSHHomeEnv, t.TempDir())
 	cfg, err := Load("testdata/config/full.conf")
 	if err != nil {
 		t.Fatal(err)

@@ -154,7 +154,7 @@ func checkParseError(t *testing.T, parse func(string, []byte) (*Config, error), 
 // TestSameErrorsBothForms gives each bad value in both forms and expects
 // the same message, but for the line.
 func TestSameErrorsBothForms(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
+	t.Setenv(SSHHomeEnv, t.TempDir())
 	bad := []struct{ key, value string }{
 		{"path", "www"}, {"path", "/"}, {"ref", "-x"}, {"ref", "a b"}, {"shell", "zsh"},
 		{"healthcheck", "x"}, {"restart-file", "-x"}, {"repo", "a b"}, {"user", "a@b"},

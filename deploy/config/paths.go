@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func (b *envBuilder) setLocalFile(dst *string, v string) error {
 	case v == "~" || strings.HasPrefix(v, "~/"):
 		home, err := LocalHome()
 		if err != nil {
-			return fmt.Errorf("cannot expand ~: %v; give the full path", err)
+			return fmt.Errorf("cannot expand ~: %v (or give the full path here)", err)
 		}
 		*dst = filepath.Join(home, v[1:])
 	case strings.HasPrefix(v, "~"):
@@ -70,9 +71,41 @@ func (b *envBuilder) setLocalFile(dst *string, v string) error {
 	return nil
 }
 
-// LocalHome is the home directory ~ stands for on this machine: $HOME,
-// the same home whose ~/.ssh the CLI reads (cmd/deploy gives it to
-// remote.Options.HomeDir), so that `key ~/.ssh/id_x` and ssh_config's
-// IdentityFile ~/.ssh/id_x name one file. (OpenSSH takes the passwd
-// entry's home; the two differ only under sudo -E and in tests.)
-func LocalHome() (string, error) { return os.UserHomeDir() }
+// SSHHomeEnv names the environment variable for tests and sandboxes: a
+// directory standing in for the login user's home, as
+// `ssh -F DIR/.ssh/config` would. When it is set, ~ and %d in ssh_config,
+// ~/.ssh/config, ~/.ssh/known_hosts (where trust and --accept-new record
+// keys), the default identity files and deploy.conf's `key ~/…` and
+// `ssh-config ~/…` are under it, and /etc/ssh/ssh_config is not read.
+// Unset (or empty), they are under the login user's home from the passwd
+// entry, as OpenSSH takes it: not $HOME.
+const SSHHomeEnv = "DEPLOY_SSH_HOME"
+
+// SSHHomeOverride is $DEPLOY_SSH_HOME, cleaned ("" = unset: the passwd
+// entry's home). A relative path is an error.
+func SSHHomeOverride() (string, error) {
+	h := os.Getenv(SSHHomeEnv)
+	if h == "" {
+		return "", nil
+	}
+	if !filepath.IsAbs(h) {
+		return "", fmt.Errorf("%s=%q is not an absolute path; set it to the full path of the directory standing in for your home (or unset it to use your own)", SSHHomeEnv, h)
+	}
+	return filepath.Clean(h), nil
+}
+
+// LocalHome is the home directory ~ stands for in deploy.conf's local
+// paths (`key`, `ssh-config`): the home whose ~/.ssh the CLI reads, so
+// that `key ~/.ssh/id_x` and ssh_config's IdentityFile ~/.ssh/id_x name
+// one file. That is $DEPLOY_SSH_HOME when set, else the login user's home
+// from the passwd entry, as `ssh -i ~/.ssh/id_x` expands it (classic
+// deploy passed `key` to ssh -i unexpanded), else $HOME.
+func LocalHome() (string, error) {
+	if h, err := SSHHomeOverride(); h != "" || err != nil {
+		return h, err
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir, nil
+	}
+	return os.UserHomeDir()
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/internal/freeport"
 )
 
@@ -244,7 +245,10 @@ func (w *workspace) deploy(ctx context.Context, args ...string) error {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = os.Environ()
 	if w.sshd != nil {
-		cmd.Env = append(cmd.Env, "HOME="+w.sshd.Home, "SSH_AUTH_SOCK=")
+		// DEPLOY_SSH_HOME is the client's ~/.ssh (deploy reads the passwd
+		// entry's home otherwise, as ssh does); HOME keeps git and the
+		// tools deploy runs away from the real user's files.
+		cmd.Env = append(cmd.Env, "HOME="+w.sshd.Home, config.SSHHomeEnv+"="+w.sshd.Home, "SSH_AUTH_SOCK=")
 	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("deploy %s: %w", strings.Join(args, " "), err)

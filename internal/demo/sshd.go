@@ -20,11 +20,11 @@ import (
 const sshdPath = "/usr/sbin/sshd"
 
 // privateSSHD is an sshd on 127.0.0.1 that only the demo's own key may use,
-// with a HOME for the deploy client that trusts its host key.
+// with a home for the deploy client that trusts its host key.
 type privateSSHD struct {
 	Port int
 	User string
-	Home string // HOME for the deploy client: .ssh/id_ed25519 and known_hosts
+	Home string // DEPLOY_SSH_HOME (and HOME) for the deploy client: .ssh/id_ed25519 and known_hosts
 	cmd  *exec.Cmd
 	log  string
 }

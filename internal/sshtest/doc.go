@@ -12,7 +12,7 @@
 // sets DEPLOY_REQUIRE_SSHD=1 (CI does), in which case it fails.
 //
 // Besides the server, the package offers what SSH client tests need around
-// it: a known_hosts file holding the host key, a fake HOME with
+// it: a known_hosts file holding the host key, a fake home with
 // .ssh/config, .ssh/known_hosts and .ssh/id_ed25519 (FakeHome), host key
 // rotation (RotateHostKey) to simulate a reinstalled or impersonated server,
 // and a loopback TCP proxy whose live connections can be severed or frozen

@@ -7,12 +7,15 @@ import (
 	"testing"
 )
 
-// FakeHome writes a HOME directory for a client under test and returns its
-// path: .ssh/config holding sshConfig (omitted when empty), .ssh/known_hosts
-// trusting the host key of every server given, and .ssh/id_ed25519 (with
-// .pub) being the first server's client key, so default identity discovery
-// finds it. Servers after the first must authorize that key themselves
-// (AuthorizeKey) if the client is to log in there too.
+// FakeHome writes a home directory for a client under test and returns its
+// path, to give as remote.Options.HomeDir or, to the deploy CLI, as
+// DEPLOY_SSH_HOME (the CLI reads the passwd entry's home otherwise, as ssh
+// does, whatever HOME says). It holds .ssh/config with sshConfig (omitted
+// when empty), .ssh/known_hosts trusting the host key of every server
+// given, and .ssh/id_ed25519 (with .pub) being the first server's client
+// key, so default identity discovery finds it. Servers after the first
+// must authorize that key themselves (AuthorizeKey) if the client is to
+// log in there too.
 func FakeHome(t testing.TB, sshConfig string, servers ...*Server) string {
 	t.Helper()
 	home := t.TempDir()
