@@ -32,7 +32,7 @@ func newLaptopHost(t *testing.T, extra ...string) *laptopHost {
 	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name})
 	f := &fixture{t: t, sshd: sshd, origin: newOrigin(t), home: sshtest.FakeHome(t, "", sshd),
 		path: filepath.Join(deployer.Home, "app")}
-	t.Setenv("HOME", f.home)
+	useHome(t, f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	h := &laptopHost{fixture: f, laptop: filepath.Join(t.TempDir(), "laptop"), deployer: deployer}
 	f.origin.git("-C", f.origin.dir, "config", "receive.denyCurrentBranch", "ignore") // the laptop pushes to it
