@@ -21,6 +21,7 @@ type globals struct {
 	Force      bool
 	NoRollback bool
 	Push       bool   // --push: source push for this deploy (or setup)
+	GitRemote  bool   // setup --git-remote: make `git push <env>` deploy
 	Dirty      bool   // --dirty: build local in the working tree, uncommitted changes included
 	Transport  string // "ssh" (default) or "local": run the remote script with this machine's bash
 	Ref        string
@@ -109,6 +110,7 @@ func flags(g *globals) []cli.Flag {
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
 		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},
 		&cli.BoolFlag{Name: "push", Usage: "deploy, setup: ship the commits from this clone over the SSH connection (source push) for this run", Destination: &g.Push},
+		&cli.BoolFlag{Name: "git-remote", Usage: "setup: make 'git push <env> <branch>' deploy: a receive hook on the server, a git remote named after the env here", Destination: &g.GitRemote},
 		&cli.BoolFlag{Name: "dirty", Usage: "deploy with build local: build in your working tree, uncommitted changes included, instead of a clean checkout of the ref", Destination: &g.Dirty},
 		&cli.BoolFlag{Name: "no-rollback", Usage: "keep hosts that switched when a later health gate fails", Destination: &g.NoRollback},
 		&cli.StringFlag{Name: "host", Usage: "init: the server (`[user@]HOST[:port]` or an ssh_config alias)", Destination: &g.Init.Host},

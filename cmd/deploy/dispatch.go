@@ -57,6 +57,10 @@ func dispatch(ctx context.Context, g *globals, pos []string, stdin io.Reader, st
 	if err := checkFlags(g, inv); err != nil {
 		return err
 	}
+	if g.GitRemote && len(env.Hosts) > 1 {
+		return usagef("git push runs the deploy on the server it reaches: the fleet's batches and common health gate need 'deploy "+env.Name+"'",
+			"--git-remote: %s has %d hosts, and git push deploys one", env.Name, len(env.Hosts))
+	}
 	if g.Push {
 		if env.Build == "local" {
 			return usagef("build local ships an artifact: drop --push, or set build none", "--push cannot apply to %s, which has build local", env.Name)
@@ -107,6 +111,8 @@ func checkFlags(g *globals, inv *invocation) error {
 	case g.SSH && len(inv.Args) > 0:
 		return usagef("--ssh prints every SSH setting of each host: deploy "+inv.Env+" config --ssh",
 			"config --ssh takes no key, got %q", inv.Args[0])
+	case g.GitRemote && inv.Command != "setup":
+		return usagef("--git-remote is for setup: deploy "+inv.Env+" setup --git-remote", "--git-remote does not apply to %s", inv.Command)
 	case g.Dirty && inv.Command != "deploy":
 		return usagef("--dirty is for a build local deploy: deploy "+inv.Env+" --dirty", "--dirty does not apply to %s", inv.Command)
 	case g.Push && inv.Command != "deploy" && inv.Command != "setup" && inv.Command != "check":
@@ -207,6 +213,9 @@ func (c *command) hostCommand(ctx context.Context, conn deploy.Conn, h config.Ho
 			return err
 		}
 		fmt.Fprintf(out, "setup done: %s is ready for 'deploy %s'\n", c.env.Path, c.env.Name)
+		if c.g.GitRemote {
+			return c.gitRemote(ctx, conn, h, o, out)
+		}
 		return nil
 	case "revert":
 		res, err := deploy.Revert(ctx, conn, c.env, c.inv.N, o)

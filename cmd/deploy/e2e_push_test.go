@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -173,4 +174,48 @@ func (f *fixture) runArgs(args ...string) cliResult {
 	err := run(ctx, append([]string{"deploy"}, args...), strings.NewReader(""), &out, &errOut)
 	code := exitCode(ctx, err, &errOut)
 	return cliResult{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+// TestGitPush: setup --git-remote adds a git remote named after the env
+// and receive hooks on the server; `git push production main` (the real
+// git over the real ssh) runs the same deploy there, its output streamed
+// back by git, and a push of another branch is refused with current
+// untouched.
+func TestGitPush(t *testing.T) {
+	h := newLaptopHost(t, "source push")
+	r := h.mustRun("production", "setup", "--git-remote")
+	if !strings.Contains(r.stdout, "git push production main") {
+		t.Errorf("setup --git-remote did not say how to push:\n%s", r.stdout)
+	}
+	gitPush := func(args ...string) (string, error) {
+		cmd := exec.Command("git", append([]string{"-C", h.laptop, "push"}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "+
+			h.sshd.ClientKeyFile()+" -o UserKnownHostsFile="+h.sshd.KnownHostsFile())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	sha := h.commit("v2", true)
+	out, err := gitPush("production", "main")
+	if err != nil || !strings.Contains(out, "deployed "+sha[:7]) || !strings.Contains(out, "==> switch") {
+		t.Fatalf("git push production main: %v\n%s", err, out)
+	}
+	if got := h.currentSHA(); got != sha {
+		t.Fatalf("after git push, current runs %s, want %s", got, sha)
+	}
+	log, _ := os.ReadFile(filepath.Join(h.path, ".deploys"))
+	if !strings.Contains(string(log), "git push from 127.0.0.1") || !strings.Contains(string(log), "\tdeploy\tmain") {
+		t.Errorf(".deploys does not log the push's deploy:\n%s", log)
+	}
+
+	h.origin.git("-C", h.laptop, "checkout", "-q", "-b", "feature")
+	other := h.commit("v3-feature", false)
+	out, err = gitPush("production", "feature")
+	if err == nil || !strings.Contains(out, "deploys branch main only") {
+		t.Errorf("a push of another branch was not refused: %v\n%s", err, out)
+	}
+	if got := h.currentSHA(); got != sha {
+		t.Errorf("a refused push moved current to %s (the feature commit is %s)", got, other)
+	}
+	// a second setup --git-remote keeps the remote it made
+	h.mustRun("production", "setup", "--git-remote")
 }

@@ -232,6 +232,98 @@ cmd_upload() {
 	mark "done"
 }
 
+# cmd_githook installs `git push <env>` (setup --git-remote): this very
+# script ($deploy_script, as the bootstrap read it) and the deploy's
+# arguments (after --, NUL-ended) in <path>/.deploy/, the branch (ref=)
+# in .deploy/git-push.branch, and pre-receive and post-receive hooks in
+# repo/hooks that read them. The hooks are fixed text: every value stays
+# in the data files, never in shell text.
+cmd_githook() {
+	step githook
+	[ -f "$P/repo/HEAD" ] || fail "no git repository at $P/repo: run setup first"
+	[ -n "$REF" ] || fail "githook needs ref=<branch>"
+	git check-ref-format "refs/heads/$REF" || fail "'$REF' is not a branch name"
+	local d="$P/.deploy" h
+	mkdir -p -- "$d" "$P/repo/hooks" || fail "cannot create $d"
+	# shellcheck disable=SC2154 # deploy_script: set by the bootstrap (script.Bootstrap)
+	printf '%s' "$deploy_script" >"$d/script.tmp" && mv -f -- "$d/script.tmp" "$d/script" || fail "cannot write $d/script"
+	printf '%s\0' ${REST[@]+"${REST[@]}"} >"$d/git-push.args" || fail "cannot write $d/git-push.args"
+	printf '%s\n' "$REF" >"$d/git-push.branch" || fail "cannot write $d/git-push.branch"
+	for h in pre-receive post-receive; do
+		"githook_$h" >"$P/repo/hooks/$h.tmp" && chmod 755 "$P/repo/hooks/$h.tmp" &&
+			mv -f -- "$P/repo/hooks/$h.tmp" "$P/repo/hooks/$h" || fail "cannot write $P/repo/hooks/$h"
+	done
+	echo "git push: a push to $REF in $P/repo deploys it; other branches are refused"
+	mark "done"
+}
+
+githook_pre-receive() {
+	cat <<'HOOK'
+#!/usr/bin/env bash
+# Installed by `deploy <env> setup --git-remote`: only the env's branch
+# (../../.deploy/git-push.branch) may be pushed here, and never deleted.
+set -u
+d=$(cd -- "$(dirname -- "$0")/../.." && pwd)/.deploy
+branch=$(cat -- "$d/git-push.branch")
+while read -r _ new ref; do
+	if [ "$ref" != "refs/heads/$branch" ]; then
+		echo "deploy: this remote deploys branch $branch only: ${ref#refs/heads/} is refused (to deploy it: git push <remote> ${ref#refs/heads/}:$branch)"
+		exit 1
+	fi
+	if [ "$new" = 0000000000000000000000000000000000000000 ]; then
+		echo "deploy: deleting $branch here is refused"
+		exit 1
+	fi
+done
+HOOK
+}
+
+githook_post-receive() {
+	cat <<'HOOK'
+#!/usr/bin/env bash
+# Installed by `deploy <env> setup --git-remote`: a push to the env's
+# branch deploys the pushed commit with the same script as `deploy <env>`
+# (lock, release, build, switch, health gate, log, revert on a failed
+# gate). Its values are in ../../.deploy (script, git-push.args,
+# git-push.branch). git ignores this hook's exit status: the push
+# succeeds whatever the deploy does, and the last line says how it ended.
+set -u
+d=$(cd -- "$(dirname -- "$0")/../.." && pwd)/.deploy
+branch=$(cat -- "$d/git-push.branch")
+sha=''
+while read -r _ new ref; do
+	if [ "$ref" = "refs/heads/$branch" ] && [ "$new" != 0000000000000000000000000000000000000000 ]; then
+		sha=$new
+	fi
+done
+[ -n "$sha" ] || exit 0
+unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+mapfile -d '' args <"$d/git-push.args"
+from=${SSH_CLIENT:-local}
+printf 'switch
+' |
+	bash -c 'deploy_script=$(cat -- "$1") && shift && eval "$deploy_script"' deploy-remote "$d/script" 		deploy "${args[@]}" "sha=$sha" "ref=$branch" "who=git push from ${from%% *}" 2>&1 |
+	while IFS= read -r line; do
+		case $line in
+		'@@deploy step '*) printf '==> %s
+' "${line#@@deploy step }" ;;
+		'@@deploy fail '*) printf 'deploy failed: %s
+' "${line#@@deploy fail }" ;;
+		'@@deploy '*) ;;
+		*) printf '%s
+' "$line" ;;
+		esac
+	done
+rc=${PIPESTATUS[1]}
+if [ "$rc" = 0 ]; then
+	echo "deployed ${sha:0:7} ($branch)"
+else
+	echo "deploy of ${sha:0:7} FAILED (status $rc): the lines above say where; current is unchanged or was put back"
+fi
+exit "$rc"
+HOOK
+}
+
 # precheck_ref refuses, before the lock is taken and before anything on
 # the server changes, a branch or tag name that the origin does not have
 # (git ls-remote). A sha is looked up in the mirror after the fetch; an
@@ -505,6 +597,7 @@ status) cmd_status ;;
 check) cmd_check ;;
 haves) cmd_haves ;;
 stage) cmd_stage ;;
+githook) cmd_githook ;;
 upload) cmd_upload ;;
 receive) cmd_receive ;;
 *) STEP=args; fail "unknown command '$CMD'" ;;
