@@ -59,19 +59,33 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 func planSteps(env *config.Env, o Options) []PlanStep {
 	ref, _ := config.NormalizeRef(firstSet(o.Ref, env.Ref)) // checked by deployArgs
 	var steps []PlanStep
-	if ref != "" && !config.IsSHA(ref) {
-		steps = append(steps, PlanStep{"ref", "check that " + ref + " is a branch or tag of " + env.Repo + " (git ls-remote); refuse before the lock if not"})
-	}
 	lock := "take " + env.Path + "/.deploy.lock (fail if held)"
 	if o.Wait {
 		lock = "take " + env.Path + "/.deploy.lock (wait while held)"
 	}
-	steps = append(steps,
-		PlanStep{"lock", lock},
-		PlanStep{"fetch", "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed)"},
-		PlanStep{"resolve", "resolve " + firstSet(ref, "the origin's default branch") + " to a commit"},
-		PlanStep{"checkout", "check it out into a new " + env.Path + "/releases/<time>-<sha>"},
-	)
+	switch {
+	case o.Push != nil:
+		steps = append(steps,
+			PlanStep{"push", "send " + env.Path + "/repo the git objects of " + ShortSHA(o.Push.Commit.SHA) + " it lacks, over this connection (the server never reaches the origin)"},
+			PlanStep{"lock", lock},
+			PlanStep{"checkout", "check " + ShortSHA(o.Push.Commit.SHA) + " out into a new " + env.Path + "/releases/<time>-<sha>"})
+	case o.Artifact != nil:
+		steps = append(steps,
+			PlanStep{"build local", "on this laptop, once for every host: " + env.BuildCommand + " in a clean checkout of " + ShortSHA(o.Artifact.SHA)},
+			PlanStep{"upload", "send the artifact's files (" + strings.Join(firstList(env.Artifact, "dist/"), " ") + ") that the current release lacks; the server copies the unchanged ones"},
+			PlanStep{"lock", lock},
+			PlanStep{"checkout", "move the upload into a new " + env.Path + "/releases/<time>-<sha>"})
+	default:
+		if ref != "" && !config.IsSHA(ref) {
+			steps = append(steps, PlanStep{"ref", "check that " + ref + " is a branch or tag of " + env.Repo + " (git ls-remote); refuse before the lock if not"})
+		}
+		steps = append(steps,
+			PlanStep{"lock", lock},
+			PlanStep{"fetch", "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed)"},
+			PlanStep{"resolve", "resolve " + firstSet(ref, "the origin's default branch") + " to a commit"},
+			PlanStep{"checkout", "check it out into a new " + env.Path + "/releases/<time>-<sha>"},
+		)
+	}
 	if len(env.Shared) > 0 {
 		steps = append(steps, PlanStep{"shared", sharedText(env)})
 	}
@@ -156,4 +170,11 @@ func buildNote(env *config.Env) string {
 		return " (build auto is set, but an explicit pre-deploy wins: no stack detection)"
 	}
 	return ""
+}
+
+func firstList(l []string, def ...string) []string {
+	if len(l) > 0 {
+		return l
+	}
+	return def
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -123,6 +124,13 @@ type Release struct {
 // nothing is deployed yet.
 func Current(ctx context.Context, conn Conn, env *config.Env, o Options) (Release, error) {
 	return release(ctx, conn, env, o, "curr")
+}
+
+// NothingDeployed reports whether err is Current's (or Previous's) answer
+// that nothing is deployed on the host yet.
+func NothingDeployed(err error) bool {
+	var se *StepError
+	return errors.As(err, &se) && strings.HasPrefix(se.Message, "nothing is deployed yet")
 }
 
 // Previous returns the release `revert 1` would go back to (the server

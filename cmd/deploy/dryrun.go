@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/gitsource"
 	"github.com/deploytool/deploy/deploy/script"
 	"github.com/deploytool/deploy/internal/hint"
 )
@@ -27,6 +29,19 @@ type dryRunHost struct {
 // between what each host runs and what would ship. It only reads: the
 // current release with deploy.Current, the commits from the local clone.
 func (c *command) dryRun(ctx context.Context) error {
+	if c.env.Source == "push" || c.env.Build == "local" {
+		// resolved in the local clone, as the deploy would; nothing is
+		// built or sent
+		p, err := c.pushSource()
+		if err != nil {
+			return err
+		}
+		if c.env.Source == "push" {
+			c.push = p
+		} else {
+			c.artifact = &deploy.Artifact{SHA: p.Commit.SHA, Ref: cmp.Or(p.Commit.Ref, p.Commit.Branch, p.Commit.SHA)}
+		}
+	}
 	plan, err := deploy.PlanDeploy(c.env, c.options(config.Host{}, nil))
 	if err != nil {
 		return err
@@ -36,6 +51,9 @@ func (c *command) dryRun(ctx context.Context) error {
 		hosts[i].host = h.String()
 		hosts[i].err = c.withConn(ctx, h, func(conn deploy.Conn) error {
 			rel, err := deploy.Current(ctx, conn, c.env, c.options(h, nil))
+			if deploy.NothingDeployed(err) {
+				return nil // a first deploy
+			}
 			hosts[i].current = rel
 			return err
 		})
@@ -82,6 +100,10 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 		fmt.Fprintf(w, "would deploy: %s (resolved on each server at fetch time)\n", name)
 		return shipTarget{note: why}
 	}
+	if local := firstShipped(c.push, c.artifact); local != "" {
+		fmt.Fprintf(w, "would deploy: %s = %s (this clone's commit, shipped from here)\n", cmp.Or(ref, "the branch checked out"), deploy.ShortSHA(local))
+		return shipTarget{sha: local, log: changelog(repo, local)}
+	}
 	sha, err := repo.Resolve(ref)
 	if err != nil {
 		fmt.Fprintf(w, "would deploy: %s (resolved on each server at fetch time)\n", name)
@@ -93,7 +115,24 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 			fmt.Fprintf(w, "warning: %s: a deploy would refuse without --force\n", p)
 		}
 	}
-	return shipTarget{sha: sha, log: func(from string) ([]string, error) {
+	return shipTarget{sha: sha, log: changelog(repo, sha)}
+}
+
+// firstShipped is the commit a push or build local deploy ships ("" for
+// a fetch deploy).
+func firstShipped(p *deploy.Push, a *deploy.Artifact) string {
+	switch {
+	case p != nil:
+		return p.Commit.SHA
+	case a != nil:
+		return a.SHA
+	}
+	return ""
+}
+
+// changelog lists the commits from a host's commit to sha, newest first.
+func changelog(repo *gitsource.Repo, sha string) func(from string) ([]string, error) {
+	return func(from string) ([]string, error) {
 		commits, err := repo.Log(from, sha, changelogMax)
 		if err != nil {
 			return nil, err
@@ -103,7 +142,7 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 			lines[i] = fmt.Sprintf("%s %s (%s)", cm.Short, cm.Subject, cm.Author)
 		}
 		return lines, nil
-	}}
+	}
 }
 
 func (c *command) writeHostChangelog(w io.Writer, h dryRunHost, t shipTarget) {

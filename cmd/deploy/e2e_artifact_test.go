@@ -90,6 +90,10 @@ func TestBuildLocal(t *testing.T) {
 	h.mustRun("production", "setup")
 
 	first := h.goAppCommit("app v1", "blue")
+	dry := h.mustRun("production", "--dry-run")
+	if !strings.Contains(dry.stdout, "in a clean checkout of "+first[:7]) || strings.Contains(dry.stdout, "build local: mkdir") {
+		t.Errorf("the dry run should plan the local build of %s without running it:\n%s", first[:7], dry.stdout)
+	}
 	writeFile(t, filepath.Join(h.laptop, "main.go"), "package main\n\nfunc main() { println(\"uncommitted\") }\n")
 	r := h.mustRun("production")
 	if files, _, reused := uploaded(t, r.stdout); files != 201 || reused != 0 {

@@ -104,6 +104,10 @@ func TestSourcePush(t *testing.T) {
 		t.Fatalf("setup made no bare repository for the pushes: %v", err)
 	}
 	first := h.origin.git("-C", h.laptop, "rev-parse", "HEAD")
+	dry := h.mustRun("production", "--dry-run")
+	if !strings.Contains(dry.stdout, "= "+first[:7]+" (this clone's commit, shipped from here)") || !strings.Contains(dry.stdout, "the git objects of "+first[:7]) {
+		t.Errorf("the dry run does not say that the laptop's %s is pushed:\n%s", first[:7], dry.stdout)
+	}
 	r := h.mustRun("production")
 	objects, _ := sent(t, r.stdout)
 	if objects != 3 { // commit, tree, VERSION's blob
