@@ -3,10 +3,8 @@ package deploy
 import (
 	"archive/tar"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,12 +13,9 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/gitsource"
-	"github.com/deploytool/deploy/deploy/script"
 )
 
 // LocalBuild is what `build local` runs on the laptop (BuildLocal).
@@ -281,79 +276,31 @@ func (u Uploaded) String() string {
 	return fmt.Sprintf("upload: sent %d files (%d bytes), %d unchanged files copied on the server from the current release", u.Files, u.Bytes, u.Reused)
 }
 
-// uploadArtifact stages o.Artifact on the host behind conn in two short
-// remote commands before the deploy's own: stage (the manifest; the
-// server copies the files its current release has with the same hash and
-// answers which it needs), then upload (a tar of those files, every
-// directory and symlink). It returns the staged upload's name for the
-// deploy. Nothing outside <path>/.staging changes, so a failure here
-// leaves every release as it was.
-func uploadArtifact(ctx context.Context, conn Conn, env *config.Env, o Options) (string, Uploaded, error) {
-	a := o.Artifact
-	name, err := uploadName(a.SHA)
+// sendTar answers the script's needs (upload step): a tar of the
+// manifest's files the server asked for (need, by index), every directory
+// and symlink, into a temp file to learn its size, then "tar <bytes>" and
+// the tar on the control channel.
+func (r *Rollout) sendTar(need map[int]bool, reused int) error {
+	f, err := os.CreateTemp("", "deploy-upload-")
 	if err != nil {
-		return "", Uploaded{}, err
+		return err
 	}
-	args, err := baseArgs(env, o)
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, files, err := r.o.Artifact.writeTar(f, need)
 	if err != nil {
-		return "", Uploaded{}, err
+		return err
 	}
-	args = append(args, script.Arg("upload", name))
-	quiet := o
-	quiet.OnStep = nil
-	need := map[int]bool{}
-	reused := 0
-	s, err := startSessionInput(ctx, conn, "stage", args, quiet.Stdout, func(ev script.Message) {
-		switch {
-		case ev.Kind == script.KindNeed:
-			if n, err := strconv.Atoi(ev.Field(0)); err == nil {
-				need[n-1] = true
-			}
-		case ev.Is(script.InfoReused):
-			reused, _ = strconv.Atoi(ev.Field(1))
-		}
-	}, 0, strings.NewReader(a.manifest()))
-	if err != nil {
-		return "", Uploaded{}, err
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
 	}
-	if err := s.wait(); err != nil {
-		return "", Uploaded{}, hostErr(o.Host, err)
+	if err := r.s.sendBlob("tar", f, n); err != nil {
+		return err
 	}
-	pr, pw := io.Pipe()
-	up := Uploaded{Reused: reused}
-	wrote := make(chan error, 1)
-	go func() {
-		n, files, err := a.writeTar(pw, need)
-		up.Bytes, up.Files = n, files
-		_ = pw.CloseWithError(err)
-		wrote <- err
-	}()
-	s, err = startSessionInput(ctx, conn, "upload", args, quiet.Stdout, nil, 0, pr)
-	if err != nil {
-		_ = pr.Close()
-		<-wrote
-		return "", Uploaded{}, err
-	}
-	err = s.wait()
-	_ = pr.CloseWithError(errors.New("the server's upload ended"))
-	werr := <-wrote
-	if err != nil {
-		return "", Uploaded{}, hostErr(o.Host, err)
-	}
-	if werr != nil {
-		return "", Uploaded{}, hostErr(o.Host, &StepError{Step: "upload", Message: werr.Error()})
-	}
-	return name, up, nil
-}
-
-// uploadName is a fresh name for a staged upload: the short sha and 8
-// random hex digits.
-func uploadName(sha string) (string, error) {
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return ShortSHA(sha) + "-" + hex.EncodeToString(b), nil
+	r.mu.Lock()
+	r.res.Uploaded = &Uploaded{Files: files, Reused: reused, Bytes: n}
+	r.mu.Unlock()
+	return nil
 }
 
 // writeTar writes every directory and symlink of the artifact and the

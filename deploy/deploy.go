@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,7 +75,9 @@ type Rollout struct {
 	prepared chan struct{}
 	gate     chan struct{}
 	once     [2]sync.Once
-	pre      []Step // client-side steps before the session (push)
+	haves    []string     // the mirror's ref tips (push)
+	need     map[int]bool // the manifest lines to send (build local)
+	shipErr  error        // why sending the pack or the upload failed
 }
 
 // Prepare starts a deploy of env on the host behind conn and returns when
@@ -89,47 +92,63 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 	}
 	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{})}
 	r.res.Host = o.Host
-	if o.Push != nil {
-		var sent Sent
-		err := timedStep(o, &r.pre, "push", func() (err error) {
-			sent, err = pushCommits(ctx, conn, env, o)
-			return err
-		})
-		if err != nil {
-			return nil, &Result{Host: o.Host, Steps: r.pre}, err
-		}
-		r.res.Pushed = &sent
-		if o.Stdout != nil {
-			fmt.Fprintln(o.Stdout, sent.String(o.Push.Commit.SHA))
-		}
-	}
-	if o.Artifact != nil {
-		var up Uploaded
-		var name string
-		err := timedStep(o, &r.pre, "upload", func() (err error) {
-			name, up, err = uploadArtifact(ctx, conn, env, o)
-			return err
-		})
-		if err != nil {
-			return nil, &Result{Host: o.Host, Steps: r.pre}, err
-		}
-		r.res.Uploaded = &up
-		args = append(args, script.Arg("upload", name))
-		if o.Stdout != nil {
-			fmt.Fprintln(o.Stdout, up.String())
-		}
-	}
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
 	r.s = s
+	if o.Artifact != nil {
+		manifest := o.Artifact.manifest()
+		go r.ship(func() error { return s.sendBlob("manifest", strings.NewReader(manifest), int64(len(manifest))) })
+	}
 	select {
 	case <-r.prepared:
+		r.printShipped()
 		return r, r.result(), nil
 	case <-s.done:
 		err := r.s.wait()
+		r.mu.Lock()
+		shipErr := r.shipErr
+		r.mu.Unlock()
+		if shipErr != nil {
+			err = shipErr // the cause: the server only saw the channel close
+		}
 		return nil, r.result(), r.wrap(err, "the server ended before the release was prepared")
+	}
+}
+
+// ship runs one step of sending what ships from the laptop (the pack, the
+// manifest, the tar) on the control channel. A failure is kept as the
+// deploy's error, and closing the channel makes the server stop before
+// anything changed.
+func (r *Rollout) ship(send func() error) {
+	if err := send(); err != nil {
+		step := "push"
+		if r.o.Artifact != nil {
+			step = "upload"
+		}
+		r.mu.Lock()
+		if r.shipErr == nil {
+			r.shipErr = &StepError{Step: step, Message: err.Error() + ": nothing was changed on the server"}
+		}
+		r.mu.Unlock()
+		r.s.closeControl()
+	}
+}
+
+// printShipped says what the push or the upload sent.
+func (r *Rollout) printShipped() {
+	r.mu.Lock()
+	pushed, uploaded := r.res.Pushed, r.res.Uploaded
+	r.mu.Unlock()
+	if r.o.Stdout == nil {
+		return
+	}
+	if pushed != nil {
+		fmt.Fprintln(r.o.Stdout, pushed.String(r.o.Push.Commit.SHA))
+	}
+	if uploaded != nil {
+		fmt.Fprintln(r.o.Stdout, uploaded.String())
 	}
 }
 
@@ -265,6 +284,15 @@ func (r *Rollout) onEvent(ev script.Message) {
 	defer r.mu.Unlock()
 	res := &r.res
 	switch ev.Kind {
+	case script.KindHave:
+		r.haves = append(r.haves, ev.Field(0))
+	case script.KindNeed:
+		if n, err := strconv.Atoi(ev.Field(0)); err == nil && n > 0 {
+			if r.need == nil {
+				r.need = map[int]bool{}
+			}
+			r.need[n-1] = true
+		}
 	case script.KindInfo:
 		r.onInfo(ev)
 	case script.KindPrepared:
@@ -308,6 +336,17 @@ func (r *Rollout) onInfo(ev script.Message) {
 		}
 	case script.InfoBuild, script.InfoDeps:
 		onBuildInfo(res, ev)
+	case script.InfoHaves:
+		if r.o.Push != nil {
+			haves := append([]string(nil), r.haves...)
+			go r.ship(func() error { return r.sendPack(haves) })
+		}
+	case script.InfoReused:
+		if r.o.Artifact != nil {
+			need := r.need
+			reused, _ := strconv.Atoi(ev.Field(1))
+			go r.ship(func() error { return r.sendTar(need, reused) })
+		}
 	}
 }
 
@@ -316,11 +355,8 @@ func (r *Rollout) result() *Result {
 	defer r.mu.Unlock()
 	res := r.res
 	if r.s != nil {
-		res.Steps = append(append([]Step(nil), r.pre...), r.s.finishSteps()...)
+		res.Steps = r.s.finishSteps()
 		res.Duration = time.Since(r.s.started)
-		for _, st := range r.pre {
-			res.Duration += st.Duration
-		}
 	}
 	return &res
 }

@@ -1,11 +1,9 @@
 package deploy
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
+	"os"
 
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/gitsource"
@@ -37,66 +35,39 @@ func (s Sent) String(sha string) string {
 	return fmt.Sprintf("push: sent %d objects (%d bytes) for %s", s.Objects, s.Bytes, ShortSHA(sha))
 }
 
-// pushCommits sends the host's mirror the objects it lacks over conn, in
-// two short remote commands before the deploy's own: haves (the mirror's
-// ref tips), then receive, which reads a pack of exactly the objects
-// reachable from the commit and from none of those tips
-// (git index-pack) and points the commit's ref at it. Nothing else on the
-// server changes, so a failure here leaves every release as it was.
-func pushCommits(ctx context.Context, conn Conn, env *config.Env, o Options) (Sent, error) {
-	p := o.Push
-	args, err := baseArgs(env, o)
-	if err != nil {
-		return Sent{}, err
-	}
-	quiet := o
-	quiet.OnStep = nil
-	var haves []string
-	err = runSimple(ctx, conn, "haves", args, quiet, func(ev script.Message) {
-		if ev.Kind == script.KindHave {
-			haves = append(haves, ev.Field(0))
-		}
-	})
-	if err != nil {
-		return Sent{}, err
-	}
+// sendPack answers the script's haves (push step): it packs exactly the
+// objects reachable from the commit and from none of the mirror's ref
+// tips, into a temp file to learn its size, and sends "pack <bytes>" and
+// the pack on the control channel.
+func (r *Rollout) sendPack(haves []string) error {
+	p := r.o.Push
 	pack, err := p.Repo.PackFor(p.Commit.SHA, haves)
 	if err != nil {
-		return Sent{}, hostErr(o.Host, &StepError{Step: "push", Message: err.Error()})
+		return err
 	}
-	args = append(args, script.Arg("sha", p.Commit.SHA), script.Arg("push-ref", p.Commit.ServerRef),
-		script.Arg("objects", fmt.Sprint(pack.Objects())))
-	var input io.Reader
-	pr, pw := io.Pipe()
-	wrote := make(chan error, 1)
-	var size int64
-	if pack.Objects() > 0 {
-		input = pr
-		go func() {
-			n, err := pack.WriteTo(pw)
-			size = n
-			_ = pw.CloseWithError(err)
-			wrote <- err
-		}()
-	} else {
-		wrote <- nil
-	}
-	s, err := startSessionInput(ctx, conn, "receive", args, quiet.Stdout, nil, 0, input)
+	f, err := os.CreateTemp("", "deploy-pack-")
 	if err != nil {
-		_ = pr.Close()
-		<-wrote
-		return Sent{}, err
+		return err
 	}
-	err = s.wait()
-	_ = pr.CloseWithError(errors.New("the server's receive ended")) // unblocks a writer the server stopped reading
-	werr := <-wrote
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := pack.WriteTo(f)
 	if err != nil {
-		return Sent{}, hostErr(o.Host, err)
+		return err
 	}
-	if werr != nil {
-		return Sent{}, hostErr(o.Host, &StepError{Step: "push", Message: werr.Error()})
+	if pack.Objects() == 0 {
+		n = 0 // the mirror has it all: send an empty pack
 	}
-	return Sent{Objects: pack.Objects(), Bytes: size}, nil
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := r.s.sendBlob("pack", io.LimitReader(f, n), n); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.res.Pushed = &Sent{Objects: pack.Objects(), Bytes: n}
+	r.mu.Unlock()
+	return nil
 }
 
 // pushArgs returns a push deploy's own script arguments: the commit sent
@@ -113,17 +84,5 @@ func pushArgs(p *Push) ([]string, error) {
 	if err := config.CheckRef(ref); err != nil {
 		return nil, err
 	}
-	return []string{script.Arg("sha", p.Commit.SHA), script.Arg("ref", ref)}, nil
-}
-
-// timedStep runs fn as a client-side step named name: reported through
-// OnStep, timed into steps.
-func timedStep(o Options, steps *[]Step, name string, fn func() error) error {
-	if o.OnStep != nil {
-		o.OnStep(name)
-	}
-	start := time.Now()
-	err := fn()
-	*steps = append(*steps, Step{Name: name, Duration: time.Since(start)})
-	return err
+	return []string{script.Arg("sha", p.Commit.SHA), script.Arg("ref", ref), script.Arg("push-ref", p.Commit.ServerRef)}, nil
 }

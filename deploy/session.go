@@ -41,6 +41,7 @@ type session struct {
 
 	ctrlR     *io.PipeReader
 	ctrlW     *io.PipeWriter
+	sendMu    sync.Mutex // one control line or blob at a time
 	closeOnce sync.Once
 	// detached is closed once the switch was asked for: from then on ctx
 	// ending no longer aborts the script, which finishes the restart, the
@@ -123,8 +124,25 @@ func (s *session) detach() { s.detachOnce.Do(func() { close(s.detached) }) }
 // send writes one control line to the script. It fails when the script
 // has already ended.
 func (s *session) send(word string) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	_, err := io.WriteString(s.ctrlW, word+"\n")
 	return err
+}
+
+// sendBlob writes "<word> <n>" and then the n bytes of r on the control
+// channel (the script's read_blob), with no control line in between.
+func (s *session) sendBlob(word string, r io.Reader, n int64) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if _, err := fmt.Fprintf(s.ctrlW, "%s %d\n", word, n); err != nil {
+		return err
+	}
+	got, err := io.CopyN(s.ctrlW, r, n)
+	if err != nil {
+		return fmt.Errorf("send the %s (%d of %d bytes): %w", word, got, n, err)
+	}
+	return nil
 }
 
 func (s *session) closeControl() {

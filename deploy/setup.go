@@ -44,7 +44,7 @@ func setupArgs(env *config.Env, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if env.Repo != "" || env.Source != "push" {
+	if env.Repo != "" || (env.Source != "push" && env.Build != "local") {
 		if err := config.CheckRepo(env.Repo); err != nil {
 			return nil, fmt.Errorf("env %s: %w", env.Name, err)
 		}

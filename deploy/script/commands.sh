@@ -36,6 +36,11 @@ cmd_setup() {
 }
 
 cmd_deploy() {
+	# what ships from the laptop comes first on the control channel
+	case $SOURCE in
+	push) receive_push ;;
+	artifact) receive_artifact ;;
+	esac
 	watch_control
 	[ -n "$SOURCE" ] || precheck_ref
 	lock deploy
@@ -44,20 +49,16 @@ cmd_deploy() {
 	mark "info old ${OLD:--} ${OLD_SHA:--}"
 	STATE=preparing
 	if [ "$SOURCE" = push ]; then
-		# the laptop pushed the commit (cmd_receive) before this command
+		# receive_push (or the git push hook) brought the commit
 		step resolve
 		[ -n "$SHA_ARG" ] || { STATE=locked; fail "source push needs sha=<commit>: the laptop's deploy and this script disagree"; }
 		git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null ||
 			{ STATE=locked; fail "commit $SHA_ARG is not in $P/repo (the push did not arrive?): nothing was changed; deploy again"; }
 		SHA=$SHA_ARG
 	elif [ "$SOURCE" = artifact ]; then
-		# the laptop built it and staged it (cmd_stage, cmd_upload)
+		# receive_artifact staged it
 		step resolve
-		if [ -z "$SHA_ARG" ] || [ -z "$UPLOAD" ]; then
-			STATE=locked
-			fail "source artifact needs sha= and upload=: the laptop's deploy and this script disagree"
-		fi
-		[ -d "$P/.staging/$UPLOAD" ] || { STATE=locked; fail "no staged upload $UPLOAD under $P/.staging: nothing was changed; deploy again"; }
+		[ -n "$SHA_ARG" ] || { STATE=locked; fail "source artifact needs sha=: the laptop's deploy and this script disagree"; }
 		SHA=$SHA_ARG
 	else
 		fetch_and_resolve
@@ -67,8 +68,7 @@ cmd_deploy() {
 	mark "info new $REL $SHA"
 	if [ "$SOURCE" = artifact ]; then
 		rmdir -- "$P/releases/$REL" || fail "cannot replace releases/$REL with the staged upload"
-		mv -T -- "$P/.staging/$UPLOAD" "$P/releases/$REL" || fail "cannot move the staged upload into releases/$REL"
-		rm -f -- "$P/.staging/$UPLOAD".*
+		mv -T -- "$STAGED" "$P/releases/$REL" || fail "cannot move the staged upload into releases/$REL"
 	else
 		git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
 	fi
@@ -140,57 +140,74 @@ fetch_and_resolve() {
 	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
 }
 
-# cmd_haves lists the commits (and tags) the mirror has, one "have <sha>"
-# line per distinct ref tip: the laptop packs only what lies beyond them.
-cmd_haves() {
-	step haves
-	[ -f "$P/repo/HEAD" ] || fail "no git repository at $P/repo: run 'deploy ${D_ENV:-<env>} setup' first"
-	local h
-	while IFS= read -r h; do
-		mark "have $h"
-	done < <(git_ for-each-ref --format='%(objectname)' | sort -u)
-	mark "done"
+# read_blob WHAT FILE reads, from the control channel (fd 3), a line
+# "<WHAT> <bytes>" and then exactly that many bytes into FILE (head -c
+# never reads past them, so the channel stays in step for the decisions
+# that follow). A laptop that dies midway leaves FILE short: an error.
+read_blob() {
+	local word n
+	IFS=' ' read -r word n <&3 || fail "the laptop closed the connection before sending the $1: nothing was changed"
+	[ "$word" = "$1" ] && [[ $n =~ ^[0-9]+$ ]] || fail "expected '$1 <bytes>' from the laptop, got '${word:0:20}': the laptop's deploy and this script disagree"
+	if ((n > 0)); then
+		head -c "$n" <&3 >"$2" || fail "cannot write the $1 under $P (full disk?)"
+	else
+		: >"$2"
+	fi
+	[ "$(stat -c %s -- "$2")" = "$n" ] || fail "the $1 arrived short (the connection was cut): nothing was changed"
 }
 
-# cmd_receive stores the pack that follows the script on stdin (fd 3) (objects=N
-# objects, none when 0) into the mirror and points push-ref at sha=, so
-# that the commit stays reachable and counts as a have next time. It
-# changes no release and takes no lock: adding objects is safe next to a
-# running deploy, and update-ref is atomic.
-cmd_receive() {
-	step receive
+# receive_push (source push, push-ref= given): lists the mirror's ref tips
+# as "have <sha>" lines, then "info haves <n>", and reads the pack of what
+# lies beyond them ("pack <bytes>" + a git pack) into the mirror with git
+# index-pack, then points push-ref at sha=, so that the commit stays
+# reachable and counts as a have next time. It runs before the lock:
+# adding objects is safe next to another deploy, and update-ref is
+# atomic. The git push hook gives no push-ref: its commit is there.
+receive_push() {
+	[ -n "$PUSH_REF" ] || return 0
+	step push
 	[ -f "$P/repo/HEAD" ] || fail "no git repository at $P/repo: run 'deploy ${D_ENV:-<env>} setup' first"
-	[ -n "$SHA_ARG" ] || fail "receive needs sha=<commit>"
 	case $PUSH_REF in
 	refs/heads/?* | refs/tags/?* | refs/deploy/pushed) ;;
 	*) fail "push-ref '$PUSH_REF' is not refs/heads/…, refs/tags/… or refs/deploy/pushed" ;;
 	esac
 	git check-ref-format "$PUSH_REF" || fail "push-ref '$PUSH_REF' is not a valid ref name"
-	if [ "${OBJECTS:-1}" != 0 ]; then
-		git_ index-pack --stdin --fix-thin <&3 >/dev/null || fail "git index-pack failed (status $?): the pack did not arrive whole; nothing was changed"
+	local h n=0 pack
+	while IFS= read -r h; do
+		mark "have $h"
+		n=$((n + 1))
+	done < <(git_ for-each-ref --format='%(objectname)' | sort -u)
+	mark "info haves $n"
+	pack=$(mktemp "$P/repo/incoming.XXXXXX") || fail "cannot create a file in $P/repo"
+	TMPFILES+=("$pack")
+	read_blob pack "$pack"
+	if [ -s "$pack" ]; then
+		git_ index-pack --stdin --fix-thin <"$pack" >/dev/null || fail "git index-pack failed (status $?): nothing was changed"
 	fi
+	rm -f -- "$pack"
 	git_ cat-file -e "$SHA_ARG^{commit}" 2>/dev/null || fail "commit $SHA_ARG is not in $P/repo after the push"
 	git_ update-ref -- "$PUSH_REF" "$SHA_ARG" || fail "cannot point $PUSH_REF at $SHA_ARG in $P/repo"
-	mark "done"
 }
 
-# cmd_stage starts an artifact upload (build local): it reads the manifest
-# that follows the script on stdin (fd 3), one regular file per line,
-# "<sha256>\t<mode>\t<size>\t<path>", and makes <path>/.staging/<upload>
-# with every file whose copy in the current release has the same path,
-# mode, size and sha256 (copied, never linked: no release can change
-# another's files). It answers "need <n>" for each manifest line n to
-# send. The files are hashed here, on the server: the laptop trusts no
-# record of what the server has.
-cmd_stage() {
-	step stage
-	[ -n "$UPLOAD" ] || fail "stage needs upload=<name>"
+# receive_artifact (build local): reads the manifest ("manifest <bytes>" +
+# one line per regular file, "<sha256>\t<mode>\t<size>\t<path>") and
+# stages the new release in <path>/.staging/<pid>: every file whose copy
+# in the current release has the same path, mode, size and sha256 is
+# copied from there (never linked: no release can change another's
+# files), hashed here on the server, since the laptop trusts no record of
+# what the server has. It answers "need <n>" for each manifest line n to
+# send, then "info reused <count>", and reads the tar of what it needs
+# ("tar <bytes>" + a tar: those files, every directory and symlink).
+# Sets STAGED.
+receive_artifact() {
+	step upload
 	[ -d "$P/releases" ] || fail "$P is not set up: run 'deploy ${D_ENV:-<env>} setup' first"
-	local dir="$P/.staging/$UPLOAD" cur
+	local dir="$P/.staging/$$" cur n
 	mkdir -p -- "$P/.staging" || fail "cannot create $P/.staging"
 	rm -rf -- "$dir" "$dir".*
+	TMPFILES+=("$dir" "$dir.manifest" "$dir.have" "$dir.reuse" "$dir.tar")
 	mkdir -- "$dir" || fail "cannot create $dir"
-	cat <&3 >"$dir.manifest" || fail "cannot write the manifest under $P/.staging (full disk?)"
+	read_blob manifest "$dir.manifest"
 	: >"$dir.have"
 	cur=$(current_id)
 	if [ -n "$cur" ] && [ -d "$P/releases/$cur" ]; then
@@ -200,7 +217,6 @@ cmd_stage() {
 			<(find . -type f -printf '%s\t%m\t%P\n') "$dir.manifest" | xargs -0 -r sha256sum --) >"$dir.have" ||
 			fail "cannot hash the current release's files"
 	fi
-	local n
 	: >"$dir.reuse"
 	while IFS= read -r n; do
 		mark "need $n"
@@ -212,24 +228,15 @@ cmd_stage() {
 		(cd -- "$P/releases/$cur" && tar -c --null -T "$dir.reuse" -f -) | tar -x -f - -C "$dir" ||
 			fail "cannot copy the unchanged files from the current release (full disk?)"
 	fi
-	mark "info reused $(tr -cd '\0' <"$dir.reuse" 2>/dev/null | wc -c)"
-	mark "done"
-}
-
-# cmd_upload unpacks the tar that follows the script on stdin (fd 3) into
-# the staged upload: the files cmd_stage asked for, every directory and
-# symlink. Then each file of the manifest must be there.
-cmd_upload() {
-	step upload
-	local dir="$P/.staging/$UPLOAD" p
-	if [ -z "$UPLOAD" ] || [ ! -d "$dir" ]; then
-		fail "no staged upload '$UPLOAD' under $P/.staging: deploy again"
-	fi
-	tar -x --no-same-owner -f - -C "$dir" <&3 || fail "tar could not unpack the upload (status $?): full disk, or the connection was cut"
-	while IFS=$'\t' read -r _ _ _ p; do
-		[ -f "$dir/$p" ] || fail "the upload lacks $p"
+	mark "info reused $(tr -cd '\0' <"$dir.reuse" | wc -c)"
+	read_blob tar "$dir.tar"
+	tar -x --no-same-owner -f "$dir.tar" -C "$dir" || fail "tar could not unpack the upload (status $?): full disk?"
+	rm -f -- "$dir.tar" "$dir.have" "$dir.reuse"
+	while IFS=$'\t' read -r _ _ _ n; do
+		[ -f "$dir/$n" ] || fail "the upload lacks $n"
 	done <"$dir.manifest"
-	mark "done"
+	rm -f -- "$dir.manifest"
+	STAGED=$dir
 }
 
 # cmd_githook installs `git push <env>` (setup --git-remote): this very
@@ -595,10 +602,6 @@ exec) cmd_exec ;;
 unlock) cmd_unlock ;;
 status) cmd_status ;;
 check) cmd_check ;;
-haves) cmd_haves ;;
-stage) cmd_stage ;;
 githook) cmd_githook ;;
-upload) cmd_upload ;;
-receive) cmd_receive ;;
 *) STEP=args; fail "unknown command '$CMD'" ;;
 esac

@@ -18,8 +18,8 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
-// healthcheck wait force no-test hold tty stamp build source sha push-ref
-// objects, and repeatable
+// healthcheck wait force no-test hold tty stamp build source sha push-ref,
+// and repeatable
 // shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
 // directory, when missing) and var=<NAME>=<value>. path is absolute, or
 // `~` / `~/dir` (a classic deploy.conf's `path ~/app`): the script replaces
@@ -45,15 +45,20 @@
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
-//	         With source=push there is no ls-remote and no fetch: the
-//	         laptop pushed sha= first (haves, receive) and the deploy
-//	         checks out that commit, logged under ref=.
-//	haves    "@@deploy have <sha>" for each distinct ref tip of the mirror
-//	         (source push: what the laptop need not send).
-//	receive  reads a git pack (objects=N objects; none when 0) from stdin
-//	         after the script into the mirror (git index-pack) and points
-//	         push-ref= (refs/heads/…, refs/tags/…, refs/deploy/pushed) at
-//	         sha=. No lock: it adds objects and moves one ref atomically.
+//	         source=push (with push-ref=): before the lock, "have <sha>"
+//	         for each ref tip of the mirror, "info haves <n>", then it
+//	         reads "pack <bytes>" and a git pack on the control channel
+//	         (git index-pack) and points push-ref at sha=; no ls-remote,
+//	         no fetch, and the release is sha=, logged under ref=.
+//	         source=artifact (build local): before the lock it reads
+//	         "manifest <bytes>" and the manifest, copies the files the
+//	         current release has with the same hash into a staging dir,
+//	         answers "need <n>" per manifest line to send and "info reused
+//	         <n>", reads "tar <bytes>" and the tar; the release is the
+//	         staging dir, with REVISION and no .git.
+//	githook  installs git push (setup --git-remote): the script and the
+//	         arguments after "--" in <path>/.deploy, pre-receive and
+//	         post-receive hooks in repo/hooks.
 //	revert   n=N: relink the release N successful deploys before current,
 //	         log `revert`, restart (and gate, reported). No fetch.
 //	list     "@@deploy current <id>" then the raw lines of .deploys.

@@ -18,7 +18,7 @@ CMD=${1:-}
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
 H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
 NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP='' BUILD=''
-SOURCE='' SHA_ARG='' PUSH_REF='' OBJECTS='' UPLOAD=''
+SOURCE='' SHA_ARG='' PUSH_REF='' STAGED='' TMPFILES=()
 SHARED=() SHARED_FILES=() VARS=() REST=()
 while (($#)); do
 	a=$1
@@ -53,8 +53,6 @@ while (($#)); do
 	source=*) SOURCE=${a#*=} ;;
 	sha=*) SHA_ARG=${a#*=} ;;
 	push-ref=*) PUSH_REF=${a#*=} ;;
-	objects=*) OBJECTS=${a#*=} ;;
-	upload=*) UPLOAD=${a#*=} ;;
 	*) mark "fail args unknown argument '${a%%=*}': the laptop's deploy and this script disagree"; exit 2 ;;
 	esac
 done
@@ -85,8 +83,8 @@ on_exit() {
 			mark "fail $STEP $ABORTED (exit status $rc)"
 		fi
 	fi
-	# an artifact deploy that ends before its checkout leaves no staged upload
-	[ "$CMD" = deploy ] && [ -n "$UPLOAD" ] && rm -rf -- "$P/.staging/$UPLOAD" "$P/.staging/$UPLOAD".*
+	# a pack or a staged upload that never became part of a release
+	((${#TMPFILES[@]})) && rm -rf -- "${TMPFILES[@]}"
 	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
 		[ -n "$REL" ] && [ "$(current_id)" != "$REL" ] && rm -rf -- "$P/releases/$REL"
 		log_event "${SHA:--}" "${REL:--}" failed "${REF:-HEAD}"
@@ -143,9 +141,7 @@ check_common() {
 	case $REF in -*) fail "ref '$REF' starts with '-'" ;; esac
 	case $BUILD in '' | auto | none) ;; *) fail "build '$BUILD' is not auto or none" ;; esac
 	case $SOURCE in '' | fetch | push | artifact) ;; *) fail "source '$SOURCE' is not fetch, push or artifact" ;; esac
-	[ -z "$UPLOAD" ] || [[ $UPLOAD =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || fail "upload '$UPLOAD' is not a plain name"
 	[ -z "$SHA_ARG" ] || [[ $SHA_ARG =~ ^[0-9a-f]{40}$ ]] || fail "sha '$SHA_ARG' is not a full commit id"
-	[ -z "$OBJECTS" ] || [[ $OBJECTS =~ ^[0-9]+$ ]] || fail "objects '$OBJECTS' is not a number"
 	case $PROCMON$HEALTHCHECK in *$'\n'* | *[[:space:]]*) fail "procmon or healthcheck contains whitespace" ;; esac
 	local kv p
 	for kv in ${VARS[@]+"${VARS[@]}"}; do

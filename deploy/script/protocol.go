@@ -53,11 +53,11 @@ const (
 	KindStatus Kind = "status"
 	// KindCheck: `check <item> ok|fail <detail>`.
 	KindCheck Kind = "check"
-	// KindHave: `have <sha>`: a ref tip of the server's mirror (haves,
-	// for source push).
+	// KindHave: `have <sha>`: a ref tip of the server's mirror (source
+	// push: the laptop sends only what lies beyond them).
 	KindHave Kind = "have"
 	// KindNeed: `need <n>`: the artifact manifest's line n is not in the
-	// current release: send it (stage, for build local).
+	// current release: send it (build local).
 	KindNeed Kind = "need"
 )
 
@@ -94,8 +94,12 @@ const (
 	InfoPrunedCache = "pruned-cache"
 	// InfoMirror: `info mirror exists` (setup).
 	InfoMirror = "mirror"
+	// InfoHaves: `info haves <n>`: the n `have` lines are all; the script
+	// now reads the pack (source push).
+	InfoHaves = "haves"
 	// InfoReused: `info reused <n>`: files of an artifact copied from the
-	// current release instead of sent (stage).
+	// current release instead of sent, after the `need` lines; the script
+	// now reads the tar (build local).
 	InfoReused = "reused"
 	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
 	// revert went back to did not pass its gate either.
@@ -109,7 +113,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
 )
 
 // Message is one protocol line, parsed.
