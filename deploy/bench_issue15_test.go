@@ -30,17 +30,36 @@ type benchHost struct {
 	srv    *sshtest.Server
 	target remote.Target
 	opts   remote.Options
+	// mount, when set, is where the host sees its own disk: deploy
+	// paths go under it.
+	mount string
 }
 
+// startBenchHost starts sshd for the user running the test, whose home
+// (and so its rc files, which run in every session) is this machine's.
 func startBenchHost(b *testing.B) *benchHost {
 	b.Helper()
-	srv := sshtest.Start(b, sshtest.Options{})
+	return newBenchHost(b, sshtest.Start(b, sshtest.Options{}), "")
+}
+
+// startCleanBenchHost starts sshd in its own mount namespace with an
+// empty home over the user's: a fresh server's shell, no rc files.
+func startCleanBenchHost(b *testing.B) *benchHost {
+	b.Helper()
+	mount := b.TempDir()
+	h := sshtest.StartHost(b, mount, sshtest.HostOptions{CleanHome: true})
+	return newBenchHost(b, h.Server, mount)
+}
+
+func newBenchHost(b *testing.B, srv *sshtest.Server, mount string) *benchHost {
+	b.Helper()
 	home := sshtest.FakeHome(b, "", srv)
 	b.Setenv("SSH_AUTH_SOCK", "")
 	return &benchHost{
 		srv:    srv,
 		target: remote.Target{Host: srv.Host(), Port: srv.Port(), User: srv.User()},
 		opts:   remote.Options{HomeDir: home},
+		mount:  mount,
 	}
 }
 
@@ -408,11 +427,12 @@ func ownKB(b *testing.B, dir, skip string) int64 {
 	return blocks * 512 / 1024
 }
 
-// noopPairs bounds BenchmarkNoopOverhead: at most this many pairs, and no
-// new pair once noopBudget has passed (at least three run).
+// noopPairs bounds each series of BenchmarkNoopOverhead: at most this
+// many pairs, and no new pair once noopBudget has passed (at least three
+// run).
 const (
 	noopPairs  = 10
-	noopBudget = 20 * time.Second
+	noopBudget = 12 * time.Second
 )
 
 // BenchmarkNoopOverhead measures what a deploy that changes nothing costs
@@ -425,13 +445,26 @@ const (
 // dial (ms-dial: ssh_config resolution, TCP, key exchange, auth), the
 // remote command until its first step (ms-script-start: the session, the
 // login shell, the script sent and read), and the steps (per-step medians
-// in the log).
+// in the log). Two series, each its own sshd:
+//
+//   - home=real: the login user's real home, as the other deploy
+//     benchmarks: on this machine root's ~/.bashrc runs pyenv init, which
+//     every SSH session pays, ssh true included;
+//   - home=clean: an empty home (a fresh server's shell, no rc files), in
+//     a mount namespace (root only; skipped otherwise).
 func BenchmarkNoopOverhead(b *testing.B) {
 	needTool(b, "ssh")
-	h := startBenchHost(b)
+	b.Run("home=real", func(b *testing.B) { benchNoop(b, startBenchHost(b)) })
+	b.Run("home=clean", func(b *testing.B) { benchNoop(b, startCleanBenchHost(b)) })
+}
+
+func benchNoop(b *testing.B, h *benchHost) {
 	o := newOrigin(b)
 	o.commit(nil)
 	s := newServer(b, o)
+	if h.mount != "" {
+		s.env.Path = filepath.Join(h.mount, "app")
+	}
 	s.env.Keep = 3
 	h.setup(b, s)
 	// Untimed: the first deploy, and a first ssh.
