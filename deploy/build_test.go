@@ -13,7 +13,7 @@ import (
 
 // needTool skips a test whose tool is missing, or fails it under
 // DEPLOY_REQUIRE_SSHD=1 (make test: every tool is required).
-func needTool(t *testing.T, name string) {
+func needTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {

@@ -14,15 +14,28 @@ const Bootstrap = `IFS= read -r -d "" deploy_script || { echo "deploy-remote: no
 // ProgramName is the script's $0 on the server, seen in `ps`.
 const ProgramName = "deploy-remote"
 
+// Bash starts every command line: bash, found through the login PATH,
+// with --norc when the login shell running the line is bash itself.
+//
+// sshd runs the line through the login shell, and Debian's bash reads
+// ~/.bashrc for every sshd command. The line being its only command, a
+// bash login shell execs our bash with SHLVL put back, so that bash saw
+// an sshd session too and read ~/.bashrc again: every deploy paid the
+// user's rc files (pyenv or nvm init, say) twice. With --norc it is read
+// once, by the login shell, and what it exported still reaches the script
+// and its hooks. Under another login shell (sh, dash, zsh), BASH_VERSION
+// is unset and our bash reads ~/.bashrc as before: the one read there is.
+const Bash = "bash ${BASH_VERSION:+--norc}"
+
 // Command returns the command line that runs the remote script's command
 // sub with args on the server, e.g.
 //
-//	bash -c '<Bootstrap>' deploy-remote 'deploy' 'path=/srv/app' …
+//	bash ${BASH_VERSION:+--norc} -c '<Bootstrap>' deploy-remote 'deploy' 'path=/srv/app' …
 //
 // Every word is single-quoted with Quote, so no value is ever read as shell
 // text by the login shell sshd starts. The line must be run with Stdin as
 // its standard input. An argument holding a NUL cannot be passed in argv and
-// is an error.
+// is an error. (Bash, the line's start, is the one piece of shell text.)
 func Command(sub string, args ...string) (string, error) {
 	words := append([]string{"bash", "-c", Bootstrap, ProgramName, sub}, args...)
 	var b strings.Builder
@@ -34,7 +47,7 @@ func Command(sub string, args ...string) (string, error) {
 			b.WriteByte(' ')
 		}
 		if i == 0 {
-			b.WriteString(w) // "bash": a plain word, found through the login PATH
+			b.WriteString(Bash) // shell text of ours, no value in it
 			continue
 		}
 		b.WriteString(Quote(w))

@@ -126,3 +126,38 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// TestCommandReadsBashrcOnce runs the command line as sshd does, through
+// each login shell installed, with SSH_CLIENT set and no SHLVL: Debian's
+// bash then reads ~/.bashrc. It must be read exactly once whatever the
+// login shell (a bash login shell used to exec a bash that read it
+// again), and what it exported must reach the script.
+func TestCommandReadsBashrcOnce(t *testing.T) {
+	t.Parallel()
+	line, err := Command("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shell := range []string{"bash", "sh", "dash", "zsh"} {
+		if _, err := exec.LookPath(shell); err != nil {
+			continue
+		}
+		home := t.TempDir()
+		reads := filepath.Join(home, "reads")
+		rc := "echo read >>" + Quote(reads) + "\nexport FROM_RC=yes\n"
+		if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte(rc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(shell, "-c", line)
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SSH_CLIENT=127.0.0.1 50000 22"}
+		cmd.Stdin = strings.NewReader(`printf '%s' "${FROM_RC:-unset}"` + "\x00")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", shell, err)
+		}
+		b, _ := os.ReadFile(reads)
+		if n := strings.Count(string(b), "read\n"); n != 1 || string(out) != "yes" {
+			t.Errorf("login shell %s: ~/.bashrc read %d times, FROM_RC %q in the script; want once, yes", shell, n, out)
+		}
+	}
+}

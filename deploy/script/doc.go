@@ -9,7 +9,7 @@
 // The client runs the line returned by Command through the login user's
 // shell (as sshd does):
 //
-//	bash -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
+//	bash ${BASH_VERSION:+--norc} -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
 //
 // with Stdin as standard input: the script text, a NUL, then the control
 // channel. The bootstrap reads up to the NUL and evals the text, so the
@@ -26,7 +26,8 @@
 // the leading ~ with $HOME as sshd set it (the login user's home), by
 // string operations, never eval. A deploy gets repo too:
 // when it differs from the mirror's origin the origin is updated (and the
-// script says so).
+// script says so). --norc when the login shell is bash: it read ~/.bashrc
+// already, and the script's bash must not read it again (see Bash).
 // Hook commands (pre-deploy …) are shell text by design: they run with
 // `bash -c "$cmd"` (`bash -lc` when shell=login). With tty=1 (needs_tty)
 // they run under util-linux script(1), which gives them a pseudo-terminal;
