@@ -170,3 +170,41 @@ func (h *laptopHost) previousRelease() string {
 	}
 	return rels[i-1]
 }
+
+// TestFleetBuildLocal: across three hosts the artifact is built once on
+// the laptop and uploaded to every host; each ends on the same release,
+// made of the artifact alone.
+func TestFleetBuildLocal(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "builds")
+	f, hosts := newFleetFixture(t, "build local", "build-command echo built >>"+counter+" && mkdir -p dist && cp VERSION dist/")
+	laptop := filepath.Join(t.TempDir(), "laptop")
+	f.origin.git("clone", "-q", f.origin.dir, laptop)
+	text, err := os.ReadFile(f.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.conf = filepath.Join(laptop, "deploy.conf")
+	writeFile(t, f.conf, string(text))
+	f.mustRun("production", "setup")
+	sha := f.origin.git("-C", laptop, "rev-parse", "HEAD")
+	out := f.mustRun("production").stdout
+	if b, _ := os.ReadFile(counter); string(b) != "built\n" {
+		t.Errorf("the build ran %d times for 3 hosts, want once", strings.Count(string(b), "built"))
+	}
+	if n := strings.Count(out, "upload: sent 1 files"); n != 3 {
+		t.Errorf("%d hosts say they got the one-file artifact, want 3:\n%s", n, out)
+	}
+	first := releaseOn(t, hosts[0])
+	for _, h := range hosts {
+		dir := filepath.Join(h.Root, "app", "releases", releaseOn(t, h))
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		rev, _ := os.ReadFile(filepath.Join(dir, "REVISION"))
+		if releaseOn(t, h) != first || strings.Join(names, " ") != "REVISION VERSION" || strings.TrimSpace(string(rev)) != sha {
+			t.Errorf("host %s: release %s holds %v at %q, want %s with REVISION VERSION at %s", h.Addr(), releaseOn(t, h), names, rev, first, sha)
+		}
+	}
+}
