@@ -94,10 +94,7 @@ func BuildLocal(ctx context.Context, b LocalBuild) (*Artifact, error) {
 	}
 	cmd := exec.CommandContext(ctx, "bash", "-c", b.Command)
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "REVISION="+b.SHA)
-	for _, kv := range sortedVars(b.Vars) {
-		cmd.Env = append(cmd.Env, kv)
-	}
+	cmd.Env = append(append(os.Environ(), "REVISION="+b.SHA), sortedVars(b.Vars)...)
 	out := b.Out
 	if out == nil {
 		out = io.Discard
