@@ -75,9 +75,10 @@ type Rollout struct {
 	prepared chan struct{}
 	gate     chan struct{}
 	once     [2]sync.Once
-	haves    []string     // the mirror's ref tips (push)
-	need     map[int]bool // the manifest lines to send (build local)
-	shipErr  error        // why sending the pack or the upload failed
+	haves    []string      // the mirror's ref tips (push)
+	need     map[int]bool  // the manifest lines to send (build local)
+	shipErr  error         // why sending the pack or the upload failed
+	started  chan struct{} // closed once s is set
 }
 
 // Prepare starts a deploy of env on the host behind conn and returns when
@@ -90,13 +91,14 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
-	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{})}
+	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{}), started: make(chan struct{})}
 	r.res.Host = o.Host
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
 	r.s = s
+	close(r.started)
 	if o.Artifact != nil {
 		manifest := o.Artifact.manifest()
 		go r.ship(func() error { return s.sendBlob("manifest", strings.NewReader(manifest), int64(len(manifest))) })
@@ -122,6 +124,7 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 // deploy's error, and closing the channel makes the server stop before
 // anything changed.
 func (r *Rollout) ship(send func() error) {
+	<-r.started // r.s is set: events can come before startSessionGrace returns
 	if err := send(); err != nil {
 		step := "push"
 		if r.o.Artifact != nil {
