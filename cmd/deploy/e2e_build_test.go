@@ -205,3 +205,41 @@ func TestE2EBuildAutoGo(t *testing.T) {
 		t.Errorf("current moved to %s after a failed build", f.current())
 	}
 }
+
+// msDevApp is msApp with ms as a devDependency: its build needs it, its
+// runtime does not.
+var msDevApp = map[string]string{
+	"package.json": strings.Replace(msApp["package.json"], `"dependencies"`, `"devDependencies"`, 1),
+	"package-lock.json": strings.Replace(strings.Replace(msApp["package-lock.json"],
+		`"version": "1.0.0", "dependencies"`, `"version": "1.0.0", "devDependencies"`, 1),
+		`"license": "MIT"`, `"dev": true, "license": "MIT"`, 1),
+}
+
+// TestE2EBuildAutoNodeDevDepsInProduction: with env NODE_ENV=production
+// (which makes npm leave devDependencies out), a build script that needs a
+// devDependency still builds: build auto installs them for the build and
+// prunes them after, as Heroku's buildpack does. Cold and warm (the cache
+// holds the full install; each release is pruned, the hard-linked
+// read-only files notwithstanding), as a non-root deploy user.
+func TestE2EBuildAutoNodeDevDepsInProduction(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	f.origin.commitFiles(msDevApp)
+	f.writeINI("build auto", "env NODE_ENV=production")
+	f.mustRun("production", "setup")
+	for i, want := range []string{"deps: no cached install", "node_modules reused from"} {
+		if i == 1 {
+			f.origin.commit()
+		}
+		r := f.mustRun("production")
+		wantOut(t, r, "build: node detected (package.json + package-lock.json + scripts.build + NODE_ENV=production): npm ci --no-audit --no-fund --include=dev, then npm run build, then npm prune --omit=dev",
+			want, "deps: devDependencies pruned after the build (NODE_ENV=production)")
+		if b, err := os.ReadFile(filepath.Join(f.path, "current", "built.txt")); err != nil || string(b) != "7200000\n" {
+			t.Errorf("deploy %d: the build's output is %q, %v: the devDependency was missing?", i+1, b, err)
+		}
+		if _, err := os.Stat(filepath.Join(f.path, "current", "node_modules", "ms")); err == nil {
+			t.Errorf("deploy %d: the devDependency ms is still in the release after the build", i+1)
+		}
+	}
+}

@@ -91,7 +91,19 @@ build_node() {
 		build=("$pm" run build)
 		why+=" + scripts.build"
 	fi
-	build_says node "$why" "${install[*]}${build[*]:+, then ${build[*]}}"
+	# NODE_ENV=production makes the installs leave out devDependencies, and
+	# builds need theirs (bundlers, compilers, type checkers): install them
+	# for the build and prune them after it, as Heroku's Node buildpack does.
+	local prune=()
+	if ((${#build[@]})) && [ "$(setting NODE_ENV '')" = production ]; then
+		case $pm in
+		npm) install+=(--include=dev) prune=(npm prune --omit=dev --no-audit --no-fund) ;;
+		yarn) install+=(--production=false) prune=(yarn install --frozen-lockfile --production=true --ignore-scripts --prefer-offline) ;;
+		pnpm) install+=(--prod=false) prune=(pnpm prune --prod) ;;
+		esac
+		why+=" + NODE_ENV=production"
+	fi
+	build_says node "$why" "${install[*]}${build[*]:+, then ${build[*]}}${prune[*]:+, then ${prune[*]}}"
 	if [ -z "$lock" ]; then
 		build_run node "${install[@]}"
 		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
@@ -100,6 +112,14 @@ build_node() {
 		deps_cached node node_modules "$lock" "node $(build_out node --version) NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
+	if ((${#prune[@]})); then
+		# npm rewrites its hidden lockfile in place, and with the hard-link
+		# cache the release's copy is a read-only link: remove it (npm
+		# makes a new one)
+		rm -f -- "$BUILD_REL/node_modules/.package-lock.json"
+		build_run node "${prune[@]}"
+		echo "deps: devDependencies pruned after the build (NODE_ENV=production)"
+	fi
 }
 
 build_python() {
