@@ -32,6 +32,8 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg wrk wrk
 	pkg unshare util-linux
 	pkg python3 python3
+	# build auto's Python test makes venvs: Debian's python3 lacks ensurepip without python3-venv
+	python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 	pkg node nodejs
 	pkg npm npm # build auto's Node tests run npm ci
 	pkg systemd-analyze systemd

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,5 +245,73 @@ func TestE2EBuildAutoNodeDevDepsInProduction(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(f.path, "current", "node_modules", "ms")); err == nil {
 			t.Errorf("deploy %d: the devDependency ms is still in the release after the build", i+1)
 		}
+	}
+}
+
+// writeWheel writes a pure-Python wheel of package name at version into
+// dir, as pip would build it (METADATA, WHEEL and a RECORD with hashes),
+// and returns its path: a package pip installs with no index.
+func writeWheel(t *testing.T, dir, name, version, code string) string {
+	t.Helper()
+	info := name + "-" + version + ".dist-info/"
+	files := []struct{ name, text string }{
+		{name + "/__init__.py", code},
+		{info + "METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n"},
+		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: deploy-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+	}
+	var record strings.Builder
+	for _, f := range files {
+		sum := sha256.Sum256([]byte(f.text))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.text))
+	}
+	record.WriteString(info + "RECORD,,\n")
+	files = append(files, struct{ name, text string }{info + "RECORD", record.String()})
+	path := filepath.Join(dir, name+"-"+version+"-py3-none-any.whl")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(out)
+	for _, f := range files {
+		w, err := zw.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(f.text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestE2EBuildAutoPythonOffline: a Python app with requirements.txt gets
+// its own venv in the release, with the requirement installed by the
+// venv's pip from what the test provides (a wheel in a find-links
+// directory, PIP_NO_INDEX=1 through the env key), through the real sshd.
+func TestE2EBuildAutoPythonOffline(t *testing.T) {
+	requireTool(t, "python3")
+	wheels := t.TempDir()
+	writeWheel(t, wheels, "tinypkg", "1.0", "VALUE = 42\n")
+	f := newFixture(t)
+	f.origin.commitFiles(map[string]string{
+		"requirements.txt": "tinypkg==1.0\n",
+		"app.py":           "import tinypkg\nprint('value', tinypkg.VALUE)\n",
+	})
+	f.writeINI("build auto", "env PIP_NO_INDEX=1", "env PIP_FIND_LINKS="+wheels)
+	f.mustRun("production", "setup")
+	r := f.mustRun("production")
+	wantOut(t, r, "build: python detected (requirements.txt): python3 -m venv .venv, then .venv/bin/pip install -r requirements.txt")
+	out := f.mustRun("production", "exec", ".venv/bin/python app.py")
+	if !strings.Contains(out.stdout, "value 42") {
+		t.Fatalf("the release's venv runs the app as %q", out.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(f.path, "releases", f.current(), ".venv", "pyvenv.cfg")); err != nil {
+		t.Errorf("the release has no venv of its own: %v", err)
 	}
 }
