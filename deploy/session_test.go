@@ -64,8 +64,8 @@ func TestSessionParsing(t *testing.T) {
 	if got := strings.Join(events, " "); got != "step step fail fail exit" {
 		t.Errorf("events = %q", got)
 	}
-	if !strings.HasPrefix(conn.stdin.String(), "# deploy-remote") || !strings.HasSuffix(conn.stdin.String(), "\x00") {
-		t.Errorf("stdin is not the script then a NUL")
+	if conn.stdin.String() != script.Frame(script.Script()) {
+		t.Errorf("stdin is not the framed script")
 	}
 	if steps := s.finishSteps(); len(steps) != 2 || steps[0].Name != "fetch" || steps[1].Name != "pre-deploy" {
 		t.Errorf("steps = %+v", steps)

@@ -2,14 +2,33 @@ package script
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
 // Bootstrap is the fixed program given to `bash -c` on the server. It reads
-// the script from stdin up to a NUL and evaluates it; the arguments that
-// follow on the command line become the script's "$@". Reading stops at the
-// NUL, so the rest of stdin stays open as the control channel.
-const Bootstrap = `IFS= read -r -d "" deploy_script || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
+// the framed script from stdin (see Frame: a line with its length in
+// bytes, then exactly that many bytes, with `head -c`, which never reads
+// past them) and evaluates it; the arguments that follow on the command
+// line become the script's "$@". The rest of stdin stays open as the
+// control channel. A script cut short (a dropped connection) lacks its
+// last line, EndMark, and is never run: exit 97.
+//
+// (bash's `read -d ''` up to a NUL, the first framing, reads a pipe one
+// byte per read(2): about 70 ms per remote command for the 60 KB script
+// on these machines, against one head process.)
+const Bootstrap = `IFS= read -r n && deploy_script=$(head -c "$n") && [ "${deploy_script##*$'\n'}" = "` + EndMark + `" ] || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
+
+// EndMark is the framed script's last line: the bootstrap runs a script
+// only when it arrived whole, up to this line.
+const EndMark = "#deploy-remote-end"
+
+// Frame returns text as the bootstrap reads it: its length in bytes on a
+// line, then text with EndMark as its last line.
+func Frame(text string) string {
+	body := text + "\n" + EndMark + "\n"
+	return strconv.Itoa(len(body)) + "\n" + body
+}
 
 // ProgramName is the script's $0 on the server, seen in `ps`.
 const ProgramName = "deploy-remote"

@@ -2,6 +2,7 @@ package script
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo := `printf '%s\0' "$0" "$@"` + "\x00"
+	echo := Frame(`printf '%s\0' "$0" "$@"`)
 	for _, shell := range []string{"sh", "bash"} {
 		if _, err := exec.LookPath(shell); err != nil {
 			continue
@@ -89,7 +90,7 @@ func TestQuote(t *testing.T) {
 }
 
 // TestStdinLeavesControlOpen checks that the bootstrap stops reading at the
-// NUL: what follows is still there for the script.
+// framed script's end: what follows is still there for the script.
 func TestStdinLeavesControlOpen(t *testing.T) {
 	t.Parallel()
 	line, err := Command("x")
@@ -98,7 +99,7 @@ func TestStdinLeavesControlOpen(t *testing.T) {
 	}
 	cmd := exec.Command("bash", "-c", line)
 	var stdin bytes.Buffer
-	stdin.WriteString("IFS= read -r l; printf 'got:%s' \"$l\"\x00switch\n")
+	stdin.WriteString(Frame("IFS= read -r l; printf 'got:%s' \"$l\"") + "switch\n")
 	cmd.Stdin = &stdin
 	out, err := cmd.Output()
 	if err != nil {
@@ -150,7 +151,7 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 		}
 		cmd := exec.Command(shell, "-c", line)
 		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SSH_CLIENT=127.0.0.1 50000 22"}
-		cmd.Stdin = strings.NewReader(`printf '%s' "${FROM_RC:-unset}"` + "\x00")
+		cmd.Stdin = strings.NewReader(Frame(`printf '%s' "${FROM_RC:-unset}"`))
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%s: %v", shell, err)
@@ -158,6 +159,31 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 		b, _ := os.ReadFile(reads)
 		if n := strings.Count(string(b), "read\n"); n != 1 || string(out) != "yes" {
 			t.Errorf("login shell %s: ~/.bashrc read %d times, FROM_RC %q in the script; want once, yes", shell, n, out)
+		}
+	}
+}
+
+// TestTruncatedScriptNeverRuns: a script cut short on the way (a dropped
+// connection mid-send) is not evaluated, not even its first part: the
+// bootstrap exits 97 and nothing ran.
+func TestTruncatedScriptNeverRuns(t *testing.T) {
+	t.Parallel()
+	line, err := Command("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	whole := Frame("touch " + Quote(marker) + "\necho rest")
+	for _, cut := range []int{1, len(whole) / 2, len(whole) - 2} {
+		cmd := exec.Command("bash", "-c", line)
+		cmd.Stdin = strings.NewReader(whole[:cut])
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 97 {
+			t.Errorf("cut at %d of %d: %v, want exit 97", cut, len(whole), err)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("cut at %d of %d: the partial script ran", cut, len(whole))
 		}
 	}
 }

@@ -11,8 +11,10 @@
 //
 //	bash ${BASH_VERSION:+--norc} -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
 //
-// with Stdin as standard input: the script text, a NUL, then the control
-// channel. The bootstrap reads up to the NUL and evals the text, so the
+// with Stdin as standard input: the script text, framed (its length on a
+// line, then the text ending in the line EndMark), then the control
+// channel. The bootstrap reads exactly the framed bytes (head -c) and
+// evals the text only when it arrived whole, so the
 // script itself never travels on the command line and stdin stays open
 // afterwards. Every word is single-quoted (Quote): a config value, ref or
 // path is only ever an element of "$@", never shell text. The script
@@ -124,7 +126,7 @@
 //
 // # Control channel
 //
-// After the NUL the client writes lines. deploy reads one decision in the
+// After the script the client writes lines. deploy reads one decision in the
 // background from the start: `switch` lets it switch after PREPARED,
 // anything else aborts there, and EOF (the client closed stdin, the
 // connection dropped, Ctrl-C) aborts at once, even mid-build: the running

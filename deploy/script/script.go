@@ -24,16 +24,20 @@ var (
 
 // Script returns the text of the remote script (lib.sh, release.sh,
 // gate.sh, build.sh, depcache.sh and commands.sh, in that order), the whole server side of deploy.
-func Script() string {
-	return libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
-}
+func Script() string { return script }
+
+// script and framed are computed once: every remote command sends them.
+var (
+	script = libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
+	framed = Frame(script)
+)
 
 // Stdin returns what the remote command line built by Command must read on
-// its stdin: the script, a NUL that ends it, then control, the channel on
+// its stdin: the script, framed (Frame), then control, the channel on
 // which the client later sends its decisions (see the package doc). When
-// control is nil the stream ends after the NUL.
+// control is nil the stream ends after the script.
 func Stdin(control io.Reader) io.Reader {
-	head := strings.NewReader(Script() + "\x00")
+	head := strings.NewReader(framed)
 	if control == nil {
 		return head
 	}
