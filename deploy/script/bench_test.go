@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkScriptRead measures what only the framing costs: bash reading
-// the real script from a pipe, the first way (read -d '' up to a NUL: one
+// the real script from a pipe, the first way (read -d ” up to a NUL: one
 // read(2) per byte on a pipe) against Frame and head -c, as alternated
 // pairs in one run. Neither evaluates the script.
 func BenchmarkScriptRead(b *testing.B) {
