@@ -14,7 +14,7 @@ import (
 // control channel. A script cut short (a dropped connection) lacks its
 // last line, EndMark, and is never run: exit 97.
 //
-// (bash's `read -d ”` up to a NUL, the first framing, reads a pipe one
+// (bash's read with an empty delimiter, up to a NUL, the first framing, reads a pipe one
 // byte per read(2): about 70 ms per remote command for the 60 KB script
 // on these machines, against one head process.)
 const Bootstrap = `IFS= read -r n && deploy_script=$(head -c "$n") && [ "${deploy_script##*$'\n'}" = "` + EndMark + `" ] || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; eval "$deploy_script"`
