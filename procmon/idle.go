@@ -8,9 +8,8 @@ import (
 // idleState is the loop's record of requests for workers = "0..N": the
 // pool's pick count at the last look, and since when it has not moved.
 type idleState struct {
-	picks   uint64
-	since   time.Time
-	wakeups int
+	picks uint64
+	since time.Time
 }
 
 // canIdle says whether the serving config lets every worker stop.
@@ -52,7 +51,7 @@ func (s *Supervisor) onWake() {
 	if s.cur == nil || len(s.cur.slots) != 0 || s.next != nil || s.stopping || !s.canIdle() {
 		return
 	}
-	s.idle.wakeups++
+	s.totals.Wakeups++
 	s.idle.picks, s.idle.since = s.proxy.Picks(), time.Now()
 	if _, err := s.scaleTo(1, ScaleFromAutoscale, "a request woke the idle app"); err != nil {
 		s.log.Error("wake: no worker started; held requests get 503", "err", err)

@@ -118,6 +118,11 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	res := ReloadResult{At: r.at, Duration: now.Sub(r.at), Trigger: r.trigger, Generation: r.gen, OK: ok, Error: reason}
 	r.last = res
 	r.count++
+	if ok {
+		s.totals.ReloadsServed++
+	} else {
+		s.totals.ReloadsAbandoned++
+	}
 	s.hbGuard.lastStart = now
 	// Status shows the verdict before a waiter hears it: a caller of
 	// `procmon reload --wait` that asks for status next must see the

@@ -85,6 +85,7 @@ type Supervisor struct {
 	autoscale     autoscaler
 	autoscaleTick *time.Ticker // workers = "MIN..MAX" only
 	idle          idleState
+	totals        Totals // Status.Totals but the proxy's counts
 }
 
 type reloadRequest struct {
