@@ -67,6 +67,7 @@ func (v *validator) build(fc *fileConfig) *Config {
 	v.heartbeat(fc, cfg)
 	v.log(fc, cfg)
 	v.proxy(&fc.Proxy, cfg)
+	v.metrics(fc.Metrics, cfg)
 	return cfg
 }
 
