@@ -129,6 +129,9 @@ func (s *Supervisor) onReady(ev readyEvent) {
 		return
 	}
 	w.state, w.ready = WorkerReady, true
+	if w.gen == s.cur {
+		s.idle.waking = false
+	}
 	sl := s.slotOf(w)
 	s.releaseReplaced(sl)
 	sl.backoff.beforeReady = 0

@@ -18,6 +18,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 	}
 	done, force := ctx.Done(), (<-chan struct{})(s.force)
 	for {
+		s.syncSocketWaker()
 		select {
 		case <-done:
 			done = nil
@@ -59,6 +60,8 @@ func (s *Supervisor) dispatch(ev any) {
 		s.onHeartbeat(ev)
 	case notifyMsg:
 		s.onNotify(ev)
+	case wakeCheck:
+		s.onWakeCheck(ev)
 	case serverDrainedEvent:
 		s.serverDrained = true
 		if s.cur != nil {
@@ -93,6 +96,7 @@ func (s *Supervisor) shutdown() {
 	if s.server == nil {
 		s.serverDrained = true
 		s.stopUnavailable()
+		s.stopSocketWaker() // before the listener closes: it polls its descriptor
 		if s.listenFile != nil {
 			s.listenFile.Close()
 			s.listenFile = nil
