@@ -42,7 +42,7 @@ func TestConnWatchCountsThePortsConnections(t *testing.T) {
 		{[]string{listener}, nil, 0, 0},
 		{[]string{listener, est, queued, other, client}, []string{v6}, 3, 3},
 		{[]string{listener, est, queued, other, client}, []string{v6}, 3, 3}, // the same ones: nothing new
-		{[]string{listener, timeWait}, nil, 0, 4},                             // the others closed; one in TIME_WAIT is new
+		{[]string{listener, timeWait}, nil, 0, 4},                            // the others closed; one in TIME_WAIT is new
 		{[]string{listener, timeWait}, nil, 0, 4},
 		{[]string{listener}, nil, 0, 4},
 	}

@@ -58,7 +58,7 @@ type parser struct {
 	fams   []Family
 	byName map[string]int
 	helped map[string]bool // families with their HELP line read
-	cur    string // the family whose samples are being read
+	cur    string          // the family whose samples are being read
 }
 
 func (p *parser) parseLine(s string) error {
