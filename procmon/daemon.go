@@ -185,6 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.sampler.Run(auxCtx)
 	}()
 	if d.metrics != nil {
+		d.logger.Info("metrics: GET /metrics in the Prometheus text format", "listen", d.metrics.Addr())
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
