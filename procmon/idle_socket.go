@@ -25,10 +25,12 @@ import (
 // that says why. Then procmon gives the socket back (once the stopped
 // workers are gone) and the next connection wakes the app again: a
 // broken release is tried at most once per two ready.timeouts, and it
-// does not crash-loop while nobody calls. procmon only ever changes the
-// socket's blocking mode (answering needs it non-blocking) while no
-// worker that could be accepting on it is alive, so a worker always
-// finds it as it was when the worker started.
+// does not crash-loop while nobody calls. Answering makes the socket
+// non-blocking (the mode is the socket's, shared with every worker);
+// procmon makes it blocking again, as workers get it at start, only once
+// the stopped workers are gone: a worker whose event loop made it
+// non-blocking must never find it blocking under it (its accept would
+// stop returning when asked to stop).
 
 // wakeFailedBody is procmon's 503 body after a failed wake (socket mode).
 const wakeFailedBody = "procmon: the idle app was woken for this connection, but no worker was ready within ready.timeout"
