@@ -85,9 +85,11 @@ func (s *Supervisor) onAutoscaleTick() {
 	}
 	ready, inflight := 0, int64(0)
 	for _, sl := range s.cur.slots {
-		if w := sl.w; w != nil && w.state == WorkerReady && w.backend != nil {
+		if w := sl.w; w != nil && w.state == WorkerReady {
 			ready++
-			inflight += w.backend.InFlight()
+			if w.backend != nil {
+				inflight += w.backend.InFlight()
+			}
 		}
 	}
 	if ready == 0 {
@@ -95,8 +97,8 @@ func (s *Supervisor) onAutoscaleTick() {
 		return
 	}
 	now := time.Now()
-	if s.canIdle() && s.checkIdle(now, inflight) {
-		return
+	if s.canIdle() && s.checkIdle(now, inflight) || s.proxy == nil {
+		return // socket mode: procmon sees connections, not the load
 	}
 	lo, hi := s.scale.bounds()
 	lo = max(lo, 1) // only idle_timeout stops the last worker
@@ -110,7 +112,8 @@ func (s *Supervisor) onAutoscaleTick() {
 }
 
 // armAutoscale starts, restarts or stops the sampling ticker to match
-// the serving config: it runs only for workers = "MIN..MAX".
+// the serving config: it runs only for workers = "MIN..MAX" (in socket
+// mode only for "0..N", and then only watches for idleness).
 func (s *Supervisor) armAutoscale(cfg *Config) {
 	if s.autoscaleTick != nil {
 		s.autoscaleTick.Stop()
@@ -118,8 +121,11 @@ func (s *Supervisor) armAutoscale(cfg *Config) {
 	}
 	s.autoscale = autoscaler{cfg: cfg.Scale, lastChange: s.autoscale.lastChange}
 	s.armWaker(cfg)
-	if cfg.WorkersMax > 0 && s.proxy != nil {
+	switch {
+	case cfg.WorkersMax > 0 && s.proxy != nil:
 		s.autoscaleTick = time.NewTicker(sampleEvery(cfg.Scale.Window))
+	case cfg.WorkersMax > 0 && cfg.Workers == 0 && s.listenFile != nil: // socket mode: only idle
+		s.autoscaleTick = time.NewTicker(sampleEvery(cfg.Scale.IdleTimeout))
 	}
 }
 

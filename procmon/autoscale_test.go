@@ -23,6 +23,9 @@ func TestWorkersRangeConfig(t *testing.T) {
 	if cfg, err := ParseConfig("app.toml", []byte(base+"workers = \"3..3\"\nmode = \"socket\"\n")); err != nil || cfg.Workers != 3 || cfg.WorkersMax != 0 {
 		t.Fatalf("3..3 is a fixed count: %+v %v", cfg, err)
 	}
+	if cfg, err := ParseConfig("app.toml", []byte(base+"workers = \"0..4\"\nmode = \"socket\"\n")); err != nil || cfg.Workers != 0 || cfg.WorkersMax != 4 {
+		t.Fatalf("0..4 in socket mode (idle and wake): %+v %v", cfg, err)
+	}
 	if cfg, err := ParseConfig("app.toml", []byte(base+"workers = \"0..4\"\n[scale]\nidle_timeout = \"90s\"\n")); err != nil ||
 		cfg.Workers != 0 || cfg.WorkersMax != 4 || cfg.Scale.IdleTimeout != 90*time.Second {
 		t.Fatalf("0..4: %+v %v", cfg, err)
@@ -32,8 +35,10 @@ func TestWorkersRangeConfig(t *testing.T) {
 		t.Fatalf("idle_timeout 0s: %v", err)
 	}
 	cases := []struct{ name, doc, want string }{
-		{"socket mode", base + "mode = \"socket\"\nworkers = \"2..8\"\n", `app.toml:5: key "workers": "2..8": autoscale needs mode "proxy"`},
-		{"idle in socket mode", base + "mode = \"socket\"\nworkers = \"0..4\"\n", `app.toml:5: key "workers": "0..4": autoscale needs mode "proxy"`},
+		{"socket mode", base + "mode = \"socket\"\nworkers = \"2..8\"\n", `app.toml:5: key "workers": "2..8": autoscale by load needs mode "proxy"`},
+		{"idle in socket mode with a heartbeat", base + "mode = \"socket\"\nworkers = \"0..4\"\n[heartbeat]\ninterval = \"10s\"\n",
+			`app.toml:7: key "heartbeat.interval": with workers = "0..4" in socket mode the app would never go idle`},
+		{"idle in mode none", "dir = \"/srv/app\"\ncommand = [\"app\"]\nmode = \"none\"\nworkers = \"0..4\"\n", `app.toml:4: key "workers": "0..4": autoscale needs mode "proxy"`},
 		{"reversed", base + "workers = \"8..2\"\n", `app.toml:4: key "workers": "8..2": want 0 <= MIN <= MAX <= 1024 and MAX >= 1`},
 		{"zero max", base + "workers = \"0..0\"\n", `app.toml:4: key "workers": "0..0": want 0 <= MIN <= MAX <= 1024 and MAX >= 1`},
 		{"not a range", base + "workers = \"two\"\n", `app.toml:4: key "workers": "two" is neither a count nor a range`},
@@ -44,6 +49,9 @@ func TestWorkersRangeConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig("app.toml", []byte(tc.doc))
 			if err == nil || !strings.Contains(err.Error(), tc.want) || hint.Of(err) == "" {
+				t.Fatalf("got %v (hint %q), want %q with a hint", err, hint.Of(err), tc.want)
+			}
+			if strings.Contains(tc.doc, "socket") && strings.Contains(tc.doc, "2..8") && !strings.Contains(hint.Of(err), `or "0..8" to sleep when idle`) {
 				t.Fatalf("got %v (hint %q), want %q with a hint", err, hint.Of(err), tc.want)
 			}
 		})

@@ -110,6 +110,9 @@ type Config struct {
 	// root. "" means the workers run as procmon's own user, which under the
 	// shipped unit is root: procmon warns about it at start.
 	User string
+	// Metrics is the Prometheus endpoint ([metrics]); its zero value
+	// serves none.
+	Metrics MetricsConfig
 	// Group is the workers' group when User is set, and the group that may
 	// use the control socket (root:group, 0660) and read the log file
 	// (root:group, 0640): add the deploy user to it. Default: User's
@@ -189,8 +192,9 @@ type fileConfig struct {
 		File    string `toml:"file"`
 		MaxSize string `toml:"max_size"`
 	} `toml:"log"`
-	Proxy fileProxy `toml:"proxy"`
-	Scale fileScale `toml:"scale"`
+	Proxy   fileProxy   `toml:"proxy"`
+	Scale   fileScale   `toml:"scale"`
+	Metrics fileMetrics `toml:"metrics"`
 }
 
 // fileProxy is the [proxy] table as written.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,6 +56,7 @@ type Daemon struct {
 	logFile   *logfile.Log // nil without [log] file
 	recent    *recentLines
 	sampler   *metrics.Sampler
+	metrics   *metricsEndpoint // nil without [metrics] listen
 	notifier  *sdnotify.Notifier
 	watchdog  *sdnotify.Watchdog
 	logger    *slog.Logger
@@ -96,6 +98,12 @@ func NewDaemon(cfg *Config, opts DaemonOptions) (*Daemon, error) {
 	if err := d.build(opts); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if cfg.Metrics.Listen != "" {
+		if d.metrics, err = openMetrics(cfg.Metrics.Listen, http.HandlerFunc(d.serveMetrics), d.logger); err != nil {
+			d.Close()
+			return nil, err
+		}
 	}
 	d.warnUnreachable(acct.group)
 	return d, nil
@@ -176,11 +184,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer aux.Done()
 		d.sampler.Run(auxCtx)
 	}()
+	if d.metrics != nil {
+		d.logger.Info("metrics: GET /metrics in the Prometheus text format", "listen", d.metrics.Addr())
+		aux.Add(1)
+		go func() {
+			defer aux.Done()
+			d.metrics.serve(d.logger)
+		}()
+	}
 	done := make(chan error, 1)
 	go func() { done <- d.sup.Run(ctx) }()
 	err := d.mainLoop(done)
 	cancel()
 	d.ctl.Close() // ends the control waits in progress
+	if d.metrics != nil {
+		d.metrics.close()
+	}
 	aux.Wait()
 	return err
 }
@@ -197,6 +216,9 @@ func (d *Daemon) Close() error {
 	d.closeOnce.Do(func() {
 		if d.ctl != nil {
 			d.closeErr = d.ctl.Close()
+		}
+		if d.metrics != nil {
+			d.metrics.close()
 		}
 		if d.logFile != nil {
 			if err := d.logFile.Close(); err != nil && d.closeErr == nil {

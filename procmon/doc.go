@@ -40,7 +40,11 @@
 // every worker stops after [scale] idle_timeout without a request
 // (StateIdle); a request that then finds no worker is held by the proxy
 // (see proxy.Pool.SetWaker) while one worker starts, and gets 503 if none
-// is ready within ready.timeout; see idle.go.
+// is ready within ready.timeout; see idle.go. Socket mode takes "0..N"
+// too: procmon watches the connections on the port for idleness
+// (connwatch.go) and, while idle, polls the listening socket without
+// accepting; a waiting connection starts the workers, and a wake that
+// brings none up is answered 503 by procmon itself; see idle_socket.go.
 //
 // # Before the first deploy
 //

@@ -129,6 +129,9 @@ func (s *Supervisor) onReady(ev readyEvent) {
 		return
 	}
 	w.state, w.ready = WorkerReady, true
+	if w.gen == s.cur {
+		s.idle.waking = false
+	}
 	sl := s.slotOf(w)
 	s.releaseReplaced(sl)
 	sl.backoff.beforeReady = 0
@@ -189,6 +192,10 @@ func (s *Supervisor) scheduleRestart(w *worker, desc string) {
 	sl := s.slotOf(w)
 	delay, looping := sl.backoff.crashed(s.opts.Backoff, time.Since(w.started), w.ready)
 	sl.lastExit = desc
+	if s.totals.Restarts == nil {
+		s.totals.Restarts = map[int]int{}
+	}
+	s.totals.Restarts[w.id]++
 	s.log.Warn("worker crashed", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "how", desc, "restart_in", delay)
 	if looping && !sl.crashLoop {
 		sl.crashLoop = true

@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"context"
+	"maps"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 	}
 	done, force := ctx.Done(), (<-chan struct{})(s.force)
 	for {
+		s.syncSocketWaker()
 		select {
 		case <-done:
 			done = nil
@@ -58,6 +60,8 @@ func (s *Supervisor) dispatch(ev any) {
 		s.onHeartbeat(ev)
 	case notifyMsg:
 		s.onNotify(ev)
+	case wakeCheck:
+		s.onWakeCheck(ev)
 	case serverDrainedEvent:
 		s.serverDrained = true
 		if s.cur != nil {
@@ -92,6 +96,7 @@ func (s *Supervisor) shutdown() {
 	if s.server == nil {
 		s.serverDrained = true
 		s.stopUnavailable()
+		s.stopSocketWaker() // before the listener closes: it polls its descriptor
 		if s.listenFile != nil {
 			s.listenFile.Close()
 			s.listenFile = nil
@@ -200,6 +205,12 @@ func (s *Supervisor) buildStatus() Status {
 		Heartbeat:  s.hb,
 		Scale: ScaleStatus{Workers: s.scale.workers, Source: s.scale.source, ConfigWorkers: s.scale.config,
 			Events: s.scale.events, Last: s.scale.last},
+		Totals: s.totals,
+	}
+	st.Totals.Restarts = maps.Clone(s.totals.Restarts)
+	if s.proxy != nil {
+		c := s.proxy.Counts()
+		st.Totals.Requests, st.Totals.NoWorker, st.Totals.BadGateway = c.Requests, c.NoWorker, c.BadGateway
 	}
 	if s.scale.max > 0 {
 		st.Scale.Min, st.Scale.Max = s.scale.config, s.scale.max
@@ -215,7 +226,7 @@ func (s *Supervisor) buildStatus() Status {
 				ws.PID, ws.Port, ws.State, ws.Started = w.pid, w.port, w.state, w.started
 				ws.Heartbeat = w.hb.status()
 				if w.backend != nil {
-					ws.LongLived = w.backend.LongLived()
+					ws.LongLived, ws.InFlight = w.backend.LongLived(), w.backend.InFlight()
 				}
 			}
 			st.Workers = append(st.Workers, ws)

@@ -83,8 +83,8 @@ func (s *Supervisor) reloadConfig() (*Config, error) {
 	}
 	if nc.Listen != s.cfg.Listen || nc.Mode != s.cfg.Mode || nc.RestartFile != s.cfg.RestartFile ||
 		nc.Heartbeat != s.cfg.Heartbeat || nc.Socket != s.cfg.Socket || nc.Log != s.cfg.Log || nc.Name != s.cfg.Name ||
-		nc.User != s.cfg.User || nc.Group != s.cfg.Group {
-		s.log.Warn("config: changes to name, listen, mode, restart_file, socket, user, group, [heartbeat] or [log] take effect when procmon restarts")
+		nc.User != s.cfg.User || nc.Group != s.cfg.Group || nc.Metrics != s.cfg.Metrics {
+		s.log.Warn("config: changes to name, listen, mode, restart_file, socket, user, group, [heartbeat], [log] or [metrics] take effect when procmon restarts")
 	}
 	return &merged, nil
 }
@@ -118,6 +118,11 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	res := ReloadResult{At: r.at, Duration: now.Sub(r.at), Trigger: r.trigger, Generation: r.gen, OK: ok, Error: reason}
 	r.last = res
 	r.count++
+	if ok {
+		s.totals.ReloadsServed++
+	} else {
+		s.totals.ReloadsAbandoned++
+	}
 	s.hbGuard.lastStart = now
 	// Status shows the verdict before a waiter hears it: a caller of
 	// `procmon reload --wait` that asks for status next must see the

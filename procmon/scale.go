@@ -188,6 +188,11 @@ func (s *Supervisor) scaleTo(n int, source, reason string) (ScaleEvent, error) {
 	ev := ScaleEvent{At: now, From: from, To: n, Source: source, Reason: reason}
 	s.scale.workers, s.scale.source, s.scale.last = n, source, ev
 	s.scale.events++
+	if n > from {
+		s.totals.ScaledUp++
+	} else if n < from {
+		s.totals.ScaledDown++
+	}
 	s.log.Info(ev.String(), "source", source)
 	s.resize(s.cur, n)
 	return ev, nil

@@ -120,6 +120,34 @@ type Status struct {
 	Heartbeat HeartbeatStatus `json:"heartbeat"`
 	// Scale is the worker count and where it came from.
 	Scale ScaleStatus `json:"scale"`
+	// Totals counts what happened since Run started.
+	Totals Totals `json:"totals"`
+}
+
+// Totals are counts since Run started: they only grow, across reloads
+// and scaling, as the metrics endpoint's counters must.
+type Totals struct {
+	// Requests, NoWorker and BadGateway are the proxy's counts (proxy
+	// mode; zero otherwise): requests it went to give a worker, and those
+	// it answered 503 (no worker ready) or 502 (the worker failed) itself.
+	Requests   uint64 `json:"requests"`
+	NoWorker   uint64 `json:"no_worker"`
+	BadGateway uint64 `json:"bad_gateway"`
+	// Restarts counts crash restarts by WORKER_ID, over every generation;
+	// nil before the first.
+	Restarts map[int]int `json:"restarts,omitempty"`
+	// ReloadsServed and ReloadsAbandoned count finished reloads by verdict.
+	ReloadsServed    int `json:"reloads_served"`
+	ReloadsAbandoned int `json:"reloads_abandoned"`
+	// ScaledUp and ScaledDown count changes of the worker count, by
+	// direction, whoever made them (procmon scale, the autoscaler, idle).
+	ScaledUp   int `json:"scaled_up"`
+	ScaledDown int `json:"scaled_down"`
+	// Wakeups counts the times a request (proxy mode) or a connection
+	// (socket mode) woke an idle app; WakeFailures, the wakes after which
+	// no worker was ready within ready.timeout.
+	Wakeups      int `json:"wakeups"`
+	WakeFailures int `json:"wake_failures"`
 }
 
 // ScaleStatus is the worker count in a Status.
@@ -167,6 +195,9 @@ type WorkerStatus struct {
 	// process because it hung; LastReplaced is the last (zero: never).
 	Replacements int       `json:"replacements"`
 	LastReplaced time.Time `json:"last_replaced"`
+	// InFlight is the number of requests the proxy has on this worker
+	// (proxy mode, once ready; else 0).
+	InFlight int64 `json:"in_flight"`
 	// LongLived counts the upgraded connections (WebSocket) and the
 	// answers streaming without a length (event streams) open through the
 	// proxy to this worker; a drain ends them over drain_timeout.

@@ -64,6 +64,7 @@ type Supervisor struct {
 	listenFile *os.File
 	listenIno  uint64       // listenFile's socket inode, for the accept check
 	unavail    *unavailable // socket mode's 503 answers while no worker runs
+	sockWaker  *socketWaker // socket mode's watch of the listener while idle
 	notify     *notifySocket
 	heartbeat  *heartbeat
 	hb         HeartbeatStatus
@@ -85,6 +86,7 @@ type Supervisor struct {
 	autoscale     autoscaler
 	autoscaleTick *time.Ticker // workers = "MIN..MAX" only
 	idle          idleState
+	totals        Totals // Status.Totals but the proxy's counts
 }
 
 type reloadRequest struct {
@@ -226,6 +228,7 @@ func (s *Supervisor) serve(nl net.Listener) error {
 			return err
 		}
 		s.listenFile = f
+		s.idle.conns = newConnWatch(nl.Addr().(*net.TCPAddr).Port)
 		return nil
 	}
 	s.proxy = proxy.NewPool()
@@ -286,6 +289,7 @@ func (s *Supervisor) cleanup() {
 		s.server.Close()
 	}
 	s.stopUnavailable()
+	s.stopSocketWaker()
 	if s.listenFile != nil {
 		s.listenFile.Close()
 	}

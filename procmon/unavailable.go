@@ -24,8 +24,8 @@ type unavailable struct {
 	done chan struct{}
 }
 
-// serveUnavailable starts answering on f, the listening socket.
-func serveUnavailable(f *os.File, log *slog.Logger) (*unavailable, error) {
+// serveUnavailable starts answering body on f, the listening socket.
+func serveUnavailable(f *os.File, body string, log *slog.Logger) (*unavailable, error) {
 	l, err := net.FileListener(f)
 	if err != nil {
 		return nil, fmt.Errorf("answer 503 on the shared socket: %w", err)
@@ -33,7 +33,7 @@ func serveUnavailable(f *os.File, log *slog.Logger) (*unavailable, error) {
 	u := &unavailable{done: make(chan struct{}), srv: &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Connection", "close")
-			http.Error(w, waitingBody, http.StatusServiceUnavailable)
+			http.Error(w, body, http.StatusServiceUnavailable)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -60,11 +60,14 @@ func (u *unavailable) stop(f *os.File) error {
 // answerUnavailable starts the 503 answers of socket mode while no
 // generation runs; without a shared socket (proxy and none modes) it does
 // nothing.
-func (s *Supervisor) answerUnavailable() {
+func (s *Supervisor) answerUnavailable() { s.answerUnavailableWith(waitingBody) }
+
+// answerUnavailableWith starts answering 503 with body (socket mode).
+func (s *Supervisor) answerUnavailableWith(body string) {
 	if s.listenFile == nil || s.unavail != nil || s.stopping {
 		return
 	}
-	u, err := serveUnavailable(s.listenFile, s.log)
+	u, err := serveUnavailable(s.listenFile, body, s.log)
 	if err != nil {
 		s.log.Warn("connections wait in the listen backlog until a generation runs", "err", err)
 		return

@@ -49,7 +49,7 @@ func TestUnavailableStopsAndRestoresBlocking(t *testing.T) {
 	f, err := listenerFile(l)
 	must(t, err)
 	defer f.Close()
-	u, err := serveUnavailable(f, slog.New(slog.DiscardHandler))
+	u, err := serveUnavailable(f, waitingBody, slog.New(slog.DiscardHandler))
 	must(t, err)
 	if code, _, body, err := get(httpClient(), "http://"+addr+"/"); code != http.StatusServiceUnavailable || body != waitingBody+"\n" {
 		t.Fatalf("GET: %d %q %v", code, body, err)

@@ -65,8 +65,10 @@ func (v *validator) build(fc *fileConfig) *Config {
 	v.account(fc, cfg)
 	v.ready(fc, cfg)
 	v.heartbeat(fc, cfg)
+	v.idleSocket(cfg)
 	v.log(fc, cfg)
 	v.proxy(&fc.Proxy, cfg)
+	v.metrics(fc.Metrics, cfg)
 	return cfg
 }
 

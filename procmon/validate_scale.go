@@ -1,6 +1,7 @@
 package procmon
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -82,8 +83,23 @@ func (v *validator) workersRange(w string, cfg *Config) {
 		return
 	}
 	cfg.WorkersMax = maxN
-	if cfg.Mode != ModeProxy {
+	switch {
+	case cfg.Mode == ModeSocket && minN == 0: // idle and wake only (idle_socket.go)
+	case cfg.Mode == ModeSocket:
+		v.failHint("workers", fmt.Sprintf(`use mode "proxy"; in socket mode a fixed count (with 'procmon scale N' to change it), or "0..%d" to sleep when idle`, maxN),
+			"%q: autoscale by load needs mode \"proxy\": procmon sees each request only there (mode %q hands connections to the workers)", w, cfg.Mode)
+	case cfg.Mode != ModeProxy:
 		v.failHint("workers", `use mode "proxy", or a fixed count with 'procmon scale N' to change it`,
 			"%q: autoscale needs mode \"proxy\": procmon sees each request only there (mode %q hands connections to the workers)", w, cfg.Mode)
+	}
+}
+
+// idleSocket refuses what would keep a socket-mode "0..N" app from ever
+// going idle: procmon sees its connections, not its requests, and the
+// heartbeat connects to listen on every check.
+func (v *validator) idleSocket(cfg *Config) {
+	if cfg.Mode == ModeSocket && cfg.Workers == 0 && cfg.WorkersMax > 0 && cfg.Heartbeat.Interval > 0 {
+		v.failHint("heartbeat.interval", `remove [heartbeat] interval, or use mode "proxy", whose heartbeat checks each worker on its own port`,
+			"with workers = \"0..%d\" in socket mode the app would never go idle: procmon tells idle from busy by the connections on listen, and each check is one", cfg.WorkersMax)
 	}
 }

@@ -18,6 +18,7 @@ import (
 // worker that cannot be connected to is skipped for another one.
 func (c *serverConn) forward() bool {
 	c.buildRequest()
+	c.s.p.counts.requests.Add(1)
 	var skipped [4]*Backend
 	skip := skipped[:0]
 	waited, noWorker := false, errNoWorker
@@ -79,6 +80,7 @@ func (c *serverConn) buildRequest() {
 
 // answerError answers with code and no body, and logs why.
 func (c *serverConn) answerError(code int, err error) bool {
+	c.s.p.countAnswer(code)
 	c.s.log.Warn("proxy: request failed", "request", string(c.req.line.of(c.head)), "err", err)
 	keep := !c.req.close && !c.s.closing.Load()
 	c.bw.WriteString("HTTP/1.1 ")

@@ -87,6 +87,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.Is(err, errNoWorker) || errors.Is(err, errWakeFailed) {
 		code = http.StatusServiceUnavailable
 	}
+	h.countAnswer(code)
 	if r.Context().Err() == nil {
 		h.log.Warn("proxy: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -98,6 +99,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 // a request whose body was already read is never sent twice. req is
 // ReverseProxy's own outgoing copy, so it is changed in place.
 func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.counts.requests.Add(1)
 	var body *onceBody
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}

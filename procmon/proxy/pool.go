@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"slices"
 	"sync/atomic"
 )
@@ -13,6 +14,43 @@ type Pool struct {
 	picks    atomic.Uint64
 	changed  atomic.Pointer[chan struct{}] // closed by Set: the list changed
 	waker    atomic.Pointer[waker]         // nil: no worker is a 503 at once
+	counts   poolCounts
+}
+
+// poolCounts are the proxy's totals since the pool was made.
+type poolCounts struct {
+	requests   atomic.Uint64 // requests that went looking for a worker
+	noWorker   atomic.Uint64 // answered 503: no worker ready (or a wake that failed)
+	badGateway atomic.Uint64 // answered 502: the worker failed the request
+}
+
+// Counts are the proxy's totals, for metrics.
+type Counts struct {
+	// Requests counts the requests the proxy went to give a worker, each
+	// once (whether a worker answered it or not); requests refused
+	// before that (a malformed head, a bad body) are not counted.
+	Requests uint64
+	// NoWorker counts the requests procmon answered 503 itself: no worker
+	// was ready, or an idle app's wake did not bring one up in time.
+	NoWorker uint64
+	// BadGateway counts the requests procmon answered 502 itself: the
+	// worker could not be reached or broke off before its answer.
+	BadGateway uint64
+}
+
+// Counts returns the proxy's totals since NewPool.
+func (p *Pool) Counts() Counts {
+	return Counts{Requests: p.counts.requests.Load(), NoWorker: p.counts.noWorker.Load(), BadGateway: p.counts.badGateway.Load()}
+}
+
+// countAnswer counts an answer procmon gave itself instead of a worker.
+func (p *Pool) countAnswer(code int) {
+	switch code {
+	case http.StatusServiceUnavailable:
+		p.counts.noWorker.Add(1)
+	case http.StatusBadGateway:
+		p.counts.badGateway.Add(1)
+	}
 }
 
 // NewPool is an empty rotation: requests are answered 503 until Set.

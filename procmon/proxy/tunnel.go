@@ -30,6 +30,7 @@ type tunnel struct {
 // connection ends with it.
 func (c *serverConn) upgrade(v screened) {
 	c.req = plainRequest{close: true} // for answerError
+	c.s.p.counts.requests.Add(1)
 	b, noWorker := c.s.p.pick(nil), errNoWorker
 	if b == nil {
 		if noWorker = c.s.p.awaitWorker(); noWorker == nil {
