@@ -101,7 +101,7 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 	for _, w := range st.Workers {
 		cw := control.Worker{ID: workerName(w.ID), Generation: w.Generation, PID: w.PID, Port: w.Port,
 			State: w.State.String(), Started: w.Started, Restarts: w.Restarts, LastExit: w.LastExit,
-			Replacements: w.Replacements, LastReplaced: w.LastReplaced, LongLived: w.LongLived}
+			Replacements: w.Replacements, LastReplaced: w.LastReplaced, LongLived: w.LongLived, InFlight: w.InFlight}
 		if h := w.Heartbeat; h != (WorkerHeartbeat{}) {
 			cw.Heartbeat = &control.WorkerHeartbeat{LastOK: h.LastOK, LastFailure: h.LastFailure, LastError: h.LastError, Failures: h.Failures}
 		}
@@ -111,6 +111,7 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 		cs.Workers = append(cs.Workers, cw)
 	}
 	cs.Scale = controlScale(st.Scale)
+	cs.Totals = controlTotals(st.Totals)
 	if !st.LastReload.At.IsZero() {
 		r := ControlReload(st.LastReload, st.Generation)
 		cs.LastReload = &r
@@ -143,6 +144,19 @@ func (d *Daemon) Scale(ctx context.Context, workers int) (control.ScaleEvent, er
 		return control.ScaleEvent{}, err
 	}
 	return controlScaleEvent(ev), nil
+}
+
+func controlTotals(t Totals) *control.Totals {
+	out := &control.Totals{Requests: t.Requests, NoWorker: t.NoWorker, BadGateway: t.BadGateway,
+		ReloadsServed: t.ReloadsServed, ReloadsAbandoned: t.ReloadsAbandoned, ScaledUp: t.ScaledUp, ScaledDown: t.ScaledDown,
+		Wakeups: t.Wakeups, WakeFailures: t.WakeFailures}
+	for id, n := range t.Restarts {
+		if out.Restarts == nil {
+			out.Restarts = map[string]int{}
+		}
+		out.Restarts[workerName(id)] = n
+	}
+	return out
 }
 
 func controlScale(sc ScaleStatus) *control.Scale {

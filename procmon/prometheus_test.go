@@ -213,6 +213,12 @@ func TestMetricsEndpointFollowsTheApp(t *testing.T) {
 	if m.value(t, "procmon_worker_restarts_total", "worker", "2") != 1 || m.value(t, "procmon_reloads_total", "outcome", "served") != 2 {
 		t.Fatalf("after another reload: %+v", m["procmon_worker_restarts_total"])
 	}
+	// status --json carries the same totals (the control socket's shape)
+	td.waitDaemonStatus(t, "the totals in status", func(cs control.Status) bool {
+		tot := cs.Totals
+		return tot != nil && tot.ReloadsServed == 2 && tot.ReloadsAbandoned == 1 && tot.ScaledUp == 1 &&
+			tot.Restarts["w2"] == 1 && tot.Requests > 0 && float64(tot.Requests) == m.value(t, "procmon_requests_total")
+	})
 	td.waitDaemonStatus(t, "a metrics sample", func(cs control.Status) bool { return cs.Metrics != nil })
 	m = scrapeMetrics(t, maddr)
 	if m.value(t, "procmon_host_memory_ratio") != 0.4 || m.value(t, "procmon_degraded") != 0 ||

@@ -65,6 +65,32 @@ type Status struct {
 	DegradedReasons []string `json:"degraded_reasons,omitempty"`
 	// Log describes the captured log; nil when not logging to a file.
 	Log *LogInfo `json:"log,omitempty"`
+	// Totals counts what happened since procmon started (they only grow,
+	// across reloads and scaling: the metrics endpoint's counters); nil
+	// from a daemon that does not report them.
+	Totals *Totals `json:"totals,omitempty"`
+}
+
+// Totals are counts since procmon started.
+type Totals struct {
+	// Requests is the requests the proxy gave a worker (proxy mode);
+	// NoWorker and BadGateway, those it answered 503 (no worker ready) or
+	// 502 (the worker failed) itself.
+	Requests   uint64 `json:"requests"`
+	NoWorker   uint64 `json:"no_worker"`
+	BadGateway uint64 `json:"bad_gateway"`
+	// Restarts counts crash restarts by WORKER_ID, over every generation.
+	Restarts map[string]int `json:"restarts,omitempty"`
+	// ReloadsServed and ReloadsAbandoned count finished reloads by verdict.
+	ReloadsServed    int `json:"reloads_served"`
+	ReloadsAbandoned int `json:"reloads_abandoned"`
+	// ScaledUp and ScaledDown count worker count changes by direction.
+	ScaledUp   int `json:"scaled_up"`
+	ScaledDown int `json:"scaled_down"`
+	// Wakeups counts the wakes of an idle app; WakeFailures those after
+	// which no worker was ready within ready.timeout.
+	Wakeups      int `json:"wakeups"`
+	WakeFailures int `json:"wake_failures"`
 }
 
 // Worker is one worker process.
@@ -103,6 +129,9 @@ type Worker struct {
 	// answers streaming without a length (event streams) open through the
 	// proxy to this worker (proxy mode).
 	LongLived int `json:"long_lived,omitempty"`
+	// InFlight is the requests the proxy has on this worker now (proxy
+	// mode).
+	InFlight int64 `json:"in_flight,omitempty"`
 }
 
 // WorkerHeartbeat is the heartbeat's record of one worker process.
