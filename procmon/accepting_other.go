@@ -8,3 +8,13 @@ var (
 	acceptSyscalls = map[int]bool{}
 	waitSyscalls   = map[int]bool{}
 )
+
+// The heartbeat's socket-mode check (comeback.go) needs these numbers:
+// where they are not listed it is off, and socket mode checks the public
+// address only.
+var (
+	epollWaitSyscalls = map[int]bool{}
+	pollSyscalls      = map[int]bool{}
+	selectSyscalls    = map[int]bool{}
+	ioSyscalls        = map[int]bool{}
+)
