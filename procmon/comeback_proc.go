@@ -1,7 +1,6 @@
 package procmon
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -220,63 +218,4 @@ func readMem(pid int, addr uint64, n int) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
-}
-
-// connTableEvery bounds how often a connTable rereads the kernel's tables.
-const connTableEvery = 50 * time.Millisecond
-
-// connTable tells whether a socket is a connection taken from the shared
-// socket: one whose local port is the shared socket's and which is not
-// listening, from /proc/<pid>/net/tcp and tcp6 (the worker's network
-// namespace). It reads them only for a socket it has not seen yet, at most
-// every connTableEvery, and remembers the answers.
-type connTable struct {
-	pid, port int
-	known     map[uint64]bool
-	loaded    time.Time
-}
-
-func newConnTable(pid, port int) *connTable {
-	return &connTable{pid: pid, port: port, known: map[uint64]bool{}}
-}
-
-// taken reports whether socket ino is a connection taken from the shared
-// socket; decided is false when the tables were read too recently to
-// know (ask again later).
-func (t *connTable) taken(ino uint64) (conn, decided bool) {
-	if v, ok := t.known[ino]; ok {
-		return v, true
-	}
-	if time.Since(t.loaded) < connTableEvery {
-		return false, false
-	}
-	t.loaded = time.Now()
-	for _, name := range []string{"tcp", "tcp6"} {
-		t.load(filepath.Join("/proc", strconv.Itoa(t.pid), "net", name))
-	}
-	if !t.known[ino] {
-		t.known[ino] = false // inode numbers are not reused soon: it will not become one
-	}
-	return t.known[ino], true
-}
-
-// load reads one table: "sl local_address rem_address st … inode …" with
-// addresses as hex "IP:PORT" and st 0A for a listening socket.
-func (t *connTable) load(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	suffix := fmt.Sprintf(":%04X", t.port)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
-		if len(fl) < 10 || !strings.HasSuffix(fl[1], suffix) || fl[3] == "0A" {
-			continue
-		}
-		if ino, err := strconv.ParseUint(fl[9], 10, 64); err == nil && ino != 0 {
-			t.known[ino] = true
-		}
-	}
 }

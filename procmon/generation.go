@@ -92,7 +92,7 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	r := g.cfg.Ready
 	var accepts func() error
 	if s.listenFile != nil {
-		pgid, ino := w.pid, s.listenIno // the worker leads its own process group
+		pgid, ino := w.pid, s.shared.ino // the worker leads its own process group
 		accepts = func() error { return acceptCheck(pgid, ino) }
 	}
 	go func() { s.send(readyEvent{w, waitReady(ctx, r.Check, w.port, r.Path, w.notify, accepts)}) }()

@@ -16,14 +16,17 @@ import (
 // replaceAfter is how many checks in a row one worker must fail before it
 // is replaced: one slow answer (a GC pause, a long request holding a
 // single-threaded worker) is forgiven, a second one is not. A round in
-// which every check fails reloads at once, as the heartbeat always did.
+// which every check fails, or the public address's, reloads at once, as
+// the heartbeat always did.
 const replaceAfter = 2
 
-// probeTarget is one address a heartbeat round checks: a worker's own
-// port, or (w nil) the public address.
+// probeTarget is one check of a heartbeat round: a GET of url (a worker's
+// own port, or, w nil, the public address), or, without url, worker w's
+// process group pgid watched coming back to the shared socket.
 type probeTarget struct {
-	w   *worker
-	url string
+	w    *worker
+	url  string
+	pgid int
 }
 
 // probeResult is one finished check of a round.
@@ -43,23 +46,31 @@ type heartbeatResult struct {
 // heartbeat checks the app every interval. In proxy mode each ready worker
 // is checked on its own port, so a hung worker cannot hide behind the
 // balancer (which steers requests around a worker whose requests are
-// stuck). In socket mode the workers share one socket and cannot be told
-// apart through it: the public address is checked, as a user's request
-// reaches the app. Every check is a fresh connection, GET path, within
-// timeout; 2xx and 3xx are healthy.
+// stuck). In socket mode no request can reach a chosen worker: the public
+// address is checked, as a user's request reaches the app, and each ready
+// worker is watched coming back to the shared socket (comebackCheck). A
+// GET is a fresh connection, GET path, within timeout; 2xx and 3xx are
+// healthy.
 type heartbeat struct {
 	public    string // listen+path
 	path      string
+	mode      Mode
 	perWorker bool
+	shared    sharedSocket // socket mode
 	timeout   time.Duration
 	client    *http.Client
 }
 
-func newHeartbeat(listen string, mode Mode, path string, timeout time.Duration) *heartbeat {
+// newHeartbeat makes the heartbeat of an app; shared is socket mode's
+// listening socket. Socket mode checks each worker only where
+// comebackSupported says /proc tells what its threads wait for.
+func newHeartbeat(listen string, mode Mode, path string, timeout time.Duration, shared sharedSocket) *heartbeat {
 	return &heartbeat{
 		public:    publicURL(listen) + path,
 		path:      path,
-		perWorker: mode == ModeProxy,
+		mode:      mode,
+		perWorker: mode == ModeProxy || (mode == ModeSocket && comebackSupported()),
+		shared:    shared,
 		timeout:   timeout,
 		client: &http.Client{
 			Timeout:   timeout,
@@ -71,20 +82,27 @@ func newHeartbeat(listen string, mode Mode, path string, timeout time.Duration) 
 	}
 }
 
-// targets lists what a round checks in g: each ready worker's own port in
-// proxy mode, else the public address. With no worker ready the public
-// address is checked too: it answers 503, and a reload follows.
+// targets lists what a round checks in g: in proxy mode each ready
+// worker's own port; in socket mode the public address and each ready
+// worker's return to the shared socket; else the public address. With no
+// worker ready the public address is checked too: it answers 503, and a
+// reload follows.
 func (h *heartbeat) targets(g *generation) []probeTarget {
 	var ts []probeTarget
 	if h.perWorker && g != nil {
 		for _, sl := range g.slots {
-			if w := sl.w; w != nil && w.state == WorkerReady && w.port != 0 {
+			w := sl.w
+			switch {
+			case w == nil || w.state != WorkerReady:
+			case h.mode == ModeSocket:
+				ts = append(ts, probeTarget{w: w, pgid: w.pid}) // the worker leads its own process group
+			case w.port != 0:
 				addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(w.port))
 				ts = append(ts, probeTarget{w: w, url: "http://" + addr + h.path})
 			}
 		}
 	}
-	if len(ts) == 0 {
+	if len(ts) == 0 || h.mode == ModeSocket {
 		ts = append(ts, probeTarget{url: h.public})
 	}
 	return ts
@@ -99,8 +117,13 @@ func (h *heartbeat) check(ctx context.Context, ts []probeTarget) heartbeatResult
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			err := probeHTTP(ctx, h.client, t.url)
-			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: h.describe(err)}
+			var err error
+			if t.url != "" {
+				err = h.describe(probeHTTP(ctx, h.client, t.url))
+			} else {
+				err = comebackCheck(ctx, t.pgid, h.shared, h.timeout)
+			}
+			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: err}
 		}()
 	}
 	wg.Wait()
@@ -168,16 +191,18 @@ type hbAction struct {
 }
 
 // judge decides what the failed checks of a round call for. When every
-// check failed (the only one, of the public address, included), the app is
-// broken: a reload, if the app's guard allows it (reloadAllowed). Else
-// each worker that failed replaceAfter checks in a row is replaced, unless
-// it started, or its slot had a replacement, within guard.
+// check failed (the only one, of the public address, included), or the
+// public address's did (a user's request would have failed: socket mode
+// checks it next to each worker), the app is broken: a reload, if the
+// app's guard allows it (reloadAllowed). Else each worker that failed
+// replaceAfter checks in a row is replaced, unless it started, or its slot
+// had a replacement, within guard.
 func judge(probes []probeResult, failed int, now time.Time, guard time.Duration, reloadAllowed bool) hbAction {
 	var a hbAction
 	if failed == 0 {
 		return a
 	}
-	if failed == len(probes) {
+	if failed == len(probes) || publicFailed(probes) {
 		a.reload = reloadAllowed
 		if !reloadAllowed {
 			a.suppressed = 1
@@ -199,6 +224,17 @@ func judge(probes []probeResult, failed int, now time.Time, guard time.Duration,
 	return a
 }
 
+// publicFailed reports whether the round's check of the public address
+// failed.
+func publicFailed(probes []probeResult) bool {
+	for _, p := range probes {
+		if p.w == nil && p.err != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // onHeartbeat records a finished round and acts on it: a reload when every
 // check failed, a replacement of each hung worker otherwise.
 func (s *Supervisor) onHeartbeat(r heartbeatResult) {
@@ -216,7 +252,11 @@ func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 	s.hb.Suppressed += act.suppressed
 	if act.reload {
 		s.hb.ReloadsTriggered++
-		s.log.Warn("heartbeat failed on every check: reloading", "err", s.hb.LastError, "failures", s.hb.Failures)
+		msg := "heartbeat failed on every check: reloading"
+		if failed < len(probes) {
+			msg = "heartbeat failed on the public address: reloading"
+		}
+		s.log.Warn(msg, "err", s.hb.LastError, "failures", s.hb.Failures)
 		s.beginReload("heartbeat", nil)
 		return
 	}

@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -48,8 +49,16 @@ type userLoad struct {
 }
 
 func startUserLoad(url string, clients, max int, maxTime time.Duration) *userLoad {
+	return runUserLoad(&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}, url, clients, max, maxTime)
+}
+
+// startFreshLoad is startUserLoad with a new connection per request.
+func startFreshLoad(url string, clients, max int, maxTime time.Duration) *userLoad {
+	return runUserLoad(&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}, url, clients, max, maxTime)
+}
+
+func runUserLoad(client *http.Client, url string, clients, max int, maxTime time.Duration) *userLoad {
 	l := &userLoad{by: map[string]int{}, stop: make(chan struct{})}
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	deadline := time.Now().Add(maxTime)
 	n := 0
 	for range clients {
@@ -258,7 +267,8 @@ func TestJudge(t *testing.T) {
 	tests := []struct {
 		name          string
 		workers       []w
-		public        bool // the round checked the public address (no worker)
+		public        bool   // the round checked the public address (no worker)
+		withPublic    string // socket mode: the public address checked next to the workers: "ok" or "fail"
 		reloadAllowed bool
 		reload        bool
 		replace       []int
@@ -275,12 +285,21 @@ func TestJudge(t *testing.T) {
 		{name: "hung within guard of its start", workers: []w{{4, 5 * time.Second, 0}, {0, time.Hour, 0}}, reloadAllowed: true, suppressed: 1},
 		{name: "slot replaced within guard", workers: []w{{4, time.Hour, 3 * time.Second}, {0, time.Hour, 0}}, reloadAllowed: true, suppressed: 1},
 		{name: "slot replaced before the guard", workers: []w{{4, time.Hour, time.Minute}, {0, time.Hour, 0}}, reloadAllowed: true, replace: []int{1}},
+		{name: "socket mode: one fails twice, the public address answers", workers: []w{{0, time.Hour, 0}, {2, time.Hour, 0}}, withPublic: "ok", reloadAllowed: true, replace: []int{2}},
+		{name: "socket mode: the public address fails, the workers pass", workers: []w{{0, time.Hour, 0}, {0, time.Hour, 0}}, withPublic: "fail", reloadAllowed: true, reload: true},
+		{name: "socket mode: the public address fails within the app guard", workers: []w{{0, time.Hour, 0}, {2, time.Hour, 0}}, withPublic: "fail", suppressed: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			probes, failed := judgedRound(now, tt.workers)
 			if tt.public {
 				probes, failed = []probeResult{{err: errors.New("503")}}, 1
+			}
+			switch tt.withPublic {
+			case "ok":
+				probes = append(probes, probeResult{})
+			case "fail":
+				probes, failed = append(probes, probeResult{err: errors.New("503")}), failed+1
 			}
 			got := judge(probes, failed, now, guard, tt.reloadAllowed)
 			var ids []int
@@ -325,27 +344,39 @@ func judgedRound(now time.Time, workers []judgedWorker) ([]probeResult, int) {
 }
 
 // TestHeartbeatTargets: proxy mode checks each ready worker on its own
-// port; socket mode, or no worker ready, checks the public address.
+// port; socket mode watches each ready worker's process group come back to
+// the shared socket and checks the public address too; no worker ready,
+// the public address alone.
 func TestHeartbeatTargets(t *testing.T) {
 	g := &generation{num: 1}
 	for i, st := range []WorkerState{WorkerReady, WorkerStarting, WorkerReady} {
-		g.slots = append(g.slots, &slot{id: i + 1, w: &worker{gen: g, id: i + 1, port: 4001 + i, state: st}})
+		g.slots = append(g.slots, &slot{id: i + 1, w: &worker{gen: g, id: i + 1, port: 4001 + i, pid: 7001 + i, state: st}})
 	}
-	urls := func(ts []probeTarget) (out []string) {
+	show := func(ts []probeTarget) (out []string) {
 		for _, t := range ts {
-			out = append(out, t.url)
+			if t.url != "" {
+				out = append(out, t.url)
+			} else {
+				out = append(out, fmt.Sprintf("worker %d: group %d", t.w.id, t.pgid))
+			}
 		}
 		return out
 	}
-	proxy := newHeartbeat("127.0.0.1:8080", ModeProxy, "/up", time.Second)
-	if got, want := urls(proxy.targets(g)), []string{"http://127.0.0.1:4001/up", "http://127.0.0.1:4003/up"}; !slices.Equal(got, want) {
+	proxy := newHeartbeat("127.0.0.1:8080", ModeProxy, "/up", time.Second, sharedSocket{})
+	if got, want := show(proxy.targets(g)), []string{"http://127.0.0.1:4001/up", "http://127.0.0.1:4003/up"}; !slices.Equal(got, want) {
 		t.Errorf("proxy mode: %v, want %v", got, want)
 	}
-	if got, want := urls(proxy.targets(&generation{})), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
+	if got, want := show(proxy.targets(&generation{})), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
 		t.Errorf("proxy mode, no worker ready: %v, want %v", got, want)
 	}
-	socket := newHeartbeat("0.0.0.0:8080", ModeSocket, "/up", time.Second)
-	if got, want := urls(socket.targets(g)), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
+	socket := newHeartbeat("0.0.0.0:8080", ModeSocket, "/up", time.Second, sharedSocket{ino: 1, port: 8080})
+	if !socket.perWorker {
+		t.Fatalf("socket mode does not check each worker on this system (comebackSupported false)")
+	}
+	if got, want := show(socket.targets(g)), []string{"worker 1: group 7001", "worker 3: group 7003", "http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
 		t.Errorf("socket mode: %v, want %v", got, want)
+	}
+	if got, want := show(socket.targets(&generation{})), []string{"http://127.0.0.1:8080/up"}; !slices.Equal(got, want) {
+		t.Errorf("socket mode, no worker ready: %v, want %v", got, want)
 	}
 }

@@ -62,7 +62,7 @@ type Supervisor struct {
 	proxy      *proxy.Pool
 	server     *proxy.Server
 	listenFile *os.File
-	listenIno  uint64       // listenFile's socket inode, for the accept check
+	shared     sharedSocket // listenFile as /proc shows it: the accept check, the heartbeat
 	unavail    *unavailable // socket mode's 503 answers while no worker runs
 	sockWaker  *socketWaker // socket mode's watch of the listener while idle
 	notify     *notifySocket
@@ -210,7 +210,7 @@ func (s *Supervisor) setup(ctx context.Context) error {
 		})
 	}
 	if h := s.cfg.Heartbeat; h.Interval > 0 {
-		s.heartbeat = newHeartbeat(s.cfg.Listen, s.cfg.Mode, h.Path, h.Timeout)
+		s.heartbeat = newHeartbeat(s.cfg.Listen, s.cfg.Mode, h.Path, h.Timeout, s.shared)
 		s.hb.Enabled, s.hb.PerWorker = true, s.heartbeat.perWorker
 	}
 	return nil
@@ -223,7 +223,8 @@ func (s *Supervisor) serve(nl net.Listener) error {
 		if err != nil {
 			return err
 		}
-		if s.listenIno, err = socketInode(f); err != nil {
+		s.shared.port = nl.Addr().(*net.TCPAddr).Port // listenerFile checked it is TCP
+		if s.shared.ino, err = socketInode(f); err != nil {
 			f.Close()
 			return err
 		}
