@@ -142,21 +142,63 @@
 // replacement fails, the slot is restarted like a crashed worker (with
 // backoff, and the crash-loop state if it keeps failing).
 //
-// A round in which every check fails means the app is broken, not one
-// worker: it triggers a reload at once, as the heartbeat always did. With
+// A round in which every check fails (in socket mode: in which the public
+// address fails) means the app is broken, not one worker: it triggers a
+// reload at once, as the heartbeat always did. With
 // no worker ready the public address is checked (it answers 503), so a
 // generation whose workers all crashed gets the reload too.
 //
 // In socket mode the workers share one listening socket and the kernel
-// gives each connection to whichever worker accepts first, so a check
-// cannot reach a chosen worker. The heartbeat GETs listen+heartbeat.path,
-// and a failure reloads the whole generation. A worker that hangs while
-// the others keep accepting is seen only when a check happens to land on
-// it: this is the mode's limit. An app can close the gap by exiting when
-// it finds itself stuck; procmon restarts workers that exit. (A per-worker
-// liveness signal over NOTIFY_SOCKET, like systemd's WATCHDOG=1, would
-// need the apps' cooperation; procmon does not ask for it today.) In mode
-// none there is no address to check, and [heartbeat] is a config error.
+// gives each connection to whichever worker accepts first, so no check can
+// reach a chosen worker, and a worker stuck in a handler accepts nothing:
+// a GET of the public address always lands on a worker that is fine. Each
+// round therefore does two things. It GETs listen+heartbeat.path, as a
+// user's request reaches the app; when that fails the app is broken and
+// the whole generation is reloaded, as the heartbeat always did. And it
+// watches each ready worker, from /proc, come back to the shared socket
+// (comeback.go): a live worker, idle or busy, keeps returning to wait for
+// the next connection; one stuck in a handler (a busy loop, a sleep, a
+// deadlock, a call that never returns, a blocked event loop) never does.
+// procmon samples the threads of the worker's process group every 10ms
+// for up to heartbeat.timeout, and the worker passes at the first sample
+// that shows one of: a thread waiting for a connection on the shared
+// socket (in accept on it; in epoll_wait on an epoll set that has it
+// registered for input: Node, Go, asyncio; in poll or select with it in
+// the read set: Python's socketserver, gunicorn's sync workers); a thread
+// blocked reading or writing a socket the worker did not hold when the
+// watch began, or such a socket in its fd table (it took a connection);
+// or read and write calls made meanwhile (/proc/<pid>/io: an event loop
+// too busy with its keep-alive clients ever to wait still reads and
+// writes). A worker that shows none of these for the whole timeout, in 2
+// rounds in a row, is replaced alone exactly as in proxy mode (minus the
+// balancer): same WORKER_ID, guard, status record and log line, the hung
+// process stopped once its replacement is ready. Multi-threaded and
+// event-loop servers busy with long requests pass, since a thread or the
+// loop still waits on the socket; so do saturated ones, which take
+// connections or read and write. A stopped process (SIGSTOP, a debugger)
+// fails: it accepts nothing.
+//
+// The limits, all from what /proc can show: a worker one request at a
+// time (Python's HTTPServer, a gunicorn sync worker, Unicorn) busy with
+// one request for longer than 2 rounds is taken for hung, as in proxy mode
+// where it would not answer its GET either. A server whose every thread
+// computes for the whole timeout, twice in a row, and takes no connection
+// meanwhile (a Go server running GOMAXPROCS CPU-bound requests while the
+// other workers take the new ones) is taken for hung too; such a worker
+// drains itself on stop_signal up to stop_timeout, so its requests are not
+// cut when they end within that. A worker stuck in a loop that keeps
+// reading, writing or opening connections (a retry loop that logs each
+// try) looks busy and is not replaced; nor is one whose accept loop waits
+// on the socket while its request handlers are stuck (a Go server with
+// deadlocked handlers: net/http accepts in a goroutine of its own), which
+// only the public GET finds, when it lands there, and which then reloads
+// the app. Reading another process's syscall state and memory needs the
+// right to trace it: procmon runs as root (or as the workers' user, their
+// parent); where /proc does not show syscalls (a kernel without
+// /proc/<pid>/syscall, an architecture other than amd64 or arm64) socket
+// mode checks the public address only, and status says the checks are not
+// per worker. In mode none there is no address to check, and [heartbeat]
+// is a config error.
 //
 // The guard keeps a sick app from a storm: no heartbeat reload within
 // heartbeat.guard of procmon's start or of the start or end of any
@@ -222,7 +264,8 @@
 // /bin/sh exec shim (sh exports its pid, then execs the command in place;
 // the command is passed as arguments, never as shell text). Go's
 // net.FileListener, Node's server.listen({fd: 3}), gunicorn and Puma take
-// it unchanged. Readiness comes from READY=1 on NOTIFY_SOCKET. A Go worker
+// it unchanged. Readiness is that the worker accepts on the shared socket
+// (ready.check "accept", the default; see the reload protocol). A Go worker
 // should close its listener and let the connections it already accepted
 // send their request before calling http.Server.Shutdown, which otherwise
 // drops a connection accepted just before it.

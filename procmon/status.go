@@ -189,7 +189,8 @@ type WorkerStatus struct {
 	// LastExit describes the last crash of this slot ("" when none).
 	LastExit string `json:"last_exit,omitempty"`
 	// Heartbeat is the heartbeat's record of this process, checked on its
-	// own port (proxy mode); zero when it was never checked.
+	// own port (proxy mode) or watched coming back to the shared socket
+	// (socket mode); zero when it was never checked.
 	Heartbeat WorkerHeartbeat `json:"heartbeat"`
 	// Replacements counts the times the heartbeat replaced this slot's
 	// process because it hung; LastReplaced is the last (zero: never).
@@ -235,12 +236,16 @@ type ReloadResult struct {
 }
 
 // HeartbeatStatus is the heartbeat's record in a Status. A check is one
-// round: every ready worker on its own port (PerWorker, proxy mode), or
-// the public address (socket mode, or no worker ready).
+// round: every ready worker on its own port (proxy mode); the public
+// address and every ready worker watched coming back to the shared socket
+// (socket mode); the public address alone when no worker is ready, or in
+// socket mode where /proc cannot show what a worker waits for.
 type HeartbeatStatus struct {
 	// Enabled is false when heartbeat.interval is 0.
 	Enabled bool `json:"enabled"`
-	// PerWorker is true when each worker is checked on its own port.
+	// PerWorker is true when each worker is checked on its own: on its
+	// own port (proxy mode), or watched coming back to the shared socket
+	// (socket mode, where /proc shows what its threads wait for).
 	PerWorker bool `json:"per_worker"`
 	// LastAt is when the last check ran (zero: none yet).
 	LastAt time.Time `json:"last_at"`
@@ -256,7 +261,7 @@ type HeartbeatStatus struct {
 	// FailuresTotal counts every failed check since the start.
 	FailuresTotal int `json:"failures_total"`
 	// ReloadsTriggered counts reloads the heartbeat asked for (every
-	// worker failing at once).
+	// check failing at once, or the public address's in socket mode).
 	ReloadsTriggered int `json:"reloads_triggered"`
 	// Replacements counts hung workers the heartbeat replaced one by one.
 	Replacements int `json:"replacements"`

@@ -39,7 +39,7 @@ func RenderStatus(w io.Writer, s Status) error {
 	ew.printf("\n")
 	renderScale(ew, s.Scale, s.Time)
 	renderLastReload(ew, s.LastReload, s.Time)
-	renderHeartbeat(ew, s.Heartbeat)
+	renderHeartbeat(ew, s.Heartbeat, s.Mode)
 	renderMetrics(ew, s.Metrics)
 	if s.Log != nil {
 		ew.printf("log:       %s (cap %s, %d lines dropped)\n", s.Log.File, bytesHuman(uint64(s.Log.MaxSizeBytes)), s.Log.DroppedLines)
@@ -122,7 +122,7 @@ func renderLastReload(ew *errWriter, r *ReloadResult, now time.Time) {
 	}
 }
 
-func renderHeartbeat(ew *errWriter, h Heartbeat) {
+func renderHeartbeat(ew *errWriter, h Heartbeat, mode string) {
 	if !h.Enabled {
 		ew.printf("heartbeat: off\n")
 		return
@@ -136,7 +136,10 @@ func renderHeartbeat(ew *errWriter, h Heartbeat) {
 		last = fmt.Sprintf("%s (%s) in %.0fms at %s", verdict, h.LastResult, h.LatencyMS, h.LastCheck.UTC().Format(time.RFC3339))
 	}
 	what := h.URL
-	if h.PerWorker {
+	switch {
+	case h.PerWorker && mode == "socket":
+		what = h.URL + " and each worker back on the shared socket"
+	case h.PerWorker:
 		what = "GET " + h.Path + " on each worker's port"
 	}
 	ew.printf("heartbeat: %s %s\n", what, last)

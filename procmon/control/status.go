@@ -149,15 +149,19 @@ type WorkerHeartbeat struct {
 
 // Heartbeat reports the periodic health check. A check is one round: in
 // proxy mode every ready worker on its own port (PerWorker; each worker's
-// record is in Worker.Heartbeat), in socket mode the public address.
+// record is in Worker.Heartbeat), in socket mode the public address and,
+// with PerWorker, every ready worker watched coming back to the shared
+// socket.
 type Heartbeat struct {
 	// Enabled is false when the config turns heartbeats off.
 	Enabled bool `json:"enabled"`
-	// PerWorker is true when each worker is checked on its own port.
+	// PerWorker is true when each worker is checked on its own: on its
+	// own port (proxy mode), or watched coming back to the shared socket
+	// (socket mode).
 	PerWorker bool `json:"per_worker"`
 	// URL is the public address and Path; the public address itself is
-	// checked only when PerWorker is false (and, in proxy mode, when no
-	// worker is ready). Path is what every check GETs.
+	// checked in socket mode, and in proxy mode when no worker is ready.
+	// Path is what every GET asks for.
 	URL  string `json:"url,omitempty"`
 	Path string `json:"path,omitempty"`
 	// LastCheck is when the last check finished; zero before the first.

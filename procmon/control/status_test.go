@@ -67,6 +67,22 @@ func TestStatusRender(t *testing.T) {
 	golden.AssertFile(t, filepath.Join("testdata", "status-empty.txt.golden"), empty.String())
 }
 
+// TestStatusRenderSocketHeartbeat: in socket mode status names what the
+// heartbeat checks: the public address and each worker's return to the
+// shared socket, never a worker's port.
+func TestStatusRenderSocketHeartbeat(t *testing.T) {
+	s := knownStatus()
+	s.Mode = "socket"
+	s.fill(s.Time)
+	var b bytes.Buffer
+	if err := RenderStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := "heartbeat: http://127.0.0.1:8080/ and each worker back on the shared socket failed"; !strings.Contains(b.String(), want) {
+		t.Fatalf("status in socket mode:\n%s\nwant a line starting %q", b.String(), want)
+	}
+}
+
 // TestStatusOverSocket sends a known state through a real server and checks
 // the client gets it back field for field, with uptimes derived.
 func TestStatusOverSocket(t *testing.T) {
