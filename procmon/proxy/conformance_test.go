@@ -10,9 +10,10 @@ import (
 )
 
 // The conformance table: requests an attacker sends to a proxy facing the
-// internet (request smuggling, desync, header forgery), over raw TCP, and
-// for each what procmon answers and what the worker saw. The refusals are
-// nginx's answers to the same bytes: 400 (501 for an unknown
+// internet (request smuggling, desync, header forgery, path traversal),
+// over raw TCP, and for each what procmon answers, whether it keeps the
+// connection (conformance_probe_test.go), and what the worker saw. The
+// refusals are nginx's answers to the same bytes: 400 (501 for an unknown
 // Transfer-Encoding) and the connection closed, before any worker sees
 // anything.
 
@@ -51,10 +52,21 @@ func (rw *recordingWorker) take() []seen {
 const host = "Host: example.test\r\n"
 
 type conformanceCase struct {
-	name  string
-	raw   string
-	code  int
-	check func(t *testing.T, s seen) // for a request that reaches the worker
+	name   string
+	raw    string
+	code   int
+	closes bool                       // a pass whose connection ends after the answer (a refusal always does)
+	check  func(t *testing.T, s seen) // for a request that reaches the worker
+}
+
+// refused is what every refusal expects: its code, the connection closed,
+// nothing at the worker.
+func (tc conformanceCase) refused() outcome { return outcome{code: tc.code, closes: true} }
+
+// passed is what every pass expects: its code, the connection kept unless
+// closes, one request at the worker, as check says.
+func (tc conformanceCase) passed() outcome {
+	return outcome{code: tc.code, closes: tc.closes, check: tc.check}
 }
 
 // refusals: each is answered with its code and closed; no worker sees it.
@@ -105,21 +117,13 @@ func TestProxyConformanceRefusals(t *testing.T) {
 	f := startFrontConfig(t, Config{RefuseUnderscores: true}, nil, worker)
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.dial(t)
-			c.send(tc.raw)
-			resp, _ := c.read("GET")
-			if resp.StatusCode != tc.code || !resp.Close {
-				t.Errorf("answered %d (close %v), want %d and close", resp.StatusCode, resp.Close, tc.code)
-			}
-			c.expectEOF()
-			if got := rec.take(); len(got) != 0 {
-				t.Errorf("the worker saw %+v", got)
-			}
+			tc.refused().expect(t, probe(t, f.addr, &rec, tc.raw))
 		})
 	}
 }
 
-// passes: requests answered by the worker, and what it must have seen.
+// passes: requests answered, by the worker unless check is nil, and what
+// it must have seen.
 var passes = []conformanceCase{
 	{name: "underscore header dropped (GET)", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\nX-Keep: 1\r\n\r\n", code: 200,
 		check: func(t *testing.T, s seen) {
@@ -139,18 +143,10 @@ var passes = []conformanceCase{
 		}},
 	{name: "CL with spaces", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length:  5 \r\n\r\nhello", code: 200,
 		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
-	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200,
-		check: func(t *testing.T, s seen) {
-			if s.target != "/old" {
-				t.Errorf("target %q", s.target)
-			}
-		}},
+	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200, closes: true,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/old") }},
 	{name: "empty line before request", raw: "\r\nGET /x HTTP/1.1\r\n" + host + "\r\n", code: 200,
-		check: func(t *testing.T, s seen) {
-			if s.target != "/x" {
-				t.Errorf("target %q", s.target)
-			}
-		}},
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
 }
 
 // TestProxyConformancePasses: see passes.
@@ -160,17 +156,7 @@ func TestProxyConformancePasses(t *testing.T) {
 	f := startFrontConfig(t, Config{}, nil, worker)
 	for _, tc := range passes {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.dial(t)
-			c.send(tc.raw)
-			resp, body := c.read("GET")
-			if resp.StatusCode != tc.code || body != "ok" {
-				t.Fatalf("answered %d %q, want %d ok", resp.StatusCode, body, tc.code)
-			}
-			got := rec.take()
-			if len(got) != 1 {
-				t.Fatalf("the worker saw %d requests: %+v", len(got), got)
-			}
-			tc.check(t, got[0])
+			tc.passed().expect(t, probe(t, f.addr, &rec, tc.raw))
 		})
 	}
 }
@@ -210,5 +196,12 @@ func wantBody(t *testing.T, s seen, body string) {
 	t.Helper()
 	if s.body != body || s.chunked || s.length != int64(len(body)) {
 		t.Errorf("body %q (length %d, chunked %v), want %q with its Content-Length", s.body, s.length, s.chunked, body)
+	}
+}
+
+func wantTarget(t *testing.T, s seen, target string) {
+	t.Helper()
+	if s.target != target {
+		t.Errorf("target %q, want %q", s.target, target)
 	}
 }
