@@ -108,6 +108,8 @@ var refusals = []conformanceCase{
 	{name: "TRACE", raw: "TRACE / HTTP/1.1\r\n" + host + "\r\n", code: 405},
 	{name: "underscore refused", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\n\r\n", code: 400},
 	{name: "head over max_head", raw: "GET / HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", code: 431},
+	// Request lines and targets.
+	{name: "HTTP/0.9 request line", raw: "GET /\r\n", code: 400},
 }
 
 // TestProxyConformanceRefusals: see refusals.
