@@ -110,6 +110,13 @@ var refusals = []conformanceCase{
 	{name: "head over max_head", raw: "GET / HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", code: 431},
 	// Request lines and targets.
 	{name: "HTTP/0.9 request line", raw: "GET /\r\n", code: 400},
+	{name: "asterisk-form GET", raw: "GET * HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "userinfo in absolute-form", raw: "GET http://a@other.test/x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root", raw: "GET /a/../../x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, encoded dots", raw: "GET /a/%2e%2E/.%2e/x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, encoded slashes", raw: "GET /a/..%2f..%2fx HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, absolute-form", raw: "GET http://example.test/.. HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "encoded NUL in the path", raw: "GET /x%00.txt HTTP/1.1\r\n" + host + "\r\n", code: 400},
 }
 
 // TestProxyConformanceRefusals: see refusals.
@@ -147,6 +154,10 @@ var passes = []conformanceCase{
 		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
 	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200, closes: true,
 		check: func(t *testing.T, s seen) { wantTarget(t, s, "/old") }},
+	{name: "dot segments within the root", raw: "GET /a/../x/./y HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/a/../x/./y") }},
+	{name: "dot segments in the query", raw: "GET /x?../../.. HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x?../../..") }},
 	{name: "empty line before request", raw: "\r\nGET /x HTTP/1.1\r\n" + host + "\r\n", code: 200,
 		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
 }

@@ -106,7 +106,7 @@ func parseRequestLine(line []byte, r *plainRequest) bool {
 			return false
 		}
 	}
-	return true
+	return pathProblem(target) == "" // else the screen refuses it
 }
 
 // connectionTokens reads a request's Connection header: close and

@@ -92,6 +92,9 @@ func screenRequestLine(line []byte) (http10 bool, v screened) {
 	case "CONNECT", "TRACE":
 		return false, refuse(http.StatusMethodNotAllowed, string(method)+" is not proxied")
 	}
+	if why := targetProblem(method, target); why != "" {
+		return false, refuse(http.StatusBadRequest, why)
+	}
 	return http10, screened{}
 }
 
