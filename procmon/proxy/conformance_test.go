@@ -154,6 +154,8 @@ var passes = []conformanceCase{
 		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
 	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200, closes: true,
 		check: func(t *testing.T, s seen) { wantTarget(t, s, "/old") }},
+	{name: "HTTP/1.2 read as HTTP/1.1", raw: "GET /x HTTP/1.2\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
 	{name: "dot segments within the root", raw: "GET /a/../x/./y HTTP/1.1\r\n" + host + "\r\n", code: 200,
 		check: func(t *testing.T, s seen) { wantTarget(t, s, "/a/../x/./y") }},
 	{name: "dot segments in the query", raw: "GET /x?../../.. HTTP/1.1\r\n" + host + "\r\n", code: 200,

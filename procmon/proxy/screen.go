@@ -78,16 +78,15 @@ func screenRequestLine(line []byte) (http10 bool, v screened) {
 			return false, refuse(http.StatusBadRequest, "control or space in the target")
 		}
 	}
-	switch string(proto) {
-	case "HTTP/1.1":
-	case "HTTP/1.0":
-		http10 = true
-	default:
-		if len(proto) == 8 && bytes.HasPrefix(proto, []byte("HTTP/")) {
-			return false, refuse(http.StatusHTTPVersionNotSupported, "HTTP version "+string(proto))
-		}
+	switch {
+	case len(proto) != 8 || string(proto[:5]) != "HTTP/" || proto[6] != '.' || !isDigit(proto[5]) || !isDigit(proto[7]):
 		return false, refuse(http.StatusBadRequest, "malformed protocol")
+	case proto[5] != '1':
+		return false, refuse(http.StatusHTTPVersionNotSupported, "HTTP version "+string(proto))
 	}
+	// HTTP/1.2 and later minor versions are read as HTTP/1.1, the highest
+	// procmon implements (RFC 9110 section 2.5), as nginx does.
+	http10 = proto[7] == '0'
 	switch string(method) {
 	case "CONNECT", "TRACE":
 		return false, refuse(http.StatusMethodNotAllowed, string(method)+" is not proxied")
@@ -97,6 +96,8 @@ func screenRequestLine(line []byte) (http10 bool, v screened) {
 	}
 	return http10, screened{}
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // headerFacts is what the screen remembers across header lines.
 type headerFacts struct {
