@@ -9,8 +9,9 @@ import (
 // other request head is screened here before anything else happens to
 // it: what nginx refuses is answered with an error and the connection
 // closed, before any worker sees a byte; what passes is rewritten (header
-// names with underscores and an untrusted client's X-Forwarded-* left
-// out) and then upgraded by the fast path or handed to net/http.
+// names nginx drops, such as those with underscores, and an untrusted
+// client's X-Forwarded-* left out) and then upgraded by the fast path or
+// handed to net/http.
 
 // screened is the verdict on a request head.
 type screened struct {
@@ -118,11 +119,11 @@ func (f *headerFacts) screenLine(line []byte, lim headLimits) (keep bool, v scre
 	}
 	val := value.of(line)
 	switch {
-	case bytes.IndexByte(name, '_') >= 0:
-		if lim.refuseUnderscores {
+	case !plainFieldName(name):
+		if lim.refuseUnderscores && bytes.IndexByte(name, '_') >= 0 {
 			return false, refuse(http.StatusBadRequest, "underscore in header name "+string(name))
 		}
-		return false, screened{}
+		return false, screened{} // dropped, as nginx drops it (ignore_invalid_headers)
 	case equalFold(name, "Content-Length"):
 		f.lengths++
 		if _, ok := parseDigits(val); !ok || f.lengths > 1 {
@@ -169,6 +170,21 @@ func (f *headerFacts) verdict(http10 bool) screened {
 func isForwardedHeader(name []byte) bool {
 	return equalFold(name, "X-Forwarded-For") || equalFold(name, "X-Forwarded-Proto") ||
 		equalFold(name, "X-Forwarded-Host") || equalFold(name, "Forwarded")
+}
+
+// plainFieldName: a header name of letters, digits and "-" only. nginx
+// (ignore_invalid_headers, underscores_in_headers off) drops any other,
+// though RFC 9110 allows "_", "." and other token characters: app servers
+// that map names to variables (CGI's HTTP_X_FORWARDED_FOR, Rack, WSGI)
+// fold "_" and "-" together, so X_Forwarded_For would pass for procmon's
+// own X-Forwarded-For.
+func plainFieldName(name []byte) bool {
+	for _, c := range name {
+		if l := c | 0x20; (l < 'a' || l > 'z') && !isDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // validHost accepts a Host value as nginx does: a name or an IP literal,
