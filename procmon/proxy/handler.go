@@ -37,7 +37,9 @@ func newHandler(pool *Pool, log *slog.Logger, cfg Config) *handler {
 }
 
 // rewrite keeps the X-Forwarded-For/Proto a front proxy (nginx) set and
-// appends the client, as a proxy chain expects.
+// appends the client, as a proxy chain expects. Expect is left out:
+// procmon's server answered it (100 Continue) when it began to read the
+// body, and the worker's own 100 would reach the client as a second one.
 func rewrite(pr *httputil.ProxyRequest) {
 	if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
 		pr.Out.Header["X-Forwarded-For"] = xff
@@ -46,6 +48,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto != "" {
 		pr.Out.Header.Set("X-Forwarded-Proto", proto)
 	}
+	pr.Out.Header.Del("Expect")
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = "worker"
 	pr.Out.Host = pr.In.Host
