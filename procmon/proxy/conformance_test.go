@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -20,6 +21,8 @@ import (
 // seen is what the worker saw of one request.
 type seen struct {
 	method, target string
+	host           string // the Host header
+	local          string // the worker's own address
 	header         http.Header
 	body           string
 	length         int64
@@ -35,8 +38,9 @@ type recordingWorker struct {
 func (rw *recordingWorker) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rw.mu.Lock()
-	rw.reqs = append(rw.reqs, seen{r.Method, r.RequestURI, r.Header.Clone(), string(body), r.ContentLength,
-		len(r.TransferEncoding) > 0})
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	rw.reqs = append(rw.reqs, seen{r.Method, r.RequestURI, r.Host, local.String(), r.Header.Clone(), string(body),
+		r.ContentLength, len(r.TransferEncoding) > 0})
 	rw.mu.Unlock()
 	w.Write([]byte("ok"))
 }
@@ -153,7 +157,14 @@ var passes = []conformanceCase{
 	{name: "CL with spaces", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length:  5 \r\n\r\nhello", code: 200,
 		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
 	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200, closes: true,
-		check: func(t *testing.T, s seen) { wantTarget(t, s, "/old") }},
+		check: func(t *testing.T, s seen) {
+			// No Host: the address the client connected to (RFC 9112
+			// section 3.3), never the worker's own.
+			if s.target != "/old" || !strings.HasPrefix(s.host, "127.0.0.1:") || s.host == s.local {
+				t.Errorf("target %q, Host %q (the worker is %s)", s.target, s.host, s.local)
+			}
+			wantHeader(t, s, "X-Forwarded-Host", s.host)
+		}},
 	{name: "HTTP/1.2 read as HTTP/1.1", raw: "GET /x HTTP/1.2\r\n" + host + "\r\n", code: 200,
 		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
 	{name: "dot segments within the root", raw: "GET /a/../x/./y HTTP/1.1\r\n" + host + "\r\n", code: 200,
