@@ -17,7 +17,9 @@ import (
 // connection (conformance_probe_test.go), and what the worker saw. The
 // refusals are nginx's answers to the same bytes: 400 (501 for an unknown
 // Transfer-Encoding) and the connection closed, before any worker sees
-// anything.
+// anything. conformance_nginx_test.go runs every case against a real nginx
+// in front of the same worker; where nginx answers differently,
+// nginxDifferences says how and why procmon answers as it does.
 
 // seen is what the worker saw of one request.
 type seen struct {
