@@ -2,82 +2,30 @@ package procmon
 
 import (
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/deploytool/deploy/internal/nginxtest"
 )
 
 // The nginx yardstick: BenchmarkThroughput puts nginx, set up as a good
-// production reverse proxy, in front of the same worker it measures
-// procmon against, so that procmon's proxy/direct ratio can be read next
-// to the best-known proxy's on the same machine in the same run. The
+// production reverse proxy (internal/nginxtest), in front of the same
+// worker it measures procmon against, so that procmon's proxy/direct
+// ratio can be read next to the best-known proxy's on the same machine in
+// the same run. The
 // readers of /proc that measure it (and the other processes under test)
 // are at the end.
 
 // nginxPath is the nginx binary, or "" when there is none.
-func nginxPath() string {
-	if path, err := exec.LookPath("nginx"); err == nil {
-		return path
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	return ""
-}
+func nginxPath() string { return nginxtest.Path() }
 
-// nginxConf is a reverse proxy for one upstream: one worker process,
-// keep-alive connections to the upstream, default proxy buffering, no
-// access log, every path it writes in the prefix dir; %[1]s is the
-// `user` line, %[2]s the dir, %[3]s the upstream, %[4]s the listen
-// address and %[5]d the most connections (clients and upstream).
-const nginxConf = `%[1]s
-worker_processes 1;
-worker_rlimit_nofile %[5]d;
-daemon off;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events {
-	worker_connections %[5]d;
-}
-http {
-	access_log off;
-	client_body_temp_path %[2]s/client_body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	upstream worker {
-		server %[3]s;
-		keepalive 64;
-	}
-	server {
-		listen %[4]s;
-		location / {
-			proxy_pass http://worker;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host $host;
-			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-			proxy_set_header X-Forwarded-Proto $scheme;
-		}
-	}
-}
-`
-
-// nginxProxy is a running nginx: its master, in a process group of its
-// own with its worker.
+// nginxProxy is a running nginx (internal/nginxtest: the same reverse
+// proxy setup the proxy's conformance test compares procmon with).
 type nginxProxy struct {
-	addr   string
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	once   sync.Once
+	*nginxtest.Proxy
+	addr string
 }
 
 // startNginx runs nginx (the binary at bin) as a reverse proxy to the
@@ -88,52 +36,8 @@ func (e *benchEnv) startNginx(bin, upstream string) *nginxProxy {
 
 // startNginxConns is startNginx with room for conns connections.
 func (e *benchEnv) startNginxConns(bin, upstream string, conns int) *nginxProxy {
-	dir, err := os.MkdirTemp(e.root, "nginx-")
-	if err != nil {
-		e.b.Fatal(err)
-	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;" // else the worker process drops to nobody, who cannot write dir
-	}
-	n := &nginxProxy{addr: benchPort(e.b), dir: dir, exited: make(chan struct{})}
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, user, dir, upstream, n.addr, conns), 0o644); err != nil {
-		e.b.Fatal(err)
-	}
-	// -e: the error log from the start, before the config names it.
-	n.cmd = exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
-	if err := n.cmd.Start(); err != nil {
-		e.b.Fatalf("start nginx: %v", err)
-	}
-	go func() { n.cmd.Wait(); close(n.exited) }()
-	e.b.Cleanup(n.stop)
-	if err := n.waitReady(20 * time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		e.b.Fatalf("nginx in front of %s: %v\n%s", upstream, err, log)
-	}
-	return n
-}
-
-// waitReady polls nginx until it answers 200, it exits, or timeout passes.
-func (n *nginxProxy) waitReady(timeout time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-n.exited:
-			return fmt.Errorf("nginx exited: %v", n.cmd.ProcessState)
-		default:
-		}
-		if resp, err := client.Get("http://" + n.addr + "/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("no 200 from http://%s/ within %s", n.addr, timeout)
+	p := nginxtest.Start(e.b, nginxtest.Options{Bin: bin, Upstream: upstream, Dir: e.root, Conns: conns})
+	return &nginxProxy{Proxy: p, addr: p.Addr}
 }
 
 // pids lists the processes of nginx's group: the master and its worker.
@@ -145,27 +49,15 @@ func (n *nginxProxy) pids() []int {
 		if err != nil {
 			continue
 		}
-		if fields := procStat(pid); len(fields) > 2 && fields[2] == strconv.Itoa(n.cmd.Process.Pid) {
+		if fields := procStat(pid); len(fields) > 2 && fields[2] == strconv.Itoa(n.PID()) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// stop asks nginx to finish gracefully (SIGQUIT) and waits for it, up to
-// 10 s, then kills its process group.
-func (n *nginxProxy) stop() {
-	n.once.Do(func() {
-		pgid := n.cmd.Process.Pid
-		syscall.Kill(pgid, syscall.SIGQUIT)
-		select {
-		case <-n.exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			<-n.exited
-		}
-	})
-}
+// stop stops nginx (gracefully, then by force after 10 s).
+func (n *nginxProxy) stop() { n.Stop() }
 
 // rssKB reads VmRSS or VmHWM (peak) of a process, in kB.
 func rssKB(pid int, field string) int {

@@ -4,10 +4,11 @@
 # suite also needs a C compiler (go test -race), OpenSSH's server and
 # client (the deploy tests talk to a real sshd), wrk (procmon's load
 # tests), util-linux (flock, setsid, unshare), python3 and node (the
-# example apps, npm for build auto's tests), systemd-analyze (the unit files) and shellcheck (lint).
-# The benchmarks also need nginx and pm2 (npm install -g), the yardsticks
-# procmon is measured against. Not root: it prints the lines to run and
-# fails, rather than letting tests skip.
+# example apps, npm for build auto's tests), systemd-analyze (the unit files),
+# nginx (procmon's proxy is compared with it, case by case) and shellcheck (lint).
+# The benchmarks also need pm2 (npm install -g): nginx and pm2 are the
+# yardsticks procmon is measured against. Not root: it prints the lines to
+# run and fails, rather than letting tests skip.
 set -euo pipefail
 
 what=${1:-test}
@@ -38,10 +39,10 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg npm npm # build auto's Node tests run npm ci
 	pkg systemd-analyze systemd
 	pkg curl curl
+	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light
 fi
 npm_need=()
 if [ "$what" = bench ]; then
-	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light
 	have pm2 || npm_need+=(pm2)
 fi
 ((${#need[@]} + ${#npm_need[@]})) || exit 0

@@ -33,6 +33,8 @@ type Config struct {
 	Trusted []netip.Prefix
 	// RefuseUnderscores answers 400 to a request with a header name that
 	// has an underscore; false drops such headers silently, as nginx does.
+	// A name with another character that is not a letter, digit or "-"
+	// ("X.Forwarded.For") is always dropped, as nginx drops it.
 	RefuseUnderscores bool
 	// DrainTimeout is the window over which a retired worker's long-lived
 	// connections (upgrades, event streams) are closed, spread out so that

@@ -2,23 +2,30 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The conformance table: requests an attacker sends to a proxy facing the
-// internet (request smuggling, desync, header forgery), over raw TCP, and
-// for each what procmon answers and what the worker saw. The refusals are
-// nginx's answers to the same bytes: 400 (501 for an unknown
+// internet (request smuggling, desync, header forgery, path traversal),
+// over raw TCP, and for each what procmon answers, whether it keeps the
+// connection (conformance_probe_test.go), and what the worker saw. The
+// refusals are nginx's answers to the same bytes: 400 (501 for an unknown
 // Transfer-Encoding) and the connection closed, before any worker sees
-// anything.
+// anything. conformance_nginx_test.go runs every case against a real nginx
+// in front of the same worker; where nginx answers differently,
+// nginxDifferences says how and why procmon answers as it does.
 
 // seen is what the worker saw of one request.
 type seen struct {
 	method, target string
+	host           string // the Host header
+	local          string // the worker's own address
 	header         http.Header
 	body           string
 	length         int64
@@ -34,8 +41,9 @@ type recordingWorker struct {
 func (rw *recordingWorker) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rw.mu.Lock()
-	rw.reqs = append(rw.reqs, seen{r.Method, r.RequestURI, r.Header.Clone(), string(body), r.ContentLength,
-		len(r.TransferEncoding) > 0})
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	rw.reqs = append(rw.reqs, seen{r.Method, r.RequestURI, r.Host, local.String(), r.Header.Clone(), string(body),
+		r.ContentLength, len(r.TransferEncoding) > 0})
 	rw.mu.Unlock()
 	w.Write([]byte("ok"))
 }
@@ -50,11 +58,27 @@ func (rw *recordingWorker) take() []seen {
 
 const host = "Host: example.test\r\n"
 
+// chunked is a POST whose chunked body is body.
+func chunked(body string) string {
+	return "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n" + body
+}
+
 type conformanceCase struct {
-	name  string
-	raw   string
-	code  int
-	check func(t *testing.T, s seen) // for a request that reaches the worker
+	name   string
+	raw    string
+	code   int
+	closes bool                       // a pass whose connection ends after the answer (a refusal always does)
+	check  func(t *testing.T, s seen) // for a request that reaches the worker
+}
+
+// refused is what every refusal expects: its code, the connection closed,
+// nothing at the worker.
+func (tc conformanceCase) refused() outcome { return outcome{code: tc.code, closes: true} }
+
+// passed is what every pass expects: its code, the connection kept unless
+// closes, one request at the worker, as check says.
+func (tc conformanceCase) passed() outcome {
+	return outcome{code: tc.code, closes: tc.closes, check: tc.check}
 }
 
 // refusals: each is answered with its code and closed; no worker sees it.
@@ -96,30 +120,56 @@ var refusals = []conformanceCase{
 	{name: "TRACE", raw: "TRACE / HTTP/1.1\r\n" + host + "\r\n", code: 405},
 	{name: "underscore refused", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\n\r\n", code: 400},
 	{name: "head over max_head", raw: "GET / HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", code: 431},
+	{name: "header name not a token", raw: "GET / HTTP/1.1\r\n" + host + "X(Y: 1\r\n\r\n", code: 400},
+	{name: "header line without a colon", raw: "GET / HTTP/1.1\r\n" + host + "X-A\r\n\r\n", code: 400},
+	// Request lines and targets.
+	{name: "HTTP/0.9 request line", raw: "GET /\r\n", code: 400},
+	{name: "request line without a version", raw: "GET /\r\n" + host + "\r\n", code: 400},
+	{name: "two spaces in the request line", raw: "GET  / HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "HTTP/1.10", raw: "GET / HTTP/1.10\r\n" + host + "\r\n", code: 400},
+	{name: "asterisk-form GET", raw: "GET * HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "userinfo in absolute-form", raw: "GET http://a@other.test/x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root", raw: "GET /a/../../x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, encoded dots", raw: "GET /a/%2e%2E/.%2e/x HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, encoded slashes", raw: "GET /a/..%2f..%2fx HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "path above the root, absolute-form", raw: "GET http://example.test/.. HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	{name: "encoded NUL in the path", raw: "GET /x%00.txt HTTP/1.1\r\n" + host + "\r\n", code: 400},
+	// Malformed chunked bodies (Kettle's desync research, Weikop's "funky
+	// chunks"): a parser that reads one of these differently from the next
+	// hop's frames the body differently.
+	{name: "chunk size with a leading space", raw: chunked(" 5\r\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk size with trailing junk", raw: chunked("5x\r\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk size, space, junk", raw: chunked("5 x\r\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk size 0x5", raw: chunked("0x5\r\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk size ends in bare LF", raw: chunked("5\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk extension ends in bare LF", raw: chunked("5;a=b\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk data ends in bare LF", raw: chunked("5\r\nhello\n0\r\n\r\n"), code: 400},
+	{name: "chunk data longer than its size", raw: chunked("3\r\nhello\r\n0\r\n\r\n"), code: 400},
+	{name: "chunk size over 64 bits", raw: chunked("10000000000000005\r\nhello\r\n0\r\n\r\n"), code: 400},
+	// 2^64-1: procmon waits for the bytes and, as none come, answers 408
+	// after body_timeout (conformanceBodyTimeout here).
+	{name: "chunk size over 63 bits", raw: chunked("ffffffffffffffff\r\nhello\r\n0\r\n\r\n"), code: 408},
+	{name: "Trailer declares Content-Length", raw: "POST / HTTP/1.1\r\n" + host + "Trailer: Content-Length\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n", code: 400},
 }
+
+// conformanceBodyTimeout is procmon's body_timeout in TestProxyConformanceRefusals.
+const conformanceBodyTimeout = time.Second
 
 // TestProxyConformanceRefusals: see refusals.
 func TestProxyConformanceRefusals(t *testing.T) {
 	var rec recordingWorker
 	worker, _ := startWorker(t, rec.serve)
-	f := startFrontConfig(t, Config{RefuseUnderscores: true}, nil, worker)
+	f := startFrontConfig(t, Config{RefuseUnderscores: true, BodyTimeout: conformanceBodyTimeout}, nil, worker)
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.dial(t)
-			c.send(tc.raw)
-			resp, _ := c.read("GET")
-			if resp.StatusCode != tc.code || !resp.Close {
-				t.Errorf("answered %d (close %v), want %d and close", resp.StatusCode, resp.Close, tc.code)
-			}
-			c.expectEOF()
-			if got := rec.take(); len(got) != 0 {
-				t.Errorf("the worker saw %+v", got)
-			}
+			tc.refused().expect(t, probe(t, f.addr, &rec, tc.raw))
 		})
 	}
 }
 
-// passes: requests answered by the worker, and what it must have seen.
+// passes: requests answered, by the worker unless check is nil, and what
+// it must have seen.
 var passes = []conformanceCase{
 	{name: "underscore header dropped (GET)", raw: "GET / HTTP/1.1\r\n" + host + "X_Forwarded_For: 6.6.6.6\r\nX-Keep: 1\r\n\r\n", code: 200,
 		check: func(t *testing.T, s seen) {
@@ -139,18 +189,46 @@ var passes = []conformanceCase{
 		}},
 	{name: "CL with spaces", raw: "POST / HTTP/1.1\r\n" + host + "Content-Length:  5 \r\n\r\nhello", code: 200,
 		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
-	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200,
+	{name: "HTTP/1.0 GET", raw: "GET /old HTTP/1.0\r\n\r\n", code: 200, closes: true,
 		check: func(t *testing.T, s seen) {
-			if s.target != "/old" {
-				t.Errorf("target %q", s.target)
+			// No Host: the address the client connected to (RFC 9112
+			// section 3.3), never the worker's own.
+			if s.target != "/old" || !strings.HasPrefix(s.host, "127.0.0.1:") || s.host == s.local {
+				t.Errorf("target %q, Host %q (the worker is %s)", s.target, s.host, s.local)
+			}
+			wantHeader(t, s, "X-Forwarded-Host", s.host)
+		}},
+	// The target's authority wins over the Host header (RFC 9112 section 3.2.2).
+	{name: "absolute-form target, another Host", raw: "GET http://other.test/x HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) {
+			wantTarget(t, s, "/x")
+			if s.host != "other.test" {
+				t.Errorf("Host %q, want other.test", s.host)
 			}
 		}},
+	{name: "HTTP/1.2 read as HTTP/1.1", raw: "GET /x HTTP/1.2\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
+	{name: "dot segments within the root", raw: "GET /a/../x/./y HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/a/../x/./y") }},
+	{name: "dot segments in the query", raw: "GET /x?../../.. HTTP/1.1\r\n" + host + "\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x?../../..") }},
+	// Answered by procmon's own server (RFC 9110 section 9.3.7): no worker sees it.
+	{name: "OPTIONS *", raw: "OPTIONS * HTTP/1.1\r\n" + host + "\r\n", code: 200},
+	// Answered 100 Continue once, by procmon, which reads the body; the
+	// worker does not see the expectation (it would answer a second 100).
+	{name: "Expect 100-continue with the body", raw: "POST / HTTP/1.1\r\n" + host + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", code: 200,
+		check: func(t *testing.T, s seen) { wantBody(t, s, "hello"); wantHeader(t, s, "Expect", "") }},
+	{name: "chunked body", raw: chunked("5;ext=1\r\nhello\r\n0\r\n\r\n"), code: 200,
+		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
+	// Trailer fields are not passed on: the body goes with its Content-Length.
+	{name: "trailer carries Content-Length", raw: chunked("5\r\nhello\r\n0\r\nContent-Length: 50\r\n\r\n"), code: 200,
+		check: func(t *testing.T, s seen) { wantBody(t, s, "hello") }},
+	{name: "header name with a dot dropped", raw: "GET / HTTP/1.1\r\n" + host + "X.Forwarded.For: 6.6.6.6\r\nX-Keep: 1\r\n\r\n", code: 200,
+		check: func(t *testing.T, s seen) { wantHeader(t, s, "X.Forwarded.For", "", "X-Keep", "1") }},
+	{name: "header name with a dot dropped (POST)", raw: "POST / HTTP/1.1\r\n" + host + "X.Forwarded.For: 6.6.6.6\r\nContent-Length: 2\r\n\r\nhi", code: 200,
+		check: func(t *testing.T, s seen) { wantHeader(t, s, "X.Forwarded.For", "") }},
 	{name: "empty line before request", raw: "\r\nGET /x HTTP/1.1\r\n" + host + "\r\n", code: 200,
-		check: func(t *testing.T, s seen) {
-			if s.target != "/x" {
-				t.Errorf("target %q", s.target)
-			}
-		}},
+		check: func(t *testing.T, s seen) { wantTarget(t, s, "/x") }},
 }
 
 // TestProxyConformancePasses: see passes.
@@ -160,17 +238,7 @@ func TestProxyConformancePasses(t *testing.T) {
 	f := startFrontConfig(t, Config{}, nil, worker)
 	for _, tc := range passes {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.dial(t)
-			c.send(tc.raw)
-			resp, body := c.read("GET")
-			if resp.StatusCode != tc.code || body != "ok" {
-				t.Fatalf("answered %d %q, want %d ok", resp.StatusCode, body, tc.code)
-			}
-			got := rec.take()
-			if len(got) != 1 {
-				t.Fatalf("the worker saw %d requests: %+v", len(got), got)
-			}
-			tc.check(t, got[0])
+			tc.passed().expect(t, probe(t, f.addr, &rec, tc.raw))
 		})
 	}
 }
@@ -210,5 +278,12 @@ func wantBody(t *testing.T, s seen, body string) {
 	t.Helper()
 	if s.body != body || s.chunked || s.length != int64(len(body)) {
 		t.Errorf("body %q (length %d, chunked %v), want %q with its Content-Length", s.body, s.length, s.chunked, body)
+	}
+}
+
+func wantTarget(t *testing.T, s seen, target string) {
+	t.Helper()
+	if s.target != target {
+		t.Errorf("target %q, want %q", s.target, target)
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -194,9 +195,10 @@ func (c *serverConn) refuse(v screened) {
 }
 
 // readHead reads a request head into c.head; plain says whether the fast
-// path serves it as it is. A head over max_head, or with a line that ends
-// in a bare LF, is refused (v). Empty lines before the request line are
-// skipped (RFC 9112 section 2.2).
+// path serves it as it is. A head over max_head, with a line that ends
+// in a bare LF, or whose request line has no HTTP version (an HTTP/0.9
+// request, which has no header lines to wait for), is refused (v). Empty
+// lines before the request line are skipped (RFC 9112 section 2.2).
 func (c *serverConn) readHead() (plain bool, v screened, err error) {
 	c.head = c.head[:0]
 	lineStart := 0
@@ -217,6 +219,8 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 			return false, refuse(http.StatusBadRequest, "a line of the head ends in a bare LF"), nil
 		}
 		switch {
+		case n-lineStart > 2 && lineStart == 0 && !hasVersion(c.head[:n-2]):
+			return false, refuse(http.StatusBadRequest, "a request line without an HTTP version (HTTP/0.9)"), nil
 		case n-lineStart > 2:
 			lineStart = n
 		case lineStart == 0:
@@ -225,4 +229,11 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 			return parsePlainRequest(c.head, &c.req), screened{}, nil
 		}
 	}
+}
+
+// hasVersion says whether a request line ends in " HTTP/…", as no HTTP/0.9
+// request line does.
+func hasVersion(line []byte) bool {
+	sp := bytes.LastIndexByte(line, ' ')
+	return sp >= 0 && bytes.HasPrefix(line[sp+1:], []byte("HTTP/"))
 }

@@ -37,7 +37,12 @@ func newHandler(pool *Pool, log *slog.Logger, cfg Config) *handler {
 }
 
 // rewrite keeps the X-Forwarded-For/Proto a front proxy (nginx) set and
-// appends the client, as a proxy chain expects.
+// appends the client, as a proxy chain expects. A request without a Host
+// (HTTP/1.0) is given the address the client connected to, the
+// server's own name (RFC 9112 section 3.3), not the worker's address.
+// Expect is left out: procmon's server answered it (100 Continue) when it
+// began to read the body, and the worker's own 100 would reach the client
+// as a second one.
 func rewrite(pr *httputil.ProxyRequest) {
 	if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
 		pr.Out.Header["X-Forwarded-For"] = xff
@@ -46,9 +51,16 @@ func rewrite(pr *httputil.ProxyRequest) {
 	if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto != "" {
 		pr.Out.Header.Set("X-Forwarded-Proto", proto)
 	}
+	pr.Out.Header.Del("Expect")
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = "worker"
 	pr.Out.Host = pr.In.Host
+	if pr.Out.Host == "" {
+		if a, ok := pr.In.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			pr.Out.Host = a.String()
+			pr.Out.Header.Set("X-Forwarded-Host", pr.Out.Host)
+		}
+	}
 }
 
 // ServeHTTP reads the request's body (see bufferBody) before it picks a

@@ -106,7 +106,7 @@ func parseRequestLine(line []byte, r *plainRequest) bool {
 			return false
 		}
 	}
-	return true
+	return pathProblem(target) == "" // else the screen refuses it
 }
 
 // connectionTokens reads a request's Connection header: close and
@@ -138,8 +138,8 @@ const (
 
 func requestHeaderKind(name []byte) reqHeaderKind {
 	switch {
-	case bytes.IndexByte(name, '_') >= 0:
-		return reqNotPlain // the screen drops or refuses it
+	case !plainFieldName(name):
+		return reqNotPlain // "_", "." and the like: the screen drops or refuses it
 	case len(name) < 2:
 		return reqOther
 	case equalFold(name, "Host"):

@@ -9,8 +9,9 @@ import (
 // other request head is screened here before anything else happens to
 // it: what nginx refuses is answered with an error and the connection
 // closed, before any worker sees a byte; what passes is rewritten (header
-// names with underscores and an untrusted client's X-Forwarded-* left
-// out) and then upgraded by the fast path or handed to net/http.
+// names nginx drops, such as those with underscores, and an untrusted
+// client's X-Forwarded-* left out) and then upgraded by the fast path or
+// handed to net/http.
 
 // screened is the verdict on a request head.
 type screened struct {
@@ -78,22 +79,26 @@ func screenRequestLine(line []byte) (http10 bool, v screened) {
 			return false, refuse(http.StatusBadRequest, "control or space in the target")
 		}
 	}
-	switch string(proto) {
-	case "HTTP/1.1":
-	case "HTTP/1.0":
-		http10 = true
-	default:
-		if len(proto) == 8 && bytes.HasPrefix(proto, []byte("HTTP/")) {
-			return false, refuse(http.StatusHTTPVersionNotSupported, "HTTP version "+string(proto))
-		}
+	switch {
+	case len(proto) != 8 || string(proto[:5]) != "HTTP/" || proto[6] != '.' || !isDigit(proto[5]) || !isDigit(proto[7]):
 		return false, refuse(http.StatusBadRequest, "malformed protocol")
+	case proto[5] != '1':
+		return false, refuse(http.StatusHTTPVersionNotSupported, "HTTP version "+string(proto))
 	}
+	// HTTP/1.2 and later minor versions are read as HTTP/1.1, the highest
+	// procmon implements (RFC 9110 section 2.5), as nginx does.
+	http10 = proto[7] == '0'
 	switch string(method) {
 	case "CONNECT", "TRACE":
 		return false, refuse(http.StatusMethodNotAllowed, string(method)+" is not proxied")
 	}
+	if why := targetProblem(method, target); why != "" {
+		return false, refuse(http.StatusBadRequest, why)
+	}
 	return http10, screened{}
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // headerFacts is what the screen remembers across header lines.
 type headerFacts struct {
@@ -114,11 +119,11 @@ func (f *headerFacts) screenLine(line []byte, lim headLimits) (keep bool, v scre
 	}
 	val := value.of(line)
 	switch {
-	case bytes.IndexByte(name, '_') >= 0:
-		if lim.refuseUnderscores {
+	case !plainFieldName(name):
+		if lim.refuseUnderscores && bytes.IndexByte(name, '_') >= 0 {
 			return false, refuse(http.StatusBadRequest, "underscore in header name "+string(name))
 		}
-		return false, screened{}
+		return false, screened{} // dropped, as nginx drops it (ignore_invalid_headers)
 	case equalFold(name, "Content-Length"):
 		f.lengths++
 		if _, ok := parseDigits(val); !ok || f.lengths > 1 {
@@ -165,6 +170,21 @@ func (f *headerFacts) verdict(http10 bool) screened {
 func isForwardedHeader(name []byte) bool {
 	return equalFold(name, "X-Forwarded-For") || equalFold(name, "X-Forwarded-Proto") ||
 		equalFold(name, "X-Forwarded-Host") || equalFold(name, "Forwarded")
+}
+
+// plainFieldName: a header name of letters, digits and "-" only. nginx
+// (ignore_invalid_headers, underscores_in_headers off) drops any other,
+// though RFC 9110 allows "_", "." and other token characters: app servers
+// that map names to variables (CGI's HTTP_X_FORWARDED_FOR, Rack, WSGI)
+// fold "_" and "-" together, so X_Forwarded_For would pass for procmon's
+// own X-Forwarded-For.
+func plainFieldName(name []byte) bool {
+	for _, c := range name {
+		if l := c | 0x20; (l < 'a' || l > 'z') && !isDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // validHost accepts a Host value as nginx does: a name or an IP literal,
