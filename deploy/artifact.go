@@ -284,7 +284,11 @@ func (r *Rollout) sendTar(need map[int]bool, reused int) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	n, files, err := r.o.Artifact.writeTar(f, need)
+	files, err := r.o.Artifact.writeTar(f, need)
+	if err != nil {
+		return err
+	}
+	n, err := f.Seek(0, io.SeekCurrent) // the tar's size
 	if err != nil {
 		return err
 	}
@@ -301,11 +305,10 @@ func (r *Rollout) sendTar(need map[int]bool, reused int) error {
 }
 
 // writeTar writes every directory and symlink of the artifact and the
-// files whose manifest index is in need, as a tar stream, and returns its
-// size and the number of files in it.
-func (a *Artifact) writeTar(w io.Writer, need map[int]bool) (int64, int, error) {
-	cw := &countingWriter{w: w}
-	tw := tar.NewWriter(cw)
+// files whose manifest index is in need, as a tar stream, and returns the
+// number of files in it.
+func (a *Artifact) writeTar(w io.Writer, need map[int]bool) (int, error) {
+	tw := tar.NewWriter(w)
 	index := make(map[string]int, len(a.Files))
 	for i, f := range a.Files {
 		index[f.Path] = i
@@ -328,7 +331,7 @@ func (a *Artifact) writeTar(w io.Writer, need map[int]bool) (int64, int, error) 
 	if err == nil {
 		err = tw.Close()
 	}
-	return cw.n, files, err
+	return files, err
 }
 
 // addTarEntry writes one file, directory or symlink, owned by nobody in
@@ -366,15 +369,4 @@ func addTarEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
 	defer f.Close()
 	_, err = io.Copy(tw, f)
 	return err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

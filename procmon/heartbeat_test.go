@@ -245,7 +245,16 @@ func TestHeartbeatReplacementIsGuarded(t *testing.T) {
 		}
 	}
 	hangWorker(t, spare)
-	st = a.waitStatus(guard+15*time.Second, "worker 2 replaced again", func(st Status) bool { return st.Heartbeat.Replacements == 2 })
+	waitGuardHeld(t, a, guard, started, before)
+}
+
+// waitGuardHeld waits for worker 2's replacement, hung again, to be
+// replaced a second time, and fails unless that came at least guard
+// after the replacement started (the checks in between suppressed), with
+// no reload and worker 1 (pid before[1]) untouched.
+func waitGuardHeld(t *testing.T, a *testApp, guard time.Duration, started time.Time, before map[int]int) {
+	t.Helper()
+	st := a.waitStatus(guard+15*time.Second, "worker 2 replaced again", func(st Status) bool { return st.Heartbeat.Replacements == 2 })
 	for _, w := range st.Workers {
 		if w.ID == 2 && w.Generation == 1 && w.Replacements == 2 && w.LastReplaced.Sub(started) < guard {
 			t.Fatalf("worker 2 replaced again %s after its replacement started: the guard is %s", w.LastReplaced.Sub(started), guard)
