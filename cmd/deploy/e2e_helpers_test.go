@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,4 +221,19 @@ func waitFile(t *testing.T, path string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s never appeared", path)
+}
+
+// startProcmon runs `procmon run -c conf` (the binary pm) as the unit
+// does, until the test ends (SIGTERM, then wait).
+func startProcmon(t *testing.T, pm, conf string) {
+	t.Helper()
+	daemon := exec.Command(pm, "run", "-c", conf)
+	daemon.Stdout, daemon.Stderr = io.Discard, io.Discard
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		_ = daemon.Wait()
+	})
 }

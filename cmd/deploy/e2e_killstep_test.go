@@ -150,15 +150,7 @@ func newProcmonFixture(t *testing.T, extra ...string) (*fixture, string) {
 		filepath.Join(f.path, "current"), listen, filepath.Join(dir, "pm.sock")))
 	f.writeINI(append([]string{"procmon " + pmConf, "env DEPLOY_PROCMON=" + pm}, extra...)...)
 	f.mustRun("production", "setup")
-	daemon := exec.Command(pm, "run", "-c", pmConf)
-	daemon.Stdout, daemon.Stderr = io.Discard, io.Discard
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		_ = daemon.Wait()
-	})
+	startProcmon(t, pm, pmConf)
 	f.mustRun("production")
 	waitAnswer(t, listen, "hello from v2")
 	return f, listen

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -84,15 +83,7 @@ max_size = "1MB"
 		t.Errorf("first deploy should report the release unchecked, say procmon is not running yet and how to start it:\n%s\n%s", first.stdout, first.stderr)
 	}
 
-	daemon := exec.Command(pm, "run", "-c", pmConf)
-	daemon.Stdout, daemon.Stderr = io.Discard, io.Discard
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		_ = daemon.Wait()
-	})
+	startProcmon(t, pm, pmConf)
 	waitAnswer(t, listen, "hello from v2")
 
 	f.origin.commit() // v3

@@ -3,13 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/deploytool/deploy/internal/freeport"
@@ -98,15 +96,7 @@ file = %q
 // startProcmon runs procmon as root, as the unit does, until the test ends.
 func (s *usersServer) startProcmon() {
 	s.t.Helper()
-	daemon := exec.Command(s.pm, "run", "-c", s.pmConf)
-	daemon.Stdout, daemon.Stderr = io.Discard, io.Discard
-	if err := daemon.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.t.Cleanup(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		_ = daemon.Wait()
-	})
+	startProcmon(s.t, s.pm, s.pmConf)
 }
 
 // workerUIDs are the uids of procmon's workers, from its status (read as

@@ -58,13 +58,9 @@ func initApp(g *globals, args []string, stdin io.Reader, stdout io.Writer) error
 
 func detectedText(app *appinit.App) string {
 	if len(app.Stacks) == 0 {
-		return "no stack detected (build auto will build nothing; add a pre-deploy hook if it needs one)"
+		return app.Detected() + " (build auto will build nothing; add a pre-deploy hook if it needs one)"
 	}
-	var parts []string
-	for _, st := range app.Stacks {
-		parts = append(parts, st+" ("+app.Why[st]+")")
-	}
-	return "detected " + strings.Join(parts, ", ")
+	return app.Detected()
 }
 
 // initSettings fills what the flags left out: the repo from the clone's

@@ -28,7 +28,7 @@ func DeployConf(app *App, s Settings) string {
 		env = "production"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# deploy.conf, written by `deploy init`: %s.\n", detected(app))
+	fmt.Fprintf(&b, "# deploy.conf, written by `deploy init`: %s.\n", app.Detected())
 	b.WriteString("# Every key, with its default: deploy.conf.example in the deploy repository.\n\n")
 	fmt.Fprintf(&b, "[%s]\n", env)
 	if !strings.Contains(s.Host, "@") {
@@ -55,8 +55,10 @@ func DeployConf(app *App, s Settings) string {
 	return b.String()
 }
 
-// detected says what Detect found, for the files' first lines.
-func detected(app *App) string {
+// Detected says what Detect found and why ("detected node (package.json),
+// go (go.mod)" or "no stack detected"), as the files' first lines and
+// `deploy init` say it.
+func (app *App) Detected() string {
 	if len(app.Stacks) == 0 {
 		return "no stack detected"
 	}
@@ -70,7 +72,7 @@ func detected(app *App) string {
 // ProcmonTOML returns the procmon config for app deployed at path.
 func ProcmonTOML(app *App, path string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# procmon config for %s, written by `deploy init`: %s.\n", app.Name, detected(app))
+	fmt.Fprintf(&b, "# procmon config for %s, written by `deploy init`: %s.\n", app.Name, app.Detected())
 	fmt.Fprintf(&b, "# Install it on the server as %s.\n\n", ProcmonPath(app))
 	fmt.Fprintf(&b, "name = %s\n", strconv.Quote(app.Name))
 	fmt.Fprintf(&b, "dir = %s\n", strconv.Quote(strings.TrimSuffix(path, "/")+"/current"))
