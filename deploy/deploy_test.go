@@ -61,7 +61,7 @@ func TestDeployAndRevert(t *testing.T) {
 	for _, st := range a.Steps {
 		names = append(names, st.Name)
 	}
-	if got := strings.Join(names, " "); got != "lock fetch resolve checkout switch prune" {
+	if got := strings.Join(names, " "); got != "ref lock fetch resolve checkout switch prune" {
 		t.Errorf("steps = %q", got)
 	}
 

@@ -86,8 +86,12 @@ build_node() {
 	*) install=(npm ci --no-audit --no-fund) ;;
 	esac
 	[ -z "$lock" ] || why+=" + $lock"
+	# One node start says both the runtime's version (for the cache key)
+	# and whether package.json has a build script.
+	local info
 	# shellcheck disable=SC2016 # node's code, not the shell's
-	if [ -n "$(build_out node -e 'const s = require(process.argv[1]).scripts || {}; if (s.build) console.log("yes")' "$BUILD_REL/package.json")" ]; then
+	info=$(build_out node -e 'let b = ""; try { if ((require(process.argv[1]).scripts || {}).build) b = " build" } catch (e) {} console.log(process.version + b)' "$BUILD_REL/package.json")
+	if [[ $info == *' build' ]]; then
 		build=("$pm" run build)
 		why+=" + scripts.build"
 	fi
@@ -109,7 +113,7 @@ build_node() {
 		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
 		mark "info deps node uncached no-lockfile"
 	else
-		deps_cached node node_modules "$lock" "node $(build_out node --version) NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
+		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
 	if ((${#prune[@]})); then

@@ -42,9 +42,10 @@ cmd_deploy() {
 	artifact) receive_artifact ;;
 	esac
 	watch_control
-	[ -n "$SOURCE" ] || precheck_ref
+	[ -n "$SOURCE" ] || origin_refs
 	lock deploy
-	OLD=$(current_id)
+	cur_id
+	OLD=$CUR
 	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
 	mark "info old ${OLD:--} ${OLD_SHA:--}"
 	STATE=preparing
@@ -70,12 +71,9 @@ cmd_deploy() {
 		rmdir -- "$P/releases/$REL" || fail "cannot replace releases/$REL with the staged upload"
 		mv -T -- "$STAGED" "$P/releases/$REL" || fail "cannot move the staged upload into releases/$REL"
 	else
-		git_ archive --format=tar "$SHA" | tar -x -C "$P/releases/$REL" || fail "git archive of $SHA failed"
+		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; full disk?)"
 	fi
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"
-	if [ "$SOURCE" != artifact ]; then
-		release_git "$P/releases/$REL" "$SHA" || fail "cannot give the release its .git (for git in hooks)"
-	fi
 	link_shared "$P/releases/$REL"
 	local prevdir=''
 	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"
@@ -125,19 +123,49 @@ cmd_deploy() {
 
 # fetch_and_resolve brings the mirror up to date with the origin and sets
 # SHA to what REF names there (REF unset: the origin's default branch).
+# The fetch is skipped when origin_refs saw exactly the refs the mirror
+# took in its last complete fetch: then there is nothing to fetch.
 fetch_and_resolve() {
 	step fetch
-	sync_origin
-	run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
+	local f="$P/repo/deploy-origin-refs" was=''
+	if ((ORIGIN_OK)) && [ -f "$f" ] && [ -w "$f" ]; then IFS= read -r -d '' was <"$f" || true; fi
+	if ((ORIGIN_OK)) && [ "$was" = "$REPO"$'\n'"$ORIGIN_REFS"$'\n#\n' ]; then
+		mark "info mirror-current"
+	else
+		# until this fetch is known complete, no saved list can match
+		[ ! -f "$f" ] || : >"$f" || rm -f -- "$f"
+		sync_origin
+		run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
+		((ORIGIN_OK)) && save_origin_refs "$f"
+	fi
 	step resolve
 	if [ -z "$REF" ]; then
-		default_branch
+		if ((ORIGIN_OK)) && [[ $ORIGIN_REFS == 'ref: refs/heads/'*$'\t'HEAD* ]]; then
+			REF=${ORIGIN_REFS%%$'\n'*}
+			REF=${REF#ref: refs/heads/}
+			REF=${REF%$'\t'HEAD}
+		else
+			default_branch
+		fi
 		echo "ref: $REF (the origin's default branch; set ref to pin one)"
 		mark "info default-ref $REF"
 	fi
 	# Nothing was made yet: a ref that does not resolve leaves no release
 	# and no `failed` line (only the mirror was brought up to date).
-	SHA=$(resolve "$REF") || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+	mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
+	resolve "$REF" || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+}
+
+# save_origin_refs FILE records what origin_refs saw, with the repo, when
+# the mirror now holds exactly those refs: the next deploy that sees the
+# same can skip its fetch. When they differ (the origin moved during the
+# fetch) nothing is saved, and the next deploy fetches.
+save_origin_refs() {
+	local mine theirs
+	mine=$(git_ for-each-ref --format='%(objectname)%09%(refname)') || return 0
+	theirs=$(grep -v -e '^ref: ' -e $'\tHEAD$' -e '\^{}$' <<<"$ORIGIN_REFS") || true
+	[ "$mine" = "$theirs" ] || return 0
+	printf '%s\n%s\n#\n' "$REPO" "$ORIGIN_REFS" >"$1" 2>/dev/null || rm -f -- "$1"
 }
 
 # read_blob WHAT FILE reads, from the control channel (fd 3), a line
@@ -209,7 +237,8 @@ receive_artifact() {
 	mkdir -- "$dir" || fail "cannot create $dir"
 	read_blob manifest "$dir.manifest"
 	: >"$dir.have"
-	cur=$(current_id)
+	cur_id
+	cur=$CUR
 	if [ -n "$cur" ] && [ -d "$P/releases/$cur" ]; then
 		# candidates: same path, size and mode in current; hashed in one sha256sum
 		(cd -- "$P/releases/$cur" && awk -F'\t' 'FILENAME == ARGV[1] { meta[$3] = $1 "\t" $2; next }
@@ -331,18 +360,25 @@ exit "$rc"
 HOOK
 }
 
-# precheck_ref refuses, before the lock is taken and before anything on
-# the server changes, a branch or tag name that the origin does not have
-# (git ls-remote). A sha is looked up in the mirror after the fetch; an
-# origin that cannot be reached is left for the fetch to report.
-precheck_ref() {
-	[ -n "$REF" ] && [ -n "$REPO" ] && [ -f "$P/repo/HEAD" ] || return 0
-	[[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]] && return 0
+# origin_refs (source fetch, the mirror set up) asks the origin for all
+# its refs, once per deploy and before the lock: `git ls-remote --symref`.
+# A branch or tag name the origin does not have is refused here, before
+# anything on the server changes (a sha is looked up in the mirror after
+# the fetch); with ref unset, the origin's HEAD names its default branch;
+# and fetch_and_resolve skips the fetch when nothing changed. An origin
+# that cannot be reached is left for the fetch to report.
+ORIGIN_REFS='' ORIGIN_OK=0
+origin_refs() {
+	[ -n "$REPO" ] && [ -f "$P/repo/HEAD" ] || return 0
 	step ref
-	local rc=0
-	run_in "$P" - - env GIT_TERMINAL_PROMPT=0 git ls-remote --exit-code --quiet -- "$REPO" \
-		"refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null || rc=$?
-	((rc != 2)) || fail "ref '$REF' is not a branch or tag of $REPO: nothing was changed"
+	ORIGIN_REFS=$(cd -- "$P" && GIT_TERMINAL_PROMPT=0 exec git ls-remote --symref -- "$REPO" </dev/null 2>/dev/null 3<&- 4>&- 9>&-) ||
+		{ ORIGIN_REFS=''; return 0; }
+	ORIGIN_OK=1
+	[ -n "$REF" ] || return 0
+	[[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]] && return 0
+	# ls-remote's own rule: a name matches a ref it ends, whole components
+	[[ $'\n'$ORIGIN_REFS$'\n' == *[$'\t'/]"$REF"$'\n'* ]] ||
+		fail "ref '$REF' is not a branch or tag of $REPO: nothing was changed"
 }
 
 # sync_origin points the mirror at REPO when deploy.conf's repo changed
@@ -407,7 +443,8 @@ revert_to_previous() {
 cmd_revert() {
 	watch_control
 	lock "revert $N"
-	OLD=$(current_id)
+	cur_id
+	OLD=$CUR
 	[ -n "$OLD" ] || fail "nothing is deployed yet"
 	OLD_SHA=$(sha_of "$OLD")
 	mark "info old $OLD $OLD_SHA"
@@ -440,7 +477,8 @@ cmd_list() {
 
 cmd_release() { # curr | prev
 	local cur target
-	cur=$(current_id)
+	cur_id
+	cur=$CUR
 	[ -n "$cur" ] || fail "nothing is deployed yet"
 	target=$cur
 	if [ "$1" = prev ]; then
@@ -490,7 +528,8 @@ cmd_unlock() {
 
 cmd_status() {
 	local cur behind=0 ids i=-1 k
-	cur=$(current_id)
+	cur_id
+	cur=$CUR
 	mapfile -t ids < <(deploy_ids)
 	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
 	((i >= 0)) && behind=$((${#ids[@]} - 1 - i))

@@ -39,7 +39,7 @@ cache_method() {
 	: >"$d/.probe.$$"
 	if cp --reflink=always -- "$d/.probe.$$" "$d/.probe2.$$" 2>/dev/null; then
 		CACHE_METHOD=reflink
-	elif [ "$(id -u)" != 0 ]; then
+	elif ((EUID != 0)); then
 		CACHE_METHOD=hardlink
 	else
 		CACHE_METHOD=copy
@@ -68,9 +68,17 @@ cache_copy() {
 	cp -a -- "$1" "$2"
 }
 
-# clock prints the time in seconds, with a fraction where bash has one.
-clock() { if [ -n "${EPOCHREALTIME:-}" ]; then echo "$EPOCHREALTIME"; else date +%s.%N; fi; }
-since() { awk -v a="$1" -v b="$(clock)" 'BEGIN { printf "%.2f", b - a }'; }
+# clock VAR sets VAR to the time in µs (bash 5's EPOCHREALTIME; 0 under
+# bash 4) and since T prints the seconds from T to now as 0.00 ("?" under
+# bash 4): no date or awk to start.
+clock() { local t=${EPOCHREALTIME:-0.0}; printf -v "$1" '%s' "${t%%[.,]*}${t##*[.,]}"; }
+since() {
+	local t1 d
+	clock t1
+	((t1 > 0)) || { printf '?'; return; }
+	d=$(((t1 - $1) / 10000))
+	printf '%d.%02d' $((d / 100)) $((d % 100))
+}
 
 # deps_cached STACK DIR LOCKFILE RUNTIME INSTALL... puts the release's DIR
 # (node_modules) in place from the cache when an entry for this lockfile,
@@ -79,16 +87,17 @@ since() { awk -v a="$1" -v b="$(clock)" 'BEGIN { printf "%.2f", b - a }'; }
 deps_cached() {
 	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0
 	shift 4
-	key=$stack-$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*"; cat -- "$BUILD_REL/$lock"; } | sha256sum | cut -c1-16)
+	key=$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*"; cat -- "$BUILD_REL/$lock"; } | sha256sum)
+	key=$stack-${key:0:16}
 	cache_method
-	t0=$(clock)
+	clock t0
 	if cache_get "$key" "$dir"; then
 		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $(cache_method_text) in $(since "$t0") s"
 		mark "info deps $stack reused $CACHE_METHOD $key"
 	else
 		echo "deps: no cached install for this $lock, runtime and platform ($key): installing"
 		build_run "$stack" "$@"
-		t0=$(clock)
+		clock t0
 		cache_put "$key" "$dir"
 		echo "deps: $dir cached as $P/.cache/deps/$key by $(cache_method_text) in $(since "$t0") s"
 		mark "info deps $stack installed $CACHE_METHOD $key"
@@ -103,7 +112,7 @@ cache_get() {
 	[ -d "$from" ] || return 1
 	rm -rf -- "$to"
 	[ -e "$from/tree" ] || return 0 # the install made no DIR
-	mkdir -p -- "$(dirname -- "$to")"
+	mkdir -p -- "${to%/*}"
 	cache_copy "$from/tree" "$to" || fail "cannot copy the cached $2 from $from into the release"
 }
 

@@ -43,8 +43,12 @@
 //	         source=push: git init --bare, the origin is never reached);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
-//	deploy   ref (a branch or tag name the origin lacks is refused before
-//	         the lock: git ls-remote), lock, fetch, resolve, checkout, link shared,
+//	deploy   ref (one git ls-remote --symref before the lock: a branch or
+//	         tag name the origin lacks is refused there; an unset ref
+//	         takes the origin's HEAD), lock, fetch (skipped, "info
+//	         mirror-current", when the origin's refs are exactly those
+//	         the mirror took in its last fetch, kept with the repo URL in
+//	         repo/deploy-origin-refs), resolve, checkout, link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
@@ -100,6 +104,8 @@
 //	                         it serves (no procmon nor healthcheck, or
 //	                         procmon not running yet on a first deploy)
 //	info repo-changed        the mirror's origin was set to a new repo
+//	info mirror-current      the origin has not changed since the
+//	                         mirror's last fetch: no fetch
 //	info default-ref <name>  ref is unset: the origin's default branch
 //	                         <name> ships (also said in a plain line)
 //	info revert-gate fail …  the release put back does not pass either
@@ -242,7 +248,8 @@
 // # Releases and .deploys
 //
 // A release is releases/<UTC time>-<short sha> (a -2, -3… suffix if that
-// exists) holding a `git archive` of the commit, a REVISION file with the
+// exists) holding a checkout of the commit (git read-tree -u, which
+// writes the files and the index together), a REVISION file with the
 // sha and its .git (above); current is switched by `ln -s` to a temp name then `mv -T`. Each
 // deploy, revert or failure appends
 // "<sha>\t<id>\t<UTC time>\t<deploy|revert|failed>\t<ref>\t<user@laptop>"
@@ -259,5 +266,5 @@
 //
 // The login shell must be a POSIX shell (sh, bash, dash, zsh), and the
 // server needs bash 4.4+, git, flock and setsid (util-linux). Submodules are
-// not checked out (git archive). Hooks get no terminal (stdin /dev/null).
+// not checked out (an empty directory, as git archive gives). Hooks get no terminal (stdin /dev/null).
 package script

@@ -10,7 +10,10 @@ umask 022
 
 M='@@deploy'
 mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }
-now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# now VAR [FORMAT] sets VAR to the UTC time (ISO 8601 by default) with
+# bash's own strftime: no date(1) to start, which a deploy would do four
+# times. TZ is local to the function: hooks see the server's own.
+now() { local TZ=UTC0; printf -v "$1" "%(${2:-%Y-%m-%dT%H:%M:%SZ})T" -1; }
 
 # ---- arguments -------------------------------------------------------------
 CMD=${1:-}
@@ -61,7 +64,7 @@ done
 STEP=start   # the step running now, reported on failure
 STATE=init   # init | locked | preparing | prepared | switched | done
 REPORTED=0   # a fail line was printed
-LOCKED=0 CHILD='' WATCHER='' CTL='' REL='' SHA='' OLD='' OLD_SHA=''
+LOCKED=0 CHILD='' WATCHER='' REL='' SHA='' OLD='' OLD_SHA=''
 
 step() { STEP=$1; mark "step $1"; }
 fail() { mark "fail $STEP $*"; REPORTED=1; exit 1; }
@@ -73,7 +76,6 @@ on_exit() {
 	set +e
 	[ -n "$CHILD" ] && { kill -TERM -- "-$CHILD" 2>/dev/null || kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; }
 	[ -n "$WATCHER" ] && kill "$WATCHER" 2>/dev/null
-	[ -n "$CTL" ] && rm -f "$CTL"
 	if [ "$rc" != 0 ] && [ "$REPORTED" = 0 ]; then
 		if [ -z "${ABORTED:-}" ]; then
 			mark "fail $STEP exit status $rc"
@@ -86,7 +88,8 @@ on_exit() {
 	# a pack or a staged upload that never became part of a release
 	((${#TMPFILES[@]})) && rm -rf -- "${TMPFILES[@]}"
 	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
-		[ -n "$REL" ] && [ "$(current_id)" != "$REL" ] && rm -rf -- "$P/releases/$REL"
+		cur_id
+		[ -n "$REL" ] && [ "$CUR" != "$REL" ] && rm -rf -- "$P/releases/$REL"
 		log_event "${SHA:--}" "${REL:--}" failed "${REF:-HEAD}"
 		mark "discarded ${REL:--}"
 	fi
@@ -179,11 +182,22 @@ setting() {
 }
 
 git_() { git --git-dir="$P/repo" "$@"; }
-current_id() { local l; l=$(readlink -- "$P/current" 2>/dev/null) || return 0; printf '%s\n' "${l##*/}"; }
-sha_of() { [ -f "$P/releases/$1/REVISION" ] && head -n1 "$P/releases/$1/REVISION" || echo -; }
+# cur_id sets CUR to the release current points at ("" when none);
+# current_id prints it.
+CUR=''
+cur_id() { CUR=$(readlink -- "$P/current" 2>/dev/null) || CUR=''; CUR=${CUR##*/}; }
+current_id() { cur_id; printf '%s\n' "$CUR"; }
+# sha_of prints the commit release $1 was made from (its REVISION), or -.
+sha_of() {
+	local s=''
+	[ -f "$P/releases/$1/REVISION" ] && IFS= read -r s <"$P/releases/$1/REVISION"
+	printf '%s\n' "${s:--}"
+}
 
 log_event() { # sha release event ref
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(now)" "$3" "$4" "$WHO" >>"$P/.deploys"
+	local t
+	now t
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$t" "$3" "$4" "$WHO" >>"$P/.deploys"
 }
 
 # hook_env RELEASE PREVIOUS sets HOOK_ENV to what hooks see, as NAME=value
@@ -208,9 +222,8 @@ run_in() {
 	shift 3
 	(
 		cd -- "$dir" || exit 1
-		HOOK_ENV=()
-		[ "$rel" = - ] || hook_env "$rel" "$prev"
-		exec env ${HOOK_ENV[@]+"${HOOK_ENV[@]}"} ${SETSID[@]+"${SETSID[@]}"} "$@"
+		[ "$rel" = - ] || { hook_env "$rel" "$prev"; exec env "${HOOK_ENV[@]}" ${SETSID[@]+"${SETSID[@]}"} "$@"; }
+		exec ${SETSID[@]+"${SETSID[@]}"} "$@"
 	) </dev/null 2>&1 3<&- 4>&- 9>&- &
 	CHILD=$!
 	wait "$CHILD" || rc=$?
@@ -241,11 +254,16 @@ hook() {
 
 # watch_control reads the client's decision line in the background; EOF
 # (a dropped connection, Ctrl-C on the laptop) aborts the script at once.
+# The watcher's exit status is the decision (no file to make and remove):
+# 0 switch, 3 abort, 4 anything else.
 watch_control() {
-	CTL=$(mktemp "${TMPDIR:-/tmp}/deploy-ctl.XXXXXX")
 	(
 		trap - EXIT INT TERM HUP PIPE
-		if IFS= read -r d <&3; then printf '%s\n' "$d" >"$CTL"; else kill -TERM $$ 2>/dev/null; fi
+		if IFS= read -r d <&3; then
+			case $d in switch) exit 0 ;; abort) exit 3 ;; *) exit 4 ;; esac
+		fi
+		kill -TERM $$ 2>/dev/null
+		exit 5
 	) </dev/null >/dev/null 2>&1 4>&- 9>&- &
 	WATCHER=$!
 }
@@ -253,9 +271,15 @@ watch_control() {
 # decision waits for the client's first decision line and sets DECISION.
 DECISION=''
 decision() {
-	wait "$WATCHER" 2>/dev/null || true
+	local rc=0
+	wait "$WATCHER" 2>/dev/null || rc=$?
 	WATCHER=''
-	DECISION=$(head -n1 "$CTL")
+	case $rc in
+	0) DECISION=switch ;;
+	3) DECISION=abort ;;
+	4) DECISION='something other than switch or abort' ;;
+	*) DECISION='' ;;
+	esac
 }
 
 # ---- lock ------------------------------------------------------------------
@@ -275,7 +299,9 @@ lock() { # what
 	fi
 	LOCKED=1
 	STATE=locked
-	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$(now)" "$1" >"$P/.deploy.lock"
+	local t
+	now t
+	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$t" "$1" >"$P/.deploy.lock"
 }
 
 holder_text() {

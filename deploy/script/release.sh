@@ -9,10 +9,28 @@ default_branch() {
 	[ -n "$REF" ] || fail "cannot find the origin's default branch: set ref"
 }
 
+# mirror_refs sets MIRROR_REFS to the mirror's branches and tags, one
+# "<sha> <refname>" per line, read once for resolve and for the release's
+# packed-refs (MIRROR_REFS_READ=1 once read).
+MIRROR_REFS='' MIRROR_REFS_READ=0
+mirror_refs() {
+	MIRROR_REFS=$(git_ for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags) || return
+	MIRROR_REFS_READ=1
+}
+
+# resolve REF sets SHA to the commit REF names in the mirror: a branch,
+# else a tag, else what rev-parse makes of it (a sha). A branch is looked
+# up in MIRROR_REFS (git lets a branch name only a commit); the rest asks
+# git for the commit.
 resolve() {
-	local r=$1 c
+	local r=$1 c t=$'\n'$MIRROR_REFS$'\n'
+	t=${t%%" refs/heads/$r"$'\n'*}
+	if [ -n "$r" ] && ((${#t} < ${#MIRROR_REFS} + 2)); then
+		SHA=${t##*$'\n'}
+		return 0
+	fi
 	for c in "refs/heads/$r" "refs/tags/$r" "$r"; do
-		git_ rev-parse --verify --quiet "$c^{commit}" 2>/dev/null && return 0
+		SHA=$(git_ rev-parse --verify --quiet "$c^{commit}" 2>/dev/null) && return 0
 	done
 	return 1
 }
@@ -22,7 +40,7 @@ new_release() {
 	local base i=1 id
 	# stamp= (a fleet deploy) names the release the same on every host.
 	local stamp
-	stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	now stamp '%Y%m%dT%H%M%SZ'
 	[[ $STAMP =~ ^[0-9]{8}T[0-9]{6}Z$ ]] && stamp=$STAMP
 	base="$stamp-${1:0:7}"
 	id=$base
@@ -34,22 +52,25 @@ new_release() {
 	REL=$id
 }
 
-# release_git DIR SHA gives the release at DIR a git directory of its
-# own, so that git in a hook (rev-parse HEAD, log -1, describe, status)
-# sees the release's commit, as in the classic tool's checkout: DIR/.git
-# has HEAD detached at SHA, a copy of the mirror's branches and tags
-# (packed-refs), an index, and the mirror's objects through
-# objects/info/alternates, read-only: whatever git does in the release
-# writes into DIR/.git, never into the mirror.
-release_git() {
+# checkout DIR SHA fills the new release at DIR with the commit's files
+# and gives it a git directory of its own, as the classic tool's clone and
+# checkout do, so that git in a hook (rev-parse HEAD, log -1, describe,
+# status, diff-index) sees the release's commit, clean: DIR/.git has HEAD
+# detached at SHA, a copy of the mirror's branches and tags
+# (packed-refs), and the mirror's objects through objects/info/alternates,
+# read-only: whatever git does in the release writes into DIR/.git, never
+# into the mirror. One `git read-tree --reset -u` writes the files and the
+# index (with their stat data) together. Like `git archive`, it leaves a
+# submodule an empty directory.
+checkout() {
 	local g=$1/.git
-	mkdir -p -- "$g/objects/info" "$g/refs/heads" "$g/refs/tags"
-	printf '%s\n' "$P/repo/objects" >"$g/objects/info/alternates"
-	printf '%s\n' "$2" >"$g/HEAD"
-	printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n' >"$g/config"
-	git_ for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags >"$g/packed-refs"
-	git --git-dir="$g" --work-tree="$1" read-tree "$2"
-	git --git-dir="$g" --work-tree="$1" update-index -q --refresh >/dev/null || true
+	mkdir -p -- "$g/objects/info" "$g/refs/heads" "$g/refs/tags" || return
+	printf '%s\n' "$P/repo/objects" >"$g/objects/info/alternates" &&
+		printf '%s\n' "$2" >"$g/HEAD" &&
+		printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n' >"$g/config" || return
+	((MIRROR_REFS_READ)) || mirror_refs || return
+	if [ -n "$MIRROR_REFS" ]; then printf '%s\n' "$MIRROR_REFS" >"$g/packed-refs" || return; fi
+	git --git-dir="$g" --work-tree="$1" read-tree --reset -u "$2"
 }
 
 link_shared() {
@@ -82,7 +103,7 @@ link_shared() {
 switch_to() {
 	local tmp="$P/.current.tmp.$$"
 	[ ! -e "$P/current" ] || [ -L "$P/current" ] || fail "$P/current is not a symlink: move it away"
-	rm -f -- "$tmp"
+	if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
 	ln -s -- "releases/$1" "$tmp"
 	mv -T -- "$tmp" "$P/current"
 }
@@ -134,12 +155,15 @@ in_list() { # word list...
 prune() {
 	step prune
 	local cur ids keep=() r i=-1 k all=() order=()
-	cur=$(current_id)
+	cur_id
+	cur=$CUR
 	mapfile -t ids < <(deploy_ids)
 	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
 	keep+=("$cur")
 	for ((k = i - 1; k >= 0 && k > i - KEEP; k--)); do keep+=("${ids[k]}"); done
-	mapfile -t all < <(ls -1 -- "$P/releases")
+	for r in "$P"/releases/*; do
+		if [ -e "$r" ] || [ -L "$r" ]; then all+=("${r##*/}"); fi
+	done
 	for r in ${all[@]+"${all[@]}"}; do in_list "$r" ${ids[@]+"${ids[@]}"} || order+=("$r"); done
 	for r in ${ids[@]+"${ids[@]}"}; do
 		[ -d "$P/releases/$r" ] && ! in_list "$r" ${order[@]+"${order[@]}"} && order+=("$r")
