@@ -101,3 +101,50 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestCurrentReadAsReadlinkDoes: the script finds the current release
+// with builtins where it can, and must name it as readlink does: a link
+// made by hand with an absolute path, a link into releases/ through a
+// symlinked release, and a dangling link.
+func TestCurrentReadAsReadlinkDoes(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.setup()
+	first := s.deploy().NewRelease
+	o.commit(nil)
+	s.deploy()
+	rels := filepath.Join(s.env.Path, "releases")
+	cur := filepath.Join(s.env.Path, "current")
+	relink := func(target string) {
+		t.Helper()
+		if err := os.Remove(cur); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, want string
+		link       func()
+	}{
+		{"absolute link", first, func() { relink(filepath.Join(rels, first)) }},
+		{"symlinked release", "alias", func() {
+			if err := os.Symlink(first, filepath.Join(rels, "alias")); err != nil {
+				t.Fatal(err)
+			}
+			relink("releases/alias")
+		}},
+		{"dangling link", "gone", func() {
+			_ = os.Remove(filepath.Join(rels, "alias"))
+			relink("releases/gone")
+		}},
+	} {
+		tc.link()
+		o.commit(nil)
+		if got := s.deploy().OldRelease; got != tc.want {
+			t.Errorf("%s: the deploy saw current as %q, readlink says %q", tc.name, got, tc.want)
+		}
+	}
+}

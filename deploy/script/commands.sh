@@ -46,7 +46,7 @@ cmd_deploy() {
 	lock deploy
 	cur_id
 	OLD=$CUR
-	[ -n "$OLD" ] && OLD_SHA=$(sha_of "$OLD")
+	[ -z "$OLD" ] || revision OLD_SHA "$OLD"
 	mark "info old ${OLD:--} ${OLD_SHA:--}"
 	STATE=preparing
 	if [ "$SOURCE" = push ]; then
@@ -162,7 +162,7 @@ fetch_and_resolve() {
 # fetch) nothing is saved, and the next deploy fetches.
 save_origin_refs() {
 	local mine theirs
-	mine=$(git_ for-each-ref --format='%(objectname)%09%(refname)') || return 0
+	mine=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname)%09%(refname)') || return 0
 	theirs=$(grep -v -e '^ref: ' -e $'\tHEAD$' -e '\^{}$' <<<"$ORIGIN_REFS") || true
 	[ "$mine" = "$theirs" ] || return 0
 	printf '%s\n%s\n#\n' "$REPO" "$ORIGIN_REFS" >"$1" 2>/dev/null || rm -f -- "$1"
@@ -446,14 +446,14 @@ cmd_revert() {
 	cur_id
 	OLD=$CUR
 	[ -n "$OLD" ] || fail "nothing is deployed yet"
-	OLD_SHA=$(sha_of "$OLD")
+	revision OLD_SHA "$OLD"
 	mark "info old $OLD $OLD_SHA"
 	local target tsha
 	step revert
 	back_from "$OLD" "$N"
 	target=$TARGET
 	[ -d "$P/releases/$target" ] || fail "release $target was pruned (keep=$KEEP): cannot go back $N"
-	tsha=$(sha_of "$target")
+	revision tsha "$target"
 	SHA=$tsha
 	REF=$(ref_of "$target")
 	step switch

@@ -182,17 +182,37 @@ setting() {
 }
 
 git_() { git --git-dir="$P/repo" "$@"; }
-# cur_id sets CUR to the release current points at ("" when none);
-# current_id prints it.
+# cur_id sets CUR to the release current points at, the last component
+# of its link as readlink gives it ("" when none), and current_id prints
+# it. Builtins where they can (cd -P resolves the link; with the script's
+# traps every $(…) costs two forks, more than the rest of a step on a busy
+# server); readlink when current is dangling, does not resolve straight
+# into releases/, or releases/ holds a symlink (whose name cd -P would
+# not give).
 CUR=''
-cur_id() { CUR=$(readlink -- "$P/current" 2>/dev/null) || CUR=''; CUR=${CUR##*/}; }
-current_id() { cur_id; printf '%s\n' "$CUR"; }
-# sha_of prints the commit release $1 was made from (its REVISION), or -.
-sha_of() {
-	local s=''
-	[ -f "$P/releases/$1/REVISION" ] && IFS= read -r s <"$P/releases/$1/REVISION"
-	printf '%s\n' "${s:--}"
+cur_id() {
+	CUR=''
+	[ -L "$P/current" ] || return 0
+	local here=$PWD rels='' r
+	for r in "$P"/releases/*; do [ ! -L "$r" ] || rels=-; done
+	if [ -z "$rels" ] && cd -P -- "$P/releases" 2>/dev/null && rels=$PWD && cd -P -- "$P/current" 2>/dev/null &&
+		[ "${PWD%/*}" = "$rels" ]; then
+		CUR=${PWD##*/}
+	fi
+	cd -- "$here" 2>/dev/null || cd /
+	[ -z "$CUR" ] || return 0
+	CUR=$(readlink -- "$P/current" 2>/dev/null) || CUR=''
+	CUR=${CUR##*/}
 }
+current_id() { cur_id; printf '%s\n' "$CUR"; }
+# revision VAR ID sets VAR to the commit release ID was made from (its
+# REVISION), or -; sha_of ID prints it.
+revision() {
+	local _s=''
+	[ -f "$P/releases/$2/REVISION" ] && IFS= read -r _s <"$P/releases/$2/REVISION"
+	printf -v "$1" '%s' "${_s:--}"
+}
+sha_of() { local s; revision s "$1"; printf '%s\n' "$s"; }
 
 log_event() { # sha release event ref
 	local t

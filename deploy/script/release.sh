@@ -14,7 +14,7 @@ default_branch() {
 # packed-refs (MIRROR_REFS_READ=1 once read).
 MIRROR_REFS='' MIRROR_REFS_READ=0
 mirror_refs() {
-	MIRROR_REFS=$(git_ for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags) || return
+	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags) || return
 	MIRROR_REFS_READ=1
 }
 
@@ -30,7 +30,7 @@ resolve() {
 		return 0
 	fi
 	for c in "refs/heads/$r" "refs/tags/$r" "$r"; do
-		SHA=$(git_ rev-parse --verify --quiet "$c^{commit}" 2>/dev/null) && return 0
+		SHA=$(exec git --git-dir="$P/repo" rev-parse --verify --quiet "$c^{commit}" 2>/dev/null) && return 0
 	done
 	return 1
 }
