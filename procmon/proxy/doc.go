@@ -12,8 +12,9 @@
 // (handler.go).
 //
 // Upgrades (tunnel.go) and answers that stream without a length
-// (stream.go) are long-lived: counted per Backend, and ended by a drain
-// spread over a window, a stream at its next boundary.
+// (stream.go, and stream_std.go for those net/http relays) are
+// long-lived: counted per Backend, and ended by one drain spread over a
+// window, a stream at its next boundary.
 //
 // The supervisor (package procmon) owns the workers: it makes a Backend
 // for each ready worker, gives the current ones to Pool.Set, and retires a
