@@ -80,6 +80,7 @@ func (c *serverConn) serve() {
 		c.s.untrack(c)
 		c.nc.Close()
 		c.releaseReader()
+		c.shrink()
 	}()
 	wait := c.s.headerTimeout // a new connection sends its first request at once
 	for {
@@ -165,9 +166,11 @@ func (c *serverConn) releaseWriter() {
 // connection holds little memory.
 func (c *serverConn) shrink() {
 	if cap(c.head) > 4<<10 {
+		putHeadBuf(c.head)
 		c.head = nil
 	}
 	if cap(c.spare) > 4<<10 {
+		putHeadBuf(c.spare)
 		c.spare = nil
 	}
 	if cap(c.out) > 4<<10 {
@@ -204,10 +207,10 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 	lineStart := 0
 	for {
 		part, err := c.br.ReadSlice('\n')
-		c.head = append(c.head, part...)
-		if len(c.head) > c.s.maxHead {
+		if len(c.head)+len(part) > c.s.maxHead {
 			return false, refuse(http.StatusRequestHeaderFieldsTooLarge, "request head over max_head"), nil
 		}
+		c.head = appendHead(c.head, part, c.s.maxHead)
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue // a long line: read on
 		}
@@ -228,6 +231,53 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 		default:
 			return parsePlainRequest(c.head, &c.req), screened{}, nil
 		}
+	}
+}
+
+// headStep is the step in which a request head's buffer grows past 4
+// KB: a slow client's large head then sits in at most a step more than
+// it needs (and an eighth of it for heads far larger than the default
+// max_head), never in more than max_head. append's own growth left up
+// to 40 % unused, and the outgrown buffers to the collector: the buffers
+// of the first pooledSteps steps are recycled, as a head outgrows one and
+// once its request is answered.
+const (
+	headStep    = 8 << 10
+	pooledSteps = 8
+)
+
+// headBufs[i] holds buffers of (i+1)*headStep bytes.
+var headBufs [pooledSteps]sync.Pool
+
+// appendHead appends part to head, a buffer that never grows beyond
+// limit (the caller refused a head longer than that).
+func appendHead(head, part []byte, limit int) []byte {
+	need := len(head) + len(part)
+	if need <= cap(head) || need <= 4<<10 {
+		return append(head, part...)
+	}
+	size := max(min((need+need/8+headStep-1)/headStep*headStep, limit), need)
+	grown := headBuf(size)[:len(head)]
+	copy(grown, head)
+	putHeadBuf(head)
+	return append(grown, part...)
+}
+
+// headBuf is an empty buffer of size bytes, from its pool when there is one.
+func headBuf(size int) []byte {
+	if i := size/headStep - 1; size%headStep == 0 && i < pooledSteps {
+		if b, ok := headBufs[i].Get().(*[]byte); ok {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+// putHeadBuf recycles b, which nothing uses any more, if a pool takes its size.
+func putHeadBuf(b []byte) {
+	if i := cap(b)/headStep - 1; cap(b)%headStep == 0 && i >= 0 && i < pooledSteps {
+		b = b[:0]
+		headBufs[i].Put(&b)
 	}
 }
 
