@@ -38,6 +38,9 @@ type serverConn struct {
 	rel    answerRelay
 	watch  clientWatch
 	stream streamEnd // the drain state of a streamed answer (stream.go)
+
+	parkKey   uint64      // its key in the parker's set, while parked; guarded by the parker's lock
+	parkTimer *time.Timer // closes it at idle_timeout while parked
 }
 
 // The connections' buffers are recycled: a Connection: close client would
@@ -67,10 +70,15 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 }
 
 // serve runs the connection's request loop until the client or the
-// server ends it, or a request goes to net/http.
-func (c *serverConn) serve() {
-	handOver := false
+// server ends it, a request goes to net/http, or the connection is
+// parked (park_linux.go); woken says a parked connection's client sent
+// something.
+func (c *serverConn) serve(woken bool) {
+	handOver, parked := false, false
 	defer func() {
+		if parked {
+			return // another goroutine may serve c already
+		}
 		c.releaseWriter()
 		if handOver {
 			c.s.handOver(c, c.head)
@@ -82,16 +90,19 @@ func (c *serverConn) serve() {
 		c.releaseReader()
 		c.shrink()
 	}()
-	wait := c.s.headerTimeout // a new connection sends its first request at once
+	wait, mayPark := c.s.headerTimeout, false // a new connection sends its first request at once
+	if woken {
+		wait = c.s.idleTimeout
+	}
 	for {
 		if !c.s.setIdle(c, true) {
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(wait))
-		wait = c.s.idleTimeout
-		if err := c.await(); err != nil || !c.s.setIdle(c, false) {
+		err := c.await(wait, mayPark)
+		if parked = err == errParked; err != nil || !c.s.setIdle(c, false) {
 			return
 		}
+		wait, mayPark = c.s.idleTimeout, true
 		c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
 		plain, v, err := c.readHead()
 		if err != nil {
@@ -122,28 +133,55 @@ func (c *serverConn) serve() {
 	}
 }
 
-// await waits for the next request's first byte. An idle connection
-// holds no buffer meanwhile: they go back to their pools, and the byte is
-// read into c.src, so that thousands of idle keep-alive connections cost
-// little more than their goroutines.
-func (c *serverConn) await() error {
-	if c.br.Buffered() > 0 || c.src.has {
+// await waits for the next request's first byte, for at most wait. An
+// idle connection holds no buffer meanwhile: they go back to their
+// pools, and the byte is read into c.src, so that thousands of idle
+// keep-alive connections cost little more than their goroutines; one
+// that may park and stays idle longer than parkAfter is parked, and
+// await returns errParked: then c is no longer this goroutine's.
+func (c *serverConn) await(wait time.Duration, mayPark bool) error {
+	if c.src.has || c.br != nil && c.br.Buffered() > 0 {
 		return nil // pipelined: the next request is here
 	}
 	c.releaseReader()
 	c.releaseWriter()
-	var b [1]byte
-	_, err := io.ReadFull(c.nc, b[:])
+	err := c.readFirst(time.Now().Add(wait), mayPark)
+	if err == errParked {
+		return err
+	}
 	c.br = connReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)
 	c.bw = connWriters.Get().(*bufio.Writer)
 	c.bw.Reset(&c.sent)
 	c.rel.bw = c.bw
-	if err != nil {
-		return err
+	return err
+}
+
+// readFirst reads the next request's first byte into c.src by deadline,
+// or parks the connection (errParked) if mayPark and it is still idle
+// after parkAfter.
+func (c *serverConn) readFirst(deadline time.Time, mayPark bool) error {
+	var b [1]byte
+	if mayPark && time.Until(deadline) > 2*parkAfter {
+		c.nc.SetReadDeadline(time.Now().Add(parkAfter))
+		_, err := io.ReadFull(c.nc, b[:])
+		if err == nil {
+			c.src.b, c.src.has = b[0], true
+			return nil
+		}
+		if !isDeadline(err) {
+			return err
+		}
+		if c.s.park.park(c, deadline) {
+			return errParked
+		}
 	}
-	c.src.b, c.src.has = b[0], true
-	return nil
+	c.nc.SetReadDeadline(deadline)
+	_, err := io.ReadFull(c.nc, b[:])
+	if err == nil {
+		c.src.b, c.src.has = b[0], true
+	}
+	return err
 }
 
 func (c *serverConn) releaseReader() {

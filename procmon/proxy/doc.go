@@ -11,6 +11,11 @@
 // net/http server (handoff.go) running httputil.ReverseProxy
 // (handler.go).
 //
+// A keep-alive connection idle for a quarter of a second is parked
+// (park_linux.go): its goroutine ends, an epoll set of the Server's own
+// watches it, and a new goroutine serves its next request; its
+// keepalive_timeout and a shutdown close it as before.
+//
 // Upgrades (tunnel.go) and answers that stream without a length
 // (stream.go, and stream_std.go for those net/http relays) are
 // long-lived: counted per Backend, and ended by one drain spread over a
