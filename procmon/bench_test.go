@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -127,9 +128,9 @@ func benchTool(b *testing.B, name, hint string) string {
 func newBenchEnv(b *testing.B) *benchEnv {
 	benchTool(b, "wrk", "apt-get install wrk")
 	root := b.TempDir()
-	bin := filepath.Join(root, "procmon")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
-		b.Fatalf("build procmon: %v\n%s", err, out)
+	bin, err := benchProcmon(root)
+	if err != nil {
+		b.Fatal(err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -139,6 +140,33 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	return &benchEnv{b: b, root: root, procmon: bin, exe: exe}
+}
+
+// benchProcmonEnv names a procmon binary for the benchmarks to run
+// instead of building ../cmd/procmon: an A/B of two builds (another
+// commit's procmon against this one) with the same harness and worker,
+// e.g. PROCMON_BENCH_BINARY=/tmp/procmon-old ./procmon.test -test.bench Throughput.
+const benchProcmonEnv = "PROCMON_BENCH_BINARY"
+
+// benchProcmon is the procmon binary the benchmarks run: $PROCMON_BENCH_BINARY,
+// or ../cmd/procmon built into dir.
+func benchProcmon(dir string) (string, error) {
+	if bin := os.Getenv(benchProcmonEnv); bin != "" {
+		st, err := os.Stat(bin)
+		if err == nil && (st.IsDir() || st.Mode()&0o111 == 0) {
+			err = errors.New("not an executable file")
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s=%s: %w (hint: build one with go build -o FILE ./cmd/procmon, or unset it to build this tree's)", benchProcmonEnv, bin, err)
+		}
+		fmt.Printf("\nprocmon binary: %s (from %s)\n", bin, benchProcmonEnv)
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "procmon")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/procmon").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build procmon: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func benchPort(b *testing.B) string {

@@ -22,8 +22,11 @@ type Backend struct {
 	std   *http.Transport
 	conns fastConns
 
+	// long holds the open upgrades and streamed answers, each keyed by
+	// what carries it (the *serverConn of procmon's own loop, the
+	// *stdStream of an answer net/http relays), with how a drain ends it.
 	mu   sync.Mutex
-	long map[*serverConn]func() // open upgrades and streamed answers → how a drain ends each
+	long map[any]func()
 }
 
 // NewBackend is the worker listening on 127.0.0.1:port; label names it in
@@ -65,17 +68,17 @@ func (b *Backend) CloseIdle() {
 // track counts a long-lived connection (an upgrade, a streamed answer)
 // on the backend while it is open, so that a drain can end it (with end,
 // called with b.mu held) and status can show it.
-func (b *Backend) track(c *serverConn, end func()) {
+func (b *Backend) track(c any, end func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.long == nil {
-		b.long = map[*serverConn]func(){}
+		b.long = map[any]func(){}
 	}
 	b.long[c] = end
 }
 
 // untrack ends the count of track.
-func (b *Backend) untrack(c *serverConn) {
+func (b *Backend) untrack(c any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.long, c)
@@ -97,7 +100,7 @@ func (b *Backend) LongLived() int {
 // Retire: the connections ended are those open now.
 func (b *Backend) Drain(window time.Duration) {
 	b.mu.Lock()
-	conns := make([]*serverConn, 0, len(b.long))
+	conns := make([]any, 0, len(b.long))
 	for c := range b.long {
 		conns = append(conns, c)
 	}
@@ -109,7 +112,7 @@ func (b *Backend) Drain(window time.Duration) {
 }
 
 // end ends c if it is still counted as long-lived on b.
-func (b *Backend) end(c *serverConn) {
+func (b *Backend) end(c any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if end := b.long[c]; end != nil {

@@ -38,6 +38,9 @@ type serverConn struct {
 	rel    answerRelay
 	watch  clientWatch
 	stream streamEnd // the drain state of a streamed answer (stream.go)
+
+	parkKey   uint64      // its key in the parker's set, while parked; guarded by the parker's lock
+	parkTimer *time.Timer // closes it at idle_timeout while parked
 }
 
 // The connections' buffers are recycled: a Connection: close client would
@@ -67,10 +70,15 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 }
 
 // serve runs the connection's request loop until the client or the
-// server ends it, or a request goes to net/http.
-func (c *serverConn) serve() {
-	handOver := false
+// server ends it, a request goes to net/http, or the connection is
+// parked (park_linux.go); woken says a parked connection's client sent
+// something.
+func (c *serverConn) serve(woken bool) {
+	handOver, parked := false, false
 	defer func() {
+		if parked {
+			return // another goroutine may serve c already
+		}
 		c.releaseWriter()
 		if handOver {
 			c.s.handOver(c, c.head)
@@ -80,17 +88,21 @@ func (c *serverConn) serve() {
 		c.s.untrack(c)
 		c.nc.Close()
 		c.releaseReader()
+		c.shrink()
 	}()
-	wait := c.s.headerTimeout // a new connection sends its first request at once
+	wait, mayPark := c.s.headerTimeout, false // a new connection sends its first request at once
+	if woken {
+		wait = c.s.idleTimeout
+	}
 	for {
 		if !c.s.setIdle(c, true) {
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(wait))
-		wait = c.s.idleTimeout
-		if err := c.await(); err != nil || !c.s.setIdle(c, false) {
+		err := c.await(wait, mayPark)
+		if parked = err == errParked; err != nil || !c.s.setIdle(c, false) {
 			return
 		}
+		wait, mayPark = c.s.idleTimeout, true
 		c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
 		plain, v, err := c.readHead()
 		if err != nil {
@@ -121,28 +133,55 @@ func (c *serverConn) serve() {
 	}
 }
 
-// await waits for the next request's first byte. An idle connection
-// holds no buffer meanwhile: they go back to their pools, and the byte is
-// read into c.src, so that thousands of idle keep-alive connections cost
-// little more than their goroutines.
-func (c *serverConn) await() error {
-	if c.br.Buffered() > 0 || c.src.has {
+// await waits for the next request's first byte, for at most wait. An
+// idle connection holds no buffer meanwhile: they go back to their
+// pools, and the byte is read into c.src, so that thousands of idle
+// keep-alive connections cost little more than their goroutines; one
+// that may park and stays idle longer than parkAfter is parked, and
+// await returns errParked: then c is no longer this goroutine's.
+func (c *serverConn) await(wait time.Duration, mayPark bool) error {
+	if c.src.has || c.br != nil && c.br.Buffered() > 0 {
 		return nil // pipelined: the next request is here
 	}
 	c.releaseReader()
 	c.releaseWriter()
-	var b [1]byte
-	_, err := io.ReadFull(c.nc, b[:])
+	err := c.readFirst(time.Now().Add(wait), mayPark)
+	if err == errParked {
+		return err
+	}
 	c.br = connReaders.Get().(*bufio.Reader)
 	c.br.Reset(&c.src)
 	c.bw = connWriters.Get().(*bufio.Writer)
 	c.bw.Reset(&c.sent)
 	c.rel.bw = c.bw
-	if err != nil {
-		return err
+	return err
+}
+
+// readFirst reads the next request's first byte into c.src by deadline,
+// or parks the connection (errParked) if mayPark and it is still idle
+// after parkAfter.
+func (c *serverConn) readFirst(deadline time.Time, mayPark bool) error {
+	var b [1]byte
+	if mayPark && time.Until(deadline) > 2*parkAfter {
+		c.nc.SetReadDeadline(time.Now().Add(parkAfter))
+		_, err := io.ReadFull(c.nc, b[:])
+		if err == nil {
+			c.src.b, c.src.has = b[0], true
+			return nil
+		}
+		if !isDeadline(err) {
+			return err
+		}
+		if c.s.park.park(c, deadline) {
+			return errParked
+		}
 	}
-	c.src.b, c.src.has = b[0], true
-	return nil
+	c.nc.SetReadDeadline(deadline)
+	_, err := io.ReadFull(c.nc, b[:])
+	if err == nil {
+		c.src.b, c.src.has = b[0], true
+	}
+	return err
 }
 
 func (c *serverConn) releaseReader() {
@@ -165,9 +204,11 @@ func (c *serverConn) releaseWriter() {
 // connection holds little memory.
 func (c *serverConn) shrink() {
 	if cap(c.head) > 4<<10 {
+		putHeadBuf(c.head)
 		c.head = nil
 	}
 	if cap(c.spare) > 4<<10 {
+		putHeadBuf(c.spare)
 		c.spare = nil
 	}
 	if cap(c.out) > 4<<10 {
@@ -204,10 +245,10 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 	lineStart := 0
 	for {
 		part, err := c.br.ReadSlice('\n')
-		c.head = append(c.head, part...)
-		if len(c.head) > c.s.maxHead {
+		if len(c.head)+len(part) > c.s.maxHead {
 			return false, refuse(http.StatusRequestHeaderFieldsTooLarge, "request head over max_head"), nil
 		}
+		c.head = appendHead(c.head, part, c.s.maxHead)
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue // a long line: read on
 		}
@@ -228,6 +269,53 @@ func (c *serverConn) readHead() (plain bool, v screened, err error) {
 		default:
 			return parsePlainRequest(c.head, &c.req), screened{}, nil
 		}
+	}
+}
+
+// headStep is the step in which a request head's buffer grows past 4
+// KB: a slow client's large head then sits in at most a step more than
+// it needs (and an eighth of it for heads far larger than the default
+// max_head), never in more than max_head. append's own growth left up
+// to 40 % unused, and the outgrown buffers to the collector: the buffers
+// of the first pooledSteps steps are recycled, as a head outgrows one and
+// once its request is answered.
+const (
+	headStep    = 8 << 10
+	pooledSteps = 8
+)
+
+// headBufs[i] holds buffers of (i+1)*headStep bytes.
+var headBufs [pooledSteps]sync.Pool
+
+// appendHead appends part to head, a buffer that never grows beyond
+// limit (the caller refused a head longer than that).
+func appendHead(head, part []byte, limit int) []byte {
+	need := len(head) + len(part)
+	if need <= cap(head) || need <= 4<<10 {
+		return append(head, part...)
+	}
+	size := max(min((need+need/8+headStep-1)/headStep*headStep, limit), need)
+	grown := headBuf(size)[:len(head)]
+	copy(grown, head)
+	putHeadBuf(head)
+	return append(grown, part...)
+}
+
+// headBuf is an empty buffer of size bytes, from its pool when there is one.
+func headBuf(size int) []byte {
+	if i := size/headStep - 1; size%headStep == 0 && i < pooledSteps {
+		if b, ok := headBufs[i].Get().(*[]byte); ok {
+			return (*b)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+// putHeadBuf recycles b, which nothing uses any more, if a pool takes its size.
+func putHeadBuf(b []byte) {
+	if i := cap(b)/headStep - 1; cap(b)%headStep == 0 && i >= 0 && i < pooledSteps {
+		b = b[:0]
+		headBufs[i].Put(&b)
 	}
 }
 

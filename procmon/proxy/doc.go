@@ -11,9 +11,15 @@
 // net/http server (handoff.go) running httputil.ReverseProxy
 // (handler.go).
 //
+// A keep-alive connection idle for a quarter of a second is parked
+// (park_linux.go): its goroutine ends, an epoll set of the Server's own
+// watches it, and a new goroutine serves its next request; its
+// keepalive_timeout and a shutdown close it as before.
+//
 // Upgrades (tunnel.go) and answers that stream without a length
-// (stream.go) are long-lived: counted per Backend, and ended by a drain
-// spread over a window, a stream at its next boundary.
+// (stream.go, and stream_std.go for those net/http relays) are
+// long-lived: counted per Backend, and ended by one drain spread over a
+// window, a stream at its next boundary.
 //
 // The supervisor (package procmon) owns the workers: it makes a Backend
 // for each ready worker, gives the current ones to Pool.Set, and retires a

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -112,6 +113,10 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 // ReverseProxy's own outgoing copy, so it is changed in place.
 func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.counts.requests.Add(1)
+	// The request's own context, for a drain to end a streamed answer
+	// (stream_std.go); cancelled at the latest when the answer is closed.
+	ctx, cancel := context.WithCancel(req.Context())
+	req = req.WithContext(ctx)
 	var body *onceBody
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &onceBody{rc: req.Body}
@@ -129,16 +134,21 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if b == nil {
+			cancel()
 			return nil, noWorker
 		}
 		req.URL.Host = b.addr
 		resp, err := b.std.RoundTrip(req)
 		if err == nil {
-			resp.Body = countBody(resp.Body, b)
+			resp.Body = countBody(resp.Body, b, cancel)
+			if answerStreams(resp) {
+				streamStd(resp, b, cancel)
+			}
 			return resp, nil
 		}
 		b.inflight.Add(-1)
 		if !isDialError(err) || (body != nil && body.started.Load()) {
+			cancel()
 			return nil, err
 		}
 		skip = append(skip, b)
@@ -166,16 +176,19 @@ func (b *onceBody) Read(p []byte) (int, error) {
 func (b *onceBody) Close() error { return nil }
 
 // countedBody ends a request's count on its backend when the response body
-// is closed, so that draining waits for streamed bodies too.
+// is closed, so that draining waits for streamed bodies too, and ends the
+// request's context.
 type countedBody struct {
 	io.ReadCloser
-	once sync.Once
-	b    *Backend
+	once   sync.Once
+	b      *Backend
+	cancel context.CancelFunc
 }
 
 func (c *countedBody) Close() error {
 	err := c.ReadCloser.Close()
 	c.once.Do(func() { c.b.inflight.Add(-1) })
+	c.cancel()
 	return err
 }
 
@@ -188,8 +201,8 @@ type countedRWBody struct {
 
 func (c *countedRWBody) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-func countBody(body io.ReadCloser, b *Backend) io.ReadCloser {
-	cb := &countedBody{ReadCloser: body, b: b}
+func countBody(body io.ReadCloser, b *Backend, cancel context.CancelFunc) io.ReadCloser {
+	cb := &countedBody{ReadCloser: body, b: b, cancel: cancel}
 	if w, ok := body.(io.Writer); ok {
 		return &countedRWBody{countedBody: cb, w: w}
 	}

@@ -41,6 +41,7 @@ type Server struct {
 
 	closing atomic.Bool
 	mu      sync.Mutex
+	park    *parker // idle connections without a goroutine (park_linux.go); nil: none
 	ln      net.Listener
 	conns   map[*serverConn]struct{}
 	goneC   chan struct{} // made by the first Shutdown or Close; closed once conns is empty
@@ -89,6 +90,9 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.ln = l
 	s.hand = newHandoffListener(l.Addr())
+	if s.park == nil {
+		s.park = newParker(s)
+	}
 	s.mu.Unlock()
 	go s.std.Serve(s.hand)
 	var pause time.Duration
@@ -113,7 +117,7 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			return http.ErrServerClosed
 		}
-		go c.serve()
+		go c.serve(false)
 	}
 }
 
@@ -193,17 +197,23 @@ func (s *Server) beginClose(all bool) <-chan struct{} {
 		if all {
 			c.abort()
 		}
+		if c.idle && s.park.take(c) { // parked: no goroutine of its own ends it
+			c.nc.Close()
+			delete(s.conns, c)
+			continue
+		}
 		if all || c.idle {
 			c.nc.Close()
 		}
 	}
+	s.park.Close()
 	if s.goneC == nil {
 		s.goneC = make(chan struct{})
-		if len(s.conns) == 0 {
-			close(s.goneC)
-		} else {
-			s.gone = s.goneC
-		}
+		s.gone = s.goneC
+	}
+	if len(s.conns) == 0 && s.gone != nil {
+		close(s.gone)
+		s.gone = nil
 	}
 	return s.goneC
 }

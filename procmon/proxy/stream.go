@@ -32,12 +32,21 @@ type streamEnd struct {
 	asked  atomic.Bool // a drain asked the answer to end
 	worker net.Conn    // the worker connection whose read a drain wakes
 	graced bool        // the worker already got its streamGrace
-	sent   bool        // some of the body was passed on
-	tail   [3]byte     // the body's last bytes passed on
+	streamTail
+}
+
+// streamTail is what was passed on of a streamed answer, as much as
+// finding its boundaries needs.
+type streamTail struct {
+	sent bool    // some of the body was passed on
+	tail [3]byte // the body's last bytes passed on
 }
 
 // note records the last bytes of b, a piece of the body passed on.
-func (s *streamEnd) note(b []byte) {
+func (s *streamTail) note(b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	s.sent = true
 	if len(b) >= len(s.tail) {
 		copy(s.tail[:], b[len(b)-len(s.tail):])
@@ -50,7 +59,7 @@ func (s *streamEnd) note(b []byte) {
 // betweenEvents says whether what was passed on of an event stream ends
 // with a whole event: nothing yet, or an empty line (LF LF, or a CRLF
 // after a line's end).
-func (s *streamEnd) betweenEvents() bool {
+func (s *streamTail) betweenEvents() bool {
 	t := s.tail
 	return !s.sent || t[2] == '\n' && (t[1] == '\n' || t[1] == '\r' && t[0] == '\n')
 }

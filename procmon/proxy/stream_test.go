@@ -42,16 +42,20 @@ func eventWorker(mid, gap time.Duration) http.HandlerFunc {
 // long-lived on its worker, and a drain ends it within its window plus
 // the grace for a worker caught mid-event: the client gets a complete
 // chunked answer that ends between two events, never inside one, and its
-// connection stays usable for the next request (to another worker).
+// connection stays usable for the next request (to another worker). The
+// same on procmon's own loop (a GET) and on net/http's (a POST).
 // Before, a stream was not counted, and a drain left it open until the
 // worker was stopped, which cut it wherever it was.
 func TestDrainEndsEventStreamBetweenEvents(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		req      string
 		mid, gap time.Duration
 	}{
-		{"drained mid-event", 200 * time.Millisecond, 10 * time.Millisecond},
-		{"drained while the stream is idle", 10 * time.Millisecond, testWait},
+		{"drained mid-event", "GET /events HTTP/1.1\r\nHost: x\r\n\r\n", 200 * time.Millisecond, 10 * time.Millisecond},
+		{"drained while the stream is idle", "GET /events HTTP/1.1\r\nHost: x\r\n\r\n", 10 * time.Millisecond, testWait},
+		{"net/http, drained mid-event", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 200 * time.Millisecond, 10 * time.Millisecond},
+		{"net/http, drained while the stream is idle", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 10 * time.Millisecond, testWait},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			events, _ := startWorker(t, eventWorker(tc.mid, tc.gap))
@@ -60,7 +64,7 @@ func TestDrainEndsEventStreamBetweenEvents(t *testing.T) {
 			b := f.p.Pool.backends.Load()
 			eb := (*b)[0]
 			c := f.dial(t)
-			c.send("GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.send(tc.req)
 			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
 			if err != nil || resp.Header.Get("Content-Type") != "text/event-stream" {
 				t.Fatalf("answer %v, %v", resp, err)
@@ -90,6 +94,45 @@ func TestDrainEndsEventStreamBetweenEvents(t *testing.T) {
 				t.Errorf("the stream ended %s after a %s drain began, want about the window (plus %s at most)", took, window, streamGrace)
 			}
 			c.get("/next", 200, "GET /next ")
+			waitIdleBackend(t, eb)
+		})
+	}
+}
+
+// TestDrainCutsAStreamStuckMidEvent: a worker that stays in the middle
+// of an event when a drain asks its stream to end gets streamGrace to
+// finish it, then the stream is cut (the client sees an incomplete
+// answer, not a clean end inside an event), on both paths.
+func TestDrainCutsAStreamStuckMidEvent(t *testing.T) {
+	for _, req := range []string{
+		"GET /events HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		t.Run(strings.Fields(req)[0], func(t *testing.T) {
+			events, _ := startWorker(t, eventWorker(testWait, time.Millisecond)) // stuck after the first half
+			f := startFront(t, events)
+			eb := (*f.p.Pool.backends.Load())[0]
+			c := f.dial(t)
+			c.send(req)
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil || resp.Header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("answer %v, %v", resp, err)
+			}
+			first := make([]byte, 8)
+			if _, err := io.ReadFull(resp.Body, first); err != nil {
+				t.Fatal(err)
+			}
+			eb.Retire()
+			start := time.Now()
+			eb.Drain(time.Millisecond)
+			rest, err := io.ReadAll(resp.Body)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatalf("the stream ended cleanly inside an event: %q", string(first)+string(rest))
+			}
+			if took < streamGrace-50*time.Millisecond || took > streamGrace+2*time.Second {
+				t.Errorf("the stream was cut %s after the drain, want after streamGrace (%s)", took, streamGrace)
+			}
 			waitIdleBackend(t, eb)
 		})
 	}
