@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/internal/syncbuf"
+)
+
+// The Ruby and Elixir tests build what rubygems.org and hex.pm would give
+// (these machines reach neither): Ruby gets gems the test makes with `gem
+// build` in the app's vendor/cache, where Bundler in deployment mode
+// installs from with no network; Elixir gets a git dependency from a
+// repository the test makes, which mix fetches with git alone. Debian's
+// ruby, ruby-bundler and elixir packages are what scripts/deps.sh installs.
+
+// deployResult deploys the fixture's env as `deploy production` does (the
+// same config loading, dialling and deploy.Run), and returns the one
+// host's Result, which the CLI does not print (Built), and its output.
+func deployResult(t *testing.T, f *fixture) (*deploy.Result, string) {
+	t.Helper()
+	g := &globals{Config: f.conf}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := cfg.Env("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncbuf.Buffer{}
+	c := &command{g: g, env: env, stdout: out, stderr: out, dial: newDialer(g, env, out)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := deploy.Run(ctx, env, deploy.FleetOptions{Options: c.options(config.Host{}, out), Dial: c.dial.dial,
+		Output: func(config.Host) io.Writer { return out }})
+	if err != nil || len(results) != 1 || results[0].Result == nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	return results[0].Result, out.String()
+}
+
+// commitTree is commitFiles for paths in subdirectories.
+func (o *originRepo) commitTree(files map[string]string) string {
+	o.t.Helper()
+	for name := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(o.dir, name)), 0o755); err != nil {
+			o.t.Fatal(err)
+		}
+	}
+	return o.commitFiles(files)
+}
+
+// wantBuilt fails the test unless res.Built is the one stack with deps.
+func wantBuilt(t *testing.T, res *deploy.Result, stack, deps string) deploy.Built {
+	t.Helper()
+	if len(res.Built) != 1 || res.Built[0].Stack != stack || res.Built[0].Deps != deps {
+		t.Fatalf("Built = %+v, want %s with deps %q", res.Built, stack, deps)
+	}
+	return res.Built[0]
+}
+
+// gemBuild makes name-version.gem with `gem build`, a gem whose one file
+// defines the module name (capitalised) with VALUE = value, and returns
+// its bytes: what rubygems.org would have served.
+func gemBuild(t *testing.T, name, version, value string) string {
+	t.Helper()
+	dir := t.TempDir()
+	mod := strings.ToUpper(name[:1]) + name[1:]
+	writeFile(t, filepath.Join(dir, name+".gemspec"), `Gem::Specification.new do |s|
+  s.name = "`+name+`"
+  s.version = "`+version+`"
+  s.summary = "a gem the deploy test builds"
+  s.authors = ["deploy test"]
+  s.license = "MIT"
+  s.files = ["lib/`+name+`.rb"]
+end
+`)
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "lib", name+".rb"), "module "+mod+"\n  VALUE = "+value+"\nend\n")
+	cmd := exec.Command("gem", "build", name+".gemspec")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gem build %s: %v\n%s", name, err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name+"-"+version+".gem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// rubyApp is an app whose Gemfile needs tinygem at version (in the
+// default group) and devgem (in the development group), both locked and
+// in vendor/cache, as `bundle cache` leaves them.
+func rubyApp(t *testing.T, bundler, version, value string) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"Gemfile": `source "https://rubygems.org"
+
+gem "tinygem", "` + version + `"
+
+group :development do
+  gem "devgem", "1.0.0"
+end
+`,
+		"Gemfile.lock": `GEM
+  remote: https://rubygems.org/
+  specs:
+    devgem (1.0.0)
+    tinygem (` + version + `)
+
+PLATFORMS
+  ruby
+
+DEPENDENCIES
+  devgem (= 1.0.0)
+  tinygem (= ` + version + `)
+
+BUNDLED WITH
+   ` + bundler + `
+`,
+		"vendor/cache/tinygem-" + version + ".gem": gemBuild(t, "tinygem", version, value),
+		"vendor/cache/devgem-1.0.0.gem":            gemBuild(t, "devgem", "1.0.0", "0"),
+		"app.rb":                                   "require \"bundler/setup\"\nrequire \"tinygem\"\nputs \"tinygem #{Tinygem::VALUE}\"\n",
+	}
+}
+
+// bundlerVersion is the local Bundler's version, for BUNDLED WITH (a
+// lockfile naming another version makes Bundler 2.3 fetch that one).
+func bundlerVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bundle", "--version").Output()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) == 0 {
+		t.Fatalf("bundle --version: %q, %v", out, err)
+	}
+	return f[len(f)-1]
+}
+
+// TestE2EBuildAutoRuby: a Ruby app with a Gemfile.lock and its gems in
+// vendor/cache deploys with build auto through the real sshd, as a
+// non-root deploy user, with no network: Bundler in deployment mode
+// installs the default group into the release's vendor/bundle (not the
+// development group, as Capistrano and Heroku leave it out), the app runs
+// from the release with `bundle exec`; an unchanged Gemfile.lock reuses
+// the cached bundle, a changed one installs afresh, and the old release
+// keeps its own gems.
+func TestE2EBuildAutoRuby(t *testing.T) {
+	for _, tool := range []string{"ruby", "gem", "bundle"} {
+		requireTool(t, tool)
+	}
+	bundler := bundlerVersion(t)
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	f.origin.commitTree(rubyApp(t, bundler, "1.0.0", "42"))
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	r := f.mustRun("production")
+	wantOut(t, r, "build: ruby detected (Gemfile + Gemfile.lock): bundle install in deployment mode (path vendor/bundle, without development:test)",
+		"deps: no cached install for this Gemfile.lock", "vendor/bundle cached as "+f.path+"/.cache/deps/ruby-")
+	first := filepath.Join(f.path, "releases", f.current())
+	gems := func(rel, name string) []string {
+		m, _ := filepath.Glob(filepath.Join(rel, "vendor", "bundle", "ruby", "*", "gems", name))
+		return m
+	}
+	if len(gems(first, "tinygem-1.0.0")) != 1 {
+		t.Errorf("tinygem 1.0.0 is not in the release's vendor/bundle")
+	}
+	if g := gems(first, "devgem-*"); len(g) != 0 {
+		t.Errorf("the development group was installed: %v", g)
+	}
+	if out := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(out.stdout, "tinygem 42") {
+		t.Errorf("bundle exec in the release: %q", out.stdout)
+	}
+
+	// Same Gemfile.lock: the bundle comes from the cache.
+	f.origin.commit()
+	res, out := deployResult(t, f)
+	b := wantBuilt(t, res, "ruby", "reused")
+	if !strings.Contains(out, "vendor/bundle reused from "+f.path+"/.cache/deps/ruby-") || b.Method != "hardlink" {
+		t.Errorf("warm deploy: Built %+v\n%s", b, out)
+	}
+	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "tinygem 42") {
+		t.Errorf("bundle exec in the warm release: %q", r.stdout)
+	}
+
+	// A new tinygem in Gemfile.lock: installed afresh, in a new entry.
+	f.origin.commitTree(rubyApp(t, bundler, "1.1.0", "43"))
+	res, out = deployResult(t, f)
+	if nb := wantBuilt(t, res, "ruby", "installed"); nb.Key == b.Key {
+		t.Errorf("a changed Gemfile.lock kept the cache entry %s\n%s", b.Key, out)
+	}
+	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "tinygem 43") {
+		t.Errorf("bundle exec after the lockfile changed: %q", r.stdout)
+	}
+	cmd := exec.Command("su", u.deployer.Name, "-c", "bundle exec ruby app.rb")
+	cmd.Dir = first
+	if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "tinygem 42") {
+		t.Errorf("the first release with its own bundle: %q, %v", o, err)
+	}
+}
+
+// TestE2EBuildAutoRubyGemfileGroups: the development group left out, a
+// Gemfile that moves a gem out of it, with Gemfile.lock unchanged (the
+// lockfile does not record groups), installs afresh rather than reusing
+// a bundle that lacks the gem.
+func TestE2EBuildAutoRubyGemfileGroups(t *testing.T) {
+	for _, tool := range []string{"ruby", "gem", "bundle"} {
+		requireTool(t, tool)
+	}
+	f := newFixture(t)
+	app := rubyApp(t, bundlerVersion(t), "1.0.0", "42")
+	f.origin.commitTree(app)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	f.origin.commitFiles(map[string]string{
+		"Gemfile": strings.Replace(app["Gemfile"], "group :development do\n  gem \"devgem\", \"1.0.0\"\nend\n", "gem \"devgem\", \"1.0.0\"\n", 1),
+		"app.rb":  "require \"bundler/setup\"\nrequire \"devgem\"\nputs \"devgem #{Devgem::VALUE}\"\n",
+	})
+	res, out := deployResult(t, f)
+	wantBuilt(t, res, "ruby", "installed")
+	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "devgem 0") {
+		t.Errorf("a gem moved out of the development group: %q\n%s", r.stdout, out)
+	}
+}
