@@ -235,3 +235,106 @@ func TestE2EBuildAutoRubyGemfileGroups(t *testing.T) {
 		t.Errorf("a gem moved out of the development group: %q\n%s", r.stdout, out)
 	}
 }
+
+// elixirApp is a mix project, app hello, whose Hello.hi/0 returns hi
+// (Elixir code) and whose deps are deps (Elixir code, "" = none).
+func elixirApp(deps, hi string) map[string]string {
+	return map[string]string{
+		"mix.exs": `defmodule Hello.MixProject do
+  use Mix.Project
+
+  def project do
+    [app: :hello, version: "0.1.0", elixir: "~> 1.12", deps: [` + deps + `]]
+  end
+
+  def application, do: [extra_applications: [:logger]]
+end
+`,
+		"lib/hello.ex": "defmodule Hello do\n  def hi, do: " + hi + "\nend\n",
+		".gitignore":   "/_build/\n/deps/\n",
+	}
+}
+
+// tinyDep makes a git repository holding the mix project tiny (Tiny.value
+// is 42), tagged v1.0.0, and returns its path: the dependency mix fetches
+// with git, where a hex.pm package would need the network.
+func tinyDep(t *testing.T) string {
+	t.Helper()
+	o := &originRepo{t: t, dir: filepath.Join(t.TempDir(), "tiny")}
+	o.git("init", "-q", "-b", "main", o.dir)
+	o.commitTree(map[string]string{
+		"mix.exs":     "defmodule Tiny.MixProject do\n  use Mix.Project\n  def project, do: [app: :tiny, version: \"1.0.0\", deps: []]\nend\n",
+		"lib/tiny.ex": "defmodule Tiny do\n  def value, do: 42\nend\n",
+	})
+	o.git("-C", o.dir, "tag", "v1.0.0")
+	return o.dir
+}
+
+// releaseEval runs the current release's bin/hello eval expr.
+func releaseEval(t *testing.T, f *fixture, expr string) string {
+	t.Helper()
+	bin := filepath.Join(f.path, "current", "_build", "prod", "rel", "hello", "bin", "hello")
+	out, err := exec.Command(bin, "eval", expr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s eval: %v\n%s", bin, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestE2EBuildAutoElixir: a mix project deploys with build auto through
+// the real sshd, with no network: with no dependencies (and so no
+// mix.lock) mix release alone runs, MIX_ENV=prod, and the release's
+// binary runs; with a dependency (a git one the test makes) and its
+// mix.lock, mix deps.get fetches it into deps, cached by mix.lock: the
+// next deploy with the same mix.lock reuses it.
+func TestE2EBuildAutoElixir(t *testing.T) {
+	for _, tool := range []string{"elixir", "mix"} {
+		requireTool(t, tool)
+	}
+	f := newFixture(t)
+	f.origin.commitTree(elixirApp("", `"hello from elixir"`))
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	res, out := deployResult(t, f)
+	if b := wantBuilt(t, res, "elixir", ""); b.Why != "mix.exs" {
+		t.Errorf("Built = %+v", b)
+	}
+	for _, want := range []string{"build: elixir detected (mix.exs): mix release (MIX_ENV=prod; no mix.lock: no dependencies to fetch)",
+		"$ mix release --overwrite", "release: _build/prod/rel/hello (bin/hello start)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "$ mix deps.get") {
+		t.Errorf("mix deps.get ran with no dependencies:\n%s", out)
+	}
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello from elixir" {
+		t.Errorf("the release says %q", got)
+	}
+
+	tiny := tinyDep(t)
+	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
+	cmd := exec.Command("mix", "deps.get")
+	cmd.Dir = f.origin.dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
+	}
+	f.origin.commit() // with mix.lock
+	res, out = deployResult(t, f)
+	first := wantBuilt(t, res, "elixir", "installed")
+	if first.Why != "mix.exs + mix.lock" || first.Method != "copy" || !strings.Contains(out, "$ mix deps.get --only prod") || !strings.Contains(out, "deps cached as "+f.path+"/.cache/deps/elixir-") {
+		t.Errorf("deploy with a dependency:\n%s", out)
+	}
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
+		t.Errorf("the release with its dependency says %q", got)
+	}
+
+	f.origin.commit()
+	res, out = deployResult(t, f)
+	if b := wantBuilt(t, res, "elixir", "reused"); b.Key != first.Key || strings.Contains(out, "$ mix deps.get") {
+		t.Errorf("same mix.lock: Built %+v (first %+v)\n%s", b, first, out)
+	}
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
+		t.Errorf("the warm release says %q", got)
+	}
+}

@@ -11,7 +11,8 @@
 #                            then `<pm> run build` when package.json has one
 #   python  requirements.txt | pyproject.toml: a venv in .venv, pip install
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
-#   elixir  mix.exs          mix deps.get --only $MIX_ENV, mix release
+#   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
+#                            mix release
 #   go      go.mod           go build -o <name> . | -o bin/<x> ./cmd/<x>
 #
 # Each stack says what it detected and why (a plain line and `info build`);
@@ -170,17 +171,29 @@ build_ruby() {
 	deps_cached ruby vendor/bundle Gemfile.lock "ruby $(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM') without=$without Gemfile=${gemfile%% *}" bundle install
 }
 
+# build_elixir builds a release with MIX_ENV (prod unless set), as
+# Heroku's and Gigalixir's Elixir buildpacks do: mix deps.get --only
+# $MIX_ENV, then mix release. mix deps.get writes mix.lock whenever there
+# is a dependency to fetch (hex or git), and Elixir projects commit it: a
+# project without one has nothing to fetch, and skips deps.get (a BEAM
+# start, and hex when it is not installed). deps is cached by mix.lock,
+# the runtime and MIX_ENV; _build (the compiled code) is the release's
+# own, built each time.
 build_elixir() {
-	local mixenv
+	local mixenv rel
 	mixenv=$(setting MIX_ENV prod)
-	build_says elixir mix.exs "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 	BUILD_ENV=("MIX_ENV=$mixenv")
 	if [ -f "$BUILD_REL/mix.lock" ]; then
+		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
 	else
-		build_run elixir mix deps.get --only "$mixenv"
+		build_says elixir mix.exs "mix release (MIX_ENV=$mixenv; no mix.lock: no dependencies to fetch)"
 	fi
 	build_run elixir mix release --overwrite
+	for rel in "$BUILD_REL/_build/$mixenv/rel"/*/; do # each release mix made
+		rel=${rel%/}
+		if [ -d "$rel/bin" ]; then echo "release: _build/$mixenv/rel/${rel##*/} (bin/${rel##*/} start)"; fi
+	done
 }
 
 # go_main DIR: DIR holds a Go main package.
