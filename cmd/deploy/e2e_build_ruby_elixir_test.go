@@ -100,11 +100,21 @@ end
 	return string(b)
 }
 
+// rubyGems are the gems the Ruby test's apps use, by file name: what
+// rubygems.org would have served, built once per test.
+func rubyGems(t *testing.T) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"tinygem-1.0.0.gem": gemBuild(t, "tinygem", "1.0.0", "42"),
+		"tinygem-1.1.0.gem": gemBuild(t, "tinygem", "1.1.0", "43"),
+		"devgem-1.0.0.gem":  gemBuild(t, "devgem", "1.0.0", "7"),
+	}
+}
+
 // rubyApp is an app whose Gemfile needs tinygem at version (in the
 // default group) and devgem (in the development group), both locked and
 // in vendor/cache, as `bundle cache` leaves them.
-func rubyApp(t *testing.T, bundler, version, value string) map[string]string {
-	t.Helper()
+func rubyApp(gems map[string]string, bundler, version string) map[string]string {
 	return map[string]string{
 		"Gemfile": `source "https://rubygems.org"
 
@@ -130,8 +140,8 @@ DEPENDENCIES
 BUNDLED WITH
    ` + bundler + `
 `,
-		"vendor/cache/tinygem-" + version + ".gem": gemBuild(t, "tinygem", version, value),
-		"vendor/cache/devgem-1.0.0.gem":            gemBuild(t, "devgem", "1.0.0", "0"),
+		"vendor/cache/tinygem-" + version + ".gem": gems["tinygem-"+version+".gem"],
+		"vendor/cache/devgem-1.0.0.gem":            gems["devgem-1.0.0.gem"],
 		"app.rb":                                   "require \"bundler/setup\"\nrequire \"tinygem\"\nputs \"tinygem #{Tinygem::VALUE}\"\n",
 	}
 }
@@ -152,37 +162,43 @@ func bundlerVersion(t *testing.T) string {
 // vendor/cache deploys with build auto through the real sshd, as a
 // non-root deploy user, with no network: Bundler in deployment mode
 // installs the default group into the release's vendor/bundle (not the
-// development group, as Capistrano and Heroku leave it out), the app runs
-// from the release with `bundle exec`; an unchanged Gemfile.lock reuses
-// the cached bundle, a changed one installs afresh, and the old release
-// keeps its own gems.
+// development group, which Capistrano and Heroku leave out), and the app
+// runs from the release with `bundle exec`. An unchanged Gemfile.lock
+// reuses the cached bundle; a changed one installs afresh, and the old
+// release keeps its own gems; so does a Gemfile that moves a gem out of
+// the development group with Gemfile.lock unchanged (the lockfile does
+// not record groups), rather than reuse a bundle that lacks the gem.
 func TestE2EBuildAutoRuby(t *testing.T) {
 	for _, tool := range []string{"ruby", "gem", "bundle"} {
 		requireTool(t, tool)
 	}
-	bundler := bundlerVersion(t)
+	bundler, gems := bundlerVersion(t), rubyGems(t)
 	u := newUserHost(t, false, filepath.Join("srv", "app"))
 	f := u.f
-	f.origin.commitTree(rubyApp(t, bundler, "1.0.0", "42"))
+	f.origin.commitTree(rubyApp(gems, bundler, "1.0.0"))
 	f.writeINI("build auto")
 	f.mustRun("production", "setup")
 	r := f.mustRun("production")
 	wantOut(t, r, "build: ruby detected (Gemfile + Gemfile.lock): bundle install in deployment mode (path vendor/bundle, without development:test)",
 		"deps: no cached install for this Gemfile.lock", "vendor/bundle cached as "+f.path+"/.cache/deps/ruby-")
 	first := filepath.Join(f.path, "releases", f.current())
-	gems := func(rel, name string) []string {
+	installed := func(rel, name string) []string {
 		m, _ := filepath.Glob(filepath.Join(rel, "vendor", "bundle", "ruby", "*", "gems", name))
 		return m
 	}
-	if len(gems(first, "tinygem-1.0.0")) != 1 {
+	if len(installed(first, "tinygem-1.0.0")) != 1 {
 		t.Errorf("tinygem 1.0.0 is not in the release's vendor/bundle")
 	}
-	if g := gems(first, "devgem-*"); len(g) != 0 {
+	if g := installed(first, "devgem-*"); len(g) != 0 {
 		t.Errorf("the development group was installed: %v", g)
 	}
-	if out := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(out.stdout, "tinygem 42") {
-		t.Errorf("bundle exec in the release: %q", out.stdout)
+	runs := func(what, want string) {
+		t.Helper()
+		if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, want) {
+			t.Errorf("bundle exec in the release %s: %q, want %q", what, r.stdout, want)
+		}
 	}
+	runs("first deployed", "tinygem 42")
 
 	// Same Gemfile.lock: the bundle comes from the cache.
 	f.origin.commit()
@@ -191,49 +207,32 @@ func TestE2EBuildAutoRuby(t *testing.T) {
 	if !strings.Contains(out, "vendor/bundle reused from "+f.path+"/.cache/deps/ruby-") || b.Method != "hardlink" {
 		t.Errorf("warm deploy: Built %+v\n%s", b, out)
 	}
-	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "tinygem 42") {
-		t.Errorf("bundle exec in the warm release: %q", r.stdout)
-	}
+	runs("with the cached bundle", "tinygem 42")
 
 	// A new tinygem in Gemfile.lock: installed afresh, in a new entry.
-	f.origin.commitTree(rubyApp(t, bundler, "1.1.0", "43"))
+	f.origin.commitTree(rubyApp(gems, bundler, "1.1.0"))
 	res, out = deployResult(t, f)
 	if nb := wantBuilt(t, res, "ruby", "installed"); nb.Key == b.Key {
 		t.Errorf("a changed Gemfile.lock kept the cache entry %s\n%s", b.Key, out)
 	}
-	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "tinygem 43") {
-		t.Errorf("bundle exec after the lockfile changed: %q", r.stdout)
-	}
+	runs("after Gemfile.lock changed", "tinygem 43")
 	cmd := exec.Command("su", u.deployer.Name, "-c", "bundle exec ruby app.rb")
 	cmd.Dir = first
 	if o, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(o), "tinygem 42") {
 		t.Errorf("the first release with its own bundle: %q, %v", o, err)
 	}
-}
 
-// TestE2EBuildAutoRubyGemfileGroups: the development group left out, a
-// Gemfile that moves a gem out of it, with Gemfile.lock unchanged (the
-// lockfile does not record groups), installs afresh rather than reusing
-// a bundle that lacks the gem.
-func TestE2EBuildAutoRubyGemfileGroups(t *testing.T) {
-	for _, tool := range []string{"ruby", "gem", "bundle"} {
-		requireTool(t, tool)
-	}
-	f := newFixture(t)
-	app := rubyApp(t, bundlerVersion(t), "1.0.0", "42")
-	f.origin.commitTree(app)
-	f.writeINI("build auto")
-	f.mustRun("production", "setup")
-	f.mustRun("production")
+	// devgem out of the development group, Gemfile.lock unchanged.
+	app := rubyApp(gems, bundler, "1.1.0")
 	f.origin.commitFiles(map[string]string{
 		"Gemfile": strings.Replace(app["Gemfile"], "group :development do\n  gem \"devgem\", \"1.0.0\"\nend\n", "gem \"devgem\", \"1.0.0\"\n", 1),
 		"app.rb":  "require \"bundler/setup\"\nrequire \"devgem\"\nputs \"devgem #{Devgem::VALUE}\"\n",
 	})
-	res, out := deployResult(t, f)
-	wantBuilt(t, res, "ruby", "installed")
-	if r := f.mustRun("production", "exec", "bundle exec ruby app.rb"); !strings.Contains(r.stdout, "devgem 0") {
-		t.Errorf("a gem moved out of the development group: %q\n%s", r.stdout, out)
+	res, out = deployResult(t, f)
+	if b := wantBuilt(t, res, "ruby", "installed"); b.Key == "" {
+		t.Errorf("Built %+v\n%s", b, out)
 	}
+	runs("after devgem left the development group", "devgem 7")
 }
 
 // elixirApp is a mix project, app hello, whose Hello.hi/0 returns hi
