@@ -37,6 +37,13 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 	pkg node nodejs
 	pkg npm npm # build auto's Node tests run npm ci
+	# build auto's Ruby test builds gems and bundles them offline; its
+	# Elixir test runs mix release (elixir brings a minimal erlang)
+	pkg ruby ruby
+	pkg gem ruby
+	pkg bundle ruby-bundler
+	pkg elixir elixir
+	pkg mix elixir
 	pkg systemd-analyze systemd
 	pkg curl curl
 	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light

@@ -10,8 +10,9 @@
 #                            pnpm install --frozen-lockfile, by lockfile;
 #                            then `<pm> run build` when package.json has one
 #   python  requirements.txt | pyproject.toml: a venv in .venv, pip install
-#   ruby    Gemfile          bundle install --deployment
-#   elixir  mix.exs          mix deps.get --only $MIX_ENV, mix release
+#   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
+#   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
+#                            mix release
 #   go      go.mod           go build -o <name> . | -o bin/<x> ./cmd/<x>
 #
 # Each stack says what it detected and why (a plain line and `info build`);
@@ -137,25 +138,62 @@ build_python() {
 	mark "info deps python pip-cache"
 }
 
+# build_ruby installs the bundle as Capistrano's bundler plugin and
+# Heroku's Ruby buildpack do: Bundler in deployment mode (the lockfile is
+# frozen: a Gemfile.lock out of step with the Gemfile fails the build),
+# gems in the release's vendor/bundle, the development and test groups
+# left out (BUNDLE_WITHOUT, from the env key or the server, overrides).
+# `bundle install --deployment` (this tool's first form) is deprecated
+# since Bundler 2.1 in favour of settings; they go into the release's
+# .bundle/config, as `bundle config set --local` would write them, so
+# that `bundle exec` at run time finds the same path and groups with no
+# environment to set. The file is written here rather than with three
+# `bundle config` runs (a Ruby start each, on every deploy, warm or not);
+# other settings a committed .bundle/config holds are kept.
+# The cache key adds the Gemfile and the groups left out to the lockfile:
+# Gemfile.lock does not record groups, so moving a gem out of the
+# development group changes what is installed but not the lockfile.
 build_ruby() {
-	[ -f "$BUILD_REL/Gemfile.lock" ] || fail "ruby: a Gemfile without Gemfile.lock: commit Gemfile.lock (bundle install --deployment needs it); current is unchanged"
-	build_says ruby "Gemfile + Gemfile.lock" "bundle install --deployment"
-	build_run ruby bundle config set --local deployment true
+	[ -f "$BUILD_REL/Gemfile.lock" ] || fail "ruby: a Gemfile without Gemfile.lock: commit Gemfile.lock (deployment mode installs exactly what it locks); current is unchanged"
+	local without cfg="$BUILD_REL/.bundle/config" gemfile
+	without=$(setting BUNDLE_WITHOUT development:test)
+	[[ $without =~ ^[A-Za-z0-9_:\ ]*$ ]] || fail "ruby: BUNDLE_WITHOUT '$without' is not a list of group names (development:test)"
+	build_says ruby "Gemfile + Gemfile.lock" "bundle install in deployment mode (path vendor/bundle, without $without)"
+	mkdir -p -- "$BUILD_REL/.bundle" || fail "ruby: cannot make $BUILD_REL/.bundle"
+	{
+		echo ---
+		[ ! -f "$cfg" ] || grep -Ev '^(---|BUNDLE_(DEPLOYMENT|FROZEN|PATH|WITHOUT):)' -- "$cfg" || true
+		printf 'BUNDLE_DEPLOYMENT: "true"\nBUNDLE_PATH: "vendor/bundle"\nBUNDLE_WITHOUT: "%s"\n' "$without"
+	} >"$cfg.tmp" && mv -f -- "$cfg.tmp" "$cfg" || fail "ruby: cannot write $cfg"
+	echo "bundle config (--local, in .bundle/config): deployment true, path vendor/bundle, without $without"
+	gemfile=$(sha256sum <"$BUILD_REL/Gemfile")
 	# shellcheck disable=SC2016 # ruby's code, not the shell's
-	deps_cached ruby vendor/bundle Gemfile.lock "ruby $(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM')" bundle install
+	deps_cached ruby vendor/bundle Gemfile.lock "ruby $(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM') without=$without Gemfile=${gemfile%% *}" bundle install
 }
 
+# build_elixir builds a release with MIX_ENV (prod unless set), as
+# Heroku's and Gigalixir's Elixir buildpacks do: mix deps.get --only
+# $MIX_ENV, then mix release. mix deps.get writes mix.lock whenever there
+# is a dependency to fetch (hex or git), and Elixir projects commit it: a
+# project without one has nothing to fetch, and skips deps.get (a BEAM
+# start, and hex when it is not installed). deps is cached by mix.lock,
+# the runtime and MIX_ENV; _build (the compiled code) is the release's
+# own, built each time.
 build_elixir() {
-	local mixenv
+	local mixenv rel
 	mixenv=$(setting MIX_ENV prod)
-	build_says elixir mix.exs "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 	BUILD_ENV=("MIX_ENV=$mixenv")
 	if [ -f "$BUILD_REL/mix.lock" ]; then
+		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
 	else
-		build_run elixir mix deps.get --only "$mixenv"
+		build_says elixir mix.exs "mix release (MIX_ENV=$mixenv; no mix.lock: no dependencies to fetch)"
 	fi
 	build_run elixir mix release --overwrite
+	for rel in "$BUILD_REL/_build/$mixenv/rel"/*/; do # each release mix made
+		rel=${rel%/}
+		if [ -d "$rel/bin" ]; then echo "release: _build/$mixenv/rel/${rel##*/} (bin/${rel##*/} start)"; fi
+	done
 }
 
 # go_main DIR: DIR holds a Go main package.
