@@ -123,10 +123,11 @@ ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { pr
 
 # deploy_ids prints the release ids of successful deploys, oldest first: a
 # release logged `failed` after its `deploy` line (its gate or test failed
-# and it was put back) is not one.
+# and it was put back) is not one. Call it only in a subshell, as
+# <(deploy_ids): it execs awk (one fork less, with the script's traps).
 deploy_ids() {
 	[ -f "$P/.deploys" ] || return 0
-	awk -F'\t' '
+	exec awk -F'\t' '
 		$4 == "deploy" { n++; id[n] = $2; at[$2] = n; ok[$2] = 1 }
 		$4 == "failed" && ($2 in ok) { ok[$2] = 0 }
 		END { for (i = 1; i <= n; i++) if (at[id[i]] == i && ok[id[i]]) print id[i] }' "$P/.deploys"
