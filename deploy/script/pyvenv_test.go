@@ -78,7 +78,7 @@ printf 'includes=%s\n' "${PY_INCLUDES[*]#$PWD/}"`)
 
 // TestCacheRelocatePython: a venv made at one path and hard-linked to
 // another gets that path in its scripts, activate and pyvenv.cfg (both
-// shebang forms pip writes), as new files: the linked originals, the
+// shebang forms pip writes), symlinks resolved, as new files: the linked originals, the
 // cache's, keep theirs; binaries and symlinks are left alone.
 func TestCacheRelocatePython(t *testing.T) {
 	t.Parallel()
@@ -113,7 +113,12 @@ func TestCacheRelocatePython(t *testing.T) {
 	if out, err := exec.Command("cp", "-al", filepath.Dir(from), filepath.Dir(to)).CombinedOutput(); err != nil {
 		t.Fatalf("cp -al: %v\n%s", err, out)
 	}
-	runFuncs(t, root, "deps_relocate_python "+shellQuote(from)+" "+shellQuote(to))
+	// Through a symlink (current/.venv, a symlinked path): python -m venv
+	// writes the physical path, and so does the relocation.
+	if err := os.Symlink(filepath.Join("releases", "b"), filepath.Join(root, "cur")); err != nil {
+		t.Fatal(err)
+	}
+	runFuncs(t, root, "deps_relocate_python "+shellQuote(from)+" "+shellQuote(filepath.Join(root, "cur", ".venv")))
 	for name, text := range files {
 		got, err := os.ReadFile(filepath.Join(to, name))
 		if err != nil {
