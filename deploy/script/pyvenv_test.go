@@ -82,7 +82,10 @@ printf 'includes=%s\n' "${PY_INCLUDES[*]#$PWD/}"`)
 // cache's, keep theirs; binaries and symlinks are left alone.
 func TestCacheRelocatePython(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	from := filepath.Join(root, "releases", "a", ".venv")
 	to := filepath.Join(root, "releases", "b", ".venv")
 	files := map[string]string{
