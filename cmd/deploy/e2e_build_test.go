@@ -250,14 +250,18 @@ func TestE2EBuildAutoNodeDevDepsInProduction(t *testing.T) {
 
 // writeWheel writes a pure-Python wheel of package name at version into
 // dir, as pip would build it (METADATA, WHEEL and a RECORD with hashes),
-// and returns its path: a package pip installs with no index.
-func writeWheel(t *testing.T, dir, name, version, code string) string {
+// and returns its path: a package pip installs with no index. Each
+// console ("tool = module:func") becomes a script in the venv's bin/.
+func writeWheel(t *testing.T, dir, name, version, code string, console ...string) string {
 	t.Helper()
 	info := name + "-" + version + ".dist-info/"
 	files := []struct{ name, text string }{
 		{name + "/__init__.py", code},
 		{info + "METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n"},
 		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: deploy-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+	}
+	if len(console) > 0 {
+		files = append(files, struct{ name, text string }{info + "entry_points.txt", "[console_scripts]\n" + strings.Join(console, "\n") + "\n"})
 	}
 	var record strings.Builder
 	for _, f := range files {

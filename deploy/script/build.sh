@@ -9,7 +9,9 @@
 #   node    package.json     npm ci | yarn install --frozen-lockfile |
 #                            pnpm install --frozen-lockfile, by lockfile;
 #                            then `<pm> run build` when package.json has one
-#   python  requirements.txt | pyproject.toml: a venv in .venv, pip install
+#   python  requirements.txt | pyproject.toml: a venv in .venv, pip install;
+#           with requirements.txt, the venv is cached per requirements
+#           (deps_cached) and relocated to the release (deps_relocate_python)
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
 #   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
 #                            mix release
@@ -128,14 +130,79 @@ build_node() {
 }
 
 build_python() {
-	local why=requirements.txt req=(-r requirements.txt)
-	[ -f "$BUILD_REL/requirements.txt" ] || { why=pyproject.toml req=(.); }
-	build_says python "$why" "python3 -m venv .venv, then .venv/bin/pip install ${req[*]}"
 	BUILD_ENV=("PIP_CACHE_DIR=$P/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1)
+	if [ ! -f "$BUILD_REL/requirements.txt" ]; then
+		build_says python pyproject.toml "python3 -m venv .venv, then .venv/bin/pip install ."
+		python_venv_install .
+		echo "deps: .venv installed fresh and not cached (pip install . installs the app itself, which changes with each commit); pip's download and wheel cache in $P/.cache/pip"
+		mark "info deps python pip-cache"
+		return 0
+	fi
+	build_says python requirements.txt "python3 -m venv .venv, then .venv/bin/pip install -r requirements.txt"
+	python_reqs "$BUILD_REL/requirements.txt"
+	if [ -n "$PY_UNKEYED" ]; then
+		python_venv_install -r requirements.txt
+		echo "deps: .venv installed fresh and not cached: '$PY_UNKEYED' in the requirements names files or a URL whose content their text does not pin; pip's download and wheel cache in $P/.cache/pip"
+		mark "info deps python uncached local-requirement"
+		return 0
+	fi
+	# The key: requirements.txt (deps_cached hashes it), the files it
+	# includes with -r/-c, python's version and executable.
+	local runtime
+	runtime="python $(build_out python3 -c 'import sys; print(sys.version.split()[0], sys.executable)')"
+	((${#PY_INCLUDES[@]} == 0)) || runtime+=" includes $(cat -- "${PY_INCLUDES[@]}" | sha256sum)"
+	deps_cached python .venv requirements.txt "$runtime" python_venv_install -r requirements.txt
+}
+
+# python_venv_install PIP-ARGS... makes the release's venv and installs
+# into it with its own pip.
+python_venv_install() {
 	build_run python python3 -m venv .venv
-	build_run python .venv/bin/pip install "${req[@]}"
-	echo "deps: pip's own download and wheel cache in $P/.cache/pip (a venv holds its own absolute path, so each release gets its own)"
-	mark "info deps python pip-cache"
+	build_run python .venv/bin/pip install "$@"
+}
+
+PY_INCLUDES=() PY_UNKEYED=''
+
+# python_reqs FILE reads a requirements file and the ones it includes
+# (-r/-c, relative to the including file) and sets PY_INCLUDES to the
+# included files, and PY_UNKEYED to the first line whose install the
+# files' text does not determine: an editable (-e), a local path or
+# file: URL (the release's own files, which change with each commit), a
+# -r/-c of a URL.
+python_reqs() {
+	local queue=("$1") i=0 f line arg
+	PY_INCLUDES=() PY_UNKEYED=''
+	while ((i < ${#queue[@]})); do
+		f=${queue[i++]}
+		[ -f "$f" ] || continue
+		while IFS= read -r line || [ -n "$line" ]; do
+			line=${line%%[[:space:]]#*}
+			[[ $line == '#'* ]] && continue
+			line=${line#"${line%%[![:space:]]*}"}
+			line=${line%"${line##*[![:space:]]}"}
+			case $line in
+			'') ;;
+			-r* | -c* | --requirement* | --constraint*)
+				arg=${line#--requirement}
+				arg=${arg#--constraint}
+				arg=${arg#-[rc]}
+				arg=${arg#=}
+				arg=${arg#"${arg%%[![:space:]]*}"}
+				[[ $arg == /* ]] || arg=${f%/*}/$arg
+				if [[ $line == *://* ]] || ((${#queue[@]} > 64)); then
+					PY_UNKEYED=$line
+				elif ! in_list "$arg" "${queue[@]}"; then
+					queue+=("$arg")
+					PY_INCLUDES+=("$arg")
+				fi
+				;;
+			-e* | --editable* | .* | '~'* | *file:*) PY_UNKEYED=$line ;;
+			*://*) ;; # pkg @ https://…: the URL is the pin
+			*/* | *.whl | *.zip | *.tar.gz) PY_UNKEYED=$line ;;
+			esac
+			[ -z "$PY_UNKEYED" ] || return 0
+		done <"$f"
+	done
 }
 
 # build_ruby installs the bundle as Capistrano's bundler plugin and

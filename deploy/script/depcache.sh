@@ -8,7 +8,10 @@
 # install command. An entry is made under a temp name and renamed into
 # place, so one that exists is complete. A release that used an entry is
 # listed in $P/.cache/deps/used/<release>; prune removes the entries no
-# kept release lists.
+# kept release lists. An entry also records where its tree was made
+# (origin): a stack whose install holds its own absolute path (Python's
+# venv) defines deps_relocate_<stack> FROM TO, which deps_cached runs on
+# the release's copy after taking it from the cache.
 #
 # How an entry reaches a release (CACHE_METHOD; DEPLOY_CACHE_METHOD, from
 # the env key or the server's environment, forces one):
@@ -83,20 +86,22 @@ since() {
 # deps_cached STACK DIR LOCKFILE RUNTIME INSTALL... puts the release's DIR
 # (node_modules) in place from the cache when an entry for this lockfile,
 # runtime and platform exists; else runs INSTALL in the release and caches
-# what it made.
+# what it made. INSTALL is a command (run by build_run), or a function of
+# this script when the install takes several commands (Python's venv).
 deps_cached() {
-	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0
+	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0 got=0
 	shift 4
 	key=$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*"; cat -- "$BUILD_REL/$lock"; } | sha256sum)
 	key=$stack-${key:0:16}
 	cache_method
 	clock t0
-	if cache_get "$key" "$dir"; then
+	if cache_get "$key" "$dir" && got=1 && deps_relocate "$stack" "$dir"; then
 		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $(cache_method_text) in $(since "$t0") s"
 		mark "info deps $stack reused $CACHE_METHOD $key"
 	else
+		((got == 0)) || rm -rf -- "${BUILD_REL:?}/$dir"
 		echo "deps: no cached install for this $lock, runtime and platform ($key): installing"
-		build_run "$stack" "$@"
+		if declare -F -- "$1" >/dev/null; then "$@"; else build_run "$stack" "$@"; fi
 		clock t0
 		cache_put "$key" "$dir"
 		echo "deps: $dir cached as $P/.cache/deps/$key by $(cache_method_text) in $(since "$t0") s"
@@ -105,11 +110,26 @@ deps_cached() {
 	printf '%s\n' "$key" >>"$P/.cache/deps/used/$REL"
 }
 
-# cache_get KEY DIR puts entry KEY into the release as DIR; it fails when
-# there is no such entry.
+# deps_relocate STACK DIR runs deps_relocate_<stack> ORIGIN RELEASE-DIR
+# when the stack has one (ORIGIN: where the entry's tree was made, from
+# cache_get's DEPS_ORIGIN); it fails, and the deploy installs afresh, when
+# the entry does not say its origin.
+deps_relocate() {
+	declare -F -- "deps_relocate_$1" >/dev/null || return 0
+	[ -n "$DEPS_ORIGIN" ] || { echo "deps: the cache entry for $2 does not say where it was made, so its paths cannot be moved: installing instead"; return 1; }
+	"deps_relocate_$1" "$DEPS_ORIGIN" "$BUILD_REL/$2"
+}
+
+DEPS_ORIGIN=''
+
+# cache_get KEY DIR puts entry KEY into the release as DIR, and sets
+# DEPS_ORIGIN to the path its tree was made at ("" when the entry does not
+# say); it fails when there is no such entry.
 cache_get() {
 	local from="$P/.cache/deps/$1" to="$BUILD_REL/$2"
+	DEPS_ORIGIN=''
 	[ -d "$from" ] || return 1
+	[ -f "$from/origin" ] && IFS= read -r DEPS_ORIGIN <"$from/origin"
 	rm -rf -- "$to"
 	[ -e "$from/tree" ] || return 0 # the install made no DIR
 	mkdir -p -- "${to%/*}"
@@ -128,8 +148,57 @@ cache_put() {
 			fail "cannot make the files of $src read-only for the cache"
 		cache_copy "$src" "$tmp/tree" || fail "cannot copy $src into the cache $tmp"
 	fi
+	local origin
+	physical origin "$src"
+	printf '%s\n' "$origin" >"$tmp/origin"
 	rm -rf -- "${d:?}/$1"
 	mv -T -- "$tmp" "$d/$1"
+}
+
+# physical VAR DIR sets VAR to DIR with its symlinks resolved, as a
+# program started in DIR sees its working directory (python -m venv writes
+# that path into the venv), without a fork; to DIR when it is not one.
+physical() {
+	local back=$PWD
+	printf -v "$1" '%s' "$2"
+	cd -P -- "$2" 2>/dev/null || return 0
+	printf -v "$1" '%s' "$PWD"
+	cd -- "$back" 2>/dev/null || cd / # nothing after relies on the directory
+}
+
+# deps_relocate_python FROM TO makes the venv made at FROM and copied to
+# TO work at TO. A venv holds its own absolute path in bin/'s scripts
+# (pip's and the packages' console scripts: the #! line, or the
+# '''exec' "…/bin/python" line pip writes when that is too long),
+# bin/activate* (VIRTUAL_ENV) and pyvenv.cfg (command); those files, and
+# only in TO, are replaced by new files with TO for FROM. New files, not
+# writes: with hard links or reflinks the old file is the cache entry's,
+# and writing through it would change every release. bin/python stays a
+# link to the base interpreter (part of the key); site-packages is
+# relative to the venv, and the .pyc files' source paths are fixed on
+# import by Python itself. Paths a package writes elsewhere at install
+# time (an editable's .pth, which python_reqs keeps out of the cache) are
+# not rewritten.
+deps_relocate_python() {
+	local from=$1 to f text files=() texts=() exe=()
+	physical to "$2"
+	[ "$from" != "$to" ] || return 0
+	for f in "$to"/bin/* "$to/pyvenv.cfg"; do
+		[ -f "$f" ] && [ ! -L "$f" ] && files+=("$f")
+	done
+	((${#files[@]})) || return 0
+	mapfile -t files < <(grep -lIF -- "$from" "${files[@]}" 2>/dev/null)
+	((${#files[@]})) || return 0
+	for f in "${files[@]}"; do
+		IFS= read -r -d '' text <"$f" || true
+		texts+=("${text//"$from"/"$to"}")
+		[ ! -x "$f" ] || exe+=("$f")
+	done
+	rm -f -- "${files[@]}" || fail "cannot replace the venv's scripts in $to/bin"
+	for f in "${!files[@]}"; do
+		printf '%s' "${texts[f]}" >"${files[f]}" || fail "cannot write ${files[f]}"
+	done
+	((${#exe[@]} == 0)) || chmod a+x -- "${exe[@]}" || fail "cannot make the venv's scripts in $to/bin executable"
 }
 
 # prune_caches removes the cache entries that no kept release used, and

@@ -115,7 +115,8 @@
 //	info deps <stack> reused|installed <method> <key>  the stack's install
 //	                         came from cache entry <key> (or was made and
 //	                         cached) by reflink, hardlink or copy; or
-//	                         uncached|pip-cache|go-cache
+//	                         uncached no-lockfile|local-requirement,
+//	                         pip-cache, go-cache
 //	info pruned-cache <key>  prune removed a cache entry no kept release used
 //	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
 //	                         commit|revert
@@ -195,8 +196,18 @@
 // plain copy. DEPLOY_CACHE_METHOD=reflink|hardlink|copy (env key or
 // server environment) forces one. A release's entries are listed in
 // .cache/deps/used/<release>; prune removes the entries no kept release
-// lists. Go and Python use their tools' own caches under .cache/go and
-// .cache/pip instead (a venv holds its absolute path and cannot be copied).
+// lists. Python's venv is cached the same way, keyed by requirements.txt
+// (with the files it includes by -r/-c), python's version and executable:
+// each entry records the path its venv was made at, and the release's copy
+// is relocated: the files that hold that path (bin/'s scripts' #! lines,
+// bin/activate*, pyvenv.cfg) are replaced in the release, never written
+// through, by new files that name the release's .venv (deps_relocate_python
+// in depcache.sh); site-packages needs nothing, being relative to the venv.
+// Requirements that name the release's own files or a URL's requirements
+// (-e, a local path, file:, -r https://…), and a pyproject.toml without
+// requirements.txt (pip install . installs the app itself), install
+// fresh each time with pip's cache in .cache/pip. Go uses its own caches
+// under .cache/go.
 //
 // # Lock
 //
