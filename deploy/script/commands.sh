@@ -65,12 +65,13 @@ cmd_deploy() {
 		fetch_and_resolve
 	fi
 	step checkout
-	new_release "$SHA"
-	mark "info new $REL $SHA"
 	if [ "$SOURCE" = artifact ]; then
-		rmdir -- "$P/releases/$REL" || fail "cannot replace releases/$REL with the staged upload"
+		new_release "$SHA" name
+		mark "info new $REL $SHA"
 		mv -T -- "$STAGED" "$P/releases/$REL" || fail "cannot move the staged upload into releases/$REL"
 	else
+		new_release "$SHA" git
+		mark "info new $REL $SHA"
 		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; full disk?)"
 	fi
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"

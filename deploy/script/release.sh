@@ -35,21 +35,29 @@ resolve() {
 	return 1
 }
 
-# new_release creates a unique release directory for sha $1 and sets REL.
+# new_release SHA git|name sets REL to a free release name for SHA and,
+# with "git", creates the release directory and the skeleton of its .git
+# (see checkout) in one mkdir; with "name" it creates nothing (the caller
+# renames a staged directory to it). It runs under the lock: no other
+# deploy makes releases meanwhile, so a name is free when nothing is there.
 new_release() {
-	local base i=1 id
+	local base i=1 id r dirs=()
 	# stamp= (a fleet deploy) names the release the same on every host.
 	local stamp
 	now stamp '%Y%m%dT%H%M%SZ'
 	[[ $STAMP =~ ^[0-9]{8}T[0-9]{6}Z$ ]] && stamp=$STAMP
 	base="$stamp-${1:0:7}"
 	id=$base
-	until mkdir -- "$P/releases/$id" 2>/dev/null; do
+	while [ -e "$P/releases/$id" ] || [ -L "$P/releases/$id" ]; do
 		i=$((i + 1))
-		((i < 100)) || fail "cannot create a release directory under $P/releases"
+		((i < 100)) || fail "cannot find a free release name under $P/releases ($base-99 exists)"
 		id="$base-$i"
 	done
 	REL=$id
+	[ "$2" = git ] || return 0
+	r=$P/releases/$id
+	dirs=("$r" "$r/.git" "$r/.git/objects" "$r/.git/objects/info" "$r/.git/refs")
+	mkdir -- "${dirs[@]}" || fail "cannot create the release directory $r (full disk? permissions?)"
 }
 
 # checkout DIR SHA fills the new release at DIR with the commit's files
@@ -64,7 +72,7 @@ new_release() {
 # submodule an empty directory.
 checkout() {
 	local g=$1/.git
-	mkdir -p -- "$g/objects/info" "$g/refs/heads" "$g/refs/tags" || return
+	[ -d "$g/objects/info" ] && [ -d "$g/refs" ] || mkdir -p -- "$g/objects/info" "$g/refs" || return
 	printf '%s\n' "$P/repo/objects" >"$g/objects/info/alternates" &&
 		printf '%s\n' "$2" >"$g/HEAD" &&
 		printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n' >"$g/config" || return
