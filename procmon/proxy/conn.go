@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type serverConn struct {
 
 	parkKey   uint64      // its key in the parker's set, while parked; guarded by the parker's lock
 	parkTimer *time.Timer // closes it at idle_timeout while parked
+
+	raw     syscall.RawConn       // nc's, for fill; nil when nc is no socket (tests)
+	fillFn  func(fd uintptr) bool // c.fillFrom, made once so that a wait allocates nothing
+	fillErr error                 // what fillFn's read returned
 }
 
 // The connections' buffers are recycled: a Connection: close client would
@@ -66,6 +71,11 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	c.lim.refuseUnderscores = s.cfg.RefuseUnderscores
 	c.rel.bw = c.bw
 	c.watch.init(nc, &c.src)
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw, c.fillFn = raw, c.fillFrom
+		}
+	}
 	return c
 }
 
@@ -130,73 +140,6 @@ func (c *serverConn) serve(woken bool) {
 			return
 		}
 		c.shrink()
-	}
-}
-
-// await waits for the next request's first byte, for at most wait. An
-// idle connection holds no buffer meanwhile: they go back to their
-// pools, and the byte is read into c.src, so that thousands of idle
-// keep-alive connections cost little more than their goroutines; one
-// that may park and stays idle longer than parkAfter is parked, and
-// await returns errParked: then c is no longer this goroutine's.
-func (c *serverConn) await(wait time.Duration, mayPark bool) error {
-	if c.src.has || c.br != nil && c.br.Buffered() > 0 {
-		return nil // pipelined: the next request is here
-	}
-	c.releaseReader()
-	c.releaseWriter()
-	err := c.readFirst(time.Now().Add(wait), mayPark)
-	if err == errParked {
-		return err
-	}
-	c.br = connReaders.Get().(*bufio.Reader)
-	c.br.Reset(&c.src)
-	c.bw = connWriters.Get().(*bufio.Writer)
-	c.bw.Reset(&c.sent)
-	c.rel.bw = c.bw
-	return err
-}
-
-// readFirst reads the next request's first byte into c.src by deadline,
-// or parks the connection (errParked) if mayPark and it is still idle
-// after parkAfter.
-func (c *serverConn) readFirst(deadline time.Time, mayPark bool) error {
-	var b [1]byte
-	if mayPark && time.Until(deadline) > 2*parkAfter {
-		c.nc.SetReadDeadline(time.Now().Add(parkAfter))
-		_, err := io.ReadFull(c.nc, b[:])
-		if err == nil {
-			c.src.b, c.src.has = b[0], true
-			return nil
-		}
-		if !isDeadline(err) {
-			return err
-		}
-		if c.s.park.park(c, deadline) {
-			return errParked
-		}
-	}
-	c.nc.SetReadDeadline(deadline)
-	_, err := io.ReadFull(c.nc, b[:])
-	if err == nil {
-		c.src.b, c.src.has = b[0], true
-	}
-	return err
-}
-
-func (c *serverConn) releaseReader() {
-	if c.br != nil {
-		c.br.Reset(nil)
-		connReaders.Put(c.br)
-		c.br = nil
-	}
-}
-
-func (c *serverConn) releaseWriter() {
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		connWriters.Put(c.bw)
-		c.bw, c.rel.bw = nil, nil
 	}
 }
 

@@ -3,8 +3,95 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// TestKeepAliveRequestReadOnce: a keep-alive request that arrives whole
+// is read from the client's socket with one read that returns bytes, and
+// its connection still holds no buffer while it waits. Waiting with a
+// 1-byte read, then reading the rest, cost a read per request more: a
+// fifth of the proxy's CPU per request for a worker that answers in 1 ms
+// (BENCHMARKS.md, "the extra read per keep-alive request").
+func TestKeepAliveRequestReadOnce(t *testing.T) {
+	worker, _ := startWorker(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) })
+	p := newHandler(NewPool(), slog.New(slog.DiscardHandler), Config{})
+	p.Set([]*Backend{backendFor(t, worker.URL)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &readCountingListener{Listener: ln}
+	srv := newServer(p, p.log)
+	go srv.Serve(counted)
+	t.Cleanup(func() { srv.Close() })
+	c := (&testFront{addr: ln.Addr().String()}).dial(t)
+	const requests = 20
+	for i := range requests {
+		if i%5 == 4 {
+			time.Sleep(20 * time.Millisecond) // the next request finds the connection waiting, no buffer held
+		}
+		c.get("/", 200, "hello")
+	}
+	if got := counted.reads.Load(); got != requests {
+		t.Fatalf("%d requests were read with %d reads that returned bytes; want one each", requests, got)
+	}
+}
+
+// readCountingListener counts the reads of its connections that
+// returned bytes, through net.Conn's Read or a syscall.RawConn's.
+type readCountingListener struct {
+	net.Listener
+	reads atomic.Int64
+}
+
+func (l *readCountingListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return readCountingConn{nc.(*net.TCPConn), &l.reads}, nil
+}
+
+type readCountingConn struct {
+	*net.TCPConn
+	reads *atomic.Int64
+}
+
+func (c readCountingConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	if n > 0 {
+		c.reads.Add(1)
+	}
+	return n, err
+}
+
+func (c readCountingConn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.TCPConn.SyscallConn()
+	return readCountingRaw{rc, c.reads}, err
+}
+
+// readCountingRaw counts the callbacks of Read that end the read: with
+// bytes, as no error happens in the test.
+type readCountingRaw struct {
+	syscall.RawConn
+	reads *atomic.Int64
+}
+
+func (r readCountingRaw) Read(f func(fd uintptr) bool) error {
+	return r.RawConn.Read(func(fd uintptr) bool {
+		done := f(fd)
+		if done {
+			r.reads.Add(1)
+		}
+		return done
+	})
+}
 
 // TestAppendHeadBoundsSlack: a large request head grows its buffer in
 // steps, so that it never sits in more than max_head, nor in more than a

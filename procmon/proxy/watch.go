@@ -72,17 +72,24 @@ func (w *clientWatch) run() {
 }
 
 // clientReader reads the client's connection, after the byte the client
-// watch may have read from it.
+// watch may have read from it; while direct, it reads the socket fd
+// itself, once and without waiting (the poller's callback in
+// serverConn.fill).
 type clientReader struct {
-	nc  net.Conn
-	has bool
-	b   byte
+	nc     net.Conn
+	has    bool
+	b      byte
+	direct bool
+	fd     int
 }
 
 func (r *clientReader) Read(p []byte) (int, error) {
 	if r.has && len(p) > 0 {
 		p[0], r.has = r.b, false
 		return 1, nil
+	}
+	if r.direct {
+		return readFD(r.fd, p)
 	}
 	return r.nc.Read(p)
 }
