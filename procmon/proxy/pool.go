@@ -76,9 +76,25 @@ func (p *Pool) Set(bs []*Backend) {
 // A backend is retired (see Backend.Retire) before its drain checks
 // that nothing is in flight, and pick checks retired after counting: so
 // either the drain sees the request, or pick sees the retirement and goes
-// elsewhere, even when it read the backend list just before the switch.
+// elsewhere. A reload sets the new list before it retires the old one, so
+// a pick that read the old list just before the switch and found all of
+// it retired takes the list again: it has changed, and the new one serves
+// (before, that request was answered 503 in the middle of a reload:
+// TestPickNeverEmptyAcrossASwitch). It returns nil only when the list it
+// looked at is still the pool's.
 func (p *Pool) pick(skip []*Backend) *Backend {
-	bs := *p.backends.Load()
+	for {
+		list := p.backends.Load()
+		if b := p.pickFrom(*list, skip); b != nil {
+			return b
+		}
+		if p.backends.Load() == list {
+			return nil
+		}
+	}
+}
+
+func (p *Pool) pickFrom(bs []*Backend, skip []*Backend) *Backend {
 	n := len(bs)
 	if n == 0 {
 		return nil
