@@ -221,7 +221,7 @@ type OutcomeUnknownError struct {
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return fmt.Sprintf("the connection was lost after the switch to %s: the server finishes the gate on its own and rolls back if it fails, so the outcome is unknown here (%v)", e.Release, e.Err)
+	return fmt.Sprintf("the connection was lost after the switch to %s was asked for: the server finishes the switch and the gate on its own and rolls back if the gate fails, so the outcome is unknown here (%v)", e.Release, e.Err)
 }
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
@@ -231,11 +231,15 @@ func (e *OutcomeUnknownError) Hint() string {
 	return fmt.Sprintf("see where the host ended with 'deploy %s status' (and 'deploy %s list')", e.Env, e.Env)
 }
 
-// unknownAfterSwitch turns a transport error after the switch, with no
-// report from the script, into an OutcomeUnknownError.
+// unknownAfterSwitch turns a transport error after the switch decision
+// was sent, with no report from the script, into an OutcomeUnknownError:
+// whether or not the script's `switched` line made it back before the
+// link died, the server may have switched (and then finishes the gate on
+// its own), so a plain failure would be a guess, and a wrong one when the
+// release is live (TestSwitchSentThenLinkDiedIsUnknown).
 func unknownAfterSwitch(env string, res *Result, err error) error {
 	var se *StepError
-	if err == nil || !res.Switched || res.Reverted || errors.As(err, &se) {
+	if err == nil || res.Reverted || errors.As(err, &se) {
 		return err
 	}
 	return &OutcomeUnknownError{Env: env, Release: res.NewRelease, Err: err}

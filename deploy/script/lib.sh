@@ -128,8 +128,7 @@ exec 3<&0 0</dev/null 4>&2 2>&1
 # switch aborts, EOF while holding for the commit rolls back.)
 exec > >(
 	trap '' PIPE
-	cat
-	exec cat >/dev/null
+	cat || exec cat >/dev/null # only a failed write leaves input to drain
 ) 2>&1
 
 # ---- validation (the laptop checked too; this is defence in depth) ---------
