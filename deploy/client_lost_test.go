@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -129,5 +130,32 @@ func TestClientKilledDuringGoodGateIsUnknownNotFailed(t *testing.T) {
 	log := s.log()
 	if last := log[len(log)-1]; s.current() != res.NewRelease || last.Event != EventDeploy || last.Release != res.NewRelease {
 		t.Errorf("current %s, last event %+v: want the deploy of %s to have taken effect", s.current(), last, res.NewRelease)
+	}
+}
+
+// The laptop killed while post-deploy runs, and the hook goes on writing
+// output after that: the script's relay drains it (the channel's pipe is
+// closed by then), so the hook is not killed by SIGPIPE halfway, the gate
+// passes and the release stays. Without the drain, the hook's next write
+// after the relay's failed one kills it, and the deploy rolls back.
+func TestClientKilledHookKeepsWriting(t *testing.T) {
+	conn, kill := killable(t)
+	o, s, _ := sshDeployed(t, conn)
+	dir := t.TempDir()
+	started, finished := filepath.Join(dir, "started"), filepath.Join(dir, "finished")
+	s.env.PostDeploy = "touch " + started + "; sleep 1; for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done; touch " + finished
+	o.commit(nil)
+	go func() { waitFile(t, started); kill() }()
+	res, _ := Deploy(ctxFor(t), conn, s.env, s.opts())
+	deadline := time.Now().Add(40 * time.Second)
+	for s.lockLine() != "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(finished); err != nil {
+		t.Errorf("the post-deploy hook did not finish after the laptop died (killed by SIGPIPE?): %v", err)
+	}
+	log := s.log()
+	if last := log[len(log)-1]; res.NewRelease == "" || s.current() != res.NewRelease || last.Event != EventDeploy {
+		t.Errorf("current %s, last event %+v: want the deploy of %s to stay", s.current(), last, res.NewRelease)
 	}
 }
