@@ -155,17 +155,6 @@ cache_put() {
 	mv -T -- "$tmp" "$d/$1"
 }
 
-# physical VAR DIR sets VAR to DIR with its symlinks resolved, as a
-# program started in DIR sees its working directory (python -m venv writes
-# that path into the venv), without a fork; to DIR when it is not one.
-physical() {
-	local back=$PWD
-	printf -v "$1" '%s' "$2"
-	cd -P -- "$2" 2>/dev/null || return 0
-	printf -v "$1" '%s' "$PWD"
-	cd -- "$back" 2>/dev/null || cd / # nothing after relies on the directory
-}
-
 # deps_relocate_python FROM TO makes the venv made at FROM and copied to
 # TO work at TO. A venv holds its own absolute path in bin/'s scripts
 # (pip's and the packages' console scripts: the #! line, or the

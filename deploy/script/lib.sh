@@ -192,16 +192,27 @@ CUR=''
 cur_id() {
 	CUR=''
 	[ -L "$P/current" ] || return 0
-	local here=$PWD rels='' r
+	local rels='' cur r
 	for r in "$P"/releases/*; do [ ! -L "$r" ] || rels=-; done
-	if [ -z "$rels" ] && cd -P -- "$P/releases" 2>/dev/null && rels=$PWD && cd -P -- "$P/current" 2>/dev/null &&
-		[ "${PWD%/*}" = "$rels" ]; then
-		CUR=${PWD##*/}
+	if [ -z "$rels" ]; then
+		physical rels "$P/releases"
+		physical cur "$P/current" # unchanged when it does not resolve (dangling)
+		[ "$cur" = "$P/current" ] || [ "${cur%/*}" != "$rels" ] || CUR=${cur##*/}
 	fi
-	cd -- "$here" 2>/dev/null || cd /
 	[ -z "$CUR" ] || return 0
 	CUR=$(readlink -- "$P/current" 2>/dev/null) || CUR=''
 	CUR=${CUR##*/}
+}
+# physical VAR DIR sets VAR to DIR with its symlinks resolved, as a
+# program started in DIR sees its working directory (python -m venv writes
+# that path into a venv; cur_id reads current with it), without a fork;
+# to DIR unchanged when it cannot be entered.
+physical() {
+	local back=$PWD
+	printf -v "$1" '%s' "$2"
+	cd -P -- "$2" 2>/dev/null || return 0
+	printf -v "$1" '%s' "$PWD"
+	cd -- "$back" 2>/dev/null || cd / # nothing after relies on the directory
 }
 current_id() { cur_id; printf '%s\n' "$CUR"; }
 # revision VAR ID sets VAR to the commit release ID was made from (its

@@ -9,15 +9,17 @@ import (
 )
 
 // runFuncs runs bash with build.sh and depcache.sh's functions (and
-// stubs of lib.sh's fail and release.sh's in_list) then code, in dir, and
-// returns its output.
+// stubs of lib.sh's fail and release.sh's in_list, and lib.sh's own
+// physical) then code, in dir, and returns its output.
 func runFuncs(t *testing.T, dir, code string) string {
 	t.Helper()
 	stubs := `fail() { echo "fail: $*"; exit 1; }
 in_list() { local w=$1 x; shift; for x in "$@"; do [ "$x" = "$w" ] && return 0; done; return 1; }
 set -euo pipefail
 `
-	cmd := exec.Command("bash", "-c", stubs+buildScript+"\n"+depcacheScript+"\n"+code)
+	physical := libScript[strings.Index(libScript, "\nphysical() {"):]
+	physical = physical[:strings.Index(physical, "\n}\n")+3]
+	cmd := exec.Command("bash", "-c", stubs+physical+buildScript+"\n"+depcacheScript+"\n"+code)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
