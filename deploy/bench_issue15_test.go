@@ -164,12 +164,19 @@ const (
 // BenchmarkBuildCache measures build auto's dependency cache with a
 // real-size Node app (Express 4.21.2: 72 packages from the npm registry,
 // pinned by testdata/bench-express/package-lock.json) deployed through a
-// real sshd, in rounds that alternate five cases:
+// real sshd whose sessions start in an empty home (a fresh server's
+// shell: this machine's root .bashrc starts pyenv, ~0.8 s a session,
+// which every case would pay alike), in rounds that alternate six cases:
 //
 //   - cold: a code change, with <path>/.cache/deps removed first: npm ci,
 //     then the install is put into the cache;
 //   - warm: a code change, lockfile unchanged: node_modules comes from
-//     the cache;
+//     the cache, by the method the server picks (as root here: copy);
+//   - warm-link: the same with DEPLOY_CACHE_METHOD=link, what a non-root
+//     deploy user gets for node_modules without reflinks (one directory of
+//     links into the read-only entry; root ignores the read-only bits, but
+//     the work is the same), after an untimed deploy that made the link
+//     entry;
 //   - lockfile: the app's version bumped in package.json and
 //     package-lock.json, which changes the lockfile's hash as a changed
 //     dependency does: npm ci installs afresh and is cached;
@@ -189,7 +196,8 @@ const (
 // the cache; ms-build-<case>: the build step, detection and npm ci or the
 // cache included, from Result.Steps), and the disk the warm deploy's
 // release takes that no other release or cache entry shares
-// (kB-release-warm), next to the app's own files (kB-app). The cache
+// (kB-release-warm, kB-release-warm-link), next to the app's own files
+// (kB-app). The cache
 // method is the one the server picks (a root deploy user on a filesystem
 // without reflinks: copy); after the rounds, one untimed lockfile change
 // and warm deploy with DEPLOY_CACHE_METHOD=hardlink (what a non-root
@@ -198,7 +206,7 @@ const (
 //	DEPLOY_REQUIRE_SSHD=1 go test -run '^$' -bench 'BuildCache|NoopOverhead' -benchtime 1x ./deploy
 func BenchmarkBuildCache(b *testing.B) {
 	needTool(b, "npm")
-	h := startBenchHost(b)
+	h := startCleanBenchHost(b)
 	fixture := map[string]string{}
 	for _, name := range []string{"package.json", "package-lock.json", "server.js"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "bench-express", name))
@@ -231,13 +239,13 @@ func BenchmarkBuildCache(b *testing.B) {
 			b.Fatalf("Built = %+v, want node deps %s\n%s", d.res.Built, want, s.out)
 		}
 	}
-	cases := []string{"cold", "warm", "lockfile", "npm-ci", "npm-ci-deploy"}
+	cases := []string{"cold", "warm", "warm-link", "lockfile", "npm-ci", "npm-ci-deploy"}
 	walls := map[string][]time.Duration{}
 	builds := map[string][]time.Duration{}
 	var depsWarm []time.Duration
 	warmSteps := map[string][]time.Duration{}
-	var warmCold, warmNpm, warmNpmDeploy []float64
-	var releaseKB, appKB int64
+	var warmCold, warmNpm, warmNpmDeploy, linkNpmDeploy []float64
+	var releaseKB, linkKB, appKB int64
 	var method string
 	begin := time.Now()
 	for b.Loop() {
@@ -270,6 +278,22 @@ func BenchmarkBuildCache(b *testing.B) {
 					}
 					rel := filepath.Join(s.env.Path, "releases", d.res.NewRelease)
 					releaseKB, appKB = ownKB(b, rel, ""), ownKB(b, rel, "node_modules")
+				case "warm-link":
+					// Untimed: the link entry for this lockfile (a link
+					// entry has its own key).
+					s.env.Vars["DEPLOY_CACHE_METHOD"] = "link"
+					code()
+					wantDeps(h.deploy(b, s, buildLimit), "installed")
+					code()
+					b.StartTimer()
+					d = h.deploy(b, s, buildLimit)
+					b.StopTimer()
+					delete(s.env.Vars, "DEPLOY_CACHE_METHOD")
+					wantDeps(d, "reused")
+					if d.res.Built[0].Method != "link" {
+						b.Fatalf("warm-link: method %q", d.res.Built[0].Method)
+					}
+					linkKB = ownKB(b, filepath.Join(s.env.Path, "releases", d.res.NewRelease), "")
 				case "lockfile":
 					bumpLockfile()
 					b.StartTimer()
@@ -298,8 +322,9 @@ func BenchmarkBuildCache(b *testing.B) {
 			warmCold = append(warmCold, float64(t["warm"])/float64(t["cold"]))
 			warmNpm = append(warmNpm, float64(t["warm"])/float64(t["npm-ci"]))
 			warmNpmDeploy = append(warmNpmDeploy, float64(t["warm"])/float64(t["npm-ci-deploy"]))
-			b.Logf("round %d: cold %v, warm %v, lockfile %v, npm ci %v, npm-ci deploy %v", round+1,
-				t["cold"].Round(time.Millisecond), t["warm"].Round(time.Millisecond), t["lockfile"].Round(time.Millisecond),
+			linkNpmDeploy = append(linkNpmDeploy, float64(t["warm-link"])/float64(t["npm-ci-deploy"]))
+			b.Logf("round %d: cold %v, warm %v, warm-link %v, lockfile %v, npm ci %v, npm-ci deploy %v", round+1,
+				t["cold"].Round(time.Millisecond), t["warm"].Round(time.Millisecond), t["warm-link"].Round(time.Millisecond), t["lockfile"].Round(time.Millisecond),
 				t["npm-ci"].Round(time.Millisecond), t["npm-ci-deploy"].Round(time.Millisecond))
 		}
 	}
@@ -324,11 +349,13 @@ func BenchmarkBuildCache(b *testing.B) {
 		reportSpread(b, warmCold, "warm/cold"),
 		reportSpread(b, warmNpm, "warm/npm-ci"),
 		reportSpread(b, warmNpmDeploy, "warm/npm-ci-deploy"),
+		reportSpread(b, linkNpmDeploy, "warm-link/npm-ci-deploy"),
 	}
 	if len(depsWarm) > 0 {
 		b.ReportMetric(medianMs(depsWarm), "ms-deps-warm")
 	}
 	b.ReportMetric(float64(releaseKB), "kB-release-warm")
+	b.ReportMetric(float64(linkKB), "kB-release-warm-link")
 	b.ReportMetric(float64(appKB), "kB-app")
 	b.Logf("%d rounds in %v (load average %s); cache method %s; %s; build step medians: cold %v, warm %v, lockfile %v, npm-ci-deploy (pre-deploy) %v; warm deploy's steps (median): %s",
 		len(warmCold), time.Since(begin).Round(time.Second), loadAvg(), method, strings.Join(text, ", "),

@@ -16,7 +16,7 @@ type Built struct {
 	// "go-cache" (the tool's own cache); "" = not said.
 	Deps string
 	// Method is how a cached install reached the release: reflink,
-	// hardlink or copy ("" when Deps is not reused or installed).
+	// link, hardlink or copy ("" when Deps is not reused or installed).
 	Method string
 	// Key is the cache entry, <stack>-<hash of lockfile, runtime and
 	// platform> ("" when Deps is not reused or installed).

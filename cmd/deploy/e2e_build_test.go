@@ -78,10 +78,10 @@ func wantOut(t *testing.T, r cliResult, parts ...string) {
 
 // deployNodeTwice deploys msApp (cold), then a commit that leaves the
 // lockfile alone (warm), and returns both releases' directories.
-func deployNodeTwice(t *testing.T, f *fixture, method string) (oldRel, newRel string) {
+func deployNodeTwice(t *testing.T, f *fixture, method string, ini ...string) (oldRel, newRel string) {
 	t.Helper()
 	f.origin.commitFiles(msApp)
-	f.writeINI("build auto")
+	f.writeINI(append([]string{"build auto"}, ini...)...)
 	f.mustRun("production", "setup")
 	r := f.mustRun("production")
 	wantOut(t, r, "build: node detected (package.json + package-lock.json + scripts.build): npm ci --no-audit --no-fund, then npm run build",
@@ -105,19 +105,113 @@ func deployNodeTwice(t *testing.T, f *fixture, method string) (oldRel, newRel st
 		if err != nil || !strings.Contains(string(pkg), `"version": "2.1.3"`) {
 			t.Errorf("%s: ms 2.1.3 is not installed: %v", rel, err)
 		}
+		if b, err := os.ReadFile(filepath.Join(rel, "built.txt")); err != nil || string(b) != "7200000\n" {
+			t.Errorf("%s: the build script's output: %q, %v", rel, b, err)
+		}
 	}
 	return oldRel, newRel
 }
 
-// TestE2EBuildAutoNodeHardLinks: a non-root deploy user on a filesystem
-// without reflinks gets node_modules from the cache as hard links to
-// read-only files: the warm deploy reuses them, and neither writing into
-// a package's file nor adding one in the new release changes the old one.
+// TestE2EBuildAutoNodeLinks: a non-root deploy user on a filesystem
+// without reflinks gets node_modules as its own directory of relative
+// links into a read-only cache entry (the install is moved there, not
+// copied): the app and its build require through them, nothing can be
+// written into or added to a package, a directory the app adds
+// (node_modules/.cache) is the release's own, a release costs one
+// directory of links, and with keep 2 an entry no kept release links to
+// is removed, read-only directories and all.
+func TestE2EBuildAutoNodeLinks(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	oldRel, newRel := deployNodeTwice(t, f, "links to a read-only cache entry", "keep 2")
+	nm := filepath.Join(newRel, "node_modules")
+	if fi, err := os.Lstat(nm); err != nil || !fi.IsDir() {
+		t.Fatalf("node_modules is not the release's own directory: %v, %v", fi, err)
+	}
+	entries, err := os.ReadDir(nm)
+	if err != nil || len(entries) < 3 { // ms, npm's .package-lock.json, .deploy-cache
+		t.Fatalf("node_modules holds %v, %v", entries, err)
+	}
+	// node_modules/.deploy-cache links to the entry, and each package
+	// through it (links that short take no block of their own).
+	target, err := os.Readlink(filepath.Join(nm, ".deploy-cache"))
+	if err != nil || !strings.HasPrefix(target, "../../../.cache/deps/node-") || !strings.HasSuffix(target, "/link/node_modules") {
+		t.Fatalf("node_modules/.deploy-cache links to %q (%v), want ../../../.cache/deps/node-<key>/link/node_modules", target, err)
+	}
+	entry := filepath.Dir(filepath.Dir(filepath.Join(nm, target)))
+	for _, e := range entries {
+		if e.Name() == ".deploy-cache" {
+			continue
+		}
+		target, err := os.Readlink(filepath.Join(nm, e.Name()))
+		if err != nil || target != ".deploy-cache/"+e.Name() {
+			t.Errorf("node_modules/%s links to %q (%v), want .deploy-cache/%[1]s", e.Name(), target, err)
+		}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(nm, "ms"), &st); err != nil || st.Blocks != 0 {
+		t.Errorf("node_modules/ms's link takes %d blocks (%v), want none", st.Blocks, err)
+	}
+	oldMs, err1 := filepath.EvalSymlinks(filepath.Join(oldRel, "node_modules", "ms"))
+	newMs, err2 := filepath.EvalSymlinks(filepath.Join(nm, "ms"))
+	if err1 != nil || err2 != nil || oldMs != newMs || !strings.HasPrefix(newMs, filepath.Join(f.path, ".cache", "deps")) {
+		t.Errorf("ms resolves to %s (%v) and %s (%v): want one directory in the cache", oldMs, err1, newMs, err2)
+	}
+	for _, p := range []string{newMs, filepath.Join(newMs, "index.js")} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode()&0o222 != 0 {
+			t.Errorf("%s: %v, %v: want read-only", p, fi, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// As the deploy user, in the new release (current).
+	r := f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`)
+	wantOut(t, r, "3600000")
+	index := filepath.Join("node_modules", "ms", "index.js")
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	for _, cmd := range []string{"echo hacked >> " + index, "echo added > node_modules/ms/extra.js", "rm -f " + index} {
+		if r := f.run(ctx, "production", "exec", cmd); r.code == 0 {
+			t.Errorf("%q in the new release succeeded", cmd)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) || len(before) == 0 {
+		t.Errorf("the old release's ms/index.js changed")
+	}
+	f.mustRun("production", "exec", "mkdir -p node_modules/.cache && echo c > node_modules/.cache/x")
+	if _, err := os.Lstat(filepath.Join(oldRel, "node_modules", ".cache")); err == nil {
+		t.Errorf("node_modules/.cache made in the new release appeared in the old one")
+	}
+	if fi, err := os.Lstat(filepath.Join(nm, ".cache")); err != nil || !fi.IsDir() {
+		t.Errorf("node_modules/.cache is not the new release's own directory: %v, %v", fi, err)
+	}
+	// A changed lockfile makes a new entry; once neither kept release
+	// links to the first, it goes.
+	for i := 1; i <= 2; i++ {
+		v := fmt.Sprintf(`"version": "1.0.%d"`, i)
+		f.origin.commitFiles(map[string]string{
+			"package.json":      strings.Replace(msApp["package.json"], `"version": "1.0.0"`, v, 1),
+			"package-lock.json": strings.Replace(msApp["package-lock.json"], `"version": "1.0.0"`, v, 2),
+		})
+		wantOut(t, f.mustRun("production"), "deps: no cached install for this package-lock.json")
+	}
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Errorf("the first entry %s is still there with no kept release linking to it: %v", entry, err)
+	}
+	r = f.mustRun("production", "exec", `node -e "console.log(require('ms')('2h'))"`)
+	wantOut(t, r, "7200000")
+}
+
+// TestE2EBuildAutoNodeHardLinks: with DEPLOY_CACHE_METHOD=hardlink, a
+// non-root deploy user on a filesystem without reflinks gets node_modules
+// from the cache as hard links to read-only files: the warm deploy reuses
+// them, and neither writing into a package's file nor adding one in the
+// new release changes the old one.
 func TestE2EBuildAutoNodeHardLinks(t *testing.T) {
 	requireTool(t, "npm")
 	u := newUserHost(t, false, filepath.Join("srv", "app"))
 	f := u.f
-	oldRel, newRel := deployNodeTwice(t, f, "hard links to read-only files")
+	oldRel, newRel := deployNodeTwice(t, f, "hard links to read-only files", "env DEPLOY_CACHE_METHOD=hardlink")
 	index := filepath.Join("node_modules", "ms", "index.js")
 	before, _ := os.ReadFile(filepath.Join(oldRel, index))
 	var oldSt, newSt syscall.Stat_t

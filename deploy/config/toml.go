@@ -179,6 +179,9 @@ func envItems(vars map[string]string) ([]string, error) {
 		if err := checkVarName(name); err != nil {
 			return nil, err
 		}
+		if err := checkVarValue(name, vars[name]); err != nil {
+			return nil, err
+		}
 		names = append(names, name)
 	}
 	sort.Strings(names)

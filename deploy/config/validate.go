@@ -135,6 +135,9 @@ func (b *envBuilder) setVar(v string) error {
 	if err := checkVarName(name); err != nil {
 		return err
 	}
+	if err := checkVarValue(name, value); err != nil {
+		return err
+	}
 	if _, dup := b.env.Vars[name]; dup {
 		return fmt.Errorf("%s is set twice; give each variable once", name)
 	}

@@ -290,10 +290,23 @@ func validVarName(s string) bool {
 
 // deploySettings are the DEPLOY_ variables the remote script reads as
 // settings from the env key: the procmon binary the gate, status and logs
-// run, the healthcheck's timeout in seconds, and "no curl" (use bash's
-// /dev/tcp).
+// run, the healthcheck's timeout in seconds, "no curl" (use bash's
+// /dev/tcp), and how build auto's cached installs reach a release.
 var deploySettings = map[string]bool{
-	"DEPLOY_PROCMON": true, "DEPLOY_HEALTH_TIMEOUT": true, "DEPLOY_NO_CURL": true,
+	"DEPLOY_PROCMON": true, "DEPLOY_HEALTH_TIMEOUT": true, "DEPLOY_NO_CURL": true, "DEPLOY_CACHE_METHOD": true,
+}
+
+// checkVarValue refuses a DEPLOY_ setting's value the remote script
+// would refuse, before anything is sent.
+func checkVarValue(name, value string) error {
+	if name == "DEPLOY_CACHE_METHOD" {
+		switch value {
+		case "reflink", "link", "hardlink", "copy":
+		default:
+			return fmt.Errorf("%s=%q: use reflink, link, hardlink or copy (or leave it out: the server picks the cheapest safe one)", name, value)
+		}
+	}
+	return nil
 }
 
 // checkVarName refuses names that are not shell identifiers and the
@@ -304,7 +317,7 @@ func checkVarName(name string) error {
 		return fmt.Errorf("%q is not a variable name; use letters, digits and _ (not first), like NODE_ENV", name)
 	}
 	if strings.HasPrefix(name, "DEPLOY_") && !deploySettings[name] {
-		return fmt.Errorf("%s: names starting with DEPLOY_ are set by deploy itself (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT and DEPLOY_NO_CURL are the settings you may give); choose another name", name)
+		return fmt.Errorf("%s: names starting with DEPLOY_ are set by deploy itself (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT, DEPLOY_NO_CURL and DEPLOY_CACHE_METHOD are the settings you may give); choose another name", name)
 	}
 	return nil
 }

@@ -116,7 +116,11 @@ build_node() {
 		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
 		mark "info deps node uncached no-lockfile"
 	else
+		# a node_modules the build does not prune afterwards may be
+		# links into a read-only cache entry (depcache.sh: link)
+		((${#prune[@]})) || DEPS_LINK=1
 		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
+		DEPS_LINK=0
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
 	if ((${#prune[@]})); then

@@ -18,14 +18,33 @@
 #   reflink   cp --reflink=always: copy-on-write clones (btrfs, xfs, …):
 #             no bytes copied, and a write in one release never shows in
 #             another.
+#   link      node_modules only (the stack sets DEPS_LINK): the release's
+#             node_modules is its own directory holding one symlink per
+#             top-level entry (packages, @scopes, .bin) into the entry
+#             (through node_modules/.deploy-cache, see cache_link),
+#             whose files and directories are made read-only (a-w), as
+#             pnpm links its store: writing into a package, or adding a
+#             file to one, is refused (EACCES); a directory the app or its
+#             build adds (node_modules/.cache) is the release's own. Node
+#             resolves a package by its real path, so its dependencies are
+#             found beside it in the entry. A release costs one directory
+#             and its links, whatever the install's size. Chosen instead of
+#             hardlink for node, unless the build prunes node_modules
+#             afterwards (NODE_ENV=production with a build script): a
+#             pruned node_modules is the release's own. Link entries have
+#             their own keys, and are never replaced while they exist (a
+#             kept release's links point into them).
 #   hardlink  cp -al of an entry whose files are made read-only (a-w):
 #             directories are the release's own, so a file a package adds
 #             or replaces (rename) at run time stays in its release, and
 #             writing into a shared file is refused (EACCES). Not chosen
-#             when the deploy runs as root, since root ignores mode bits.
+#             when the deploy runs as root, since root ignores mode bits
+#             (nor is link).
 #   copy      cp -a: always safe, costs the install's size per release.
 
-CACHE_METHOD=''
+CACHE_METHOD='' CACHE_FORCED=0
+DEPS_LINK=0     # set by a stack whose install may be linked (node_modules)
+DEPS_METHOD=''  # the method of the deps_cached call under way
 
 # cache_method picks CACHE_METHOD once per deploy, with a probe file in
 # the cache directory (reflinks depend on the filesystem).
@@ -35,9 +54,13 @@ cache_method() {
 	mkdir -p -- "$d/used"
 	want=$(setting DEPLOY_CACHE_METHOD '')
 	case $want in
-	reflink | hardlink | copy) CACHE_METHOD=$want && return 0 ;;
+	reflink | link | hardlink | copy)
+		CACHE_METHOD=$want CACHE_FORCED=1
+		case $want in link | hardlink) ((EUID != 0)) || echo "deps: DEPLOY_CACHE_METHOD=$want as root: root ignores the read-only bits that keep one release from writing into another's files; copy (the default for root) does not depend on them" ;; esac
+		return 0
+		;;
 	'') ;;
-	*) fail "DEPLOY_CACHE_METHOD '$want' is not reflink, hardlink or copy" ;;
+	*) fail "DEPLOY_CACHE_METHOD '$want' is not reflink, link, hardlink or copy" ;;
 	esac
 	: >"$d/.probe.$$"
 	if cp --reflink=always -- "$d/.probe.$$" "$d/.probe2.$$" 2>/dev/null; then
@@ -50,10 +73,11 @@ cache_method() {
 	rm -f -- "$d/.probe.$$" "$d/.probe2.$$"
 }
 
-# cache_method_text says CACHE_METHOD in words.
+# cache_method_text says DEPS_METHOD in words.
 cache_method_text() {
-	case $CACHE_METHOD in
+	case $DEPS_METHOD in
 	reflink) echo "reflink (copy-on-write clones)" ;;
+	link) echo "links to a read-only cache entry" ;;
 	hardlink) echo "hard links to read-only files" ;;
 	*) echo "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)" ;;
 	esac
@@ -62,13 +86,40 @@ cache_method_text() {
 # cache_copy FROM TO copies a tree by CACHE_METHOD, falling back to a
 # plain copy (another filesystem: no links across it).
 cache_copy() {
-	case $CACHE_METHOD in
+	case $DEPS_METHOD in
 	reflink) cp -a --reflink=always -- "$1" "$2" 2>/dev/null && return 0 ;;
 	hardlink) cp -al -- "$1" "$2" 2>/dev/null && return 0 ;;
 	esac
 	rm -rf -- "$2"
-	[ "$CACHE_METHOD" = copy ] || echo "deps: $CACHE_METHOD failed between $1 and $2: a plain copy instead"
+	[ "$DEPS_METHOD" = copy ] || echo "deps: $DEPS_METHOD failed between $1 and $2: a plain copy instead"
 	cp -a -- "$1" "$2"
+}
+
+# cache_link FROM TO makes TO a new directory holding a link to each
+# entry of FROM (dot entries too), through one link to FROM itself, named
+# .deploy-cache: each entry's link (.deploy-cache/express) is then short
+# enough for the filesystem to keep it in its inode, so a release costs
+# TO's directory and that one link. The link to FROM is relative (so the
+# app's path can move) when TO is in the new release, under $P; else
+# absolute.
+cache_link() {
+	local from=$1 to=$2 target=$1 rel=${2#"$P/"} e names=() parts=()
+	if [[ $rel == "releases/$REL/"* ]]; then
+		local here there
+		physical here "$P/releases/$REL"
+		physical there "$P"
+		if [ "$here" = "$there/releases/$REL" ]; then
+			IFS=/ read -ra parts <<<"$rel"
+			target=${from#"$P/"}
+			for e in "${parts[@]}"; do target=../$target; done
+		fi
+	fi
+	mkdir -- "$to" && ln -s -- "$target" "$to/.deploy-cache" || return 1
+	for e in "$from"/* "$from"/.[!.]* "$from"/..?*; do
+		[ -e "$e" ] || [ -L "$e" ] || continue
+		names+=(".deploy-cache/${e##*/}")
+	done
+	((${#names[@]} == 0)) || ln -s -- "${names[@]}" "$to/"
 }
 
 # clock VAR sets VAR to the time in µs (bash 5's EPOCHREALTIME; 0 under
@@ -89,15 +140,24 @@ since() {
 # what it made. INSTALL is a command (run by build_run), or a function of
 # this script when the install takes several commands (Python's venv).
 deps_cached() {
-	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0 got=0
+	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0 got=0 layout=()
 	shift 4
-	key=$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*"; cat -- "$BUILD_REL/$lock"; } | sha256sum)
-	key=$stack-${key:0:16}
 	cache_method
+	DEPS_METHOD=$CACHE_METHOD
+	if ((DEPS_LINK)); then
+		[ "$DEPS_METHOD" != hardlink ] || ((CACHE_FORCED)) || DEPS_METHOD='link'
+	elif [ "$DEPS_METHOD" = link ]; then
+		DEPS_METHOD=hardlink
+		echo "deps: $dir is not linked (link is for a node_modules nothing changes after the install): hard links instead"
+	fi
+	# a link entry is never copied from, nor a copied one linked to
+	[ "$DEPS_METHOD" != link ] || layout=('layout link')
+	key=$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*" ${layout[@]+"${layout[@]}"}; cat -- "$BUILD_REL/$lock"; } | sha256sum)
+	key=$stack-${key:0:16}
 	clock t0
 	if cache_get "$key" "$dir" && got=1 && deps_relocate "$stack" "$dir"; then
 		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $(cache_method_text) in $(since "$t0") s"
-		mark "info deps $stack reused $CACHE_METHOD $key"
+		mark "info deps $stack reused $DEPS_METHOD $key"
 	else
 		((got == 0)) || rm -rf -- "${BUILD_REL:?}/$dir"
 		echo "deps: no cached install for this $lock, runtime and platform ($key): installing"
@@ -105,7 +165,7 @@ deps_cached() {
 		clock t0
 		cache_put "$key" "$dir"
 		echo "deps: $dir cached as $P/.cache/deps/$key by $(cache_method_text) in $(since "$t0") s"
-		mark "info deps $stack installed $CACHE_METHOD $key"
+		mark "info deps $stack installed $DEPS_METHOD $key"
 	fi
 	printf '%s\n' "$key" >>"$P/.cache/deps/used/$REL"
 }
@@ -131,28 +191,44 @@ cache_get() {
 	[ -d "$from" ] || return 1
 	[ -f "$from/origin" ] && IFS= read -r DEPS_ORIGIN <"$from/origin"
 	rm -rf -- "$to"
-	[ -e "$from/tree" ] || return 0 # the install made no DIR
 	mkdir -p -- "${to%/*}"
+	if [ "$DEPS_METHOD" = link ]; then
+		[ -e "$from/link/${2##*/}" ] || return 0 # the install made no DIR
+		cache_link "$from/link/${2##*/}" "$to" || fail "cannot link the cached $2 from $from into the release"
+		return 0
+	fi
+	[ -e "$from/tree" ] || return 0 # the install made no DIR
 	cache_copy "$from/tree" "$to" || fail "cannot copy the cached $2 from $from into the release"
 }
 
 # cache_put KEY DIR makes entry KEY from the release's DIR. With hard
 # links the release's files become read-only too: they are the entry's.
+# With link, DIR moves into the entry (no copy), is made read-only, and
+# the release gets its links to it.
 cache_put() {
-	local d="$P/.cache/deps" src="$BUILD_REL/$2" tmp
+	local d="$P/.cache/deps" src="$BUILD_REL/$2" tmp origin
 	tmp="$d/.tmp-$1-$$"
 	rm -rf -- "$tmp"
 	mkdir -p -- "$tmp"
-	if [ -e "$src" ]; then
-		[ "$CACHE_METHOD" != hardlink ] || find "$src" -type f -perm /222 -exec chmod a-w {} + ||
+	physical origin "$src"
+	printf '%s\n' "$origin" >"$tmp/origin"
+	if [ ! -e "$src" ]; then
+		:
+	elif [ "$DEPS_METHOD" = link ]; then
+		mkdir -- "$tmp/link" && mv -T -- "$src" "$tmp/link/${2##*/}" ||
+			fail "cannot move $src into the cache $tmp"
+		chmod -R a-w -- "$tmp/link/${2##*/}" || fail "cannot make $tmp/link/${2##*/} read-only for the cache"
+	else
+		[ "$DEPS_METHOD" != hardlink ] || find "$src" -type f -perm /222 -exec chmod a-w {} + ||
 			fail "cannot make the files of $src read-only for the cache"
 		cache_copy "$src" "$tmp/tree" || fail "cannot copy $src into the cache $tmp"
 	fi
-	local origin
-	physical origin "$src"
-	printf '%s\n' "$origin" >"$tmp/origin"
-	rm -rf -- "${d:?}/$1"
-	mv -T -- "$tmp" "$d/$1"
+	# a link entry is not replaced: kept releases link into it (and with
+	# its own key, deps_cached only puts one that does not exist)
+	[ "$DEPS_METHOD" = link ] || rm -rf -- "${d:?}/$1"
+	mv -T -- "$tmp" "$d/$1" || fail "cannot put $tmp into the cache as $d/$1"
+	[ "$DEPS_METHOD" != link ] || [ ! -e "$d/$1/link/${2##*/}" ] ||
+		cache_link "$d/$1/link/${2##*/}" "$src" || fail "cannot link the cached $2 from $d/$1 into the release"
 }
 
 # deps_relocate_python FROM TO makes the venv made at FROM and copied to
@@ -206,7 +282,8 @@ prune_caches() {
 		name=${e##*/}
 		[ "$name" != used ] || continue
 		in_list "$name" ${keys[@]+"${keys[@]}"} && continue
-		rm -rf -- "$e"
+		# a link entry's directories are read-only: writable first
+		rm -rf -- "$e" 2>/dev/null || { chmod -R u+w -- "$e" && rm -rf -- "$e"; }
 		[[ $name == .tmp-* ]] || mark "info pruned-cache $name"
 	done
 }

@@ -190,11 +190,14 @@
 // command: a deploy whose lockfile did not change copies the entry into the
 // release instead of installing. The copy never lets one release change
 // another's files: reflinks (copy-on-write) where the filesystem has them;
-// else, unless the deploy runs as root, hard links to files made read-only
-// (directories are each release's own, so files a package adds or renames
-// stay in its release, and a write into a shared file is refused); else a
-// plain copy. DEPLOY_CACHE_METHOD=reflink|hardlink|copy (env key or
-// server environment) forces one. A release's entries are listed in
+// else, unless the deploy runs as root, for a node_modules no build prunes
+// links into an entry made read-only (the release's node_modules is its
+// own directory of links, one per package, through .deploy-cache), and
+// for the rest hard links to files made read-only (directories are each
+// release's own, so files a package adds or renames stay in its release,
+// and a write into a shared file is refused); else a plain copy.
+// DEPLOY_CACHE_METHOD=reflink|link|hardlink|copy (env key or server
+// environment) forces one; depcache.sh says each in full. A release's entries are listed in
 // .cache/deps/used/<release>; prune removes the entries no kept release
 // lists. Python's venv is cached the same way, keyed by requirements.txt
 // (with the files it includes by -r/-c), python's version and executable:
