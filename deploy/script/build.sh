@@ -89,11 +89,8 @@ build_node() {
 	*) install=(npm ci --no-audit --no-fund) ;;
 	esac
 	[ -z "$lock" ] || why+=" + $lock"
-	# One node start says both the runtime's version (for the cache key)
-	# and whether package.json has a build script.
 	local info
-	# shellcheck disable=SC2016 # node's code, not the shell's
-	info=$(build_out node -e 'let b = ""; try { if ((require(process.argv[1]).scripts || {}).build) b = " build" } catch (e) {} console.log(process.version + b)' "$BUILD_REL/package.json")
+	node_info
 	if [[ $info == *' build' ]]; then
 		build=("$pm" run build)
 		why+=" + scripts.build"
@@ -131,6 +128,33 @@ build_node() {
 		build_run node "${prune[@]}"
 		echo "deps: devDependencies pruned after the build (NODE_ENV=production)"
 	fi
+}
+
+# node_info sets build_node's info to node's version (for the cache key),
+# then " build" when package.json has a build script. `node --version`
+# takes 10 ms where a node that reads the JSON takes 110 here, so the JSON
+# is read only when it can hold a "build" key (the word, or a \u escape
+# that could spell it), and then once per package.json text: the answer
+# is kept, with the text it is for, in .cache/deps/.node-scripts.
+node_info() {
+	local text='' memo="$P/.cache/deps/.node-scripts" old='' flag=''
+	IFS= read -r -d '' text <"$BUILD_REL/package.json" || true
+	if [[ $text == *'"build"'* || $text == *'\u'* ]]; then
+		[ -f "$memo" ] && { IFS= read -r -d '' old <"$memo" || true; }
+		if [ -n "$old" ] && [ "${old#*$'\n'}" = "$text" ]; then
+			flag=${old%%$'\n'*}
+		else
+			# shellcheck disable=SC2016 # node's code, not the shell's
+			info=$(build_out node -e 'let b = ""; try { if ((require(process.argv[1]).scripts || {}).build) b = " build" } catch (e) {} console.log(process.version + b)' "$BUILD_REL/package.json")
+			flag=${info#* }
+			[ "$flag" != "$info" ] || flag=''
+			[ -z "$info" ] || { cache_method && printf '%s\n%s' "$flag" "$text" >"$memo.$$" && mv -f -- "$memo.$$" "$memo"; } ||
+				rm -f -- "$memo.$$"
+			return 0
+		fi
+	fi
+	info=$(build_out node --version)
+	info+=${flag:+ $flag}
 }
 
 build_python() {

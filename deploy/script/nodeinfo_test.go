@@ -1,0 +1,62 @@
+package script
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNodeInfo: build_node learns node's version with `node --version`
+// and starts a node to read package.json only when its text can hold a
+// "build" key, once per text: the answer is kept with the text, and a
+// changed text is read again. A node that reads the JSON is the judge
+// (a \u escape that spells build counts).
+func TestNodeInfo(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+			t.Fatal("node is not installed: run scripts/deps.sh test")
+		}
+		t.Skip("node is not installed")
+	}
+	version, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(version))
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "releases", "r1")
+	if err := os.MkdirAll(rel, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// build_out as build.sh has it, minus the hook environment, logging
+	// how node was started.
+	harness := `P=` + dir + ` BUILD_REL=` + rel + `
+setting() { printf '%s\n' "$2"; }
+build_out() { printf '%s\n' "$2" >>` + dir + `/calls; (cd -- "$BUILD_REL" && exec "$@") 2>/dev/null || true; }
+info=''; node_info; printf '%s\n' "$info"`
+	for i, tc := range []struct {
+		name, pkg, call, info string
+	}{
+		{"no build word", `{"name": "a", "scripts": {"start": "node server.js"}}`, "--version", v},
+		{"a build script", `{"name": "a", "scripts": {"build": "tsc"}}`, "-e", v + " build"},
+		{"the same text again", `{"name": "a", "scripts": {"build": "tsc"}}`, "--version", v + " build"},
+		{"build only in a value", `{"name": "a", "keywords": ["build"], "scripts": {"start": "x"}}`, "-e", v},
+		{"that text again", `{"name": "a", "keywords": ["build"], "scripts": {"start": "x"}}`, "--version", v},
+		{"an escaped key", `{"name": "a", "scripts": {"\u0062uild": "tsc"}}`, "-e", v + " build"},
+		{"an empty build", `{"name": "a", "scripts": {"build": ""}}`, "-e", v},
+		{"not JSON", `{"scripts": {"build": `, "-e", v},
+	} {
+		if err := os.WriteFile(filepath.Join(rel, "package.json"), []byte(tc.pkg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(filepath.Join(dir, "calls"))
+		out := runFuncs(t, dir, harness)
+		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+		if strings.TrimSpace(out) != tc.info || strings.TrimSpace(string(calls)) != tc.call {
+			t.Errorf("%d %s: info %q, node started with %q; want %q, %q", i, tc.name, strings.TrimSpace(out), strings.TrimSpace(string(calls)), tc.info, tc.call)
+		}
+	}
+}
