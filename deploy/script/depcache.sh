@@ -51,7 +51,7 @@ DEPS_METHOD=''  # the method of the deps_cached call under way
 cache_method() {
 	[ -z "$CACHE_METHOD" ] || return 0
 	local d="$P/.cache/deps" want
-	mkdir -p -- "$d/used"
+	[ -d "$d/used" ] || mkdir -p -- "$d/used"
 	want=$(setting DEPLOY_CACHE_METHOD '')
 	case $want in
 	reflink | link | hardlink | copy)
@@ -62,15 +62,15 @@ cache_method() {
 	'') ;;
 	*) fail "DEPLOY_CACHE_METHOD '$want' is not reflink, link, hardlink or copy" ;;
 	esac
-	: >"$d/.probe.$$"
-	if cp --reflink=always -- "$d/.probe.$$" "$d/.probe2.$$" 2>/dev/null; then
+	# the probe's files stay (the lock is held): one cp, no rm
+	[ -f "$d/.probe" ] || : >"$d/.probe"
+	if cp --reflink=always -- "$d/.probe" "$d/.probe2" 2>/dev/null; then
 		CACHE_METHOD=reflink
 	elif ((EUID != 0)); then
 		CACHE_METHOD=hardlink
 	else
 		CACHE_METHOD=copy
 	fi
-	rm -f -- "$d/.probe.$$" "$d/.probe2.$$"
 }
 
 # cache_method_text says DEPS_METHOD in words.
@@ -190,8 +190,9 @@ cache_get() {
 	DEPS_ORIGIN=''
 	[ -d "$from" ] || return 1
 	[ -f "$from/origin" ] && IFS= read -r DEPS_ORIGIN <"$from/origin"
-	rm -rf -- "$to"
-	mkdir -p -- "${to%/*}"
+	# (no rm or mkdir to start in a fresh release's usual case)
+	if [ -e "$to" ] || [ -L "$to" ]; then rm -rf -- "$to"; fi
+	[ -d "${to%/*}" ] || mkdir -p -- "${to%/*}"
 	if [ "$DEPS_METHOD" = link ]; then
 		[ -e "$from/link/${2##*/}" ] || return 0 # the install made no DIR
 		cache_link "$from/link/${2##*/}" "$to" || fail "cannot link the cached $2 from $from into the release"
@@ -274,9 +275,12 @@ prune_caches() {
 	[ -d "$d/used" ] || return 0
 	for u in "$d"/used/*; do
 		[ -e "$u" ] || continue
-		[ -d "$P/releases/${u##*/}" ] || rm -f -- "$u"
+		if [ -d "$P/releases/${u##*/}" ]; then
+			mapfile -t -O "${#keys[@]}" keys <"$u"
+		else
+			rm -f -- "$u"
+		fi
 	done
-	mapfile -t keys < <(cat -- "$d"/used/* 2>/dev/null | sort -u)
 	for e in "$d"/* "$d"/.tmp-*; do
 		[ -d "$e" ] || continue
 		name=${e##*/}
