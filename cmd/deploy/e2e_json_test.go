@@ -164,3 +164,37 @@ func TestStatusAndCheckJSON(t *testing.T) {
 		t.Errorf("check --json host %+v summary %+v", host, sum)
 	}
 }
+
+// --json's summary has each host's steps with their times, and what
+// build auto detected and how the dependencies came (installed, then
+// reused from the cache).
+func TestJSONSummaryStepsAndBuilt(t *testing.T) {
+	requireTool(t, "npm")
+	f := newFixture(t)
+	f.origin.commitFiles(msApp)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	for i, want := range []string{"installed", "reused"} {
+		if i > 0 {
+			f.origin.commit()
+		}
+		_, sum := jsonLines(t, f.mustRun("production", "--json").stdout)
+		h := sum.Hosts[0]
+		if len(h.Built) != 1 || h.Built[0].Stack != "node" || h.Built[0].Deps != want || h.Built[0].Method == "" ||
+			!strings.HasPrefix(h.Built[0].Key, "node-") || h.Built[0].Why != "package.json + package-lock.json + scripts.build" {
+			t.Errorf("deploy %d: built %+v, want node, deps %s, a method and key", i+1, h.Built, want)
+		}
+		var names []string
+		var total float64
+		for _, st := range h.Steps {
+			names = append(names, st.Name)
+			total += st.MS
+		}
+		if got := strings.Join(names, " "); !strings.Contains(got, "lock fetch resolve checkout build switch") {
+			t.Errorf("deploy %d: steps %q", i+1, got)
+		}
+		if total <= 0 || total > float64(h.DurationMS)+1 {
+			t.Errorf("deploy %d: the steps' times add up to %.1f ms, the host's to %d ms", i+1, total, h.DurationMS)
+		}
+	}
+}

@@ -31,6 +31,30 @@ type HostSummary struct {
 	Error string `json:"error,omitempty"`
 	// State says which release the host was left on.
 	State string `json:"state"`
+	// Steps are the host's steps in the order they ran, each with its
+	// wall time (from its start to the next step's).
+	Steps []StepTime `json:"steps,omitempty"`
+	// Built is what `build auto` detected in the new release, and how
+	// each stack's dependencies got there.
+	Built []BuiltStack `json:"built,omitempty"`
+}
+
+// StepTime is one step of a host's deploy and its wall time.
+type StepTime struct {
+	Name string  `json:"name"`
+	MS   float64 `json:"ms"`
+}
+
+// BuiltStack is one stack build auto built (deploy.Built).
+type BuiltStack struct {
+	Stack string `json:"stack"`
+	Why   string `json:"why,omitempty"`
+	// Deps: reused, installed, uncached, pip-cache or go-cache.
+	Deps string `json:"deps,omitempty"`
+	// Method: reflink, link, hardlink or copy (with Deps reused or
+	// installed).
+	Method string `json:"method,omitempty"`
+	Key    string `json:"key,omitempty"`
 }
 
 // Summary is the last object --json prints for a deploy.
@@ -60,6 +84,12 @@ func Summarize(results []deploy.HostResult, err error) Summary {
 			h.OldRelease, h.OldSHA = r.Result.OldRelease, r.Result.OldSHA
 			h.NewRelease, h.NewSHA = r.Result.NewRelease, r.Result.NewSHA
 			h.DurationMS = r.Result.Duration.Milliseconds()
+			for _, st := range r.Result.Steps {
+				h.Steps = append(h.Steps, StepTime{Name: st.Name, MS: float64(st.Duration.Microseconds()/100) / 10})
+			}
+			for _, b := range r.Result.Built {
+				h.Built = append(h.Built, BuiltStack{Stack: b.Stack, Why: b.Why, Deps: b.Deps, Method: b.Method, Key: b.Key})
+			}
 			if r.Outcome == deploy.OutcomeUnchecked {
 				h.Unchecked = r.Result.GateReason
 			}
