@@ -262,8 +262,13 @@ build_ruby() {
 	} >"$cfg.tmp" && mv -f -- "$cfg.tmp" "$cfg" || fail "ruby: cannot write $cfg"
 	echo "bundle config (--local, in .bundle/config): deployment true, path vendor/bundle, without $without"
 	gemfile=$(sha256sum <"$BUILD_REL/Gemfile")
+	# The key: ruby's version and platform, and the Bundler that ruby
+	# loads (its default gem, which `bundle` runs unless Gemfile.lock's
+	# BUNDLED WITH, hashed with the lockfile, names another).
+	local runtime
 	# shellcheck disable=SC2016 # ruby's code, not the shell's
-	deps_cached ruby vendor/bundle Gemfile.lock "ruby $(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM') without=$without Gemfile=${gemfile%% *}" bundle install
+	runtime=$(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM; begin; require "bundler/version"; print " bundler ", Bundler::VERSION; rescue LoadError; end')
+	deps_cached ruby vendor/bundle Gemfile.lock "ruby $runtime without=$without Gemfile=${gemfile%% *}" bundle install
 }
 
 # build_elixir builds a release with MIX_ENV (prod unless set), as

@@ -60,3 +60,42 @@ info=''; node_info; printf '%s\n' "$info"`
 		}
 	}
 }
+
+// TestRubyKeyHasBundler: build_ruby's cache key holds ruby's version and
+// platform and the version of the Bundler that ruby loads, as ruby and
+// bundle themselves report them.
+func TestRubyKeyHasBundler(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"ruby", "bundle"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+				t.Fatalf("%s is not installed: run scripts/deps.sh test", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	ruby, err := exec.Command("ruby", "-e", "print RUBY_VERSION, ' ', RUBY_PLATFORM").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundler, err := exec.Command("bundle", "--version").Output() // "Bundler version 2.3.15"
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := runFuncs(t, dir, `P=$PWD BUILD_REL=$PWD
+setting() { printf '%s\n' "$2"; }
+build_says() { :; }
+build_out() { (cd -- "$BUILD_REL" && exec "$@") 2>/dev/null || true; }
+deps_cached() { printf '%s\n' "$4"; }
+build_ruby | tail -n 1`)
+	want := "ruby " + string(ruby) + " bundler " + strings.TrimPrefix(strings.TrimSpace(string(bundler)), "Bundler version ") + " without=development:test Gemfile="
+	if !strings.HasPrefix(strings.TrimSpace(out), want) {
+		t.Errorf("the key's runtime is %q, want it to start %q", strings.TrimSpace(out), want)
+	}
+}
