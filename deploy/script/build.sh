@@ -11,7 +11,10 @@
 #                            then `<pm> run build` when package.json has one
 #   python  requirements.txt | pyproject.toml: a venv in .venv, pip install;
 #           with requirements.txt, the venv is cached per requirements
-#           (deps_cached) and relocated to the release (deps_relocate_python)
+#           (deps_cached) and relocated to the release (deps_relocate_python);
+#           without it, a poetry.lock, uv.lock, pdm.lock or Pipfile(.lock),
+#           which pip would ignore, fails the build with the command that
+#           exports it to requirements.txt
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
 #   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
 #                            mix release
@@ -30,12 +33,12 @@ build_auto() { # release-dir previous-dir
 	hook_env "$BUILD_REL" "$BUILD_PREV"
 	local stacks=() s
 	[ -f "$1/package.json" ] && stacks+=(node)
-	{ [ -f "$1/requirements.txt" ] || [ -f "$1/pyproject.toml" ]; } && stacks+=(python)
+	{ [ -f "$1/requirements.txt" ] || [ -f "$1/pyproject.toml" ] || [ -f "$1/Pipfile" ]; } && stacks+=(python)
 	[ -f "$1/Gemfile" ] && stacks+=(ruby)
 	[ -f "$1/mix.exs" ] && stacks+=(elixir)
 	[ -f "$1/go.mod" ] && stacks+=(go)
 	if ((${#stacks[@]} == 0)); then
-		echo "build auto: no stack detected (no package.json, go.mod, requirements.txt, pyproject.toml, Gemfile or mix.exs at the release's root): nothing to build"
+		echo "build auto: no stack detected (no package.json, go.mod, requirements.txt, pyproject.toml, Pipfile, Gemfile or mix.exs at the release's root): nothing to build"
 		mark "info build none no stack detected"
 		return 0
 	fi
@@ -157,8 +160,27 @@ node_info() {
 	info+=${flag:+ $flag}
 }
 
+# python_lock_hint LOCKFILE says how to make requirements.txt from it.
+python_lock_hint() {
+	case $1 in
+	poetry.lock) echo "poetry export -f requirements.txt --output requirements.txt" ;;
+	uv.lock) echo "uv export --format requirements-txt --output-file requirements.txt" ;;
+	pdm.lock) echo "pdm export -o requirements.txt" ;;
+	*) echo "pipenv requirements > requirements.txt" ;;
+	esac
+}
+
 build_python() {
 	BUILD_ENV=("PIP_CACHE_DIR=$P/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1)
+	if [ ! -f "$BUILD_REL/requirements.txt" ]; then
+		# pip reads none of these: installing without them would ship
+		# other versions than the ones the app was locked and tested with
+		local f
+		for f in poetry.lock uv.lock pdm.lock Pipfile.lock Pipfile; do
+			[ -f "$BUILD_REL/$f" ] || continue
+			fail "python: $f pins this app's dependencies, but build auto installs with pip, which does not read it: commit a requirements.txt made from it ($(python_lock_hint "$f")), which build auto installs and caches, or build with pre-deploy; current is unchanged"
+		done
+	fi
 	if [ ! -f "$BUILD_REL/requirements.txt" ]; then
 		build_says python pyproject.toml "python3 -m venv .venv, then .venv/bin/pip install ."
 		python_venv_install .

@@ -99,3 +99,54 @@ build_ruby | tail -n 1`)
 		t.Errorf("the key's runtime is %q, want it to start %q", strings.TrimSpace(out), want)
 	}
 }
+
+// TestPythonLockfilesPipWouldIgnore: without requirements.txt, a lockfile
+// of poetry, uv, pdm or pipenv fails the build, naming it and the command
+// that exports it (pip install . would not read it, and would ship other
+// versions); with requirements.txt beside it, requirements.txt is
+// installed.
+func TestPythonLockfilesPipWouldIgnore(t *testing.T) {
+	t.Parallel()
+	harness := `P=$PWD BUILD_REL=$PWD
+build_says() { echo "says: $*"; }
+python_venv_install() { echo "pip install $*"; }
+python_reqs() { PY_UNKEYED=''; PY_INCLUDES=(); }
+build_out() { echo 3.11; }
+deps_cached() { echo "cached: $3"; }
+build_python`
+	for _, tc := range []struct{ lock, want string }{
+		{"poetry.lock", "fail: python: poetry.lock pins this app's dependencies, but build auto installs with pip, which does not read it: commit a requirements.txt made from it (poetry export -f requirements.txt --output requirements.txt), which build auto installs and caches, or build with pre-deploy; current is unchanged"},
+		{"uv.lock", "(uv export --format requirements-txt --output-file requirements.txt)"},
+		{"pdm.lock", "(pdm export -o requirements.txt)"},
+		{"Pipfile.lock", "fail: python: Pipfile.lock pins"},
+		{"Pipfile", "fail: python: Pipfile pins"},
+		{"", "pip install ."},
+	} {
+		for _, reqs := range []bool{false, true} {
+			dir := t.TempDir()
+			files := map[string]string{"pyproject.toml": "[project]\nname = \"app\"\n"}
+			if tc.lock != "" {
+				files[tc.lock] = "# lock\n"
+			}
+			if reqs {
+				files["requirements.txt"] = "flask==3.0.0\n"
+			}
+			for name, text := range files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("bash", "-c", `fail() { echo "fail: $*"; exit 1; }
+`+buildScript+"\n"+harness)
+			cmd.Dir = dir
+			out, _ := cmd.CombinedOutput()
+			want := tc.want
+			if reqs {
+				want = "cached: requirements.txt"
+			}
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%q, requirements.txt %v: output\n%s\nwant %q", tc.lock, reqs, out, want)
+			}
+		}
+	}
+}
