@@ -35,6 +35,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg python3 python3
 	# build auto's Python test makes venvs: Debian's python3 lacks ensurepip without python3-venv
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+	pkg poetry python3-poetry # build auto's Poetry test locks and installs a vendored wheel
 	pkg node nodejs
 	pkg npm npm # build auto's Node tests run npm ci
 	# build auto's Ruby test builds gems and bundles them offline; its

@@ -12,8 +12,10 @@
 #   python  requirements.txt | pyproject.toml: a venv in .venv, pip install;
 #           with requirements.txt, the venv is cached per requirements
 #           (deps_cached) and relocated to the release (deps_relocate_python);
-#           without it, a poetry.lock, uv.lock, pdm.lock or Pipfile(.lock),
-#           which pip would ignore, fails the build with the command that
+#           without it, pyproject.toml + poetry.lock: poetry install
+#           --only main --no-root into .venv, cached per poetry.lock
+#           (build_poetry); a uv.lock, pdm.lock or Pipfile(.lock), which
+#           pip would ignore, fails the build with the command that
 #           exports it to requirements.txt
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
 #   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
@@ -173,6 +175,10 @@ python_lock_hint() {
 build_python() {
 	BUILD_ENV=("PIP_CACHE_DIR=$P/.cache/pip" PIP_DISABLE_PIP_VERSION_CHECK=1)
 	if [ ! -f "$BUILD_REL/requirements.txt" ]; then
+		if [ -f "$BUILD_REL/poetry.lock" ] && [ -f "$BUILD_REL/pyproject.toml" ]; then
+			build_poetry
+			return 0
+		fi
 		# pip reads none of these: installing without them would ship
 		# other versions than the ones the app was locked and tested with
 		local f
@@ -202,6 +208,31 @@ build_python() {
 	runtime="python $(build_out python3 -c 'import sys; print(sys.version.split()[0], sys.executable)')"
 	((${#PY_INCLUDES[@]} == 0)) || runtime+=" includes $(cat -- "${PY_INCLUDES[@]}" | sha256sum)"
 	deps_cached python .venv requirements.txt "$runtime" python_venv_install -r requirements.txt
+}
+
+# build_poetry installs a Poetry project's locked main dependencies into
+# the release's .venv, as Heroku's Python buildpack runs Poetry:
+# `poetry install --only main --no-root` (the app runs from the release,
+# so the project itself is not installed), with the venv in the project
+# and Poetry's cache in .cache/poetry. The venv is cached per poetry.lock
+# (whose content-hash covers pyproject.toml's dependencies) and python's
+# version and executable, and relocated like pip's; a lock with a
+# directory dependency, whose files its text does not pin, installs
+# fresh each time. Poetry's own version is not in the key: asking it
+# costs a Poetry start (0.7 s here) on every deploy, and the lock, not
+# Poetry, says what is installed.
+build_poetry() {
+	BUILD_ENV+=(POETRY_VIRTUALENVS_IN_PROJECT=true POETRY_VIRTUALENVS_CREATE=true "POETRY_CACHE_DIR=$P/.cache/poetry" POETRY_NO_INTERACTION=1)
+	local install=(poetry install --only main --no-root) runtime
+	build_says python "pyproject.toml + poetry.lock" "${install[*]} (into .venv)"
+	if grep -q '^type = "directory"' -- "$BUILD_REL/poetry.lock"; then
+		build_run python "${install[@]}"
+		echo "deps: .venv installed fresh and not cached: poetry.lock has a directory dependency, whose files its text does not pin; Poetry's cache in $P/.cache/poetry"
+		mark "info deps python uncached local-requirement"
+		return 0
+	fi
+	runtime="python $(build_out python3 -c 'import sys; print(sys.version.split()[0], sys.executable)')"
+	deps_cached python .venv poetry.lock "$runtime" "${install[@]}"
 }
 
 # python_venv_install PIP-ARGS... makes the release's venv and installs

@@ -101,22 +101,23 @@ build_ruby | tail -n 1`)
 }
 
 // TestPythonLockfilesPipWouldIgnore: without requirements.txt, a lockfile
-// of poetry, uv, pdm or pipenv fails the build, naming it and the command
-// that exports it (pip install . would not read it, and would ship other
-// versions); with requirements.txt beside it, requirements.txt is
-// installed.
+// of uv, pdm or pipenv fails the build, naming it and the command that
+// exports it (pip install . would not read it, and would ship other
+// versions), and poetry.lock goes to Poetry; with requirements.txt beside
+// it, requirements.txt is installed.
 func TestPythonLockfilesPipWouldIgnore(t *testing.T) {
 	t.Parallel()
 	harness := `P=$PWD BUILD_REL=$PWD
 build_says() { echo "says: $*"; }
+build_run() { echo "run: $*"; }
 python_venv_install() { echo "pip install $*"; }
 python_reqs() { PY_UNKEYED=''; PY_INCLUDES=(); }
 build_out() { echo 3.11; }
 deps_cached() { echo "cached: $3"; }
 build_python`
 	for _, tc := range []struct{ lock, want string }{
-		{"poetry.lock", "fail: python: poetry.lock pins this app's dependencies, but build auto installs with pip, which does not read it: commit a requirements.txt made from it (poetry export -f requirements.txt --output requirements.txt), which build auto installs and caches, or build with pre-deploy; current is unchanged"},
-		{"uv.lock", "(uv export --format requirements-txt --output-file requirements.txt)"},
+		{"poetry.lock", "cached: poetry.lock"}, // build_poetry, with pyproject.toml
+		{"uv.lock", "fail: python: uv.lock pins this app's dependencies, but build auto installs with pip, which does not read it: commit a requirements.txt made from it (uv export --format requirements-txt --output-file requirements.txt), which build auto installs and caches, or build with pre-deploy; current is unchanged"},
 		{"pdm.lock", "(pdm export -o requirements.txt)"},
 		{"Pipfile.lock", "fail: python: Pipfile.lock pins"},
 		{"Pipfile", "fail: python: Pipfile pins"},
