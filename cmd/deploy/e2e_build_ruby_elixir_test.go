@@ -337,3 +337,39 @@ func TestE2EBuildAutoElixir(t *testing.T) {
 		t.Errorf("the warm release says %q", got)
 	}
 }
+
+// TestE2EBuildAutoElixirInstallsHex: a mix.lock with a hex.pm package
+// needs Hex, which a distribution's mix lacks: build auto runs mix
+// local.hex --force --if-missing before deps.get, as Heroku's buildpack
+// does. These machines cannot reach hex.pm, so the install fails here:
+// the deploy fails in step build naming that command and mix's reason,
+// and current stays on the previous release.
+func TestE2EBuildAutoElixirInstallsHex(t *testing.T) {
+	for _, tool := range []string{"elixir", "mix"} {
+		requireTool(t, tool)
+	}
+	f := newFixture(t)
+	t.Setenv("MIX_HOME", t.TempDir()) // no Hex from the machine's ~/.mix
+	f.origin.commitTree(elixirApp("", `"hello from elixir"`))
+	f.writeINI("build auto", "env MIX_HOME="+os.Getenv("MIX_HOME"))
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	good := f.current()
+	app := elixirApp(`{:jason, "~> 1.4"}`, `"hello"`)
+	app["mix.lock"] = `%{
+  "jason": {:hex, :jason, "1.4.1", "af1504e35f629ddcdd6addb3513c3853991f694921b1b9368b0bd32beb9f1b63", [:mix], [], "hexpm", "fbb01ecdfd565b56261302f7e1fcc27c4fb8f32d56eab74db621fc154604a7a1"},
+}
+`
+	f.origin.commitTree(app)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := f.run(ctx, "production")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "$ mix local.hex --force --if-missing") ||
+		!strings.Contains(r.stderr, "build: elixir: 'mix local.hex --force --if-missing' exited with status 1: current is unchanged") ||
+		!strings.Contains(r.stdout+r.stderr, "Could not install Hex") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if f.current() != good {
+		t.Errorf("current moved to %s after a failed build", f.current())
+	}
+}

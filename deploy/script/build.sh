@@ -18,8 +18,9 @@
 #           pip would ignore, fails the build with the command that
 #           exports it to requirements.txt
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
-#   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock),
-#                            mix release
+#   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock,
+#                            after mix local.hex/local.rebar when it needs
+#                            them and they are missing), mix release
 #   go      go.mod           go build -o <name> . | -o bin/<x> ./cmd/<x>
 #
 # Each stack says what it detected and why (a plain line and `info build`);
@@ -338,6 +339,7 @@ build_elixir() {
 	BUILD_ENV=("MIX_ENV=$mixenv")
 	if [ -f "$BUILD_REL/mix.lock" ]; then
 		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
+		mix_tools
 		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
 	else
 		build_says elixir mix.exs "mix release (MIX_ENV=$mixenv; no mix.lock: no dependencies to fetch)"
@@ -347,6 +349,26 @@ build_elixir() {
 		rel=${rel%/}
 		if [ -d "$rel/bin" ]; then echo "release: _build/$mixenv/rel/${rel##*/} (bin/${rel##*/} start)"; fi
 	done
+}
+
+# mix_tools installs Hex when mix.lock has a hex.pm package, and rebar3
+# when one builds with it, as Heroku's Elixir buildpack does (mix
+# local.hex/local.rebar --force): a server's mix from a distribution has
+# neither, and mix would ask on a terminal the deploy does not have.
+# --if-missing keeps an installed one; a glob of mix's archives and
+# rebar3 (MIX_HOME, MIX_ARCHIVES, or ~/.mix) saves the BEAM start when
+# they are there.
+mix_tools() {
+	local lock='' home archives
+	IFS= read -r -d '' lock <"$BUILD_REL/mix.lock" || true
+	home=$(setting MIX_HOME "$HOME/.mix")
+	archives=$(setting MIX_ARCHIVES "$home/archives")
+	if [[ $lock == *'{:hex, '* ]] && ! compgen -G "$archives/hex-*" >/dev/null; then
+		build_run elixir mix local.hex --force --if-missing
+	fi
+	if [[ $lock == *':rebar3'* ]] && ! compgen -G "$home/elixir/*/rebar3" >/dev/null && [ -z "$(setting MIX_REBAR3 '')" ]; then
+		build_run elixir mix local.rebar --force --if-missing
+	fi
 }
 
 # go_main DIR: DIR holds a Go main package.
