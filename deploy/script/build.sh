@@ -79,7 +79,9 @@ build_run() {
 build_out() {
 	local lflag=()
 	[ "$SHELL_MODE" = login ] && lflag=(-l)
-	(cd -- "$BUILD_REL" && exec env ${HOOK_ENV[@]+"${HOOK_ENV[@]}"} bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@") \
+	# export, not env: one exec fewer (the names are identifiers, checked
+	# on the laptop)
+	(cd -- "$BUILD_REL" && { ((${#HOOK_ENV[@]} == 0)) || export "${HOOK_ENV[@]}"; } && exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@") \
 		</dev/null 2>/dev/null 3<&- 4>&- 9>&- || true
 }
 

@@ -101,25 +101,46 @@ cache_copy() {
 # enough for the filesystem to keep it in its inode, so a release costs
 # TO's directory and that one link. The link to FROM is relative (so the
 # app's path can move) when TO is in the new release, under $P; else
-# absolute.
+# absolute. The relative links are the same for every release, so the
+# entry keeps them ready in links/ (cache_put), and one cp -a puts them in.
 cache_link() {
-	local from=$1 to=$2 target=$1 rel=${2#"$P/"} e names=() parts=()
+	local from=$1 to=$2 target
+	link_target target "$from" "$to"
+	if [[ $target == ../* ]] && [ -d "${from%/link/*}/links" ]; then
+		cp -a -- "${from%/link/*}/links" "$to"
+	else
+		link_dir "$from" "$target" "$to"
+	fi
+}
+
+# link_target VAR FROM TO sets VAR to what TO/.deploy-cache links to:
+# FROM relative to TO when TO is in the new release, physically under $P
+# (releases/<id>/<dir>); else FROM.
+link_target() {
+	local rel=${3#"$P/"} e parts=() t=$2
 	if [[ $rel == "releases/$REL/"* ]]; then
 		local here there
 		physical here "$P/releases/$REL"
 		physical there "$P"
 		if [ "$here" = "$there/releases/$REL" ]; then
 			IFS=/ read -ra parts <<<"$rel"
-			target=${from#"$P/"}
-			for e in "${parts[@]}"; do target=../$target; done
+			t=${2#"$P/"}
+			for e in "${parts[@]}"; do t=../$t; done
 		fi
 	fi
-	mkdir -- "$to" && ln -s -- "$target" "$to/.deploy-cache" || return 1
+	printf -v "$1" '%s' "$t"
+}
+
+# link_dir FROM TARGET TO makes directory TO with .deploy-cache linking to
+# TARGET and a link .deploy-cache/<name> for each entry of FROM.
+link_dir() {
+	local from=$1 e names=()
+	mkdir -- "$3" && ln -s -- "$2" "$3/.deploy-cache" || return 1
 	for e in "$from"/* "$from"/.[!.]* "$from"/..?*; do
 		[ -e "$e" ] || [ -L "$e" ] || continue
 		names+=(".deploy-cache/${e##*/}")
 	done
-	((${#names[@]} == 0)) || ln -s -- "${names[@]}" "$to/"
+	((${#names[@]} == 0)) || ln -s -- "${names[@]}" "$3/"
 }
 
 # clock VAR sets VAR to the time in µs (bash 5's EPOCHREALTIME; 0 under
@@ -219,6 +240,13 @@ cache_put() {
 		mkdir -- "$tmp/link" && mv -T -- "$src" "$tmp/link/${2##*/}" ||
 			fail "cannot move $src into the cache $tmp"
 		chmod -R a-w -- "$tmp/link/${2##*/}" || fail "cannot make $tmp/link/${2##*/} read-only for the cache"
+		# the links a release at releases/<id> gets (cache_link), kept
+		# writable: cp -a gives the release's DIR this directory's mode
+		local up=../../ e
+		e=${2//[!\/]/}
+		while [ -n "$e" ]; do up+=../ e=${e#?}; done
+		link_dir "$tmp/link/${2##*/}" "$up../.cache/deps/$1/link/${2##*/}" "$tmp/links" ||
+			fail "cannot make the links for $2 in $tmp"
 	else
 		[ "$DEPS_METHOD" != hardlink ] || find "$src" -type f -perm /222 -exec chmod a-w {} + ||
 			fail "cannot make the files of $src read-only for the cache"
