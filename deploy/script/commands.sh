@@ -153,7 +153,7 @@ fetch_and_resolve() {
 	fi
 	# Nothing was made yet: a ref that does not resolve leaves no release
 	# and no `failed` line (only the mirror was brought up to date).
-	mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
+	((MIRROR_REFS_READ)) || mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
 	resolve "$REF" || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
 }
 
@@ -161,10 +161,24 @@ fetch_and_resolve() {
 # the mirror now holds exactly those refs: the next deploy that sees the
 # same can skip its fetch. When they differ (the origin moved during the
 # fetch) nothing is saved, and the next deploy fetches.
+# The one for-each-ref also gives resolve its MIRROR_REFS (mirror_refs'
+# branches and tags), and bash filters the lists: no grep, no second git.
 save_origin_refs() {
-	local mine theirs
-	mine=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname)%09%(refname)') || return 0
-	theirs=$(grep -v -e '^ref: ' -e $'\tHEAD$' -e '\^{}$' <<<"$ORIGIN_REFS") || true
+	local all line mine='' theirs='' heads='' lines=() IFS=$'\n' -
+	set -f # split on newlines only, no globbing: no byte-at-a-time read
+	all=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname)%09%(refname)') || return 0
+	# shellcheck disable=SC2206 # split on IFS (newlines), globbing off
+	lines=($all)
+	for line in ${lines[@]+"${lines[@]}"}; do
+		mine+=$line$'\n'
+		case ${line#*$'\t'} in refs/heads/* | refs/tags/*) heads+=${line/$'\t'/ }$'\n' ;; esac
+	done
+	MIRROR_REFS=${heads%$'\n'} MIRROR_REFS_READ=1
+	# shellcheck disable=SC2206 # as above
+	lines=($ORIGIN_REFS)
+	for line in ${lines[@]+"${lines[@]}"}; do
+		case $line in 'ref: '* | *$'\t'HEAD | *'^{}') ;; *) theirs+=$line$'\n' ;; esac
+	done
 	[ "$mine" = "$theirs" ] || return 0
 	printf '%s\n%s\n#\n' "$REPO" "$ORIGIN_REFS" >"$1" 2>/dev/null || rm -f -- "$1"
 }
