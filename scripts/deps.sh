@@ -36,6 +36,9 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	# build auto's Python test makes venvs: Debian's python3 lacks ensurepip without python3-venv
 	python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 	pkg poetry python3-poetry # build auto's Poetry test locks and installs a vendored wheel
+	# build auto's reflink test makes an XFS image (reflinks) and looks at its extents
+	pkg mkfs.xfs xfsprogs
+	pkg filefrag e2fsprogs
 	pkg node nodejs
 	pkg npm npm # build auto's Node tests run npm ci
 	# build auto's Ruby test builds gems and bundles them offline; its

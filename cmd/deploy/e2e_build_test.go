@@ -413,3 +413,72 @@ func TestE2EBuildAutoPythonOffline(t *testing.T) {
 		t.Errorf("the release has no venv of its own: %v", err)
 	}
 }
+
+// mountXFS makes a 300 MB XFS image (reflinks on: mkfs.xfs's default),
+// mounts it on a temp dir through a loop device, and unmounts it when the
+// test ends.
+func mountXFS(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a filesystem image needs root (make test runs as root)")
+	}
+	requireTool(t, "mkfs.xfs")
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "xfs.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"truncate", "-s", "300M", img}, {"mkfs.xfs", "-q", img}, {"mount", "-o", "loop", img, mnt}} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", mnt, err, out)
+		}
+	})
+	return mnt
+}
+
+// TestE2EBuildAutoNodeReflink: on a filesystem with reflinks (XFS on a
+// loop device here), node_modules comes from the cache as copy-on-write
+// clones, even as root: the release's files are its own (their own
+// inodes, writable), they share the entry's blocks (filefrag's "shared"
+// extents), and a write into the new release's package leaves the old
+// release's and the entry's alone.
+func TestE2EBuildAutoNodeReflink(t *testing.T) {
+	requireTool(t, "npm")
+	requireTool(t, "filefrag")
+	mnt := mountXFS(t)
+	f := newFixture(t)
+	f.path = filepath.Join(mnt, "srv", "app")
+	oldRel, newRel := deployNodeTwice(t, f, "reflink (copy-on-write clones)")
+	index := filepath.Join("node_modules", "ms", "index.js")
+	var oldSt, newSt syscall.Stat_t
+	if syscall.Stat(filepath.Join(oldRel, index), &oldSt) != nil || syscall.Stat(filepath.Join(newRel, index), &newSt) != nil {
+		t.Fatal("cannot stat ms/index.js in both releases")
+	}
+	if oldSt.Ino == newSt.Ino || newSt.Mode&0o200 == 0 {
+		t.Errorf("ms/index.js: inodes %d/%d, mode %o: want each release's own writable file", oldSt.Ino, newSt.Ino, newSt.Mode)
+	}
+	out, err := exec.Command("filefrag", "-v", filepath.Join(newRel, index)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "shared") {
+		t.Errorf("filefrag -v shows no shared extent in the new release's ms/index.js (%v):\n%s", err, out)
+	}
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	f.mustRun("production", "exec", "echo hacked >> "+index)
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) || len(before) == 0 {
+		t.Errorf("a write into the new release's %s reached the old release's", index)
+	}
+	if after, _ := os.ReadFile(filepath.Join(newRel, index)); !strings.HasSuffix(string(after), "hacked\n") {
+		t.Errorf("the write did not reach the new release")
+	}
+	entries, _ := filepath.Glob(filepath.Join(f.path, ".cache", "deps", "node-*", "tree", "ms", "index.js"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries: %v", entries)
+	}
+	if got, _ := os.ReadFile(entries[0]); string(got) != string(before) {
+		t.Errorf("the write reached the cache entry %s", entries[0])
+	}
+}
