@@ -164,10 +164,11 @@ fetch_and_resolve() {
 # The one for-each-ref also gives resolve its MIRROR_REFS (mirror_refs'
 # branches and tags), and bash filters the lists: no grep, no second git.
 save_origin_refs() {
-	local all line mine='' theirs='' heads='' lines=() IFS=$'\n' -
-	set -f # split on newlines only, no globbing: no byte-at-a-time read
+	# split on newlines (IFS), not read line by line (a byte per read on
+	# a pipe); no glob can match: git refuses *, ? and [ in ref names
+	local all line mine='' theirs='' heads='' lines=() IFS=$'\n'
 	all=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname)%09%(refname)') || return 0
-	# shellcheck disable=SC2206 # split on IFS (newlines), globbing off
+	# shellcheck disable=SC2206 # split on IFS, as said above
 	lines=($all)
 	for line in ${lines[@]+"${lines[@]}"}; do
 		mine+=$line$'\n'
