@@ -324,6 +324,12 @@ func TestE2EBuildAutoElixir(t *testing.T) {
 	if first.Why != "mix.exs + mix.lock" || first.Method != "copy" || !strings.Contains(out, "$ mix deps.get --only prod") || !strings.Contains(out, "deps cached as "+f.path+"/.cache/deps/elixir-") {
 		t.Errorf("deploy with a dependency:\n%s", out)
 	}
+	// mix compiles the dependency, and build auto keeps it beside the
+	// deps entry.
+	built := f.path + "/.cache/deps/" + first.Key + "/build-prod"
+	if !strings.Contains(out, "==> tiny") || !strings.Contains(out, "deps: _build/prod/lib's compiled dependencies cached in "+built) {
+		t.Errorf("the dependency was not compiled, or not kept:\n%s", out)
+	}
 	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
 		t.Errorf("the release with its dependency says %q", got)
 	}
@@ -332,6 +338,10 @@ func TestE2EBuildAutoElixir(t *testing.T) {
 	res, out = deployResult(t, f)
 	if b := wantBuilt(t, res, "elixir", "reused"); b.Key != first.Key || strings.Contains(out, "$ mix deps.get") {
 		t.Errorf("same mix.lock: Built %+v (first %+v)\n%s", b, first, out)
+	}
+	// The compiled dependency comes with it: mix compiles only the app.
+	if strings.Contains(out, "==> tiny") || !strings.Contains(out, "deps: _build/prod/lib's compiled dependencies reused from "+built) {
+		t.Errorf("same mix.lock: the dependency was compiled again:\n%s", out)
 	}
 	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
 		t.Errorf("the warm release says %q", got)

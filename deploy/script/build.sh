@@ -20,7 +20,9 @@
 #   ruby    Gemfile          bundle install in deployment mode (vendor/bundle)
 #   elixir  mix.exs          mix deps.get --only $MIX_ENV (with a mix.lock,
 #                            after mix local.hex/local.rebar when it needs
-#                            them and they are missing), mix release
+#                            them and they are missing), mix release; the
+#                            compiled dependencies are kept per mix.lock
+#                            (mix_build_get/put)
 #   go      go.mod           go build -o <name> . | -o bin/<x> ./cmd/<x>
 #
 # Each stack says what it detected and why (a plain line and `info build`);
@@ -334,7 +336,8 @@ build_ruby() {
 # project without one has nothing to fetch, and skips deps.get (a BEAM
 # start, and hex when it is not installed). deps is cached by mix.lock,
 # the runtime and MIX_ENV; _build (the compiled code) is the release's
-# own, built each time.
+# own, with the compiled dependencies copied in from beside that entry
+# (mix_build_get), so that mix release compiles the app, not them.
 build_elixir() {
 	local mixenv rel
 	mixenv=$(setting MIX_ENV prod)
@@ -343,10 +346,12 @@ build_elixir() {
 		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 		mix_tools
 		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
+		mix_build_get "$mixenv"
 	else
 		build_says elixir mix.exs "mix release (MIX_ENV=$mixenv; no mix.lock: no dependencies to fetch)"
 	fi
 	build_run elixir mix release --overwrite
+	[ ! -f "$BUILD_REL/mix.lock" ] || mix_build_put "$mixenv"
 	for rel in "$BUILD_REL/_build/$mixenv/rel"/*/; do # each release mix made
 		rel=${rel%/}
 		if [ -d "$rel/bin" ]; then echo "release: _build/$mixenv/rel/${rel##*/} (bin/${rel##*/} start)"; fi
@@ -370,6 +375,40 @@ mix_tools() {
 	fi
 	if [[ $lock == *':rebar3'* ]] && ! compgen -G "$home/elixir/*/rebar3" >/dev/null && [ -z "$(setting MIX_REBAR3 '')" ]; then
 		build_run elixir mix local.rebar --force --if-missing
+	fi
+}
+
+# mix_build_get ENV and mix_build_put ENV keep the compiled dependencies
+# (_build/ENV/lib/<dep>, for each dep in deps/) beside the deps entry they
+# were compiled from (build-ENV in it, so they go when it is pruned), as
+# Heroku's Elixir buildpack keeps _build: put after a mix release, when
+# the entry has none yet; got before mix release, which then compiles the
+# app (and a dependency whose sources or Elixir changed) but not the rest,
+# as mix does with a developer's kept _build. A copy (reflinks where the
+# filesystem has them, never links: mix rewrites what it recompiles).
+mix_build_get() {
+	local from="$P/.cache/deps/$DEPS_KEY/build-$1" to="$BUILD_REL/_build/$1/lib"
+	[ -n "$DEPS_KEY" ] && [ -d "$from" ] || return 0
+	[ -d "$to" ] || mkdir -p -- "$to" || fail "elixir: cannot make $to"
+	cp -a --reflink=auto -- "$from/." "$to/" || fail "elixir: cannot copy the compiled dependencies from $from into $to"
+	echo "deps: _build/$1/lib's compiled dependencies reused from $from"
+}
+
+mix_build_put() {
+	local e="$P/.cache/deps/$DEPS_KEY" lib="$BUILD_REL/_build/$1/lib" d built=()
+	[ -n "$DEPS_KEY" ] && [ -d "$e" ] && [ ! -d "$e/build-$1" ] || return 0
+	for d in "$BUILD_REL"/deps/*/; do
+		d=${d%/}
+		[ ! -d "$lib/${d##*/}" ] || built+=("$lib/${d##*/}")
+	done
+	((${#built[@]})) || return 0
+	# under a temp name (the lock is held: a fixed one), renamed when whole
+	rm -rf -- "$e/.tmp-build"
+	if mkdir -- "$e/.tmp-build" && cp -a --reflink=auto -- "${built[@]}" "$e/.tmp-build/" && mv -T -- "$e/.tmp-build" "$e/build-$1"; then
+		echo "deps: _build/$1/lib's compiled dependencies cached in $e/build-$1"
+	else
+		rm -rf -- "$e/.tmp-build"
+		echo "deps: could not cache _build/$1/lib's compiled dependencies in $e (the next deploy compiles them again)"
 	fi
 }
 

@@ -189,7 +189,10 @@ deps_cached() {
 		mark "info deps $stack installed $DEPS_METHOD $key"
 	fi
 	printf '%s\n' "$key" >>"$P/.cache/deps/used/$REL"
+	DEPS_KEY=$key
 }
+
+DEPS_KEY='' # the entry of the last deps_cached call
 
 # deps_relocate STACK DIR runs deps_relocate_<stack> ORIGIN RELEASE-DIR
 # when the stack has one (ORIGIN: where the entry's tree was made, from
