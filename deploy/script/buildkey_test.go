@@ -28,9 +28,6 @@ func TestNodeInfo(t *testing.T) {
 	v := strings.TrimSpace(string(version))
 	dir := t.TempDir()
 	rel := filepath.Join(dir, "releases", "r1")
-	if err := os.MkdirAll(rel, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// build_out as build.sh has it, minus the hook environment, logging
 	// how node was started.
 	harness := `P=` + dir + ` BUILD_REL=` + rel + `
@@ -49,9 +46,7 @@ info=''; node_info; printf '%s\n' "$info"`
 		{"an empty build", `{"name": "a", "scripts": {"build": ""}}`, "-e", v},
 		{"not JSON", `{"scripts": {"build": `, "-e", v},
 	} {
-		if err := os.WriteFile(filepath.Join(rel, "package.json"), []byte(tc.pkg), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFiles(t, rel, map[string]string{"package.json": tc.pkg})
 		_ = os.Remove(filepath.Join(dir, "calls"))
 		out := runFuncs(t, dir, harness)
 		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
@@ -83,11 +78,7 @@ func TestRubyKeyHasBundler(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for name, text := range map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"})
 	out := runFuncs(t, dir, `P=$PWD BUILD_REL=$PWD
 setting() { printf '%s\n' "$2"; }
 build_says() { :; }
@@ -132,20 +123,13 @@ build_python`
 			if reqs {
 				files["requirements.txt"] = "flask==3.0.0\n"
 			}
-			for name, text := range files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cmd := exec.Command("bash", "-c", `fail() { echo "fail: $*"; exit 1; }
-`+buildScript+"\n"+harness)
-			cmd.Dir = dir
-			out, _ := cmd.CombinedOutput()
+			writeFiles(t, dir, files)
+			out, _ := bashFuncs(dir, harness) // fail's stub exits 1
 			want := tc.want
 			if reqs {
 				want = "cached: requirements.txt"
 			}
-			if !strings.Contains(string(out), want) {
+			if !strings.Contains(out, want) {
 				t.Errorf("%q, requirements.txt %v: output\n%s\nwant %q", tc.lock, reqs, out, want)
 			}
 		}

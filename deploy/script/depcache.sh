@@ -244,12 +244,13 @@ cache_put() {
 			fail "cannot move $src into the cache $tmp"
 		chmod -R a-w -- "$tmp/link/${2##*/}" || fail "cannot make $tmp/link/${2##*/} read-only for the cache"
 		# the links a release at releases/<id> gets (cache_link), kept
-		# writable: cp -a gives the release's DIR this directory's mode
-		local up=../../ e
-		e=${2//[!\/]/}
-		while [ -n "$e" ]; do up+=../ e=${e#?}; done
-		link_dir "$tmp/link/${2##*/}" "$up../.cache/deps/$1/link/${2##*/}" "$tmp/links" ||
-			fail "cannot make the links for $2 in $tmp"
+		# writable: cp -a gives the release's DIR this directory's mode;
+		# only relative ones are the same for every release
+		local target
+		link_target target "$d/$1/link/${2##*/}" "$src"
+		if [[ $target == ../* ]]; then
+			link_dir "$tmp/link/${2##*/}" "$target" "$tmp/links" || fail "cannot make the links for $2 in $tmp"
+		fi
 	else
 		[ "$DEPS_METHOD" != hardlink ] || find "$src" -type f -perm /222 -exec chmod a-w {} + ||
 			fail "cannot make the files of $src read-only for the cache"

@@ -13,6 +13,16 @@ import (
 // physical) then code, in dir, and returns its output.
 func runFuncs(t *testing.T, dir, code string) string {
 	t.Helper()
+	out, err := bashFuncs(dir, code)
+	if err != nil {
+		t.Fatalf("bash: %v\n%s", err, out)
+	}
+	return out
+}
+
+// bashFuncs is runFuncs for code that may fail (fail's stub exits 1):
+// its output and bash's error.
+func bashFuncs(dir, code string) (string, error) {
 	stubs := `fail() { echo "fail: $*"; exit 1; }
 in_list() { local w=$1 x; shift; for x in "$@"; do [ "$x" = "$w" ] && return 0; done; return 1; }
 set -euo pipefail
@@ -22,10 +32,22 @@ set -euo pipefail
 	cmd := exec.Command("bash", "-c", stubs+physical+buildScript+"\n"+depcacheScript+"\n"+code)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash: %v\n%s", err, out)
+	return string(out), err
+}
+
+// writeFiles writes each name's text under dir (mode 0644, directories
+// made as needed).
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return string(out)
 }
 
 // TestBuildPythonReqs: the requirements whose text pins the install are
@@ -51,22 +73,13 @@ func TestBuildPythonReqs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			files := map[string]string{
+			writeFiles(t, dir, map[string]string{
 				"requirements.txt": tc.req,
 				"reqs/base.txt":    "django==5.0\n-r more.txt\n",
 				"reqs/more.txt":    "-r base.txt\ncelery==5\n",
 				"reqs/dev.txt":     "-e ../lib\n",
 				"constraints.txt":  "urllib3<2\n",
-			}
-			for name, text := range files {
-				p := filepath.Join(dir, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			out := runFuncs(t, dir, `python_reqs "$PWD/requirements.txt"
 printf 'unkeyed=%s\n' "$PY_UNKEYED"
 printf 'includes=%s\n' "${PY_INCLUDES[*]#$PWD/}"`)
