@@ -1,11 +1,16 @@
 package deploy
 
 import (
+	"crypto/sha1"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 // TestFetchSkippedWhenOriginUnchanged: a deploy whose origin has not moved
@@ -146,5 +151,70 @@ func TestCurrentReadAsReadlinkDoes(t *testing.T) {
 		if got := s.deploy().OldRelease; got != tc.want {
 			t.Errorf("%s: the deploy saw current as %q, readlink says %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestMirrorOriginAndGC: a deploy that fetches checks the mirror's origin
+// url with git only when the mirror's config changed since the last
+// complete fetch (here: set by hand to a path that does not exist, which
+// the deploy must put back to deploy.conf's repo and say so), and the
+// fetch's own `git maintenance run --auto` is replaced by mirror_gc,
+// which must still pack loose objects once git's limit is crossed (more
+// than 27 in objects/17).
+func TestMirrorOriginAndGC(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.setup()
+	s.deploy()
+	mirror := filepath.Join(s.env.Path, "repo")
+
+	gitOut(t, mirror, "remote", "set-url", "origin", filepath.Join(t.TempDir(), "gone"))
+	b := o.commit(nil)
+	s.out = &syncbuf.Buffer{}
+	if r := s.deploy(); r.NewSHA != b {
+		t.Fatalf("deployed %s, want %s", r.NewSHA, b)
+	}
+	if !strings.Contains(s.out.String(), "repo changed: the mirror's origin was ") {
+		t.Errorf("the mirror's origin was changed by hand, and the deploy did not say it set it back:\n%s", s.out)
+	}
+	if got := gitOut(t, mirror, "config", "--get", "remote.origin.url"); got != o.dir {
+		t.Errorf("the mirror's origin is %q, want %q", got, o.dir)
+	}
+
+	// 28 new blobs named 17…: a fetch of fewer than 100 objects leaves
+	// them loose, and git's gc --auto counts objects/17 against 6700/256
+	files := map[string]string{}
+	for i := 0; len(files) < 28; i++ {
+		text := fmt.Sprintf("blob %d\n", i)
+		h := sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(text), text)))
+		if h[0] == 0x17 {
+			files[fmt.Sprintf("b/%d", i)] = text
+		}
+	}
+	c := o.commit(files)
+	if r := s.deploy(); r.NewSHA != c {
+		t.Fatalf("deployed %s, want %s", r.NewSHA, c)
+	}
+	loose := func() int {
+		ents, err := os.ReadDir(filepath.Join(mirror, "objects", "17"))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	// gc --auto runs detached, as git's own does
+	deadline := time.Now().Add(60 * time.Second)
+	for loose() > 27 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := loose(); n > 27 {
+		t.Errorf("%d loose objects in the mirror's objects/17 after the deploy: no gc --auto packed them", n)
+	}
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(mirror, "gc.pid")); os.IsNotExist(err) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -77,14 +77,22 @@ build_run() {
 }
 
 # build_out CMD... prints CMD's output, run like build_run but quietly;
-# nothing when it fails (a runtime's version, a package.json query).
+# nothing when it fails (a runtime's version, a package.json query). The
+# hook shell (bash -c; -l with shell login) starts only when it can change
+# what runs: with shell login, or a BASH_ENV for it to read; else CMD runs
+# straight, found in the same PATH (the env key's, when it sets one): an
+# exec fewer.
 build_out() {
 	local lflag=()
 	[ "$SHELL_MODE" = login ] && lflag=(-l)
 	# export, not env: one exec fewer (the names are identifiers, checked
 	# on the laptop)
-	(cd -- "$BUILD_REL" && { ((${#HOOK_ENV[@]} == 0)) || export "${HOOK_ENV[@]}"; } && exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@") \
-		</dev/null 2>/dev/null 3<&- 4>&- 9>&- || true
+	(
+		cd -- "$BUILD_REL" || exit
+		((${#HOOK_ENV[@]} == 0)) || export "${HOOK_ENV[@]}"
+		[ -z "${lflag[*]}" ] && [ -z "${BASH_ENV:-}" ] && exec "$@"
+		exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@"
+	) </dev/null 2>/dev/null 3<&- 4>&- 9>&- || true
 }
 
 build_node() {
@@ -108,8 +116,9 @@ build_node() {
 	# NODE_ENV=production makes the installs leave out devDependencies, and
 	# builds need theirs (bundlers, compilers, type checkers): install them
 	# for the build and prune them after it, as Heroku's Node buildpack does.
-	local prune=()
-	if ((${#build[@]})) && [ "$(setting NODE_ENV '')" = production ]; then
+	local prune=() nodeenv
+	setting nodeenv NODE_ENV ''
+	if ((${#build[@]})) && [ "$nodeenv" = production ]; then
 		case $pm in
 		npm) install+=(--include=dev) prune=(npm prune --omit=dev --no-audit --no-fund) ;;
 		yarn) install+=(--production=false) prune=(yarn install --frozen-lockfile --production=true --ignore-scripts --prefer-offline) ;;
@@ -126,7 +135,7 @@ build_node() {
 		# a node_modules the build does not prune afterwards may be
 		# links into a read-only cache entry (depcache.sh: link)
 		((${#prune[@]})) || DEPS_LINK=1
-		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$(setting NODE_ENV '')" "${install[@]}"
+		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv" "${install[@]}"
 		DEPS_LINK=0
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
@@ -309,7 +318,7 @@ python_reqs() {
 build_ruby() {
 	[ -f "$BUILD_REL/Gemfile.lock" ] || fail "ruby: a Gemfile without Gemfile.lock: commit Gemfile.lock (deployment mode installs exactly what it locks); current is unchanged"
 	local without cfg="$BUILD_REL/.bundle/config" gemfile
-	without=$(setting BUNDLE_WITHOUT development:test)
+	setting without BUNDLE_WITHOUT development:test
 	[[ $without =~ ^[A-Za-z0-9_:\ ]*$ ]] || fail "ruby: BUNDLE_WITHOUT '$without' is not a list of group names (development:test)"
 	build_says ruby "Gemfile + Gemfile.lock" "bundle install in deployment mode (path vendor/bundle, without $without)"
 	mkdir -p -- "$BUILD_REL/.bundle" || fail "ruby: cannot make $BUILD_REL/.bundle"
@@ -340,7 +349,7 @@ build_ruby() {
 # (mix_build_get), so that mix release compiles the app, not them.
 build_elixir() {
 	local mixenv rel
-	mixenv=$(setting MIX_ENV prod)
+	setting mixenv MIX_ENV prod
 	BUILD_ENV=("MIX_ENV=$mixenv")
 	if [ -f "$BUILD_REL/mix.lock" ]; then
 		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
@@ -366,14 +375,15 @@ build_elixir() {
 # rebar3 (MIX_HOME, MIX_ARCHIVES, or ~/.mix) saves the BEAM start when
 # they are there.
 mix_tools() {
-	local lock='' home archives
+	local lock='' home archives rebar
 	IFS= read -r -d '' lock <"$BUILD_REL/mix.lock" || true
-	home=$(setting MIX_HOME "$HOME/.mix")
-	archives=$(setting MIX_ARCHIVES "$home/archives")
+	setting home MIX_HOME "$HOME/.mix"
+	setting archives MIX_ARCHIVES "$home/archives"
+	setting rebar MIX_REBAR3 ''
 	if [[ $lock == *'{:hex, '* ]] && ! compgen -G "$archives/hex-*" >/dev/null; then
 		build_run elixir mix local.hex --force --if-missing
 	fi
-	if [[ $lock == *':rebar3'* ]] && ! compgen -G "$home/elixir/*/rebar3" >/dev/null && [ -z "$(setting MIX_REBAR3 '')" ]; then
+	if [[ $lock == *':rebar3'* ]] && ! compgen -G "$home/elixir/*/rebar3" >/dev/null && [ -z "$rebar" ]; then
 		build_run elixir mix local.rebar --force --if-missing
 	fi
 }

@@ -1,6 +1,8 @@
 package script
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +33,7 @@ func TestNodeInfo(t *testing.T) {
 	// build_out as build.sh has it, minus the hook environment, logging
 	// how node was started.
 	harness := `P=` + dir + ` BUILD_REL=` + rel + `
-setting() { printf '%s\n' "$2"; }
+setting() { printf -v "$1" '%s' "$3"; }
 build_out() { printf '%s\n' "$2" >>` + dir + `/calls; (cd -- "$BUILD_REL" && exec "$@") 2>/dev/null || true; }
 info=''; node_info; printf '%s\n' "$info"`
 	for i, tc := range []struct {
@@ -80,7 +82,7 @@ func TestRubyKeyHasBundler(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"})
 	out := runFuncs(t, dir, `P=$PWD BUILD_REL=$PWD
-setting() { printf '%s\n' "$2"; }
+setting() { printf -v "$1" '%s' "$3"; }
 build_says() { :; }
 build_out() { (cd -- "$BUILD_REL" && exec "$@") 2>/dev/null || true; }
 deps_cached() { printf '%s\n' "$4"; }
@@ -133,5 +135,77 @@ build_python`
 				t.Errorf("%q, requirements.txt %v: output\n%s\nwant %q", tc.lock, reqs, out, want)
 			}
 		}
+	}
+}
+
+// TestBuildOutHookShell: build_out runs a runtime straight from PATH, and
+// through the hook shell only when that shell can change what runs: a
+// BASH_ENV (from the env key) for bash -c to read, or shell login (bash
+// -lc reads the profile). Each case's tool is only on the PATH that
+// shell would give it.
+func TestBuildOutHookShell(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"rel/x":              "",
+		"envbin/tool":        "#!/bin/sh\necho from BASH_ENV\n",
+		"profilebin/tool":    "#!/bin/sh\necho from the profile\n",
+		"keybin/tool":        "#!/bin/sh\necho from the env key\n",
+		"bash_env.sh":        "PATH=" + dir + "/envbin:$PATH\n",
+		"home/.bash_profile": "PATH=" + dir + "/profilebin:$PATH\n",
+	})
+	for _, f := range []string{"envbin/tool", "profilebin/tool", "keybin/tool"} {
+		if err := os.Chmod(filepath.Join(dir, f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, setup, want string }{
+		{"plain: not on PATH", `HOOK_ENV=(); SHELL_MODE=''`, ""},
+		{"the env key's PATH", `HOOK_ENV=("PATH=` + dir + `/keybin:$PATH"); SHELL_MODE=''`, "from the env key"},
+		{"BASH_ENV from the env key", `HOOK_ENV=("BASH_ENV=` + dir + `/bash_env.sh"); SHELL_MODE=''`, "from BASH_ENV"},
+		{"shell login", `HOOK_ENV=(); SHELL_MODE=login`, "from the profile"},
+	} {
+		out := runFuncs(t, dir, `P=$PWD BUILD_REL=$PWD/rel HOME=$PWD/home
+unset BASH_ENV
+`+tc.setup+`
+got=$(build_out tool)
+printf '%s\n' "$got"`)
+		if strings.TrimSpace(out) != tc.want {
+			t.Errorf("%s: build_out tool printed %q, want %q", tc.name, strings.TrimSpace(out), tc.want)
+		}
+	}
+}
+
+// TestDepsKey: deps_key hashes the runtime, `uname -sm`, the other lines
+// and the lockfile's bytes as sha256sum does (the key a cache entry was
+// made under stays the same), a lockfile with a NUL byte whole, and an
+// unreadable lockfile fails rather than naming an entry without it.
+func TestDepsKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	uname, err := exec.Command("uname", "-sm").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(h[:])
+	}
+	for _, tc := range []struct{ name, lock string }{
+		{"json", "{\n  \"a\": 1\n}\n"},
+		{"no final newline", "a: 1"},
+		{"empty", ""},
+		{"a NUL byte", "a\x00b\n"},
+	} {
+		writeFiles(t, dir, map[string]string{"lock": tc.lock})
+		out := runFuncs(t, dir, `deps_key k lock "node v20.1.0" "npm ci" "layout link"; printf '%s\n' "$k"`)
+		want := sum("node v20.1.0\n" + string(uname) + "npm ci\nlayout link\n" + tc.lock)
+		if strings.TrimSpace(out) != want {
+			t.Errorf("%s: key %q, want %q", tc.name, strings.TrimSpace(out), want)
+		}
+	}
+	out, err := bashFuncs(dir, `deps_key k missing.lock "node v20.1.0" "npm ci"; echo "key $k"`)
+	if err == nil || !strings.Contains(out, "fail: cannot hash missing.lock") {
+		t.Errorf("a missing lockfile: %v\n%s", err, out)
 	}
 }

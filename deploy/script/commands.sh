@@ -128,15 +128,22 @@ cmd_deploy() {
 # took in its last complete fetch: then there is nothing to fetch.
 fetch_and_resolve() {
 	step fetch
-	local f="$P/repo/deploy-origin-refs" was=''
+	local f="$P/repo/deploy-origin-refs" was='' synced=0
 	if ((ORIGIN_OK)) && [ -f "$f" ] && [ -w "$f" ]; then IFS= read -r -d '' was <"$f" || true; fi
 	if ((ORIGIN_OK)) && [ "$was" = "$REPO"$'\n'"$ORIGIN_REFS"$'\n#\n' ]; then
 		mark "info mirror-current"
 	else
+		# the last complete fetch was from REPO (sync_origin had set the
+		# url before it) and the mirror's config is older than its record
+		# (not edited since): no git config to start
+		[[ -n $REPO && $was == "$REPO"$'\n'* ]] && [ "$f" -nt "$P/repo/config" ] && synced=1
 		# until this fetch is known complete, no saved list can match
 		[ ! -f "$f" ] || : >"$f" || rm -f -- "$f"
-		sync_origin
-		run_in "$P" - - git --git-dir="$P/repo" fetch --prune --quiet origin || fail "git fetch failed (status $?)"
+		((synced)) || sync_origin
+		# git's own gc --auto runs only when mirror_gc says it may have work
+		run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 fetch --prune --quiet origin ||
+			fail "git fetch failed (status $?)"
+		mirror_gc
 		((ORIGIN_OK)) && save_origin_refs "$f"
 	fi
 	step resolve
@@ -155,6 +162,22 @@ fetch_and_resolve() {
 	# and no `failed` line (only the mirror was brought up to date).
 	((MIRROR_REFS_READ)) || mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
 	resolve "$REF" || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+}
+
+# mirror_gc runs `git gc --auto` on the mirror, as git fetch itself does
+# (maintenance run --auto), but only when git's default limits may be
+# crossed, so that a fetch starts no third git to learn that there is
+# nothing to do: more than 27 loose objects in objects/17 (git counts
+# that one directory to estimate 6700 loose objects: gc.auto), or more
+# than 50 packs (gc.autoPackLimit). gc --auto then applies the mirror's
+# own gc settings; a lower gc.auto than git's default waits for those
+# limits.
+mirror_gc() {
+	local loose=("$P/repo/objects/17/"*) packs=("$P/repo/objects/pack/"*.pack)
+	[ -e "${loose[0]}" ] || loose=()
+	[ -e "${packs[0]}" ] || packs=()
+	((${#loose[@]} > 27 || ${#packs[@]} > 50)) || return 0
+	run_in "$P" - - git --git-dir="$P/repo" gc --auto --quiet || echo "git gc --auto on $P/repo exited with status $?: the mirror is fetched, and the deploy goes on"
 }
 
 # save_origin_refs FILE records what origin_refs saw, with the repo, when

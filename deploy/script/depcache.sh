@@ -52,7 +52,7 @@ cache_method() {
 	[ -z "$CACHE_METHOD" ] || return 0
 	local d="$P/.cache/deps" want
 	[ -d "$d/used" ] || mkdir -p -- "$d/used"
-	want=$(setting DEPLOY_CACHE_METHOD '')
+	setting want DEPLOY_CACHE_METHOD ''
 	case $want in
 	reflink | link | hardlink | copy)
 		CACHE_METHOD=$want CACHE_FORCED=1
@@ -73,13 +73,13 @@ cache_method() {
 	fi
 }
 
-# cache_method_text says DEPS_METHOD in words.
+# cache_method_text VAR sets VAR to DEPS_METHOD in words.
 cache_method_text() {
 	case $DEPS_METHOD in
-	reflink) echo "reflink (copy-on-write clones)" ;;
-	link) echo "links to a read-only cache entry" ;;
-	hardlink) echo "hard links to read-only files" ;;
-	*) echo "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)" ;;
+	reflink) printf -v "$1" '%s' "reflink (copy-on-write clones)" ;;
+	link) printf -v "$1" '%s' "links to a read-only cache entry" ;;
+	hardlink) printf -v "$1" '%s' "hard links to read-only files" ;;
+	*) printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)" ;;
 	esac
 }
 
@@ -144,15 +144,15 @@ link_dir() {
 }
 
 # clock VAR sets VAR to the time in µs (bash 5's EPOCHREALTIME; 0 under
-# bash 4) and since T prints the seconds from T to now as 0.00 ("?" under
-# bash 4): no date or awk to start.
+# bash 4) and since VAR T sets VAR to the seconds from T to now as 0.00
+# ("?" under bash 4): no date or awk to start, and no $(…).
 clock() { local t=${EPOCHREALTIME:-0.0}; printf -v "$1" '%s' "${t%%[.,]*}${t##*[.,]}"; }
 since() {
 	local t1 d
 	clock t1
-	((t1 > 0)) || { printf '?'; return; }
-	d=$(((t1 - $1) / 10000))
-	printf '%d.%02d' $((d / 100)) $((d % 100))
+	((t1 > 0)) || { printf -v "$1" '?'; return; }
+	d=$(((t1 - $2) / 10000))
+	printf -v "$1" '%d.%02d' $((d / 100)) $((d % 100))
 }
 
 # deps_cached STACK DIR LOCKFILE RUNTIME INSTALL... puts the release's DIR
@@ -161,7 +161,7 @@ since() {
 # what it made. INSTALL is a command (run by build_run), or a function of
 # this script when the install takes several commands (Python's venv).
 deps_cached() {
-	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0 got=0 layout=()
+	local stack=$1 dir=$2 lock=$3 runtime=$4 key t0 got=0 layout=() how took
 	shift 4
 	cache_method
 	DEPS_METHOD=$CACHE_METHOD
@@ -173,11 +173,13 @@ deps_cached() {
 	fi
 	# a link entry is never copied from, nor a copied one linked to
 	[ "$DEPS_METHOD" != link ] || layout=('layout link')
-	key=$({ printf '%s\n' "$runtime" "$(uname -sm)" "$*" ${layout[@]+"${layout[@]}"}; cat -- "$BUILD_REL/$lock"; } | sha256sum)
+	deps_key key "$BUILD_REL/$lock" "$runtime" "$*" ${layout[@]+"${layout[@]}"}
 	key=$stack-${key:0:16}
 	clock t0
 	if cache_get "$key" "$dir" && got=1 && deps_relocate "$stack" "$dir"; then
-		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $(cache_method_text) in $(since "$t0") s"
+		cache_method_text how
+		since took "$t0"
+		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $how in $took s"
 		mark "info deps $stack reused $DEPS_METHOD $key"
 	else
 		((got == 0)) || rm -rf -- "${BUILD_REL:?}/$dir"
@@ -185,7 +187,9 @@ deps_cached() {
 		if declare -F -- "$1" >/dev/null; then "$@"; else build_run "$stack" "$@"; fi
 		clock t0
 		cache_put "$key" "$dir"
-		echo "deps: $dir cached as $P/.cache/deps/$key by $(cache_method_text) in $(since "$t0") s"
+		cache_method_text how
+		since took "$t0"
+		echo "deps: $dir cached as $P/.cache/deps/$key by $how in $took s"
 		mark "info deps $stack installed $DEPS_METHOD $key"
 	fi
 	printf '%s\n' "$key" >>"$P/.cache/deps/used/$REL"
@@ -193,6 +197,27 @@ deps_cached() {
 }
 
 DEPS_KEY='' # the entry of the last deps_cached call
+
+# deps_key VAR LOCKFILE RUNTIME LINE... sets VAR to the sha256 (hex) of
+# RUNTIME, the platform and the LINEs, one per line, then LOCKFILE's
+# bytes. The platform is bash's "Linux $HOSTTYPE" on Linux (what `uname
+# -sm` prints there, for the userland bash was built for), else uname
+# -sm. Bash reads the lockfile and one sha256sum hashes it all: no cat,
+# uname or pipe to start (a lockfile holding a NUL byte, which a bash
+# string cannot, goes through cat). A lockfile that cannot be read fails
+# the build, rather than naming an entry by the other lines alone.
+deps_key() {
+	local out=$1 file=$2 runtime=$3 plat text='' sum=''
+	shift 3
+	if [[ $OSTYPE == linux* && -n $HOSTTYPE ]]; then plat="Linux $HOSTTYPE"; else plat=$(uname -sm) || plat=''; fi
+	if IFS= read -r -d '' text <"$file"; then
+		sum=$({ printf '%s\n' "$runtime" "$plat" "$@"; cat -- "$file"; } | sha256sum) || sum=''
+	elif [ -r "$file" ]; then
+		sum=$(exec sha256sum < <(printf '%s\n' "$runtime" "$plat" "$@" && printf '%s' "$text")) || sum=''
+	fi
+	[[ $sum =~ ^[0-9a-f]{64} ]] || fail "cannot hash $file for the dependency cache (unreadable, or sha256sum failed): current is unchanged"
+	printf -v "$out" '%s' "${sum:0:64}"
+}
 
 # deps_relocate STACK DIR runs deps_relocate_<stack> ORIGIN RELEASE-DIR
 # when the stack has one (ORIGIN: where the entry's tree was made, from

@@ -67,7 +67,7 @@ procmon_start_cmd() {
 procmon_reload() { # dir previous-dir
 	local lflag=() bin
 	[ "$SHELL_MODE" = login ] && lflag=(-l)
-	bin=$(setting DEPLOY_PROCMON procmon)
+	setting bin DEPLOY_PROCMON procmon
 	run_in "$1" "$1" "$2" bash ${lflag[@]+"${lflag[@]}"} -c 'exec "$@"' deploy-procmon \
 		"$bin" reload --wait -c "$PROCMON"
 }
@@ -107,7 +107,7 @@ HEALTH_WHY=''
 health_poll() {
 	local url timeout code last='no answer' end
 	url=$(health_url 2>&1) || { HEALTH_WHY=$url; return 1; }
-	timeout=$(setting DEPLOY_HEALTH_TIMEOUT 60)
+	setting timeout DEPLOY_HEALTH_TIMEOUT 60
 	[[ $timeout =~ ^[0-9]+$ ]] || timeout=60
 	end=$((SECONDS + timeout))
 	while :; do
@@ -128,7 +128,9 @@ health_poll() {
 # server has it, else plain http:// over bash's /dev/tcp (DEPLOY_NO_CURL=1
 # forces that).
 http_status() {
-	if [ "$(setting DEPLOY_NO_CURL 0)" != 1 ] && command -v curl >/dev/null 2>&1; then
+	local nocurl
+	setting nocurl DEPLOY_NO_CURL 0
+	if [ "$nocurl" != 1 ] && command -v curl >/dev/null 2>&1; then
 		local c
 		c=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -- "$1" 2>/dev/null) || true
 		[ "${c:-000}" != 000 ] && printf '%s\n' "$c"

@@ -170,14 +170,15 @@ expand_home() {
 }
 
 # ---- helpers ---------------------------------------------------------------
-# setting NAME DEFAULT prints NAME from the `env` key's variables, else from
-# the server's environment, else DEFAULT (DEPLOY_PROCMON, DEPLOY_HEALTH_TIMEOUT).
+# setting VAR NAME DEFAULT sets VAR to NAME from the `env` key's variables,
+# else from the server's environment, else DEFAULT (DEPLOY_PROCMON,
+# DEPLOY_HEALTH_TIMEOUT): no $(…), which costs two forks with the traps.
 setting() {
 	local kv
 	for kv in ${VARS[@]+"${VARS[@]}"}; do
-		[ "${kv%%=*}" = "$1" ] && { printf '%s\n' "${kv#*=}"; return; }
+		[ "${kv%%=*}" = "$2" ] && { printf -v "$1" '%s' "${kv#*=}"; return; }
 	done
-	printf '%s\n' "${!1:-$2}"
+	printf -v "$1" '%s' "${!2:-$3}"
 }
 
 git_() { git --git-dir="$P/repo" "$@"; }

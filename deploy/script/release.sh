@@ -181,7 +181,8 @@ prune() {
 	for r in ${order[@]+"${order[@]}"}; do
 		((excess > 0)) || break
 		in_list "$r" "${keep[@]}" && continue
-		rm -rf -- "${P:?}/releases/$r"
+		# with the release, the list of cache entries it used (one rm)
+		rm -rf -- "${P:?}/releases/$r" "$P/.cache/deps/used/$r"
 		mark "info pruned $r"
 		excess=$((excess - 1))
 	done
