@@ -454,6 +454,9 @@ func TestE2EBuildAutoNodeReflink(t *testing.T) {
 	f := newFixture(t)
 	f.path = filepath.Join(mnt, "srv", "app")
 	oldRel, newRel := deployNodeTwice(t, f, "reflink (copy-on-write clones)")
+	if memo, err := os.ReadFile(filepath.Join(f.path, ".cache", "deps", ".reflink")); string(memo) != "yes\n" {
+		t.Errorf("the reflink probe's answer kept in .cache/deps/.reflink: %q (%v), want yes", memo, err)
+	}
 	index := filepath.Join("node_modules", "ms", "index.js")
 	var oldSt, newSt syscall.Stat_t
 	if syscall.Stat(filepath.Join(oldRel, index), &oldSt) != nil || syscall.Stat(filepath.Join(newRel, index), &newSt) != nil {

@@ -209,3 +209,52 @@ func TestDepsKey(t *testing.T) {
 		t.Errorf("a missing lockfile: %v\n%s", err, out)
 	}
 }
+
+// TestReflinkProbeOnce: cache_method probes for reflinks once per cache
+// (one cp) and keeps the answer in .cache/deps/.reflink; a kept yes that
+// a reflink then contradicts (the cache moved to another filesystem) is
+// removed by cache_copy, which copies instead and says so, so the next
+// deploy probes again. Run on this machine's temp dir, whichever answer
+// its filesystem gives.
+func TestReflinkProbeOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	harness := `P=$PWD
+setting() { printf -v "$1" '%s' "$3"; }
+cp() { echo "cp $*" >>calls; command cp "$@"; }
+cache_method; echo "method $CACHE_METHOD"`
+	want := "no"
+	if err := exec.Command("cp", "--reflink=always", "--", "/proc/self/exe", filepath.Join(dir, "x")).Run(); err == nil {
+		want = "yes"
+	}
+	_ = os.Remove(filepath.Join(dir, "x"))
+	for round := 1; round <= 2; round++ {
+		_ = os.Remove(filepath.Join(dir, "calls"))
+		out := runFuncs(t, dir, harness)
+		memo, _ := os.ReadFile(filepath.Join(dir, ".cache", "deps", ".reflink"))
+		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+		probes := strings.Count(string(calls), "--reflink=always")
+		if strings.TrimSpace(string(memo)) != want || (round == 1) != (probes == 1) || probes > 1 {
+			t.Errorf("round %d: .reflink %q (want %q), %d probes; %s", round, memo, want, probes, out)
+		}
+		if (want == "yes") != strings.Contains(out, "method reflink") {
+			t.Errorf("round %d: %s with .reflink %s", round, strings.TrimSpace(out), want)
+		}
+	}
+	if want == "yes" {
+		return // a stale yes cannot be shown where reflinks work
+	}
+	writeFiles(t, dir, map[string]string{".cache/deps/.reflink": "yes\n", "from/a": "a\n"})
+	out := runFuncs(t, dir, harness+`
+DEPS_METHOD=$CACHE_METHOD
+cache_copy from to`)
+	if !strings.Contains(out, "method reflink") || !strings.Contains(out, "deps: reflink failed between from and to: a plain copy instead") {
+		t.Errorf("a kept yes on a filesystem without reflinks: %s", out)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "to", "a")); err != nil || string(data) != "a\n" {
+		t.Errorf("the copy: %q, %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cache", "deps", ".reflink")); !os.IsNotExist(err) {
+		t.Errorf("the contradicted .reflink is still there (%v): the next deploy would not probe again", err)
+	}
+}

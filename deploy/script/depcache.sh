@@ -47,7 +47,8 @@ DEPS_LINK=0     # set by a stack whose install may be linked (node_modules)
 DEPS_METHOD=''  # the method of the deps_cached call under way
 
 # cache_method picks CACHE_METHOD once per deploy, with a probe file in
-# the cache directory (reflinks depend on the filesystem).
+# the cache directory (reflinks depend on the filesystem) whose answer is
+# kept in .reflink.
 cache_method() {
 	[ -z "$CACHE_METHOD" ] || return 0
 	local d="$P/.cache/deps" want
@@ -62,9 +63,18 @@ cache_method() {
 	'') ;;
 	*) fail "DEPLOY_CACHE_METHOD '$want' is not reflink, link, hardlink or copy" ;;
 	esac
-	# the probe's files stay (the lock is held): one cp, no rm
-	[ -f "$d/.probe" ] || : >"$d/.probe"
-	if cp --reflink=always -- "$d/.probe" "$d/.probe2" 2>/dev/null; then
+	# The probe runs once: its answer stays in .reflink (yes or no), and
+	# cache_copy removes a yes that a reflink then contradicts (the cache
+	# was moved to another filesystem). Its files stay (the lock is held).
+	local memo=''
+	[ ! -f "$d/.reflink" ] || IFS= read -r memo <"$d/.reflink" || true
+	if [ "$memo" != yes ] && [ "$memo" != no ]; then
+		[ -f "$d/.probe" ] || : >"$d/.probe"
+		memo=no
+		cp --reflink=always -- "$d/.probe" "$d/.probe2" 2>/dev/null && memo=yes
+		printf '%s\n' "$memo" >"$d/.reflink" 2>/dev/null || true
+	fi
+	if [ "$memo" = yes ]; then
 		CACHE_METHOD=reflink
 	elif ((EUID != 0)); then
 		CACHE_METHOD=hardlink
@@ -87,7 +97,10 @@ cache_method_text() {
 # plain copy (another filesystem: no links across it).
 cache_copy() {
 	case $DEPS_METHOD in
-	reflink) cp -a --reflink=always -- "$1" "$2" 2>/dev/null && return 0 ;;
+	reflink)
+		cp -a --reflink=always -- "$1" "$2" 2>/dev/null && return 0
+		((CACHE_FORCED)) || rm -f -- "$P/.cache/deps/.reflink" # probe again next deploy
+		;;
 	hardlink) cp -al -- "$1" "$2" 2>/dev/null && return 0 ;;
 	esac
 	rm -rf -- "$2"
