@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -381,5 +382,70 @@ func TestE2EBuildAutoElixirInstallsHex(t *testing.T) {
 	}
 	if f.current() != good {
 		t.Errorf("current moved to %s after a failed build", f.current())
+	}
+}
+
+// TestE2EBuildAutoElixirNonRoot: as a deploy user that is not root, the
+// cached deps reach the next release as hard links to files made
+// read-only (the same inodes in both releases, writing into one refused
+// for the deploy user), and mix release builds from them: mix only reads
+// a dependency's files, and the compiled ones come from beside the entry
+// as copies.
+func TestE2EBuildAutoElixirNonRoot(t *testing.T) {
+	for _, tool := range []string{"elixir", "mix"} {
+		requireTool(t, tool)
+	}
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	tiny := &originRepo{t: t, dir: filepath.Join(u.shared, "tiny")}
+	tiny.git("init", "-q", "-b", "main", tiny.dir)
+	tiny.commitTree(map[string]string{
+		"mix.exs":     "defmodule Tiny.MixProject do\n  use Mix.Project\n  def project, do: [app: :tiny, version: \"1.0.0\", deps: []]\nend\n",
+		"lib/tiny.ex": "defmodule Tiny do\n  def value, do: 42\nend\n",
+	})
+	tiny.git("-C", tiny.dir, "tag", "v1.0.0")
+	gitconfig := filepath.Join(u.deployer.Home, ".gitconfig")
+	writeFile(t, gitconfig, "[safe]\n\tdirectory = *\n")
+	chown(t, gitconfig, u.deployer)
+
+	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny.dir+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
+	cmd := exec.Command("mix", "deps.get")
+	cmd.Dir = f.origin.dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
+	}
+	f.origin.commit() // with mix.lock
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	res, out := deployResult(t, f)
+	first := wantBuilt(t, res, "elixir", "installed")
+	if first.Method != "hardlink" {
+		t.Errorf("first deploy as %s: Built %+v\n%s", u.deployer.Name, first, out)
+	}
+	oldRel := filepath.Join(f.path, "releases", f.current())
+
+	f.origin.commit()
+	res, out = deployResult(t, f)
+	if b := wantBuilt(t, res, "elixir", "reused"); b.Key != first.Key || b.Method != "hardlink" || strings.Contains(out, "==> tiny") {
+		t.Errorf("same mix.lock as %s: Built %+v (first %+v)\n%s", u.deployer.Name, b, first, out)
+	}
+	newRel := filepath.Join(f.path, "releases", f.current())
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
+		t.Errorf("the warm release says %q", got)
+	}
+	src := filepath.Join("deps", "tiny", "lib", "tiny.ex")
+	var oldSt, newSt syscall.Stat_t
+	if syscall.Stat(filepath.Join(oldRel, src), &oldSt) != nil || syscall.Stat(filepath.Join(newRel, src), &newSt) != nil {
+		t.Fatalf("cannot stat %s in both releases", src)
+	}
+	if oldSt.Ino != newSt.Ino || newSt.Mode&0o222 != 0 {
+		t.Errorf("%s: inodes %d/%d, mode %o: want one read-only file shared by both releases", src, oldSt.Ino, newSt.Ino, newSt.Mode)
+	}
+	w := exec.Command("su", u.deployer.Name, "-c", "echo hacked >> "+filepath.Join(newRel, src))
+	if o, err := w.CombinedOutput(); err == nil {
+		t.Errorf("the deploy user wrote into the cached %s: %s", src, o)
+	}
+	if data, _ := os.ReadFile(filepath.Join(oldRel, src)); strings.Contains(string(data), "hacked") {
+		t.Errorf("the first release's %s changed", src)
 	}
 }
