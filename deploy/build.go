@@ -11,8 +11,9 @@ type Built struct {
 	// ("package.json + package-lock.json + scripts.build").
 	Why string
 	// Deps says how its dependencies got into the release: "reused" (from
-	// the cache), "installed" (and cached), "uncached" (no lockfile, or
-	// requirements naming the release's own files), or "pip-cache" /
+	// the cache), "installed" (and cached), "uncached" (no lockfile,
+	// requirements naming the release's own files, or install scripts of
+	// the app's own package.json other than prepare), or "pip-cache" /
 	// "go-cache" (the tool's own cache); "" = not said.
 	Deps string
 	// Method is how a cached install reached the release: reflink,

@@ -179,3 +179,50 @@ func slicesContainsStep(steps []Step, name string) bool {
 	}
 	return false
 }
+
+// TestBuildAutoNodeLifecycleScripts: the app's own install scripts run in
+// npm ci and can read any file, not only the lockfile. A prepare script
+// (husky install, a compile into dist/) runs again in a release whose
+// node_modules came from the cache, as npm ci would have run it; with a
+// postinstall (prisma generate, patch-package) node_modules is installed
+// fresh every deploy and not cached, and the output says why and how to
+// get the cache back. Each script here writes what it read from the
+// release, so a skipped or stale run shows.
+func TestBuildAutoNodeLifecycleScripts(t *testing.T) {
+	needTool(t, "npm")
+	app := func(script, input string) map[string]string {
+		files := nodeApp("hooks", "")
+		files["package.json"] = `{ "name": "hooks", "version": "1.0.0", "private": true, "scripts": { "` + script +
+			`": "node -e \"require('fs').writeFileSync('` + script + `.out', require('fs').readFileSync('input.txt'))\"" } }` + "\n"
+		files["input.txt"] = input
+		return files
+	}
+	for _, tc := range []struct {
+		script, warmDeps, says string
+	}{
+		{"prepare", "reused", "deps: package.json's prepare script, which npm's install runs:"},
+		{"postinstall", "uncached", "deps: node_modules installed fresh and not cached: package.json's postinstall script runs in npm's install"},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			o := newOrigin(t)
+			o.commit(app(tc.script, "one\n"))
+			s := newServer(t, o)
+			s.env.Build = "auto"
+			s.setup()
+			res := s.deploy()
+			out := filepath.Join(s.env.Path, "current", tc.script+".out")
+			if data, err := os.ReadFile(out); err != nil || string(data) != "one\n" || len(res.Built) != 1 {
+				t.Fatalf("first deploy: %s says %q (%v); Built %+v\n%s", tc.script, data, err, res.Built, s.out)
+			}
+			o.commit(map[string]string{"input.txt": "two\n"}) // the lockfile unchanged
+			s.out = &syncbuf.Buffer{}
+			res = s.deploy()
+			if b := res.Built; len(b) != 1 || b[0].Deps != tc.warmDeps || !strings.Contains(s.out.String(), tc.says) {
+				t.Errorf("second deploy: Built %+v, want deps %s and %q in\n%s", b, tc.warmDeps, tc.says, s.out)
+			}
+			if data, err := os.ReadFile(out); err != nil || string(data) != "two\n" {
+				t.Errorf("second deploy: %s says %q (%v), want what the new release's input.txt holds", tc.script, data, err)
+			}
+		})
+	}
+}

@@ -107,9 +107,10 @@ build_node() {
 	*) install=(npm ci --no-audit --no-fund) ;;
 	esac
 	[ -z "$lock" ] || why+=" + $lock"
-	local info
+	local info hooks=''
 	node_info
-	if [[ $info == *' build' ]]; then
+	[[ $info != *' hooks='* ]] || hooks=${info##* hooks=}
+	if [[ $info == *' build'* ]]; then
 		build=("$pm" run build)
 		why+=" + scripts.build"
 	fi
@@ -131,12 +132,24 @@ build_node() {
 		build_run node "${install[@]}"
 		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
 		mark "info deps node uncached no-lockfile"
+	elif [ -n "$hooks" ] && [ "$hooks" != prepare ]; then
+		# what the app's own install scripts make (prisma generate,
+		# patch-package) can depend on files other than the lockfile
+		build_run node "${install[@]}"
+		echo "deps: node_modules installed fresh and not cached: package.json's ${hooks//,/, } script runs in $pm's install, and what it makes (prisma generate, patch-package) can depend on files other than $lock; to get the cache, move that work into scripts.build (one that writes into node_modules, as prisma generate does, also needs env DEPLOY_CACHE_METHOD=copy)"
+		mark "info deps node uncached lifecycle"
 	else
 		# a node_modules the build does not prune afterwards may be
 		# links into a read-only cache entry (depcache.sh: link)
 		((${#prune[@]})) || DEPS_LINK=1
 		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv" "${install[@]}"
 		DEPS_LINK=0
+		# the install runs the app's prepare script (husky install, a
+		# compile into dist/); the cache does not, so run it here
+		if ((DEPS_REUSED)) && [ "$hooks" = prepare ]; then
+			echo "deps: package.json's prepare script, which $pm's install runs:"
+			build_run node "$pm" run prepare
+		fi
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
 	if ((${#prune[@]})); then
@@ -150,30 +163,37 @@ build_node() {
 }
 
 # node_info sets build_node's info to node's version (for the cache key),
-# then " build" when package.json has a build script. `node --version`
+# then " build" when package.json has a build script, then " hooks=" and
+# the install lifecycle scripts it has that the package manager's install
+# runs for the app itself (preinstall, install, postinstall, prepublish,
+# preprepare, prepare, postprepare), comma-separated. `node --version`
 # takes 10 ms where a node that reads the JSON takes 110 here, so the JSON
-# is read only when it can hold a "build" key (the word, or a \u escape
-# that could spell it), and then once per package.json text: the answer
-# is kept, with the text it is for, in .cache/deps/.node-scripts.
+# is read only when it can hold one of those keys (the word, or a \u
+# escape that could spell it), and then once per package.json text: the
+# answer is kept, with the text it is for, in .cache/deps/.node-scripts
+# (first line "2:" and the flags; another first line is an older
+# deploy's, without hooks, and is read again).
 node_info() {
 	local text='' memo="$P/.cache/deps/.node-scripts" old='' flag=''
 	IFS= read -r -d '' text <"$BUILD_REL/package.json" || true
-	if [[ $text == *'"build"'* || $text == *'\u'* ]]; then
+	if [[ $text == *'"build"'* || $text == *'install"'* || $text == *'prepublish"'* || $text == *'prepare"'* || $text == *'\u'* ]]; then
 		[ -f "$memo" ] && { IFS= read -r -d '' old <"$memo" || true; }
-		if [ -n "$old" ] && [ "${old#*$'\n'}" = "$text" ]; then
+		if [[ $old == 2:* ]] && [ "${old#*$'\n'}" = "$text" ]; then
 			flag=${old%%$'\n'*}
+			flag=${flag#2:}
 		else
 			# shellcheck disable=SC2016 # node's code, not the shell's
-			info=$(build_out node -e 'let b = ""; try { if ((require(process.argv[1]).scripts || {}).build) b = " build" } catch (e) {} console.log(process.version + b)' "$BUILD_REL/package.json")
+			info=$(build_out node -e 'let f = ""; try { const s = require(process.argv[1]).scripts || {}; if (s.build) f += " build"; const h = ["preinstall", "install", "postinstall", "prepublish", "preprepare", "prepare", "postprepare"].filter(k => s[k]); if (h.length) f += " hooks=" + h.join(",") } catch (e) {} console.log(process.version + f)' "$BUILD_REL/package.json")
 			flag=${info#* }
 			[ "$flag" != "$info" ] || flag=''
-			[ -z "$info" ] || { cache_method && printf '%s\n%s' "$flag" "$text" >"$memo.$$" && mv -f -- "$memo.$$" "$memo"; } ||
+			flag=${flag:+ $flag}
+			[ -z "$info" ] || { cache_method && printf '2:%s\n%s' "$flag" "$text" >"$memo.$$" && mv -f -- "$memo.$$" "$memo"; } ||
 				rm -f -- "$memo.$$"
 			return 0
 		fi
 	fi
 	info=$(build_out node --version)
-	info+=${flag:+ $flag}
+	info+=$flag
 }
 
 # python_lock_hint LOCKFILE says how to make requirements.txt from it.

@@ -12,8 +12,9 @@ import (
 
 // TestNodeInfo: build_node learns node's version with `node --version`
 // and starts a node to read package.json only when its text can hold a
-// "build" key, once per text: the answer is kept with the text, and a
-// changed text is read again. A node that reads the JSON is the judge
+// "build" key or an install lifecycle script's (preinstall … prepare),
+// once per text: the answer is kept with the text, and a changed text, or
+// an answer an older deploy kept without the scripts, is read again. A node that reads the JSON is the judge
 // (a \u escape that spells build counts).
 func TestNodeInfo(t *testing.T) {
 	t.Parallel()
@@ -47,7 +48,15 @@ info=''; node_info; printf '%s\n' "$info"`
 		{"an escaped key", `{"name": "a", "scripts": {"\u0062uild": "tsc"}}`, "-e", v + " build"},
 		{"an empty build", `{"name": "a", "scripts": {"build": ""}}`, "-e", v},
 		{"not JSON", `{"scripts": {"build": `, "-e", v},
+		{"a prepare script", `{"name": "a", "scripts": {"prepare": "husky install"}}`, "-e", v + " hooks=prepare"},
+		{"that text again", `{"name": "a", "scripts": {"prepare": "husky install"}}`, "--version", v + " hooks=prepare"},
+		{"build and install scripts", `{"scripts": {"build": "tsc", "postinstall": "prisma generate", "prepare": "x", "install": ""}}`, "-e", v + " build hooks=postinstall,prepare"},
+		{"install only in a value", `{"name": "a", "description": "npm install", "scripts": {}}`, "-e", v},
+		{"an older deploy's answer", `{"name": "old", "scripts": {"build": "tsc", "postinstall": "x"}}`, "-e", v + " build hooks=postinstall"},
 	} {
+		if tc.name == "an older deploy's answer" { // kept without hooks, by the deploy before them
+			writeFiles(t, dir, map[string]string{".cache/deps/.node-scripts": "build\n" + tc.pkg})
+		}
 		writeFiles(t, rel, map[string]string{"package.json": tc.pkg})
 		_ = os.Remove(filepath.Join(dir, "calls"))
 		out := runFuncs(t, dir, harness)

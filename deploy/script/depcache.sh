@@ -194,7 +194,9 @@ deps_cached() {
 		since took "$t0"
 		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $how in $took s"
 		mark "info deps $stack reused $DEPS_METHOD $key"
+		DEPS_REUSED=1
 	else
+		DEPS_REUSED=0
 		((got == 0)) || rm -rf -- "${BUILD_REL:?}/$dir"
 		echo "deps: no cached install for this $lock, runtime and platform ($key): installing"
 		if declare -F -- "$1" >/dev/null; then "$@"; else build_run "$stack" "$@"; fi
@@ -209,7 +211,8 @@ deps_cached() {
 	DEPS_KEY=$key
 }
 
-DEPS_KEY='' # the entry of the last deps_cached call
+DEPS_KEY=''   # the entry of the last deps_cached call
+DEPS_REUSED=0 # 1 when it came from the cache, 0 when installed
 
 # deps_key VAR LOCKFILE RUNTIME LINE... sets VAR to the sha256 (hex) of
 # RUNTIME, the platform and the LINEs, one per line, then LOCKFILE's
