@@ -226,3 +226,39 @@ func TestBuildAutoNodeLifecycleScripts(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildAutoNodeConfigInKey: the package managers' config in the
+// release (.npmrc: legacy-peer-deps, omit, a registry) and the env key's
+// npm_config_* variables decide an install as the lockfile does: a
+// change to either installs afresh, under another key; the same again
+// reuses it.
+func TestBuildAutoNodeConfigInKey(t *testing.T) {
+	needTool(t, "npm")
+	o := newOrigin(t)
+	o.commit(nodeApp("conf", ""))
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	keys := map[string]bool{}
+	step := func(what, want string) {
+		t.Helper()
+		s.out = &syncbuf.Buffer{}
+		res := s.deploy()
+		b := res.Built
+		if len(b) != 1 || b[0].Deps != want || (want == "installed") == keys[b[0].Key] {
+			t.Fatalf("%s: Built %+v, want deps %s (keys so far %v)\n%s", what, b, want, keys, s.out)
+		}
+		keys[b[0].Key] = true
+	}
+	step("first deploy", "installed")
+	o.commit(map[string]string{".npmrc": "legacy-peer-deps=true\n"})
+	step("an .npmrc added", "installed")
+	o.commit(map[string]string{"app.txt": "code\n"})
+	step("the same .npmrc", "reused")
+	s.env.Vars = map[string]string{"npm_config_omit": "optional"}
+	o.commit(map[string]string{"app.txt": "more code\n"})
+	step("npm_config_omit in the env key", "installed")
+	s.env.Vars["OTHER"] = "x"
+	o.commit(map[string]string{"app.txt": "still more\n"})
+	step("another variable beside it", "reused")
+}

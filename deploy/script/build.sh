@@ -142,7 +142,9 @@ build_node() {
 		# a node_modules the build does not prune afterwards may be
 		# links into a read-only cache entry (depcache.sh: link)
 		((${#prune[@]})) || DEPS_LINK=1
-		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv" "${install[@]}"
+		local conf
+		node_conf conf
+		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv$conf" "${install[@]}"
 		DEPS_LINK=0
 		# the install runs the app's prepare script (husky install, a
 		# compile into dist/); the cache does not, so run it here
@@ -160,6 +162,27 @@ build_node() {
 		build_run node "${prune[@]}"
 		echo "deps: devDependencies pruned after the build (NODE_ENV=production)"
 	fi
+}
+
+# node_conf VAR sets VAR to what else decides a node install, for its
+# cache key: the package managers' config files in the release (.npmrc,
+# .yarnrc, .yarnrc.yml, .pnpmfile.cjs: legacy-peer-deps, omit, a
+# readPackage hook…), with their text, and the env key's npm_config_*,
+# YARN_* and PNPM_* variables; "" when there are none (so the key stays
+# what it was without them). Read by bash: nothing to start. The server's
+# own ~/.npmrc and environment are, like its node, the server's.
+node_conf() {
+	local f t kv c=''
+	for f in .npmrc .yarnrc .yarnrc.yml .pnpmfile.cjs; do
+		[ -f "$BUILD_REL/$f" ] || continue
+		t=''
+		IFS= read -r -d '' t <"$BUILD_REL/$f" || true
+		c+=$'\n'"$f: $t"
+	done
+	for kv in ${VARS[@]+"${VARS[@]}"}; do
+		case ${kv%%=*} in npm_config_* | NPM_CONFIG_* | YARN_* | PNPM_*) c+=$'\n'"$kv" ;; esac
+	done
+	printf -v "$1" '%s' "$c"
 }
 
 # node_info sets build_node's info to node's version (for the cache key),
