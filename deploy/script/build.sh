@@ -143,7 +143,7 @@ build_node() {
 		# links into a read-only cache entry (depcache.sh: link)
 		((${#prune[@]})) || DEPS_LINK=1
 		local conf
-		node_conf conf
+		deps_conf conf .npmrc .yarnrc .yarnrc.yml .pnpmfile.cjs -- npm_config_ NPM_CONFIG_ YARN_ PNPM_
 		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv$conf" "${install[@]}"
 		DEPS_LINK=0
 		# the install runs the app's prepare script (husky install, a
@@ -164,25 +164,33 @@ build_node() {
 	fi
 }
 
-# node_conf VAR sets VAR to what else decides a node install, for its
-# cache key: the package managers' config files in the release (.npmrc,
-# .yarnrc, .yarnrc.yml, .pnpmfile.cjs: legacy-peer-deps, omit, a
-# readPackage hook…), with their text, and the env key's npm_config_*,
-# YARN_* and PNPM_* variables; "" when there are none (so the key stays
-# what it was without them). Read by bash: nothing to start. The server's
-# own ~/.npmrc and environment are, like its node, the server's.
-node_conf() {
-	local f t kv c=''
-	for f in .npmrc .yarnrc .yarnrc.yml .pnpmfile.cjs; do
-		[ -f "$BUILD_REL/$f" ] || continue
-		t=''
-		IFS= read -r -d '' t <"$BUILD_REL/$f" || true
-		c+=$'\n'"$f: $t"
+# deps_conf VAR FILE... -- PREFIX... sets VAR to what else decides an
+# install, for its cache key: each FILE that is in the release (a package
+# manager's project config: .npmrc's legacy-peer-deps or omit, a
+# readPackage hook) with its text, then the env key's variables whose
+# names start with a PREFIX (npm_config_, PIP_, BUNDLE_); "" when there
+# are none, so that the key stays what it was without them. Read by bash:
+# nothing to start. The server's own config files and environment are,
+# like its runtime, the server's.
+deps_conf() {
+	# _names: VAR may be any name but these
+	local _out=$1 _f _t _kv _p _c=''
+	shift
+	while (($#)) && [ "$1" != -- ]; do
+		_f=$1
+		shift
+		[ -f "$BUILD_REL/$_f" ] || continue
+		_t=''
+		IFS= read -r -d '' _t <"$BUILD_REL/$_f" || true
+		_c+=$'\n'"$_f: $_t"
 	done
-	for kv in ${VARS[@]+"${VARS[@]}"}; do
-		case ${kv%%=*} in npm_config_* | NPM_CONFIG_* | YARN_* | PNPM_*) c+=$'\n'"$kv" ;; esac
+	(($# == 0)) || shift
+	for _kv in ${VARS[@]+"${VARS[@]}"}; do
+		for _p in "$@"; do
+			[[ ${_kv%%=*} == "$_p"* ]] && { _c+=$'\n'"$_kv"; break; }
+		done
 	done
-	printf -v "$1" '%s' "$c"
+	printf -v "$_out" '%s' "$_c"
 }
 
 # node_info sets build_node's info to node's version (for the cache key),
@@ -264,7 +272,9 @@ build_python() {
 	local runtime
 	runtime="python $(build_out python3 -c 'import sys; print(sys.version.split()[0], sys.executable)')"
 	((${#PY_INCLUDES[@]} == 0)) || runtime+=" includes $(cat -- "${PY_INCLUDES[@]}" | sha256sum)"
-	deps_cached python .venv requirements.txt "$runtime" python_venv_install -r requirements.txt
+	local conf
+	deps_conf conf -- PIP_
+	deps_cached python .venv requirements.txt "$runtime$conf" python_venv_install -r requirements.txt
 }
 
 # build_poetry installs a Poetry project's locked main dependencies into
@@ -289,7 +299,9 @@ build_poetry() {
 		return 0
 	fi
 	runtime="python $(build_out python3 -c 'import sys; print(sys.version.split()[0], sys.executable)')"
-	deps_cached python .venv poetry.lock "$runtime" "${install[@]}"
+	local conf
+	deps_conf conf poetry.toml -- POETRY_ PIP_
+	deps_cached python .venv poetry.lock "$runtime$conf" "${install[@]}"
 }
 
 # python_venv_install PIP-ARGS... makes the release's venv and installs
@@ -364,6 +376,10 @@ build_ruby() {
 	setting without BUNDLE_WITHOUT development:test
 	[[ $without =~ ^[A-Za-z0-9_:\ ]*$ ]] || fail "ruby: BUNDLE_WITHOUT '$without' is not a list of group names (development:test)"
 	build_says ruby "Gemfile + Gemfile.lock" "bundle install in deployment mode (path vendor/bundle, without $without)"
+	# for the key, the committed .bundle/config (build flags for native
+	# gems…) as it was, and the env key's BUNDLE_ variables
+	local conf
+	deps_conf conf .bundle/config -- BUNDLE_
 	mkdir -p -- "$BUILD_REL/.bundle" || fail "ruby: cannot make $BUILD_REL/.bundle"
 	{
 		echo ---
@@ -378,7 +394,7 @@ build_ruby() {
 	local runtime
 	# shellcheck disable=SC2016 # ruby's code, not the shell's
 	runtime=$(build_out ruby -e 'print RUBY_VERSION, " ", RUBY_PLATFORM; begin; require "bundler/version"; print " bundler ", Bundler::VERSION; rescue LoadError; end')
-	deps_cached ruby vendor/bundle Gemfile.lock "ruby $runtime without=$without Gemfile=${gemfile%% *}" bundle install
+	deps_cached ruby vendor/bundle Gemfile.lock "ruby $runtime without=$without Gemfile=${gemfile%% *}$conf" bundle install
 }
 
 # build_elixir builds a release with MIX_ENV (prod unless set), as

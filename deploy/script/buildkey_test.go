@@ -267,3 +267,25 @@ cache_copy from to`)
 		t.Errorf("the contradicted .reflink is still there (%v): the next deploy would not probe again", err)
 	}
 }
+
+// TestDepsConf: deps_conf adds to a cache key each named config file the
+// release has, with its text, and the env key's variables under the named
+// prefixes, and nothing at all when there are none (the key an entry was
+// made under before stays the same).
+func TestDepsConf(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run := func(vars string) string {
+		return runFuncs(t, dir, `BUILD_REL=$PWD VARS=(`+vars+`)
+deps_conf c .npmrc .yarnrc.yml .bundle/config -- npm_config_ BUNDLE_
+printf '[%s]' "$c"`)
+	}
+	if out := run(`"OTHER=1" "NODE_ENV=production"`); out != "[]" {
+		t.Errorf("no config: %q, want nothing", out)
+	}
+	writeFiles(t, dir, map[string]string{".npmrc": "legacy-peer-deps=true\n", ".bundle/config": "---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n"})
+	want := "[\n.npmrc: legacy-peer-deps=true\n\n.bundle/config: ---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n\nnpm_config_omit=dev\nBUNDLE_JOBS=4]"
+	if out := run(`"npm_config_omit=dev" "OTHER=1" "BUNDLE_JOBS=4" "PNPM_X=1"`); out != want {
+		t.Errorf("config: %q, want %q", out, want)
+	}
+}
