@@ -100,12 +100,31 @@ build_node() {
 	for f in package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml; do
 		[ -f "$BUILD_REL/$f" ] && { lock=$f; break; }
 	done
+	# Yarn 2+ (a yarn.lock with __metadata): yarn install --immutable; by
+	# default it installs Plug'n'Play (.pnp.cjs and .yarn/, with packages
+	# in yarn's own cache), not node_modules (nodeLinker in .yarnrc.yml)
+	local berry='' linker='' line n re
+	if [ "$lock" = yarn.lock ]; then
+		# its header: two comments, a blank line, __metadata:
+		for n in 1 2 3 4 5 6; do
+			IFS= read -r line || break
+			[[ $line != __metadata:* ]] || { berry=1 linker=pnp; }
+		done <"$BUILD_REL/yarn.lock"
+		f=''
+		[ -z "$berry" ] || [ ! -f "$BUILD_REL/.yarnrc.yml" ] || IFS= read -r -d '' f <"$BUILD_REL/.yarnrc.yml" || true
+		re=$'(^|\n)nodeLinker:[[:space:]]*([^[:space:]#]+)'
+		if [[ $f =~ $re ]]; then
+			linker=${BASH_REMATCH[2]}
+			linker=${linker//[\"\']/}
+		fi
+	fi
 	case $lock in
 	yarn.lock) pm=yarn install=(yarn install --frozen-lockfile) ;;
 	pnpm-lock.yaml) pm=pnpm install=(pnpm install --frozen-lockfile) ;;
 	'') install=(npm install --no-audit --no-fund) ;;
 	*) install=(npm ci --no-audit --no-fund) ;;
 	esac
+	[ -z "$berry" ] || install=(yarn install --immutable)
 	[ -z "$lock" ] || why+=" + $lock"
 	local info hooks=''
 	node_info
@@ -120,7 +139,8 @@ build_node() {
 	local prune=() nodeenv
 	setting nodeenv NODE_ENV ''
 	if ((${#build[@]})) && [ "$nodeenv" = production ]; then
-		case $pm in
+		case $pm$berry in
+		yarn1) prune=(yarn workspaces focus --all --production) ;; # Yarn 2+ installs devDependencies whatever NODE_ENV
 		npm) install+=(--include=dev) prune=(npm prune --omit=dev --no-audit --no-fund) ;;
 		yarn) install+=(--production=false) prune=(yarn install --frozen-lockfile --production=true --ignore-scripts --prefer-offline) ;;
 		pnpm) install+=(--prod=false) prune=(pnpm prune --prod) ;;
@@ -132,6 +152,10 @@ build_node() {
 		build_run node "${install[@]}"
 		echo "deps: node_modules installed fresh and not cached: there is no lockfile (commit package-lock.json, yarn.lock or pnpm-lock.yaml)"
 		mark "info deps node uncached no-lockfile"
+	elif [ -n "$berry" ] && [ "$linker" != node-modules ]; then
+		build_run node "${install[@]}"
+		echo "deps: Yarn 2+ installs with nodeLinker $linker (.pnp.cjs, .yarn/ and yarn's own cache), not into node_modules: run each deploy, from yarn's cache, and not cached here (nodeLinker: node-modules in .yarnrc.yml is)"
+		mark "info deps node uncached yarn-$linker"
 	elif [ -n "$hooks" ] && [ "$hooks" != prepare ]; then
 		# what the app's own install scripts make (prisma generate,
 		# patch-package) can depend on files other than the lockfile
