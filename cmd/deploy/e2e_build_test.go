@@ -112,6 +112,60 @@ func deployNodeTwice(t *testing.T, f *fixture, method string, ini ...string) (ol
 	return oldRel, newRel
 }
 
+// TestE2EBuildAutoNodeWholeLink: a non-root deploy user's app with no
+// build step and no install script of its own gets node_modules as one
+// relative link to the read-only cache entry's: both releases require ms
+// from the one entry, nothing can be written anywhere in node_modules
+// (a cache directory neither: the whole of it is read-only, as on AWS
+// Lambda), and the old release is untouched.
+func TestE2EBuildAutoNodeWholeLink(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	app := map[string]string{
+		"package.json": strings.Replace(msApp["package.json"], `,
+  "scripts": { "build": "node -e \"require('fs').writeFileSync('built.txt', require('ms')('2h') + '\\n')\"" }`, "", 1),
+		"package-lock.json": msApp["package-lock.json"],
+	}
+	if strings.Contains(app["package.json"], "scripts") {
+		t.Fatalf("premise: the app without its build script:\n%s", app["package.json"])
+	}
+	f.origin.commitFiles(app)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	wantOut(t, f.mustRun("production"), "node_modules cached as "+f.path+"/.cache/deps/node-",
+		"by one link to a read-only cache entry (no build step to write into it)")
+	oldRel := filepath.Join(f.path, "releases", f.current())
+	f.origin.commit()
+	wantOut(t, f.mustRun("production"), "node_modules reused from "+f.path+"/.cache/deps/node-",
+		"by one link to a read-only cache entry (no build step to write into it)")
+	newRel := filepath.Join(f.path, "releases", f.current())
+	for _, rel := range []string{oldRel, newRel} {
+		target, err := os.Readlink(filepath.Join(rel, "node_modules"))
+		if err != nil || !strings.HasPrefix(target, "../../.cache/deps/node-") || !strings.HasSuffix(target, "/link/node_modules") {
+			t.Errorf("%s/node_modules links to %q (%v), want ../../.cache/deps/node-<key>/link/node_modules", rel, target, err)
+		}
+	}
+	oldMs, err1 := filepath.EvalSymlinks(filepath.Join(oldRel, "node_modules", "ms"))
+	newMs, err2 := filepath.EvalSymlinks(filepath.Join(newRel, "node_modules", "ms"))
+	if err1 != nil || err2 != nil || oldMs != newMs || !strings.HasPrefix(newMs, filepath.Join(f.path, ".cache", "deps")) {
+		t.Errorf("ms resolves to %s (%v) and %s (%v): want one directory in the cache", oldMs, err1, newMs, err2)
+	}
+	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	index := filepath.Join("node_modules", "ms", "index.js")
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	for _, cmd := range []string{"echo hacked >> " + index, "echo added > node_modules/ms/extra.js", "mkdir node_modules/.cache"} {
+		if r := f.run(ctx, "production", "exec", cmd); r.code == 0 {
+			t.Errorf("%q in the new release succeeded", cmd)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) || len(before) == 0 {
+		t.Errorf("the old release's ms/index.js changed")
+	}
+}
+
 // TestE2EBuildAutoNodeLinks: a non-root deploy user on a filesystem
 // without reflinks gets node_modules as its own directory of relative
 // links into a read-only cache entry (the install is moved there, not

@@ -166,6 +166,10 @@ build_node() {
 		# a node_modules the build does not prune afterwards may be
 		# links into a read-only cache entry (depcache.sh: link)
 		((${#prune[@]})) || DEPS_LINK=1
+		# with no build step and no install script of the app's own,
+		# nothing of the deploy writes into node_modules: it may be one
+		# link to the entry's (a read-only node_modules, as on AWS Lambda)
+		((${#build[@]} || ${#prune[@]})) || [ -n "$hooks" ] || DEPS_LINK=2
 		local conf
 		deps_conf conf .npmrc .yarnrc .yarnrc.yml .pnpmfile.cjs -- npm_config_ NPM_CONFIG_ YARN_ PNPM_
 		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv$conf" "${install[@]}"

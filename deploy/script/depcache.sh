@@ -33,7 +33,11 @@
 #             afterwards (NODE_ENV=production with a build script): a
 #             pruned node_modules is the release's own. Link entries have
 #             their own keys, and are never replaced while they exist (a
-#             kept release's links point into them).
+#             kept release's links point into them). With no build
+#             step and no install script of the app's own (DEPS_LINK=2),
+#             nothing of the deploy writes into node_modules, and the
+#             release's node_modules is one link to the entry's: the whole
+#             of it read-only, as on AWS Lambda or a read-only container.
 #   hardlink  cp -al of an entry whose files are made read-only (a-w):
 #             directories are the release's own, so a file a package adds
 #             or replaces (rename) at run time stays in its release, and
@@ -43,7 +47,7 @@
 #   copy      cp -a: always safe, costs the install's size per release.
 
 CACHE_METHOD='' CACHE_FORCED=0
-DEPS_LINK=0     # set by a stack whose install may be linked (node_modules)
+DEPS_LINK=0     # set by a stack whose install may be linked (node_modules): 1, 2 = whole
 DEPS_METHOD=''  # the method of the deps_cached call under way
 
 # cache_method picks CACHE_METHOD once per deploy, with a probe file in
@@ -87,7 +91,13 @@ cache_method() {
 cache_method_text() {
 	case $DEPS_METHOD in
 	reflink) printf -v "$1" '%s' "reflink (copy-on-write clones)" ;;
-	link) printf -v "$1" '%s' "links to a read-only cache entry" ;;
+	link)
+		if ((DEPS_LINK == 2)); then
+			printf -v "$1" '%s' "one link to a read-only cache entry (no build step to write into it)"
+		else
+			printf -v "$1" '%s' "links to a read-only cache entry"
+		fi
+		;;
 	hardlink) printf -v "$1" '%s' "hard links to read-only files" ;;
 	*) printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)" ;;
 	esac
@@ -116,9 +126,15 @@ cache_copy() {
 # app's path can move) when TO is in the new release, under $P; else
 # absolute. The relative links are the same for every release, so the
 # entry keeps them ready in links/ (cache_put), and one cp -a puts them in.
+# With DEPS_LINK=2, TO is made one link to FROM instead.
 cache_link() {
 	local from=$1 to=$2 target
 	link_target target "$from" "$to"
+	if ((DEPS_LINK == 2)); then
+		# TO itself is the link: one level less up than TO/.deploy-cache
+		ln -s -- "${target#../}" "$to"
+		return
+	fi
 	if [[ $target == ../* ]] && [ -d "${from%/link/*}/links" ]; then
 		cp -a -- "${from%/link/*}/links" "$to"
 	else
