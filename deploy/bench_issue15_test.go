@@ -194,6 +194,12 @@ const (
 // untimed first deploy) is warm for every case, as it is on a server that
 // deployed before: the cache measured is build auto's, not npm's.
 //
+// kB-fs-warm is what the warm deploy added to the filesystem that holds
+// the app (statfs before and after, synced), which counts blocks that
+// reflinks share once; it is exact only on a filesystem nothing else
+// writes to. DEPLOY_BENCH_APP_DIR=<dir> puts the app's path under dir,
+// e.g. a mounted XFS image, where the server's method is reflink.
+//
 // After the rounds come pairs of warm-link and npm-ci-deploy alone,
 // alternated (pairs-warm-link/npm-ci-deploy: median, min, max; and each
 // side's median wall time), the target ratio with more samples,
@@ -228,6 +234,15 @@ func BenchmarkBuildCache(b *testing.B) {
 	o := newOrigin(b)
 	o.commit(fixture)
 	s := newServer(b, o)
+	if dir := os.Getenv("DEPLOY_BENCH_APP_DIR"); dir != "" {
+		// the app's path on another filesystem (one with reflinks)
+		p, err := os.MkdirTemp(dir, "bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = exec.Command("rm", "-rf", p).Run() })
+		s.env.Path = filepath.Join(p, "srv", "app")
+	}
 	s.env.Build = "auto"
 	s.env.Vars = map[string]string{"npm_config_cache": filepath.Join(b.TempDir(), "npm-cache"), "npm_config_update_notifier": "false"}
 	h.setup(b, s)
@@ -256,6 +271,7 @@ func BenchmarkBuildCache(b *testing.B) {
 	warmSteps := map[string][]time.Duration{}
 	var warmCold, warmNpm, warmNpmDeploy, linkNpmDeploy []float64
 	var releaseKB, linkKB, appKB int64
+	var fsWarm []int64
 	var method string
 	begin := time.Now()
 	for b.Loop() {
@@ -276,8 +292,11 @@ func BenchmarkBuildCache(b *testing.B) {
 				case "warm":
 					code()
 					s.out = &syncbuf.Buffer{}
+					before := fsUsedKB(b, s.env.Path)
 					b.StartTimer()
 					d = h.deploy(b, s, buildLimit)
+					b.StopTimer()
+					fsWarm = append(fsWarm, fsUsedKB(b, s.env.Path)-before)
 					wantDeps(d, "reused")
 					method = d.res.Built[0].Method
 					for _, st := range d.res.Steps {
@@ -407,6 +426,8 @@ func BenchmarkBuildCache(b *testing.B) {
 		b.ReportMetric(medianMs(depsWarm), "ms-deps-warm")
 	}
 	b.ReportMetric(float64(releaseKB), "kB-release-warm")
+	sort.Slice(fsWarm, func(i, j int) bool { return fsWarm[i] < fsWarm[j] })
+	b.ReportMetric(float64(fsWarm[len(fsWarm)/2]), "kB-fs-warm")
 	b.ReportMetric(float64(linkKB), "kB-release-warm-link")
 	b.ReportMetric(float64(appKB), "kB-app")
 	b.Logf("%d rounds in %v (load average %s); cache method %s; %s; build step medians: cold %v, warm %v, lockfile %v, npm-ci-deploy (pre-deploy) %v; warm deploy's steps (median): %s",
@@ -475,6 +496,20 @@ func npmCI(b *testing.B, release string, vars map[string]string) time.Duration {
 	}
 	_ = os.RemoveAll(dir)
 	return d
+}
+
+// fsUsedKB is the disk in use on the filesystem that holds path (statfs,
+// after a sync): around a deploy, what it added there, whatever shares
+// what (reflinks share blocks between files that du counts apart). On a
+// filesystem others write to as well, it is noisy.
+func fsUsedKB(b *testing.B, path string) int64 {
+	b.Helper()
+	syscall.Sync()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		b.Fatal(err)
+	}
+	return int64(st.Blocks-st.Bfree) * st.Bsize / 1024
 }
 
 // ownKB is the disk (du's blocks, in kB) that dir's files and directories
