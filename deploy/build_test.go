@@ -42,6 +42,19 @@ func quoteJSON(s string) string {
 	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
 }
 
+// autoServer is a server, set up, with build auto, for an origin whose
+// first commit holds files (a Node app: npm is required).
+func autoServer(t *testing.T, files map[string]string) (*origin, *server) {
+	t.Helper()
+	needTool(t, "npm")
+	o := newOrigin(t)
+	o.commit(files)
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	return o, s
+}
+
 // TestBuildAutoGo: build auto detects go.mod and a root main package,
 // builds the binary named after the module into the release before the
 // switch, with go's caches under <path>/.cache/go, and says so.
@@ -82,12 +95,7 @@ func TestBuildAutoGo(t *testing.T) {
 // failure like a failing pre-deploy: the deploy fails in step build,
 // naming the stack and the command, and current stays where it was.
 func TestBuildAutoFailureSwitchesNothing(t *testing.T) {
-	needTool(t, "npm")
-	o := newOrigin(t)
-	o.commit(nodeApp("app", "node -e \"require('fs').writeFileSync('built.txt', 'ok')\""))
-	s := newServer(t, o)
-	s.env.Build = "auto"
-	s.setup()
+	o, s := autoServer(t, nodeApp("app", "node -e \"require('fs').writeFileSync('built.txt', 'ok')\""))
 	s.deploy()
 	first := s.current()
 	if b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "built.txt")); err != nil || string(b) != "ok" {
@@ -136,12 +144,8 @@ func TestBuildAutoNothingOrPreDeploy(t *testing.T) {
 // a changed one makes a new entry, and once no kept release uses the old
 // entry, prune removes it with the releases.
 func TestBuildAutoCachePruned(t *testing.T) {
-	needTool(t, "npm")
-	o := newOrigin(t)
-	o.commit(nodeApp("one", ""))
-	s := newServer(t, o)
-	s.env.Build, s.env.Keep = "auto", 1
-	s.setup()
+	o, s := autoServer(t, nodeApp("one", ""))
+	s.env.Keep = 1
 	res := s.deploy()
 	if len(res.Built) != 1 || res.Built[0].Deps != "installed" || res.Built[0].Method != "copy" {
 		t.Fatalf("cold deploy: Built = %+v\n%s", res.Built, s.out)
@@ -204,11 +208,7 @@ func TestBuildAutoNodeLifecycleScripts(t *testing.T) {
 		{"postinstall", "uncached", "deps: node_modules installed fresh and not cached: package.json's postinstall script runs in npm's install"},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
-			o := newOrigin(t)
-			o.commit(app(tc.script, "one\n"))
-			s := newServer(t, o)
-			s.env.Build = "auto"
-			s.setup()
+			o, s := autoServer(t, app(tc.script, "one\n"))
 			res := s.deploy()
 			out := filepath.Join(s.env.Path, "current", tc.script+".out")
 			if data, err := os.ReadFile(out); err != nil || string(data) != "one\n" || len(res.Built) != 1 {
@@ -233,12 +233,7 @@ func TestBuildAutoNodeLifecycleScripts(t *testing.T) {
 // change to either installs afresh, under another key; the same again
 // reuses it.
 func TestBuildAutoNodeConfigInKey(t *testing.T) {
-	needTool(t, "npm")
-	o := newOrigin(t)
-	o.commit(nodeApp("conf", ""))
-	s := newServer(t, o)
-	s.env.Build = "auto"
-	s.setup()
+	o, s := autoServer(t, nodeApp("conf", ""))
 	keys := map[string]bool{}
 	step := func(what, want string) {
 		t.Helper()

@@ -255,12 +255,16 @@ end
 	}
 }
 
-// tinyDep makes a git repository holding the mix project tiny (Tiny.value
-// is 42), tagged v1.0.0, and returns its path: the dependency mix fetches
-// with git, where a hex.pm package would need the network.
-func tinyDep(t *testing.T) string {
+// tinyDep makes, under dir (a temp dir of the test when ""), a git
+// repository holding the mix project tiny (Tiny.value is 42), tagged
+// v1.0.0, and returns its path: the dependency mix fetches with git, where
+// a hex.pm package would need the network.
+func tinyDep(t *testing.T, dir string) string {
 	t.Helper()
-	o := &originRepo{t: t, dir: filepath.Join(t.TempDir(), "tiny")}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	o := &originRepo{t: t, dir: filepath.Join(dir, "tiny")}
 	o.git("init", "-q", "-b", "main", o.dir)
 	o.commitTree(map[string]string{
 		"mix.exs":     "defmodule Tiny.MixProject do\n  use Mix.Project\n  def project, do: [app: :tiny, version: \"1.0.0\", deps: []]\nend\n",
@@ -268,6 +272,19 @@ func tinyDep(t *testing.T) string {
 	})
 	o.git("-C", o.dir, "tag", "v1.0.0")
 	return o.dir
+}
+
+// commitTinyApp commits to f's origin the app hello depending on tiny (at
+// path, tag v1.0.0), then the mix.lock that mix deps.get writes for it.
+func commitTinyApp(t *testing.T, f *fixture, tiny string) {
+	t.Helper()
+	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
+	cmd := exec.Command("mix", "deps.get")
+	cmd.Dir = f.origin.dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
+	}
+	f.origin.commit() // with mix.lock
 }
 
 // releaseEval runs the current release's bin/hello eval expr.
@@ -312,14 +329,7 @@ func TestE2EBuildAutoElixir(t *testing.T) {
 		t.Errorf("the release says %q", got)
 	}
 
-	tiny := tinyDep(t)
-	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
-	cmd := exec.Command("mix", "deps.get")
-	cmd.Dir = f.origin.dir
-	if o, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
-	}
-	f.origin.commit() // with mix.lock
+	commitTinyApp(t, f, tinyDep(t, ""))
 	res, out = deployResult(t, f)
 	first := wantBuilt(t, res, "elixir", "installed")
 	if first.Why != "mix.exs + mix.lock" || first.Method != "copy" || !strings.Contains(out, "$ mix deps.get --only prod") || !strings.Contains(out, "deps cached as "+f.path+"/.cache/deps/elixir-") {
@@ -397,24 +407,11 @@ func TestE2EBuildAutoElixirNonRoot(t *testing.T) {
 	}
 	u := newUserHost(t, false, filepath.Join("srv", "app"))
 	f := u.f
-	tiny := &originRepo{t: t, dir: filepath.Join(u.shared, "tiny")}
-	tiny.git("init", "-q", "-b", "main", tiny.dir)
-	tiny.commitTree(map[string]string{
-		"mix.exs":     "defmodule Tiny.MixProject do\n  use Mix.Project\n  def project, do: [app: :tiny, version: \"1.0.0\", deps: []]\nend\n",
-		"lib/tiny.ex": "defmodule Tiny do\n  def value, do: 42\nend\n",
-	})
-	tiny.git("-C", tiny.dir, "tag", "v1.0.0")
+	// tiny where the deploy user can read it, and trusted (root owns it)
 	gitconfig := filepath.Join(u.deployer.Home, ".gitconfig")
 	writeFile(t, gitconfig, "[safe]\n\tdirectory = *\n")
 	chown(t, gitconfig, u.deployer)
-
-	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny.dir+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
-	cmd := exec.Command("mix", "deps.get")
-	cmd.Dir = f.origin.dir
-	if o, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
-	}
-	f.origin.commit() // with mix.lock
+	commitTinyApp(t, f, tinyDep(t, u.shared))
 	f.writeINI("build auto")
 	f.mustRun("production", "setup")
 	res, out := deployResult(t, f)
