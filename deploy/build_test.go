@@ -118,12 +118,7 @@ func TestBuildAutoFailureSwitchesNothing(t *testing.T) {
 // TestBuildAutoNothingOrPreDeploy: with no stack the output says so and
 // the deploy goes on; an explicit pre-deploy wins over detection.
 func TestBuildAutoNothingOrPreDeploy(t *testing.T) {
-	needTool(t, "npm")
-	o := newOrigin(t)
-	o.commit(nil)
-	s := newServer(t, o)
-	s.env.Build = "auto"
-	s.setup()
+	o, s := autoServer(t, nil)
 	res := s.deploy()
 	if !strings.Contains(s.out.String(), "build auto: no stack detected") || len(res.Built) != 1 || res.Built[0].Stack != "none" {
 		t.Errorf("no-stack output:\n%s", s.out)
