@@ -234,18 +234,16 @@ DEPS_REUSED=0 # 1 when it came from the cache, 0 when installed
 # RUNTIME, the platform and the LINEs, one per line, then LOCKFILE's
 # bytes. The platform is bash's "Linux $HOSTTYPE" on Linux (what `uname
 # -sm` prints there, for the userland bash was built for), else uname
-# -sm. Bash reads the lockfile and one sha256sum hashes it all: no cat,
-# uname or pipe to start (a lockfile holding a NUL byte, which a bash
-# string cannot, goes through cat). A lockfile that cannot be read fails
-# the build, rather than naming an entry by the other lines alone.
+# -sm. One cat and one sha256sum, no uname or pipe to start (bash reading
+# the lockfile itself would be slower than cat from a few hundred kB on).
+# A lockfile that cannot be read fails the build, rather than naming an
+# entry by the other lines alone.
 deps_key() {
-	local out=$1 file=$2 runtime=$3 plat text='' sum=''
+	local out=$1 file=$2 runtime=$3 plat sum=''
 	shift 3
 	if [[ $OSTYPE == linux* && -n $HOSTTYPE ]]; then plat="Linux $HOSTTYPE"; else plat=$(uname -sm) || plat=''; fi
-	if IFS= read -r -d '' text <"$file"; then
-		sum=$({ printf '%s\n' "$runtime" "$plat" "$@"; cat -- "$file"; } | sha256sum) || sum=''
-	elif [ -r "$file" ]; then
-		sum=$(exec sha256sum < <(printf '%s\n' "$runtime" "$plat" "$@" && printf '%s' "$text")) || sum=''
+	if [ -f "$file" ] && [ -r "$file" ]; then
+		sum=$(exec sha256sum < <(printf '%s\n' "$runtime" "$plat" "$@" && exec cat -- "$file")) || sum=''
 	fi
 	[[ $sum =~ ^[0-9a-f]{64} ]] || fail "cannot hash $file for the dependency cache (unreadable, or sha256sum failed): current is unchanged"
 	printf -v "$out" '%s' "${sum:0:64}"
