@@ -61,10 +61,10 @@ func TestBuildAutoYarnAndPnpm(t *testing.T) {
 			}
 			o.commit(files)
 			// the tool writes its lockfile in the origin, as a developer's
-			// install does
+			// install does (Yarn 4 forbids that under CI=true unless told)
 			tool := strings.Fields(tc.install)[0]
 			cmd := exec.Command(filepath.Join(tc.bin, tool), "install")
-			cmd.Dir, cmd.Env = o.dir, append(os.Environ(), env...)
+			cmd.Dir, cmd.Env = o.dir, append(os.Environ(), append(env, "YARN_ENABLE_IMMUTABLE_INSTALLS=false")...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s install in the origin: %v\n%s", tool, err, out)
 			}
