@@ -90,7 +90,7 @@ build_out() {
 	(
 		cd -- "$BUILD_REL" || exit
 		((${#HOOK_ENV[@]} == 0)) || export "${HOOK_ENV[@]}"
-		[ -z "${lflag[*]}" ] && [ -z "${BASH_ENV:-}" ] && exec "$@"
+		[ "$SHELL_MODE" != login ] && [ -z "${BASH_ENV:-}" ] && exec "$@"
 		exec bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build "$@"
 	) </dev/null 2>/dev/null 3<&- 4>&- 9>&- || true
 }
