@@ -11,6 +11,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/internal/syncbuf"
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // origin is a real git repository made in a temp dir, the repo to deploy.
@@ -48,15 +49,7 @@ func (o *origin) commit(files map[string]string) string {
 	if files == nil {
 		files = map[string]string{"app.txt": "version " + string(rune('0'+o.n%10)) + "\n"}
 	}
-	for p, c := range files {
-		full := filepath.Join(o.dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			o.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			o.t.Fatal(err)
-		}
-	}
+	testfs.WriteFiles(o.t, o.dir, files)
 	o.git("add", "-A")
 	o.git("commit", "-q", "--allow-empty", "-m", "commit "+time.Now().Format(time.RFC3339Nano))
 	return o.git("rev-parse", "HEAD")

@@ -1,7 +1,6 @@
 package appinit_test
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -9,21 +8,9 @@ import (
 
 	"github.com/deploytool/deploy/deploy/appinit"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/internal/testfs"
 	"github.com/deploytool/deploy/procmon"
 )
-
-func write(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestDetect: each stack is told by the files build auto goes by, with
 // the app's name and start command; several at once in build order.
@@ -57,7 +44,7 @@ func TestDetect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "repo")
-			write(t, dir, tt.files)
+			testfs.WriteFiles(t, dir, tt.files)
 			a, err := appinit.Detect(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -82,7 +69,7 @@ func TestDetect(t *testing.T) {
 func TestRenderedFilesLoad(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, map[string]string{"package.json": `{"name": "shop", "scripts": {"start": "node server.js", "build": "x"}}`, "package-lock.json": "{}"})
+	testfs.WriteFiles(t, dir, map[string]string{"package.json": `{"name": "shop", "scripts": {"start": "node server.js", "build": "x"}}`, "package-lock.json": "{}"})
 	a, err := appinit.Detect(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // TestNodeInfo: build_node learns node's version with `node --version`
@@ -55,9 +57,9 @@ info=''; node_info; printf '%s\n' "$info"`
 		{"an older deploy's answer", `{"name": "old", "scripts": {"build": "tsc", "postinstall": "x"}}`, "-e", v + " build hooks=postinstall"},
 	} {
 		if tc.name == "an older deploy's answer" { // kept without hooks, by the deploy before them
-			writeFiles(t, dir, map[string]string{".cache/deps/.node-scripts": "build\n" + tc.pkg})
+			testfs.WriteFiles(t, dir, map[string]string{".cache/deps/.node-scripts": "build\n" + tc.pkg})
 		}
-		writeFiles(t, rel, map[string]string{"package.json": tc.pkg})
+		testfs.WriteFiles(t, rel, map[string]string{"package.json": tc.pkg})
 		_ = os.Remove(filepath.Join(dir, "calls"))
 		out := runFuncs(t, dir, harness)
 		calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
@@ -89,7 +91,7 @@ func TestRubyKeyHasBundler(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"})
+	testfs.WriteFiles(t, dir, map[string]string{"Gemfile": "source 'https://rubygems.org'\n", "Gemfile.lock": "GEMS\n"})
 	out := runFuncs(t, dir, `P=$PWD BUILD_REL=$PWD
 setting() { printf -v "$1" '%s' "$3"; }
 build_says() { :; }
@@ -134,7 +136,7 @@ build_python`
 			if reqs {
 				files["requirements.txt"] = "flask==3.0.0\n"
 			}
-			writeFiles(t, dir, files)
+			testfs.WriteFiles(t, dir, files)
 			out, _ := bashFuncs(dir, harness) // fail's stub exits 1
 			want := tc.want
 			if reqs {
@@ -155,7 +157,7 @@ build_python`
 func TestBuildOutHookShell(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testfs.WriteFiles(t, dir, map[string]string{
 		"rel/x":              "",
 		"envbin/tool":        "#!/bin/sh\necho from BASH_ENV\n",
 		"profilebin/tool":    "#!/bin/sh\necho from the profile\n",
@@ -206,7 +208,7 @@ func TestDepsKey(t *testing.T) {
 		{"empty", ""},
 		{"a NUL byte", "a\x00b\n"},
 	} {
-		writeFiles(t, dir, map[string]string{"lock": tc.lock})
+		testfs.WriteFiles(t, dir, map[string]string{"lock": tc.lock})
 		out := runFuncs(t, dir, `deps_key k lock "node v20.1.0" "npm ci" "layout link"; printf '%s\n' "$k"`)
 		want := sum("node v20.1.0\n" + string(uname) + "npm ci\nlayout link\n" + tc.lock)
 		if strings.TrimSpace(out) != want {
@@ -253,7 +255,7 @@ cache_method; echo "method $CACHE_METHOD"`
 	if want == "yes" {
 		return // a stale yes cannot be shown where reflinks work
 	}
-	writeFiles(t, dir, map[string]string{".cache/deps/.reflink": "yes\n", "from/a": "a\n"})
+	testfs.WriteFiles(t, dir, map[string]string{".cache/deps/.reflink": "yes\n", "from/a": "a\n"})
 	out := runFuncs(t, dir, harness+`
 DEPS_METHOD=$CACHE_METHOD
 cache_copy from to`)
@@ -283,7 +285,7 @@ printf '[%s]' "$c"`)
 	if out := run(`"OTHER=1" "NODE_ENV=production"`); out != "[]" {
 		t.Errorf("no config: %q, want nothing", out)
 	}
-	writeFiles(t, dir, map[string]string{".npmrc": "legacy-peer-deps=true\n", ".bundle/config": "---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n"})
+	testfs.WriteFiles(t, dir, map[string]string{".npmrc": "legacy-peer-deps=true\n", ".bundle/config": "---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n"})
 	want := "[\n.npmrc: legacy-peer-deps=true\n\n.bundle/config: ---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n\nnpm_config_omit=dev\nBUNDLE_JOBS=4]"
 	if out := run(`"npm_config_omit=dev" "OTHER=1" "BUNDLE_JOBS=4" "PNPM_X=1"`); out != want {
 		t.Errorf("config: %q, want %q", out, want)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // runFuncs runs bash with build.sh and depcache.sh's functions (and
@@ -35,21 +37,6 @@ set -euo pipefail
 	return string(out), err
 }
 
-// writeFiles writes each name's text under dir (mode 0644, directories
-// made as needed).
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestBuildPythonReqs: the requirements whose text pins the install are
 // cached, with the files they include (-r/-c, relative to the including
 // file) in the key; an editable, a local path or file: URL, or a URL's
@@ -73,7 +60,7 @@ func TestBuildPythonReqs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, map[string]string{
+			testfs.WriteFiles(t, dir, map[string]string{
 				"requirements.txt": tc.req,
 				"reqs/base.txt":    "django==5.0\n-r more.txt\n",
 				"reqs/more.txt":    "-r base.txt\ncelery==5\n",
