@@ -33,19 +33,30 @@ func npmTools(t *testing.T, pkgs ...string) string {
 // node_modules) runs each deploy and is not cached (a reused empty
 // node_modules would ship a release without .pnp.cjs), while with
 // nodeLinker: node-modules it is cached like the others. In every
-// release, node requires ms.
+// release, node requires ms. With NODE_ENV=production and a build, Yarn
+// 4 (which installs devDependencies whatever NODE_ENV says) builds with
+// its devDependency and then drops it (yarn workspaces focus --all
+// --production), in the first release and in the one whose node_modules
+// came from the cache.
 func TestBuildAutoYarnAndPnpm(t *testing.T) {
 	classic := npmTools(t, "yarn@1.22.22", "pnpm@9.15.9")
 	berry := npmTools(t, "@yarnpkg/cli-dist@4.12.0")
 	pkg := `{ "name": "app", "version": "1.0.0", "private": true, "dependencies": { "ms": "2.1.3" } }` + "\n"
+	// the build requires the devDependency (a bundler would) and leaves
+	// built.txt behind
+	prodPkg := `{ "name": "app", "version": "1.0.0", "private": true, "dependencies": { "ms": "2.1.3" },
+  "devDependencies": { "is-number": "7.0.0" },
+  "scripts": { "build": "node -e \"require('is-number'); require('fs').writeFileSync('built.txt', 'ok')\"" } }` + "\n"
 	for _, tc := range []struct {
 		name, bin, lock, yarnrc, install, deps string
 		require                                string // node's flags to require ms in the release
+		production                             bool   // prodPkg with NODE_ENV=production
 	}{
-		{"yarn 1", classic, "yarn.lock", "", "yarn install --frozen-lockfile", "reused", ""},
-		{"pnpm", classic, "pnpm-lock.yaml", "", "pnpm install --frozen-lockfile", "reused", ""},
-		{"yarn 4", berry, "yarn.lock", "", "yarn install --immutable", "uncached", "-r ./.pnp.cjs"},
-		{"yarn 4 node-modules", berry, "yarn.lock", "nodeLinker: node-modules\n", "yarn install --immutable", "reused", ""},
+		{"yarn 1", classic, "yarn.lock", "", "yarn install --frozen-lockfile", "reused", "", false},
+		{"pnpm", classic, "pnpm-lock.yaml", "", "pnpm install --frozen-lockfile", "reused", "", false},
+		{"yarn 4", berry, "yarn.lock", "", "yarn install --immutable", "uncached", "-r ./.pnp.cjs", false},
+		{"yarn 4 node-modules", berry, "yarn.lock", "nodeLinker: node-modules\n", "yarn install --immutable", "reused", "", false},
+		{"yarn 4 production", berry, "yarn.lock", "nodeLinker: node-modules\n", "yarn install --immutable", "reused", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.bin + ":" + os.Getenv("PATH")
@@ -55,7 +66,10 @@ func TestBuildAutoYarnAndPnpm(t *testing.T) {
 				"YARN_ENABLE_TELEMETRY=0"}
 			o := newOrigin(t)
 			// what the tools make stays out of git, as their docs say
-			files := map[string]string{"package.json": pkg, ".gitignore": "node_modules/\n.pnp.*\n.yarn/\n"}
+			files := map[string]string{"package.json": pkg, ".gitignore": "node_modules/\n.pnp.*\n.yarn/\nbuilt.txt\n"}
+			if tc.production {
+				files["package.json"] = prodPkg
+			}
 			if tc.yarnrc != "" {
 				files[".yarnrc.yml"] = tc.yarnrc
 			}
@@ -79,9 +93,21 @@ func TestBuildAutoYarnAndPnpm(t *testing.T) {
 			s := newServer(t, o)
 			s.conn.Env = env
 			s.env.Build = "auto"
+			if tc.production {
+				s.env.Vars = map[string]string{"NODE_ENV": "production"}
+			}
 			s.setup()
 			requires := func(what string) {
 				t.Helper()
+				if tc.production {
+					rel := filepath.Join(s.env.Path, "current")
+					if b, err := os.ReadFile(filepath.Join(rel, "built.txt")); err != nil || string(b) != "ok" {
+						t.Errorf("%s: the build's built.txt: %q, %v", what, b, err)
+					}
+					if _, err := os.Lstat(filepath.Join(rel, "node_modules", "is-number")); !os.IsNotExist(err) {
+						t.Errorf("%s: the devDependency is-number is still in the release's node_modules after the production prune (%v)", what, err)
+					}
+				}
 				args := append(strings.Fields(tc.require), "-e", "console.log(require('ms')('1h'))")
 				c := exec.Command("node", args...)
 				c.Dir = filepath.Join(s.env.Path, "current")
@@ -96,6 +122,9 @@ func TestBuildAutoYarnAndPnpm(t *testing.T) {
 			}
 			if b := res.Built; len(b) != 1 || b[0].Deps != first || !strings.Contains(s.out.String(), "$ "+tc.install+"\n") {
 				t.Fatalf("first deploy: Built %+v, want deps %s and $ %s\n%s", b, first, tc.install, s.out)
+			}
+			if prune := "$ yarn workspaces focus --all --production\n"; tc.production != strings.Contains(s.out.String(), prune) {
+				t.Errorf("first deploy: %q in the output is %v, want %v\n%s", prune, !tc.production, tc.production, s.out)
 			}
 			requires("first deploy")
 			o.commit(map[string]string{"app.txt": "code\n"})
