@@ -48,6 +48,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg bundle ruby-bundler
 	pkg elixir elixir
 	pkg mix elixir
+	pkg rebar3 rebar3 # the Elixir rebar3 test: a git dependency that builds with rebar3
 	pkg systemd-analyze systemd
 	pkg curl curl
 	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light

@@ -395,6 +395,56 @@ func TestE2EBuildAutoElixirInstallsHex(t *testing.T) {
 	}
 }
 
+// TestE2EBuildAutoElixirRebar3: a dependency that builds with rebar3 (an
+// Erlang git dependency with rebar.config and no mix.exs), on a server
+// whose mix has no rebar3 of its own (MIX_HOME empty) but which has
+// Debian's rebar3 in PATH. mix never looks in PATH and would ask on a
+// terminal; build auto passes the server's rebar3 as MIX_REBAR3 and says
+// so. The release runs the Erlang module, and the next deploy with the
+// same mix.lock reuses the dependency compiled by rebar3.
+func TestE2EBuildAutoElixirRebar3(t *testing.T) {
+	for _, tool := range []string{"elixir", "mix"} {
+		requireTool(t, tool)
+	}
+	rebar := requireTool(t, "rebar3")
+	t.Setenv("MIX_HOME", t.TempDir()) // no rebar3 (or Hex) of mix's own
+	f := newFixture(t)
+	dep := &originRepo{t: t, dir: filepath.Join(t.TempDir(), "tinyerl")}
+	dep.git("init", "-q", "-b", "main", dep.dir)
+	dep.commitTree(map[string]string{
+		"rebar.config":        "{erl_opts, [debug_info]}.\n{deps, []}.\n",
+		"src/tinyerl.app.src": "{application, tinyerl, [{description, \"tiny\"}, {vsn, \"1.0.0\"}, {registered, []}, {applications, [kernel, stdlib]}, {env, []}]}.\n",
+		"src/tinyerl.erl":     "-module(tinyerl).\n-export([value/0]).\nvalue() -> 42.\n",
+	})
+	dep.git("-C", dep.dir, "tag", "v1.0.0")
+	f.origin.commitTree(elixirApp(`{:tinyerl, git: "`+dep.dir+`", tag: "v1.0.0"}`, `"hello #{:tinyerl.value()}"`))
+	cmd := exec.Command("mix", "deps.get")
+	cmd.Dir = f.origin.dir
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
+	}
+	f.origin.commit() // with mix.lock
+	f.writeINI("build auto", "env MIX_HOME="+os.Getenv("MIX_HOME"))
+	f.mustRun("production", "setup")
+	says := "build: elixir: deps/tinyerl (rebar.config, no mix.exs) builds with rebar3, and mix has none of its own: using this server's " + rebar + " (MIX_REBAR3"
+	res, out := deployResult(t, f)
+	first := wantBuilt(t, res, "elixir", "installed")
+	if !strings.Contains(out, says) || !strings.Contains(out, "===> Compiling tinyerl") {
+		t.Errorf("first deploy: want %q and rebar3 compiling tinyerl:\n%s", says, out)
+	}
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
+		t.Errorf("the release says %q", got)
+	}
+	f.origin.commit()
+	res, out = deployResult(t, f)
+	if b := wantBuilt(t, res, "elixir", "reused"); b.Key != first.Key || !strings.Contains(out, says) || strings.Contains(out, "===> Compiling tinyerl") {
+		t.Errorf("same mix.lock: Built %+v (first %+v), want the compiled tinyerl reused:\n%s", b, first, out)
+	}
+	if got := releaseEval(t, f, "IO.puts(Hello.hi())"); got != "hello 42" {
+		t.Errorf("the warm release says %q", got)
+	}
+}
+
 // TestE2EBuildAutoElixirNonRoot: as a deploy user that is not root, the
 // cached deps reach the next release as hard links to files made
 // read-only (the same inodes in both releases, writing into one refused

@@ -441,7 +441,9 @@ build_elixir() {
 	if [ -f "$BUILD_REL/mix.lock" ]; then
 		build_says elixir "mix.exs + mix.lock" "mix deps.get --only $mixenv, then mix release (MIX_ENV=$mixenv)"
 		mix_tools
+		mix_rebar # before deps.get too, for a hex.pm package's :rebar3
 		deps_cached elixir deps mix.lock "$(build_out elixir --version | tr '\n' ' ') MIX_ENV=$mixenv" mix deps.get --only "$mixenv"
+		mix_rebar
 		mix_build_get "$mixenv"
 	else
 		build_says elixir mix.exs "mix release (MIX_ENV=$mixenv; no mix.lock: no dependencies to fetch)"
@@ -454,25 +456,55 @@ build_elixir() {
 	done
 }
 
-# mix_tools installs Hex when mix.lock has a hex.pm package, and rebar3
-# when one builds with it, as Heroku's Elixir buildpack does (mix
-# local.hex/local.rebar --force): a server's mix from a distribution has
-# neither, and mix would ask on a terminal the deploy does not have.
-# --if-missing keeps an installed one; a glob of mix's archives and
-# rebar3 (MIX_HOME, MIX_ARCHIVES, or ~/.mix) saves the BEAM start when
-# they are there.
+# mix_tools installs Hex when mix.lock has a hex.pm package, as Heroku's
+# Elixir buildpack does (mix local.hex --force): a server's mix from a
+# distribution has none, and mix would ask on a terminal the deploy does
+# not have. --if-missing keeps an installed one; a glob of mix's archives
+# (MIX_HOME, MIX_ARCHIVES, or ~/.mix) saves the BEAM start when it is
+# there.
 mix_tools() {
-	local lock='' home archives rebar
+	local lock='' home archives
 	IFS= read -r -d '' lock <"$BUILD_REL/mix.lock" || true
 	setting home MIX_HOME "$HOME/.mix"
 	setting archives MIX_ARCHIVES "$home/archives"
-	setting rebar MIX_REBAR3 ''
 	if [[ $lock == *'{:hex, '* ]] && ! compgen -G "$archives/hex-*" >/dev/null; then
 		build_run elixir mix local.hex --force --if-missing
 	fi
-	if [[ $lock == *':rebar3'* ]] && ! compgen -G "$home/elixir/*/rebar3" >/dev/null && [ -z "$rebar" ]; then
-		build_run elixir mix local.rebar --force --if-missing
+}
+
+# mix_rebar, with the deps in the release, finds rebar3 for those that
+# build with it: a hex.pm package whose mix.lock entry names :rebar3, or
+# a git or path dependency with a rebar.config or rebar.lock and no
+# mix.exs (mix's own rule for its rebar3 manager). mix compiles them
+# with MIX_REBAR3, else the rebar3 that mix local.rebar put in MIX_HOME;
+# it never looks in PATH, and without either it asks on a terminal. So:
+# MIX_REBAR3 or mix's own copy when there is one; else the server's
+# rebar3 (Debian's rebar3 package) from the hook shell's PATH, passed as
+# MIX_REBAR3, and said; else mix local.rebar --force, as Heroku's
+# buildpack does (it downloads rebar3). It runs before mix deps.get (for
+# a hex.pm package, named in mix.lock) and after it (for the others).
+mix_rebar() {
+	local lock='' home rebar d need=''
+	IFS= read -r -d '' lock <"$BUILD_REL/mix.lock" || true
+	[[ $lock == *':rebar3'* ]] && need='a hex.pm package built with rebar3 (mix.lock)'
+	for d in "$BUILD_REL"/deps/*/; do
+		[ -z "$need" ] || break
+		d=${d%/}
+		[ ! -f "$d/mix.exs" ] && { [ -f "$d/rebar.config" ] || [ -f "$d/rebar.lock" ]; } && need="deps/${d##*/} (rebar.config, no mix.exs)"
+	done
+	[ -n "$need" ] || return 0
+	[[ " ${BUILD_ENV[*]} " != *" MIX_REBAR3="* ]] || return 0 # chosen already
+	setting home MIX_HOME "$HOME/.mix"
+	setting rebar MIX_REBAR3 ''
+	[ -z "$rebar" ] || return 0
+	compgen -G "$home/elixir/*/rebar3" >/dev/null && return 0
+	rebar=$(build_out bash -c 'command -v rebar3')
+	if [[ $rebar == /* ]]; then
+		BUILD_ENV+=("MIX_REBAR3=$rebar")
+		echo "build: elixir: $need builds with rebar3, and mix has none of its own: using this server's $rebar (MIX_REBAR3; set MIX_REBAR3 in env to choose another)"
+		return 0
 	fi
+	build_run elixir mix local.rebar --force --if-missing
 }
 
 # mix_build_get ENV and mix_build_put ENV keep the compiled dependencies

@@ -3,6 +3,7 @@ package script
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,5 +290,70 @@ printf '[%s]' "$c"`)
 	want := "[\n.npmrc: legacy-peer-deps=true\n\n.bundle/config: ---\nBUNDLE_BUILD__PG: \"--with-pg-config=/x\"\n\nnpm_config_omit=dev\nBUNDLE_JOBS=4]"
 	if out := run(`"npm_config_omit=dev" "OTHER=1" "BUNDLE_JOBS=4" "PNPM_X=1"`); out != want {
 		t.Errorf("config: %q, want %q", out, want)
+	}
+}
+
+// TestMixRebar: mix_rebar passes the server's rebar3 as MIX_REBAR3 when a
+// dependency builds with rebar3 (a hex.pm package's :rebar3 in mix.lock,
+// or a dependency with rebar.config and no mix.exs) and mix has none: not
+// when MIX_REBAR3 is set or mix's own copy is in MIX_HOME, not for a
+// dependency with a mix.exs, and mix local.rebar when PATH has none
+// either.
+func TestMixRebar(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	testfs.WriteFiles(t, dir, map[string]string{
+		"bin/rebar3":                        "#!/bin/sh\n",
+		"mixhome/elixir/1-15-otp-25/rebar3": "",
+	})
+	if err := os.Chmod(filepath.Join(dir, "bin/rebar3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// a PATH with bash (to look with) and no rebar3
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "nobin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bash, filepath.Join(dir, "nobin", "bash")); err != nil {
+		t.Fatal(err)
+	}
+	withRebar := dir + "/bin:" + filepath.Dir(bash)
+	hexRebar := `%{"cowlib": {:hex, :cowlib, "2.13.0", "db8f", [:make, :rebar3], [], "hexpm", "e1e1"}}` + "\n"
+	hexMix := `%{"jason": {:hex, :jason, "1.4.1", "af15", [:mix], [], "hexpm", "fbb0"}}` + "\n"
+	says := "build: elixir: %s builds with rebar3, and mix has none of its own: using this server's " + dir + "/bin/rebar3 (MIX_REBAR3"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		vars  string // VARS
+		path  string // the env key's PATH
+		want  string // in the output ("" = none); MIX_REBAR3 is set when it names rebar3
+	}{
+		{"hex.pm rebar3 package", map[string]string{"mix.lock": hexRebar}, ``, withRebar, fmt.Sprintf(says, "a hex.pm package built with rebar3 (mix.lock)")},
+		{"git rebar3 dependency", map[string]string{"mix.lock": "%{}\n", "deps/tinyerl/rebar.config": "{deps, []}.\n"}, ``, withRebar, fmt.Sprintf(says, "deps/tinyerl (rebar.config, no mix.exs)")},
+		{"rebar.lock only", map[string]string{"mix.lock": "%{}\n", "deps/e/rebar.lock": "[].\n"}, ``, withRebar, fmt.Sprintf(says, "deps/e (rebar.config, no mix.exs)")},
+		{"mix dependency with a rebar.config", map[string]string{"mix.lock": hexMix, "deps/j/mix.exs": "", "deps/j/rebar.config": ""}, ``, withRebar, ""},
+		{"MIX_REBAR3 set", map[string]string{"mix.lock": hexRebar}, `"MIX_REBAR3=/opt/rebar3"`, withRebar, ""},
+		{"mix's own rebar3", map[string]string{"mix.lock": hexRebar}, `"MIX_HOME=` + dir + `/mixhome"`, withRebar, ""},
+		{"none in PATH", map[string]string{"mix.lock": hexRebar}, ``, dir + "/nobin", "$ mix local.rebar --force --if-missing"},
+	} {
+		rel := filepath.Join(t.TempDir(), "rel")
+		testfs.WriteFiles(t, rel, tc.files)
+		out := runFuncs(t, dir, `setting() { local kv; for kv in ${VARS[@]+"${VARS[@]}"}; do [ "${kv%%=*}" = "$2" ] && { printf -v "$1" '%s' "${kv#*=}"; return; }; done; printf -v "$1" '%s' "$3"; }
+build_run() { shift; echo "\$ $*"; [ "$2" != local.rebar ] || { mkdir -p "$HOME/.mix/elixir/1-15" && : >"$HOME/.mix/elixir/1-15/rebar3"; }; } # as mix local.rebar does
+BUILD_REL=`+rel+` HOME=`+t.TempDir()+` SHELL_MODE='' VARS=(`+tc.vars+`) HOOK_ENV=("PATH=`+tc.path+`") BUILD_ENV=(MIX_ENV=prod)
+unset MIX_REBAR3 BASH_ENV
+mix_rebar
+mix_rebar # a second call keeps the first one's choice
+printf 'BUILD_ENV=%s\n' "${BUILD_ENV[*]}"`)
+		env := "BUILD_ENV=MIX_ENV=prod"
+		if strings.Contains(tc.want, "MIX_REBAR3") {
+			env += " MIX_REBAR3=" + dir + "/bin/rebar3"
+		}
+		if tc.want != "" && strings.Count(out, tc.want) != 1 || tc.want == "" && strings.Contains(out, "rebar") || !strings.Contains(out, env+"\n") {
+			t.Errorf("%s: mix_rebar printed\n%s\nwant %q once and %s", tc.name, out, tc.want, env)
+		}
 	}
 }
