@@ -61,7 +61,7 @@ func TestDeployAndRevert(t *testing.T) {
 	for _, st := range a.Steps {
 		names = append(names, st.Name)
 	}
-	if got := strings.Join(names, " "); got != "ref lock fetch resolve checkout switch prune" {
+	if got := strings.Join(names, " "); got != "lock fetch resolve checkout switch prune" {
 		t.Errorf("steps = %q", got)
 	}
 
@@ -152,10 +152,10 @@ func TestDeployRefs(t *testing.T) {
 	o2 := s.opts()
 	o2.Ref = "no-such-branch"
 	_, err := Deploy(ctxFor(t), s.conn, s.env, o2)
-	if err == nil || !strings.Contains(err.Error(), "ref: ref 'no-such-branch' is not a branch or tag") {
+	if err == nil || !strings.Contains(err.Error(), "resolve: ref 'no-such-branch' is not a branch, tag or commit of") {
 		t.Errorf("unknown ref: err = %v", err)
 	}
 	if s.log()[len(s.log())-1].Event == EventFailed {
-		t.Errorf("a ref refused before the lock was logged failed")
+		t.Errorf("a ref refused before any release existed was logged failed")
 	}
 }

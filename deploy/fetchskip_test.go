@@ -13,48 +13,19 @@ import (
 	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
-// TestFetchSkippedWhenOriginUnchanged: a deploy whose origin has not moved
-// since the mirror's last fetch asks the origin once (ls-remote, before
-// the lock) and does not fetch; one whose origin moved fetches; and a
-// deploy killed after its fetch moved the mirror, before that fetch was
-// recorded, never lets a later deploy skip the fetch it needs (here: the
-// origin force-moved back, which only a fetch with --prune and forced
-// updates brings into the mirror).
-func TestFetchSkippedWhenOriginUnchanged(t *testing.T) {
+// TestKilledAfterFetchThenOriginMovesBack: a deploy killed right after its
+// fetch moved the mirror never makes a later deploy ship what the mirror
+// had (here: the origin force-moved back, which only a fetch with --prune
+// and forced updates brings into the mirror).
+func TestKilledAfterFetchThenOriginMovesBack(t *testing.T) {
 	o := newOrigin(t)
-	a := o.commit(nil)
+	o.commit(nil)
 	s := newServer(t, o)
 	s.setup()
 	s.deploy()
-
 	mirror := filepath.Join(s.env.Path, "repo")
-	fetchHead := filepath.Join(mirror, "FETCH_HEAD")
-	fetched := func() bool {
-		t.Helper()
-		_, err := os.Stat(fetchHead)
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		_ = os.Remove(fetchHead)
-		return err == nil
-	}
-	fetched() // git fetch writes FETCH_HEAD on every run, even one that brings nothing
-
-	if r := s.deploy(); r.NewSHA != a {
-		t.Fatalf("unchanged origin: deployed %s, want %s", r.NewSHA, a)
-	}
-	if fetched() {
-		t.Error("the origin did not change since the last fetch, but the deploy fetched again")
-	}
-	assertReleaseClean(t, s)
-
 	b := o.commit(nil)
-	if r := s.deploy(); r.NewSHA != b {
-		t.Fatalf("after a new commit: deployed %s, want %s", r.NewSHA, b)
-	}
-	if !fetched() {
-		t.Error("the origin has a new commit, but the deploy did not fetch")
-	}
+	s.deploy()
 
 	// A git that kills the script right after a fetch succeeded: the
 	// mirror moved, the script never got to record it.
@@ -82,6 +53,136 @@ exec "` + real + `" "$@"
 	if r := s.deploy(); r.NewSHA != b {
 		t.Fatalf("the origin's main was moved back to %s, the deploy shipped %s (a skipped fetch trusted a record older than the mirror)", b, r.NewSHA)
 	}
+}
+
+// TestOneOriginContactPerDeploy: a deploy's fetch is its one contact with
+// the origin (one SSH handshake to a real one), ref set or not, whether
+// the origin moved or not: no ls-remote. With ref unset the fetch brings
+// the origin's HEAD, and the mirror's HEAD names the branch; when the
+// origin changes its default branch, the deploy asks it once (ls-remote
+// --symref), ships the new one and points the mirror's HEAD at it. A
+// branch the origin lacks is refused after the fetch, with no release and
+// no line in .deploys.
+func TestOneOriginContactPerDeploy(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.setup()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap, calls := t.TempDir(), filepath.Join(t.TempDir(), "calls")
+	script := "#!/bin/sh\n" + `for a in "$@"; do case $a in fetch|ls-remote) echo "$a" >>"` + calls + `";; esac; done
+exec "` + real + `" "$@"
+`
+	if err := os.WriteFile(filepath.Join(wrap, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.conn.Env = []string{"PATH=" + wrap + ":" + os.Getenv("PATH")}
+	contacts := func(what, want string) {
+		t.Helper()
+		b, err := os.ReadFile(calls)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		_ = os.Remove(calls)
+		if got := strings.Join(strings.Fields(string(b)), " "); got != want {
+			t.Errorf("%s: the deploy ran git %q against the origin, want %q", what, got, want)
+		}
+	}
+	deploy := func(what, want string) {
+		t.Helper()
+		if r := s.deploy(); r.NewSHA != want {
+			t.Fatalf("%s: deployed %s, want %s\n%s", what, r.NewSHA, want, s.out)
+		}
+	}
+
+	a := o.commit(nil)
+	deploy("ref unset", a)
+	contacts("ref unset", "fetch")
+	deploy("ref unset, origin unchanged", a)
+	contacts("ref unset, origin unchanged", "fetch")
+	assertReleaseClean(t, s)
+	b := o.commit(nil)
+	deploy("ref unset, a new commit", b)
+	contacts("ref unset, a new commit", "fetch")
+
+	// the origin's default branch becomes trunk, one commit ahead
+	o.git("checkout", "-q", "-b", "trunk")
+	c := o.commit(nil)
+	o.git("checkout", "-q", "main")
+	o.git("symbolic-ref", "HEAD", "refs/heads/trunk")
+	s.out = &syncbuf.Buffer{}
+	deploy("the origin's default branch changed", c)
+	contacts("the origin's default branch changed", "fetch ls-remote")
+	if !strings.Contains(s.out.String(), "ref: trunk (the origin's default branch") ||
+		!strings.Contains(s.out.String(), "the origin's default branch is trunk (the mirror's HEAD said main)") {
+		t.Errorf("the origin's default branch changed: the output does not say so:\n%s", s.out)
+	}
+	deploy("the origin's default branch changed, next deploy", c)
+	contacts("the origin's default branch changed, next deploy", "fetch")
+
+	s.env.Ref = "main"
+	d := o.commit(nil) // on trunk
+	deploy("ref main", b)
+	contacts("ref main", "fetch")
+	s.env.Ref = "trunk"
+	deploy("ref trunk", d)
+	contacts("ref trunk", "fetch")
+
+	rels, err := os.ReadDir(filepath.Join(s.env.Path, "releases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploys, err := os.ReadFile(filepath.Join(s.env.Path, ".deploys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env.Ref = "no-such-branch"
+	_, err = Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	if err == nil || !strings.Contains(err.Error()+s.out.String(), "ref 'no-such-branch' is not a branch, tag or commit of") {
+		t.Fatalf("deploy of a missing branch: %v\n%s", err, s.out)
+	}
+	contacts("a missing branch", "fetch")
+	if now, _ := os.ReadDir(filepath.Join(s.env.Path, "releases")); len(now) != len(rels) {
+		t.Errorf("a refused ref left %d releases, there were %d", len(now), len(rels))
+	}
+	if now, _ := os.ReadFile(filepath.Join(s.env.Path, ".deploys")); string(now) != string(deploys) {
+		t.Errorf("a refused ref changed .deploys:\n%s", now)
+	}
+	// ref unset again, after fetches that did not bring the origin's HEAD
+	s.env.Ref = ""
+	deploy("ref unset again", d)
+	contacts("ref unset again", "fetch")
+
+	// an origin whose HEAD names no branch it has (a bare repo's HEAD
+	// left at master): refused with ref unset, and no fetch fails on it
+	o.git("symbolic-ref", "HEAD", "refs/heads/nonexist")
+	names := func() string {
+		t.Helper()
+		es, err := os.ReadDir(filepath.Join(s.env.Path, "releases"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, e := range es {
+			n = append(n, e.Name())
+		}
+		return strings.Join(n, " ")
+	}
+	before := names()
+	_, err = Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	if err == nil || !strings.Contains(err.Error()+s.out.String(), "cannot tell the origin's default branch: its HEAD names no branch") {
+		t.Fatalf("ref unset, the origin's HEAD dangling: %v\n%s", err, s.out)
+	}
+	contacts("ref unset, the origin's HEAD dangling", "fetch ls-remote")
+	if now := names(); now != before {
+		t.Errorf("a refused default branch changed the releases: %s, were %s", now, before)
+	}
+	s.env.Ref = "main"
+	deploy("ref main, the origin's HEAD dangling", b)
+	contacts("ref main, the origin's HEAD dangling", "fetch")
 }
 
 // assertReleaseClean checks that git in the current release sees its

@@ -76,18 +76,17 @@ func planSteps(env *config.Env, o Options) []PlanStep {
 			PlanStep{"lock", lock},
 			PlanStep{"checkout", "move the upload into a new " + env.Path + "/releases/<time>-<sha>"})
 	default:
-		what := "ask " + env.Repo + " for its branches and tags, once (git ls-remote)"
-		switch {
-		case ref == "":
-			what += ": its default branch is the ref"
-		case !config.IsSHA(ref):
-			what += ": refuse before the lock if " + ref + " is not one of them"
+		fetch := "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed): the one contact with the origin"
+		if ref == "" {
+			fetch += ", with its HEAD (the default branch)"
+		}
+		steps = append(steps, PlanStep{"lock", lock}, PlanStep{"fetch", fetch})
+		resolve := "resolve " + firstSet(ref, "the origin's default branch") + " to a commit"
+		if ref != "" && !config.IsSHA(ref) {
+			resolve += ", and refuse (before any release exists) if " + ref + " is not a branch or tag of the origin"
 		}
 		steps = append(steps,
-			PlanStep{"ref", what},
-			PlanStep{"lock", lock},
-			PlanStep{"fetch", "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed), unless its refs are those of the last fetch"},
-			PlanStep{"resolve", "resolve " + firstSet(ref, "the origin's default branch") + " to a commit"},
+			PlanStep{"resolve", resolve},
 			PlanStep{"checkout", "check it out into a new " + env.Path + "/releases/<time>-<sha>"},
 		)
 	}

@@ -14,23 +14,43 @@ import (
 // Everyday mistakes against the real sshd: each is refused or reported
 // plainly, and none changes what the server runs by surprise.
 
-// A branch that the origin does not have is refused before the lock is
-// taken: not one byte under the app's path changes (no lock line, no
-// `failed` line in .deploys, no release directory).
+// A branch that the origin does not have is refused after the fetch (with
+// a ref, the fetch is the deploy's one contact with the origin) and before
+// any release exists: not one byte under the app's path changes but the
+// mirror's (the lock is free again, no `failed` line in .deploys, no
+// release directory).
 func TestE2EUnknownRefChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.writeINI()
 	f.mustRun("production", "setup")
 	f.mustRun("production")
-	before := snapshot(t, f.path)
+	// the mirror (repo/) is fetched, as every deploy with a ref does (it
+	// is the origin's copy, not the server's state), under the lock,
+	// which is freed again: empty, with a new mtime
+	before := withoutMirror(snapshot(t, f.path))
 
 	r := f.run(ctxFor(t), "production", "--ref", "no-such-branch")
-	if r.code == 0 || !strings.Contains(r.stderr, "'no-such-branch' is not a branch or tag") {
+	if r.code == 0 || !strings.Contains(r.stderr, "ref 'no-such-branch' is not a branch, tag or commit of") {
 		t.Fatalf("deploy of a missing branch: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	if after := snapshot(t, f.path); after != before {
+	if after := withoutMirror(snapshot(t, f.path)); after != before {
 		t.Fatalf("a refused ref changed the server:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+}
+
+// withoutMirror drops the mirror's lines (repo/…) from a snapshot, and the
+// lock file's mtime.
+func withoutMirror(snap string) string {
+	var keep []string
+	for _, l := range strings.Split(snap, "\n") {
+		if strings.HasPrefix(l, ".deploy.lock ") {
+			l = ".deploy.lock " + l[strings.LastIndexByte(l, ' ')+1:] // its content's hash, not its mtime
+		}
+		if l != "repo" && !strings.HasPrefix(l, "repo ") && !strings.HasPrefix(l, "repo/") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // A sha that is not in the repo is found out after the fetch, under the

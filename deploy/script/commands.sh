@@ -42,7 +42,6 @@ cmd_deploy() {
 	artifact) receive_artifact ;;
 	esac
 	watch_control
-	[ -n "$SOURCE" ] || origin_refs
 	lock deploy
 	cur_id
 	OLD=$CUR
@@ -124,44 +123,71 @@ cmd_deploy() {
 
 # fetch_and_resolve brings the mirror up to date with the origin and sets
 # SHA to what REF names there (REF unset: the origin's default branch).
-# The fetch is skipped when origin_refs saw exactly the refs the mirror
-# took in its last complete fetch: then there is nothing to fetch.
+# The fetch is the deploy's one contact with the origin (one SSH
+# handshake to a real one): with REF unset it also brings the origin's
+# HEAD, for origin_default_branch. A ref the origin lacks is refused
+# after it, before any release exists.
 fetch_and_resolve() {
 	step fetch
-	local f="$P/repo/deploy-origin-refs" was='' synced=0
-	if ((ORIGIN_OK)) && [ -f "$f" ] && [ -w "$f" ]; then IFS= read -r -d '' was <"$f" || true; fi
-	if ((ORIGIN_OK)) && [ "$was" = "$REPO"$'\n'"$ORIGIN_REFS"$'\n#\n' ]; then
-		mark "info mirror-current"
-	else
-		# the last complete fetch was from REPO (sync_origin had set the
-		# url before it) and the mirror's config is older than its record
-		# (not edited since): no git config to start
-		[[ -n $REPO && $was == "$REPO"$'\n'* ]] && [ "$f" -nt "$P/repo/config" ] && synced=1
-		# until this fetch is known complete, no saved list can match
-		[ ! -f "$f" ] || : >"$f" || rm -f -- "$f"
-		((synced)) || sync_origin
-		# git's own gc --auto runs only when mirror_gc says it may have work
-		run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 fetch --prune --quiet origin ||
-			fail "git fetch failed (status $?)"
-		mirror_gc
-		((ORIGIN_OK)) && save_origin_refs "$f"
-	fi
+	local f="$P/repo/deploy-origin-refs" was='' synced=0 head=()
+	if [ -f "$f" ] && [ -w "$f" ]; then IFS= read -r -d '' was <"$f" || true; fi
+	# the last complete fetch was from REPO (sync_origin had set the url
+	# before it) and the mirror's config is older than that record (not
+	# edited since): no git config to start
+	[[ -n $REPO && $was == "$REPO"$'\n'* ]] && [ "$f" -nt "$P/repo/config" ] && synced=1
+	# until this fetch is known complete, the record says nothing
+	[ ! -f "$f" ] || : >"$f" || rm -f -- "$f"
+	((synced)) || sync_origin
+	# the origin's HEAD as a ref of its own, beside the mirror's refspec
+	# (a -c value adds to remote.origin.fetch; --prune keeps what a
+	# refspec fetched). A pattern, so that an origin whose HEAD names no
+	# branch (a bare repo's HEAD left at master, main pushed) fetches
+	# the rest, where `HEAD:` would fail the fetch.
+	[ -n "$REF" ] || head=(-c "remote.origin.fetch=+HEAD*:$ORIGIN_HEAD*")
+	# git's own gc --auto runs only when mirror_gc says it may have work
+	run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 ${head[@]+"${head[@]}"} fetch --prune --quiet origin ||
+		fail "git fetch failed (status $?)"
+	mirror_gc
+	[ -z "$REPO" ] || printf '%s\n' "$REPO" >"$f" 2>/dev/null || rm -f -- "$f"
 	step resolve
+	# Nothing was made yet: a ref that does not resolve leaves no release
+	# and no `failed` line (only the mirror was brought up to date).
+	mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
 	if [ -z "$REF" ]; then
-		if ((ORIGIN_OK)) && [[ $ORIGIN_REFS == 'ref: refs/heads/'*$'\t'HEAD* ]]; then
-			REF=${ORIGIN_REFS%%$'\n'*}
-			REF=${REF#ref: refs/heads/}
-			REF=${REF%$'\t'HEAD}
-		else
-			default_branch
-		fi
+		origin_default_branch
 		echo "ref: $REF (the origin's default branch; set ref to pin one)"
 		mark "info default-ref $REF"
 	fi
-	# Nothing was made yet: a ref that does not resolve leaves no release
-	# and no `failed` line (only the mirror was brought up to date).
-	((MIRROR_REFS_READ)) || mirror_refs || { STATE=locked; fail "cannot list the branches and tags of $P/repo (status $?): nothing was changed"; }
 	resolve "$REF" || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+}
+
+# origin_default_branch sets REF to the origin's default branch: the
+# branch the mirror's HEAD names (git clone --mirror copied the origin's),
+# when it is where the origin's HEAD is (ORIGIN_HEAD, just fetched; of
+# two branches at that one commit, the mirror's: the same commit ships).
+# Otherwise the origin changed its default branch since: ask it (git
+# ls-remote --symref, a second contact, this once), and point the
+# mirror's HEAD at the answer, as a new clone would. An origin whose HEAD
+# names no branch it has (or that does not say) is refused: set ref.
+origin_default_branch() {
+	local line='' mine='' sha=${MIRROR_HEAD_SHA:-} theirs=''
+	IFS= read -r line <"$P/repo/HEAD" || true
+	[[ $line == 'ref: refs/heads/'* ]] && mine=${line#ref: refs/heads/}
+	if [ -n "$mine" ] && [ -n "$sha" ] && [[ $'\n'$MIRROR_REFS$'\n' == *$'\n'"$sha refs/heads/$mine"$'\n'* ]]; then
+		REF=$mine
+		return 0
+	fi
+	theirs=$(cd -- "$P" && GIT_TERMINAL_PROMPT=0 exec git ls-remote --symref -- "${REPO:-origin}" HEAD </dev/null 2>/dev/null 3<&- 4>&- 9>&-) || theirs=''
+	line=${theirs%%$'\n'*}
+	if [[ -z $sha || $line != 'ref: refs/heads/'*$'\t'HEAD ]]; then
+		STATE=locked
+		fail "cannot tell the origin's default branch: its HEAD names no branch that $REPO has; set ref in deploy.conf to the branch to deploy (or point the origin's HEAD at one); nothing was changed"
+	fi
+	REF=${line#ref: refs/heads/}
+	REF=${REF%$'\t'HEAD}
+	if [ "$REF" != "$mine" ] && git_ symbolic-ref HEAD "refs/heads/$REF" 2>/dev/null; then
+		echo "the origin's default branch is $REF (the mirror's HEAD said ${mine:-nothing}): the mirror's HEAD now says $REF"
+	fi
 }
 
 # mirror_gc runs `git gc --auto` on the mirror, as git fetch itself does
@@ -178,33 +204,6 @@ mirror_gc() {
 	[ -e "${packs[0]}" ] || packs=()
 	((${#loose[@]} > 27 || ${#packs[@]} > 50)) || return 0
 	run_in "$P" - - git --git-dir="$P/repo" gc --auto --quiet || echo "git gc --auto on $P/repo exited with status $?: the mirror is fetched, and the deploy goes on"
-}
-
-# save_origin_refs FILE records what origin_refs saw, with the repo, when
-# the mirror now holds exactly those refs: the next deploy that sees the
-# same can skip its fetch. When they differ (the origin moved during the
-# fetch) nothing is saved, and the next deploy fetches.
-# The one for-each-ref also gives resolve its MIRROR_REFS (mirror_refs'
-# branches and tags), and bash filters the lists: no grep, no second git.
-save_origin_refs() {
-	# split on newlines (IFS), not read line by line (a byte per read on
-	# a pipe); no glob can match: git refuses *, ? and [ in ref names
-	local all line mine='' theirs='' heads='' lines=() IFS=$'\n'
-	all=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname)%09%(refname)') || return 0
-	# shellcheck disable=SC2206 # split on IFS, as said above
-	lines=($all)
-	for line in ${lines[@]+"${lines[@]}"}; do
-		mine+=$line$'\n'
-		case ${line#*$'\t'} in refs/heads/* | refs/tags/*) heads+=${line/$'\t'/ }$'\n' ;; esac
-	done
-	MIRROR_REFS=${heads%$'\n'} MIRROR_REFS_READ=1
-	# shellcheck disable=SC2206 # as above
-	lines=($ORIGIN_REFS)
-	for line in ${lines[@]+"${lines[@]}"}; do
-		case $line in 'ref: '* | *$'\t'HEAD | *'^{}') ;; *) theirs+=$line$'\n' ;; esac
-	done
-	[ "$mine" = "$theirs" ] || return 0
-	printf '%s\n%s\n#\n' "$REPO" "$ORIGIN_REFS" >"$1" 2>/dev/null || rm -f -- "$1"
 }
 
 # read_blob WHAT FILE reads, from the control channel (fd 3), a line
@@ -397,27 +396,6 @@ else
 fi
 exit "$rc"
 HOOK
-}
-
-# origin_refs (source fetch, the mirror set up) asks the origin for all
-# its refs, once per deploy and before the lock: `git ls-remote --symref`.
-# A branch or tag name the origin does not have is refused here, before
-# anything on the server changes (a sha is looked up in the mirror after
-# the fetch); with ref unset, the origin's HEAD names its default branch;
-# and fetch_and_resolve skips the fetch when nothing changed. An origin
-# that cannot be reached is left for the fetch to report.
-ORIGIN_REFS='' ORIGIN_OK=0
-origin_refs() {
-	[ -n "$REPO" ] && [ -f "$P/repo/HEAD" ] || return 0
-	step ref
-	ORIGIN_REFS=$(cd -- "$P" && GIT_TERMINAL_PROMPT=0 exec git ls-remote --symref -- "$REPO" </dev/null 2>/dev/null 3<&- 4>&- 9>&-) ||
-		{ ORIGIN_REFS=''; return 0; }
-	ORIGIN_OK=1
-	[ -n "$REF" ] || return 0
-	[[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]] && return 0
-	# ls-remote's own rule: a name matches a ref it ends, whole components
-	[[ $'\n'$ORIGIN_REFS$'\n' == *[$'\t'/]"$REF"$'\n'* ]] ||
-		fail "ref '$REF' is not a branch or tag of $REPO: nothing was changed"
 }
 
 # sync_origin points the mirror at REPO when deploy.conf's repo changed

@@ -43,12 +43,13 @@
 //	         source=push: git init --bare, the origin is never reached);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
-//	deploy   ref (one git ls-remote --symref before the lock: a branch or
-//	         tag name the origin lacks is refused there; an unset ref
-//	         takes the origin's HEAD), lock, fetch (skipped, "info
-//	         mirror-current", when the origin's refs are exactly those
-//	         the mirror took in its last fetch, kept with the repo URL in
-//	         repo/deploy-origin-refs), resolve, checkout, link shared,
+//	deploy   lock, fetch (the deploy's one contact with the origin; with
+//	         ref unset it also fetches the origin's HEAD into
+//	         refs/deploy-origin-head: the mirror's HEAD branch is the
+//	         default one when it is there, else one git ls-remote
+//	         --symref asks), resolve (a ref the mirror lacks after the
+//	         fetch is refused: no release, no failed line), checkout,
+//	         link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
@@ -104,8 +105,6 @@
 //	                         it serves (no procmon nor healthcheck, or
 //	                         procmon not running yet on a first deploy)
 //	info repo-changed        the mirror's origin was set to a new repo
-//	info mirror-current      the origin has not changed since the
-//	                         mirror's last fetch: no fetch
 //	info default-ref <name>  ref is unset: the origin's default branch
 //	                         <name> ships (also said in a plain line)
 //	info revert-gate fail …  the release put back does not pass either

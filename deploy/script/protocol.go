@@ -80,9 +80,6 @@ const (
 	// InfoDefaultRef: `info default-ref <branch>`: ref is unset, and the
 	// deploy ships the origin's default branch, <branch>.
 	InfoDefaultRef = "default-ref"
-	// InfoMirrorCurrent: `info mirror-current`: the origin's refs are
-	// those the mirror took in its last fetch; the fetch was skipped.
-	InfoMirrorCurrent = "mirror-current"
 	// InfoBuild: `info build <stack>|none <why…>`: build=auto detected a
 	// stack (node, python, ruby, elixir, go) from the files named in why,
 	// or none.
@@ -116,7 +113,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoMirrorCurrent, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
 )
 
 // Message is one protocol line, parsed.

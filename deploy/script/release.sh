@@ -2,19 +2,23 @@
 # shared links, the atomic switch, revert targets and pruning. Part of the
 # remote script (lib.sh, release.sh, commands.sh run as one text).
 
-# default_branch sets REF to the origin's default branch (its HEAD).
-default_branch() {
-	REF=$(git_ ls-remote --symref origin HEAD 2>/dev/null | sed -n 's|^ref: refs/heads/\(.*\)[[:space:]]HEAD$|\1|p') || true
-	[ -n "$REF" ] || REF=$(git_ symbolic-ref --short HEAD 2>/dev/null) || true
-	[ -n "$REF" ] || fail "cannot find the origin's default branch: set ref"
-}
 
 # mirror_refs sets MIRROR_REFS to the mirror's branches and tags, one
 # "<sha> <refname>" per line, read once for resolve and for the release's
-# packed-refs (MIRROR_REFS_READ=1 once read).
-MIRROR_REFS='' MIRROR_REFS_READ=0
+# packed-refs (MIRROR_REFS_READ=1 once read), and MIRROR_HEAD_SHA to
+# where the origin's HEAD was at the last fetch that brought it
+# (ORIGIN_HEAD: a deploy with ref unset fetches it; "" when none).
+ORIGIN_HEAD=refs/deploy-origin-head
+MIRROR_REFS='' MIRROR_REFS_READ=0 MIRROR_HEAD_SHA=''
 mirror_refs() {
-	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags) || return
+	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' "$ORIGIN_HEAD" refs/heads refs/tags) || return
+	MIRROR_HEAD_SHA=''
+	# it sorts first (refs/d… before refs/h…)
+	if [[ $MIRROR_REFS == *" $ORIGIN_HEAD" || $MIRROR_REFS == *" $ORIGIN_HEAD"$'\n'* ]]; then
+		MIRROR_HEAD_SHA=${MIRROR_REFS%% *}
+		MIRROR_REFS=${MIRROR_REFS#*" $ORIGIN_HEAD"}
+		MIRROR_REFS=${MIRROR_REFS#$'\n'}
+	fi
 	MIRROR_REFS_READ=1
 }
 
