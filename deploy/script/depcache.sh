@@ -113,7 +113,8 @@ cache_copy() {
 		;;
 	hardlink) cp -al -- "$1" "$2" 2>/dev/null && return 0 ;;
 	esac
-	rm -rf -- "$2"
+	# what a failed reflink or hardlink copy left (a new release has none)
+	if [ -e "$2" ] || [ -L "$2" ]; then rm -rf -- "$2"; fi
 	[ "$DEPS_METHOD" = copy ] || echo "deps: $DEPS_METHOD failed between $1 and $2: a plain copy instead"
 	cp -a -- "$1" "$2"
 }
