@@ -131,10 +131,7 @@ exec "` + real + `" "$@"
 	deploy("ref trunk", d)
 	contacts("ref trunk", "fetch")
 
-	rels, err := os.ReadDir(filepath.Join(s.env.Path, "releases"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rels := strings.Join(s.releases(), " ")
 	deploys, err := os.ReadFile(filepath.Join(s.env.Path, ".deploys"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +142,8 @@ exec "` + real + `" "$@"
 		t.Fatalf("deploy of a missing branch: %v\n%s", err, s.out)
 	}
 	contacts("a missing branch", "fetch")
-	if now, _ := os.ReadDir(filepath.Join(s.env.Path, "releases")); len(now) != len(rels) {
-		t.Errorf("a refused ref left %d releases, there were %d", len(now), len(rels))
+	if now := strings.Join(s.releases(), " "); now != rels {
+		t.Errorf("a refused ref changed the releases: %s, were %s", now, rels)
 	}
 	if now, _ := os.ReadFile(filepath.Join(s.env.Path, ".deploys")); string(now) != string(deploys) {
 		t.Errorf("a refused ref changed .deploys:\n%s", now)
@@ -159,25 +156,13 @@ exec "` + real + `" "$@"
 	// an origin whose HEAD names no branch it has (a bare repo's HEAD
 	// left at master): refused with ref unset, and no fetch fails on it
 	o.git("symbolic-ref", "HEAD", "refs/heads/nonexist")
-	names := func() string {
-		t.Helper()
-		es, err := os.ReadDir(filepath.Join(s.env.Path, "releases"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n []string
-		for _, e := range es {
-			n = append(n, e.Name())
-		}
-		return strings.Join(n, " ")
-	}
-	before := names()
+	before := strings.Join(s.releases(), " ")
 	_, err = Deploy(ctxFor(t), s.conn, s.env, s.opts())
 	if err == nil || !strings.Contains(err.Error()+s.out.String(), "cannot tell the origin's default branch: its HEAD names no branch") {
 		t.Fatalf("ref unset, the origin's HEAD dangling: %v\n%s", err, s.out)
 	}
 	contacts("ref unset, the origin's HEAD dangling", "fetch ls-remote")
-	if now := names(); now != before {
+	if now := strings.Join(s.releases(), " "); now != before {
 		t.Errorf("a refused default branch changed the releases: %s, were %s", now, before)
 	}
 	s.env.Ref = "main"

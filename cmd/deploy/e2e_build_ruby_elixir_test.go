@@ -261,15 +261,22 @@ end
 // a hex.pm package would need the network.
 func tinyDep(t *testing.T, dir string) string {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	o := &originRepo{t: t, dir: filepath.Join(dir, "tiny")}
-	o.git("init", "-q", "-b", "main", o.dir)
-	o.commitTree(map[string]string{
+	return gitDep(t, dir, "tiny", map[string]string{
 		"mix.exs":     "defmodule Tiny.MixProject do\n  use Mix.Project\n  def project, do: [app: :tiny, version: \"1.0.0\", deps: []]\nend\n",
 		"lib/tiny.ex": "defmodule Tiny do\n  def value, do: 42\nend\n",
 	})
+}
+
+// gitDep makes, under dir (a temp dir of the test when ""), a git
+// repository name holding files, tagged v1.0.0, and returns its path.
+func gitDep(t *testing.T, dir, name string, files map[string]string) string {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	o := &originRepo{t: t, dir: filepath.Join(dir, name)}
+	o.git("init", "-q", "-b", "main", o.dir)
+	o.commitTree(files)
 	o.git("-C", o.dir, "tag", "v1.0.0")
 	return o.dir
 }
@@ -278,7 +285,15 @@ func tinyDep(t *testing.T, dir string) string {
 // path, tag v1.0.0), then the mix.lock that mix deps.get writes for it.
 func commitTinyApp(t *testing.T, f *fixture, tiny string) {
 	t.Helper()
-	f.origin.commitTree(elixirApp(`{:tiny, git: "`+tiny+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`))
+	commitMixApp(t, f, `{:tiny, git: "`+tiny+`", tag: "v1.0.0"}`, `"hello #{Tiny.value()}"`)
+}
+
+// commitMixApp commits to f's origin the app hello with deps (Elixir
+// code) whose Hello.hi is hi, then the mix.lock that mix deps.get writes
+// for it.
+func commitMixApp(t *testing.T, f *fixture, deps, hi string) {
+	t.Helper()
+	f.origin.commitTree(elixirApp(deps, hi))
 	cmd := exec.Command("mix", "deps.get")
 	cmd.Dir = f.origin.dir
 	if o, err := cmd.CombinedOutput(); err != nil {
@@ -409,21 +424,12 @@ func TestE2EBuildAutoElixirRebar3(t *testing.T) {
 	rebar := requireTool(t, "rebar3")
 	t.Setenv("MIX_HOME", t.TempDir()) // no rebar3 (or Hex) of mix's own
 	f := newFixture(t)
-	dep := &originRepo{t: t, dir: filepath.Join(t.TempDir(), "tinyerl")}
-	dep.git("init", "-q", "-b", "main", dep.dir)
-	dep.commitTree(map[string]string{
+	dep := gitDep(t, "", "tinyerl", map[string]string{
 		"rebar.config":        "{erl_opts, [debug_info]}.\n{deps, []}.\n",
 		"src/tinyerl.app.src": "{application, tinyerl, [{description, \"tiny\"}, {vsn, \"1.0.0\"}, {registered, []}, {applications, [kernel, stdlib]}, {env, []}]}.\n",
 		"src/tinyerl.erl":     "-module(tinyerl).\n-export([value/0]).\nvalue() -> 42.\n",
 	})
-	dep.git("-C", dep.dir, "tag", "v1.0.0")
-	f.origin.commitTree(elixirApp(`{:tinyerl, git: "`+dep.dir+`", tag: "v1.0.0"}`, `"hello #{:tinyerl.value()}"`))
-	cmd := exec.Command("mix", "deps.get")
-	cmd.Dir = f.origin.dir
-	if o, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mix deps.get in the app: %v\n%s", err, o)
-	}
-	f.origin.commit() // with mix.lock
+	commitMixApp(t, f, `{:tinyerl, git: "`+dep+`", tag: "v1.0.0"}`, `"hello #{:tinyerl.value()}"`)
 	f.writeINI("build auto", "env MIX_HOME="+os.Getenv("MIX_HOME"))
 	f.mustRun("production", "setup")
 	says := "build: elixir: deps/tinyerl (rebar.config, no mix.exs) builds with rebar3, and mix has none of its own: using this server's " + rebar + " (MIX_REBAR3"
