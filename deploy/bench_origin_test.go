@@ -2,14 +2,8 @@ package deploy
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/deploytool/deploy/internal/sshtest"
 )
 
 // originDeploys is how many one-commit deploys each series of
@@ -25,47 +19,30 @@ const originDeploys = 9
 // (origin-conns-<case>), and, to say what one costs, a bare `ssh origin
 // true` (ms-ssh-true-origin, median of as many).
 func BenchmarkOriginOverSSH(b *testing.B) {
-	srv := sshtest.Start(b, sshtest.Options{})
-	proxy := sshtest.NewCutter(b, srv.Addr())
-	home := sshtest.FakeHome(b, "", srv)
-	sshCmd := []string{"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-		"-o", "IdentityFile=" + filepath.Join(home, ".ssh", "id_ed25519"),
-		"-o", "UserKnownHostsFile=" + filepath.Join(home, ".ssh", "known_hosts"),
-		"-o", "HostKeyAlias=" + fmt.Sprintf("[%s]:%d", srv.Host(), srv.Port())}
-	// GIT_SSH_COMMAND is run by sh: the paths are temp dirs without spaces
-	env := []string{"GIT_SSH_COMMAND=" + strings.Join(sshCmd, " ")}
-
-	sshTrue := func() time.Duration {
-		args := append(append([]string{}, sshCmd[1:]...), "-p", fmt.Sprint(proxy.Port()), srv.User()+"@"+srv.Host(), "true")
-		start := time.Now()
-		if out, err := exec.Command("ssh", args...).CombinedOutput(); err != nil {
-			b.Fatalf("ssh true to the origin's sshd: %v\n%s", err, out)
-		}
-		return time.Since(start)
-	}
+	so := newSSHOrigin(b)
 	var trues []time.Duration
 	for _, tc := range []struct{ name, ref string }{{"ref-unset", ""}, {"ref-set", "main"}} {
 		o := newOrigin(b)
 		o.commit(nil)
 		s := newServer(b, o)
-		s.env.Repo = fmt.Sprintf("ssh://%s@%s:%d%s", srv.User(), srv.Host(), proxy.Port(), o.dir)
+		s.env.Repo = so.URL(o.dir)
 		s.env.Ref = tc.ref
 		s.env.Keep = 3
-		s.conn.Env = env
+		s.conn.Env = so.Env
 		s.setup()
 		s.deploy()
 		var walls []time.Duration
 		conns := 0
 		for i := 0; i < originDeploys; i++ {
 			o.commit(nil)
-			before := proxy.Accepted()
+			before := so.proxy.Accepted()
 			start := time.Now()
 			if _, err := Deploy(context.Background(), s.conn, s.env, s.opts()); err != nil {
 				b.Fatalf("%s: deploy: %v\n%s", tc.name, err, s.out)
 			}
 			walls = append(walls, time.Since(start))
-			conns += proxy.Accepted() - before
-			trues = append(trues, sshTrue())
+			conns += so.proxy.Accepted() - before
+			trues = append(trues, so.True(b))
 		}
 		b.ReportMetric(ms(quantile(walls, 0.5)), "ms-"+tc.name)
 		b.ReportMetric(float64(conns)/originDeploys, "origin-conns-"+tc.name)
