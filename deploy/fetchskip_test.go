@@ -131,23 +131,28 @@ exec "` + real + `" "$@"
 	deploy("ref trunk", d)
 	contacts("ref trunk", "fetch")
 
-	rels := strings.Join(s.releases(), " ")
-	deploys, err := os.ReadFile(filepath.Join(s.env.Path, ".deploys"))
-	if err != nil {
-		t.Fatal(err)
+	// refused: the deploy fails saying want, after the contacts given,
+	// and leaves the releases and .deploys as they were
+	refused := func(what, want, wantContacts string) {
+		t.Helper()
+		rels := strings.Join(s.releases(), " ")
+		deploys, err := os.ReadFile(filepath.Join(s.env.Path, ".deploys"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Deploy(ctxFor(t), s.conn, s.env, s.opts()); err == nil || !strings.Contains(err.Error()+s.out.String(), want) {
+			t.Fatalf("%s: %v\n%s", what, err, s.out)
+		}
+		contacts(what, wantContacts)
+		if now := strings.Join(s.releases(), " "); now != rels {
+			t.Errorf("%s changed the releases: %s, were %s", what, now, rels)
+		}
+		if now, _ := os.ReadFile(filepath.Join(s.env.Path, ".deploys")); string(now) != string(deploys) {
+			t.Errorf("%s changed .deploys:\n%s", what, now)
+		}
 	}
 	s.env.Ref = "no-such-branch"
-	_, err = Deploy(ctxFor(t), s.conn, s.env, s.opts())
-	if err == nil || !strings.Contains(err.Error()+s.out.String(), "ref 'no-such-branch' is not a branch, tag or commit of") {
-		t.Fatalf("deploy of a missing branch: %v\n%s", err, s.out)
-	}
-	contacts("a missing branch", "fetch")
-	if now := strings.Join(s.releases(), " "); now != rels {
-		t.Errorf("a refused ref changed the releases: %s, were %s", now, rels)
-	}
-	if now, _ := os.ReadFile(filepath.Join(s.env.Path, ".deploys")); string(now) != string(deploys) {
-		t.Errorf("a refused ref changed .deploys:\n%s", now)
-	}
+	refused("a missing branch", "ref 'no-such-branch' is not a branch, tag or commit of", "fetch")
 	// ref unset again, after fetches that did not bring the origin's HEAD
 	s.env.Ref = ""
 	deploy("ref unset again", d)
@@ -156,15 +161,7 @@ exec "` + real + `" "$@"
 	// an origin whose HEAD names no branch it has (a bare repo's HEAD
 	// left at master): refused with ref unset, and no fetch fails on it
 	o.git("symbolic-ref", "HEAD", "refs/heads/nonexist")
-	before := strings.Join(s.releases(), " ")
-	_, err = Deploy(ctxFor(t), s.conn, s.env, s.opts())
-	if err == nil || !strings.Contains(err.Error()+s.out.String(), "cannot tell the origin's default branch: its HEAD names no branch") {
-		t.Fatalf("ref unset, the origin's HEAD dangling: %v\n%s", err, s.out)
-	}
-	contacts("ref unset, the origin's HEAD dangling", "fetch ls-remote")
-	if now := strings.Join(s.releases(), " "); now != before {
-		t.Errorf("a refused default branch changed the releases: %s, were %s", now, before)
-	}
+	refused("ref unset, the origin's HEAD dangling", "cannot tell the origin's default branch: its HEAD names no branch", "fetch ls-remote")
 	s.env.Ref = "main"
 	deploy("ref main, the origin's HEAD dangling", b)
 	contacts("ref main, the origin's HEAD dangling", "fetch")
