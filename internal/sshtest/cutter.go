@@ -59,6 +59,13 @@ func (c *Cutter) Accepted() int {
 	return c.accepted
 }
 
+// Live is how many connections are open through the proxy now.
+func (c *Cutter) Live() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pairs)
+}
+
 // Cut closes every live connection on both sides (the client sees the
 // connection reset as if the network dropped) and returns how many there
 // were.
