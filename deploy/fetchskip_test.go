@@ -28,20 +28,11 @@ func TestKilledAfterFetchThenOriginMovesBack(t *testing.T) {
 	s.deploy()
 
 	// A git that kills the script right after a fetch succeeded: the
-	// mirror moved, the script never got to record it.
-	real, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrap := t.TempDir()
-	script := "#!/bin/sh\n" + `for a in "$@"; do [ "$a" = fetch ] && { "` + real + `" "$@"; kill -KILL "$PPID"; exit 0; }; done
-exec "` + real + `" "$@"
-`
-	if err := os.WriteFile(filepath.Join(wrap, "git"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// mirror moved, the script never got past the fetch.
 	c := o.commit(nil)
-	s.conn.Env = []string{"PATH=" + wrap + ":" + os.Getenv("PATH")}
+	s.conn.Env = wrapGit(t, func(real string) string {
+		return `for a in "$@"; do [ "$a" = fetch ] && { "` + real + `" "$@"; kill -KILL "$PPID"; exit 0; }; done`
+	})
 	if _, err := Deploy(ctxFor(t), s.conn, s.env, s.opts()); err == nil {
 		t.Fatal("the deploy whose script was killed after its fetch succeeded")
 	}
@@ -68,18 +59,10 @@ func TestOneOriginContactPerDeploy(t *testing.T) {
 	o.commit(nil)
 	s := newServer(t, o)
 	s.setup()
-	real, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrap, calls := t.TempDir(), filepath.Join(t.TempDir(), "calls")
-	script := "#!/bin/sh\n" + `for a in "$@"; do case $a in fetch|ls-remote) echo "$a" >>"` + calls + `";; esac; done
-exec "` + real + `" "$@"
-`
-	if err := os.WriteFile(filepath.Join(wrap, "git"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s.conn.Env = []string{"PATH=" + wrap + ":" + os.Getenv("PATH")}
+	calls := filepath.Join(t.TempDir(), "calls")
+	s.conn.Env = wrapGit(t, func(string) string {
+		return `for a in "$@"; do case $a in fetch|ls-remote) echo "$a" >>"` + calls + `";; esac; done`
+	})
 	contacts := func(what, want string) {
 		t.Helper()
 		b, err := os.ReadFile(calls)
@@ -165,6 +148,23 @@ exec "` + real + `" "$@"
 	s.env.Ref = "main"
 	deploy("ref main, the origin's HEAD dangling", b)
 	contacts("ref main, the origin's HEAD dangling", "fetch")
+}
+
+// wrapGit puts a git first on the server's PATH that runs body (sh, given
+// the real git's path) and then execs the real git with its arguments, and
+// returns the environment (PATH=…) for the server's script.
+func wrapGit(t *testing.T, body func(real string) string) []string {
+	t.Helper()
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := t.TempDir()
+	script := "#!/bin/sh\n" + body(real) + "\nexec \"" + real + "\" \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrap, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PATH=" + wrap + ":" + os.Getenv("PATH")}
 }
 
 // assertReleaseClean checks that git in the current release sees its

@@ -2,7 +2,6 @@
 # shared links, the atomic switch, revert targets and pruning. Part of the
 # remote script (lib.sh, release.sh, commands.sh run as one text).
 
-
 # mirror_refs sets MIRROR_REFS to the mirror's branches and tags, one
 # "<sha> <refname>" per line, read once for resolve and for the release's
 # packed-refs (MIRROR_REFS_READ=1 once read), and MIRROR_HEAD_SHA to
@@ -12,11 +11,12 @@ ORIGIN_HEAD=refs/deploy-origin-head
 MIRROR_REFS='' MIRROR_REFS_READ=0 MIRROR_HEAD_SHA=''
 mirror_refs() {
 	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' "$ORIGIN_HEAD" refs/heads refs/tags) || return
+	# ORIGIN_HEAD sorts first (refs/d… before refs/h…)
+	local first=${MIRROR_REFS%%$'\n'*}
 	MIRROR_HEAD_SHA=''
-	# it sorts first (refs/d… before refs/h…)
-	if [[ $MIRROR_REFS == *" $ORIGIN_HEAD" || $MIRROR_REFS == *" $ORIGIN_HEAD"$'\n'* ]]; then
-		MIRROR_HEAD_SHA=${MIRROR_REFS%% *}
-		MIRROR_REFS=${MIRROR_REFS#*" $ORIGIN_HEAD"}
+	if [[ $first == *" $ORIGIN_HEAD" ]]; then
+		MIRROR_HEAD_SHA=${first%% *}
+		MIRROR_REFS=${MIRROR_REFS#"$first"}
 		MIRROR_REFS=${MIRROR_REFS#$'\n'}
 	fi
 	MIRROR_REFS_READ=1
