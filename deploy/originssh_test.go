@@ -25,7 +25,9 @@ type sshOrigin struct {
 
 func newSSHOrigin(tb testing.TB) *sshOrigin {
 	tb.Helper()
-	srv := sshtest.Start(tb, sshtest.Options{})
+	// GIT_PROTOCOL passed, as GitHub's sshd does, so that git speaks
+	// protocol v2 (and asks only for the refs its refspecs name)
+	srv := sshtest.Start(tb, sshtest.Options{ExtraConfig: []string{"AcceptEnv GIT_PROTOCOL"}})
 	home := sshtest.FakeHome(tb, "", srv)
 	ssh := []string{"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
 		"-o", "IdentityFile=" + filepath.Join(home, ".ssh", "id_ed25519"),

@@ -19,7 +19,11 @@ cmd_setup() {
 		git init --bare --quiet -- "$P/repo" || fail "git init --bare $P/repo failed (status $?)"
 		echo "created an empty git repository at $P/repo: each deploy pushes the commits it lacks"
 	else
-		run_in "$P" - - git clone --mirror --quiet -- "$REPO" "$P/repo" || fail "git clone of the repo failed (status $?): check repo and the server's access to it"
+		# a bare clone: the origin's branches and tags (as the classic
+		# tool's clone has them), not a --mirror of every ref it has
+		# (GitHub's refs/pull/*: see mirror_refspecs)
+		run_in "$P" - - git clone --bare --quiet -- "$REPO" "$P/repo" || fail "git clone of the repo failed (status $?): check repo and the server's access to it"
+		narrow_mirror
 	fi
 	local p
 	for p in ${SHARED[@]+"${SHARED[@]}"}; do
@@ -129,7 +133,7 @@ cmd_deploy() {
 # after it, before any release exists.
 fetch_and_resolve() {
 	step fetch
-	local f="$P/repo/deploy-origin-refs" was='' synced=0 head=()
+	local f="$P/repo/$ORIGIN_RECORD" was='' synced=0
 	if [ -f "$f" ] && [ -w "$f" ]; then IFS= read -r -d '' was <"$f" || true; fi
 	# the last complete fetch was from REPO (sync_origin had set the url
 	# before it) and the mirror's config is older than that record (not
@@ -137,15 +141,13 @@ fetch_and_resolve() {
 	[[ -n $REPO && $was == "$REPO"$'\n'* ]] && [ "$f" -nt "$P/repo/config" ] && synced=1
 	# until this fetch is known complete, the record says nothing
 	[ ! -f "$f" ] || : >"$f" || rm -f -- "$f"
-	((synced)) || sync_origin
-	# the origin's HEAD as a ref of its own, beside the mirror's refspec
-	# (a -c value adds to remote.origin.fetch; --prune keeps what a
-	# refspec fetched). A pattern, so that an origin whose HEAD names no
-	# branch (a bare repo's HEAD left at master, main pushed) fetches
-	# the rest, where `HEAD:` would fail the fetch.
-	[ -n "$REF" ] || head=(-c "remote.origin.fetch=+HEAD*:$ORIGIN_HEAD*")
+	if ((!synced)); then
+		sync_origin
+		narrow_mirror
+	fi
+	mirror_refspecs
 	# git's own gc --auto runs only when mirror_gc says it may have work
-	run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 ${head[@]+"${head[@]}"} fetch --prune --quiet origin ||
+	run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 fetch --prune --quiet origin "${SPECS[@]}" ||
 		fail "git fetch failed (status $?)"
 	mirror_gc
 	[ -z "$REPO" ] || printf '%s\n' "$REPO" >"$f" 2>/dev/null || rm -f -- "$f"
@@ -158,11 +160,78 @@ fetch_and_resolve() {
 		echo "ref: $REF (the origin's default branch; set ref to pin one)"
 		mark "info default-ref $REF"
 	fi
-	resolve "$REF" || { STATE=locked; fail "ref '$REF' is not a branch, tag or commit of $REPO: nothing was changed"; }
+	resolve "$REF" && return 0
+	STATE=locked
+	if [[ $REF == refs/* ]]; then
+		fail "ref '$REF' is not a ref of $REPO: nothing was changed"
+	elif [[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]]; then
+		fail "ref '$REF' is not a commit of any branch or tag of $REPO (the mirror fetches branches and tags, as a clone does: deploy a commit that is only on another ref, such as a pull request's, by that ref's full name, refs/…): nothing was changed"
+	fi
+	fail "ref '$REF' is not a branch, tag or commit of $REPO (a ref other than a branch or tag is given by its full name, refs/…): nothing was changed"
+}
+
+# ORIGIN_RECORD, in the mirror, holds REPO after a complete fetch from it
+# by a mirror that fetches mirror_refspecs (see fetch_and_resolve); a
+# mirror without one (new, or an older deploy's) is checked once by
+# sync_origin and narrow_mirror.
+ORIGIN_RECORD=deploy-origin
+
+# mirror_refspecs sets SPECS to the refspecs a deploy fetches: the
+# origin's branches and tags (what the classic tool's clone and `git
+# fetch --all` bring; not every ref, as `git clone --mirror` and
+# Capistrano do: GitHub keeps refs/pull/<n>/head and /merge for every
+# pull request ever opened, and recomputes the open ones' merges, so a
+# busy repository's every fetch would list thousands of refs and bring
+# commits nobody deploys). With REF unset, the origin's HEAD too (into
+# ORIGIN_HEAD, for origin_default_branch); with REF a full name outside
+# branches and tags (refs/pull/7/head), that ref. Those two are
+# patterns, so that a HEAD that names no branch (a bare repo's HEAD left
+# at master, main pushed), or a ref the origin lacks, fetches nothing
+# rather than failing the fetch: resolve then refuses it. --prune removes
+# what the origin deleted, within these.
+SPECS=()
+mirror_refspecs() {
+	SPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')
+	case $REF in
+	'') SPECS+=("+HEAD*:$ORIGIN_HEAD*") ;;
+	refs/heads/* | refs/tags/*) ;;
+	refs/*) SPECS+=("+$REF*:$REF*") ;;
+	esac
+}
+
+# narrow_mirror makes the mirror's configured refspecs the branches and
+# tags (so a `git fetch` by hand in it brings what a deploy does), and
+# removes the refs a mirror made by an older deploy (git clone --mirror)
+# fetched besides (refs/pull/*, refs/changes/*, …): left, they would
+# never be updated again, and a short name (pull/7/head) would resolve to
+# them. Its own refs (refs/deploy*) stay. Run when the mirror has no
+# ORIGIN_RECORD: once, then again only after its config was edited.
+narrow_mirror() {
+	local have='' ref n=0 del=''
+	have=$(git_ config --get-all remote.origin.fetch 2>/dev/null) || have=''
+	if [ "$have" != $'+refs/heads/*:refs/heads/*\n+refs/tags/*:refs/tags/*' ]; then
+		# (status 5: there was no such key)
+		git_ config --unset-all remote.origin.mirror 2>/dev/null || true
+		[ -z "$have" ] || git_ config --unset-all remote.origin.fetch ||
+			fail "cannot set the fetch refspecs of $P/repo (status $?): nothing was changed"
+		git_ config --add remote.origin.fetch '+refs/heads/*:refs/heads/*' &&
+			git_ config --add remote.origin.fetch '+refs/tags/*:refs/tags/*' ||
+			fail "cannot set the fetch refspecs of $P/repo (status $?): nothing was changed"
+	fi
+	while IFS= read -r ref; do
+		case $ref in refs/heads/* | refs/tags/* | refs/deploy*) continue ;; esac
+		del+="delete $ref"$'\n'
+		n=$((n + 1))
+	done < <(git_ for-each-ref --format='%(refname)' refs/ 2>/dev/null)
+	# (the record of the fetch skip that deploys before this one kept)
+	rm -f -- "$P/repo/deploy-origin-refs"
+	((n)) || return 0
+	git_ update-ref --stdin <<<"${del%$'\n'}" || fail "cannot remove the $n refs of $P/repo that are neither branches nor tags (status $?): nothing was changed"
+	echo "the mirror held $n refs besides the origin's branches and tags (as git clone --mirror fetches them: pull requests' refs, …); removed: it fetches branches and tags, as a clone does (a ref outside them is fetched when ref names it in full, refs/…)"
 }
 
 # origin_default_branch sets REF to the origin's default branch: the
-# branch the mirror's HEAD names (git clone --mirror copied the origin's),
+# branch the mirror's HEAD names (the clone copied the origin's),
 # when it is where the origin's HEAD is (ORIGIN_HEAD, just fetched; of
 # two branches at that one commit, the mirror's: the same commit ships).
 # Otherwise the origin changed its default branch since: ask it (git
@@ -638,12 +707,23 @@ check_ref() {
 		if git_ rev-parse --verify --quiet "$REF^{commit}" >/dev/null; then
 			mark "check ref ok commit $REF"
 		else
-			mark "check ref fail commit $REF is not in the server's mirror yet (it is fetched on deploy)"
+			mark "check ref fail commit $REF is not in the server's mirror yet (a deploy fetches it when a branch or tag of the origin holds it)"
 		fi
-	elif git_ ls-remote --exit-code -- "${REPO:-origin}" "refs/heads/$REF" "refs/tags/$REF" "$REF" >/dev/null 2>&1; then
-		mark "check ref ok $REF"
 	else
-		mark "check ref fail '$REF' is not a branch or tag of the origin"
+		# what resolve takes after the fetch: the branch, the tag, or the
+		# full name (ls-remote's patterns also match a name's tail:
+		# pull/7/head would match refs/pull/7/head, which is not fetched)
+		local out='' t=$'\t'
+		out=$(git_ ls-remote -- "${REPO:-origin}" "refs/heads/$REF" "refs/tags/$REF" "$REF" 2>/dev/null) || out=''
+		out=$'\n'$out$'\n'
+		if [[ $out == *"$t"refs/heads/"$REF"$'\n'* || $out == *"$t"refs/tags/"$REF"$'\n'* ]] ||
+			[[ $REF == refs/* && $out == *"$t$REF"$'\n'* ]]; then
+			mark "check ref ok $REF"
+		elif [[ $REF != refs/* && $out == *"$t"refs/*"$REF"$'\n'* ]]; then
+			mark "check ref fail '$REF' is not a branch or tag of the origin: give another ref by its full name, refs/…"
+		else
+			mark "check ref fail '$REF' is not a branch or tag of the origin"
+		fi
 	fi
 }
 

@@ -38,12 +38,17 @@
 // # Commands
 //
 //	setup    mkdir <path>/{repo,releases,shared/logs,shared/pids} (logs
-//	         and pids as the classic tool made them); git clone --mirror into
-//	         repo (kept, with its origin URL updated, when it exists;
+//	         and pids as the classic tool made them); git clone --bare into
+//	         repo, fetching branches and tags (kept, with its origin URL
+//	         updated, when it exists;
 //	         source=push: git init --bare, the origin is never reached);
 //	         mkdir the shared directories (entries ending in '/'); run
 //	         post-setup in <path>. Idempotent.
-//	deploy   lock, fetch (the deploy's one contact with the origin; with
+//	deploy   lock, fetch (the deploy's one contact with the origin: the
+//	         origin's branches and tags, as a clone has them, not every
+//	         ref (GitHub's refs/pull/*), plus ref when it is another full
+//	         name, refs/…; a mirror an older deploy made with git clone
+//	         --mirror loses its other refs once; with
 //	         ref unset it also fetches the origin's HEAD into
 //	         refs/deploy-origin-head: the mirror's HEAD branch is the
 //	         default one when it is there, else one git ls-remote

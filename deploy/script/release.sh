@@ -23,17 +23,20 @@ mirror_refs() {
 }
 
 # resolve REF sets SHA to the commit REF names in the mirror: a branch,
-# else a tag, else what rev-parse makes of it (a sha). A branch is looked
-# up in MIRROR_REFS (git lets a branch name only a commit); the rest asks
-# git for the commit.
+# else a tag, else a full name (refs/…, fetched for this deploy: see
+# mirror_refspecs), a sha or HEAD. A branch is looked up in MIRROR_REFS
+# (git lets a branch name only a commit); the rest asks git for the
+# commit. git's other guesses (pull/7/head for refs/pull/7/head) are not
+# made: such a ref is not fetched, and one left in the mirror is stale.
 resolve() {
-	local r=$1 c t=$'\n'$MIRROR_REFS$'\n'
+	local r=$1 c t=$'\n'$MIRROR_REFS$'\n' more=()
 	t=${t%%" refs/heads/$r"$'\n'*}
 	if [ -n "$r" ] && ((${#t} < ${#MIRROR_REFS} + 2)); then
 		SHA=${t##*$'\n'}
 		return 0
 	fi
-	for c in "refs/heads/$r" "refs/tags/$r" "$r"; do
+	[[ $r == refs/* || $r == HEAD || $r =~ ^[0-9a-fA-F]{7,40}$ ]] && more=("$r")
+	for c in "refs/heads/$r" "refs/tags/$r" ${more[@]+"${more[@]}"}; do
 		SHA=$(exec git --git-dir="$P/repo" rev-parse --verify --quiet "$c^{commit}" 2>/dev/null) && return 0
 	done
 	return 1

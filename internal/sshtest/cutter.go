@@ -20,6 +20,7 @@ type Cutter struct {
 	frozen   bool
 	accepted int
 	closed   bool
+	fromTgt  int64
 }
 
 // pair is one proxied connection: the client's side and the target's.
@@ -57,6 +58,14 @@ func (c *Cutter) Accepted() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.accepted
+}
+
+// FromTarget is how many bytes the target has sent to clients through
+// the proxy so far.
+func (c *Cutter) FromTarget() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fromTgt
 }
 
 // Live is how many connections are open through the proxy now.
@@ -154,6 +163,11 @@ func (c *Cutter) pipe(p *pair, dst, src net.Conn) {
 		if n > 0 && !c.isFrozen() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
+			}
+			if src == p.server {
+				c.mu.Lock()
+				c.fromTgt += int64(n)
+				c.mu.Unlock()
 			}
 		}
 		if err != nil {
