@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,8 @@ func (o *origin) prRef(ref string) string {
 	return sha
 }
 
-// mirrorRefs lists the mirror's refs, one name per line, sorted.
+// mirrorRefs lists the mirror's refs but those that keep releases'
+// commits (refs/deploy/releases/*), one name per line, sorted.
 func (s *server) mirrorRefs() string {
 	s.t.Helper()
 	var refs []string
@@ -151,7 +153,7 @@ func TestMirrorFetchesBranchesAndTags(t *testing.T) {
 // origin under the old name) is narrowed by the next deploy: its refspecs
 // become the branches and tags, the refs outside them go (they would
 // never be fetched again), and it says so; the deploy after that starts
-// no git config or update-ref.
+// no git config, and only its release's update-ref.
 func TestMirrorOfAnOlderDeployNarrowedOnce(t *testing.T) {
 	o := newOrigin(t)
 	o.commit(nil)
@@ -214,10 +216,71 @@ func TestMirrorOfAnOlderDeployNarrowedOnce(t *testing.T) {
 	if r := s.deploy(); r.NewSHA != main3 {
 		t.Fatalf("next deploy: %s, want %s\n%s", r.NewSHA, main3, s.out)
 	}
-	if got := gitCalls(); got != "fetch" {
-		t.Errorf("the deploy after the narrowing ran git %q, want only a fetch", got)
+	// (the update-ref is keep_release's, for the new release)
+	if got := gitCalls(); got != "fetch update-ref" {
+		t.Errorf("the deploy after the narrowing ran git %q, want only a fetch and one update-ref", got)
 	}
 	if strings.Contains(s.out.String(), "the mirror held") {
 		t.Errorf("the deploy after the narrowing narrowed again:\n%s", s.out)
+	}
+}
+
+// keptRefs lists the releases that have a ref under refs/deploy/releases
+// in the mirror, sorted.
+func (s *server) keptRefs() []string {
+	s.t.Helper()
+	out := gitOut(s.t, filepath.Join(s.env.Path, "repo"), "for-each-ref", "--format=%(refname:lstrip=3)", "refs/deploy/releases")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// TestReleaseGitSurvivesForcePushAndGC: a release's .git borrows the
+// mirror's objects. When the origin's branch is force-pushed past a kept
+// release's commit and the mirror is gc'd (git gc --auto does it once
+// the unreachable objects are two weeks old; here at once), git in that
+// release still works, and after a revert to it; the refs that keep the
+// releases' commits follow the releases pruned.
+func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	a := o.commit(nil)
+	s := newServer(t, o)
+	s.env.Keep = 3
+	s.setup()
+	ra := s.deploy().NewRelease
+	o.git("reset", "-q", "--hard", "HEAD~1")
+	b := o.commit(nil)
+	if r := s.deploy(); r.NewSHA != b {
+		t.Fatalf("after the force-push: deployed %s, want %s", r.NewSHA, b)
+	}
+	repo := filepath.Join(s.env.Path, "repo")
+	gitOut(t, repo, "reflog", "expire", "--expire=now", "--all")
+	gitOut(t, repo, "gc", "--quiet", "--prune=now")
+	rel := filepath.Join(s.env.Path, "releases", ra)
+	if got := gitOut(t, rel, "log", "-1", "--format=%H"); got != a {
+		t.Errorf("git log in the force-pushed-over release: %s, want %s", got, a)
+	}
+	s.revert(1)
+	if s.current() != ra {
+		t.Fatalf("revert 1: current is %s, want %s", s.current(), ra)
+	}
+	assertReleaseClean(t, s)
+
+	for i := 0; i < 4; i++ {
+		o.commit(nil)
+		s.deploy()
+		// the refs of the releases pruned by the deploy before go with
+		// this one's update-ref: at most one more ref than releases
+		kept, rels := s.keptRefs(), s.releases()
+		for _, r := range rels {
+			if !slices.Contains(kept, r) {
+				t.Errorf("deploy %d: release %s has no ref in the mirror (refs: %v)", i, r, kept)
+			}
+		}
+		if len(kept) > len(rels)+1 {
+			t.Errorf("deploy %d: %d refs for %d releases: %v, releases %v", i, len(kept), len(rels), kept, rels)
+		}
 	}
 }

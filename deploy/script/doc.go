@@ -53,8 +53,10 @@
 //	         refs/deploy-origin-head: the mirror's HEAD branch is the
 //	         default one when it is there, else one git ls-remote
 //	         --symref asks), resolve (a ref the mirror lacks after the
-//	         fetch is refused: no release, no failed line), checkout,
-//	         link shared,
+//	         fetch is refused: no release, no failed line), checkout
+//	         (refs/deploy/releases/<id> in the mirror keeps the release's
+//	         commit from the mirror's gc; the refs of releases gone are
+//	         deleted by the same git update-ref), link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.

@@ -4,22 +4,49 @@
 
 # mirror_refs sets MIRROR_REFS to the mirror's branches and tags, one
 # "<sha> <refname>" per line, read once for resolve and for the release's
-# packed-refs (MIRROR_REFS_READ=1 once read), and MIRROR_HEAD_SHA to
-# where the origin's HEAD was at the last fetch that brought it
-# (ORIGIN_HEAD: a deploy with ref unset fetches it; "" when none).
+# packed-refs (MIRROR_REFS_READ=1 once read), MIRROR_HEAD_SHA to where
+# the origin's HEAD was at the last fetch that brought it (ORIGIN_HEAD: a
+# deploy with ref unset fetches it; "" when none), and KEPT_IDS to the
+# releases that have a ref under KEPT (see keep_release).
 ORIGIN_HEAD=refs/deploy-origin-head
-MIRROR_REFS='' MIRROR_REFS_READ=0 MIRROR_HEAD_SHA=''
+KEPT=refs/deploy/releases
+MIRROR_REFS='' MIRROR_REFS_READ=0 MIRROR_HEAD_SHA='' KEPT_IDS=()
 mirror_refs() {
-	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' "$ORIGIN_HEAD" refs/heads refs/tags) || return
-	# ORIGIN_HEAD sorts first (refs/d… before refs/h…)
+	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' "$ORIGIN_HEAD" "$KEPT" refs/heads refs/tags) || return
+	# sorted by name: ORIGIN_HEAD (refs/deploy-…) first, then KEPT's
+	# (refs/deploy/…), then branches and tags
 	local first=${MIRROR_REFS%%$'\n'*}
-	MIRROR_HEAD_SHA=''
+	MIRROR_HEAD_SHA='' KEPT_IDS=()
 	if [[ $first == *" $ORIGIN_HEAD" ]]; then
 		MIRROR_HEAD_SHA=${first%% *}
 		MIRROR_REFS=${MIRROR_REFS#"$first"}
 		MIRROR_REFS=${MIRROR_REFS#$'\n'}
+		first=${MIRROR_REFS%%$'\n'*}
 	fi
+	while [[ $first == *" $KEPT/"* ]]; do
+		KEPT_IDS+=("${first##*/}")
+		MIRROR_REFS=${MIRROR_REFS#"$first"}
+		MIRROR_REFS=${MIRROR_REFS#$'\n'}
+		first=${MIRROR_REFS%%$'\n'*}
+	done
 	MIRROR_REFS_READ=1
+}
+
+# keep_release ID SHA points KEPT/ID in the mirror at the release's
+# commit, so that the mirror's gc keeps the objects the release's .git
+# borrows (objects/info/alternates: git log, describe or status in a hook)
+# when no branch holds them any more (a force-push, a deleted branch or
+# pull request), and deletes the refs of releases that are gone (pruned
+# by an earlier deploy, failed, or removed by hand), in one git
+# update-ref. A failure is said and the deploy goes on: the release is
+# whole; only git in it could lose objects to a later gc of the mirror.
+keep_release() {
+	local id lines="update $KEPT/$1 $2"
+	for id in ${KEPT_IDS[@]+"${KEPT_IDS[@]}"}; do
+		[ "$id" = "$1" ] || [ -d "$P/releases/$id" ] || lines+=$'\n'"delete $KEPT/$id"
+	done
+	git_ update-ref --stdin <<<"$lines" ||
+		echo "cannot point $KEPT/$1 in $P/repo at $2 (status $?): a gc of the mirror could take objects that git in releases/$1 uses once no branch holds them"
 }
 
 # resolve REF sets SHA to the commit REF names in the mirror: a branch,
