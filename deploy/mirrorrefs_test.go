@@ -284,3 +284,49 @@ func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmodulesSaidAndShippable: a release's checkout leaves a
+// submodule an empty directory (as the classic tool's git clone and
+// Capistrano's git archive do); the deploy says so and how to ship them,
+// and `git submodule update --init` in pre-deploy then works in the
+// release, a relative submodule URL (../lib) included: the release's .git
+// has the origin as remote.origin.url, as a clone's has.
+func TestSubmodulesSaidAndShippable(t *testing.T) {
+	lib := newOrigin(t)
+	libDir := filepath.Join(filepath.Dir(filepath.Dir(lib.dir)), "lib")
+	if err := os.Rename(lib.dir, libDir); err != nil {
+		t.Fatal(err)
+	}
+	lib.dir = libDir
+	lib.commit(map[string]string{"lib.txt": "from the submodule\n"})
+	o := newOrigin(t)
+	// the origin's parent holds lib too, so that ../lib resolves from it
+	if err := os.Rename(libDir, filepath.Join(filepath.Dir(o.dir), "lib")); err != nil {
+		t.Fatal(err)
+	}
+	o.commit(nil)
+	o.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "../lib", "vendor/lib")
+	o.git("commit", "-q", "-m", "add lib")
+	s := newServer(t, o)
+	s.setup()
+	s.deploy()
+	cur := filepath.Join(s.env.Path, "current")
+	if !strings.Contains(s.out.String(), "submodules: ") || !strings.Contains(s.out.String(), "git submodule update --init --recursive") {
+		t.Errorf("the deploy did not say that the submodules are not checked out:\n%s", s.out)
+	}
+	if _, err := os.Stat(filepath.Join(cur, "vendor", "lib", "lib.txt")); !os.IsNotExist(err) {
+		t.Fatalf("the submodule was checked out without a hook asking: %v", err)
+	}
+
+	// file:// submodules need protocol.file.allow (git 2.38.1); an https
+	// or ssh one does not
+	s.env.PreDeploy = "git -c protocol.file.allow=always submodule --quiet update --init --recursive"
+	o.commit(nil)
+	s.out = &syncbuf.Buffer{}
+	s.deploy()
+	b, err := os.ReadFile(filepath.Join(cur, "vendor", "lib", "lib.txt"))
+	if err != nil || string(b) != "from the submodule\n" {
+		t.Fatalf("the submodule after git submodule update in pre-deploy: %q, %v\n%s", b, err, s.out)
+	}
+	assertReleaseClean(t, s)
+}

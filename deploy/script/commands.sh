@@ -77,6 +77,7 @@ cmd_deploy() {
 		mark "info new $REL $SHA"
 		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; full disk?)"
 		keep_release "$REL" "$SHA"
+		submodules_note "$P/releases/$REL"
 	fi
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"
 	link_shared "$P/releases/$REL"

@@ -80,6 +80,14 @@ const (
 	// InfoDefaultRef: `info default-ref <branch>`: ref is unset, and the
 	// deploy ships the origin's default branch, <branch>.
 	InfoDefaultRef = "default-ref"
+	// InfoSubmodules: `info submodules`: the release has a .gitmodules,
+	// and its submodules were not checked out (their directories are
+	// empty).
+	InfoSubmodules = "submodules"
+	// InfoLFS: `info lfs` or `info lfs pointers`: the release's
+	// .gitattributes sends files through Git LFS, and the checkout
+	// fetched their content (git-lfs set up), or left pointer files.
+	InfoLFS = "lfs"
 	// InfoBuild: `info build <stack>|none <why…>`: build=auto detected a
 	// stack (node, python, ruby, elixir, go) from the files named in why,
 	// or none.
@@ -113,7 +121,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoSubmodules, InfoLFS, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
 )
 
 // Message is one protocol line, parsed.

@@ -38,9 +38,10 @@ mirror_refs() {
 # when no branch holds them any more (a force-push, a deleted branch or
 # pull request), and deletes the refs of releases that are gone (pruned
 # by an earlier deploy, failed, or removed by hand), in one git
-# update-ref. It runs in the background, beside the build (its 8-12 ms
-# are a warm deploy's largest step after the fetch and the build's);
-# keep_release_wait joins it before the release is reported prepared. A
+# update-ref. It runs in the background, beside the build (run in line,
+# its 8-12 ms, mostly git's start, made a warm deploy's checkout step half
+# again as long); keep_release_wait joins it before the release is
+# reported prepared. A
 # failure is said and the deploy goes on: the release is whole; only git
 # in it could lose objects to a later gc of the mirror.
 KEEP_PID=''
@@ -115,7 +116,7 @@ new_release() {
 # read-only: whatever git does in the release writes into DIR/.git, never
 # into the mirror. One `git read-tree --reset -u` writes the files and the
 # index (with their stat data) together. Like `git archive`, it leaves a
-# submodule an empty directory.
+# submodule an empty directory (submodules_note says so).
 checkout() {
 	local g=$1/.git
 	[ -d "$g/objects/info" ] && [ -d "$g/refs" ] || mkdir -p -- "$g/objects/info" "$g/refs" || return
@@ -125,6 +126,19 @@ checkout() {
 	((MIRROR_REFS_READ)) || mirror_refs || return
 	if [ -n "$MIRROR_REFS" ]; then printf '%s\n' "$MIRROR_REFS" >"$g/packed-refs" || return; fi
 	git --git-dir="$g" --work-tree="$1" read-tree --reset -u "$2"
+}
+
+# submodules_note DIR says that the release's submodules are not checked
+# out (checkout, like the classic tool's git clone and Capistrano's git
+# archive, leaves each an empty directory) and how to ship them, and
+# points the release's remote.origin.url at REPO, so that a hook's `git
+# submodule update --init` resolves a relative URL (../lib) as in a
+# clone. Nothing to do, and nothing started, without a .gitmodules.
+submodules_note() {
+	[ -f "$1/.gitmodules" ] || return 0
+	if [ -n "$REPO" ]; then git --git-dir="$1/.git" config remote.origin.url "$REPO" || true; fi
+	echo "submodules: the release has a .gitmodules, and its submodules are not checked out (their directories are empty, as after the classic tool's git clone): to ship them, run 'git submodule update --init --recursive' in pre-deploy"
+	mark "info submodules"
 }
 
 link_shared() {
