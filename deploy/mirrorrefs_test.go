@@ -330,3 +330,89 @@ func TestSubmodulesSaidAndShippable(t *testing.T) {
 	}
 	assertReleaseClean(t, s)
 }
+
+// TestGitLFSContentOrSaid: a repo whose .gitattributes sends files through
+// Git LFS. With git-lfs set up for the deploy user (git lfs install), the
+// release's checkout fetches their content from the origin, as a clone's
+// does (the release's .git has the origin as remote.origin.url; without
+// it the smudge filter failed the checkout: "missing protocol"). Without
+// it, the release
+// holds the pointer files, as a clone would, and the deploy says so.
+func TestGitLFSContentOrSaid(t *testing.T) {
+	if _, err := exec.LookPath("git-lfs"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
+			t.Fatalf("git-lfs is not installed (scripts/deps.sh installs it): %v", err)
+		}
+		t.Skip("git-lfs is not installed")
+	}
+	lfsConf := filepath.Join(t.TempDir(), "gitconfig")
+	lfsEnv := []string{"GIT_CONFIG_GLOBAL=" + lfsConf}
+	cmd := exec.Command("git", "lfs", "install", "--skip-repo")
+	cmd.Env = append(os.Environ(), lfsEnv...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git lfs install: %v\n%s", err, out)
+	}
+	o := newOrigin(t)
+	content := strings.Repeat("binary content\n", 100)
+	for _, args := range [][]string{{"lfs", "track", "*.bin"}} {
+		cmd := exec.Command("git", append([]string{"-C", o.dir}, args...)...)
+		cmd.Env = append(os.Environ(), lfsEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(o.dir, "asset.bin"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commit := exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "add", "-A")
+	commit.Env = append(os.Environ(), lfsEnv...)
+	if out, err := commit.CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, out)
+	}
+	commit = exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "lfs")
+	commit.Env = append(os.Environ(), lfsEnv...)
+	if out, err := commit.CombinedOutput(); err != nil {
+		t.Fatalf("git commit: %v\n%s", err, out)
+	}
+	asset := func(s *server) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "asset.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	// set up: the content
+	s := newServer(t, o)
+	s.env.Repo = "file://" + o.dir
+	s.conn.Env = lfsEnv
+	s.setup()
+	s.deploy()
+	if got := asset(s); got != content {
+		t.Errorf("with git-lfs set up, the release's asset.bin is %q…, want its content", got[:min(len(got), 60)])
+	}
+	if strings.Contains(s.out.String(), "git lfs:") {
+		t.Errorf("with git-lfs set up, the deploy warned:\n%s", s.out)
+	}
+	o.commit(nil)
+	s.deploy()
+	if got := asset(s); got != content {
+		t.Errorf("second release: asset.bin is %q…, want its content", got[:min(len(got), 60)])
+	}
+	assertReleaseClean(t, s)
+
+	// not set up (git-lfs not installed, or no git lfs install: Debian's
+	// package sets it up in /etc/gitconfig): pointer files, said
+	s2 := newServer(t, o)
+	s2.env.Repo = "file://" + o.dir
+	s2.conn.Env = []string{"GIT_CONFIG_GLOBAL=" + filepath.Join(t.TempDir(), "empty"), "GIT_CONFIG_NOSYSTEM=1"}
+	s2.setup()
+	s2.deploy()
+	if got := asset(s2); !strings.HasPrefix(got, "version https://git-lfs.github.com/spec/v1") {
+		t.Errorf("without git-lfs set up, asset.bin is %q…, want the pointer", got[:min(len(got), 60)])
+	}
+	if !strings.Contains(s2.out.String(), "git lfs: .gitattributes sends files through Git LFS, and git-lfs is not set up for the deploy user") {
+		t.Errorf("without git-lfs set up, the deploy did not say so:\n%s", s2.out)
+	}
+}

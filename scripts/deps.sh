@@ -49,6 +49,7 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg elixir elixir
 	pkg mix elixir
 	pkg rebar3 rebar3 # the Elixir rebar3 test: a git dependency that builds with rebar3
+	pkg git-lfs git-lfs # TestGitLFSContentOrSaid: a repo with Git LFS files
 	pkg systemd-analyze systemd
 	pkg curl curl
 	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light

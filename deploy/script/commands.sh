@@ -78,6 +78,7 @@ cmd_deploy() {
 		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; full disk?)"
 		keep_release "$REL" "$SHA"
 		submodules_note "$P/releases/$REL"
+		lfs_note "$P/releases/$REL"
 	fi
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"
 	link_shared "$P/releases/$REL"

@@ -56,8 +56,10 @@
 //	         fetch is refused: no release, no failed line), checkout
 //	         (refs/deploy/releases/<id> in the mirror keeps the release's
 //	         commit from the mirror's gc; the refs of releases gone are
-//	         deleted by the same git update-ref; submodules are left empty,
-//	         and said), link shared,
+//	         deleted by the same git update-ref; the release's .git has
+//	         the origin as remote.origin.url, so git-lfs's filter fetches
+//	         LFS content as in a clone (pointer files are said);
+//	         submodules are left empty, and said), link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.

@@ -118,25 +118,59 @@ new_release() {
 # index (with their stat data) together. Like `git archive`, it leaves a
 # submodule an empty directory (submodules_note says so).
 checkout() {
-	local g=$1/.git
+	local g=$1/.git url=''
 	[ -d "$g/objects/info" ] && [ -d "$g/refs" ] || mkdir -p -- "$g/objects/info" "$g/refs" || return
+	# the origin as a clone has it: for a hook's git submodule update or
+	# git fetch, and for git-lfs's smudge filter in read-tree (lfs_note)
+	[ -z "$REPO" ] || { config_quote url "$REPO" && url=$'[remote "origin"]\n\turl = '$url$'\n'; }
 	printf '%s\n' "$P/repo/objects" >"$g/objects/info/alternates" &&
 		printf '%s\n' "$2" >"$g/HEAD" &&
-		printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n' >"$g/config" || return
+		printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n%s' "$url" >"$g/config" || return
 	((MIRROR_REFS_READ)) || mirror_refs || return
 	if [ -n "$MIRROR_REFS" ]; then printf '%s\n' "$MIRROR_REFS" >"$g/packed-refs" || return; fi
 	git --git-dir="$g" --work-tree="$1" read-tree --reset -u "$2"
 }
 
+# config_quote VAR VALUE sets VAR to VALUE as a quoted git config value
+# ("…", with \ and " escaped; the values it gets hold no newline).
+config_quote() {
+	local _v=${2//\\/\\\\}
+	_v=${_v//\"/\\\"}
+	printf -v "$1" '"%s"' "$_v"
+}
+
+# lfs_note DIR says when the release's .gitattributes sends files through
+# Git LFS and git-lfs is not set up for the deploy user (not installed, or
+# `git lfs install` not run): the release then holds LFS pointer files,
+# not their content, as a clone would. When it is set up, the checkout's
+# smudge filter fetched the content from the origin (remote.origin.url)
+# into the release's .git/lfs, as a clone's checkout does (lfs.storage,
+# to share them between releases, would break a file:// origin: git-lfs
+# then looks for the origin's objects there too). Only
+# a root .gitattributes is read; nothing is started without one that
+# names filter=lfs.
+lfs_note() {
+	local a=''
+	[ -f "$1/.gitattributes" ] || return 0
+	IFS= read -r -d '' a <"$1/.gitattributes" || true
+	[[ $a == *filter=lfs* ]] || return 0
+	if git --git-dir="$1/.git" config --get filter.lfs.process >/dev/null 2>&1 ||
+		git --git-dir="$1/.git" config --get filter.lfs.smudge >/dev/null 2>&1; then
+		mark "info lfs"
+		return 0
+	fi
+	echo "git lfs: .gitattributes sends files through Git LFS, and git-lfs is not set up for the deploy user on this server (install git-lfs, then run 'git lfs install' as that user): the release holds LFS pointer files, not their content"
+	mark "info lfs pointers"
+}
+
 # submodules_note DIR says that the release's submodules are not checked
 # out (checkout, like the classic tool's git clone and Capistrano's git
-# archive, leaves each an empty directory) and how to ship them, and
-# points the release's remote.origin.url at REPO, so that a hook's `git
-# submodule update --init` resolves a relative URL (../lib) as in a
-# clone. Nothing to do, and nothing started, without a .gitmodules.
+# archive, leaves each an empty directory) and how to ship them: a hook's
+# `git submodule update --init` resolves a relative URL (../lib) against
+# the release's remote.origin.url, as in a clone. Nothing to do, and
+# nothing started, without a .gitmodules.
 submodules_note() {
 	[ -f "$1/.gitmodules" ] || return 0
-	if [ -n "$REPO" ]; then git --git-dir="$1/.git" config remote.origin.url "$REPO" || true; fi
 	echo "submodules: the release has a .gitmodules, and its submodules are not checked out (their directories are empty, as after the classic tool's git clone): to ship them, run 'git submodule update --init --recursive' in pre-deploy"
 	mark "info submodules"
 }
