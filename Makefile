@@ -6,7 +6,7 @@ PKGS     := ./...
 # staticcheck at a pinned version, built from the module proxy on first use.
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The remote script runs as one text: shellcheck reads it that way.
-SCRIPT   := deploy/script/lib.sh deploy/script/release.sh deploy/script/gate.sh deploy/script/build.sh deploy/script/depcache.sh deploy/script/commands.sh
+SCRIPT   := deploy/script/lib.sh deploy/script/release.sh deploy/script/mirror.sh deploy/script/gate.sh deploy/script/build.sh deploy/script/depcache.sh deploy/script/commands.sh
 
 .PHONY: all build test lint bench demo fuzz clean deps-test deps-demo deps-lint deps-bench
 
@@ -36,7 +36,7 @@ deps-bench:
 
 # go test -race of every package, with DEPLOY_REQUIRE_SSHD=1: a test whose
 # tool (sshd, node, python3, systemd-analyze, …) is missing fails instead
-# of skipping. cmd/deploy runs as two shards beside the rest: scripts/test.sh.
+# of skipping. cmd/deploy runs as three shards beside the rest: scripts/test.sh.
 test: deps-test lint
 	GO=$(GO) ./scripts/test.sh
 

@@ -1,6 +1,6 @@
 # build.sh: `build auto`: detect the stack(s) in the new release and run
 # their standard build there, before the switch. Part of the remote script
-# (lib.sh, release.sh, gate.sh, build.sh, depcache.sh, commands.sh run as
+# (lib.sh, release.sh, mirror.sh, gate.sh, build.sh, depcache.sh, commands.sh run as
 # one text).
 #
 # Stacks, in the order they build (a Node front end first, so that a Go,

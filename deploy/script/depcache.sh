@@ -1,5 +1,5 @@
 # depcache.sh: the dependency cache of `build auto`. Part of the remote
-# script (lib.sh, release.sh, gate.sh, build.sh, depcache.sh, commands.sh
+# script (lib.sh, release.sh, mirror.sh, gate.sh, build.sh, depcache.sh, commands.sh
 # run as one text).
 #
 # An install (node_modules, vendor/bundle, deps) is cached under

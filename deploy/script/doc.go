@@ -1,6 +1,6 @@
 // Package script is the server side of deploy: one bash script
-// (lib.sh, release.sh, gate.sh, build.sh, depcache.sh and commands.sh,
-// embedded and sent as one text) that
+// (lib.sh, release.sh, mirror.sh, gate.sh, build.sh, depcache.sh and
+// commands.sh, embedded and sent as one text) that
 // every remote command runs, the command line that starts it, and the
 // checks on the values it receives.
 //

@@ -1,7 +1,7 @@
 # gate.sh: the restart and the health gate after a switch — procmon reload
 # --wait, or the restart file and an HTTP healthcheck polled from the
-# server. Part of the remote script (lib.sh, release.sh, gate.sh,
-# commands.sh run as one text).
+# server. Part of the remote script (lib.sh, release.sh, mirror.sh,
+# gate.sh, build.sh, depcache.sh, commands.sh run as one text).
 
 # restart_gated RELEASE PREVIOUS-DIR restarts RELEASE and sets GATE_FAIL to
 # why it does not serve ("" = it serves, or nothing could check it: then

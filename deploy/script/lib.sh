@@ -1,7 +1,8 @@
 # deploy-remote: the server side of `deploy`. Read deploy/script/doc.go for the
-# protocol. lib.sh, release.sh and commands.sh are sent as one text on
-# stdin, read up to a NUL by the bootstrap and eval'd; every value comes in
-# "$@" as name=value, never as shell text.
+# protocol. lib.sh and the files after it (script.go: release.sh,
+# mirror.sh, gate.sh, build.sh, depcache.sh, commands.sh) are sent as one
+# text on stdin, framed by its length, read by the bootstrap and eval'd;
+# every value comes in "$@" as name=value, never as shell text.
 #
 # lib.sh: arguments, cleanup, validation, running hooks, the control
 # channel and the lock.

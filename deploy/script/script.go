@@ -6,12 +6,14 @@ import (
 	"strings"
 )
 
-// The remote script, in six files by concept; they run as one text.
+// The remote script, in seven files by concept; they run as one text.
 var (
 	//go:embed lib.sh
 	libScript string
 	//go:embed release.sh
 	releaseScript string
+	//go:embed mirror.sh
+	mirrorScript string
 	//go:embed gate.sh
 	gateScript string
 	//go:embed build.sh
@@ -23,12 +25,13 @@ var (
 )
 
 // Script returns the text of the remote script (lib.sh, release.sh,
-// gate.sh, build.sh, depcache.sh and commands.sh, in that order), the whole server side of deploy.
+// mirror.sh, gate.sh, build.sh, depcache.sh and commands.sh, in that
+// order), the whole server side of deploy.
 func Script() string { return script }
 
 // script and framed are computed once: every remote command sends them.
 var (
-	script = libScript + "\n" + releaseScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
+	script = libScript + "\n" + releaseScript + "\n" + mirrorScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
 	framed = Frame(script)
 )
 
