@@ -1,0 +1,204 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deploytool/deploy/internal/syncbuf"
+)
+
+// keptRefs lists the releases that have a ref under refs/deploy/releases
+// in the mirror, sorted.
+func (s *server) keptRefs() []string {
+	s.t.Helper()
+	out := gitOut(s.t, filepath.Join(s.env.Path, "repo"), "for-each-ref", "--format=%(refname:lstrip=3)", "refs/deploy/releases")
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// TestReleaseGitSurvivesForcePushAndGC: a release's .git borrows the
+// mirror's objects. When the origin's branch is force-pushed past a kept
+// release's commit and the mirror is gc'd (git gc --auto does it once
+// the unreachable objects are two weeks old; here at once), git in that
+// release still works, and after a revert to it; the refs that keep the
+// releases' commits follow the releases pruned.
+func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	a := o.commit(nil)
+	s := newServer(t, o)
+	s.env.Keep = 3
+	s.setup()
+	ra := s.deploy().NewRelease
+	o.git("reset", "-q", "--hard", "HEAD~1")
+	b := o.commit(nil)
+	if r := s.deploy(); r.NewSHA != b {
+		t.Fatalf("after the force-push: deployed %s, want %s", r.NewSHA, b)
+	}
+	repo := filepath.Join(s.env.Path, "repo")
+	gitOut(t, repo, "reflog", "expire", "--expire=now", "--all")
+	gitOut(t, repo, "gc", "--quiet", "--prune=now")
+	rel := filepath.Join(s.env.Path, "releases", ra)
+	if got := gitOut(t, rel, "log", "-1", "--format=%H"); got != a {
+		t.Errorf("git log in the force-pushed-over release: %s, want %s", got, a)
+	}
+	s.revert(1)
+	if s.current() != ra {
+		t.Fatalf("revert 1: current is %s, want %s", s.current(), ra)
+	}
+	assertReleaseClean(t, s)
+
+	for i := 0; i < 4; i++ {
+		o.commit(nil)
+		s.deploy()
+		// the refs of the releases pruned by the deploy before go with
+		// this one's update-ref: at most one more ref than releases
+		kept, rels := s.keptRefs(), s.releases()
+		for _, r := range rels {
+			if !slices.Contains(kept, r) {
+				t.Errorf("deploy %d: release %s has no ref in the mirror (refs: %v)", i, r, kept)
+			}
+		}
+		if len(kept) > len(rels)+1 {
+			t.Errorf("deploy %d: %d refs for %d releases: %v, releases %v", i, len(kept), len(rels), kept, rels)
+		}
+	}
+}
+
+// TestSubmodulesSaidAndShippable: a release's checkout leaves a
+// submodule an empty directory (as the classic tool's git clone and
+// Capistrano's git archive do); the deploy says so and how to ship them,
+// and `git submodule update --init` in pre-deploy then works in the
+// release, a relative submodule URL (../lib) included: the release's .git
+// has the origin as remote.origin.url, as a clone's has.
+func TestSubmodulesSaidAndShippable(t *testing.T) {
+	lib := newOrigin(t)
+	libDir := filepath.Join(filepath.Dir(filepath.Dir(lib.dir)), "lib")
+	if err := os.Rename(lib.dir, libDir); err != nil {
+		t.Fatal(err)
+	}
+	lib.dir = libDir
+	lib.commit(map[string]string{"lib.txt": "from the submodule\n"})
+	o := newOrigin(t)
+	// the origin's parent holds lib too, so that ../lib resolves from it
+	if err := os.Rename(libDir, filepath.Join(filepath.Dir(o.dir), "lib")); err != nil {
+		t.Fatal(err)
+	}
+	o.commit(nil)
+	o.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "../lib", "vendor/lib")
+	o.git("commit", "-q", "-m", "add lib")
+	s := newServer(t, o)
+	s.setup()
+	s.deploy()
+	cur := filepath.Join(s.env.Path, "current")
+	if !strings.Contains(s.out.String(), "submodules: ") || !strings.Contains(s.out.String(), "git submodule update --init --recursive") {
+		t.Errorf("the deploy did not say that the submodules are not checked out:\n%s", s.out)
+	}
+	if _, err := os.Stat(filepath.Join(cur, "vendor", "lib", "lib.txt")); !os.IsNotExist(err) {
+		t.Fatalf("the submodule was checked out without a hook asking: %v", err)
+	}
+
+	// file:// submodules need protocol.file.allow (git 2.38.1); an https
+	// or ssh one does not
+	s.env.PreDeploy = "git -c protocol.file.allow=always submodule --quiet update --init --recursive"
+	o.commit(nil)
+	s.out = &syncbuf.Buffer{}
+	s.deploy()
+	b, err := os.ReadFile(filepath.Join(cur, "vendor", "lib", "lib.txt"))
+	if err != nil || string(b) != "from the submodule\n" {
+		t.Fatalf("the submodule after git submodule update in pre-deploy: %q, %v\n%s", b, err, s.out)
+	}
+	assertReleaseClean(t, s)
+}
+
+// TestGitLFSContentOrSaid: a repo whose .gitattributes sends files through
+// Git LFS. With git-lfs set up for the deploy user (git lfs install), the
+// release's checkout fetches their content from the origin, as a clone's
+// does (the release's .git has the origin as remote.origin.url; without
+// it the smudge filter failed the checkout: "missing protocol"). Without
+// it, the release
+// holds the pointer files, as a clone would, and the deploy says so.
+func TestGitLFSContentOrSaid(t *testing.T) {
+	if _, err := exec.LookPath("git-lfs"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
+			t.Fatalf("git-lfs is not installed (scripts/deps.sh installs it): %v", err)
+		}
+		t.Skip("git-lfs is not installed")
+	}
+	lfsConf := filepath.Join(t.TempDir(), "gitconfig")
+	lfsEnv := []string{"GIT_CONFIG_GLOBAL=" + lfsConf}
+	cmd := exec.Command("git", "lfs", "install", "--skip-repo")
+	cmd.Env = append(os.Environ(), lfsEnv...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git lfs install: %v\n%s", err, out)
+	}
+	o := newOrigin(t)
+	content := strings.Repeat("binary content\n", 100)
+	for _, args := range [][]string{{"lfs", "track", "*.bin"}} {
+		cmd := exec.Command("git", append([]string{"-C", o.dir}, args...)...)
+		cmd.Env = append(os.Environ(), lfsEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(o.dir, "asset.bin"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commit := exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "add", "-A")
+	commit.Env = append(os.Environ(), lfsEnv...)
+	if out, err := commit.CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, out)
+	}
+	commit = exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "lfs")
+	commit.Env = append(os.Environ(), lfsEnv...)
+	if out, err := commit.CombinedOutput(); err != nil {
+		t.Fatalf("git commit: %v\n%s", err, out)
+	}
+	asset := func(s *server) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "asset.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	// set up: the content
+	s := newServer(t, o)
+	s.env.Repo = "file://" + o.dir
+	s.conn.Env = lfsEnv
+	s.setup()
+	s.deploy()
+	if got := asset(s); got != content {
+		t.Errorf("with git-lfs set up, the release's asset.bin is %q…, want its content", got[:min(len(got), 60)])
+	}
+	if strings.Contains(s.out.String(), "git lfs:") {
+		t.Errorf("with git-lfs set up, the deploy warned:\n%s", s.out)
+	}
+	o.commit(nil)
+	s.deploy()
+	if got := asset(s); got != content {
+		t.Errorf("second release: asset.bin is %q…, want its content", got[:min(len(got), 60)])
+	}
+	assertReleaseClean(t, s)
+
+	// not set up (git-lfs not installed, or no git lfs install: Debian's
+	// package sets it up in /etc/gitconfig): pointer files, said
+	s2 := newServer(t, o)
+	s2.env.Repo = "file://" + o.dir
+	s2.conn.Env = []string{"GIT_CONFIG_GLOBAL=" + filepath.Join(t.TempDir(), "empty"), "GIT_CONFIG_NOSYSTEM=1"}
+	s2.setup()
+	s2.deploy()
+	if got := asset(s2); !strings.HasPrefix(got, "version https://git-lfs.github.com/spec/v1") {
+		t.Errorf("without git-lfs set up, asset.bin is %q…, want the pointer", got[:min(len(got), 60)])
+	}
+	if !strings.Contains(s2.out.String(), "git lfs: .gitattributes sends files through Git LFS, and git-lfs is not set up for the deploy user") {
+		t.Errorf("without git-lfs set up, the deploy did not say so:\n%s", s2.out)
+	}
+}
