@@ -131,35 +131,15 @@ func TestGitLFSContentOrSaid(t *testing.T) {
 		}
 		t.Skip("git-lfs is not installed")
 	}
+	// git lfs install writes the global config: a temp one, for the
+	// origin's commands and the first server (t.Setenv: not parallel)
 	lfsConf := filepath.Join(t.TempDir(), "gitconfig")
-	lfsEnv := []string{"GIT_CONFIG_GLOBAL=" + lfsConf}
-	cmd := exec.Command("git", "lfs", "install", "--skip-repo")
-	cmd.Env = append(os.Environ(), lfsEnv...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git lfs install: %v\n%s", err, out)
-	}
+	t.Setenv("GIT_CONFIG_GLOBAL", lfsConf)
 	o := newOrigin(t)
+	o.git("lfs", "install", "--skip-repo")
+	o.git("lfs", "track", "*.bin")
 	content := strings.Repeat("binary content\n", 100)
-	for _, args := range [][]string{{"lfs", "track", "*.bin"}} {
-		cmd := exec.Command("git", append([]string{"-C", o.dir}, args...)...)
-		cmd.Env = append(os.Environ(), lfsEnv...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(o.dir, "asset.bin"), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	commit := exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "add", "-A")
-	commit.Env = append(os.Environ(), lfsEnv...)
-	if out, err := commit.CombinedOutput(); err != nil {
-		t.Fatalf("git add: %v\n%s", err, out)
-	}
-	commit = exec.Command("git", "-C", o.dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "lfs")
-	commit.Env = append(os.Environ(), lfsEnv...)
-	if out, err := commit.CombinedOutput(); err != nil {
-		t.Fatalf("git commit: %v\n%s", err, out)
-	}
+	o.commit(map[string]string{"asset.bin": content})
 	asset := func(s *server) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "asset.bin"))
@@ -172,7 +152,6 @@ func TestGitLFSContentOrSaid(t *testing.T) {
 	// set up: the content
 	s := newServer(t, o)
 	s.env.Repo = "file://" + o.dir
-	s.conn.Env = lfsEnv
 	s.setup()
 	s.deploy()
 	if got := asset(s); got != content {
