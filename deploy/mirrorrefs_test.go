@@ -287,3 +287,45 @@ func TestNarrowingKilledMidway(t *testing.T) {
 		t.Errorf("the pull request's ref is still in the mirror:\n%s", s.mirrorRefs())
 	}
 }
+
+// TestRelativeRepoFromHome: a repo given as a relative local path (or
+// ~/…) is the one under the login user's home, where the classic tool's
+// `git clone $repo` ran: the mirror's origin, deploy check and a
+// release's remote.origin.url all name that absolute path, and a second
+// deploy fetches from it (it used to resolve against <path> for the
+// fetch and against the release for git in hooks).
+func TestRelativeRepoFromHome(t *testing.T) {
+	home := t.TempDir()
+	o := newOrigin(t)
+	if err := os.Rename(o.dir, filepath.Join(home, "origin")); err != nil {
+		t.Fatal(err)
+	}
+	o.dir = filepath.Join(home, "origin")
+	o.commit(nil)
+	for _, repo := range []string{"origin", "~/origin"} {
+		s := newServer(t, o)
+		s.env.Repo = repo
+		s.conn.Env = []string{"HOME=" + home}
+		s.setup()
+		s.deploy()
+		next := o.commit(nil)
+		if r := s.deploy(); r.NewSHA != next {
+			t.Fatalf("repo %s: the second deploy shipped %s, want %s\n%s", repo, r.NewSHA, next, s.out)
+		}
+		if got := gitOut(t, filepath.Join(s.env.Path, "repo"), "config", "remote.origin.url"); got != o.dir {
+			t.Errorf("repo %s: the mirror's origin is %q, want %q", repo, got, o.dir)
+		}
+		if got := gitOut(t, filepath.Join(s.env.Path, "current"), "config", "remote.origin.url"); got != o.dir {
+			t.Errorf("repo %s: the release's remote.origin.url is %q, want %q", repo, got, o.dir)
+		}
+		items, err := Check(ctxFor(t), s.conn, s.env, s.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if (it.Name == "repo" || it.Name == "ref") && !it.OK {
+				t.Errorf("repo %s: check %s failed: %s", repo, it.Name, it.Detail)
+			}
+		}
+	}
+}

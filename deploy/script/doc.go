@@ -26,7 +26,10 @@
 // directory, when missing) and var=<NAME>=<value>. path is absolute, or
 // `~` / `~/dir` (a classic deploy.conf's `path ~/app`): the script replaces
 // the leading ~ with $HOME as sshd set it (the login user's home), by
-// string operations, never eval. A deploy gets repo too:
+// string operations, never eval; a repo that is a relative local path (or
+// ~/…; not a URL or host:path) is taken under $HOME likewise, as the
+// classic tool's `git clone $repo` in ssh's working directory took it. A
+// deploy gets repo too:
 // when it differs from the mirror's origin the origin is updated (and the
 // script says so). --norc when the login shell is bash: it read ~/.bashrc
 // already, and the script's bash must not read it again (see Bash).

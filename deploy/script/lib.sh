@@ -156,8 +156,9 @@ check_common() {
 }
 
 # expand_home turns path=~ or path=~/dir (a classic deploy.conf's
-# `path ~/app`) into the login user's home as sshd set $HOME: a plain
-# string operation, never eval, so nothing else in the value is expanded.
+# `path ~/app`) into the login user's home as sshd set $HOME, and a
+# relative repo into one under it: plain string operations, never eval,
+# so nothing else in the values is expanded.
 expand_home() {
 	# shellcheck disable=SC2088 # a literal ~ is what is matched here
 	case $P in
@@ -165,6 +166,27 @@ expand_home() {
 		case ${HOME:-} in
 		/*) P=${HOME%/}${P#'~'} ;;
 		*) fail "path '$P' starts with ~, but \$HOME is not an absolute directory on this server: give the full path" ;;
+		esac
+		;;
+	esac
+	# repo: a local path that is relative (or starts with ~) is taken
+	# from the login user's home, where the classic tool's `git clone
+	# $repo` ran (ssh's working directory, its shell expanding ~), so that
+	# the mirror, deploy check and a release's remote.origin.url all read
+	# it the same. A URL (scheme://) or scp-like host:path (a colon before
+	# any slash, git's rule) is left as it is.
+	case $REPO in
+	'' | /* | *://*) ;;
+	*)
+		[[ $REPO == *:* && ${REPO%%:*} != */* ]] && return 0
+		case ${HOME:-} in
+		/*) ;;
+		*) fail "repo '$REPO' is a relative path, but \$HOME is not an absolute directory on this server: give the full path" ;;
+		esac
+		# shellcheck disable=SC2088 # a literal ~ is what is matched here
+		case $REPO in
+		'~' | '~/'*) REPO=${HOME%/}${REPO#'~'} ;;
+		*) REPO=${HOME%/}/$REPO ;;
 		esac
 		;;
 	esac
