@@ -41,6 +41,22 @@ func (s *server) hasObject(sha string) bool {
 	return exec.Command("git", "--git-dir="+filepath.Join(s.env.Path, "repo"), "cat-file", "-e", sha).Run() == nil
 }
 
+// olderMirror replaces the server's mirror with one as a deploy before
+// 1adf3a5 left it: a git clone --mirror of o (every ref) and its record
+// of the origin under the old name. It returns the mirror's path.
+func (s *server) olderMirror(o *origin) string {
+	s.t.Helper()
+	repo := filepath.Join(s.env.Path, "repo")
+	if err := os.RemoveAll(repo); err != nil {
+		s.t.Fatal(err)
+	}
+	gitOut(s.t, s.env.Path, "clone", "-q", "--mirror", o.dir, repo)
+	if err := os.WriteFile(filepath.Join(repo, "deploy-origin-refs"), []byte(o.dir+"\n"), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return repo
+}
+
 // TestMirrorFetchesBranchesAndTags: the server's mirror holds the origin's
 // branches and tags, as the classic tool's clone does, and not the refs
 // GitHub keeps for every pull request (refs/pull/<n>/head and /merge): a
@@ -162,14 +178,7 @@ func TestMirrorOfAnOlderDeployNarrowedOnce(t *testing.T) {
 	main2 := o.commit(nil)
 	s := newServer(t, o)
 	s.setup()
-	repo := filepath.Join(s.env.Path, "repo")
-	if err := os.RemoveAll(repo); err != nil {
-		t.Fatal(err)
-	}
-	gitOut(t, s.env.Path, "clone", "-q", "--mirror", o.dir, repo)
-	if err := os.WriteFile(filepath.Join(repo, "deploy-origin-refs"), []byte(o.dir+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	repo := s.olderMirror(o)
 	if got := s.mirrorRefs(); !strings.Contains(got, "refs/pull/7/merge") {
 		t.Fatalf("the old-style mirror lacks the pull request's refs:\n%s", got)
 	}
@@ -237,11 +246,7 @@ func TestNarrowingKilledMidway(t *testing.T) {
 	s := newServer(t, o)
 	s.setup()
 	first := s.deploy().NewRelease
-	repo := filepath.Join(s.env.Path, "repo")
-	if err := os.RemoveAll(repo); err != nil {
-		t.Fatal(err)
-	}
-	gitOut(t, s.env.Path, "clone", "-q", "--mirror", o.dir, repo)
+	repo := s.olderMirror(o)
 	deploys, err := os.ReadFile(filepath.Join(s.env.Path, ".deploys"))
 	if err != nil {
 		t.Fatal(err)

@@ -135,6 +135,7 @@ exec > >(
 # ---- validation (the laptop checked too; this is defence in depth) ---------
 check_common() {
 	expand_home
+	repo_from_home
 	case $P in /*) ;; *) fail "path '$P' is not absolute" ;; esac
 	[ "$P" != / ] || fail "path is the root directory"
 	case $P in *$'\n'* | *$'\t'*) fail "path contains a newline or tab" ;; esac
@@ -156,9 +157,8 @@ check_common() {
 }
 
 # expand_home turns path=~ or path=~/dir (a classic deploy.conf's
-# `path ~/app`) into the login user's home as sshd set $HOME, and a
-# relative repo into one under it: plain string operations, never eval,
-# so nothing else in the values is expanded.
+# `path ~/app`) into the login user's home as sshd set $HOME: a plain
+# string operation, never eval, so nothing else in the value is expanded.
 expand_home() {
 	# shellcheck disable=SC2088 # a literal ~ is what is matched here
 	case $P in
@@ -169,26 +169,25 @@ expand_home() {
 		esac
 		;;
 	esac
-	# repo: a local path that is relative (or starts with ~) is taken
-	# from the login user's home, where the classic tool's `git clone
-	# $repo` ran (ssh's working directory, its shell expanding ~), so that
-	# the mirror, deploy check and a release's remote.origin.url all read
-	# it the same. A URL (scheme://) or scp-like host:path (a colon before
-	# any slash, git's rule) is left as it is.
+}
+
+# repo_from_home takes a repo that is a relative local path (or starts
+# with ~) from the login user's home, where the classic tool's `git clone
+# $repo` ran (ssh's working directory, its shell expanding ~), so that the
+# mirror, deploy check and a release's remote.origin.url all read it the
+# same. A URL (scheme://) or scp-like host:path (a colon before any
+# slash, git's rule) is left as it is.
+repo_from_home() {
+	case $REPO in '' | /* | *://*) return 0 ;; esac
+	[[ $REPO == *:* && ${REPO%%:*} != */* ]] && return 0
+	case ${HOME:-} in
+	/*) ;;
+	*) fail "repo '$REPO' is a relative path, but \$HOME is not an absolute directory on this server: give the full path" ;;
+	esac
+	# shellcheck disable=SC2088 # a literal ~ is what is matched here
 	case $REPO in
-	'' | /* | *://*) ;;
-	*)
-		[[ $REPO == *:* && ${REPO%%:*} != */* ]] && return 0
-		case ${HOME:-} in
-		/*) ;;
-		*) fail "repo '$REPO' is a relative path, but \$HOME is not an absolute directory on this server: give the full path" ;;
-		esac
-		# shellcheck disable=SC2088 # a literal ~ is what is matched here
-		case $REPO in
-		'~' | '~/'*) REPO=${HOME%/}${REPO#'~'} ;;
-		*) REPO=${HOME%/}/$REPO ;;
-		esac
-		;;
+	'~' | '~/'*) REPO=${HOME%/}${REPO#'~'} ;;
+	*) REPO=${HOME%/}/$REPO ;;
 	esac
 }
 
