@@ -62,6 +62,8 @@ type server struct {
 	env  *config.Env
 	conn *Local
 	out  *syncbuf.Buffer
+	// within bounds each deploy, setup and revert (0 = ctxFor's 60 s).
+	within time.Duration
 }
 
 func newServer(t testing.TB, o *origin) *server {
@@ -85,16 +87,26 @@ func ctxFor(t testing.TB) context.Context {
 	return ctx
 }
 
+// ctx bounds one call of s: within, or ctxFor's default.
+func (s *server) ctx() context.Context {
+	if s.within == 0 {
+		return ctxFor(s.t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.within)
+	s.t.Cleanup(cancel)
+	return ctx
+}
+
 func (s *server) setup() {
 	s.t.Helper()
-	if err := Setup(ctxFor(s.t), s.conn, s.env, s.opts()); err != nil {
+	if err := Setup(s.ctx(), s.conn, s.env, s.opts()); err != nil {
 		s.t.Fatalf("setup: %v\noutput:\n%s", err, s.out)
 	}
 }
 
 func (s *server) deploy() *Result {
 	s.t.Helper()
-	res, err := Deploy(ctxFor(s.t), s.conn, s.env, s.opts())
+	res, err := Deploy(s.ctx(), s.conn, s.env, s.opts())
 	if err != nil {
 		s.t.Fatalf("deploy: %v\noutput:\n%s", err, s.out)
 	}
@@ -103,7 +115,7 @@ func (s *server) deploy() *Result {
 
 func (s *server) revert(n int) *Result {
 	s.t.Helper()
-	res, err := Revert(ctxFor(s.t), s.conn, s.env, n, s.opts())
+	res, err := Revert(s.ctx(), s.conn, s.env, n, s.opts())
 	if err != nil {
 		s.t.Fatalf("revert %d: %v\noutput:\n%s", n, err, s.out)
 	}
