@@ -125,29 +125,10 @@ func TestSubmodulesSaidAndShippable(t *testing.T) {
 // it, the release
 // holds the pointer files, as a clone would, and the deploy says so.
 func TestGitLFSContentOrSaid(t *testing.T) {
-	if _, err := exec.LookPath("git-lfs"); err != nil {
-		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
-			t.Fatalf("git-lfs is not installed (scripts/deps.sh installs it): %v", err)
-		}
-		t.Skip("git-lfs is not installed")
-	}
-	// git lfs install writes the global config: a temp one, for the
-	// origin's commands and the first server (t.Setenv: not parallel)
-	lfsConf := filepath.Join(t.TempDir(), "gitconfig")
-	t.Setenv("GIT_CONFIG_GLOBAL", lfsConf)
-	o := newOrigin(t)
-	o.git("lfs", "install", "--skip-repo")
-	o.git("lfs", "track", "*.bin")
+	o := lfsOrigin(t)
 	content := strings.Repeat("binary content\n", 100)
 	o.commit(map[string]string{"asset.bin": content})
-	asset := func(s *server) string {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(s.env.Path, "current", "asset.bin"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	asset := func(s *server) string { return currentFile(t, s, "asset.bin") }
 
 	// set up: the content
 	s := newServer(t, o)
@@ -179,5 +160,107 @@ func TestGitLFSContentOrSaid(t *testing.T) {
 	}
 	if !strings.Contains(s2.out.String(), "git lfs: .gitattributes sends files through Git LFS, and git-lfs is not set up for the deploy user") {
 		t.Errorf("without git-lfs set up, the deploy did not say so:\n%s", s2.out)
+	}
+}
+
+// lfsOrigin is an origin whose *.bin files go through Git LFS, with
+// git-lfs set up in a temp global config for the origin's commands and
+// the servers (t.Setenv: not parallel).
+func lfsOrigin(t *testing.T) *origin {
+	t.Helper()
+	if _, err := exec.LookPath("git-lfs"); err != nil {
+		if os.Getenv("DEPLOY_REQUIRE_SSHD") != "" {
+			t.Fatalf("git-lfs is not installed (scripts/deps.sh installs it): %v", err)
+		}
+		t.Skip("git-lfs is not installed")
+	}
+	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(t.TempDir(), "gitconfig"))
+	o := newOrigin(t)
+	o.git("lfs", "install", "--skip-repo")
+	o.git("lfs", "track", "*.bin")
+	return o
+}
+
+func currentFile(t *testing.T, s *server, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.env.Path, "current", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestGitLFSObjectsLinkedFromTheLiveRelease: a deploy's checkout finds
+// the LFS objects of the live release in its own .git/lfs, hard-linked,
+// and downloads only what changed: with the origin unable to serve the
+// objects it served before, the next deploy still ships the content, and
+// the object is one file on disk for both releases. A changed file is
+// downloaded; a revert finds the old content in place.
+func TestGitLFSObjectsLinkedFromTheLiveRelease(t *testing.T) {
+	o := lfsOrigin(t)
+	first := strings.Repeat("first asset\n", 100)
+	o.commit(map[string]string{"asset.bin": first})
+	s := newServer(t, o)
+	s.env.Repo = "file://" + o.dir
+	s.setup()
+	s.deploy()
+	rel1 := s.current()
+
+	// the origin loses the objects it served (as a host whose LFS
+	// storage is gone, or is rate limiting): only a download needs them
+	// (after the commit: git add's clean filter writes them again)
+	o.commit(map[string]string{"app.txt": "a code change\n"})
+	lfsDir := filepath.Join(o.dir, ".git", "lfs", "objects")
+	if err := os.Rename(lfsDir, lfsDir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	s.deploy()
+	if got := currentFile(t, s, "asset.bin"); got != first {
+		t.Fatalf("asset.bin is %q…, want its content\n%s", got[:min(len(got), 60)], s.out)
+	}
+	assertReleaseClean(t, s)
+	objects := func(rel string) map[string]os.FileInfo {
+		got := map[string]os.FileInfo{}
+		root := filepath.Join(s.env.Path, "releases", rel, ".git", "lfs", "objects")
+		err := filepath.Walk(root, func(path string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				got[fi.Name()] = fi
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	old, cur := objects(rel1), objects(s.current())
+	if len(old) != 1 || len(cur) != 1 {
+		t.Fatalf("LFS objects: %d in the first release, %d in the second; want 1 each", len(old), len(cur))
+	}
+	for oid, fi := range cur {
+		if !os.SameFile(fi, old[oid]) {
+			t.Errorf("object %s is not the first release's file (a copy or a download)", oid)
+		}
+	}
+
+	// a changed LFS file is downloaded (the origin has its objects back)
+	if err := os.Rename(lfsDir+".away", lfsDir); err != nil {
+		t.Fatal(err)
+	}
+	second := strings.Repeat("second asset\n", 100)
+	o.commit(map[string]string{"asset.bin": second})
+	s.deploy()
+	if got := currentFile(t, s, "asset.bin"); got != second {
+		t.Errorf("after a change, asset.bin is %q…", got[:min(len(got), 60)])
+	}
+	if n := len(objects(s.current())); n != 2 {
+		t.Errorf("the third release has %d LFS objects, want 2 (the live one's, linked, and the new)", n)
+	}
+	if strings.Contains(s.out.String(), "git lfs:") {
+		t.Errorf("a deploy warned:\n%s", s.out)
+	}
+	s.revert(2)
+	if got := currentFile(t, s, "asset.bin"); got != first || s.current() != rel1 {
+		t.Errorf("after revert 2: current %s, asset.bin %q…", s.current(), got[:min(len(got), 60)])
 	}
 }

@@ -61,7 +61,8 @@
 //	         commit from the mirror's gc; the refs of releases gone are
 //	         deleted by the same git update-ref; the release's .git has
 //	         the origin as remote.origin.url, so git-lfs's filter fetches
-//	         LFS content as in a clone (pointer files are said);
+//	         LFS content as in a clone, those of the live release
+//	         hard-linked in first (pointer files are said);
 //	         submodules are left empty, and said), link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
 //	         PREPARED → wait for the decision → switch, log, restart and

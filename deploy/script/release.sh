@@ -49,7 +49,24 @@ checkout() {
 		printf '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[gc]\n\tauto = 0\n%s' "$url" >"$g/config" || return
 	((MIRROR_REFS_READ)) || mirror_refs || return
 	if [ -n "$MIRROR_REFS" ]; then printf '%s\n' "$MIRROR_REFS" >"$g/packed-refs" || return; fi
+	lfs_reuse "$g"
 	git --git-dir="$g" --work-tree="$1" read-tree --reset -u "$2"
+}
+
+# lfs_reuse GITDIR gives the new release's .git the Git LFS objects of
+# the live release ($OLD), as hard links, before the checkout's smudge
+# filter looks for them there: a file whose content did not change is not
+# downloaded from the origin again, and costs no disk twice. An object is
+# named by its sha256 and never written in place (git-lfs writes a new one
+# beside it and renames), as the mirror's objects that every release
+# borrows. Nothing is started unless the live release has LFS objects; a
+# failed link (another filesystem) leaves the smudge filter to download.
+lfs_reuse() {
+	local from="$P/releases/$OLD/.git/lfs/objects"
+	[ -n "$OLD" ] && [ -d "$from" ] || return 0
+	mkdir -p -- "$1/lfs" && cp -al -- "$from" "$1/lfs/objects" 2>/dev/null && return 0
+	rm -rf -- "$1/lfs/objects"
+	echo "git lfs: could not link the live release's LFS objects into the new release: the checkout downloads them from the origin"
 }
 
 # config_quote VAR VALUE sets VAR to VALUE as a quoted git config value
@@ -65,9 +82,10 @@ config_quote() {
 # `git lfs install` not run): the release then holds LFS pointer files,
 # not their content, as a clone would. When it is set up, the checkout's
 # smudge filter fetched the content from the origin (remote.origin.url)
-# into the release's .git/lfs, as a clone's checkout does (lfs.storage,
-# to share them between releases, would break a file:// origin: git-lfs
-# then looks for the origin's objects there too). Only
+# into the release's .git/lfs, as a clone's checkout does, those the live
+# release held linked there first (lfs_reuse; lfs.storage, to share them
+# between releases, would break a file:// origin: git-lfs then looks for
+# the origin's objects there too). Only
 # a root .gitattributes is read; nothing is started without one that
 # names filter=lfs.
 lfs_note() {
