@@ -76,7 +76,7 @@ cmd_deploy() {
 	else
 		new_release "$SHA" git
 		mark "info new $REL $SHA"
-		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; full disk?)"
+		checkout "$P/releases/$REL" "$SHA" || fail "git checkout of $SHA into releases/$REL failed (status $?; git says why: a full disk? an LFS file the origin could not serve?)"
 		keep_release "$REL" "$SHA"
 		submodules_note "$P/releases/$REL"
 		lfs_note "$P/releases/$REL"
