@@ -71,6 +71,53 @@ func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
 	}
 }
 
+// TestOlderReleasesGetTheirRefs: the releases that a deploy older than
+// the kept-release refs made have none, so a force-push and a gc of the
+// mirror would take their commits; the next deploy gives them theirs
+// (keep_older), and says which release's commit the mirror had already
+// lost. Their git then survives a force-push and a gc.
+func TestOlderReleasesGetTheirRefs(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	a := o.commit(nil)
+	s := newServer(t, o)
+	s.env.Keep = 5
+	s.setup()
+	ra := s.deploy().NewRelease
+	o.git("reset", "-q", "--hard", "HEAD~1")
+	o.commit(nil)
+	rb := s.deploy().NewRelease
+	c := o.commit(nil)
+	rc := s.deploy().NewRelease
+	// the mirror as an older deploy left it: no kept refs; a gc then
+	// takes a's commit, which no branch holds since the force-push
+	repo := filepath.Join(s.env.Path, "repo")
+	for _, r := range s.keptRefs() {
+		gitOut(t, repo, "update-ref", "-d", "refs/deploy/releases/"+r)
+	}
+	gitOut(t, repo, "reflog", "expire", "--expire=now", "--all")
+	gitOut(t, repo, "gc", "--quiet", "--prune=now")
+	// and the origin force-pushed past b and c
+	o.git("reset", "-q", "--hard", "HEAD~2")
+	o.commit(nil)
+	s.out = &syncbuf.Buffer{}
+	rd := s.deploy().NewRelease
+	want := []string{rb, rc, rd}
+	slices.Sort(want) // two may share a second: the ids then sort by sha
+	if got := s.keptRefs(); !slices.Equal(got, want) {
+		t.Errorf("kept refs after the deploy: %v, want %v (every release whose commit the mirror has)", got, want)
+	}
+	if want := "releases/" + ra + ": its commit " + a + " is no longer in " + repo; !strings.Contains(s.out.String(), want) {
+		t.Errorf("the deploy did not say %q:\n%s", want, s.out)
+	}
+	// only the refs hold b and c now: git in c's release survives a gc
+	gitOut(t, repo, "reflog", "expire", "--expire=now", "--all")
+	gitOut(t, repo, "gc", "--quiet", "--prune=now")
+	if got := gitOut(t, filepath.Join(s.env.Path, "releases", rc), "log", "-1", "--format=%H"); got != c {
+		t.Errorf("git log in an older deploy's release after a force-push and gc: %s, want %s", got, c)
+	}
+}
+
 // TestSubmodulesSaidAndShippable: a release's checkout leaves a
 // submodule an empty directory (as the classic tool's git clone and
 // Capistrano's git archive do); the deploy says so and how to ship them,

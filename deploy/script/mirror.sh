@@ -201,23 +201,48 @@ mirror_refs() {
 # when no branch holds them any more (a force-push, a deleted branch or
 # pull request), and deletes the refs of releases that are gone (pruned
 # by an earlier deploy, failed, or removed by hand), in one git
-# update-ref. It runs in the background, beside the build (run in line,
-# its 8-12 ms, mostly git's start, made a warm deploy's checkout step half
-# again as long); keep_release_wait joins it before the release is
-# reported prepared. A
-# failure is said and the deploy goes on: the release is whole; only git
-# in it could lose objects to a later gc of the mirror.
+# update-ref; the releases an older deploy made, which have no ref, get
+# theirs (keep_older). It runs in the background, beside the build (run
+# in line, its 8-12 ms, mostly git's start, made a warm deploy's checkout
+# step half again as long); keep_release_wait joins it before the release
+# is reported prepared. A failure is said and the deploy goes on: the
+# release is whole; only git in it could lose objects to a later gc of
+# the mirror.
 KEEP_PID=''
 keep_release() {
-	local id lines="update $KEPT/$1 $2"
+	local id d sha lines="update $KEPT/$1 $2" back=()
 	for id in ${KEPT_IDS[@]+"${KEPT_IDS[@]}"}; do
 		[ "$id" = "$1" ] || [ -d "$P/releases/$id" ] || lines+=$'\n'"delete $KEPT/$id"
+	done
+	# a kept release with a .git and no ref: an older deploy made it
+	for d in "$P"/releases/*/.git; do
+		id=${d%/.git} && id=${id##*/}
+		[ "$id" != "$1" ] && [ -d "$d" ] || continue
+		! in_list "$id" ${KEPT_IDS[@]+"${KEPT_IDS[@]}"} || continue
+		sha=''
+		[ ! -f "$P/releases/$id/REVISION" ] || IFS= read -r sha <"$P/releases/$id/REVISION" || true
+		[[ $sha =~ ^([0-9a-f]{40}|[0-9a-f]{64})$ ]] && back+=("$id $sha")
 	done
 	{
 		git_ update-ref --stdin <<<"$lines" ||
 			echo "cannot point $KEPT/$1 in $P/repo at $2 (status $?): a gc of the mirror could take objects that git in releases/$1 uses once no branch holds them"
+		((${#back[@]} == 0)) || keep_older "${back[@]}"
 	} </dev/null 3<&- 4>&- 9>&- &
 	KEEP_PID=$!
+}
+
+# keep_older "ID SHA"... gives the releases an older deploy made (no ref
+# yet) their refs, in one update-ref; when that fails (a commit the
+# mirror no longer has: gc'd after a force-push), one by one, saying
+# which release's git has lost its commit.
+keep_older() {
+	local lines='' r
+	for r in "$@"; do lines+="update $KEPT/$r"$'\n'; done
+	git_ update-ref --stdin <<<"${lines%$'\n'}" 2>/dev/null && return 0
+	for r in "$@"; do
+		git_ update-ref "$KEPT/${r% *}" "${r#* }" 2>/dev/null ||
+			echo "releases/${r% *}: its commit ${r#* } is no longer in $P/repo (a force-push, then a gc of the mirror): its files are whole, but git in it fails"
+	done
 }
 keep_release_wait() {
 	[ -n "$KEEP_PID" ] || return 0
