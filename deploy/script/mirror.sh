@@ -177,21 +177,23 @@ MIRROR_REFS='' MIRROR_REFS_READ=0 MIRROR_HEAD_SHA='' KEPT_IDS=()
 mirror_refs() {
 	MIRROR_REFS=$(exec git --git-dir="$P/repo" for-each-ref --format='%(objectname) %(refname)' "$ORIGIN_HEAD" "$KEPT" refs/heads refs/tags) || return
 	# sorted by name: ORIGIN_HEAD (refs/deploy-…) first, then KEPT's
-	# (refs/deploy/…), then branches and tags
-	local first=${MIRROR_REFS%%$'\n'*}
+	# (refs/deploy/…), then branches and tags. One regex match splits
+	# them off: bash's pattern removal (${x#…}, ${x%%…*}) on the whole
+	# text takes time that grows with the square of its length (seconds
+	# for a repository with thousands of tags); a regex, with its length.
+	local nl=$'\n' re block line
+	re="^([^$nl]* refs/deploy[-/][^$nl]*$nl)+"
 	MIRROR_HEAD_SHA='' KEPT_IDS=()
-	if [[ $first == *" $ORIGIN_HEAD" ]]; then
-		MIRROR_HEAD_SHA=${first%% *}
-		MIRROR_REFS=${MIRROR_REFS#"$first"}
-		MIRROR_REFS=${MIRROR_REFS#$'\n'}
-		first=${MIRROR_REFS%%$'\n'*}
+	if [[ $MIRROR_REFS$nl =~ $re ]]; then
+		block=${BASH_REMATCH[0]}
+		MIRROR_REFS=${MIRROR_REFS:${#block}}
+		while IFS= read -r line; do
+			case $line in
+			*" $ORIGIN_HEAD") MIRROR_HEAD_SHA=${line%% *} ;;
+			*" $KEPT/"*) KEPT_IDS+=("${line##*/}") ;;
+			esac
+		done <<<"${block%"$nl"}"
 	fi
-	while [[ $first == *" $KEPT/"* ]]; do
-		KEPT_IDS+=("${first##*/}")
-		MIRROR_REFS=${MIRROR_REFS#"$first"}
-		MIRROR_REFS=${MIRROR_REFS#$'\n'}
-		first=${MIRROR_REFS%%$'\n'*}
-	done
 	MIRROR_REFS_READ=1
 }
 
@@ -257,10 +259,11 @@ keep_release_wait() {
 # commit. git's other guesses (pull/7/head for refs/pull/7/head) are not
 # made: such a ref is not fetched, and one left in the mirror is stale.
 resolve() {
-	local r=$1 c t=$'\n'$MIRROR_REFS$'\n' more=()
-	t=${t%%" refs/heads/$r"$'\n'*}
-	if [ -n "$r" ] && ((${#t} < ${#MIRROR_REFS} + 2)); then
-		SHA=${t##*$'\n'}
+	local r=$1 c nl=$'\n' re more=()
+	# a regex, not ${MIRROR_REFS%%…*}: see mirror_refs
+	re="$nl([0-9a-f]{40}|[0-9a-f]{64}) refs/heads/"
+	if [ -n "$r" ] && [[ $nl$MIRROR_REFS$nl =~ $re"$r"$nl ]]; then
+		SHA=${BASH_REMATCH[1]}
 		return 0
 	fi
 	[[ $r == refs/* || $r == HEAD || $r =~ ^[0-9a-fA-F]{7,40}$ ]] && more=("$r")
