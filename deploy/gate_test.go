@@ -216,9 +216,11 @@ func TestGateValuesAreNotShellText(t *testing.T) {
 }
 
 // TestGateFailsOnFirstDeploy: with nothing to go back to, a failed gate
-// still says why, and that there was no previous release.
+// still says why, and that there was no previous release; the release
+// stays current but is logged failed, so a later revert never goes back
+// to it.
 func TestGateFailsOnFirstDeploy(t *testing.T) {
-	_, s, code, _ := gatedServer(t)
+	o, s, code, _ := gatedServer(t)
 	must(t, os.WriteFile(code, []byte("3"), 0o644))
 	res, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
 	var se *StepError
@@ -228,5 +230,20 @@ func TestGateFailsOnFirstDeploy(t *testing.T) {
 	}
 	if res.Gate != GateFailed || s.lockLine() != "" {
 		t.Errorf("gate %q, lock %q", res.Gate, s.lockLine())
+	}
+	// current stays (nothing older), but .deploys does not call the
+	// release deployed, and no later revert goes back to it
+	log := s.log()
+	if last := log[len(log)-1]; last.Event != "failed" || last.Release != res.NewRelease || s.current() != res.NewRelease {
+		t.Errorf("after the failed gate: current %s, last event %+v; want %s logged failed", s.current(), last, res.NewRelease)
+	}
+	must(t, os.WriteFile(code, []byte("0"), 0o644))
+	o.commit(nil)
+	good := s.deploy()
+	if _, err := Revert(ctxFor(t), s.conn, s.env, 1, s.opts()); err == nil || !strings.Contains(err.Error(), "cannot go back 1") {
+		t.Errorf("revert 1 from the first good deploy: %v, want a refusal (the release before it never served)", err)
+	}
+	if s.current() != good.NewRelease {
+		t.Errorf("current = %s after the refused revert, want %s", s.current(), good.NewRelease)
 	}
 }

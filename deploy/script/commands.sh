@@ -350,7 +350,13 @@ hold_gate() {
 # either (its gate is reported, not acted on: there is nothing older to go to).
 REVERT_NOTE=''
 revert_to_previous() {
-	[ -n "$OLD" ] && [ -d "$P/releases/$OLD" ] || fail "$1, and there is no previous release to revert to"
+	if [ -z "$OLD" ] || [ ! -d "$P/releases/$OLD" ]; then
+		# nothing to go back to: current stays, but the release is logged
+		# failed, so that .deploys and list do not call it deployed, and
+		# no later revert goes back to it
+		log_event "$SHA" "$REL" failed "$REF" || true
+		fail "$1, and there is no previous release to revert to: current stays on $REL, logged failed"
+	fi
 	step revert
 	# The release being put back did not serve: log it failed, so that a
 	# later revert never goes back to it (deploy_ids skips it).
