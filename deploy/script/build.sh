@@ -100,6 +100,22 @@ build_node() {
 	for f in package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml; do
 		[ -f "$BUILD_REL/$f" ] && { lock=$f; break; }
 	done
+	# bun's lockfile: npm, yarn and pnpm do not read it, and an install
+	# without it ships versions the app was not locked and tested with
+	for f in bun.lockb bun.lock; do
+		[ -z "$lock" ] && [ -f "$BUILD_REL/$f" ] || continue
+		fail "node: $f pins this app's dependencies, but build auto installs with npm, yarn or pnpm, which do not read it: commit a package-lock.json made from it (npm install --package-lock-only), or build with pre-deploy (bun install --frozen-lockfile, then bun run build); current is unchanged"
+	done
+	# workspaces: the packages under it get node_modules of their own (a
+	# version that differs from the root's), and the root's holds links
+	# to the packages (../packages/a), which the cache would not keep
+	local workspaces=''
+	if [ -f "$BUILD_REL/pnpm-workspace.yaml" ]; then
+		workspaces=pnpm-workspace.yaml
+	else
+		IFS= read -r -d '' f <"$BUILD_REL/package.json" || true
+		[[ $f != *'"workspaces"'* ]] || workspaces="package.json's workspaces"
+	fi
 	# Yarn 2+ (a yarn.lock with __metadata): yarn install --immutable; by
 	# default it installs Plug'n'Play (.pnp.cjs and .yarn/, with packages
 	# in yarn's own cache), not node_modules (nodeLinker in .yarnrc.yml)
@@ -156,6 +172,10 @@ build_node() {
 		build_run node "${install[@]}"
 		echo "deps: Yarn 2+ installs with nodeLinker $linker (.pnp.cjs, .yarn/ and yarn's own cache), not into node_modules: run each deploy, from yarn's cache, and not cached here (nodeLinker: node-modules in .yarnrc.yml is)"
 		mark "info deps node uncached yarn-$linker"
+	elif [ -n "$workspaces" ]; then
+		build_run node "${install[@]}"
+		echo "deps: node_modules installed fresh and not cached: the app has workspaces ($workspaces), whose packages keep node_modules of their own and are linked from the root's, and the cache holds the root's node_modules alone"
+		mark "info deps node uncached workspaces"
 	elif [ -n "$hooks" ] && [ "$hooks" != prepare ]; then
 		# what the app's own install scripts make (prisma generate,
 		# patch-package) can depend on files other than the lockfile

@@ -128,7 +128,8 @@
 //	info deps <stack> reused|installed <method> <key>  the stack's install
 //	                         came from cache entry <key> (or was made and
 //	                         cached) by reflink, hardlink or copy; or
-//	                         uncached no-lockfile|local-requirement,
+//	                         uncached no-lockfile|local-requirement|
+//	                         workspaces|lifecycle|yarn-<linker>,
 //	                         pip-cache, go-cache
 //	info pruned-cache <key>  prune removed a cache entry no kept release used
 //	gate <id> <sha> ok       hold=1: restarted, gate passed; waits for
