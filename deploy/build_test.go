@@ -256,3 +256,42 @@ func TestBuildAutoNodeConfigInKey(t *testing.T) {
 	o.commit(map[string]string{"app.txt": "still more\n"})
 	step("another variable beside it", "reused")
 }
+
+// TestBuildAutoGoWithoutMain: go.mod with no main package at the root
+// or in cmd/*/ (here in server/, and a generator at the root) fails the
+// build when go is the only stack, saying what to do: a release without
+// the binary would switch and then fail to start. Beside another stack
+// (go.mod for tools in a Node app) it is said, and the deploy goes on.
+func TestBuildAutoGoWithoutMain(t *testing.T) {
+	goFiles := map[string]string{
+		"go.mod":         "module example.com/shop\n\ngo 1.21\n",
+		"gen.go":         "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
+		"shop.go":        "package shop\n",
+		"server/main.go": "package main\n\nfunc main() {}\n",
+	}
+	o := newOrigin(t)
+	o.commit(goFiles)
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.setup()
+	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "build" || !strings.Contains(se.Message, "go: go.mod, but no package main at the root or in cmd/*/") {
+		t.Fatalf("err = %v, want a build failure saying there is no main package\n%s", err, s.out)
+	}
+	if s.current() != "" {
+		t.Errorf("current is %s after the failed build", s.current())
+	}
+
+	needTool(t, "npm")
+	files := nodeApp("shop", "")
+	for k, v := range goFiles {
+		files[k] = v
+	}
+	o.commit(files)
+	s.out = &syncbuf.Buffer{}
+	s.deploy()
+	if !strings.Contains(s.out.String(), "build: go detected (go.mod), but there is no package main at the root or in cmd/*/: nothing to build") {
+		t.Errorf("beside node, the deploy did not say that go has nothing to build:\n%s", s.out)
+	}
+}

@@ -129,7 +129,11 @@ func (a *App) elixir(dir string) {
 	}
 }
 
-var mainPkg = regexp.MustCompile(`(?m)^package main(\s|$)`)
+var (
+	mainPkg    = regexp.MustCompile(`(?m)^package main(\s|$)`)
+	anyPkg     = regexp.MustCompile(`(?m)^package\s`)
+	ignoreLine = regexp.MustCompile(`(?m)^//(go:build|\s*\+build)\s(.*[^A-Za-z0-9_.])?ignore([^A-Za-z0-9_.]|$)`)
+)
 
 // golang names the binary as build auto does: <module's last element> for
 // a main package at the root, else bin/<x> for the first cmd/<x>.
@@ -169,10 +173,22 @@ func (a *App) golang(dir string) {
 	}
 }
 
+// hasMain tells whether dir holds a Go main package, as build auto's
+// go_main does: a .go file, not a _test.go, whose package clause says
+// main, and whose build constraints above it do not name the ignore tag
+// (//go:build ignore: a generator run by go run, which go build leaves
+// out).
 func hasMain(dir string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 	for _, f := range files {
-		if b, err := os.ReadFile(f); err == nil && mainPkg.Match(b) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if loc := anyPkg.FindIndex(b); loc != nil && mainPkg.Match(b[loc[0]:]) && !ignoreLine.Match(b[:loc[0]]) {
 			return true
 		}
 	}

@@ -561,8 +561,20 @@ mix_build_put() {
 	fi
 }
 
-# go_main DIR: DIR holds a Go main package.
-go_main() { grep -Eqs '^package main([[:space:]]|$)' "$1"/*.go; }
+# go_main DIR: DIR holds a Go main package: a .go file, not a _test.go,
+# whose package clause says main, and whose build constraints above it do
+# not name the ignore tag (//go:build ignore: a generator run by go run,
+# which go build leaves out). deploy init's hasMain reads them alike.
+go_main() {
+	local f=("$1"/*.go)
+	[ -e "${f[0]}" ] || return 1
+	awk '
+		FNR == 1 { skip = (FILENAME ~ /_test[.]go$/) }
+		skip { nextfile }
+		/^\/\/(go:build|[[:space:]]*\+build)[[:space:]]/ && /(^|[^A-Za-z0-9_.])ignore([^A-Za-z0-9_.]|$)/ { nextfile }
+		/^package[[:space:]]/ { if ($2 == "main") { found = 1; exit } nextfile }
+		END { exit !found }' "${f[@]}"
+}
 
 build_go() {
 	local mod name d targets=()
@@ -582,6 +594,9 @@ build_go() {
 			go_main "$d" && targets+=("$(basename -- "$d")")
 		done
 		if ((${#targets[@]} == 0)); then
+			# go the only stack (build_auto's stacks): a release without
+			# the binary would switch and then fail to start
+			((${#stacks[@]} > 1)) || fail "go: go.mod, but no package main at the root or in cmd/*/ (as go build finds them: a _test.go or a //go:build ignore file is not one), so build auto does not know what to build: build it with pre-deploy (go build -o bin/<name> ./<dir>); current is unchanged"
 			echo "build: go detected (go.mod), but there is no package main at the root or in cmd/*/: nothing to build"
 			mark "info build go go.mod without a main package"
 			return 0

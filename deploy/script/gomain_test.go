@@ -1,0 +1,42 @@
+package script
+
+import (
+	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
+)
+
+// TestGoMain: build auto's go_main finds a main package as go build
+// does for the cases a repository's root holds: a generator with
+// //go:build ignore (or // +build ignore) and a main_test.go are not
+// the package; a real main, also after a constraint that does not name
+// ignore, is (deploy init's hasMain reads them alike: TestDetect).
+func TestGoMain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		main  bool
+	}{
+		{"main", map[string]string{"main.go": "package main\n"}, true},
+		{"main after a comment", map[string]string{"lib.go": "package lib\n", "main.go": "// Command x.\npackage main // x\n"}, true},
+		{"linux only", map[string]string{"main.go": "//go:build linux && !ignorex\n\npackage main\n"}, true},
+		{"generator", map[string]string{"lib.go": "package lib\n", "gen.go": "// go run gen.go\n\n//go:build ignore\n\npackage main\n"}, false},
+		{"old-style generator", map[string]string{"gen.go": "// +build ignore\n\npackage main\n"}, false},
+		{"ignore among others", map[string]string{"gen.go": "//go:build tools || ignore\n\npackage main\n"}, false},
+		{"test main", map[string]string{"lib.go": "package lib\n", "main_test.go": "package main\n"}, false},
+		{"a package named mainly", map[string]string{"x.go": "package mainly\n"}, false},
+		{"no go files", map[string]string{"README": "x\n"}, false},
+		{"main in a comment after the clause", map[string]string{"x.go": "package lib\n\n// package main\n"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			testfs.WriteFiles(t, dir, tc.files)
+			got := runFuncs(t, dir, `if go_main "$PWD"; then echo yes; else echo no; fi`)
+			if want := map[bool]string{true: "yes\n", false: "no\n"}[tc.main]; got != want {
+				t.Errorf("go_main: %q, want %q", got, want)
+			}
+		})
+	}
+}
