@@ -107,6 +107,10 @@ func TestRenderedFilesLoad(t *testing.T) {
 	if pm.Dir != "/var/www/shop/current" || len(pm.Command) != 2 || pm.Command[1] != "server.js" {
 		t.Errorf("procmon dir %q", pm.Dir)
 	}
+	// the workers run in production, not only the build
+	if pm.Env["NODE_ENV"] != "production" {
+		t.Errorf("procmon env %v, want NODE_ENV=production for the workers", pm.Env)
+	}
 	steps := appinit.ServerSteps(a, s)
 	for _, want := range []string{"install -d -o deploy /var/www/shop", "cp procmon.toml /etc/procmon/shop.toml", "systemctl enable --now procmon@shop", "deploy production setup"} {
 		if !strings.Contains(steps, want) {

@@ -91,9 +91,32 @@ func ProcmonTOML(app *App, path string) string {
 	b.WriteString("# and procmon proxies to the ready ones, so a reload drops no request.\n")
 	b.WriteString("listen = \"127.0.0.1:8080\"\nmode = \"proxy\"\n")
 	fmt.Fprintf(&b, "user = %s\ngroup = %s\n", strconv.Quote(app.Name), strconv.Quote(app.Name))
+	if env := runEnv(app); env != "" {
+		b.WriteString("# What the stack reads to run in production (deploy.conf's env reaches the build only).\n")
+		fmt.Fprintf(&b, "env = { %s }\n", env)
+	}
 	b.WriteString("\n[ready]\n# A worker is ready once its PORT accepts connections; with a health page,\n")
 	b.WriteString("# check = \"http\" and path = \"/health\" are stricter.\ncheck = \"tcp\"\ntimeout = \"60s\"\n")
 	return b.String()
+}
+
+// runEnv is the procmon env table's body for the app's stacks: what
+// their frameworks read to run in production (Express's NODE_ENV: in
+// development it sends stack traces to clients; Rails' and Rack's), as
+// the platforms (Heroku's buildpacks) set them. "" for none.
+func runEnv(app *App) string {
+	var kv []string
+	for _, st := range app.Stacks {
+		switch st {
+		case "node":
+			kv = append(kv, `NODE_ENV = "production"`)
+		case "ruby":
+			kv = append(kv, `RACK_ENV = "production"`, `RAILS_ENV = "production"`)
+		case "elixir":
+			kv = append(kv, `MIX_ENV = "prod"`)
+		}
+	}
+	return strings.Join(kv, ", ")
 }
 
 // ServerSteps returns what to run on the server once, before `deploy
