@@ -92,3 +92,37 @@ func TestInitAsks(t *testing.T) {
 		t.Errorf("deploy.conf from the answers:\n%s", conf)
 	}
 }
+
+// TestInitRepoAndPath: with several remotes, repo is origin's, whatever
+// order git lists them in (go-git's is a map's: it was a random one);
+// without origin and with several, init asks. A relative --path is
+// refused before anything is written, as deploy.conf would refuse it.
+func TestInitRepoAndPath(t *testing.T) {
+	dir := initRepo(t)
+	for _, args := range [][]string{{"remote", "add", "upstream", "git@example.com:them/shop.git"}, {"remote", "add", "fork", "git@example.com:fork/shop.git"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	r := runInit(t, "", "-C", dir, "init", "--host", "web1", "--path", "srv/shop")
+	if r.code == 0 || !strings.Contains(r.stderr, `path "srv/shop" is not absolute`) {
+		t.Errorf("init --path srv/shop: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "deploy.conf")); err == nil {
+		t.Fatalf("init with a relative path wrote deploy.conf")
+	}
+	for i := 0; i < 5; i++ {
+		r = runInit(t, "", "-C", dir, "init", "--host", "web1", "--path", "/srv/shop", "--force")
+		conf, _ := os.ReadFile(filepath.Join(dir, "deploy.conf"))
+		if r.code != 0 || !strings.Contains(string(conf), "\nrepo git@example.com:me/shop.git\n") {
+			t.Fatalf("init with origin, upstream and fork: exit %d %s\n%s", r.code, r.stderr, conf)
+		}
+	}
+	if out, err := exec.Command("git", "-C", dir, "remote", "remove", "origin").CombinedOutput(); err != nil {
+		t.Fatalf("git remote remove: %v\n%s", err, out)
+	}
+	r = runInit(t, "", "-C", dir, "init", "--host", "web1", "--path", "/srv/shop", "--force")
+	if r.code == 0 || !strings.Contains(r.stderr, "--repo") {
+		t.Errorf("init with two remotes and no origin: exit %d, want it to ask for the repo\n%s", r.code, r.stderr)
+	}
+}

@@ -69,9 +69,7 @@ func initSettings(f initFlags, dir string, app *appinit.App, in *bufio.Reader, o
 	s := appinit.Settings{Host: f.Host, Path: f.Path, Repo: f.Repo}
 	if s.Repo == "" {
 		if r, err := gitsource.Open(dir); err == nil {
-			if urls, _ := r.RemoteURLs(); len(urls) > 0 {
-				s.Repo = urls[0]
-			}
+			s.Repo, _ = r.DefaultRemoteURL()
 		}
 	}
 	var err error
@@ -94,6 +92,11 @@ func initSettings(f initFlags, dir string, app *appinit.App, in *bufio.Reader, o
 		if strings.ContainsAny(v, " \t\r\n") {
 			return s, usagef("give one word", "%q contains whitespace", v)
 		}
+	}
+	// deploy.conf's path must be absolute (config refuses a relative
+	// one): refused here, before anything is written
+	if !strings.HasPrefix(s.Path, "/") {
+		return s, usagef("give the app's absolute directory on the server, such as /var/www/"+app.Name, "path %q is not absolute", s.Path)
 	}
 	return s, nil
 }

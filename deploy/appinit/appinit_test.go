@@ -45,6 +45,15 @@ func TestDetect(t *testing.T) {
 		{"node and go", map[string]string{"package.json": `{"name": "both", "main": "x.js"}`, "go.mod": "module both\n", "main.go": "package main\n"},
 			"both", []string{"node", "go"}, "package.json", []string{"node", "x.js"}},
 		{"nothing", map[string]string{"README": ""}, "", nil, "", nil},
+		{"node without a name", map[string]string{"package.json": `{"scripts": {"start": "node server.js"}}`},
+			"", []string{"node"}, "package.json", []string{"node", "server.js"}},
+		{"node Procfile", map[string]string{"package.json": `{"name": "demo", "scripts": {"start": "nodemon server.js", "prod": "node server.js"}}`,
+			"Procfile": "release: npm run migrate\nweb: npm run prod\n"},
+			"demo", []string{"node"}, "package.json", []string{"sh", "-c", "exec npm run prod"}},
+		{"python Procfile", map[string]string{"requirements.txt": "gunicorn\n", "Procfile": "web:gunicorn app:app --bind 0.0.0.0:$PORT"},
+			"", []string{"python"}, "requirements.txt", []string{"sh", "-c", `export PATH="$PWD/.venv/bin:$PATH"; exec gunicorn app:app --bind 0.0.0.0:$PORT`}},
+		{"Procfile of two commands", map[string]string{"Gemfile": "", "config.ru": "", "Procfile": "web: bin/migrate && bundle exec puma\n"},
+			"", []string{"ruby"}, "Gemfile", []string{"sh", "-c", "bin/migrate && bundle exec puma"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,7 +26,10 @@ type App struct {
 	// Why says, per stack, which files showed it.
 	Why map[string]string
 	// Command is the argv procmon starts a worker with, relative to the
-	// release (nil = none could be told: Render writes a placeholder).
+	// release (nil = none could be told: Render writes a placeholder). A
+	// Procfile's web process wins over what the stack suggests, as on
+	// Heroku and Dokku: it is how the app says it runs in production
+	// (a package.json's start script is often the development server).
 	Command []string
 }
 
@@ -59,6 +62,13 @@ func Detect(dir string) (*App, error) {
 	if has("go.mod") {
 		a.add("go", "go.mod")
 		a.golang(dir)
+	}
+	if web := procfileWeb(dir); web != "" {
+		if a.Why["python"] != "" {
+			// build auto's venv, on PATH as Heroku's buildpack puts it
+			web = `export PATH="$PWD/.venv/bin:$PATH"; ` + web
+		}
+		a.Command = []string{"sh", "-c", web}
 	}
 	if a.Name == "" {
 		abs, _ := filepath.Abs(dir)
@@ -97,7 +107,9 @@ func (a *App) node(dir string) error {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		return &DetectError{File: filepath.Join(dir, "package.json"), Err: err}
 	}
-	a.Name = cleanName(pkg.Name)
+	if pkg.Name != "" { // else the directory's name, as for a repository without one
+		a.Name = cleanName(pkg.Name)
+	}
 	switch {
 	case pkg.Scripts["start"] != "":
 		a.Command = []string{"npm", "start"}
@@ -231,3 +243,30 @@ func (e *DetectError) Error() string {
 
 // Unwrap returns the parse error.
 func (e *DetectError) Unwrap() error { return e.Err }
+
+// procfileWeb returns the command of the Procfile's web process ("" =
+// no Procfile, or no web line), made to run under sh -c as Heroku and
+// foreman run it ($PORT, which procmon gives each worker, expands
+// there): exec'd when it is one simple command, so that procmon's signals
+// reach the app rather than the shell.
+func procfileWeb(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "Procfile"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, cmd, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != "web" {
+			continue
+		}
+		cmd = strings.TrimSpace(cmd)
+		if cmd == "" {
+			return ""
+		}
+		if !strings.ContainsAny(cmd, ";&|()`\n") && !strings.HasPrefix(cmd, "exec ") {
+			cmd = "exec " + cmd
+		}
+		return cmd
+	}
+	return ""
+}

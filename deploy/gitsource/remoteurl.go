@@ -21,6 +21,26 @@ func (r *Repo) RemoteURLs() ([]string, error) {
 	return urls, nil
 }
 
+// DefaultRemoteURL is the URL deploy init offers as repo: origin's (the
+// remote git clone names), else the only remote's; "" when there is none,
+// or several and none is origin (git's remote list has no order to pick
+// by).
+func (r *Repo) DefaultRemoteURL() (string, error) {
+	remotes, err := r.git.Remotes()
+	if err != nil {
+		return "", fmt.Errorf("list remotes of %s: %w", r.dir, err)
+	}
+	for _, rem := range remotes {
+		if c := rem.Config(); c.Name == "origin" && len(c.URLs) > 0 {
+			return c.URLs[0], nil
+		}
+	}
+	if len(remotes) == 1 && len(remotes[0].Config().URLs) > 0 {
+		return remotes[0].Config().URLs[0], nil
+	}
+	return "", nil
+}
+
 // SameRepo reports whether two git URLs name the same repository, across
 // the usual spellings: git@host:owner/name.git, ssh://git@host/owner/name,
 // https://host/owner/name(.git)(/), and local paths (compared cleaned).
