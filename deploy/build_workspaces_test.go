@@ -102,3 +102,27 @@ func TestBuildAutoNodeBunLockRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildAutoPnpmMissingSaysCorepack: a pnpm-locked app on a server
+// without pnpm fails the build naming it and how Node itself provides
+// it (corepack, which ships with Node), and switches nothing.
+func TestBuildAutoPnpmMissingSaysCorepack(t *testing.T) {
+	files := nodeApp("app", "")
+	delete(files, "package-lock.json")
+	files["pnpm-lock.yaml"] = "lockfileVersion: '9.0'\n"
+	o := newOrigin(t)
+	o.commit(files)
+	s := newServer(t, o)
+	s.env.Build = "auto"
+	s.env.Vars = map[string]string{"PATH": "/usr/bin:/bin"} // node and npm, as Debian's nodejs installs them; no pnpm
+	s.setup()
+	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "build" ||
+		!strings.Contains(se.Message, "node: 'pnpm' was not found in the hook shell's PATH on this server: install it (Node's corepack provides pnpm: run 'corepack enable' as root once)") {
+		t.Fatalf("err = %v, want pnpm not found, with corepack's hint\n%s", err, s.out)
+	}
+	if s.current() != "" {
+		t.Errorf("current is %s", s.current())
+	}
+}

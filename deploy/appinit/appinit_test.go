@@ -45,6 +45,8 @@ func TestDetect(t *testing.T) {
 		{"node and go", map[string]string{"package.json": `{"name": "both", "main": "x.js"}`, "go.mod": "module both\n", "main.go": "package main\n"},
 			"both", []string{"node", "go"}, "package.json", []string{"node", "x.js"}},
 		{"nothing", map[string]string{"README": ""}, "", nil, "", nil},
+		{"pipenv", map[string]string{"Pipfile": "[packages]\nflask = \"*\"\n", "Pipfile.lock": "{}"},
+			"", []string{"python"}, "Pipfile", nil},
 		{"node without a name", map[string]string{"package.json": `{"scripts": {"start": "node server.js"}}`},
 			"", []string{"node"}, "package.json", []string{"node", "server.js"}},
 		{"node Procfile", map[string]string{"package.json": `{"name": "demo", "scripts": {"start": "nodemon server.js", "prod": "node server.js"}}`,

@@ -43,8 +43,8 @@ func Detect(dir string) (*App, error) {
 			return nil, err
 		}
 	}
-	if has("requirements.txt") || has("pyproject.toml") {
-		a.add("python", firstOf(has, "", "requirements.txt", "pyproject.toml"))
+	if has("requirements.txt") || has("pyproject.toml") || has("Pipfile") {
+		a.add("python", firstOf(has, "", "requirements.txt", "pyproject.toml", "Pipfile"))
 		if a.Command == nil && has("app.py") {
 			a.Command = []string{".venv/bin/python", "app.py"}
 		}

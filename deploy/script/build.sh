@@ -72,7 +72,11 @@ build_run() {
 	run_in "$BUILD_REL" "$BUILD_REL" "$BUILD_PREV" bash ${lflag[@]+"${lflag[@]}"} -c '"$@"' deploy-build \
 		env ${BUILD_ENV[@]+"${BUILD_ENV[@]}"} "$@" || rc=$?
 	((rc == 0)) && return 0
-	((rc == 127)) && fail "$stack: '$1' was not found in the hook shell's PATH on this server: install it, or set shell login (or env PATH=…) when a profile puts it there; current is unchanged"
+	if ((rc == 127)); then
+		local corepack=''
+		case $1 in yarn | pnpm) corepack=" (Node's corepack provides $1: run 'corepack enable' as root once)" ;; esac
+		fail "$stack: '$1' was not found in the hook shell's PATH on this server: install it$corepack, or set shell login (or env PATH=…) when a profile puts it there; current is unchanged"
+	fi
 	fail "$stack: '$*' exited with status $rc: current is unchanged"
 }
 
