@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,5 +125,48 @@ func TestInitRepoAndPath(t *testing.T) {
 	r = runInit(t, "", "-C", dir, "init", "--host", "web1", "--path", "/srv/shop", "--force")
 	if r.code == 0 || !strings.Contains(r.stderr, "--repo") {
 		t.Errorf("init with two remotes and no origin: exit %d, want it to ask for the repo\n%s", r.code, r.stderr)
+	}
+}
+
+// TestInitReaderGone: a reader that goes away before init is done
+// (deploy init | head -1) ends the process at its next write, with
+// SIGPIPE; init writes both files before it says so, so that it never
+// leaves deploy.conf without procmon.toml. The process asks for the host
+// after its first line and waits, so the reader closes exactly there.
+func TestInitReaderGone(t *testing.T) {
+	bin := buildDeploy(t)
+	dir := initRepo(t)
+	cmd := exec.Command(bin, "-C", dir, "init", "--path", "/srv/shop")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// all it prints before it reads the answer: the first line, and the
+	// question (which ends without a newline)
+	var got []byte
+	for !bytes.HasSuffix(got, []byte("alias): ")) {
+		b := make([]byte, 256)
+		n, err := out.Read(b)
+		got = append(got, b[:n]...)
+		if err != nil {
+			t.Fatalf("output %q, %v", got, err)
+		}
+	}
+	out.Close() // as | head -1 does after its line
+	io.WriteString(in, "web1.example.com\n")
+	in.Close()
+	err = cmd.Wait()
+	t.Logf("init with its reader gone: %v", err)
+	for _, f := range []string{"deploy.conf", "procmon.toml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

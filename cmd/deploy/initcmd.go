@@ -46,13 +46,15 @@ func initApp(g *globals, args []string, stdin io.Reader, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
+	// both files before a word about them: a reader that goes away
+	// (deploy init | head -1) ends a Go program at its next write, which
+	// must not leave deploy.conf without procmon.toml
 	for i, text := range []string{appinit.DeployConf(app, s), appinit.ProcmonTOML(app, s.Path)} {
 		if err := writeNew(files[i], text, g.Force); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s\n", files[i])
 	}
-	fmt.Fprintf(stdout, "\n%s", appinit.ServerSteps(app, s))
+	fmt.Fprintf(stdout, "wrote %s\nwrote %s\n\n%s", files[0], files[1], appinit.ServerSteps(app, s))
 	return nil
 }
 
