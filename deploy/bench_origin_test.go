@@ -81,10 +81,18 @@ func (o *origin) pullRequestRefs(tb testing.TB, n int, kinds ...string) {
 			fmt.Fprintf(&in, "commit refs/pull/%d/%s\ncommitter T <t@example.com> 1700000000 +0000\ndata 3\npr\nfrom refs/heads/main^0\nM 644 inline pr.txt\ndata %d\n%s\n", i, kind, len(body), body)
 		}
 	}
-	cmd := exec.Command("git", "-C", o.dir, "fast-import", "--quiet", "--force")
-	cmd.Stdin = strings.NewReader(in.String())
+	o.packRefsFrom(tb, in.String(), "fast-import", "--quiet", "--force")
+}
+
+// packRefsFrom runs git args in the origin with input on its stdin (git
+// fast-import, update-ref --stdin), then packs the refs, as a hosted
+// origin keeps them.
+func (o *origin) packRefsFrom(tb testing.TB, input string, args ...string) {
+	tb.Helper()
+	cmd := exec.Command("git", append([]string{"-C", o.dir}, args...)...)
+	cmd.Stdin = strings.NewReader(input)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("git fast-import: %v\n%s", err, out)
+		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	o.git("pack-refs", "--all")
 }

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ func (o *origin) manyRefs(tb testing.TB, n int) {
 			fmt.Fprintf(&in, "create refs/heads/feature-%d %s\n", i, sha)
 		}
 	}
-	cmd := exec.Command("git", "-C", o.dir, "update-ref", "--stdin")
-	cmd.Stdin = strings.NewReader(in.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("git update-ref: %v\n%s", err, out)
-	}
-	o.git("pack-refs", "--all")
+	o.packRefsFrom(tb, in.String(), "update-ref", "--stdin")
 }
 
 // TestResolveAmongManyRefs: with thousands of tags and branches, a

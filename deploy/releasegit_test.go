@@ -22,6 +22,22 @@ func (s *server) keptRefs() []string {
 	return strings.Split(out, "\n")
 }
 
+// forcePushedOver deploys an origin's second commit a (release ra, keep
+// releases kept) and then resets the origin's main to the commit before
+// it, as a force-push past a deployed commit does: a is on no branch.
+func forcePushedOver(t *testing.T, keep int) (o *origin, s *server, a, ra string) {
+	t.Helper()
+	o = newOrigin(t)
+	o.commit(nil)
+	a = o.commit(nil)
+	s = newServer(t, o)
+	s.env.Keep = keep
+	s.setup()
+	ra = s.deploy().NewRelease
+	o.git("reset", "-q", "--hard", "HEAD~1")
+	return o, s, a, ra
+}
+
 // TestReleaseGitSurvivesForcePushAndGC: a release's .git borrows the
 // mirror's objects. When the origin's branch is force-pushed past a kept
 // release's commit and the mirror is gc'd (git gc --auto does it once
@@ -29,14 +45,7 @@ func (s *server) keptRefs() []string {
 // release still works, and after a revert to it; the refs that keep the
 // releases' commits follow the releases pruned.
 func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	a := o.commit(nil)
-	s := newServer(t, o)
-	s.env.Keep = 3
-	s.setup()
-	ra := s.deploy().NewRelease
-	o.git("reset", "-q", "--hard", "HEAD~1")
+	o, s, a, ra := forcePushedOver(t, 3)
 	b := o.commit(nil)
 	if r := s.deploy(); r.NewSHA != b {
 		t.Fatalf("after the force-push: deployed %s, want %s", r.NewSHA, b)
@@ -77,14 +86,7 @@ func TestReleaseGitSurvivesForcePushAndGC(t *testing.T) {
 // (keep_older), and says which release's commit the mirror had already
 // lost. Their git then survives a force-push and a gc.
 func TestOlderReleasesGetTheirRefs(t *testing.T) {
-	o := newOrigin(t)
-	o.commit(nil)
-	a := o.commit(nil)
-	s := newServer(t, o)
-	s.env.Keep = 5
-	s.setup()
-	ra := s.deploy().NewRelease
-	o.git("reset", "-q", "--hard", "HEAD~1")
+	o, s, a, ra := forcePushedOver(t, 5)
 	o.commit(nil)
 	rb := s.deploy().NewRelease
 	c := o.commit(nil)
