@@ -148,6 +148,7 @@ build_node() {
 	[ -z "$lock" ] || why+=" + $lock"
 	local info hooks=''
 	node_info
+	node_wanted "${info%% *}"
 	[[ $info != *' hooks='* ]] || hooks=${info##* hooks=}
 	if [[ $info == *' build'* ]]; then
 		build=("$pm" run build)
@@ -277,6 +278,27 @@ node_info() {
 	fi
 	info=$(build_out node --version)
 	info+=$flag
+}
+
+# node_wanted VERSION says when .nvmrc or .node-version asks for another
+# major version of node than VERSION, the one the build runs (nvm, fnm or
+# n read them on a laptop; nothing switches versions here): the app may
+# not run as it was tested. An alias (lts/*, node) is not compared.
+node_wanted() {
+	local f want have=${1#v}
+	have=${have%%.*}
+	for f in .nvmrc .node-version; do
+		[ -f "$BUILD_REL/$f" ] || continue
+		want=''
+		IFS= read -r want <"$BUILD_REL/$f" || true
+		want=${want//[[:space:]]/}
+		want=${want#v}
+		want=${want%%[!0-9]*}
+		if [ -n "$want" ] && [ -n "$have" ] && [ "$want" != "$have" ]; then
+			echo "node: $f asks for node $want, and the build runs node ${1:-(unknown)} on this server: the app may not run as it was tested (install node $want on this server)"
+		fi
+		return 0
+	done
 }
 
 # python_lock_hint LOCKFILE says how to make requirements.txt from it.

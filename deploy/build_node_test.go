@@ -126,3 +126,33 @@ func TestBuildAutoPnpmMissingSaysCorepack(t *testing.T) {
 		t.Errorf("current is %s", s.current())
 	}
 }
+
+// TestBuildAutoNodeVersionFile: .nvmrc (or .node-version) asking for
+// another major version of node than the server's is said, and the
+// deploy goes on; the same major, a v prefix or an alias says nothing.
+func TestBuildAutoNodeVersionFile(t *testing.T) {
+	needTool(t, "node")
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := strings.TrimSpace(string(out))
+	major := strings.SplitN(strings.TrimPrefix(have, "v"), ".", 2)[0]
+	o, s := autoServer(t, nodeApp("app", ""))
+	for _, tc := range []struct{ file, text, says string }{
+		{".nvmrc", "99.1.0\n", "node: .nvmrc asks for node 99, and the build runs node " + have + " on this server"},
+		{".node-version", "v98\n", "node: .node-version asks for node 98"},
+		{".nvmrc", "v" + major + ".0.1\n", ""},
+		{".nvmrc", "lts/*\n", ""},
+	} {
+		o.git("rm", "-q", "--ignore-unmatch", ".nvmrc", ".node-version") // one version file at a time
+		files := nodeApp("app", "")
+		files[tc.file] = tc.text
+		o.commit(files)
+		s.out = &syncbuf.Buffer{}
+		s.deploy()
+		if got := strings.Contains(s.out.String(), "node: .n"); got != (tc.says != "") || !strings.Contains(s.out.String(), tc.says) {
+			t.Errorf("%s %q: want %q said\n%s", tc.file, tc.text, tc.says, s.out)
+		}
+	}
+}
