@@ -18,6 +18,7 @@ import (
 func workspacesApp(t *testing.T, version string) map[string]string {
 	t.Helper()
 	files := map[string]string{
+		".nvmrc":                  "99\n", // said, and the deploy goes on (node_wanted: TestNodeWanted)
 		"package.json":            `{ "name": "ws", "version": "1.0.0", "private": true, "workspaces": ["packages/*"], "dependencies": { "a": "1.0.0" } }` + "\n",
 		"packages/a/package.json": `{ "name": "a", "version": "1.0.0" }` + "\n",
 		"packages/a/index.js":     "module.exports = " + quoteJSON(version) + "\n",
@@ -67,6 +68,9 @@ func TestBuildAutoNodeWorkspacesUncached(t *testing.T) {
 		res := s.deploy()
 		if got := requireA(); got != version {
 			t.Errorf("deploy %d: require('a') says %q, want %q", i+1, got, version)
+		}
+		if !strings.Contains(s.out.String(), "node: .nvmrc asks for node 99, and the build runs node v") {
+			t.Errorf("deploy %d did not say that .nvmrc asks for node 99:\n%s", i+1, s.out)
 		}
 		if b := res.Built; len(b) != 1 || b[0].Deps != "uncached" ||
 			!strings.Contains(s.out.String(), "deps: node_modules installed fresh and not cached: the app has workspaces (package.json's workspaces)") {
@@ -124,35 +128,5 @@ func TestBuildAutoPnpmMissingSaysCorepack(t *testing.T) {
 	}
 	if s.current() != "" {
 		t.Errorf("current is %s", s.current())
-	}
-}
-
-// TestBuildAutoNodeVersionFile: .nvmrc (or .node-version) asking for
-// another major version of node than the server's is said, and the
-// deploy goes on; the same major, a v prefix or an alias says nothing.
-func TestBuildAutoNodeVersionFile(t *testing.T) {
-	needTool(t, "node")
-	out, err := exec.Command("node", "--version").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := strings.TrimSpace(string(out))
-	major := strings.SplitN(strings.TrimPrefix(have, "v"), ".", 2)[0]
-	o, s := autoServer(t, nodeApp("app", ""))
-	for _, tc := range []struct{ file, text, says string }{
-		{".nvmrc", "99.1.0\n", "node: .nvmrc asks for node 99, and the build runs node " + have + " on this server"},
-		{".node-version", "v98\n", "node: .node-version asks for node 98"},
-		{".nvmrc", "v" + major + ".0.1\n", ""},
-		{".nvmrc", "lts/*\n", ""},
-	} {
-		o.git("rm", "-q", "--ignore-unmatch", ".nvmrc", ".node-version") // one version file at a time
-		files := nodeApp("app", "")
-		files[tc.file] = tc.text
-		o.commit(files)
-		s.out = &syncbuf.Buffer{}
-		s.deploy()
-		if got := strings.Contains(s.out.String(), "node: .n"); got != (tc.says != "") || !strings.Contains(s.out.String(), tc.says) {
-			t.Errorf("%s %q: want %q said\n%s", tc.file, tc.text, tc.says, s.out)
-		}
 	}
 }
