@@ -92,7 +92,6 @@ cmd_deploy() {
 	fi
 	hook pre-deploy "$H_PRE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
 		fail "pre-deploy hook exited with status $?: current is unchanged"
-	keep_release_wait
 	STATE=prepared
 	STEP=prepared
 	mark "prepared $REL $SHA"
@@ -126,6 +125,7 @@ cmd_deploy() {
 	fi
 	hold_gate ""
 	prune
+	keep_release_wait
 	STATE="done"
 	mark "done"
 }

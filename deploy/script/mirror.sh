@@ -204,12 +204,16 @@ mirror_refs() {
 # pull request), and deletes the refs of releases that are gone (pruned
 # by an earlier deploy, failed, or removed by hand), in one git
 # update-ref; the releases an older deploy made, which have no ref, get
-# theirs (keep_older). It runs in the background, beside the build (run
-# in line, its 8-12 ms, mostly git's start, made a warm deploy's checkout
-# step half again as long); keep_release_wait joins it before the release
-# is reported prepared. A failure is said and the deploy goes on: the
-# release is whole; only git in it could lose objects to a later gc of
-# the mirror.
+# theirs (keep_older). It runs in the background, beside the build, the
+# switch and the prune (run in line, its 8-12 ms, mostly git's start, made
+# a warm deploy's checkout step half again as long; joined before the
+# release was prepared, a no-op deploy still waited 7 ms for it);
+# keep_release_wait joins it before the deploy is done, under the lock,
+# which the job does not hold. A failure is said and the deploy goes on:
+# the release is whole; only git in it could lose objects to a later gc
+# of the mirror. A deploy that fails after the checkout leaves the job to
+# finish on its own (the next keep_release deletes a failed release's
+# ref).
 KEEP_PID=''
 keep_release() {
 	local id d sha lines="update $KEPT/$1 $2" back=()
