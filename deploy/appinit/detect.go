@@ -148,7 +148,7 @@ var (
 )
 
 // golang names the binary as build auto does: <module's last element> for
-// a main package at the root, else bin/<x> for the first cmd/<x>.
+// a main package at the root, else bin/<x> for the cmd/<x> serverCmd picks.
 func (a *App) golang(dir string) {
 	b, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
 	var mod string
@@ -177,12 +177,33 @@ func (a *App) golang(dir string) {
 		return
 	}
 	cmds, _ := filepath.Glob(filepath.Join(dir, "cmd", "*"))
+	var mains []string
 	for _, c := range cmds {
 		if hasMain(c) {
-			a.Command = []string{"./bin/" + filepath.Base(c)}
-			return
+			mains = append(mains, filepath.Base(c))
 		}
 	}
+	if m := serverCmd(mains, name); m != "" {
+		a.Command = []string{"./bin/" + m}
+	}
+}
+
+// serverCmd picks, of a repository's cmd/* main packages (sorted), the
+// one that is likeliest the server procmon should run: <name>d (a daemon
+// beside its CLI, as wtf and wtfd), then server, web, api, <name>, else
+// the first. "" for none.
+func serverCmd(mains []string, name string) string {
+	for _, want := range []string{name + "d", "server", "web", "api", name} {
+		for _, m := range mains {
+			if m == want {
+				return m
+			}
+		}
+	}
+	if len(mains) > 0 {
+		return mains[0]
+	}
+	return ""
 }
 
 // hasMain tells whether dir holds a Go main package, as build auto's
