@@ -94,3 +94,32 @@ func TestFleetPostDeployFailureRevertsEveryHost(t *testing.T) {
 	}
 	f.assertFree()
 }
+
+// TestRevertSkipsTheSameCode: revert goes back to other code, never to a
+// release of the commit already live. Deploy A, deploy B, revert (A
+// serves), deploy B again: revert goes to A, not to B's first release
+// (which switched the same code and said "reverted"). A redeploy of the
+// same commit (a restart) is not a step back either, and prune keeps
+// what revert needs by the same rule (keep 2: A stays, B's first goes).
+func TestRevertSkipsTheSameCode(t *testing.T) {
+	o := newOrigin(t)
+	s := newServer(t, o)
+	s.env.Keep = 2
+	shaA := o.commit(nil)
+	s.setup()
+	a := s.deploy().NewRelease
+	o.commit(nil) // B
+	s.deploy()
+	s.revert(1)
+	if s.current() != a {
+		t.Fatalf("revert 1 from B: current %s, want %s", s.current(), a)
+	}
+	b2 := s.deploy().NewRelease // B again, a release of its own
+	b3 := s.deploy().NewRelease // and again: a restart
+	if r := s.revert(1); r.NewSHA != shaA || s.current() != a {
+		t.Fatalf("revert 1 from %s (B): went to %s (%s), want %s (A)\n%s", b3, r.NewRelease, r.NewSHA, a, s.out)
+	}
+	if _, err := os.Stat(filepath.Join(s.env.Path, "releases", b2)); !os.IsNotExist(err) {
+		t.Errorf("keep 2 kept %s, a release of B's commit beside the live B (%v), want it pruned for A", b2, err)
+	}
+}

@@ -162,26 +162,44 @@ put_back() {
 # ref_of prints the ref release $1 was deployed from.
 ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys"; }
 
-# deploy_ids prints the release ids of successful deploys, oldest first: a
-# release logged `failed` after its `deploy` line (its gate or test failed
-# and it was put back) is not one. Call it only in a subshell, as
-# <(deploy_ids): it execs awk (one fork less, with the script's traps).
+# deploy_ids [CUR N] prints the release ids of successful deploys, oldest
+# first: a release logged `failed` after its `deploy` line (its gate or
+# test failed and it was put back) is not one. With CUR and N it then
+# prints a line "--" and the releases revert 1..N from CUR go back to,
+# newest first (see back_from), or "--!" when CUR is not a successful
+# deploy. Call it only in a subshell, as <(deploy_ids): it execs awk (one
+# fork less, with the script's traps).
 deploy_ids() {
-	[ -f "$P/.deploys" ] || return 0
-	exec awk -F'\t' '
-		$4 == "deploy" { n++; id[n] = $2; at[$2] = n; ok[$2] = 1 }
+	if [ ! -f "$P/.deploys" ]; then
+		[ -z "${1:-}" ] || echo '--!'
+		return 0
+	fi
+	exec awk -F'\t' -v cur="${1:-}" -v n="${2:-0}" '
+		$4 == "deploy" { k++; id[k] = $2; sha[$2] = $1; at[$2] = k; ok[$2] = 1 }
 		$4 == "failed" && ($2 in ok) { ok[$2] = 0 }
-		END { for (i = 1; i <= n; i++) if (at[id[i]] == i && ok[id[i]]) print id[i] }' "$P/.deploys"
+		END {
+			for (i = 1; i <= k; i++) if (at[id[i]] == i && ok[id[i]]) { m++; ids[m] = id[i]; print id[i]; if (id[i] == cur) c = m }
+			if (cur == "") exit
+			if (!c) { print "--!"; exit }
+			print "--"
+			s = sha[cur]
+			for (i = c - 1; i >= 1 && got < n; i--) if (sha[ids[i]] != s) { print ids[i]; got++; s = sha[ids[i]] }
+		}' "$P/.deploys"
 }
 
-# back_from CUR N sets TARGET to the release N successful deploys before CUR.
+# back_from CUR N sets TARGET to the release N successful deploys of
+# other code before CUR: each step back is to the newest older deploy
+# whose commit differs from the one it steps from, so that a redeploy of
+# the same commit (a restart, or a deploy of what a revert had replaced)
+# is not a step back: revert would switch to the code already live.
 back_from() {
-	local cur=$1 n=$2 i=-1 k ids
-	mapfile -t ids < <(deploy_ids)
-	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
-	((i >= 0)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
-	((i - n >= 0)) || fail "cannot go back $n: only $i successful deploy(s) before $cur"
-	TARGET=${ids[i - n]}
+	local cur=$1 n=$2 hist=() sep=-1 k
+	mapfile -t hist < <(deploy_ids "$cur" "$n")
+	for k in "${!hist[@]}"; do [[ ${hist[k]} != --* ]] || sep=$k; done
+	((sep >= 0)) && [ "${hist[sep]}" = -- ] || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
+	k=$((${#hist[@]} - sep - 1))
+	((k >= n)) || fail "cannot go back $n: only $k successful deploy(s) before $cur (a redeploy of the same commit does not count)"
+	TARGET=${hist[sep + n]}
 }
 
 in_list() { # word list...
@@ -191,18 +209,20 @@ in_list() { # word list...
 	return 1
 }
 
-# prune keeps $KEEP releases, never current nor what revert 1..KEEP-1 needs.
+# prune keeps $KEEP releases, never current nor what revert 1..KEEP-1 needs
+# (back_from: a redeploy of the same commit is not what revert goes to).
 # Oldest go first: directories .deploys does not know as deploys (failed,
 # killed), then deploys in log order (ids of one second do not sort by time).
 prune() {
 	step prune
-	local cur ids keep=() r i=-1 k all=() order=()
+	local cur hist=() ids=() keep=() r k sep=-1 all=() order=()
 	cur_id
 	cur=$CUR
-	mapfile -t ids < <(deploy_ids)
-	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
-	keep+=("$cur")
-	for ((k = i - 1; k >= 0 && k > i - KEEP; k--)); do keep+=("${ids[k]}"); done
+	# the successful deploys, and what revert 1..KEEP-1 goes back to
+	mapfile -t hist < <(deploy_ids "${cur:--}" $((KEEP - 1)))
+	for k in "${!hist[@]}"; do [[ ${hist[k]} != --* ]] || sep=$k; done
+	((sep < 0)) || ids=("${hist[@]:0:sep}")
+	keep+=("$cur" "${hist[@]:sep+1}")
 	for r in "$P"/releases/*; do
 		if [ -e "$r" ] || [ -L "$r" ]; then all+=("${r##*/}"); fi
 	done
