@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/deploy/script"
@@ -57,6 +58,9 @@ type AppWorker struct {
 type AppHeartbeat struct {
 	// Enabled is false when no heartbeat is configured.
 	Enabled bool `json:"enabled"`
+	// LastCheck is when the last check finished: zero before the first
+	// (procmon just started), when LastOK says nothing.
+	LastCheck time.Time `json:"last_check,omitzero"`
 	// LastOK is the last check's verdict; LastResult says what it got.
 	LastOK     bool   `json:"last_ok"`
 	LastResult string `json:"last_result,omitempty"`

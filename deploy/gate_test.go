@@ -247,3 +247,32 @@ func TestGateFailsOnFirstDeploy(t *testing.T) {
 		t.Errorf("current = %s after the refused revert, want %s", s.current(), good.NewRelease)
 	}
 }
+
+// TestGateHealthSaysWhatItGets: a healthcheck that keeps failing is
+// waited for up to DEPLOY_HEALTH_TIMEOUT, and every 5 s of it says what
+// it gets (a release answering 500 was live for a silent minute in a
+// real-app trial), then reverts (whose own check fails here too).
+func TestGateHealthSaysWhatItGets(t *testing.T) {
+	var status atomic.Int32
+	addr := healthServer(t, &status)
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	s.env.Healthcheck = "http://" + addr + "/healthz"
+	s.env.Vars = map[string]string{"DEPLOY_HEALTH_TIMEOUT": "6"}
+	s.setup()
+	status.Store(200)
+	first := s.deploy()
+	status.Store(500)
+	o.commit(nil)
+	_, err := Deploy(ctxFor(t), s.conn, s.env, s.opts())
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500 after 6s") {
+		t.Fatalf("err = %v, want the healthcheck failing on HTTP 500", err)
+	}
+	if out := s.out.String(); !strings.Contains(out, "health: http://"+addr+"/healthz: HTTP 500; trying for ") || !strings.Contains(out, " s more (DEPLOY_HEALTH_TIMEOUT=6)") {
+		t.Errorf("no progress line after 5 s:\n%s", s.out)
+	}
+	if s.current() != first.NewRelease {
+		t.Errorf("current = %s, want %s back", s.current(), first.NewRelease)
+	}
+}

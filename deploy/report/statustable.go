@@ -123,8 +123,12 @@ func appCells(r StatusRow) []string {
 	a := r.App
 	health := "-"
 	if a.Heartbeat.Enabled {
-		health = "ok"
-		if !a.Heartbeat.LastOK {
+		switch {
+		case a.Heartbeat.LastCheck.IsZero():
+			health = "not checked yet" // procmon just started or reloaded
+		case a.Heartbeat.LastOK:
+			health = "ok"
+		default:
 			health = fmt.Sprintf("failing (%d)", a.Heartbeat.Failures)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/internal/golden"
@@ -12,7 +13,7 @@ import (
 const sampleAppJSON = `{"app":"vmblog","pid":41,"state":"ready","generation":3,"reloads":2,
 "workers":[{"id":"1","generation":3,"pid":100,"state":"ready","restarts":0,"uptime_s":12.5,"rss_bytes":1024,"cpu_percent":1.5},
 {"id":"2","generation":3,"pid":0,"state":"backoff","restarts":4}],
-"heartbeat":{"enabled":true,"last_ok":true,"consecutive_failures":0},
+"heartbeat":{"enabled":true,"last_check":"2026-11-24T07:59:50Z","last_ok":true,"consecutive_failures":0},
 "metrics":{"time":"2026-11-24T08:00:00Z","host_cpu_percent":12.4,"memory_percent":41,"disk_percent":83.2,"threshold_percent":80,"degraded":true,"reasons":["disk 83% >= 80%"]},
 "unknown_future_field":{"x":1}}`
 
@@ -36,7 +37,8 @@ func TestDecodeAppStatus(t *testing.T) {
 // TestStatusTableGolden pins the status table: a healthy degraded host
 // serving current, a crash-looping one, procmon missing, procmon down,
 // procmon refusing the login user, an unreachable host, a host never set
-// up, procmon serving another release than current, and serving nothing.
+// up, procmon serving another release than current, and serving nothing
+// (procmon just started: its heartbeat has not checked yet).
 func TestStatusTableGolden(t *testing.T) {
 	t.Parallel()
 	app, err := deploy.DecodeAppStatus([]byte(sampleAppJSON))
@@ -49,11 +51,12 @@ func TestStatusTableGolden(t *testing.T) {
 	failing := *app
 	failing.Metrics = nil
 	failing.State = "crash-loop"
-	failing.Heartbeat = deploy.AppHeartbeat{Enabled: true, Failures: 3}
+	failing.Heartbeat = deploy.AppHeartbeat{Enabled: true, LastCheck: time.Date(2026, 11, 24, 7, 59, 50, 0, time.UTC), Failures: 3}
 	older := serving
 	older.Dir = "/srv/app/releases/20261120T080000Z-abc1234"
 	nothing := serving
 	nothing.State, nothing.Workers = "starting", []deploy.AppWorker{{ID: "w1", Generation: 3, State: "starting"}}
+	nothing.Heartbeat.LastCheck = time.Time{} // procmon just started: no check yet, not "failing (0)"
 	denied := &deploy.ProcmonPermissionError{Msg: "status vmblog: permission denied on /run/procmon/vmblog.sock", HintMsg: "add deploy to group vmblog (usermod -aG vmblog deploy, then log in again) or set group in the procmon config"}
 	rows := []StatusRow{
 		NewStatusRow("production", "web1", ok, nil, &serving, nil),

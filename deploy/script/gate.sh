@@ -110,6 +110,7 @@ health_poll() {
 	setting timeout DEPLOY_HEALTH_TIMEOUT 60
 	[[ $timeout =~ ^[0-9]+$ ]] || timeout=60
 	end=$((SECONDS + timeout))
+	local say=$((end - timeout + 5))
 	while :; do
 		code=$(http_status "$url") || code=''
 		case $code in
@@ -118,6 +119,11 @@ health_poll() {
 		*) last="HTTP $code" ;;
 		esac
 		((SECONDS < end)) || break
+		# a wait that may last DEPLOY_HEALTH_TIMEOUT says what it gets
+		if ((SECONDS >= say)); then
+			echo "health: $url: $last; trying for $((end - SECONDS)) s more (DEPLOY_HEALTH_TIMEOUT=$timeout)"
+			say=$((SECONDS + 5))
+		fi
 		sleep 0.5
 	done
 	HEALTH_WHY="healthcheck $url: $last after ${timeout}s"
