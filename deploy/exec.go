@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -47,10 +48,27 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
 	}
 	if err != nil {
-		return hostErr(o.Host, fmt.Errorf("exec %s: %w", strings.Join(argv, " "), err))
+		err = hostErr(o.Host, fmt.Errorf("exec %s: %w", strings.Join(argv, " "), err))
+		var st interface{ ExitStatus() int }
+		if errors.As(err, &st) && st.ExitStatus() > 0 {
+			return &ExitError{Status: st.ExitStatus(), err: err}
+		}
+		return err
 	}
 	return nil
 }
+
+// ExitError is a command Exec ran that exited non-zero: `deploy <env>
+// exec` exits with its Status, as `ssh host cmd` and the classic tool's
+// run do, so that a script can test it (deploy production exec 'test -f
+// tmp/maintenance').
+type ExitError struct {
+	Status int
+	err    error
+}
+
+func (e *ExitError) Error() string { return e.err.Error() }
+func (e *ExitError) Unwrap() error { return e.err }
 
 // execWriter passes the command's output through untouched, except when
 // the stream starts with the script's protocol (it failed before running

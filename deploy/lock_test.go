@@ -51,7 +51,7 @@ func TestConcurrentDeployFailsWithHolder(t *testing.T) {
 	if !IsLocked(err) {
 		t.Fatalf("second deploy: err = %v, want a lock error", err)
 	}
-	for _, want := range []string{"locked by alice@laptop (pid ", ", deploy) since 20", "--wait"} {
+	for _, want := range []string{"locked by alice@laptop (pid ", ", deploy) since 20", "--wait", "run 'deploy production unlock --force'"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("lock error %q lacks %q", err, want)
 		}

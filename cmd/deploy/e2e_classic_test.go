@@ -114,6 +114,10 @@ func TestClassicDeployConf(t *testing.T) {
 	if out := f.mustRun("production", "exec", `echo "$SHARED"; git rev-parse HEAD~1`).stdout; out != shared+"\n"+sha+"\n" {
 		t.Errorf("exec in current: %q", out)
 	}
+	// exec exits with the command's status, as ssh host cmd does
+	if r := f.run(ctxT(t), "production", "exec", "test -f no-such-file || exit 7"); r.code != 7 {
+		t.Errorf("exec of a command exiting 7: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 
 	r = f.run(ctxT(t), "staging")
 	if r.code == 0 || !strings.Contains(r.stderr, f.conf+":3: prot: unknown key") {

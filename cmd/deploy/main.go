@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/deploytool/deploy/deploy"
 )
 
 func main() {
@@ -45,6 +47,11 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var u *usageError
 	if errors.As(err, &u) {
 		return 2
+	}
+	// exec: the command's own status, as ssh exits with it
+	var x *deploy.ExitError
+	if errors.As(err, &x) && x.Status > 0 && x.Status < 256 {
+		return x.Status
 	}
 	return 1
 }

@@ -51,6 +51,13 @@ func scale(c *cli.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("scale %s: %w", cfg.Name, withConfigGroup(err, cfg))
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %s; new workers serve once ready ('procmon status' shows them)\n", cfg.Name, ev)
+	then := "new workers serve once ready ('procmon status' shows them)"
+	switch {
+	case ev.To < ev.From:
+		then = "the workers scaled away finish their requests in flight, then stop"
+	case ev.To == ev.From:
+		then = "nothing to change"
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %s; %s\n", cfg.Name, ev, then)
 	return err
 }

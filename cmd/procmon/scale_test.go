@@ -45,6 +45,10 @@ func TestScaleCommand(t *testing.T) {
 	if code, out, _ := invoke(ctx, "status", "-c", a.cfg); code != 0 || !strings.Contains(out, "workers:   3 (set by scale; config says 2); last scaled 2 → 3: procmon scale 3") {
 		t.Errorf("status: %d\n%s", code, out)
 	}
+	// scaling down says what happens to the workers scaled away
+	if code, out, errOut := invoke(ctx, "scale", "-c", a.cfg, "2"); code != 0 || !strings.Contains(out, "scaled 3 → 2: procmon scale 2; the workers scaled away finish their requests in flight, then stop") {
+		t.Errorf("scale 2: exit %d\n%s%s", code, out, errOut)
+	}
 	for _, args := range [][]string{{"0"}, {"two"}, {}} {
 		code, _, errOut := invoke(ctx, append([]string{"scale", "-c", a.cfg}, args...)...)
 		if code != 1 || !strings.Contains(errOut, "error: scale") || !strings.Contains(errOut, "hint: ") {

@@ -343,7 +343,7 @@ lock() { # what
 	if ! flock -n 9; then
 		local holder
 		holder=$(holder_text)
-		[ "$WAIT" = 1 ] || fail "locked by $holder: wait with --wait, or if it is stuck run 'deploy <env> unlock --force'"
+		[ "$WAIT" = 1 ] || fail "locked by $holder: wait with --wait, or if it is stuck run 'deploy ${D_ENV:-<env>} unlock --force'"
 		mark "waiting lock held by $holder"
 		flock 9 &
 		CHILD=$!
