@@ -199,6 +199,34 @@ func TestCheck(t *testing.T) {
 			}
 		}
 	}
+	// procmon set: its config and binary are what the gate needs
+	conf := filepath.Join(t.TempDir(), "app.toml")
+	bin, _ := fakeProcmon(t, filepath.Join(t.TempDir(), "code"))
+	for _, tc := range []struct {
+		conf, bin, detail string
+		ok                bool
+	}{
+		{conf, bin, "-c " + conf, true},
+		{filepath.Join(t.TempDir(), "missing.toml"), bin, "does not exist", false},
+		{conf, "no-such-procmon-xyz", "'no-such-procmon-xyz' is not in the hook shell's PATH", false},
+	} {
+		must(t, os.WriteFile(conf, []byte("name = \"app\"\n"), 0o644))
+		s.env.Procmon = tc.conf
+		s.env.Vars = map[string]string{"DEPLOY_PROCMON": tc.bin}
+		items, err := Check(ctxFor(t), s.conn, s.env, s.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var it CheckItem
+		for _, i := range items {
+			if i.Name == "procmon" {
+				it = i
+			}
+		}
+		if it.Name == "" || it.OK != tc.ok || !strings.Contains(it.Detail, tc.detail) {
+			t.Errorf("procmon %s, binary %s: %+v, want ok=%v and %q", tc.conf, tc.bin, it, tc.ok, tc.detail)
+		}
+	}
 	// Nothing changed: no new log line, no lock holder.
 	if n := len(s.log()); n != 1 || s.lockLine() != "" {
 		t.Errorf("check changed something: %d log lines, lock %q", n, s.lockLine())

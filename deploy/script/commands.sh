@@ -521,8 +521,27 @@ cmd_check() {
 			mark "check hook:$word fail '$word' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it or set shell login"
 		fi
 	done
+	check_procmon
 	check_ref
 	mark "done"
+}
+
+# check_procmon checks what the gate needs when procmon is set: its config
+# on this server, and the procmon binary in the hook shell's PATH (or
+# DEPLOY_PROCMON). Whether procmon runs is not asked: before the first
+# deploy it need not.
+check_procmon() {
+	[ -n "$PROCMON" ] || return 0
+	local bin ok lflag=()
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	setting bin DEPLOY_PROCMON procmon
+	if [ ! -r "$PROCMON" ]; then
+		mark "check procmon fail $PROCMON does not exist or $(id -un) cannot read it: install the app's procmon config there (deploy init wrote it as procmon.toml)"
+	elif ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$bin" 2>/dev/null </dev/null); then
+		mark "check procmon ok $ok -c $PROCMON"
+	else
+		mark "check procmon fail '$bin' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install procmon (./install.sh --server), set shell login, or set DEPLOY_PROCMON in env"
+	fi
 }
 
 # first_word prints a hook's command word, skipping NAME=value prefixes.
