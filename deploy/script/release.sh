@@ -193,13 +193,27 @@ deploy_ids() {
 # the same commit (a restart, or a deploy of what a revert had replaced)
 # is not a step back: revert would switch to the code already live.
 back_from() {
-	local cur=$1 n=$2 hist=() sep=-1 k
-	mapfile -t hist < <(deploy_ids "$cur" "$n")
+	local cur=$1 n=$2
+	revert_history "$cur" "$n"
+	((HIST_CUR_OK)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
+	((${#HIST_BACK[@]} >= n)) || fail "cannot go back $n: only ${#HIST_BACK[@]} successful deploy(s) before $cur (a redeploy of the same commit does not count)"
+	TARGET=${HIST_BACK[n - 1]}
+}
+
+# revert_history CUR N reads deploy_ids CUR N into HIST_IDS (the
+# successful deploys, oldest first), HIST_BACK (what revert 1..N from CUR
+# goes back to, newest first) and HIST_CUR_OK (1 when CUR is a successful
+# deploy): one awk for back_from and prune alike.
+HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0
+revert_history() {
+	local hist=() sep=-1 k
+	mapfile -t hist < <(deploy_ids "$1" "$2")
 	for k in "${!hist[@]}"; do [[ ${hist[k]} != --* ]] || sep=$k; done
-	((sep >= 0)) && [ "${hist[sep]}" = -- ] || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
-	k=$((${#hist[@]} - sep - 1))
-	((k >= n)) || fail "cannot go back $n: only $k successful deploy(s) before $cur (a redeploy of the same commit does not count)"
-	TARGET=${hist[sep + n]}
+	HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0
+	((sep >= 0)) || return 0
+	HIST_IDS=("${hist[@]:0:sep}")
+	HIST_BACK=("${hist[@]:sep+1}")
+	[ "${hist[sep]}" != -- ] || HIST_CUR_OK=1
 }
 
 in_list() { # word list...
@@ -215,14 +229,13 @@ in_list() { # word list...
 # killed), then deploys in log order (ids of one second do not sort by time).
 prune() {
 	step prune
-	local cur hist=() ids=() keep=() r k sep=-1 all=() order=()
+	local cur ids=() keep=() r all=() order=()
 	cur_id
 	cur=$CUR
 	# the successful deploys, and what revert 1..KEEP-1 goes back to
-	mapfile -t hist < <(deploy_ids "${cur:--}" $((KEEP - 1)))
-	for k in "${!hist[@]}"; do [[ ${hist[k]} != --* ]] || sep=$k; done
-	((sep < 0)) || ids=("${hist[@]:0:sep}")
-	keep+=("$cur" "${hist[@]:sep+1}")
+	revert_history "${cur:--}" $((KEEP - 1))
+	ids=(${HIST_IDS[@]+"${HIST_IDS[@]}"})
+	keep+=("$cur" ${HIST_BACK[@]+"${HIST_BACK[@]}"})
 	for r in "$P"/releases/*; do
 		if [ -e "$r" ] || [ -L "$r" ]; then all+=("${r##*/}"); fi
 	done
