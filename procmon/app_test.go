@@ -131,7 +131,9 @@ func (a *testApp) writeConfig(env map[string]string) {
 	}
 	b.WriteString(a.spec.extra)
 	if !strings.Contains(a.spec.extra, "[ready]") {
-		b.WriteString("\n[ready]\ntimeout = \"20s\"\n")
+		// min_uptime shorter than its 1s default: every reload of these
+		// tests still holds the old generation for a window (settle.go)
+		b.WriteString("\n[ready]\ntimeout = \"20s\"\nmin_uptime = \"200ms\"\n")
 	}
 	if err := os.WriteFile(a.cfgPath+".tmp", []byte(b.String()), 0o644); err != nil {
 		a.t.Fatal(err)

@@ -79,7 +79,7 @@ func (a *autoscaler) reset() { a.high, a.low = span{}, span{} }
 // onAutoscaleTick samples the serving generation's load and scales by one
 // when the autoscaler says so.
 func (s *Supervisor) onAutoscaleTick() {
-	if s.cur == nil || s.next != nil || s.stopping {
+	if s.cur == nil || s.reloading() || s.stopping {
 		s.autoscale.reset()
 		return
 	}

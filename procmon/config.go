@@ -130,6 +130,13 @@ type Ready struct {
 	Path string
 	// Timeout is how long a worker has to become ready. Default 60s.
 	Timeout time.Duration
+	// MinUptime is how long every new worker of a reload must stay up
+	// after the switch before the old generation is stopped and the
+	// reload counts as served (pm2's min_uptime, 1s by default there
+	// too): one that exits sooner sends traffic back to the old
+	// generation and the reload is abandoned. Default 1s; 0 stops the
+	// old generation at the switch, with no such window.
+	MinUptime time.Duration
 }
 
 // Heartbeat configures the periodic health check: it replaces a hung
@@ -178,9 +185,10 @@ type fileConfig struct {
 	User        string            `toml:"user"`
 	Group       string            `toml:"group"`
 	Ready       struct {
-		Check   string `toml:"check"`
-		Path    string `toml:"path"`
-		Timeout string `toml:"timeout"`
+		Check     string `toml:"check"`
+		Path      string `toml:"path"`
+		Timeout   string `toml:"timeout"`
+		MinUptime string `toml:"min_uptime"`
 	} `toml:"ready"`
 	Heartbeat struct {
 		Interval string `toml:"interval"`

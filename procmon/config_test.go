@@ -31,6 +31,7 @@ socket = "/run/procmon/vmblog.sock"
 check = "http"
 path = "/"
 timeout = "60s"
+min_uptime = "2500ms"
 [heartbeat]
 interval = "10s"
 timeout = "10s"
@@ -50,7 +51,7 @@ func TestParseConfigFull(t *testing.T) {
 		Path: "vmblog.toml", Name: "vmblog", Dir: "/var/www/vmblog/current", Command: []string{"node", "server.js"},
 		Workers: 2, Listen: "127.0.0.1:8080", Mode: ModeProxy, RestartFile: "public/system/restart",
 		StopSignal: syscall.SIGTERM, StopTimeout: 30 * time.Second, Socket: "/run/procmon/vmblog.sock",
-		Ready:     Ready{Check: ReadyHTTP, Path: "/", Timeout: time.Minute},
+		Ready:     Ready{Check: ReadyHTTP, Path: "/", Timeout: time.Minute, MinUptime: 2500 * time.Millisecond},
 		Heartbeat: Heartbeat{Interval: 10 * time.Second, Timeout: 10 * time.Second, Path: "/", Guard: 10 * time.Second},
 		Log:       Log{File: "/var/log/procmon/vmblog.log", MaxSize: 10 << 20},
 	}
@@ -76,7 +77,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Name != "shop" || cfg.Workers != 1 || cfg.Mode != ModeProxy || cfg.StopSignal != syscall.SIGTERM ||
-		cfg.StopTimeout != 30*time.Second || cfg.Ready != (Ready{Check: ReadyHTTP, Path: "/", Timeout: time.Minute}) ||
+		cfg.StopTimeout != 30*time.Second || cfg.Ready != (Ready{Check: ReadyHTTP, Path: "/", Timeout: time.Minute, MinUptime: time.Second}) ||
 		cfg.Heartbeat.Interval != 0 || cfg.Heartbeat.Guard != 10*time.Second || cfg.Socket != "/run/procmon/shop.sock" || cfg.Log.MaxSize != 10<<20 {
 		t.Fatalf("defaults: %+v", cfg)
 	}

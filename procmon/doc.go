@@ -101,16 +101,25 @@
 //     In proxy mode procmon's balancer swaps its worker list at once; in
 //     socket mode both generations accept from the same socket until the
 //     old one is told to stop.
-//  5. Drain: in proxy mode procmon waits until the old workers' in-flight
+//  5. Settle: the old generation keeps running, told nothing, until every
+//     new worker has stayed up for ready.min_uptime (default 1s, pm2's
+//     min_uptime; 0 skips this step). A new worker that exits sooner
+//     (an app that listens, then dies on a database it cannot reach)
+//     sends traffic back to the old generation, and the reload is
+//     abandoned: the new one drains and stops. In socket mode both
+//     generations accept from the shared socket meanwhile. The reload's
+//     verdict comes at the end of this step (see settle.go).
+//  6. Drain: in proxy mode procmon waits until the old workers' in-flight
 //     requests finish, up to stop_timeout; their long-lived connections
 //     (WebSocket and other upgrades, and answers streaming without a
 //     length, such as event streams) are ended spread over [proxy]
 //     drain_timeout, and the wait lasts that long when it is longer. In socket mode the worker drains itself on
 //     stop_signal: it must stop accepting and finish what it accepted.
-//  6. Stop: stop_signal goes to each old worker's process group; what is
+//  7. Stop: stop_signal goes to each old worker's process group; what is
 //     still alive stop_timeout later gets SIGKILL.
 //
-// A reload never makes things worse. If a new worker exits or misses
+// A reload never makes things worse. If a new worker exits (before it is
+// ready, or within ready.min_uptime of the switch) or misses
 // ready.timeout, the whole new generation is stopped and the old one goes
 // on serving, untouched; the reload's result (see [ReloadResult]) says why.
 // This is where procmon differs from pm2, whose reload kills the old

@@ -178,6 +178,9 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	case stopped:
 		s.log.Info("worker stopped", "gen", w.gen.num, "worker", w.id, "pid", w.pid, "how", desc)
 	case w.gen == s.cur && !s.stopping:
+		if s.settle != nil && s.settle.gen == w.gen && s.unsettle(w, desc) {
+			break // the old generation serves again
+		}
 		s.refreshBackends()
 		s.scheduleRestart(w, desc)
 	case w.gen == s.next:

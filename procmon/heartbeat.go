@@ -248,7 +248,7 @@ func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 		return
 	}
 	now := time.Now()
-	act := judge(probes, failed, now, s.cfg.Heartbeat.Guard, s.hbGuard.allows(now, s.next != nil, s.everReady))
+	act := judge(probes, failed, now, s.cfg.Heartbeat.Guard, s.hbGuard.allows(now, s.reloading(), s.everReady))
 	s.hb.Suppressed += act.suppressed
 	if act.reload {
 		s.hb.ReloadsTriggered++

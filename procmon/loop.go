@@ -62,6 +62,8 @@ func (s *Supervisor) dispatch(ev any) {
 		s.onNotify(ev)
 	case wakeCheck:
 		s.onWakeCheck(ev)
+	case settledEvent:
+		s.onSettled(ev)
 	case serverDrainedEvent:
 		s.serverDrained = true
 		if s.cur != nil {
@@ -85,6 +87,7 @@ func (s *Supervisor) shutdown() {
 	if s.next != nil {
 		s.abandon("procmon is stopping")
 	}
+	s.endSettle("procmon is stopping")
 	s.failQueued("procmon is stopping")
 	if s.cur != nil {
 		for _, sl := range s.cur.slots {
@@ -128,7 +131,7 @@ func (s *Supervisor) shutdown() {
 func (s *Supervisor) forceStop() {
 	s.log.Warn("forced stop: killing every worker")
 	s.shutdown()
-	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+	for _, g := range s.all() {
 		if g == nil {
 			continue
 		}
@@ -168,7 +171,7 @@ func (s *Supervisor) onNotify(m notifyMsg) {
 	if m.fields["READY"] != "1" {
 		return
 	}
-	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+	for _, g := range s.all() {
 		if g == nil {
 			continue
 		}
@@ -215,7 +218,7 @@ func (s *Supervisor) buildStatus() Status {
 	if s.scale.max > 0 {
 		st.Scale.Min, st.Scale.Max = s.scale.config, s.scale.max
 	}
-	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+	for _, g := range s.all() {
 		if g == nil {
 			continue
 		}
@@ -241,7 +244,7 @@ func (s *Supervisor) state() AppState {
 		return StateStopping
 	case s.next != nil && s.cur == nil:
 		return StateStarting // the first generation, started by a reload after waiting
-	case s.next != nil:
+	case s.reloading():
 		return StateReloading
 	case s.cur == nil && s.waiting:
 		return StateWaiting
@@ -267,7 +270,7 @@ func (s *Supervisor) onHeartbeatTick() {
 	if s.hbRunning || s.stopping || s.cur == nil || len(s.cur.slots) == 0 {
 		return
 	}
-	if !s.hbGuard.allows(time.Now(), s.next != nil, s.everReady) {
+	if !s.hbGuard.allows(time.Now(), s.reloading(), s.everReady) {
 		s.hb.Suppressed++
 		return
 	}

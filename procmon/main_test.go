@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 //	PMT_REQ_DELAY    wait this long in every request
 //	PMT_NEVER_READY  "1": never listen, never notify
 //	PMT_CRASH_AT_BOOT "1": exit 3 after the boot delay (also: a file "crash" in the dir)
+//	PMT_CRASH_AFTER  exit 4 this long after it listens and said it is ready
+//	                 (an app that crashes on a database it cannot reach)
 //	PMT_IGNORE_TERM  "1": ignore SIGTERM
 //	PMT_CHILD        "1": start a `sleep` child in the process group
 //	PMT_NO_PORT      "1": a job without a port (mode none): wait for SIGTERM
@@ -108,6 +110,12 @@ func testWorker() int {
 	go func() { srv.Serve(l); close(served) }()
 	notifyReady()
 	fmt.Printf("worker %s of generation %s listening\n", os.Getenv("WORKER_ID"), os.Getenv("PROCMON_GENERATION"))
+	if d, err := time.ParseDuration(os.Getenv("PMT_CRASH_AFTER")); err == nil {
+		time.AfterFunc(d, func() {
+			fmt.Println("crashing after ready, as asked")
+			os.Exit(4)
+		})
+	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGINT)
 	if os.Getenv("PMT_IGNORE_TERM") != "1" {

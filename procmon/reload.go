@@ -19,6 +19,9 @@ type reloadState struct {
 
 	count int
 	last  ReloadResult
+	// unstable: the failing reload's generation took over and no older
+	// one is left (unsettle): it serves, restarted as it crashes.
+	unstable bool
 }
 
 // beginReload starts a reload, or queues one more when one runs. All
@@ -31,7 +34,7 @@ func (s *Supervisor) beginReload(trigger string, reply chan ReloadResult) {
 		}
 		return
 	}
-	if s.next != nil {
+	if s.reloading() {
 		if !r.queued {
 			r.queued, r.queuedTrigger = true, trigger
 		}
@@ -97,10 +100,13 @@ func (s *Supervisor) switchOver() {
 	s.adoptScale(s.cur)
 	s.armAutoscale(s.cur.cfg)
 	s.refreshBackends()
+	s.everReady, s.waiting = true, false
+	if s.beginSettle(old) {
+		return // the verdict comes when min_uptime passed (settle.go)
+	}
 	if old != nil {
 		s.retire(old, true)
 	}
-	s.everReady, s.waiting = true, false
 	s.finishReload(true, "")
 }
 
@@ -118,6 +124,8 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	res := ReloadResult{At: r.at, Duration: now.Sub(r.at), Trigger: r.trigger, Generation: r.gen, OK: ok, Error: reason}
 	r.last = res
 	r.count++
+	unstable := r.unstable
+	r.unstable = false
 	if ok {
 		s.totals.ReloadsServed++
 	} else {
@@ -135,6 +143,9 @@ func (s *Supervisor) finishReload(ok bool, reason string) {
 	if ok {
 		s.log.Info("reloaded", "gen", r.gen, "took", res.Duration.Round(time.Millisecond), "trigger", r.trigger)
 		s.emit(EventReloaded, r.gen, "serving generation "+fmt.Sprint(r.gen))
+	} else if unstable {
+		s.log.Error("reload failed; its generation serves anyway, restarted as it crashes: no older one is left", "gen", r.gen, "err", reason)
+		s.emit(EventReloadFailed, r.gen, reason)
 	} else if s.cur == nil {
 		s.log.Error("reload failed; nothing serves yet: still waiting for the first deploy", "gen", r.gen, "err", reason)
 		s.emit(EventReloadFailed, r.gen, reason)

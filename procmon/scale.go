@@ -165,7 +165,7 @@ func (s *Supervisor) scaleTo(n int, source, reason string) (ScaleEvent, error) {
 	switch {
 	case s.stopping:
 		return ScaleEvent{}, errors.New("procmon is stopping")
-	case s.next != nil:
+	case s.reloading():
 		return ScaleEvent{}, hint.Errorf("scale again once it finished; 'procmon status' shows it", "a reload is running")
 	case s.scale.max > 0 && (n < lo || n > hi):
 		return ScaleEvent{}, hint.Errorf(fmt.Sprintf("the config's workers = \"%d..%d\" bounds it; change the config to go further", lo, hi), "%d workers: out of range %d..%d", n, lo, hi)

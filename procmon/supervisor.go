@@ -74,6 +74,7 @@ type Supervisor struct {
 	userEnv    map[string]string   // HOME, USER and LOGNAME of cred's user
 	cur, next  *generation
 	retired    []*generation
+	settle     *settling // a reload after its switch, before its verdict
 	genNum     int
 	everReady  bool
 	waiting    bool // started without dir: nothing ran yet (StateWaiting)
@@ -273,7 +274,7 @@ func (s *Supervisor) cleanup() {
 	if s.autoscaleTick != nil {
 		s.autoscaleTick.Stop()
 	}
-	for _, g := range append([]*generation{s.cur, s.next}, s.retired...) {
+	for _, g := range s.all() {
 		if g == nil {
 			continue
 		}

@@ -182,6 +182,7 @@ func (v *validator) ready(fc *fileConfig, cfg *Config) {
 		v.fail("ready.path", "%q must start with /", r.Path)
 	}
 	r.Timeout = v.duration("ready.timeout", fc.Ready.Timeout, 60*time.Second, false)
+	r.MinUptime = v.duration("ready.min_uptime", fc.Ready.MinUptime, time.Second, true)
 }
 
 func (v *validator) heartbeat(fc *fileConfig, cfg *Config) {

@@ -71,6 +71,7 @@ stop_timeout = "5s"
 check = "http"
 path = "/health"
 timeout = "15s"
+min_uptime = "4s"
 [log]
 file = %q
 max_size = "1MB"
@@ -126,6 +127,43 @@ max_size = "1MB"
 	}
 	if got := answer(listen); got != "hello from v3" {
 		t.Errorf("after the failed gate the app answers %q, want v3 still", got)
+	}
+
+	// A release that passes procmon's ready check, takes over, and
+	// crashes 1.5 s after its first /health (an app that dies on a
+	// database it cannot reach): within min_uptime procmon sends traffic
+	// back to v3's workers, still running, the gate fails and current is
+	// put back. The deploy never says deployed, and v3 answers after it.
+	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashing := strings.Replace(string(app), "if __name__ == \"__main__\":", `_get = Handler.do_GET
+
+
+def _get_then_crash(self):
+    _get(self)
+    if self.path == "/health":
+        threading.Timer(1.5, lambda: os._exit(1)).start()
+
+
+Handler.do_GET = _get_then_crash
+
+if __name__ == "__main__":`, 1)
+	writeFile(t, filepath.Join(f.origin.dir, "app.py"), crashing)
+	f.origin.commit()
+	r = f.run(ctx, "production")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "took over (ready.min_uptime 4s)") || !strings.Contains(r.stderr, "reverted to "+before) {
+		t.Fatalf("a release that crashes after it took over: exit %d, want the gate to fail on its exit and revert:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if f.current() != before {
+		t.Errorf("current = %s, want %s put back", f.current(), before)
+	}
+	if got := answer(listen); got != "hello from v3" {
+		t.Errorf("after the unstable release the app answers %q, want v3", got)
+	}
+	if list := f.mustRun("production", "list").stdout; !strings.Contains(list, "failed") {
+		t.Errorf("list does not show the unstable release failed:\n%s", list)
 	}
 }
 

@@ -77,7 +77,7 @@ procmon_why() { # status
 	126 | 127) echo ": procmon is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it, or set DEPLOY_PROCMON in env" ;;
 	5) echo ": procmon is not running for $PROCMON: start it with '$(procmon_start_cmd)'" ;;
 	6) echo ": permission denied: $(id -un) may not use procmon for $PROCMON, which did not reload (the old workers still serve): add $(id -un) to the group of its config's group key (usermod -aG <group> $(id -un))" ;;
-	3) echo ": the new workers did not become ready; procmon kept the old ones serving" ;;
+	3) echo ": the new workers did not become ready, or one exited within procmon's ready.min_uptime of taking over; procmon kept the old ones serving" ;;
 	4) echo ": procmon gave no verdict in time; the reload may still be running: look with 'procmon status -c $PROCMON' on the server" ;;
 	1) echo ": procmon reload failed (its message is above); if procmon itself stopped, nothing may be serving: look with 'procmon status -c $PROCMON' on the server" ;;
 	*) echo ": procmon reload ended abnormally; nothing may be serving: look with 'procmon status -c $PROCMON' on the server" ;;
