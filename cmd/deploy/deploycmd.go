@@ -26,7 +26,7 @@ func (c *command) deploy(ctx context.Context) error {
 	if c.g.DryRun {
 		return c.dryRun(ctx)
 	}
-	if err := c.localSafety(); err != nil {
+	if err := c.localSafety(ctx); err != nil {
 		return err
 	}
 	if c.g.Dirty && c.env.Build != "local" {

@@ -63,7 +63,7 @@ func (c *command) dryRun(ctx context.Context) error {
 	}
 	w := c.stdout
 	fmt.Fprintf(w, "dry run of deploy %s: nothing is changed on any host\n", c.env.Name)
-	target := c.describeTarget(w, plan.Ref)
+	target := c.describeTarget(ctx, w, plan.Ref)
 	for _, h := range hosts {
 		fmt.Fprintf(w, "\nhost %s\n", h.host)
 		c.writeHostChangelog(w, h, target)
@@ -90,7 +90,7 @@ type shipTarget struct {
 }
 
 // describeTarget resolves the ref in the local clone and prints it.
-func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
+func (c *command) describeTarget(ctx context.Context, w io.Writer, ref string) shipTarget {
 	name := ref
 	if name == "" {
 		name = "the origin's default branch"
@@ -99,6 +99,13 @@ func (c *command) describeTarget(w io.Writer, ref string) shipTarget {
 	if !ok {
 		fmt.Fprintf(w, "would deploy: %s (resolved on each server at fetch time)\n", name)
 		return shipTarget{note: why}
+	}
+	if !c.g.Dirty {
+		if p, err := uncommittedProblem(ctx, repo); p != "" {
+			fmt.Fprintf(w, "warning: %s: a deploy would refuse without --force\n", p)
+		} else if err != nil {
+			fmt.Fprintf(w, "note: uncommitted changes not looked for: %v\n", err)
+		}
 	}
 	if local := firstShipped(c.push, c.artifact); local != "" {
 		fmt.Fprintf(w, "would deploy: %s = %s (this clone's commit, shipped from here)\n", cmp.Or(ref, "the branch checked out"), deploy.ShortSHA(local))

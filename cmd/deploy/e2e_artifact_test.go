@@ -73,7 +73,8 @@ func (h *laptopHost) releaseFiles() []string {
 }
 
 // TestBuildLocal: build local builds a Go binary on the laptop, in a
-// clean export of the commit (an uncommitted change does not ship), for a
+// clean export of the commit (an uncommitted change does not ship: the
+// deploy refuses it, and with --force ships the commit alone), for a
 // server that has no Go and cannot read the origin; the release holds the
 // artifact and REVISION, nothing else. A redeploy after one asset out of
 // 200 changed sends that one file, the server copying the rest from the
@@ -95,7 +96,10 @@ func TestBuildLocal(t *testing.T) {
 		t.Errorf("the dry run should plan the local build of %s without running it:\n%s", first[:7], dry.stdout)
 	}
 	writeFile(t, filepath.Join(h.laptop, "main.go"), "package main\n\nfunc main() { println(\"uncommitted\") }\n")
-	r := h.mustRun("production")
+	if r := h.run(ctxMinute(t), "production"); r.code != 1 || !strings.Contains(r.stderr, "uncommitted changes to 1 tracked file(s)") {
+		t.Fatalf("a deploy with main.go changed and not committed: exit %d, want refused:\n%s", r.code, r.stderr)
+	}
+	r := h.mustRun("production", "--force")
 	if files, _, reused := uploaded(t, r.stdout); files != 201 || reused != 0 {
 		t.Errorf("the first upload sent %d files (%d reused), want 201 (app and 200 assets)\n%s", files, reused, r.stdout)
 	}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deploytool/deploy/internal/golden"
 )
@@ -154,6 +156,93 @@ func TestLocalSafetyRefusesUnpushed(t *testing.T) {
 	}
 	r = f.mustRun("production", "--force")
 	if !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "--force: deploying anyway") {
+		t.Errorf("--force deploy did not warn:\n%s", r.stderr)
+	}
+	if len(f.events()) != 2 {
+		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
+	}
+}
+
+// A deploy from a clone with uncommitted changes to tracked files is
+// refused, as the classic deploy script refuses it (its
+// check_for_local_changes: `git diff --exit-code --quiet` and the same
+// with --cached): they would not ship. Each state of the clone is judged
+// by those two commands and by deploy --dry-run alike; untracked files
+// and a file touched with the same content do not count. A real deploy
+// is refused with the files named and the server untouched; --force
+// ships what was committed, with a warning.
+func TestLocalSafetyRefusesUncommitted(t *testing.T) {
+	f := newFixture(t)
+	clone := f.localClone()
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	version := filepath.Join(clone, "VERSION")
+	orig, err := os.ReadFile(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classicRefuses := func() bool {
+		for _, args := range [][]string{{"diff", "--exit-code", "--quiet"}, {"diff", "--exit-code", "--quiet", "--cached"}} {
+			cmd := exec.Command("git", append([]string{"--no-pager"}, args...)...)
+			cmd.Dir = clone
+			if err := cmd.Run(); err != nil {
+				return true
+			}
+		}
+		return false
+	}
+	reset := func() { f.origin.git("-C", clone, "reset", "-q", "--hard") }
+	states := []struct {
+		name string
+		make func()
+	}{
+		{"clean", func() {}},
+		{"an untracked file", func() { writeFile(t, filepath.Join(clone, "notes.txt"), "mine\n") }},
+		{"a modified tracked file", func() { writeFile(t, version, "edited\n") }},
+		{"a staged change, the file written back", func() {
+			writeFile(t, version, "staged\n")
+			f.origin.git("-C", clone, "add", "VERSION")
+			writeFile(t, version, string(orig))
+		}},
+		{"a file touched with the same content", func() {
+			future := time.Now().Add(time.Hour)
+			if err := os.Chtimes(version, future, future); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a deleted tracked file", func() {
+			if err := os.Remove(version); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, st := range states {
+		reset()
+		st.make()
+		want := classicRefuses()
+		r := f.mustRun("production", "--dry-run")
+		got := strings.Contains(r.stdout, "warning: uncommitted changes to")
+		if got != want {
+			t.Errorf("%s: deploy --dry-run warns of uncommitted changes: %v; the classic script refuses: %v\n%s", st.name, got, want, r.stdout)
+		}
+		if want && !strings.Contains(r.stdout, "VERSION") {
+			t.Errorf("%s: the warning does not name VERSION:\n%s", st.name, r.stdout)
+		}
+	}
+
+	reset()
+	writeFile(t, version, "edited\n")
+	before := snapshot(t, f.path)
+	r := f.run(ctxMinute(t), "production")
+	if r.code != 1 || !strings.Contains(r.stderr, "refusing to deploy: uncommitted changes to 1 tracked file(s)") ||
+		!strings.Contains(r.stderr, "which the deploy would not ship: VERSION") || !strings.Contains(r.stderr, "hint: commit or stash your changes") {
+		t.Errorf("deploy with an uncommitted change: exit %d\n%s", r.code, r.stderr)
+	}
+	if snapshot(t, f.path) != before {
+		t.Fatal("a refused deploy touched the server")
+	}
+	r = f.mustRun("production", "--force")
+	if !strings.Contains(r.stderr, "warning: uncommitted changes") || !strings.Contains(r.stderr, "--force: deploying anyway") {
 		t.Errorf("--force deploy did not warn:\n%s", r.stderr)
 	}
 	if len(f.events()) != 2 {

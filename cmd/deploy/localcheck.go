@@ -55,7 +55,7 @@ func (c *command) deployRef() string {
 // --force deploys anyway, printing the warning. Without a local clone, or
 // when the clone does not know the ref, it only notes that it could not
 // look.
-func (c *command) localSafety() error {
+func (c *command) localSafety(ctx context.Context) error {
 	repo, why, ok := c.localRepo()
 	if !ok {
 		if !strings.HasPrefix(why, "no local clone") {
@@ -73,6 +73,17 @@ func (c *command) localSafety() error {
 		fmt.Fprintf(c.stderr, "note: local checks skipped: %v\n", err)
 		return nil
 	}
+	hintText := "push your changes (git push) and fetch before deploying, or deploy anyway with --force"
+	if !c.g.Dirty { // --dirty ships them on purpose
+		p, err := uncommittedProblem(ctx, repo)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "note: uncommitted changes not looked for: %v\n", err)
+		}
+		if p != "" {
+			problems = append(problems, p)
+			hintText = "commit or stash your changes, push them (git push) and fetch before deploying, or deploy anyway with --force"
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
@@ -82,8 +93,7 @@ func (c *command) localSafety() error {
 		}
 		return nil
 	}
-	return hint.Wrap(errors.New("refusing to deploy: "+strings.Join(problems, "; ")),
-		"push your changes (git push) and fetch before deploying, or deploy anyway with --force")
+	return hint.Wrap(errors.New("refusing to deploy: "+strings.Join(problems, "; ")), hintText)
 }
 
 // pushSource resolves what a source push deploy sends: the ref (else the
