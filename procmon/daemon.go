@@ -136,6 +136,7 @@ func (d *Daemon) build(opts DaemonOptions) error {
 			return hint.Wrap(fmt.Errorf("log file: %w", err), "check [log] file and its directory's permissions")
 		}
 		d.logFile, out = lf, lf
+		d.logger = slog.New(slog.NewMultiHandler(d.logger.Handler(), ownLinesHandler(lf)))
 	}
 	sup, err := New(d.cfg, Options{
 		Output:   io.MultiWriter(d.recent, out),

@@ -1,10 +1,45 @@
 package procmon
 
 import (
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 )
+
+// ownLinesHandler writes procmon's own log records (a worker started,
+// ready, crashed or replaced, a reload served or abandoned) into the
+// [log] file too, beside the workers' lines, as `pm2 logs` shows its
+// "PM2 |" lines among the app's: `procmon logs`, and so `deploy logs`,
+// show why a worker restarted next to what it printed. Each record is one
+// line stamped as a worker's is and marked "procmon |":
+//
+//	2026-12-06T15:01:42.507Z procmon | level=WARN msg="worker crashed" gen=2 worker=1 pid=5239 how="exited with status 4" restart_in=1s
+//
+// stderr (journald under systemd) still gets every record as before.
+func ownLinesHandler(w io.Writer) slog.Handler {
+	return slog.NewTextHandler(ownLines{w}, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{} // the line's stamp says it
+		}
+		return a
+	}})
+}
+
+// ownLines stamps each record a TextHandler writes (one Write per record).
+type ownLines struct{ w io.Writer }
+
+func (o ownLines) Write(p []byte) (int, error) {
+	buf := make([]byte, 0, len(p)+40)
+	buf = time.Now().UTC().AppendFormat(buf, "2006-01-02T15:04:05.000Z")
+	buf = append(buf, " procmon | "...)
+	buf = append(buf, p...)
+	if _, err := o.w.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
 // recentKeep is how many worker lines the daemon remembers in memory.
 const recentKeep = 2000

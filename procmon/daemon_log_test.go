@@ -85,6 +85,7 @@ max_size = "64KB"
 var (
 	floodLine   = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z gen=1 worker=([12]) pid=\d+ \| (0*)([12]?)$`)
 	droppedLine = regexp.MustCompile(`dropped \d+ lines: workers wrote faster than the disk took them$`)
+	ownLine     = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z procmon \| level=`)
 )
 
 // checkFloodLog checks the file's size is within [least, limit] and that each line is one whole
@@ -105,7 +106,7 @@ func checkFloodLog(t *testing.T, path string, least, limit int64) {
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 	for i, line := range lines {
-		if droppedLine.MatchString(line) {
+		if droppedLine.MatchString(line) || ownLine.MatchString(line) {
 			continue
 		}
 		m := floodLine.FindStringSubmatch(line)
@@ -114,5 +115,71 @@ func checkFloodLog(t *testing.T, path string, least, limit int64) {
 		if !whole && !partial {
 			t.Fatalf("%s line %d of %d is not one whole worker line: %q", path, i+1, len(lines), line)
 		}
+	}
+}
+
+// TestDaemonLogHoldsProcmonsOwnLines: with a [log] file, procmon's own
+// records go into it beside the workers' lines, stamped and marked
+// "procmon |" (as `pm2 logs` shows its "PM2 |" lines): a worker that
+// exits shows its last words and, after them, why it restarts. stderr
+// still gets every record.
+func TestDaemonLogHoldsProcmonsOwnLines(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "app.log")
+	cfgText := fmt.Sprintf(`name = "crashy"
+dir = %q
+command = ["/bin/sh", "-c", "echo \"worker $WORKER_ID up\"; sleep 0.3; echo 'giving up'; exit 3"]
+workers = 1
+mode = "none"
+socket = %q
+stop_timeout = "5s"
+[log]
+file = %q
+`, dir, filepath.Join(dir, "procmon.sock"), logPath)
+	cfgPath := filepath.Join(dir, "crashy.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncbuf.Buffer{}
+	d, err := NewDaemon(cfg, DaemonOptions{Stderr: stderr, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	crashed := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z procmon \| level=WARN msg="worker crashed" app=crashy gen=1 worker=1 pid=\d+ how="exited with status 3" restart_in=`)
+	var text string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(logPath)
+		if text = string(b); crashed.MatchString(text) {
+			break
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		d.Force()
+		t.Fatalf("Run did not return\n%s", stderr)
+	}
+	last := crashed.FindStringIndex(text)
+	if last == nil {
+		t.Fatalf("the log has no line of procmon's saying the worker crashed:\n%s", text)
+	}
+	words := strings.Index(text, "gen=1 worker=1 pid=")
+	if bye := strings.Index(text, "| giving up"); words < 0 || bye < 0 || bye > last[0] ||
+		!strings.Contains(text, `procmon | level=INFO msg="worker started" app=crashy gen=1 worker=1`) {
+		t.Errorf("want the worker's own lines, then procmon's crash line after its last words:\n%s", text)
+	}
+	if !strings.Contains(stderr.String(), `msg="worker crashed"`) {
+		t.Errorf("stderr lost procmon's records:\n%s", stderr)
 	}
 }

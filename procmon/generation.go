@@ -99,10 +99,21 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	go func() {
 		err := cmd.Wait()
 		close(w.done)
+		// Its last lines before the news of its exit (the log reads in
+		// order: what it printed, then why it restarts); a process left
+		// in its group may hold the pipe open, so not for long.
+		select {
+		case <-w.outputDone:
+		case <-time.After(outputGrace):
+		}
 		s.send(exitEvent{w, err})
 	}()
 	return nil
 }
+
+// outputGrace bounds how long a worker's exit waits for the end of its
+// output (see startWorker).
+const outputGrace = 100 * time.Millisecond
 
 // slotOf is w's slot; a worker whose slot was scaled away gets a
 // detached one, so that late events about it change nothing.

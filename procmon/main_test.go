@@ -39,8 +39,10 @@ func TestMain(m *testing.M) {
 //	PMT_REQ_DELAY    wait this long in every request
 //	PMT_NEVER_READY  "1": never listen, never notify
 //	PMT_CRASH_AT_BOOT "1": exit 3 after the boot delay (also: a file "crash" in the dir)
-//	PMT_CRASH_AFTER  exit 4 this long after it listens and said it is ready
-//	                 (an app that crashes on a database it cannot reach)
+//	PMT_CRASH_ON     once it listens and said it is ready, exit 4 as soon as
+//	                 a file of this name exists in the dir (an app that
+//	                 crashes on a database it cannot reach, at the moment
+//	                 the test chooses)
 //	PMT_IGNORE_TERM  "1": ignore SIGTERM
 //	PMT_CHILD        "1": start a `sleep` child in the process group
 //	PMT_NO_PORT      "1": a job without a port (mode none): wait for SIGTERM
@@ -110,11 +112,16 @@ func testWorker() int {
 	go func() { srv.Serve(l); close(served) }()
 	notifyReady()
 	fmt.Printf("worker %s of generation %s listening\n", os.Getenv("WORKER_ID"), os.Getenv("PROCMON_GENERATION"))
-	if d, err := time.ParseDuration(os.Getenv("PMT_CRASH_AFTER")); err == nil {
-		time.AfterFunc(d, func() {
-			fmt.Println("crashing after ready, as asked")
-			os.Exit(4)
-		})
+	if name := os.Getenv("PMT_CRASH_ON"); name != "" {
+		go func() {
+			for {
+				if _, err := os.Stat(name); err == nil {
+					fmt.Println("crashing after ready, as asked")
+					os.Exit(4)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGINT)

@@ -38,6 +38,7 @@ type worker struct {
 	hb       workerHeartbeat
 
 	done        chan struct{} // closed once the process was reaped
+	outputDone  chan struct{} // closed once its output pipe ended
 	cancelReady context.CancelFunc
 	stopOnce    sync.Once
 }
@@ -85,7 +86,11 @@ func (w *worker) spawn(spec spawnSpec) (*exec.Cmd, error) {
 	}
 	w.pid = cmd.Process.Pid
 	w.started = time.Now()
-	go spec.output.copyLines(r, w.gen.num, w.id, w.pid)
+	w.outputDone = make(chan struct{})
+	go func() {
+		spec.output.copyLines(r, w.gen.num, w.id, w.pid)
+		close(w.outputDone)
+	}()
 	return cmd, nil
 }
 

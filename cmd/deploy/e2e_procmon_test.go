@@ -107,7 +107,7 @@ max_size = "1MB"
 	if table := f.mustRun("production", "status").stdout; !strings.Contains(table, "2/2") {
 		t.Errorf("status table does not show 2/2 workers ready:\n%s", table)
 	}
-	if logs := f.mustRun("production", "logs", "-n", "20").stdout; !strings.Contains(logs, "python-hello v3 serving") {
+	if logs := f.mustRun("production", "logs", "-n", "40").stdout; !strings.Contains(logs, "python-hello v3 serving") {
 		t.Errorf("logs lack the new workers' start lines:\n%s", logs)
 	}
 
@@ -129,30 +129,32 @@ max_size = "1MB"
 		t.Errorf("after the failed gate the app answers %q, want v3 still", got)
 	}
 
-	// A release that passes procmon's ready check, takes over, and
-	// crashes 1.5 s after its first /health (an app that dies on a
-	// database it cannot reach): within min_uptime procmon sends traffic
-	// back to v3's workers, still running, the gate fails and current is
-	// put back. The deploy never says deployed, and v3 answers after it.
+	// A release that passes procmon's ready check, takes over (it answers
+	// v5), then crashes (an app that dies on a database it cannot reach;
+	// here when the test writes crash-now into the release): within
+	// min_uptime procmon sends traffic back to v3's workers, still
+	// running, the gate fails and current is put back. The deploy never
+	// says deployed, and v3 answers after it.
 	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	crashing := strings.Replace(string(app), "if __name__ == \"__main__\":", `_get = Handler.do_GET
+	crashing := strings.Replace(string(app), "if __name__ == \"__main__\":", `def _crash_on_file():
+    while not os.path.exists("crash-now"):
+        time.sleep(0.05)
+    os._exit(1)
 
 
-def _get_then_crash(self):
-    _get(self)
-    if self.path == "/health":
-        threading.Timer(1.5, lambda: os._exit(1)).start()
-
-
-Handler.do_GET = _get_then_crash
+threading.Thread(target=_crash_on_file, daemon=True).start()
 
 if __name__ == "__main__":`, 1)
 	writeFile(t, filepath.Join(f.origin.dir, "app.py"), crashing)
-	f.origin.commit()
-	r = f.run(ctx, "production")
+	f.origin.commit() // v5
+	ran := make(chan cliResult, 1)
+	go func() { ran <- f.run(ctx, "production") }()
+	waitAnswer(t, listen, "hello from v5")
+	writeFile(t, filepath.Join(f.path, "current", "crash-now"), "")
+	r = <-ran
 	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "took over (ready.min_uptime 4s)") || !strings.Contains(r.stderr, "reverted to "+before) {
 		t.Fatalf("a release that crashes after it took over: exit %d, want the gate to fail on its exit and revert:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -164,6 +166,10 @@ if __name__ == "__main__":`, 1)
 	}
 	if list := f.mustRun("production", "list").stdout; !strings.Contains(list, "failed") {
 		t.Errorf("list does not show the unstable release failed:\n%s", list)
+	}
+	// deploy logs shows procmon's own account of it among the app's lines
+	if logs := f.mustRun("production", "logs", "-n", "100").stdout; !strings.Contains(logs, `procmon | level=ERROR msg="reload failed; the old generation keeps serving"`) {
+		t.Errorf("logs lack procmon's line on the abandoned reload:\n%s", logs)
 	}
 }
 

@@ -19,6 +19,9 @@ func logsCommand(stdout io.Writer) *cli.Command {
 when the current one holds fewer) and, with -f, every new line until Ctrl-C,
 across rotations. Each line reads
    <time> gen=<generation> worker=<id> pid=<pid> | <what the worker printed>
+or, for procmon's own records (a worker started, crashed, replaced; a
+reload served or abandoned), which also go to its stderr,
+   <time> procmon | level=<level> msg=<what happened> <key=value …>
 Without [log] file the output is in procmon's stderr: under systemd,
 'journalctl -u procmon@<app>'.`,
 		Flags: []cli.Flag{

@@ -83,7 +83,7 @@ file = %q
 	if code, out := asUser(t, exe, nobody.UID, nobody.GID, "status", "-c", cfg); code != 0 || !strings.Contains(out, "procmon shop:") {
 		t.Errorf("status by a member: exit %d\n%s", code, out)
 	}
-	if code, out := asUser(t, exe, nobody.UID, nobody.GID, "logs", "-n", "5", "-c", cfg); code != 0 || !strings.Contains(out, "worker up") {
+	if code, out := asUser(t, exe, nobody.UID, nobody.GID, "logs", "-n", "20", "-c", cfg); code != 0 || !strings.Contains(out, "worker up") {
 		t.Errorf("logs by a member: exit %d\n%s", code, out)
 	}
 	st := waitReady(t, &cmdApp{cfg: cfg}, daemonErr)
