@@ -227,6 +227,21 @@ func TestCheck(t *testing.T) {
 			t.Errorf("procmon %s, binary %s: %+v, want ok=%v and %q", tc.conf, tc.bin, it, tc.ok, tc.detail)
 		}
 	}
+	// build auto: the tools of the stacks in what the mirror fetched
+	s.env.Procmon, s.env.Vars, s.env.Build = "", nil, "auto"
+	items, err = Check(ctxFor(t), s.conn, s.env, s.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var build []CheckItem
+	for _, it := range items {
+		if strings.HasPrefix(it.Name, "build") {
+			build = append(build, it)
+		}
+	}
+	if len(build) != 1 || build[0].Name != "build" || !build[0].OK || !strings.Contains(build[0].Detail, "no stack detected in the origin's default branch as the mirror last fetched it") {
+		t.Errorf("build auto, no stack in the fetched commit: %+v", build)
+	}
 	// Nothing changed: no new log line, no lock holder.
 	if n := len(s.log()); n != 1 || s.lockLine() != "" {
 		t.Errorf("check changed something: %d log lines, lock %q", n, s.lockLine())

@@ -37,11 +37,8 @@ build_auto() { # release-dir previous-dir
 	step build
 	hook_env "$BUILD_REL" "$BUILD_PREV"
 	local stacks=() s
-	[ -f "$1/package.json" ] && stacks+=(node)
-	{ [ -f "$1/requirements.txt" ] || [ -f "$1/pyproject.toml" ] || [ -f "$1/Pipfile" ]; } && stacks+=(python)
-	[ -f "$1/Gemfile" ] && stacks+=(ruby)
-	[ -f "$1/mix.exs" ] && stacks+=(elixir)
-	[ -f "$1/go.mod" ] && stacks+=(go)
+	stacks_of release_has
+	stacks=(${STACKS[@]+"${STACKS[@]}"})
 	if ((${#stacks[@]} == 0)); then
 		echo "build auto: no stack detected (no package.json, go.mod, requirements.txt, pyproject.toml, Pipfile, Gemfile or mix.exs at the release's root): nothing to build"
 		mark "info build none no stack detected"
@@ -53,6 +50,33 @@ build_auto() { # release-dir previous-dir
 		"build_$s"
 	done
 	BUILD_ENV=()
+}
+
+# stacks_of HAS sets STACKS to the stacks build auto builds, in order, for
+# a root where `HAS FILE` succeeds for each FILE it holds (release_has for
+# the release; check_build reads what the next deploy ships).
+STACKS=()
+stacks_of() {
+	STACKS=()
+	"$1" package.json && STACKS+=(node)
+	{ "$1" requirements.txt || "$1" pyproject.toml || "$1" Pipfile; } && STACKS+=(python)
+	"$1" Gemfile && STACKS+=(ruby)
+	"$1" mix.exs && STACKS+=(elixir)
+	"$1" go.mod && STACKS+=(go)
+	return 0
+}
+release_has() { [ -f "$BUILD_REL/$1" ]; }
+
+# node_lock HAS sets NODE_LOCK to the lockfile build_node installs from
+# ("" for none): the first of npm's, yarn's and pnpm's that HAS finds.
+NODE_LOCK=''
+node_lock() {
+	local f
+	NODE_LOCK=''
+	for f in package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml; do
+		"$1" "$f" && { NODE_LOCK=$f; return 0; }
+	done
+	return 0
 }
 
 # build_says STACK WHY WHAT reports a detection, for people and the client.
@@ -101,9 +125,8 @@ build_out() {
 
 build_node() {
 	local lock='' pm=npm install=() build=() why=package.json f
-	for f in package-lock.json npm-shrinkwrap.json yarn.lock pnpm-lock.yaml; do
-		[ -f "$BUILD_REL/$f" ] && { lock=$f; break; }
-	done
+	node_lock release_has
+	lock=$NODE_LOCK
 	# bun's lockfile: npm, yarn and pnpm do not read it, and an install
 	# without it ships versions the app was not locked and tested with
 	for f in bun.lockb bun.lock; do

@@ -522,6 +522,7 @@ cmd_check() {
 		fi
 	done
 	check_procmon
+	check_build
 	check_ref
 	mark "done"
 }
@@ -543,6 +544,54 @@ check_procmon() {
 		mark "check procmon fail '$bin' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install procmon (./install.sh --server), set shell login, or set DEPLOY_PROCMON in env"
 	fi
 }
+
+# check_build checks, with build auto, that the tools of the stacks the
+# next deploy would build are in the hook shell's PATH (a server without
+# npm fails that deploy at its build). The stacks are read as build auto
+# reads them, from the root of what ships: the ref in the server's mirror
+# (as of its last fetch), else current; with neither, nothing to read yet.
+CHECK_NAMES=''
+check_build() {
+	[ "$BUILD" = auto ] || return 0
+	local tree='' from stack tool ok lflag=()
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	if [ -f "$P/repo/HEAD" ] && tree=$(git_ rev-parse --verify --quiet "${REF:-HEAD}^{tree}" 2>/dev/null) &&
+		CHECK_NAMES=$(git_ ls-tree --name-only "$tree" 2>/dev/null); then
+		from="the origin's default branch"
+		[ -z "$REF" ] || from=$REF
+		from+=" as the mirror last fetched it"
+	elif [ -d "$P/current/" ] && CHECK_NAMES=$(cd "$P/current/" && ls -A); then
+		from=current
+	else
+		mark "check build ok auto: nothing fetched yet, so the stacks are detected at the first deploy"
+		return 0
+	fi
+	stacks_of check_has
+	if ((${#STACKS[@]} == 0)); then
+		mark "check build ok auto: no stack detected in $from: nothing to build"
+		return 0
+	fi
+	for stack in "${STACKS[@]}"; do
+		case $stack in
+		node)
+			node_lock check_has
+			case $NODE_LOCK in yarn.lock) tool='node yarn' ;; pnpm-lock.yaml) tool='node pnpm' ;; *) tool='node npm' ;; esac
+			;;
+		python) tool=python3 ;;
+		ruby) tool=bundle ;;
+		elixir) tool=mix ;;
+		go) tool=go ;;
+		esac
+		for tool in $tool; do
+			if ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$tool" 2>/dev/null </dev/null); then
+				mark "check build:$tool ok $ok ($stack, detected in $from)"
+			else
+				mark "check build:$tool fail '$tool' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}), and build auto needs it for $stack (detected in $from): install it on this server, or set shell login"
+			fi
+		done
+	done
+}
+check_has() { [[ $'\n'$CHECK_NAMES$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 # first_word prints a hook's command word, skipping NAME=value prefixes.
 first_word() {
