@@ -91,9 +91,10 @@ func TestAuthEncryptedKeyPrompt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var prompts []string
 			// Each wrong passphrase costs a bcrypt KDF run, slow under -race
-			// on a loaded machine: the default 10s handshake bound is not
-			// what this test is about.
-			o := remote.Options{HomeDir: home, ConnectTimeout: time.Minute}
+			// on a loaded machine (three of them took over a minute in a
+			// make test beside other jobs): the handshake bound is not what
+			// this test is about.
+			o := remote.Options{HomeDir: home, ConnectTimeout: 4 * time.Minute}
 			if !tt.nilPrompt {
 				o.Prompt = func(p string) (string, error) {
 					prompts = append(prompts, p)

@@ -93,14 +93,21 @@ func TestCancelStopsRemoteCommand(t *testing.T) {
 	// (root logins, where sshd refuses signals).
 	cmd := fmt.Sprintf("echo $$ > %q; echo started; while :; do echo tick || exit 1; sleep 0.1; done", pidFile)
 	done := runAsync(t, ctx, c, cmd)
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
+	// runAsync returns on the first output, which may be the login
+	// shell's own (an rc file's warning) before the pid is written
+	var pid string
+	for deadline := time.Now().Add(testTimeout); pid == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(pidFile)
+		if strings.HasSuffix(string(b), "\n") {
+			pid = strings.TrimSpace(string(b))
+		}
 	}
-	pid := strings.TrimSpace(string(b))
+	if pid == "" {
+		t.Fatalf("no pid in %s within %s", pidFile, testTimeout)
+	}
 	start := time.Now()
 	cancel()
-	err = waitErr(t, done, 20*time.Second)
+	err := waitErr(t, done, 20*time.Second)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
