@@ -13,6 +13,40 @@ import (
 	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
+// runLogDaemon writes cfgText to cfgPath and runs a Daemon of it. stop
+// ends Run and waits for it (failing the test when it errs or hangs).
+func runLogDaemon(t *testing.T, cfgPath, cfgText string) (d *Daemon, stderr *syncbuf.Buffer, stop func()) {
+	t.Helper()
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr = &syncbuf.Buffer{}
+	d, err = NewDaemon(cfg, DaemonOptions{Stderr: stderr, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return d, stderr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			d.Force()
+			t.Fatalf("Run did not return\n%s", stderr)
+		}
+	}
+}
+
 // TestDaemonLogCappedUnderFlood runs two workers that print as fast as
 // they can (`yes`, each its own 100-byte line) into a 64 KB log: the file
 // is rotated to .1, never exceeds the cap by more than one line, and every
@@ -33,22 +67,7 @@ stop_timeout = "5s"
 file = %q
 max_size = "64KB"
 `, dir, filepath.Join(dir, "procmon.sock"), logPath)
-	cfgPath := filepath.Join(dir, "flood.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncbuf.Buffer{}
-	d, err := NewDaemon(cfg, DaemonOptions{Stderr: stderr, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d, stderr, stop := runLogDaemon(t, filepath.Join(dir, "flood.toml"), cfgText)
 
 	// The longest line: stamp, gen/worker/pid prefix, 100-byte text.
 	const maxLine = 200
@@ -60,16 +79,7 @@ max_size = "64KB"
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		d.Force()
-		t.Fatalf("Run did not return\n%s", stderr)
-	}
+	stop()
 	stats := d.logFile.Stats()
 	if stats.Rotations < 3 {
 		t.Fatalf("only %d rotations in 20s: %+v\n%s", stats.Rotations, stats, stderr)
@@ -136,22 +146,7 @@ stop_timeout = "5s"
 [log]
 file = %q
 `, dir, filepath.Join(dir, "procmon.sock"), logPath)
-	cfgPath := filepath.Join(dir, "crashy.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &syncbuf.Buffer{}
-	d, err := NewDaemon(cfg, DaemonOptions{Stderr: stderr, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	_, stderr, stop := runLogDaemon(t, filepath.Join(dir, "crashy.toml"), cfgText)
 	crashed := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z procmon \| level=WARN msg="worker crashed" app=crashy gen=1 worker=1 pid=\d+ how="exited with status 3" restart_in=`)
 	var text string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -160,16 +155,7 @@ file = %q
 			break
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		d.Force()
-		t.Fatalf("Run did not return\n%s", stderr)
-	}
+	stop()
 	last := crashed.FindStringIndex(text)
 	if last == nil {
 		t.Fatalf("the log has no line of procmon's saying the worker crashed:\n%s", text)

@@ -47,7 +47,7 @@ func TestCheckBuildTools(t *testing.T) {
 	for _, f := range []string{"node", "go"} {
 		must(t, os.Chmod(filepath.Join(bin, f), 0o755))
 	}
-	code := funcText(t, commandsScript, "check_build") + funcText(t, commandsScript, "check_has") + `
+	code := funcText(t, commandsScript, "check_build") + funcText(t, commandsScript, "check_has") + funcText(t, commandsScript, "in_hook_path") + `
 mark() { echo "$*"; }
 git_() { git --git-dir="$P/repo" "$@"; }
 P=$PWD BUILD=auto SHELL_MODE='' REF=${REF:-} PATH=$PWD/bin

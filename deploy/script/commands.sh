@@ -485,8 +485,7 @@ cmd_status() {
 # cmd_check is a preflight that changes nothing: one line per item,
 # "@@deploy check <item> ok|fail <detail>".
 cmd_check() {
-	local lflag=() h word ok
-	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	local h word ok
 	if [ -f "$P/repo/HEAD" ] && [ -d "$P/releases" ]; then
 		mark "check layout ok $P"
 	else
@@ -515,7 +514,7 @@ cmd_check() {
 		[ -n "$h" ] || continue
 		word=$(first_word "$h")
 		case $word in '' | */*) continue ;; esac
-		if ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$word" 2>/dev/null </dev/null); then
+		if in_hook_path ok "$word"; then
 			mark "check hook:$word ok $ok"
 		else
 			mark "check hook:$word fail '$word' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it or set shell login"
@@ -527,18 +526,26 @@ cmd_check() {
 	mark "done"
 }
 
+# in_hook_path VAR WORD sets VAR to where the hook shell (bash; bash -l
+# with shell login) finds the command WORD, and fails when it finds none.
+in_hook_path() {
+	local lflag=() found
+	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	found=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$2" 2>/dev/null </dev/null) || return 1
+	printf -v "$1" '%s' "$found"
+}
+
 # check_procmon checks what the gate needs when procmon is set: its config
 # on this server, and the procmon binary in the hook shell's PATH (or
 # DEPLOY_PROCMON). Whether procmon runs is not asked: before the first
 # deploy it need not.
 check_procmon() {
 	[ -n "$PROCMON" ] || return 0
-	local bin ok lflag=()
-	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	local bin ok
 	setting bin DEPLOY_PROCMON procmon
 	if [ ! -r "$PROCMON" ]; then
 		mark "check procmon fail $PROCMON does not exist or $(id -un) cannot read it: install the app's procmon config there (deploy init wrote it as procmon.toml)"
-	elif ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$bin" 2>/dev/null </dev/null); then
+	elif in_hook_path ok "$bin"; then
 		mark "check procmon ok $ok -c $PROCMON"
 	else
 		mark "check procmon fail '$bin' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install procmon (./install.sh --server), set shell login, or set DEPLOY_PROCMON in env"
@@ -553,8 +560,7 @@ check_procmon() {
 CHECK_NAMES=''
 check_build() {
 	[ "$BUILD" = auto ] || return 0
-	local tree='' from stack tool ok lflag=()
-	[ "$SHELL_MODE" = login ] && lflag=(-l)
+	local tree='' from stack tool ok
 	if [ -f "$P/repo/HEAD" ] && tree=$(git_ rev-parse --verify --quiet "${REF:-HEAD}^{tree}" 2>/dev/null) &&
 		CHECK_NAMES=$(git_ ls-tree --name-only "$tree" 2>/dev/null); then
 		from="the origin's default branch"
@@ -583,7 +589,7 @@ check_build() {
 		go) tool=go ;;
 		esac
 		for tool in $tool; do
-			if ok=$(bash ${lflag[@]+"${lflag[@]}"} -c 'command -v -- "$1"' deploy-check "$tool" 2>/dev/null </dev/null); then
+			if in_hook_path ok "$tool"; then
 				mark "check build:$tool ok $ok ($stack, detected in $from)"
 			else
 				mark "check build:$tool fail '$tool' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}), and build auto needs it for $stack (detected in $from): install it on this server, or set shell login"
