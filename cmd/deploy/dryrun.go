@@ -101,7 +101,7 @@ func (c *command) describeTarget(ctx context.Context, w io.Writer, ref string) s
 		return shipTarget{note: why}
 	}
 	if !c.g.Dirty {
-		if p, err := uncommittedProblem(ctx, repo); p != "" {
+		if p, err := uncommittedProblem(ctx, repo, c.cfgFile); p != "" {
 			fmt.Fprintf(w, "warning: %s: a deploy would refuse without --force\n", p)
 		} else if err != nil {
 			fmt.Fprintf(w, "note: uncommitted changes not looked for: %v\n", err)

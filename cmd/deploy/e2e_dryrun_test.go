@@ -170,7 +170,8 @@ func TestLocalSafetyRefusesUnpushed(t *testing.T) {
 // by those two commands and by deploy --dry-run alike; untracked files
 // and a file touched with the same content do not count. A real deploy
 // is refused with the files named and the server untouched; --force
-// ships what was committed, with a warning.
+// ships what was committed, with a warning. The config file deploy reads
+// is the one exception.
 func TestLocalSafetyRefusesUncommitted(t *testing.T) {
 	f := newFixture(t)
 	clone := f.localClone()
@@ -247,5 +248,23 @@ func TestLocalSafetyRefusesUncommitted(t *testing.T) {
 	}
 	if len(f.events()) != 2 {
 		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
+	}
+
+	// The one file not refused: the config deploy reads, whose edits take
+	// effect from the disk, committed or not (the classic script refuses
+	// an edited tracked deploy.conf too).
+	reset()
+	f.origin.git("-C", clone, "add", "deploy.conf")
+	f.origin.git("-C", clone, "commit", "-q", "-m", "the config, tracked")
+	conf, err := os.ReadFile(f.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f.conf, string(conf)+"# edited, not committed\n")
+	if !classicRefuses() {
+		t.Fatal("the classic check should see the edited deploy.conf")
+	}
+	if r := f.mustRun("production", "--dry-run"); strings.Contains(r.stdout, "uncommitted") {
+		t.Errorf("an edit to the config deploy reads was refused:\n%s", r.stdout)
 	}
 }

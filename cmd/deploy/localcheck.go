@@ -75,7 +75,7 @@ func (c *command) localSafety(ctx context.Context) error {
 	}
 	hintText := "push your changes (git push) and fetch before deploying, or deploy anyway with --force"
 	if !c.g.Dirty { // --dirty ships them on purpose
-		p, err := uncommittedProblem(ctx, repo)
+		p, err := uncommittedProblem(ctx, repo, c.cfgFile)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "note: uncommitted changes not looked for: %v\n", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,16 +27,24 @@ const uncommittedShown = 5
 // deploy would not ship: the classic deploy script refuses them ("commit
 // or stash your changes before deploying", from `git diff --exit-code
 // --quiet` and the same with --cached); untracked files do not count,
-// for it as here. "" when there are none, or when the clone has no
-// working tree; err when git cannot tell.
-func uncommittedProblem(ctx context.Context, repo *gitsource.Repo) (string, error) {
+// for it as here. One file differs from the classic check: the config
+// file deploy reads (cfgFile), whose edits take effect from the disk,
+// committed or not, so they are not refused. "" when there is nothing
+// else, or when the clone has no working tree; err when git cannot tell.
+func uncommittedProblem(ctx context.Context, repo *gitsource.Repo, cfgFile string) (string, error) {
 	wt, err := repo.WorkTree()
 	if err != nil {
 		return "", nil // a bare clone: nothing uncommitted
 	}
 	changed, err := uncommitted(ctx, wt)
-	if err != nil || len(changed) == 0 {
+	if err != nil {
 		return "", err
+	}
+	if rel, ok := inTree(wt, cfgFile); ok {
+		changed = slices.DeleteFunc(changed, func(n string) bool { return n == rel })
+	}
+	if len(changed) == 0 {
+		return "", nil
 	}
 	shown := changed[:min(len(changed), uncommittedShown)]
 	more := ""
@@ -44,6 +53,29 @@ func uncommittedProblem(ctx context.Context, repo *gitsource.Repo) (string, erro
 	}
 	return fmt.Sprintf("uncommitted changes to %d tracked file(s) in %s, which the deploy would not ship: %s%s",
 		len(changed), wt, strings.Join(shown, ", "), more), nil
+}
+
+// inTree is file's path relative to the working tree wt, as git names it
+// (slashes), when file is inside it.
+func inTree(wt, file string) (string, bool) {
+	if file == "" {
+		return "", false
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", false
+	}
+	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(d, filepath.Base(abs))
+	}
+	if w, err := filepath.EvalSymlinks(wt); err == nil {
+		wt = w
+	}
+	rel, err := filepath.Rel(wt, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }
 
 // uncommitted lists the tracked files of the working tree wt that differ
