@@ -32,7 +32,12 @@ func ServingOf(env string, d *HostStatus, a *AppStatus) *Serving {
 		return nil
 	}
 	if a.State == "waiting" { // procmon started before the first deploy and nothing ran since
-		return &Serving{Problem: fmt.Sprintf("procmon serves nothing (503): it waits for the first deploy to reload it; run 'deploy %s' (or reload procmon if current is there)", env)}
+		if d.Current == "" {
+			return &Serving{Problem: fmt.Sprintf("procmon serves nothing (503): it waits for the first deploy to reload it; run 'deploy %s'", env)}
+		}
+		// a deploy came, but no generation of it ever served: its
+		// reload failed (the gate logged it failed) or never came
+		return &Serving{Problem: fmt.Sprintf("procmon serves nothing (503): no release has started under it yet, and current %s did not (its reload failed or never came); see 'deploy %s logs', fix, and run 'deploy %s' again", d.Current, env, env)}
 	}
 	if a.Dir == "" {
 		return nil

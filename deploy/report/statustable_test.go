@@ -143,18 +143,25 @@ func TestCheckTableGolden(t *testing.T) {
 
 // TestServingWhileProcmonWaits: procmon started before the first deploy
 // reports state waiting and no dir: the SERVES column says nothing is
-// served, and the problem says what starts it.
+// served, and the problem says what starts it; with a current there, the
+// first deploy came and did not start (its reload failed), and the problem
+// says that instead of asking for a first deploy.
 func TestServingWhileProcmonWaits(t *testing.T) {
 	t.Parallel()
 	app, err := deploy.DecodeAppStatus([]byte(`{"app":"vmblog","pid":41,"state":"waiting","generation":0,"reloads":0,"workers":[],"heartbeat":{"enabled":false}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := NewStatusRow("production", "web1", &deploy.HostStatus{Current: "20261124T080000Z-9a8b7c6", LayoutOK: true, Lock: "free"}, nil, app, nil)
+	row := NewStatusRow("production", "web1", &deploy.HostStatus{LayoutOK: true, Lock: "free"}, nil, app, nil)
 	if got := servingCell(row.Serving); got != "NOTHING (503)" {
 		t.Errorf("SERVES %q, want NOTHING (503)", got)
 	}
 	if got := row.Problem(); !strings.Contains(got, "waits for the first deploy") || !strings.Contains(got, "'deploy production'") {
 		t.Errorf("Problem() = %q", got)
+	}
+	row = NewStatusRow("production", "web1", &deploy.HostStatus{Current: "20261124T080000Z-9a8b7c6", LayoutOK: true, Lock: "free"}, nil, app, nil)
+	if got := row.Problem(); strings.Contains(got, "waits for the first deploy") || !strings.Contains(got, "current 20261124T080000Z-9a8b7c6 did not (its reload failed or never came)") ||
+		!strings.Contains(got, "'deploy production logs'") {
+		t.Errorf("Problem() after a first deploy that did not start = %q", got)
 	}
 }
