@@ -108,7 +108,7 @@ func flags(g *globals) []cli.Flag {
 		&cli.BoolFlag{Name: "accept-new", Usage: "trust and record a host key seen for the first time (to do only that: deploy <env> trust)", Destination: &g.AcceptNew},
 		&cli.BoolFlag{Name: "wait", Usage: "wait for a running deploy's lock instead of failing", Destination: &g.Wait},
 		&cli.BoolFlag{Name: "no-tests", Aliases: []string{"T"}, Usage: "skip the test hook", Destination: &g.NoTests},
-		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD or has unpushed commits; unlock: break a lock whose holder still runs", Destination: &g.Force},
+		&cli.BoolFlag{Name: "force", Usage: "deploy: ship although the ref is not your local HEAD, has unpushed commits or your clone has uncommitted changes; unlock: break a lock whose holder still runs", Destination: &g.Force},
 		&cli.BoolFlag{Name: "push", Usage: "deploy, setup: ship the commits from this clone over the SSH connection (source push) for this run", Destination: &g.Push},
 		&cli.BoolFlag{Name: "git-remote", Usage: "setup: make 'git push <env> <branch>' deploy: a receive hook on the server, a git remote named after the env here", Destination: &g.GitRemote},
 		&cli.BoolFlag{Name: "dirty", Usage: "deploy with build local: build in your working tree, uncommitted changes included, instead of a clean checkout of the ref", Destination: &g.Dirty},
