@@ -142,21 +142,31 @@ func TestLocalSafetyRefusesUnpushed(t *testing.T) {
 	clone := f.localClone()
 	f.mustRun("production", "setup")
 	f.mustRun("production")
-	before := snapshot(t, f.path)
 
 	writeFile(t, filepath.Join(clone, "VERSION"), "local\n")
 	f.origin.git("-C", clone, "commit", "-q", "-am", "not pushed yet")
+	refusedThenForced(t, f, []string{"refusing to deploy", "1 local commit(s) not pushed", "hint: push your changes", "--force"}, "warning: ")
+}
+
+// refusedThenForced runs a deploy that the local checks must refuse: exit
+// 1, stderr holding each of refusal, the server untouched. Then the same
+// with --force, which must print warning and ship: .deploys then holds two
+// deploys.
+func refusedThenForced(t *testing.T, f *fixture, refusal []string, warning string) {
+	t.Helper()
+	before := snapshot(t, f.path)
 	r := f.run(ctxMinute(t), "production")
-	if r.code != 1 || !strings.Contains(r.stderr, "refusing to deploy") || !strings.Contains(r.stderr, "1 local commit(s) not pushed") ||
-		!strings.Contains(r.stderr, "hint: push your changes") || !strings.Contains(r.stderr, "--force") {
-		t.Errorf("unpushed deploy: exit %d\n%s", r.code, r.stderr)
+	for _, want := range refusal {
+		if r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("a deploy the local checks refuse: exit %d, want 1 and %q in:\n%s", r.code, want, r.stderr)
+		}
 	}
 	if snapshot(t, f.path) != before {
 		t.Fatal("a refused deploy touched the server")
 	}
 	r = f.mustRun("production", "--force")
-	if !strings.Contains(r.stderr, "warning: ") || !strings.Contains(r.stderr, "--force: deploying anyway") {
-		t.Errorf("--force deploy did not warn:\n%s", r.stderr)
+	if !strings.Contains(r.stderr, warning) || !strings.Contains(r.stderr, "--force: deploying anyway") {
+		t.Errorf("--force deploy did not warn %q:\n%s", warning, r.stderr)
 	}
 	if len(f.events()) != 2 {
 		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
@@ -233,22 +243,8 @@ func TestLocalSafetyRefusesUncommitted(t *testing.T) {
 
 	reset()
 	writeFile(t, version, "edited\n")
-	before := snapshot(t, f.path)
-	r := f.run(ctxMinute(t), "production")
-	if r.code != 1 || !strings.Contains(r.stderr, "refusing to deploy: uncommitted changes to 1 tracked file(s)") ||
-		!strings.Contains(r.stderr, "which the deploy would not ship: VERSION") || !strings.Contains(r.stderr, "hint: commit or stash your changes") {
-		t.Errorf("deploy with an uncommitted change: exit %d\n%s", r.code, r.stderr)
-	}
-	if snapshot(t, f.path) != before {
-		t.Fatal("a refused deploy touched the server")
-	}
-	r = f.mustRun("production", "--force")
-	if !strings.Contains(r.stderr, "warning: uncommitted changes") || !strings.Contains(r.stderr, "--force: deploying anyway") {
-		t.Errorf("--force deploy did not warn:\n%s", r.stderr)
-	}
-	if len(f.events()) != 2 {
-		t.Errorf(".deploys events %v after --force, want two deploys", f.events())
-	}
+	refusedThenForced(t, f, []string{"refusing to deploy: uncommitted changes to 1 tracked file(s)",
+		"which the deploy would not ship: VERSION", "hint: commit or stash your changes"}, "warning: uncommitted changes")
 
 	// The one file not refused: the config deploy reads, whose edits take
 	// effect from the disk, committed or not (the classic script refuses
