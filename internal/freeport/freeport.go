@@ -1,22 +1,49 @@
 // Package freeport finds a free TCP port on 127.0.0.1 for a server a test
 // (or the demo) is about to start: the kernel picks one, the listener is
 // closed, and the port is returned for the server to bind. Another process
-// could take it in between; on a test machine that is rare enough.
+// could take it in between; on a test machine that is rare enough. This
+// process never gets the same port twice: the kernel may hand a port just
+// closed out again, and two servers started one after the other (the
+// demo's app and its sshd, which got one port in a CI run) must not share.
 package freeport
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 )
 
-// Port returns a free port on 127.0.0.1.
+var (
+	mu    sync.Mutex
+	given = map[int]bool{} // every port Port returned
+)
+
+// Port returns a free port on 127.0.0.1 that it has not returned before.
 func Port() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	mu.Lock()
+	defer mu.Unlock()
+	var held []net.Listener // ports given before, kept bound while another is sought
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for range 64 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if given[p] {
+			held = append(held, l)
+			continue
+		}
+		l.Close()
+		given[p] = true
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: the kernel gave only ports already handed out")
 }
 
 // T is the part of testing.TB that Addr uses (the demo links this package
