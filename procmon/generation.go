@@ -74,7 +74,7 @@ func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
 func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	w := &worker{gen: g, id: sl.id, done: make(chan struct{}), notify: make(chan struct{})}
 	if g.cfg.Mode == ModeProxy {
-		port, err := freePort()
+		port, err := freePortBut(s.portTaken)
 		if err != nil {
 			return err
 		}
@@ -109,6 +109,22 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 		s.send(exitEvent{w, err})
 	}()
 	return nil
+}
+
+// portTaken says whether a live worker of any generation has port as its
+// PORT (bound, or about to be).
+func (s *Supervisor) portTaken(port int) bool {
+	for _, g := range s.all() {
+		if g == nil {
+			continue
+		}
+		for _, sl := range g.slots {
+			if w := sl.w; w != nil && w.port == port && w.state != WorkerExited {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // outputGrace bounds how long a worker's exit waits for the end of its

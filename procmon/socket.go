@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -56,13 +57,34 @@ func listenerFile(l net.Listener) (*os.File, error) {
 }
 
 // freePort asks the kernel for an unused loopback port for a worker's PORT.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port for a worker: %w", err)
+func freePort() (int, error) { return freePortBut(func(int) bool { return false }) }
+
+// freePortBut is freePort, never a port taken says is taken: the ports of
+// workers that may not have bound theirs yet. The kernel hands a port
+// just closed out again (3 of 10 000 back-to-back pairs here), and two
+// workers of one generation given one PORT would fail the second's
+// listen, and so the reload.
+func freePortBut(taken func(int) bool) (int, error) {
+	var held []net.Listener // taken ports, kept bound while another is sought
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for range 64 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port for a worker: %w", err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if taken(p) {
+			held = append(held, l)
+			continue
+		}
+		l.Close()
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port for a worker: the kernel gave only ports other workers hold")
 }
 
 // notifySocket is procmon's NOTIFY_SOCKET: workers send sd_notify datagrams

@@ -78,3 +78,25 @@ func epollTargets(t *testing.T) map[int]bool {
 	}
 	return targets
 }
+
+// TestWorkerPortNeverAnotherWorkers: a worker's PORT is never one a live
+// worker holds or is about to bind, even when the kernel offers it (it
+// hands a just-closed port out again): freePortBut keeps asking, holding
+// the taken ports meanwhile.
+func TestWorkerPortNeverAnotherWorkers(t *testing.T) {
+	taken := map[int]bool{}
+	asked := 0
+	p, err := freePortBut(func(port int) bool {
+		asked++
+		if asked <= 3 { // the first three the kernel offers are "workers'"
+			taken[port] = true
+		}
+		return taken[port]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked < 4 || taken[p] {
+		t.Fatalf("got port %d after %d offers; taken %v", p, asked, taken)
+	}
+}
