@@ -2,7 +2,6 @@ package procmon
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/deploytool/deploy/internal/freeport"
 	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/sys/unix"
 )
@@ -65,26 +65,11 @@ func freePort() (int, error) { return freePortBut(func(int) bool { return false 
 // workers of one generation given one PORT would fail the second's
 // listen, and so the reload.
 func freePortBut(taken func(int) bool) (int, error) {
-	var held []net.Listener // taken ports, kept bound while another is sought
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	for range 64 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("find a free port for a worker: %w", err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		if taken(p) {
-			held = append(held, l)
-			continue
-		}
-		l.Close()
-		return p, nil
+	p, err := freeport.Except(taken)
+	if err != nil {
+		return 0, fmt.Errorf("for a worker: %w", err)
 	}
-	return 0, errors.New("find a free port for a worker: the kernel gave only ports other workers hold")
+	return p, nil
 }
 
 // notifySocket is procmon's NOTIFY_SOCKET: workers send sd_notify datagrams

@@ -23,7 +23,19 @@ var (
 func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	var held []net.Listener // ports given before, kept bound while another is sought
+	p, err := Except(func(p int) bool { return given[p] })
+	if err == nil {
+		given[p] = true
+	}
+	return p, err
+}
+
+// Except returns a free port on 127.0.0.1 for which taken is false,
+// recording nothing (procmon's workers: a long-lived process must not
+// remember every port it ever gave). A port taken says is taken stays
+// bound while another is sought, so the kernel cannot offer it again.
+func Except(taken func(int) bool) (int, error) {
+	var held []net.Listener
 	defer func() {
 		for _, l := range held {
 			l.Close()
@@ -35,15 +47,14 @@ func Port() (int, error) {
 			return 0, fmt.Errorf("find a free port: %w", err)
 		}
 		p := l.Addr().(*net.TCPAddr).Port
-		if given[p] {
+		if taken(p) {
 			held = append(held, l)
 			continue
 		}
 		l.Close()
-		given[p] = true
 		return p, nil
 	}
-	return 0, errors.New("find a free port: the kernel gave only ports already handed out")
+	return 0, errors.New("find a free port: the kernel gave only ports already taken")
 }
 
 // T is the part of testing.TB that Addr uses (the demo links this package
