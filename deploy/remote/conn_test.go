@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -171,9 +172,17 @@ func TestConnectTimeoutHasHint(t *testing.T) {
 	if el := time.Since(start); el > 10*time.Second {
 		t.Errorf("Dial took %s despite a 300ms timeout", el)
 	}
-	wantContains(t, "error", err.Error(), "timed out")
+	wantContains(t, "error", err.Error(), "ssh handshake timed out after 300ms")
 	if hint.Of(err) == "" {
 		t.Error("no hint for a timeout")
+	}
+	// the caller's deadline first: the error names it, not ConnectTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	_, err = remote.Dial(ctx, remote.Target{Host: "127.0.0.1", Port: port, User: "nobody"},
+		remote.Options{HomeDir: t.TempDir(), ConnectTimeout: time.Hour})
+	if err == nil || !regexp.MustCompile(`timed out after \d+ms`).MatchString(err.Error()) {
+		t.Errorf("a dial ended by the caller's 400ms deadline: %v", err)
 	}
 }
 

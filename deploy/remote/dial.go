@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/crypto/ssh"
@@ -94,6 +95,12 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		HostKeyAlgorithms: hk.algorithms(e.knownHostsName()),
 		Timeout:           timeout,
 	}
+	// what a timeout error names: ConnectTimeout, or the caller's own
+	// deadline when that comes first
+	limit := timeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
+		limit = max(time.Until(dl), 0).Round(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn, err := dialConn(ctx, via, e, o)
@@ -101,7 +108,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
 		}
-		return nil, connectError(ctx, e, err, o)
+		return nil, connectError(ctx, e, err, limit, o)
 	}
 	// The handshake has no context of its own: closing the connection is
 	// what interrupts it.
@@ -117,7 +124,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
 		}
-		return nil, handshakeError(ctx, e, proxyError(conn, err), len(signers), o)
+		return nil, handshakeError(ctx, e, proxyError(conn, err), len(signers), limit, o)
 	}
 	if o.Stats != nil {
 		o.Stats.Connections.Add(1)
@@ -139,7 +146,7 @@ func dialConn(ctx context.Context, via *ssh.Client, e Endpoint, o Options) (net.
 }
 
 // connectError explains a failed TCP connect.
-func connectError(ctx context.Context, e Endpoint, err error, o Options) error {
+func connectError(ctx context.Context, e Endpoint, err error, limit time.Duration, o Options) error {
 	where := fmt.Sprintf("check `host` and `port` in deploy.conf (or HostName and Port in %s)", o.configName())
 	var dns *net.DNSError
 	switch {
@@ -149,14 +156,14 @@ func connectError(ctx context.Context, e Endpoint, err error, o Options) error {
 	case errors.As(err, &dns):
 		return &Error{Op: "connect to", Host: e.String(), Err: err, hint: where}
 	case isTimeout(ctx, err):
-		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("timed out after %s", o.connectTimeout(e)),
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("timed out after %s", limit),
 			hint: fmt.Sprintf("check that %s is up and reachable on port %d (firewall, VPN?); %s", e.HostName, e.Port, where)}
 	}
 	return &Error{Op: "connect to", Host: e.String(), Err: err}
 }
 
 // handshakeError explains a failed SSH handshake or login.
-func handshakeError(ctx context.Context, e Endpoint, err error, keys int, o Options) error {
+func handshakeError(ctx context.Context, e Endpoint, err error, keys int, limit time.Duration, o Options) error {
 	var hke *HostKeyError
 	switch {
 	case errors.As(err, &hke):
@@ -170,7 +177,7 @@ func handshakeError(ctx context.Context, e Endpoint, err error, keys int, o Opti
 			hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
 				"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
 	case isTimeout(ctx, err):
-		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", o.connectTimeout(e)),
+		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", limit),
 			hint: "the port answers but no SSH server replied in time: check the port, or raise the timeout if the host is very slow"}
 	}
 	return &Error{Op: "connect to", Host: e.String(), Err: err}
