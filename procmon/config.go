@@ -210,6 +210,7 @@ type fileProxy struct {
 	HeadTimeout      string   `toml:"head_timeout"`
 	BodyTimeout      string   `toml:"body_timeout"`
 	SendTimeout      string   `toml:"send_timeout"`
+	ReadTimeout      string   `toml:"read_timeout"`
 	KeepaliveTimeout string   `toml:"keepalive_timeout"`
 	DrainTimeout     string   `toml:"drain_timeout"`
 	BufferBody       string   `toml:"buffer_body"`

@@ -158,7 +158,7 @@ func TestParseConfigProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := proxy.Config{HeadTimeout: time.Minute, BodyTimeout: time.Minute, SendTimeout: time.Minute,
-		IdleTimeout: 75 * time.Second, DrainTimeout: 30 * time.Second, BufferBody: 1 << 20, MaxHead: 32 << 10}
+		ReadTimeout: time.Minute, IdleTimeout: 75 * time.Second, DrainTimeout: 30 * time.Second, BufferBody: 1 << 20, MaxHead: 32 << 10}
 	if !reflect.DeepEqual(cfg.Proxy, def) {
 		t.Fatalf("defaults %+v\nwant %+v", cfg.Proxy, def)
 	}
@@ -166,6 +166,7 @@ func TestParseConfigProxy(t *testing.T) {
 head_timeout = "10s"
 body_timeout = "20s"
 send_timeout = "30s"
+read_timeout = "40s"
 keepalive_timeout = "5s"
 drain_timeout = "2m"
 buffer_body = "64KB"
@@ -177,7 +178,7 @@ underscores = "refuse"
 		t.Fatal(err)
 	}
 	want := proxy.Config{HeadTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second, SendTimeout: 30 * time.Second,
-		IdleTimeout: 5 * time.Second, DrainTimeout: 2 * time.Minute, BufferBody: 64 << 10, MaxHead: 8 << 10,
+		ReadTimeout: 40 * time.Second, IdleTimeout: 5 * time.Second, DrainTimeout: 2 * time.Minute, BufferBody: 64 << 10, MaxHead: 8 << 10,
 		Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"),
 			netip.MustParsePrefix("::1/128")}, RefuseUnderscores: true}
 	if !reflect.DeepEqual(cfg.Proxy, want) {

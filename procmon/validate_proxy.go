@@ -15,6 +15,7 @@ func (v *validator) proxy(fp *fileProxy, cfg *Config) {
 	p.HeadTimeout = v.duration("proxy.head_timeout", fp.HeadTimeout, proxy.DefaultHeadTimeout, false)
 	p.BodyTimeout = v.duration("proxy.body_timeout", fp.BodyTimeout, proxy.DefaultBodyTimeout, false)
 	p.SendTimeout = v.duration("proxy.send_timeout", fp.SendTimeout, proxy.DefaultSendTimeout, false)
+	p.ReadTimeout = v.duration("proxy.read_timeout", fp.ReadTimeout, proxy.DefaultReadTimeout, false)
 	p.IdleTimeout = v.duration("proxy.keepalive_timeout", fp.KeepaliveTimeout, proxy.DefaultIdleTimeout, false)
 	p.DrainTimeout = v.duration("proxy.drain_timeout", fp.DrainTimeout, proxy.DefaultDrainTimeout, false)
 	p.BufferBody = v.size("proxy.buffer_body", fp.BufferBody, proxy.DefaultBufferBody, 1<<30)
@@ -74,5 +75,5 @@ func parseTrusted(s string) (netip.Prefix, error) {
 // set says whether the [proxy] table sets anything.
 func (fp *fileProxy) set() bool {
 	return len(fp.Trusted) > 0 || strings.Join([]string{fp.HeadTimeout, fp.BodyTimeout, fp.SendTimeout,
-		fp.KeepaliveTimeout, fp.DrainTimeout, fp.BufferBody, fp.MaxHead, fp.Underscores}, "") != ""
+		fp.ReadTimeout, fp.KeepaliveTimeout, fp.DrainTimeout, fp.BufferBody, fp.MaxHead, fp.Underscores}, "") != ""
 }

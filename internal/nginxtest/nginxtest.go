@@ -73,8 +73,9 @@ func Require(t testing.TB) string {
 //     "_" and "-";
 //   - large_client_header_buffers 4 8k (the default): a request head of
 //     up to 32 KB, procmon's default max_head;
-//   - client_header_timeout, client_body_timeout, send_timeout 60s and
-//     keepalive_timeout 75s (the defaults), procmon's defaults;
+//   - client_header_timeout, client_body_timeout, send_timeout,
+//     proxy_read_timeout 60s and keepalive_timeout 75s (the defaults),
+//     procmon's defaults (Options.ReadTimeout changes proxy_read_timeout);
 //   - request bodies buffered (proxy_request_buffering on, the default),
 //     as procmon buffers bodies up to buffer_body; client_max_body_size
 //     stays at its default (1 MB), where procmon has no cap.
@@ -82,7 +83,7 @@ func Require(t testing.TB) string {
 // No access log; every path nginx writes is under the prefix dir. %[1]s
 // is the `user` line, %[2]s the dir, %[3]s the upstream, %[4]s the listen
 // address, %[5]d the most connections (clients and upstream), %[6]s the
-// error log's level.
+// error log's level, %[7]s proxy_read_timeout.
 const conf = `%[1]s
 worker_processes 1;
 worker_rlimit_nofile %[5]d;
@@ -120,6 +121,7 @@ http {
 			proxy_set_header X-Forwarded-For $remote_addr;
 			proxy_set_header X-Forwarded-Proto $scheme;
 			proxy_set_header X-Forwarded-Host $host;
+			proxy_read_timeout %[7]s;
 		}
 	}
 }
@@ -139,6 +141,9 @@ type Options struct {
 	// LogLevel is the error log's; "" means warn. At info nginx says why
 	// it refused a request.
 	LogLevel string
+	// ReadTimeout is proxy_read_timeout, in nginx's syntax ("500ms");
+	// "" means 60s, the default.
+	ReadTimeout string
 }
 
 // Proxy is a running nginx: its master, in a process group of its own
@@ -170,6 +175,9 @@ func Start(t testing.TB, opt Options) *Proxy {
 	if opt.LogLevel == "" {
 		opt.LogLevel = "warn"
 	}
+	if opt.ReadTimeout == "" {
+		opt.ReadTimeout = "60s"
+	}
 	dir, err := os.MkdirTemp(opt.Dir, "nginx-")
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +188,7 @@ func Start(t testing.TB, opt Options) *Proxy {
 	}
 	p := &Proxy{Addr: freeport.Addr(t), Dir: dir, exited: make(chan struct{})}
 	path := filepath.Join(dir, "nginx.conf")
-	text := fmt.Appendf(nil, conf, user, dir, opt.Upstream, p.Addr, opt.Conns, opt.LogLevel)
+	text := fmt.Appendf(nil, conf, user, dir, opt.Upstream, p.Addr, opt.Conns, opt.LogLevel, opt.ReadTimeout)
 	if err := os.WriteFile(path, text, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,18 @@ type Config struct {
 	// SendTimeout bounds the wait between two writes of an answer to a
 	// client that does not read (nginx send_timeout). Default 60s.
 	SendTimeout time.Duration
+	// ReadTimeout bounds a worker's silence (nginx proxy_read_timeout):
+	// the wait for its answer's head once the request was sent, and the
+	// wait between two reads of the answer's body. A worker silent that
+	// long before its head is answered 504 Gateway Timeout for it and the
+	// request is not sent elsewhere (it may have had effects; nginx would
+	// try the next server, procmon's workers all run the same code); one
+	// silent mid-body has its client's connection closed, the answer being
+	// incomplete. Event streams (text/event-stream) and upgraded
+	// connections are exempt: idle is their normal state, and nginx cutting
+	// them after 60 s is why apps behind it send keep-alive pings; a hung
+	// worker holding one is what [heartbeat] finds. Default 60s.
+	ReadTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection with no request for this
 	// long (nginx keepalive_timeout). Default 75s.
 	IdleTimeout time.Duration
@@ -47,6 +59,7 @@ const (
 	DefaultHeadTimeout  = 60 * time.Second
 	DefaultBodyTimeout  = 60 * time.Second
 	DefaultSendTimeout  = 60 * time.Second
+	DefaultReadTimeout  = 60 * time.Second
 	DefaultIdleTimeout  = 75 * time.Second
 	DefaultBufferBody   = 1 << 20
 	DefaultMaxHead      = 32 << 10
@@ -63,6 +76,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HeadTimeout, DefaultHeadTimeout)
 	def(&c.BodyTimeout, DefaultBodyTimeout)
 	def(&c.SendTimeout, DefaultSendTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
 	def(&c.DrainTimeout, DefaultDrainTimeout)
 	if c.BufferBody <= 0 {

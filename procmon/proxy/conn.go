@@ -69,7 +69,7 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 		c.lim.trusted = err == nil && s.cfg.trusts(ip)
 	}
 	c.lim.refuseUnderscores = s.cfg.RefuseUnderscores
-	c.rel.bw = c.bw
+	c.rel.bw, c.rel.owner = c.bw, c
 	c.watch.init(nc, &c.src)
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {

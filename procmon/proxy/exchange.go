@@ -38,13 +38,16 @@ func (c *serverConn) forward() bool {
 		switch {
 		case err == nil:
 			return keep
+		case wrote && errors.Is(err, errReadTimeout):
+			c.s.log.Warn("proxy: answer cut, the client's connection closed", "request", string(c.req.line.of(c.head)), "err", err)
+			return false
 		case wrote || c.watch.gone.Load():
 			return false
 		case isDialError(err) && len(skip) < cap(skipped):
 			skip = append(skip, b)
 			continue
 		}
-		return c.answerError(http.StatusBadGateway, err)
+		return c.answerError(failureStatus(err), err)
 	}
 }
 
@@ -91,6 +94,15 @@ func (c *serverConn) answerError(code int, err error) bool {
 	}
 	c.bw.WriteString("\r\n")
 	return c.bw.Flush() == nil && keep
+}
+
+// failureStatus is the status answered for a request the worker did not
+// answer: 504 when it went silent past read_timeout, else 502, as nginx.
+func failureStatus(err error) int {
+	if errors.Is(err, errReadTimeout) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
 }
 
 func statusLine(code int) string {
@@ -141,13 +153,19 @@ func (c *serverConn) exchangeOn(b *Backend, fc *fastConn) (keep, wrote, reuse bo
 	if _, err := fc.nc.Write(c.out); err != nil {
 		return false, false, false, nothingReadError{err}
 	}
+	c.rel.worker = fc.nc
+	c.armWorkerRead(fc.nc, false)
 	c.watch.arm(fc.nc, c.s.watchAfter, c.br.Buffered() > 0)
 	if _, err := fc.br.Peek(1); err != nil {
 		c.watch.disarm()
+		if err := c.readFailed(err); errors.Is(err, errReadTimeout) {
+			return false, false, false, err // sent and unanswered: never resent
+		}
 		return false, false, false, nothingReadError{err}
 	}
 	for {
 		if err = c.rel.read(fc.br, c.req.isHead); err != nil || c.rel.ans.code >= 200 {
+			err = c.readFailed(err)
 			break
 		}
 		if c.rel.ans.code == 101 {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -80,8 +81,22 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sw.body = body
 	}
+	defer flushOnAbort(sw)
 	h.rp.ServeHTTP(sw, r)
 	rc.SetWriteDeadline(time.Now().Add(h.cfg.SendTimeout)) // for what net/http writes last
+}
+
+// flushOnAbort passes on what the worker sent of an answer that failed
+// midway (the worker went silent past read_timeout, or died) before
+// ReverseProxy's abort closes the connection, as the fast path and nginx
+// do: the client gets the head and a short body rather than nothing.
+func flushOnAbort(sw *sendWriter) {
+	if v := recover(); v != nil {
+		if v == http.ErrAbortHandler {
+			sw.FlushError()
+		}
+		panic(v)
+	}
 }
 
 // serveError answers a request the worker did not answer: 503 with no
@@ -96,7 +111,7 @@ func (h *handler) serveError(w http.ResponseWriter, r *http.Request, err error) 
 			return
 		}
 	}
-	code := http.StatusBadGateway
+	code := failureStatus(err)
 	if errors.Is(err, errNoWorker) || errors.Is(err, errWakeFailed) {
 		code = http.StatusServiceUnavailable
 	}
@@ -117,9 +132,10 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 	// (stream_std.go); cancelled at the latest when the answer is closed.
 	ctx, cancel := context.WithCancel(req.Context())
 	req = req.WithContext(ctx)
+	clock := newAnswerClock(h.cfg.ReadTimeout, cancel)
 	var body *onceBody
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &onceBody{rc: req.Body}
+		body = &onceBody{rc: req.Body, clock: clock}
 		req.Body = body
 	}
 	var skipped [4]*Backend
@@ -138,8 +154,13 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, noWorker
 		}
 		req.URL.Host = b.addr
+		clock.start()
 		resp, err := b.std.RoundTrip(req)
+		clock.stop()
 		if err == nil {
+			if !isEventStream(resp.Header.Get("Content-Type")) {
+				resp.Body = &clockedBody{ReadCloser: resp.Body, clock: clock, h: h, req: req}
+			}
 			resp.Body = countBody(resp.Body, b, cancel)
 			if answerStreams(resp) {
 				streamStd(resp, b, cancel)
@@ -147,7 +168,7 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		b.inflight.Add(-1)
-		if !isDialError(err) || (body != nil && body.started.Load()) {
+		if err = clock.err(err); !isDialError(err) || (body != nil && body.started.Load()) {
 			cancel()
 			return nil, err
 		}
@@ -166,14 +187,76 @@ func isDialError(err error) bool {
 type onceBody struct {
 	rc      io.ReadCloser
 	started atomic.Bool
+	clock   *answerClock // held while the client is read: its wait is body_timeout's
 }
 
 func (b *onceBody) Read(p []byte) (int, error) {
 	b.started.Store(true)
+	b.clock.stop()
+	defer b.clock.start()
 	return b.rc.Read(p)
 }
 
 func (b *onceBody) Close() error { return nil }
+
+// answerClock is read_timeout on the net/http path: it runs while the
+// request waits for the worker (for its answer's head, and in each read
+// of the answer's body) and cancels the request when it runs out.
+type answerClock struct {
+	d     time.Duration
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+func newAnswerClock(d time.Duration, cancel context.CancelFunc) *answerClock {
+	c := &answerClock{d: d}
+	c.t = time.AfterFunc(time.Hour, func() {
+		c.fired.Store(true)
+		cancel()
+	})
+	c.t.Stop()
+	return c
+}
+
+// start (re)starts the wait for the worker; stop ends it.
+func (c *answerClock) start() { c.t.Reset(c.d) }
+func (c *answerClock) stop()  { c.t.Stop() }
+
+// err is what a failure of the request or of a read of its answer
+// means: errReadTimeout once the clock ran out.
+func (c *answerClock) err(err error) error {
+	if err != nil && c.fired.Load() {
+		return fmt.Errorf("%w for %s (read_timeout)", errReadTimeout, c.d)
+	}
+	return err
+}
+
+// clockedBody is an answer's body each read of which must get something
+// from the worker within read_timeout; one that did not fails, which
+// closes the client's connection (the answer is incomplete).
+type clockedBody struct {
+	io.ReadCloser
+	clock *answerClock
+	h     *handler
+	req   *http.Request
+}
+
+func (c *clockedBody) Read(p []byte) (int, error) {
+	c.clock.start()
+	n, err := c.ReadCloser.Read(p)
+	c.clock.stop()
+	if err != nil && err != io.EOF {
+		if err = c.clock.err(err); errors.Is(err, errReadTimeout) {
+			c.h.log.Warn("proxy: answer cut, the client's connection closed", "method", c.req.Method, "path", c.req.URL.Path, "err", err)
+		}
+	}
+	return n, err
+}
+
+func (c *clockedBody) Close() error {
+	c.clock.stop()
+	return c.ReadCloser.Close()
+}
 
 // countedBody ends a request's count on its backend when the response body
 // is closed, so that draining waits for streamed bodies too, and ends the

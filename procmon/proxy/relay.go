@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -20,6 +21,9 @@ type answerRelay struct {
 	date [32]byte // room to format a Date header
 
 	stream *streamEnd // set while the answer streams counted as long-lived (stream.go)
+
+	owner  *serverConn // bounds the reads of worker by read_timeout (timeouts.go)
+	worker net.Conn    // the worker connection the answer comes on
 }
 
 // maxAnswerHead bounds an answer head, as net/http's client does (1 MB).
@@ -105,18 +109,24 @@ func (r *answerRelay) await(src *bufio.Reader, boundary bool) error {
 	if r.ending(boundary) { // a worker that streams on is not waited for
 		return r.end()
 	}
+	armed := false
 	for src.Buffered() == 0 {
 		if r.bw.Buffered() > 0 {
 			if err := r.bw.Flush(); err != nil {
 				return err
 			}
 		}
+		if !armed {
+			// Once per wait: a drain's grace (paused) sets its own deadline.
+			r.owner.armWorkerRead(r.worker, r.stream != nil && r.ans.events)
+			armed = true
+		}
 		_, err := src.Peek(1)
 		if err == nil {
 			return nil
 		}
 		if retry, err := r.paused(err, boundary); !retry {
-			return err
+			return r.owner.readFailed(err)
 		}
 	}
 	return nil

@@ -46,11 +46,14 @@ func answerStreams(resp *http.Response) bool {
 // streamStd counts resp's streamed body on b as long-lived until it is
 // closed; wake cancels the request's context.
 func streamStd(resp *http.Response, b *Backend, wake context.CancelFunc) {
-	ct := resp.Header.Get("Content-Type")
-	s := &stdStream{ReadCloser: resp.Body, b: b, wake: wake,
-		events: len(ct) >= len(eventStream) && strings.EqualFold(ct[:len(eventStream)], eventStream)}
+	s := &stdStream{ReadCloser: resp.Body, b: b, wake: wake, events: isEventStream(resp.Header.Get("Content-Type"))}
 	resp.Body = s
 	b.track(s, s.end)
+}
+
+// isEventStream says whether an answer's Content-Type is an event stream's.
+func isEventStream(ct string) bool {
+	return len(ct) >= len(eventStream) && strings.EqualFold(ct[:len(eventStream)], eventStream)
 }
 
 // boundary says whether what was passed on may end here; s.mu held.

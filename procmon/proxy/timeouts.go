@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,49 @@ import (
 // each read of a request body and each write of an answer gets a fresh
 // deadline, so that a client that stalls is dropped, however long a
 // healthy transfer takes.
+
+// errReadTimeout: a worker sent nothing for read_timeout (nginx
+// proxy_read_timeout), before its answer's head (answered 504) or in the
+// middle of its body (the client's connection is closed).
+var errReadTimeout = errors.New("the worker sent nothing")
+
+// armWorkerRead bounds the next read of the worker connection nc by
+// read_timeout, or lifts the bound for an exempt read (an event stream's).
+// A wake-up already asked for (the client left, the proxy closes, a drain
+// ends the stream) is not overridden: each sets its flag before its
+// deadline, so one that came before this deadline is seen by woken after it.
+func (c *serverConn) armWorkerRead(nc net.Conn, exempt bool) {
+	var d time.Time
+	if !exempt {
+		d = time.Now().Add(c.s.cfg.ReadTimeout)
+	}
+	nc.SetReadDeadline(d)
+	if c.woken() {
+		nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// woken says whether the worker connection's deadline was moved on
+// purpose, to wake its read: the client left, the proxy is closing, or a
+// drain ends the answer streaming.
+func (c *serverConn) woken() bool {
+	if c.watch.gone.Load() || c.rel.stream != nil && c.rel.stream.asked.Load() {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// readFailed says what a failed read of the worker means: one that ran
+// into armWorkerRead's deadline, with no wake-up asked, is the worker's
+// silence (errReadTimeout).
+func (c *serverConn) readFailed(err error) error {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && !c.woken() {
+		return fmt.Errorf("%w for %s (read_timeout)", errReadTimeout, c.s.cfg.ReadTimeout)
+	}
+	return err
+}
 
 // sendConn is a client connection whose every write must progress
 // within d.

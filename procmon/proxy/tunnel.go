@@ -69,9 +69,12 @@ func (t *tunnel) open(v screened) error {
 		c.answerError(http.StatusBadGateway, err)
 		return err
 	}
+	c.rel.worker = t.wc
+	c.armWorkerRead(t.wc, false)
 	for {
 		if err := c.rel.read(t.wr, false); err != nil {
-			c.answerError(http.StatusBadGateway, err)
+			err = c.readFailed(err)
+			c.answerError(failureStatus(err), err)
 			return err
 		}
 		if c.rel.ans.code >= 200 {
