@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +72,51 @@ func (c *command) deploy(ctx context.Context) error {
 		fmt.Fprintf(c.stderr, "%s; every lock is released and the hosts are:\n", what)
 		_ = report.WriteStates(c.stderr, sum)
 	}
+	if len(c.env.Hosts) == 1 && sameDestination(c.remoteOut(), c.stderr) {
+		dropStreamedOutput(err)
+	}
 	return err
+}
+
+// dropStreamedOutput empties the output lines of err's failed steps: one
+// host's output streams unprefixed as it comes, and where the error is
+// printed to the same place (a terminal, 2>&1, --json's stderr) those
+// lines were just shown; printed again under "error:" they read as a
+// second failure. Where the two differ (stdout to a file or a pipe) the
+// error keeps them, the only copy its reader sees. --json's summary was
+// written before, with them.
+func dropStreamedOutput(err error) {
+	for err != nil {
+		if se, ok := err.(*deploy.StepError); ok {
+			se.Output = nil
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				dropStreamedOutput(e)
+			}
+			return
+		default:
+			return
+		}
+	}
+}
+
+// sameDestination says whether two writers end in the same place: one
+// writer, or two files that are one (a terminal both are attached to, one
+// pipe, 2>&1).
+func sameDestination(a, b io.Writer) bool {
+	fa, okA := a.(*os.File)
+	fb, okB := b.(*os.File)
+	if okA && okB {
+		sa, errA := fa.Stat()
+		sb, errB := fb.Stat()
+		return errA == nil && errB == nil && os.SameFile(sa, sb)
+	}
+	ta := reflect.TypeOf(a)
+	return ta != nil && ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // events returns the callback that prints fleet events: JSON lines on

@@ -54,6 +54,38 @@ func TestFailingBuildLeavesCurrent(t *testing.T) {
 	f.mustRun("production") // the lock was freed
 }
 
+// A failed step's output, streamed as it came, is printed once more under
+// "error:" only where that is not the same place: a terminal or 2>&1 sees
+// the lines once, a stderr apart from stdout gets them with the error.
+func TestFailedStepOutputShownOnce(t *testing.T) {
+	f := newFixture(t)
+	f.writeINI()
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	f.origin.commit()
+	f.writeINI("pre-deploy echo 'make: *** [build] Error 2' >&2; exit 2")
+	const line = "make: *** [build] Error 2"
+	argv := []string{"deploy", "-c", f.conf, "production"}
+
+	both, err := os.Create(filepath.Join(t.TempDir(), "both"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer both.Close()
+	if code := exitCode(ctxMinute(t), run(ctxMinute(t), argv, strings.NewReader(""), both, both), both); code == 0 {
+		t.Fatal("a failing build exited 0")
+	}
+	text, _ := os.ReadFile(both.Name())
+	if n := strings.Count(string(text), line); n != 1 || !strings.Contains(string(text), "error: 127.0.0.1: pre-deploy: pre-deploy hook exited with status 2") {
+		t.Errorf("stdout and stderr to one file: the hook's line %d times (want 1), or no error line:\n%s", n, text)
+	}
+
+	r := f.run(ctxMinute(t), "production")
+	if !strings.Contains(r.stdout, line) || !strings.Contains(r.stderr, "error:     "+line) {
+		t.Errorf("stdout and stderr apart: the line must be in both:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
 // A connection killed mid-build (the network drops) leaves current as it
 // was; the server cleans up by itself and the next deploy succeeds.
 func TestKilledConnectionMidDeploy(t *testing.T) {
