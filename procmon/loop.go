@@ -41,6 +41,7 @@ func (s *Supervisor) loop(ctx context.Context) {
 		case ev := <-s.events:
 			s.dispatch(ev)
 		}
+		s.runQueuedScale()
 		s.publish()
 		if s.stopping && s.serverDrained && allExited(s.cur) && allExited(s.next) && len(s.retired) == 0 {
 			return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/deploytool/deploy/internal/hint"
@@ -50,12 +51,24 @@ type scaleState struct {
 type (
 	scaleRequest struct {
 		n     int
-		reply chan scaleReply
+		reply chan scaleReply // buffered: the loop never waits for its caller
+		// state is queued while a reload runs (the loop's s.scaleQueued),
+		// then taken by the loop, or withdrawn by a caller that stopped
+		// waiting; whichever comes first decides.
+		state *atomic.Int32
 	}
 	scaleReply struct {
 		ev  ScaleEvent
 		err error
 	}
+)
+
+// A scale request's states.
+const (
+	scaleSent int32 = iota
+	scaleQueued
+	scaleTaken
+	scaleWithdrawn
 )
 
 func newScaleState(cfg *Config) scaleState {
@@ -136,8 +149,9 @@ func (s *Supervisor) Scale(ctx context.Context, n int) (ScaleEvent, error) {
 		return ScaleEvent{}, errNotRunning
 	}
 	reply := make(chan scaleReply, 1)
+	req := scaleRequest{n: n, reply: reply, state: new(atomic.Int32)}
 	select {
-	case s.scaleReq <- scaleRequest{n: n, reply: reply}:
+	case s.scaleReq <- req:
 	case <-ctx.Done():
 		return ScaleEvent{}, ctx.Err()
 	case <-s.loopDone:
@@ -147,15 +161,50 @@ func (s *Supervisor) Scale(ctx context.Context, n int) (ScaleEvent, error) {
 	case r := <-reply:
 		return r.ev, r.err
 	case <-ctx.Done():
-		return ScaleEvent{}, ctx.Err()
+		if req.state.CompareAndSwap(scaleQueued, scaleWithdrawn) {
+			return ScaleEvent{}, hint.Errorf("scale again once it finished; 'procmon status' shows it", "a reload is still running; not scaled")
+		}
+		// The loop has it: its answer comes without waiting on anything.
+		select {
+		case r := <-reply:
+			return r.ev, r.err
+		case <-s.loopDone:
+			return ScaleEvent{}, errNotRunning
+		}
 	case <-s.loopDone:
 		return ScaleEvent{}, errNotRunning
 	}
 }
 
+// onScale runs a scale request, or queues it while a reload runs (the
+// reload decides which generation serves, and how many workers it
+// started with): runQueuedScale answers it once the reload has ended.
 func (s *Supervisor) onScale(req scaleRequest) {
+	if s.reloading() && !s.stopping {
+		req.state.Store(scaleQueued)
+		s.scaleQueued = append(s.scaleQueued, req)
+		s.log.Info("scale waits for the reload running", "workers", req.n)
+		return
+	}
+	req.state.Store(scaleTaken)
 	ev, err := s.scaleTo(req.n, ScaleFromCommand, fmt.Sprintf("procmon scale %d", req.n))
 	req.reply <- scaleReply{ev, err}
+}
+
+// runQueuedScale runs the scale requests that came during a reload, in
+// the order they came, once it has ended; those whose callers stopped
+// waiting are dropped.
+func (s *Supervisor) runQueuedScale() {
+	if len(s.scaleQueued) == 0 || s.reloading() && !s.stopping {
+		return
+	}
+	queued := s.scaleQueued
+	s.scaleQueued = nil
+	for _, req := range queued {
+		if req.state.CompareAndSwap(scaleQueued, scaleSent) {
+			s.onScale(req)
+		}
+	}
 }
 
 // scaleTo changes the count, persists it and resizes the serving

@@ -190,3 +190,43 @@ func TestRestartedWorkerKeepsItsSlot(t *testing.T) {
 		t.Fatalf("WORKER_ID=3 started %d times, want 2 (the first and its restart):\n%s", n, a.out)
 	}
 }
+
+// TestScaleDuringReloadWaitsForIt: procmon scale during a reload (its
+// workers still booting, or the settle window after the switch) waits for
+// the reload to end and then scales the generation that serves; a caller
+// that stops waiting first gets "a reload is still running" and nothing
+// changes. Before, both were refused at once, so a `deploy … scale` right
+// after a deploy failed for min_uptime.
+func TestScaleDuringReloadWaitsForIt(t *testing.T) {
+	a := newTestApp(t, appSpec{env: map[string]string{"PMT_BOOT_DELAY": "1s"}}).start()
+
+	a.touch()
+	a.waitState(StateReloading, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ev, err := a.sup.Scale(ctx, 3)
+	if err != nil {
+		t.Fatalf("scale during a reload: %v", err)
+	}
+	st := a.waitWorkers(3)
+	if ev.From != 2 || ev.To != 3 || st.Generation != 2 || !st.LastReload.OK {
+		t.Fatalf("scale during a reload: event %+v, generation %d, last reload %+v; want 2 → 3 on generation 2 after it served",
+			ev, st.Generation, st.LastReload)
+	}
+	if ids := workerIDs(st, 2); ids != "1,2,3" {
+		t.Fatalf("generation 2's workers %q, want 1,2,3", ids)
+	}
+
+	a.touch()
+	a.waitState(StateReloading, 10*time.Second)
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := a.sup.Scale(short, 1); err == nil || !strings.Contains(err.Error(), "a reload is still running") {
+		t.Fatalf("scale whose caller gives up during a reload: %v, want \"a reload is still running\"", err)
+	}
+	st = a.waitStatus(30*time.Second, "the second reload", func(st Status) bool { return st.Reloads == 2 && st.State == StateReady })
+	st = a.waitWorkers(3)
+	if st.Generation != 3 || st.Scale.Workers != 3 {
+		t.Fatalf("after a withdrawn scale: generation %d, %d workers; want 3 and 3 (nothing changed)", st.Generation, st.Scale.Workers)
+	}
+}

@@ -48,14 +48,17 @@ type Supervisor struct {
 
 	reloadReq chan reloadRequest
 	scaleReq  chan scaleRequest
-	events    chan any
-	fileTrig  chan struct{}
-	wakeTrig  chan struct{} // a request found no worker (workers = "0..N")
-	force     chan struct{}
-	forceOnce sync.Once
-	running   atomic.Bool
-	loopDone  chan struct{}
-	snap      atomic.Pointer[Status]
+	// scaleQueued are the scale requests waiting for the reload that
+	// runs (scale.go); only the loop touches it.
+	scaleQueued []scaleRequest
+	events      chan any
+	fileTrig    chan struct{}
+	wakeTrig    chan struct{} // a request found no worker (workers = "0..N")
+	force       chan struct{}
+	forceOnce   sync.Once
+	running     atomic.Bool
+	loopDone    chan struct{}
+	snap        atomic.Pointer[Status]
 
 	// Everything below belongs to the loop goroutine.
 	loopCtx    context.Context
