@@ -2,9 +2,11 @@ package appinit_test
 
 import (
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deploytool/deploy/deploy/appinit"
 	"github.com/deploytool/deploy/deploy/config"
@@ -127,6 +129,12 @@ func TestRenderedFilesLoad(t *testing.T) {
 	// the workers run in production, not only the build
 	if pm.Env["NODE_ENV"] != "production" {
 		t.Errorf("procmon env %v, want NODE_ENV=production for the workers", pm.Env)
+	}
+	// the heartbeat is offered, commented out (init cannot know a health
+	// page), and reads as one once uncommented
+	beat := regexp.MustCompile(`(?m)^# (\[heartbeat\]|interval|timeout|path)`).ReplaceAllString(text, "$1")
+	if pm, err := procmon.ParseConfig("shop.toml", []byte(strings.Replace(beat, users, "", 1))); err != nil || pm.Heartbeat.Interval != 10*time.Second || pm.Heartbeat.Path != "/health" {
+		t.Errorf("procmon.toml's heartbeat, uncommented: %+v, %v\n%s", pm, err, beat)
 	}
 	steps := appinit.ServerSteps(a, s)
 	for _, want := range []string{"install -d -o deploy /var/www/shop", "cp procmon.toml /etc/procmon/shop.toml", "systemctl enable --now procmon@shop", "deploy production setup"} {

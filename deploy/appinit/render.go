@@ -97,6 +97,10 @@ func ProcmonTOML(app *App, path string) string {
 	}
 	b.WriteString("\n[ready]\n# A worker is ready once its PORT accepts connections; with a health page,\n")
 	b.WriteString("# check = \"http\" and path = \"/health\" are stricter.\ncheck = \"tcp\"\ntimeout = \"60s\"\n")
+	b.WriteString("\n# A worker that stops answering (a deadlock, a stuck event loop) keeps its\n")
+	b.WriteString("# port open: only a heartbeat finds it and replaces it. Give path a page that\n")
+	b.WriteString("# answers 2xx quickly without the database, then uncomment:\n")
+	b.WriteString("# [heartbeat]\n# interval = \"10s\"\n# timeout = \"10s\"\n# path = \"/health\"\n")
 	return b.String()
 }
 
