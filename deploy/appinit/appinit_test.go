@@ -143,3 +143,31 @@ func TestRenderedFilesLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestServerStepsCopyAsTheyRead: the server steps' comments stand in one
+// column whatever the app's name, and a path a shell would split is
+// quoted, so that each line can be copied as it is.
+func TestServerStepsCopyAsTheyRead(t *testing.T) {
+	for _, name := range []string{"a", "a-much-longer-app-name"} {
+		a := &appinit.App{Name: name, Stacks: []string{"node"}}
+		steps := appinit.ServerSteps(a, appinit.Settings{Path: "/srv/my app"})
+		col := -1
+		for line := range strings.Lines(steps) {
+			i := strings.Index(line, "  # ")
+			if i < 0 || strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if col >= 0 && i != col {
+				t.Errorf("app %s: comment at column %d, the one above at %d:\n%s", name, i, col, steps)
+				break
+			}
+			col = i
+		}
+		if col < 0 {
+			t.Fatalf("app %s: no commented step:\n%s", name, steps)
+		}
+		if !strings.Contains(steps, "install -d -o deploy '/srv/my app'\n") {
+			t.Errorf("app %s: the path is not one quoted word:\n%s", name, steps)
+		}
+	}
+}

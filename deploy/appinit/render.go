@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/deploytool/deploy/deploy/script"
 )
 
 // Settings are what Detect cannot know: where the app goes.
@@ -130,20 +132,43 @@ func ServerSteps(app *App, s Settings) string {
 	if env == "" {
 		env = "production"
 	}
-	n := app.Name
-	return fmt.Sprintf(`On the server (once), as root:
-  adduser --disabled-password deploy                                   # the user deploys run as
-  useradd --system --user-group --shell /usr/sbin/nologin %[1]s       # the user the app runs as
-  usermod -aG %[1]s deploy                                             # deploy may reload procmon
-  install -d -o deploy %[2]s
-  # put your public key in ~deploy/.ssh/authorized_keys; install the stack's tools (%[3]s)
-  ./install.sh --server                                                # procmon and its unit
-  cp procmon.toml %[4]s                                                # from this repo
-  systemctl enable --now procmon@%[1]s
-Then, here:
-  deploy %[5]s setup
-  deploy %[5]s
-`, n, s.Path, strings.Join(orNone(app.Stacks), ", "), ProcmonPath(app), env)
+	n := shellWord(app.Name)
+	steps := [][2]string{ // a command and what it is for
+		{"adduser --disabled-password deploy", "the user deploys run as"},
+		{"useradd --system --user-group --shell /usr/sbin/nologin " + n, "the user the app runs as"},
+		{"usermod -aG " + n + " deploy", "deploy may reload procmon"},
+		{"install -d -o deploy " + shellWord(s.Path), ""},
+		{"# put your public key in ~deploy/.ssh/authorized_keys; install the stack's tools (" + strings.Join(orNone(app.Stacks), ", ") + ")", ""},
+		{"./install.sh --server", "procmon and its unit"},
+		{"cp procmon.toml " + shellWord(ProcmonPath(app)), "from this repo"},
+		{"systemctl enable --now procmon@" + n, ""},
+	}
+	width := 0
+	for _, st := range steps {
+		if st[1] != "" {
+			width = max(width, len(st[0]))
+		}
+	}
+	var b strings.Builder
+	b.WriteString("On the server (once), as root:\n")
+	for _, st := range steps {
+		if st[1] == "" {
+			fmt.Fprintf(&b, "  %s\n", st[0])
+			continue
+		}
+		fmt.Fprintf(&b, "  %-*s  # %s\n", width, st[0], st[1])
+	}
+	fmt.Fprintf(&b, "Then, here:\n  deploy %[1]s setup\n  deploy %[1]s\n", shellWord(env))
+	return b.String()
+}
+
+// shellWord is s as one shell word to copy: as it is when it holds only
+// characters no shell treats specially, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+,-") == "" {
+		return s
+	}
+	return script.Quote(s)
 }
 
 func orNone(s []string) []string {
