@@ -80,6 +80,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sw.body = body
+		if _, streams := r.Body.(readCloser); streams {
+			// A body that streams (over buffer_body) goes on to the
+			// worker while its answer comes back: net/http's server
+			// would otherwise take what is left of it for itself the
+			// moment the answer's head is written, from under the
+			// transport still sending it to the worker.
+			rc.EnableFullDuplex()
+		}
 	}
 	defer flushOnAbort(sw)
 	h.rp.ServeHTTP(sw, r)
@@ -156,8 +164,8 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.Host = b.addr
 		clock.start()
 		resp, err := b.std.RoundTrip(req)
-		clock.stop()
 		if err == nil {
+			clock.gotHead()
 			if !isEventStream(resp.Header.Get("Content-Type")) {
 				resp.Body = &clockedBody{ReadCloser: resp.Body, clock: clock, h: h, req: req}
 			}
@@ -192,8 +200,8 @@ type onceBody struct {
 
 func (b *onceBody) Read(p []byte) (int, error) {
 	b.started.Store(true)
-	b.clock.stop()
-	defer b.clock.start()
+	b.clock.pauseForBody()
+	defer b.clock.resumeAfterBody()
 	return b.rc.Read(p)
 }
 
@@ -201,11 +209,17 @@ func (b *onceBody) Close() error { return nil }
 
 // answerClock is read_timeout on the net/http path: it runs while the
 // request waits for the worker (for its answer's head, and in each read
-// of the answer's body) and cancels the request when it runs out.
+// of the answer's body) and cancels the request when it runs out. Until
+// the head came it also pauses while the request's body is read from the
+// client (that wait is body_timeout's); the transport may still read the
+// body after the head came, and must not restart it then.
 type answerClock struct {
 	d     time.Duration
 	t     *time.Timer
 	fired atomic.Bool
+
+	mu   sync.Mutex
+	head bool // the answer's head came
 }
 
 func newAnswerClock(d time.Duration, cancel context.CancelFunc) *answerClock {
@@ -221,6 +235,31 @@ func newAnswerClock(d time.Duration, cancel context.CancelFunc) *answerClock {
 // start (re)starts the wait for the worker; stop ends it.
 func (c *answerClock) start() { c.t.Reset(c.d) }
 func (c *answerClock) stop()  { c.t.Stop() }
+
+// pauseForBody and resumeAfterBody bracket a read of the request's body
+// while the head is awaited; gotHead ends that wait.
+func (c *answerClock) pauseForBody() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.head {
+		c.t.Stop()
+	}
+}
+
+func (c *answerClock) resumeAfterBody() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.head {
+		c.t.Reset(c.d)
+	}
+}
+
+func (c *answerClock) gotHead() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.head = true
+	c.t.Stop()
+}
 
 // err is what a failure of the request or of a read of its answer
 // means: errReadTimeout once the clock ran out.

@@ -63,6 +63,9 @@ func silentWorker(t *testing.T) (*httptest.Server, func(path string) int) {
 				time.Sleep(rtTimeout / 5)
 			}
 		case "/events":
+			// Answer without reading the body first, as Node's servers do
+			// (Go's discards it before the head unless full duplex).
+			http.NewResponseController(w).EnableFullDuplex()
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: 1\n\n")
 			f.Flush()
@@ -146,6 +149,10 @@ var rtCases = []rtCase{
 			"stream is cut reconnects with its whole state; procmon leaves it open, and [heartbeat] finds a hung worker"}},
 	{name: "idle event stream (POST)", req: "POST /events HTTP/1.1\r\n" + hostLine + "Content-Length: 2\r\n\r\nhi", code: 200, body: "data: 1\n\ndata: 2\n\n",
 		nginx: &rtDifference{code: 200, body: "data: 1\n\n", cut: true, why: "as for GET"}},
+	// The worker answers before it reads the body, which goes on arriving
+	// after the head: its reads must not restart the clock the head stopped.
+	{name: "idle event stream answered mid-upload", req: "POST /events HTTP/1.1\r\n" + hostLine + "Content-Length: 2000\r\n\r\n", pieces: 4,
+		code: 200, body: "data: 1\n\ndata: 2\n\n", nginx: &rtDifference{code: 200, body: "data: 1\n\n", cut: true, why: "as for GET"}},
 }
 
 // runReadTimeout runs the cases against the proxy at addr; nginx says
