@@ -389,3 +389,37 @@ func TestHeartbeatTargets(t *testing.T) {
 		t.Errorf("socket mode, no worker ready: %v, want %v", got, want)
 	}
 }
+
+// TestProxyReadTimeoutOnAStoppedWorker: a worker stopped with SIGSTOP
+// (the process is there, its port accepts, nothing answers) gets each
+// request answered 504 after [proxy] read_timeout, as nginx's
+// proxy_read_timeout does, where before the request waited for as long as
+// the client did; once it runs again it answers.
+func TestProxyReadTimeoutOnAStoppedWorker(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 1, extra: "[proxy]\nread_timeout = \"500ms\"\n"}).start()
+	st := a.waitState(StateReady, 10*time.Second)
+	pid := servingPIDs(st)[1]
+	if pid == 0 {
+		t.Fatalf("no worker 1 serving: %+v", st.Workers)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := func() { syscall.Kill(pid, syscall.SIGCONT) }
+	t.Cleanup(cont)
+	client := &http.Client{Timeout: 20 * time.Second}
+	start := time.Now()
+	resp, err := client.Get(a.url("/"))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("GET with the worker stopped: %v after %s; want 504 after read_timeout 500ms", err, took)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || took < 500*time.Millisecond {
+		t.Fatalf("GET with the worker stopped: %d after %s; want 504 after read_timeout 500ms", resp.StatusCode, took)
+	}
+	cont()
+	if code, _, _, err := get(client, a.url("/")); err != nil || code != 200 {
+		t.Fatalf("GET once the worker runs again: %d, %v", code, err)
+	}
+}
