@@ -27,6 +27,8 @@ type appSpec struct {
 	backoff Backoff
 	root    string // the app's directory; "" = t.TempDir()
 	exe     string // the worker binary; "" = this test binary
+	// offerPort stands in for the kernel's choice of workers' ports.
+	offerPort func(taken func(int) bool) (int, error)
 }
 
 // testApp is a running Supervisor over real worker processes.
@@ -186,6 +188,7 @@ func (a *testApp) launch() {
 		a.t.Fatal(err)
 	}
 	a.sup = sup
+	sup.offerPort = a.spec.offerPort
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.done = make(chan error, 1)

@@ -3,6 +3,7 @@ package procmon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
@@ -74,7 +75,12 @@ func (s *Supervisor) startGeneration(cfg *Config) (*generation, error) {
 func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 	w := &worker{gen: g, id: sl.id, done: make(chan struct{}), notify: make(chan struct{})}
 	if g.cfg.Mode == ModeProxy {
-		port, err := freePortBut(s.portTaken)
+		offer := s.offerPort
+		if offer == nil {
+			offer = freePortBut
+		}
+		// g too: a generation being started is not yet one of s.all().
+		port, err := offer(func(p int) bool { return s.portTaken(p) || portIn(g, p) })
 		if err != nil {
 			return err
 		}
@@ -114,14 +120,17 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 // portTaken says whether a live worker of any generation has port as its
 // PORT (bound, or about to be).
 func (s *Supervisor) portTaken(port int) bool {
-	for _, g := range s.all() {
-		if g == nil {
-			continue
-		}
-		for _, sl := range g.slots {
-			if w := sl.w; w != nil && w.port == port && w.state != WorkerExited {
-				return true
-			}
+	return slices.ContainsFunc(s.all(), func(g *generation) bool { return portIn(g, port) })
+}
+
+// portIn says whether a live worker of g has port as its PORT.
+func portIn(g *generation, port int) bool {
+	if g == nil {
+		return false
+	}
+	for _, sl := range g.slots {
+		if w := sl.w; w != nil && w.port == port && w.state != WorkerExited {
+			return true
 		}
 	}
 	return false

@@ -1,12 +1,16 @@
 package procmon
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,5 +102,50 @@ func TestWorkerPortNeverAnotherWorkers(t *testing.T) {
 	}
 	if asked < 4 || taken[p] {
 		t.Fatalf("got port %d after %d offers; taken %v", p, asked, taken)
+	}
+}
+
+// TestGenerationsWorkersGetTwoPorts: the kernel hands a just-closed port
+// out again (3 in 10 000 back-to-back pairs here); when it offers worker 2
+// of a generation being started the port worker 1 was just given, worker 2
+// gets another. A CI run of the demo failed on this: the generation's
+// workers were checked against the running generations only, and worker 2
+// died with EADDRINUSE on worker 1's port.
+func TestGenerationsWorkersGetTwoPorts(t *testing.T) {
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := freePortBut(func(port int) bool { return port == p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var offered []int
+	// The kernel stand-in offers p, and q only when p is refused.
+	kernel := func(taken func(int) bool) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, port := range []int{p, q} {
+			offered = append(offered, port)
+			if !taken(port) {
+				return port, nil
+			}
+		}
+		return 0, fmt.Errorf("ports %d and %d both taken", p, q)
+	}
+	a := newTestApp(t, appSpec{workers: 2, offerPort: kernel}).start()
+	st := a.waitStatus(10*time.Second, "2 ready workers", func(st Status) bool { r, _ := servingWorkers(st); return r == 2 })
+	ports := map[int]bool{}
+	for _, w := range st.Workers {
+		if w.State == WorkerReady {
+			ports[w.Port] = true
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !ports[p] || !ports[q] || !slices.Equal(offered, []int{p, p, q}) {
+		t.Fatalf("workers' ports %v, want %d and %d; offered %v, want %d, %d (refused: worker 1 has it), %d: "+
+			"more offers mean a worker was given a port in use, died and was restarted", ports, p, q, offered, p, p, q)
 	}
 }

@@ -51,14 +51,17 @@ type Supervisor struct {
 	// scaleQueued are the scale requests waiting for the reload that
 	// runs (scale.go); only the loop touches it.
 	scaleQueued []scaleRequest
-	events      chan any
-	fileTrig    chan struct{}
-	wakeTrig    chan struct{} // a request found no worker (workers = "0..N")
-	force       chan struct{}
-	forceOnce   sync.Once
-	running     atomic.Bool
-	loopDone    chan struct{}
-	snap        atomic.Pointer[Status]
+	// offerPort picks a worker's PORT, never one taken says is taken;
+	// freePortBut unless a test stands in for the kernel.
+	offerPort func(taken func(int) bool) (int, error)
+	events    chan any
+	fileTrig  chan struct{}
+	wakeTrig  chan struct{} // a request found no worker (workers = "0..N")
+	force     chan struct{}
+	forceOnce sync.Once
+	running   atomic.Bool
+	loopDone  chan struct{}
+	snap      atomic.Pointer[Status]
 
 	// Everything below belongs to the loop goroutine.
 	loopCtx    context.Context
