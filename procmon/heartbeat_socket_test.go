@@ -325,8 +325,19 @@ func TestHeartbeatSocketModeKeepsSaturatedWorkers(t *testing.T) {
 	for _, lang := range []string{"python", "node"} {
 		t.Run(lang, func(t *testing.T) {
 			a := socketHangApp(t, lang, 2, "1s", nil)
-			st := a.waitStatus(10*time.Second, "a healthy heartbeat", func(st Status) bool { return st.Heartbeat.LastOK })
-			before := servingPIDs(st)
+			// A warm-up first: freshly started workers under 32 new
+			// connections at once (node compiling its handlers) on a
+			// loaded machine answered the public check late once, which
+			// is a failure by design (a user's request was that slow),
+			// not the saturation this test is about.
+			if out, err := exec.Command(wrk, "-t1", "-c32", "-d1s", "--timeout", "2s", a.url("/")).CombinedOutput(); err != nil {
+				t.Fatalf("wrk warm-up: %v\n%s", err, out)
+			}
+			warm := time.Now()
+			st := a.waitStatus(20*time.Second, "a healthy heartbeat after the warm-up", func(st Status) bool {
+				return st.State == StateReady && st.Heartbeat.LastOK && st.Heartbeat.LastAt.After(warm)
+			})
+			before, reloads := servingPIDs(st), st.Reloads
 			start := time.Now()
 			out, err := exec.Command(wrk, "-t1", "-c32", "-d4s", "--timeout", "2s", a.url("/")).CombinedOutput()
 			if err != nil {
@@ -337,8 +348,9 @@ func TestHeartbeatSocketModeKeepsSaturatedWorkers(t *testing.T) {
 			if hb := st.Heartbeat; !hb.PerWorker || hb.LastAt.Before(start.Add(3*time.Second)) {
 				t.Fatalf("heartbeat %+v: want per-worker checks running under the load", hb)
 			}
-			if hb := st.Heartbeat; hb.Replacements != 0 || st.Reloads != 0 || fmt.Sprint(servingPIDs(st)) != fmt.Sprint(before) {
-				t.Fatalf("heartbeat %+v, %d reloads, workers %v → %v: a saturated worker was taken for hung", hb, st.Reloads, before, servingPIDs(st))
+			if hb := st.Heartbeat; hb.Replacements != 0 || st.Reloads != reloads || fmt.Sprint(servingPIDs(st)) != fmt.Sprint(before) {
+				t.Fatalf("heartbeat %+v, %d reloads (%d before wrk), workers %v → %v: a saturated worker was taken for hung",
+					hb, st.Reloads, reloads, before, servingPIDs(st))
 			}
 		})
 	}
