@@ -73,9 +73,12 @@ func TestKeepAliveKeepsIdleConnection(t *testing.T) {
 	isolate(t)
 	s := sshtest.Start(t, sshtest.Options{})
 	home := sshtest.FakeHome(t, "", s)
-	c := dial(t, target(s), remote.Options{HomeDir: home, KeepAliveInterval: 50 * time.Millisecond})
-	// Long enough for many keepalive rounds, each answered.
-	if got := output(t, c, "sleep 1; echo alive"); got != "alive\n" {
+	// Rounds of 500 ms: a connection is dead after 4 of them unanswered,
+	// 2 s, which sshd under -race on a loaded machine never needs (with
+	// 50 ms rounds, 200 ms, a CI run once saw it taken for dead).
+	c := dial(t, target(s), remote.Options{HomeDir: home, KeepAliveInterval: 500 * time.Millisecond})
+	// Long enough for several keepalive rounds, each answered.
+	if got := output(t, c, "sleep 3; echo alive"); got != "alive\n" {
 		t.Fatalf("output %q", got)
 	}
 }
