@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -265,7 +264,7 @@ func (c *answerClock) gotHead() {
 // means: errReadTimeout once the clock ran out.
 func (c *answerClock) err(err error) error {
 	if err != nil && c.fired.Load() {
-		return fmt.Errorf("%w for %s (read_timeout)", errReadTimeout, c.d)
+		return readTimeout(c.d)
 	}
 	return err
 }

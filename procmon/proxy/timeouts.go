@@ -21,6 +21,12 @@ import (
 // middle of its body (the client's connection is closed).
 var errReadTimeout = errors.New("the worker sent nothing")
 
+// readTimeout is errReadTimeout with the bound d that ran out, as both
+// paths report it.
+func readTimeout(d time.Duration) error {
+	return fmt.Errorf("%w for %s (read_timeout)", errReadTimeout, d)
+}
+
 // armWorkerRead bounds the next read of the worker connection nc by
 // read_timeout, or lifts the bound for an exempt read (an event stream's).
 // A wake-up already asked for (the client left, the proxy closes, a drain
@@ -54,7 +60,7 @@ func (c *serverConn) woken() bool {
 // silence (errReadTimeout).
 func (c *serverConn) readFailed(err error) error {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && !c.woken() {
-		return fmt.Errorf("%w for %s (read_timeout)", errReadTimeout, c.s.cfg.ReadTimeout)
+		return readTimeout(c.s.cfg.ReadTimeout)
 	}
 	return err
 }
