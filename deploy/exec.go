@@ -43,7 +43,9 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 		out, errOut = sw, sw
 	}
 	w := &execWriter{out: out}
-	err = conn.Run(ctx, line, script.Stdin(o.Stdin), w, errOut)
+	feed := script.NewFeed(o.Stdin)
+	err = conn.Run(ctx, line, feed.Stdin(), w, feed.Stderr(errOut))
+	feed.Done()
 	if msg := w.failure(); msg != "" {
 		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
 	}

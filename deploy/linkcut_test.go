@@ -23,24 +23,23 @@ type cutAtSwitch struct {
 func (c *cutAtSwitch) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	pr, pw := io.Pipe()
 	go func() {
-		// the framed script (a length line, then that many bytes), then
-		// the control lines: the cut comes with the line "switch"
+		// the framed script when the server asked for it (a length
+		// line, then that many bytes), then the control lines: the cut
+		// comes with the line "switch"
 		br := bufio.NewReader(stdin)
-		first, err := br.ReadString('\n')
-		n, _ := strconv.Atoi(strings.TrimSpace(first))
-		if err == nil {
-			_, err = pw.Write([]byte(first))
-		}
-		if err == nil {
-			_, err = io.CopyN(pw, br, int64(n))
-		}
-		for err == nil {
+		var err error
+		for first := true; err == nil; first = false {
 			var line string
-			if line, err = br.ReadString('\n'); line != "" {
-				if line == "switch\n" {
-					c.cut.Store(true)
-				}
-				_, _ = pw.Write([]byte(line))
+			if line, err = br.ReadString('\n'); line == "" {
+				continue
+			}
+			_, _ = pw.Write([]byte(line))
+			if n, e := strconv.Atoi(strings.TrimSpace(line)); first && e == nil {
+				_, err = io.CopyN(pw, br, int64(n))
+				continue
+			}
+			if line == "switch\n" {
+				c.cut.Store(true)
 			}
 		}
 		pw.CloseWithError(err)

@@ -103,7 +103,9 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 		if input != nil {
 			in = input
 		}
-		err := conn.Run(runCtx, line, script.Stdin(in), lineWriter{s}, &limitedWriter{w: &stderr, n: 8 << 10})
+		feed := script.NewFeed(in)
+		err := conn.Run(runCtx, line, feed.Stdin(), lineWriter{s}, feed.Stderr(&limitedWriter{w: &stderr, n: 8 << 10}))
+		feed.Done()
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()

@@ -12,14 +12,19 @@ import (
 	"github.com/deploytool/deploy/deploy/script"
 )
 
-// scriptedConn plays canned output in the given chunks, then (like ssh's
-// Session.Wait) waits for its stdin to end before returning.
+// scriptedConn asks for the script (as a server without its copy does),
+// plays canned output in the given chunks, then (like ssh's Session.Wait)
+// waits for its stdin to end before returning.
 type scriptedConn struct {
 	chunks []string
 	stdin  bytes.Buffer
 }
 
 func (c *scriptedConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// the bootstrap of a server without a copy of the script
+	if _, err := io.WriteString(stderr, script.AskSend+"\n"); err != nil {
+		return err
+	}
 	for _, ch := range c.chunks {
 		if _, err := io.WriteString(stdout, ch); err != nil {
 			return err

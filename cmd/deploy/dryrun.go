@@ -207,6 +207,6 @@ func writePlan(w io.Writer, p *deploy.Plan, hosts int) {
 	for _, a := range p.Args {
 		fmt.Fprintf(w, "  %s\n", script.Quote(a))
 	}
-	fmt.Fprintln(w, "\nremote command (stdin: the embedded script, a NUL, then the control channel):")
+	fmt.Fprintln(w, "\nremote command (stdin: the embedded script, framed, when the server has no copy of it; then the control channel):")
 	fmt.Fprintf(w, "  %s\n", strings.TrimSpace(p.Command))
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deploytool/deploy/deploy/script"
 	"github.com/deploytool/deploy/internal/golden"
 )
 
@@ -79,6 +80,8 @@ func normalize(s string, f *fixture, shas []string) string {
 		s = strings.ReplaceAll(s, sha, fmt.Sprintf("<sha%d>", i+1))
 		s = strings.ReplaceAll(s, sha[:7], fmt.Sprintf("<sha%d>", i+1))
 	}
+	// the bootstrap names the server's copy of the script by its sha256
+	s = strings.ReplaceAll(s, script.Hash(script.Script()), "<script-sha256>")
 	s = strings.ReplaceAll(s, f.path, "/srv/app")
 	s = strings.ReplaceAll(s, f.origin.dir, "/src/app.git")
 	s = strings.ReplaceAll(s, strconv.Itoa(f.sshd.Port()), "PORT")

@@ -36,17 +36,18 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "pwned")
 	values := hostile(marker)
-	line, err := Command("echo", values...)
+	text := `printf '%s\0' "$0" "$@"`
+	line, err := CommandFor(text, "echo", values...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo := Frame(`printf '%s\0' "$0" "$@"`)
 	for _, shell := range []string{"sh", "bash"} {
 		if _, err := exec.LookPath(shell); err != nil {
 			continue
 		}
 		cmd := exec.Command(shell, "-c", line)
-		cmd.Stdin = strings.NewReader(echo)
+		cmd.Env = envWithoutCopies(t)
+		cmd.Stdin = strings.NewReader(Frame(text))
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%s: %v", shell, err)
@@ -93,13 +94,15 @@ func TestQuote(t *testing.T) {
 // framed script's end: what follows is still there for the script.
 func TestStdinLeavesControlOpen(t *testing.T) {
 	t.Parallel()
-	line, err := Command("x")
+	text := "IFS= read -r l; printf 'got:%s' \"$l\""
+	line, err := CommandFor(text, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("bash", "-c", line)
+	cmd.Env = envWithoutCopies(t)
 	var stdin bytes.Buffer
-	stdin.WriteString(Frame("IFS= read -r l; printf 'got:%s' \"$l\"") + "switch\n")
+	stdin.WriteString(Frame(text) + "switch\n")
 	cmd.Stdin = &stdin
 	out, err := cmd.Output()
 	if err != nil {
@@ -135,7 +138,8 @@ func FuzzQuote(f *testing.F) {
 // again), and what it exported must reach the script.
 func TestCommandReadsBashrcOnce(t *testing.T) {
 	t.Parallel()
-	line, err := Command("x")
+	text := `printf '%s' "${FROM_RC:-unset}"`
+	line, err := CommandFor(text, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +147,7 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 		if _, err := exec.LookPath(shell); err != nil {
 			continue
 		}
-		home := t.TempDir()
+		home := homeWithoutCopies(t)
 		reads := filepath.Join(home, "reads")
 		rc := "echo read >>" + Quote(reads) + "\nexport FROM_RC=yes\n"
 		if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte(rc), 0o644); err != nil {
@@ -151,7 +155,7 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 		}
 		cmd := exec.Command(shell, "-c", line)
 		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SSH_CLIENT=127.0.0.1 50000 22"}
-		cmd.Stdin = strings.NewReader(Frame(`printf '%s' "${FROM_RC:-unset}"`))
+		cmd.Stdin = strings.NewReader(Frame(text))
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("%s: %v", shell, err)
@@ -168,14 +172,16 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 // bootstrap exits 97 and nothing ran.
 func TestTruncatedScriptNeverRuns(t *testing.T) {
 	t.Parallel()
-	line, err := Command("x")
+	marker := filepath.Join(t.TempDir(), "ran")
+	text := "touch " + Quote(marker) + "\necho rest"
+	line, err := CommandFor(text, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := filepath.Join(t.TempDir(), "ran")
-	whole := Frame("touch " + Quote(marker) + "\necho rest")
+	whole := Frame(text)
 	for _, cut := range []int{1, len(whole) / 2, len(whole) - 2} {
 		cmd := exec.Command("bash", "-c", line)
+		cmd.Env = envWithoutCopies(t)
 		cmd.Stdin = strings.NewReader(whole[:cut])
 		err := cmd.Run()
 		var ee *exec.ExitError
@@ -186,4 +192,30 @@ func TestTruncatedScriptNeverRuns(t *testing.T) {
 			t.Fatalf("cut at %d of %d: the partial script ran", cut, len(whole))
 		}
 	}
+}
+
+// homeWithoutCopies returns a home in which the bootstrap can neither find
+// nor keep a copy of a script (its .cache is a file): every run reads
+// the script from stdin, as these tests feed it, and no background save
+// outlives the test into its temporary directory.
+func homeWithoutCopies(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".cache"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// envWithoutCopies is this process's environment with HOME set to a
+// homeWithoutCopies and no XDG_CACHE_HOME.
+func envWithoutCopies(t *testing.T) []string {
+	t.Helper()
+	env := []string{"HOME=" + homeWithoutCopies(t)}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CACHE_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

@@ -11,12 +11,16 @@
 //
 //	bash ${BASH_VERSION:+--norc} -c '<Bootstrap>' deploy-remote '<command>' 'name=value' … ['--' 'arg' …]
 //
-// with Stdin as standard input: the script text, framed (its length on a
-// line, then the text ending in the line EndMark), then the control
-// channel. The bootstrap reads exactly the framed bytes (head -c) and
-// evals the text only when it arrived whole, so the
-// script itself never travels on the command line and stdin stays open
-// afterwards. Every word is single-quoted (Quote): a config value, ref or
+// with a Feed as standard input and stderr filter. The bootstrap says on
+// stderr whether the server has its copy of this script (named by its
+// sha256, under ~/.cache/deploy-remote) or needs it; the Feed then sends
+// the script text, framed (its length on a line, then the text ending
+// in the line EndMark), and the control channel, or the control channel
+// alone. The bootstrap reads exactly the framed bytes (head -c), evals
+// the text only when it arrived whole, and the script keeps a copy for
+// the next command (see Bootstrap), so the script itself never travels
+// on the command line, travels on stdin once per version of deploy, and
+// stdin stays open afterwards. Every word is single-quoted (Quote): a config value, ref or
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon

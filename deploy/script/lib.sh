@@ -1,13 +1,41 @@
 # deploy-remote: the server side of `deploy`. Read deploy/script/doc.go for the
 # protocol. lib.sh and the files after it (script.go: release.sh,
-# mirror.sh, gate.sh, build.sh, depcache.sh, commands.sh) are sent as one
-# text on stdin, framed by its length, read by the bootstrap and eval'd;
-# every value comes in "$@" as name=value, never as shell text.
+# mirror.sh, gate.sh, build.sh, depcache.sh, commands.sh) are one text,
+# sent on stdin framed by its length when the server has no copy of it
+# (save_script keeps one), read by the bootstrap and eval'd; every value
+# comes in "$@" as name=value, never as shell text.
 #
 # lib.sh: arguments, cleanup, validation, running hooks, the control
 # channel and the lock.
 set -euo pipefail
 umask 022
+
+# save_script FILE keeps this script's text (the bootstrap's
+# deploy_script, which came on stdin) as FILE, the server's copy that
+# later commands read instead (script.Bootstrap): in a directory of the
+# login user's only (0700), through a temporary file renamed only when
+# its sha256 is FILE's name, so that a file by that name is always that
+# text. Copies written more than 30 days ago (other versions of deploy's)
+# go; one still in use comes back with its next command. Any failure
+# (no home, a full disk) only means that the next command sends the
+# script again.
+save_script() {
+	local f=$1 d=${1%/*} t sum=''
+	umask 077
+	mkdir -p -- "$d" 2>/dev/null && [ -O "$d" ] || return 0
+	t=$d/.tmp.$BASHPID
+	# shellcheck disable=SC2154 # the bootstrap's (script.Bootstrap)
+	if printf '%s' "$deploy_script" >"$t" && sum=$(sha256sum <"$t") && [ "${sum%% *}" = "${f##*/}" ]; then
+		mv -f -- "$t" "$f" || rm -f -- "$t"
+	else
+		rm -f -- "$t"
+	fi
+	find "$d" -maxdepth 1 -type f -mtime +30 -delete 2>/dev/null || true
+}
+if [ -n "${deploy_script_save:-}" ]; then
+	save_script "$deploy_script_save" </dev/null >/dev/null 2>&1 &
+fi
+unset deploy_script_save
 
 M='@@deploy'
 mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }

@@ -2,8 +2,6 @@ package script
 
 import (
 	_ "embed"
-	"io"
-	"strings"
 )
 
 // The remote script, in seven files by concept; they run as one text.
@@ -33,16 +31,6 @@ func Script() string { return script }
 var (
 	script = libScript + "\n" + releaseScript + "\n" + mirrorScript + "\n" + gateScript + "\n" + buildScript + "\n" + depcacheScript + "\n" + commandsScript
 	framed = Frame(script)
+	// scriptHash names the server's copy of script (see Bootstrap).
+	scriptHash = Hash(script)
 )
-
-// Stdin returns what the remote command line built by Command must read on
-// its stdin: the script, framed (Frame), then control, the channel on
-// which the client later sends its decisions (see the package doc). When
-// control is nil the stream ends after the script.
-func Stdin(control io.Reader) io.Reader {
-	head := strings.NewReader(framed)
-	if control == nil {
-		return head
-	}
-	return io.MultiReader(head, control)
-}

@@ -1,0 +1,179 @@
+package script
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Feed is the standard input of a command line made by Command, and the
+// filter its stderr goes through: the bootstrap says on stderr whether it
+// has the server's copy of the script (AskCached) or needs it (AskSend),
+// and Feed's Stdin then gives it the framed script followed by control,
+// or control alone. Nothing is written to stdin before that line: the
+// bootstrap that has its copy never reads a script from stdin, so the
+// control channel starts at stdin's first byte.
+//
+// The line itself never reaches the writer Stderr wraps; what the login
+// user's rc files print to stderr before it does, unchanged.
+type Feed struct {
+	framed  string
+	control io.Reader
+
+	once   sync.Once
+	asked  chan struct{} // closed once the bootstrap said which
+	send   bool          // set before asked is closed
+	ended  chan struct{} // closed by Done
+	endOne sync.Once
+	r      io.Reader // what Read reads, once asked (Read's goroutine only)
+
+	mu  sync.Mutex
+	err *askWriter
+}
+
+// NewFeed returns the Feed of a command line made by Command: the remote
+// script, then control (nil: nothing after the script).
+func NewFeed(control io.Reader) *Feed { return newFeed(framed, control) }
+
+// NewFeedFor is NewFeed for a command line made by CommandFor(text, …).
+func NewFeedFor(text string, control io.Reader) *Feed { return newFeed(Frame(text), control) }
+
+func newFeed(framed string, control io.Reader) *Feed {
+	return &Feed{framed: framed, control: control, asked: make(chan struct{}), ended: make(chan struct{})}
+}
+
+// Stdin returns the command's standard input. Its reads wait for the
+// bootstrap's line, and end (io.EOF) if the command ends without one.
+func (f *Feed) Stdin() io.Reader { return feedReader{f} }
+
+type feedReader struct{ f *Feed }
+
+func (r feedReader) Read(p []byte) (int, error) {
+	f := r.f
+	if f.r == nil {
+		select {
+		case <-f.asked:
+		case <-f.ended:
+			select {
+			case <-f.asked:
+			default:
+				return 0, io.EOF
+			}
+		}
+		var parts []io.Reader
+		if f.send {
+			parts = append(parts, strings.NewReader(f.framed))
+		}
+		if f.control != nil {
+			parts = append(parts, f.control)
+		}
+		f.r = io.MultiReader(parts...)
+	}
+	return f.r.Read(p)
+}
+
+// Stderr returns the writer the command's stderr must go to: w, less the
+// bootstrap's line.
+func (f *Feed) Stderr(w io.Writer) io.Writer {
+	a := &askWriter{f: f, w: w}
+	f.mu.Lock()
+	f.err = a
+	f.mu.Unlock()
+	return a
+}
+
+// Done tells the Feed that the command ended: a Stdin still waiting for
+// the bootstrap's line gets io.EOF, and what stderr held back while
+// looking for it is written out.
+func (f *Feed) Done() {
+	f.endOne.Do(func() { close(f.ended) })
+	f.mu.Lock()
+	a := f.err
+	f.mu.Unlock()
+	if a != nil {
+		a.flush()
+	}
+}
+
+// Sent reports whether the script went on stdin (false: the server had
+// its copy, or the command ended before the bootstrap said).
+func (f *Feed) Sent() bool {
+	select {
+	case <-f.asked:
+		return f.send
+	default:
+		return false
+	}
+}
+
+func (f *Feed) answer(send bool) {
+	f.once.Do(func() {
+		f.send = send
+		close(f.asked)
+	})
+}
+
+// askLimit bounds what stderr holds back while no line came: more than
+// this without a newline is passed on but for a tail that could begin
+// the line.
+const askLimit = 64 << 10
+
+// askWriter passes stderr on, less the bootstrap's line. Until that line
+// came it holds back what follows the last newline (the line may be
+// there, written in pieces, after a partial line of an rc file's).
+type askWriter struct {
+	f    *Feed
+	w    io.Writer
+	mu   sync.Mutex
+	buf  []byte
+	seen bool
+}
+
+func (a *askWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen {
+		return a.w.Write(p)
+	}
+	a.buf = append(a.buf, p...)
+	for _, ask := range []struct {
+		line string
+		send bool
+	}{{AskCached + "\n", false}, {AskSend + "\n", true}} {
+		if i := bytes.Index(a.buf, []byte(ask.line)); i >= 0 {
+			a.seen = true
+			a.f.answer(ask.send)
+			rest := append(a.buf[:i:i], a.buf[i+len(ask.line):]...)
+			a.buf = nil
+			if len(rest) > 0 {
+				if _, err := a.w.Write(rest); err != nil {
+					return len(p), err
+				}
+			}
+			return len(p), nil
+		}
+	}
+	keep := len(a.buf) - (bytes.LastIndexByte(a.buf, '\n') + 1)
+	if len(a.buf) > askLimit && keep > len(AskCached) {
+		keep = len(AskCached) // no line is that long: only its start can be here
+	}
+	if out := len(a.buf) - keep; out > 0 {
+		_, err := a.w.Write(a.buf[:out])
+		a.buf = append(a.buf[:0], a.buf[out:]...)
+		if err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes out what was held back (the command ended).
+func (a *askWriter) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.buf) > 0 {
+		_, _ = a.w.Write(a.buf)
+		a.buf = nil
+	}
+}

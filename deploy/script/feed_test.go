@@ -1,0 +1,231 @@
+package script
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runFed runs line through bash as sshd would, with home as HOME, stdin
+// and stderr through a Feed of text and control, and returns its stdout,
+// its stderr (as the Feed passes it on) and the Feed.
+func runFed(t *testing.T, home, line, text string, control io.Reader) (string, string, *Feed) {
+	t.Helper()
+	feed := NewFeedFor(text, control)
+	cmd := exec.Command("bash", "-c", line)
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = feed.Stdin(), &out, feed.Stderr(&errOut)
+	err := cmd.Run()
+	feed.Done()
+	if err != nil {
+		t.Fatalf("%v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String(), feed
+}
+
+// copyOf is where the bootstrap looks for text's copy under home.
+func copyOf(home, text string) string {
+	return filepath.Join(home, ".cache", "deploy-remote", Hash(text))
+}
+
+// waitFor polls ok for up to 10 s.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("no %s after 10 s", what)
+		}
+	}
+}
+
+// TestScriptTravelsOnce runs the real script (its `list` command, on an
+// empty app path) twice with one home, as two commands of a deploy: the
+// first gets the script on stdin and keeps a copy (exactly the text, in
+// a directory only the user can enter); the second reads the copy, and
+// the laptop sends it nothing but the control channel. Both give the same
+// output.
+func TestScriptTravelsOnce(t *testing.T) {
+	t.Parallel()
+	home, app := t.TempDir(), t.TempDir()
+	line, err := Command("list", Arg("path", app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out1, err1, feed1 := runFed(t, home, line, Script(), nil)
+	if !feed1.Sent() {
+		t.Fatal("first command: the script was not sent")
+	}
+	copyFile := copyOf(home, Script())
+	waitFor(t, "copy of the script", func() bool { _, err := os.Stat(copyFile); return err == nil })
+	got, err := os.ReadFile(copyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != Script()+"\n"+EndMark {
+		t.Fatalf("the copy is not the script: %d bytes, want %d", len(got), len(Script()+"\n"+EndMark))
+	}
+	st, err := os.Stat(filepath.Dir(copyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("the copies' directory has mode %v, want 0700", st.Mode().Perm())
+	}
+	out2, err2, feed2 := runFed(t, home, line, Script(), nil)
+	if feed2.Sent() {
+		t.Fatal("second command: the script was sent although the server has its copy")
+	}
+	if out1 != out2 || err1 != err2 {
+		t.Errorf("outputs differ:\nsent:   %q %q\ncopied: %q %q", out1, err1, out2, err2)
+	}
+	if strings.Contains(err1+err2, "@@deploy-script") {
+		t.Errorf("the bootstrap's line reached stderr: %q %q", err1, err2)
+	}
+}
+
+// TestCopyIsControlFromFirstByte: with a copy on the server, stdin is the
+// control channel from its first byte (no framed script before it).
+func TestCopyIsControlFromFirstByte(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	text := `IFS= read -r l; printf 'got:%s|%s' "$l" "$*"`
+	placeCopy(t, home, text, text+"\n"+EndMark)
+	line, err := CommandFor(text, "x", "a b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, feed := runFed(t, home, line, text, strings.NewReader("switch\n"))
+	if feed.Sent() || out != "got:switch|x a b" {
+		t.Fatalf("sent %v, out %q; want the copy run with the control line", feed.Sent(), out)
+	}
+}
+
+// placeCopy writes content as text's copy under home, as save_script
+// would (directory 0700).
+func placeCopy(t *testing.T, home, text, content string) string {
+	t.Helper()
+	f := copyOf(home, text)
+	if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestCopyNotTrusted: a copy cut short (no EndMark) or in a directory
+// another user owns is not run: the script is asked for and the text
+// sent runs.
+func TestCopyNotTrusted(t *testing.T) {
+	t.Parallel()
+	text := `printf 'sent text'`
+	line, err := CommandFor(text, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("cut short", func(t *testing.T) {
+		home := t.TempDir()
+		placeCopy(t, home, text, "printf 'old copy'\n")
+		out, _, feed := runFed(t, home, line, text, nil)
+		if !feed.Sent() || out != "sent text" {
+			t.Fatalf("sent %v, out %q; want the sent text run", feed.Sent(), out)
+		}
+	})
+	t.Run("another user's directory", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the directory to another user") // make test runs as root (.ci/run)
+		}
+		home := t.TempDir()
+		f := placeCopy(t, home, text, "printf 'planted'\n"+EndMark)
+		if err := os.Chown(filepath.Dir(f), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		out, _, feed := runFed(t, home, line, text, nil)
+		if !feed.Sent() || out != "sent text" {
+			t.Fatalf("sent %v, out %q; want the sent text run, not the planted copy", feed.Sent(), out)
+		}
+	})
+}
+
+// TestNoCopyUnderAnotherHash: the real script sent under the hash of
+// another text (what a laptop with a different script would name) is run
+// but never kept under that name: save_script checks the sha256.
+func TestNoCopyUnderAnotherHash(t *testing.T) {
+	t.Parallel()
+	home, app := t.TempDir(), t.TempDir()
+	other := Script() + "\n# another version"
+	line, err := CommandFor(other, "list", Arg("path", app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the Feed sends the real script where the line names other's copy
+	feed := newFeed(Frame(Script()), nil)
+	cmd := exec.Command("bash", "-c", line)
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	cmd.Stdin, cmd.Stderr = feed.Stdin(), feed.Stderr(io.Discard)
+	if out, err := cmd.Output(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	feed.Done()
+	dir := filepath.Dir(copyOf(home, other))
+	// the save ran (its directory exists) and left nothing behind
+	waitFor(t, "end of the save", func() bool {
+		ents, err := os.ReadDir(dir)
+		return err == nil && len(ents) == 0
+	})
+	time.Sleep(200 * time.Millisecond)
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("kept %s: a text under another's hash", ents[0].Name())
+	}
+}
+
+// TestFeedStderr: the bootstrap's line is taken out of stderr wherever
+// it falls (after a partial line of an rc file's, split across writes),
+// everything else passes unchanged, and what was held back comes out at
+// Done.
+func TestFeedStderr(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		send   bool
+		want   string
+	}{
+		{"alone", []string{AskSend + "\n", "later\n"}, true, "later\n"},
+		{"after rc lines", []string{"rc says\nmore", " rc\n" + AskCached + "\nlater"}, false, "rc says\nmore rc\nlater"},
+		{"split", []string{"partial", AskCached[:5], AskCached[5:] + "\n", "x"}, false, "partialx"},
+		{"byte by byte", strings.Split("a\n"+AskSend+"\nb", ""), true, "a\nb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			feed := NewFeedFor("x", nil)
+			var got bytes.Buffer
+			w := feed.Stderr(&got)
+			for _, s := range tc.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			feed.Done()
+			if got.String() != tc.want || feed.Sent() != tc.send {
+				t.Errorf("stderr %q, sent %v; want %q, %v", got.String(), feed.Sent(), tc.want, tc.send)
+			}
+		})
+	}
+	t.Run("no line", func(t *testing.T) {
+		feed := NewFeedFor("x", strings.NewReader("control"))
+		var got bytes.Buffer
+		_, _ = feed.Stderr(&got).Write([]byte("bash: not found"))
+		feed.Done()
+		b, err := io.ReadAll(feed.Stdin())
+		if len(b) != 0 || err != nil || got.String() != "bash: not found" || feed.Sent() {
+			t.Errorf("stdin %q %v, stderr %q, sent %v; want nothing read, the stderr whole", b, err, got.String(), feed.Sent())
+		}
+	})
+}
