@@ -168,22 +168,42 @@ func TestNoCopyUnderAnotherHash(t *testing.T) {
 	// the Feed sends the real script where the line names other's copy
 	feed := newFeed(Frame(Script()), nil)
 	cmd := exec.Command("bash", "-c", line)
-	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	mark := "FEED_TEST_MARK=" + filepath.Base(home)
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), mark}
 	cmd.Stdin, cmd.Stderr = feed.Stdin(), feed.Stderr(io.Discard)
 	if out, err := cmd.Output(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 	feed.Done()
+	// the save runs in the background, after the command: wait until no
+	// process of the command's is left
+	waitFor(t, "end of the save", func() bool { return !processWith(mark) })
 	dir := filepath.Dir(copyOf(home, other))
-	// the save ran (its directory exists) and left nothing behind
-	waitFor(t, "end of the save", func() bool {
-		ents, err := os.ReadDir(dir)
-		return err == nil && len(ents) == 0
-	})
-	time.Sleep(200 * time.Millisecond)
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("the save did not run: %v", err)
+	}
+	if len(ents) != 0 {
 		t.Fatalf("kept %s: a text under another's hash", ents[0].Name())
 	}
+}
+
+// processWith reports whether a running process has kv in its
+// environment.
+func processWith(kv string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, e := range bytes.Split(b, []byte{0}) {
+			if string(e) == kv {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestFeedStderr: the bootstrap's line is taken out of stderr wherever
