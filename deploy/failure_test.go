@@ -37,10 +37,6 @@ func assertUntouched(t *testing.T, s *server, first *Result) {
 	if s.lockLine() != "" {
 		t.Errorf("lock holder line left: %q", s.lockLine())
 	}
-	// the link made beside the build to switch with is gone too
-	if left, _ := filepath.Glob(filepath.Join(s.env.Path, ".current.tmp.*")); len(left) > 0 {
-		t.Errorf("left %v", left)
-	}
 	// The lock is free: a new deploy goes through.
 	s.env.PreDeploy, s.env.Test = "", ""
 	s.deploy()
@@ -205,24 +201,4 @@ func TestScriptErrorsInOutput(t *testing.T) {
 	}
 	s.env.Shared = nil
 	assertUntouched(t, s, first)
-}
-
-// TestKilledDeploysSwitchLinkPruned: the link a deploy makes beside its
-// build to switch with (.current.tmp.<pid>) is left only when the script
-// itself is killed (SIGKILL, a crash); the next deploy's prune removes
-// it, and current is the new release.
-func TestKilledDeploysSwitchLinkPruned(t *testing.T) {
-	o, s, first := deployed(t)
-	stale := filepath.Join(s.env.Path, ".current.tmp.4194304")
-	if err := os.Symlink("releases/"+first.NewRelease, stale); err != nil {
-		t.Fatal(err)
-	}
-	o.commit(nil)
-	res := s.deploy()
-	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
-		t.Errorf("a killed deploy's %s is still there (%v)", filepath.Base(stale), err)
-	}
-	if s.current() != res.NewRelease {
-		t.Errorf("current = %s, want %s", s.current(), res.NewRelease)
-	}
 }

@@ -82,7 +82,6 @@ cmd_deploy() {
 		lfs_note "$P/releases/$REL"
 	fi
 	printf '%s\n' "$SHA" >"$P/releases/$REL/REVISION" || fail "cannot write releases/$REL/REVISION (full disk?)"
-	prelink "$REL"
 	link_shared "$P/releases/$REL"
 	local prevdir=''
 	[ -n "$OLD" ] && prevdir="$P/releases/$OLD"

@@ -118,8 +118,6 @@ on_exit() {
 	((${#TMPFILES[@]})) && rm -rf -- "${TMPFILES[@]}"
 	if [ "$STATE" = preparing ] || [ "$STATE" = prepared ]; then
 		cur_id
-		prelink_wait
-		[ -z "$PRELINK" ] || rm -f -- "$P/.current.tmp.$$"
 		[ -n "$REL" ] && [ "$CUR" != "$REL" ] && rm -rf -- "$P/releases/$REL"
 		log_event "${SHA:--}" "${REL:--}" failed "${REF:-HEAD}"
 		mark "discarded ${REL:--}"

@@ -140,39 +140,13 @@ link_shared() {
 }
 
 # switch_to points current at releases/$1 atomically: a new link under a
-# temp name, then rename(2) over current (mv -T), never ln -sfn. The link
-# is prelink's when it made it for $1 (beside the build: the switch is
-# then one mv).
+# temp name, then rename(2) over current (mv -T), never ln -sfn.
 switch_to() {
-	local tmp="$P/.current.tmp.$$" made=1
-	[ ! -e "$P/current" ] || [ -L "$P/current" ] || fail "$P/current is not a symlink: move it away"
-	prelink_wait || made=0
-	if [ "$PRELINK" != "$1" ] || ((!made)) || [ ! -L "$tmp" ]; then
-		if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
-		ln -s -- "releases/$1" "$tmp"
-	fi
-	PRELINK=''
-	mv -T -- "$tmp" "$P/current"
-}
-
-# prelink REL makes, in the background while the release is built, the
-# link switch_to REL renames over current; on_exit removes it when the
-# deploy ends before the switch, and prune one a killed deploy left.
-# prelink_wait waits for it: 0 when it made the link (or there is none).
-PRELINK='' PRELINK_PID=''
-prelink() {
 	local tmp="$P/.current.tmp.$$"
-	PRELINK=$1
-	{
-		if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
-		ln -s -- "releases/$1" "$tmp"
-	} </dev/null >/dev/null 2>&1 3<&- 4>&- 9>&- &
-	PRELINK_PID=$!
-}
-prelink_wait() {
-	local pid=$PRELINK_PID
-	PRELINK_PID=''
-	[ -z "$pid" ] || wait "$pid"
+	[ ! -e "$P/current" ] || [ -L "$P/current" ] || fail "$P/current is not a symlink: move it away"
+	if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f -- "$tmp"; fi
+	ln -s -- "releases/$1" "$tmp"
+	mv -T -- "$tmp" "$P/current"
 }
 
 # put_back OLD points current back at OLD, or removes it when there was
@@ -277,10 +251,6 @@ prune() {
 		rm -rf -- "${P:?}/releases/$r" "$P/.cache/deps/used/$r"
 		mark "info pruned $r"
 		excess=$((excess - 1))
-	done
-	# the link to switch with that a killed deploy left
-	for r in "$P"/.current.tmp.*; do
-		[ "$r" = "$P/.current.tmp.$$" ] || { [ -L "$r" ] && rm -f -- "$r"; } || true
 	done
 	# uploads a killed laptop staged and never deployed
 	if [ -d "$P/.staging" ]; then
