@@ -33,6 +33,9 @@ type benchHost struct {
 	// mount, when set, is where the host sees its own disk: deploy
 	// paths go under it.
 	mount string
+	// knownHosts is the known_hosts file both clients check the host
+	// key with (the Go client's is in opts.HomeDir).
+	knownHosts string
 }
 
 // startBenchHost starts sshd for the user running the test, whose home
@@ -56,11 +59,20 @@ func newBenchHost(b *testing.B, srv *sshtest.Server, mount string) *benchHost {
 	home := sshtest.FakeHome(b, "", srv)
 	b.Setenv("SSH_AUTH_SOCK", "")
 	return &benchHost{
-		srv:    srv,
-		target: remote.Target{Host: srv.Host(), Port: srv.Port(), User: srv.User()},
-		opts:   remote.Options{HomeDir: home},
-		mount:  mount,
+		srv:        srv,
+		target:     remote.Target{Host: srv.Host(), Port: srv.Port(), User: srv.User()},
+		opts:       remote.Options{HomeDir: home},
+		mount:      mount,
+		knownHosts: filepath.Join(home, ".ssh", "known_hosts"),
 	}
+}
+
+// throughLink makes both clients reach h through l (an emulated link in
+// front of its sshd), trusting the host key at l's address too.
+func (h *benchHost) throughLink(b *testing.B, l *sshtest.Link) {
+	b.Helper()
+	h.srv.AppendKnownHost(b, h.knownHosts, l.Addr())
+	h.target.Port = l.Port()
 }
 
 // benchDeploy is one timed deploy: the wall time of dial + deploy + close,
@@ -68,6 +80,7 @@ func newBenchHost(b *testing.B, srv *sshtest.Server, mount string) *benchHost {
 type benchDeploy struct {
 	wall, dial time.Duration
 	res        *Result
+	sent       int64 // bytes the laptop sent on the commands' stdin
 }
 
 // deploy dials, deploys s's env and closes, within limit.
@@ -81,13 +94,14 @@ func (h *benchHost) deploy(b *testing.B, s *server, limit time.Duration) benchDe
 		b.Fatal(err)
 	}
 	dial := time.Since(start)
-	res, err := Deploy(ctx, c, s.env, s.opts())
+	m := &meteredConn{Conn: c}
+	res, err := Deploy(ctx, m, s.env, s.opts())
 	c.Close()
 	wall := time.Since(start)
 	if err != nil {
 		b.Fatalf("deploy: %v\n%s", err, s.out)
 	}
-	return benchDeploy{wall: wall, dial: dial, res: res}
+	return benchDeploy{wall: wall, dial: dial, res: res, sent: m.sent.Load()}
 }
 
 // setup dials and runs Setup for s's env.
@@ -112,8 +126,8 @@ func (h *benchHost) sshTrue(b *testing.B) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s := h.srv
-	cmd := exec.CommandContext(ctx, "ssh", "-p", fmt.Sprint(s.Port()), "-i", s.ClientKeyFile(), "-F", "/dev/null",
-		"-o", "UserKnownHostsFile="+s.KnownHostsFile(), "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+	cmd := exec.CommandContext(ctx, "ssh", "-p", fmt.Sprint(h.target.Port), "-i", s.ClientKeyFile(), "-F", "/dev/null",
+		"-o", "UserKnownHostsFile="+h.knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
 		"-o", "ConnectTimeout=10", s.User()+"@"+s.Host(), "true")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -572,6 +586,19 @@ func BenchmarkNoopOverhead(b *testing.B) {
 	b.Run("home=clean", func(b *testing.B) { benchNoop(b, startCleanBenchHost(b)) })
 }
 
+// BenchmarkNoopOverLink is BenchmarkNoopOverhead's home=clean series
+// through an emulated link (sshtest.Link: 20 ms round trip, 20 Mbit/s
+// each way, a home broadband or a nearby cloud region), which loopback
+// hides: what each round trip and each byte sent costs, for the deploy
+// and for `ssh host true` alike. It also reports the bytes the laptop
+// sends per no-op deploy (kB-sent).
+func BenchmarkNoopOverLink(b *testing.B) {
+	needTool(b, "ssh")
+	h := startCleanBenchHost(b)
+	h.throughLink(b, sshtest.NewLink(b, h.srv.Addr(), sshtest.LinkOptions{Delay: 10 * time.Millisecond, Rate: 20e6 / 8}))
+	benchNoop(b, h)
+}
+
 func benchNoop(b *testing.B, h *benchHost) {
 	o := newOrigin(b)
 	o.commit(nil)
@@ -586,7 +613,7 @@ func benchNoop(b *testing.B, h *benchHost) {
 	h.sshTrue(b)
 
 	var deploys, sshs, dials, starts, remotes []time.Duration
-	var ratios []float64
+	var ratios, sent []float64
 	steps := map[string][]time.Duration{}
 	begin := time.Now()
 	for b.Loop() {
@@ -599,6 +626,7 @@ func benchNoop(b *testing.B, h *benchHost) {
 			t := h.sshTrue(b)
 			deploys, sshs, dials = append(deploys, d.wall), append(sshs, t), append(dials, d.dial)
 			ratios = append(ratios, float64(d.wall)/float64(t))
+			sent = append(sent, float64(d.sent)/1024)
 			var sum time.Duration
 			for _, st := range d.res.Steps {
 				steps[st.Name] = append(steps[st.Name], st.Duration)
@@ -614,8 +642,10 @@ func benchNoop(b *testing.B, h *benchHost) {
 	b.ReportMetric(medianMs(dials), "ms-dial")
 	b.ReportMetric(medianMs(starts), "ms-script-start")
 	b.ReportMetric(medianMs(remotes), "ms-remote")
-	b.Logf("%d pairs in %v (load average %s): deploy %v, ssh true %v, %s; deploy = dial %v + remote command %v (until the first step %v; per step (median): %s) + close",
+	kB, _, _ := spread(sent)
+	b.ReportMetric(kB, "kB-sent")
+	b.Logf("%d pairs in %v (load average %s): deploy %v, ssh true %v, %s; deploy = dial %v + remote command %v (until the first step %v; per step (median): %s) + close; %.1f kB sent",
 		len(ratios), time.Since(begin).Round(time.Second), loadAvg(), quantile(deploys, 0.5).Round(time.Millisecond),
 		quantile(sshs, 0.5).Round(time.Millisecond), text, quantile(dials, 0.5).Round(time.Millisecond),
-		quantile(remotes, 0.5).Round(time.Millisecond), quantile(starts, 0.5).Round(time.Millisecond), stepMedians(steps))
+		quantile(remotes, 0.5).Round(time.Millisecond), quantile(starts, 0.5).Round(time.Millisecond), stepMedians(steps), kB)
 }
