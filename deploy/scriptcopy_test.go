@@ -131,3 +131,56 @@ func TestScriptCopyOverSSHD(t *testing.T) {
 		t.Fatalf("current = %s (%v), want releases/%s", got, err, res.NewRelease)
 	}
 }
+
+// TestCheckSaysWhetherTheScriptIsKept: `deploy <env> check` tells whether
+// the server keeps the script's copy: kept by the first command, run by
+// the next, and why not when the login user's home cannot hold it
+// (every command then sends the script, as it always did).
+func TestCheckSaysWhetherTheScriptIsKept(t *testing.T) {
+	o := newOrigin(t)
+	o.commit(nil)
+	s := newServer(t, o)
+	home := t.TempDir()
+	check := func(env ...string) CheckItem {
+		t.Helper()
+		s.conn.Env = env
+		items, err := Check(s.ctx(), s.conn, s.env, s.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Name == "script-copy" {
+				return it
+			}
+		}
+		t.Fatalf("no script-copy item in %+v", items)
+		return CheckItem{}
+	}
+	copies := filepath.Join(home, ".cache", "deploy-remote")
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		detail string
+	}{
+		{"first", []string{"HOME=" + home, "XDG_CACHE_HOME="}, "kept in " + copies},
+		{"next", []string{"HOME=" + home, "XDG_CACHE_HOME="}, "ran the copy in " + copies},
+		{"XDG_CACHE_HOME", []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "xdg")}, "kept in " + filepath.Join(home, "xdg", "deploy-remote")},
+		{"no home", []string{"HOME=", "XDG_CACHE_HOME="}, "HOME is not an absolute directory"},
+		{"unwritable", []string{"HOME=" + unwritableHome(t), "XDG_CACHE_HOME="}, "cannot keep a copy"},
+	} {
+		if it := check(tc.env...); !it.OK || !strings.Contains(it.Detail, tc.detail) {
+			t.Errorf("%s: %+v, want ok and %q", tc.name, it, tc.detail)
+		}
+	}
+}
+
+// unwritableHome is a home whose .cache is a file: no copy can be kept
+// there, root or not.
+func unwritableHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".cache"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}

@@ -47,7 +47,7 @@ func Bootstrap(hash string) string {
 		`if [ -n "$deploy_cache" ] && [ -O "$deploy_cache" ] && [ -O "$deploy_cache/` + hash + `" ]; then IFS= read -r -d '' deploy_script <"$deploy_cache/` + hash + `" || :; fi; ` +
 		`if [[ $deploy_script == *$'\n` + EndMark + `' ]]; then echo '` + AskCached + `' >&2; ` +
 		`else echo '` + AskSend + `' >&2; IFS= read -r n && deploy_script=$(head -c "$n") && [[ $deploy_script == *$'\n` + EndMark + `' ]] || { echo "deploy-remote: no script on stdin" >&2; exit 97; }; ` +
-		`[ -z "$deploy_cache" ] || deploy_script_save=$deploy_cache/` + hash + `; fi; unset deploy_cache n; eval "$deploy_script"`
+		`[ -z "$deploy_cache" ] || deploy_script_save=$deploy_cache/` + hash + `; fi; unset n; eval "$deploy_script"`
 }
 
 // AskCached and AskSend are the bootstrap's line on stderr: it has its

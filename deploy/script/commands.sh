@@ -523,7 +523,24 @@ cmd_check() {
 	check_procmon
 	check_build
 	check_ref
+	check_script_copy
 	mark "done"
+}
+
+# check_script_copy says whether the server keeps this script's copy (see
+# script.Bootstrap): without one every command sends the script again.
+check_script_copy() {
+	local n LC_ALL=C
+	n=${#deploy_script}
+	if [ -z "$SCRIPT_COPIES" ]; then
+		mark "check script-copy ok none kept: HOME is not an absolute directory, so every command sends the script ($n bytes)"
+	elif [ -z "$SCRIPT_SAVING" ]; then
+		mark "check script-copy ok this command ran the copy in $SCRIPT_COPIES"
+	elif wait "$SAVE_PID" 2>/dev/null; [ -f "$SCRIPT_SAVING" ]; then
+		mark "check script-copy ok kept in $SCRIPT_COPIES: later commands send only their control words"
+	else
+		mark "check script-copy ok cannot keep a copy in $SCRIPT_COPIES (not writable, or not the login user's): every command sends the script ($n bytes)"
+	fi
 }
 
 # in_hook_path VAR WORD sets VAR to where the hook shell (bash; bash -l

@@ -99,7 +99,10 @@
 //	check    "@@deploy check <item> ok|fail <detail>": layout, lock, disk
 //	         (100 MiB), bin:git|flock|setsid|tar, hook:<command word> in the
 //	         hook shell's PATH, ref at the origin (ls-remote; a sha in the
-//	         mirror). Changes nothing.
+//	         mirror), script-copy (kept, run, or why it cannot be kept:
+//	         always ok). Changes nothing of the app's. (Any command keeps
+//	         the script's copy, under the login user's ~/.cache, when
+//	         the server lacks it: see Bootstrap.)
 //
 // # Output
 //

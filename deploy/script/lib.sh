@@ -32,10 +32,16 @@ save_script() {
 	fi
 	find "$d" -maxdepth 1 -type f -mtime +30 -delete 2>/dev/null || true
 }
+# SCRIPT_COPIES is where the bootstrap looks for copies ('' = nowhere:
+# no absolute HOME); SCRIPT_SAVING the copy this command keeps ('' = it
+# ran one), saved by SAVE_PID (see check_script_copy).
+# shellcheck disable=SC2154 # the bootstrap's (script.Bootstrap)
+SCRIPT_COPIES=${deploy_cache:-} SCRIPT_SAVING='' SAVE_PID=''
 if [ -n "${deploy_script_save:-}" ]; then
 	save_script "$deploy_script_save" </dev/null >/dev/null 2>&1 &
+	SAVE_PID=$! SCRIPT_SAVING=$deploy_script_save
 fi
-unset deploy_script_save
+unset deploy_script_save deploy_cache
 
 M='@@deploy'
 mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }
