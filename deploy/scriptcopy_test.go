@@ -11,6 +11,7 @@ import (
 	"github.com/deploytool/deploy/deploy/remote"
 	"github.com/deploytool/deploy/deploy/script"
 	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // controlOnly bounds what a command sends when the server has its copy
@@ -166,21 +167,10 @@ func TestCheckSaysWhetherTheScriptIsKept(t *testing.T) {
 		{"next", []string{"HOME=" + home, "XDG_CACHE_HOME="}, "ran the copy in " + copies},
 		{"XDG_CACHE_HOME", []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "xdg")}, "kept in " + filepath.Join(home, "xdg", "deploy-remote")},
 		{"no home", []string{"HOME=", "XDG_CACHE_HOME="}, "HOME is not an absolute directory"},
-		{"unwritable", []string{"HOME=" + unwritableHome(t), "XDG_CACHE_HOME="}, "cannot keep a copy"},
+		{"unwritable", []string{"HOME=" + testfs.HomeWithoutCache(t), "XDG_CACHE_HOME="}, "cannot keep a copy"},
 	} {
 		if it := check(tc.env...); !it.OK || !strings.Contains(it.Detail, tc.detail) {
 			t.Errorf("%s: %+v, want ok and %q", tc.name, it, tc.detail)
 		}
 	}
-}
-
-// unwritableHome is a home whose .cache is a file: no copy can be kept
-// there, root or not.
-func unwritableHome(t *testing.T) string {
-	t.Helper()
-	home := t.TempDir()
-	if err := os.WriteFile(filepath.Join(home, ".cache"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return home
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // hostile are values that would run something if pasted into shell text.
@@ -147,7 +149,7 @@ func TestCommandReadsBashrcOnce(t *testing.T) {
 		if _, err := exec.LookPath(shell); err != nil {
 			continue
 		}
-		home := homeWithoutCopies(t)
+		home := testfs.HomeWithoutCache(t)
 		reads := filepath.Join(home, "reads")
 		rc := "echo read >>" + Quote(reads) + "\nexport FROM_RC=yes\n"
 		if err := os.WriteFile(filepath.Join(home, ".bashrc"), []byte(rc), 0o644); err != nil {
@@ -194,24 +196,14 @@ func TestTruncatedScriptNeverRuns(t *testing.T) {
 	}
 }
 
-// homeWithoutCopies returns a home in which the bootstrap can neither find
-// nor keep a copy of a script (its .cache is a file): every run reads
-// the script from stdin, as these tests feed it, and no background save
-// outlives the test into its temporary directory.
-func homeWithoutCopies(t *testing.T) string {
-	t.Helper()
-	home := t.TempDir()
-	if err := os.WriteFile(filepath.Join(home, ".cache"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return home
-}
-
 // envWithoutCopies is this process's environment with HOME set to a
-// homeWithoutCopies and no XDG_CACHE_HOME.
+// testfs.HomeWithoutCache (the bootstrap finds no copy of a script and
+// keeps none: every run reads the script from stdin, as these tests feed
+// it, and no background save outlives the test into its temporary
+// directory) and no XDG_CACHE_HOME.
 func envWithoutCopies(t *testing.T) []string {
 	t.Helper()
-	env := []string{"HOME=" + homeWithoutCopies(t)}
+	env := []string{"HOME=" + testfs.HomeWithoutCache(t)}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CACHE_HOME=") {
 			env = append(env, kv)

@@ -22,3 +22,13 @@ func WriteFiles(t testing.TB, dir string, files map[string]string) {
 		}
 	}
 }
+
+// HomeWithoutCache returns a new home directory whose .cache is a regular
+// file: nothing can be found or kept under ~/.cache there, root or not
+// (deploy's remote script then finds no copy of itself and keeps none).
+func HomeWithoutCache(t testing.TB) string {
+	t.Helper()
+	home := t.TempDir()
+	WriteFiles(t, home, map[string]string{".cache": ""})
+	return home
+}
