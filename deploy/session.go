@@ -106,6 +106,7 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 		feed := script.NewFeed(in)
 		err := conn.Run(runCtx, line, feed.Stdin(), lineWriter{s}, feed.Stderr(&limitedWriter{w: &stderr, n: 8 << 10}))
 		feed.Done()
+		err = feed.Explain(err)
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()

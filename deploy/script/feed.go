@@ -2,9 +2,12 @@ package script
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Feed is the standard input of a command line made by Command, and the
@@ -30,6 +33,40 @@ type Feed struct {
 
 	mu  sync.Mutex
 	err *askWriter
+
+	wait     time.Duration // for the bootstrap's line (0 = AskWait)
+	timedOut atomic.Bool
+}
+
+// AskWait bounds the wait for the bootstrap's line: it comes once the
+// login shell has read its rc files, which a server's user may have made
+// slow (pyenv, nvm, conda: a second or two), but not this slow. An rc
+// file that reads stdin would otherwise wait for ever for bytes the Feed
+// holds back; past AskWait stdin ends (the bootstrap then finds no
+// script: exit 97) and TimedOut says why.
+const AskWait = 60 * time.Second
+
+// SetAskWait sets the bound on the wait for the bootstrap's line (tests).
+func (f *Feed) SetAskWait(d time.Duration) { f.wait = d }
+
+// TimedOut reports whether stdin was ended because the bootstrap's line
+// did not come within AskWait.
+func (f *Feed) TimedOut() bool { return f.timedOut.Load() }
+
+// Explain adds to the error of a command whose Feed timed out what most
+// likely held the bootstrap back; other errors are returned as they are.
+func (f *Feed) Explain(err error) error {
+	if err == nil || !f.TimedOut() {
+		return err
+	}
+	return fmt.Errorf("%w (the server's login shell did not start deploy's script within %v: does its ~/.bashrc read stdin or wait for something? `ssh <host> true` shows what it does)", err, f.askWait())
+}
+
+func (f *Feed) askWait() time.Duration {
+	if f.wait > 0 {
+		return f.wait
+	}
+	return AskWait
 }
 
 // NewFeed returns the Feed of a command line made by Command: the remote
@@ -52,12 +89,23 @@ type feedReader struct{ f *Feed }
 func (r feedReader) Read(p []byte) (int, error) {
 	f := r.f
 	if f.r == nil {
+		timer := time.NewTimer(f.askWait())
+		defer timer.Stop()
 		select {
 		case <-f.asked:
 		case <-f.ended:
 			select {
 			case <-f.asked:
 			default:
+				f.r = strings.NewReader("")
+				return 0, io.EOF
+			}
+		case <-timer.C:
+			select {
+			case <-f.asked:
+			default:
+				f.timedOut.Store(true)
+				f.r = strings.NewReader("")
 				return 0, io.EOF
 			}
 		}

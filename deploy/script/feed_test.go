@@ -2,6 +2,8 @@ package script
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // runFed runs line through bash as sshd would, with home as HOME, stdin
@@ -248,4 +252,51 @@ func TestFeedStderr(t *testing.T) {
 			t.Errorf("stdin %q %v, stderr %q, sent %v; want nothing read, the stderr whole", b, err, got.String(), feed.Sent())
 		}
 	})
+}
+
+// TestRcReadingStdinEndsInTime: a login shell whose ~/.bashrc reads
+// stdin would wait for ever for the bytes the Feed holds back until the
+// bootstrap's line. After the Feed's ask wait stdin ends: the rc file
+// goes on, the bootstrap finds no script (exit 97), and the error says
+// what most likely held it back.
+func TestRcReadingStdinEndsInTime(t *testing.T) {
+	t.Parallel()
+	text := `printf ran`
+	line, err := CommandFor(text, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := testfs.HomeWithoutCache(t)
+	testfs.WriteFiles(t, home, map[string]string{".bashrc": "read -r answer\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	feed := NewFeedFor(text, nil)
+	feed.SetAskWait(300 * time.Millisecond)
+	cmd := exec.CommandContext(ctx, "bash", "-c", line)
+	// as sshd runs it: Debian's bash reads ~/.bashrc for an SSH command
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SSH_CLIENT=127.0.0.1 50000 22"}
+	// stdin through a pipe of the test's (as Local and ssh's session
+	// give it): a Feed that never ends stdin must fail the test, not hang
+	// exec's Wait on its copy
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	go func() { _, _ = io.Copy(pw, feed.Stdin()); _ = pw.Close() }()
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, feed.Stderr(&errOut)
+	err = cmd.Run()
+	feed.Done()
+	if ctx.Err() != nil {
+		t.Fatal("the command still waited after 30 s: the Feed never ended stdin")
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 97 || out.String() != "" || !feed.TimedOut() {
+		t.Fatalf("err %v, stdout %q, timed out %v; want exit 97, nothing run, timed out", err, out.String(), feed.TimedOut())
+	}
+	if msg := feed.Explain(err).Error(); !strings.Contains(msg, "~/.bashrc read stdin") {
+		t.Errorf("error %q does not say what held the script back", msg)
+	}
 }
