@@ -153,6 +153,19 @@ func (td *testDaemon) reload(t *testing.T) control.ReloadResult {
 // messages in order.
 func TestDaemonReloadVerdictsStatusAndNotify(t *testing.T) {
 	td := startDaemon(t, newTestApp(t, appSpec{workers: 2}))
+	// STATUS= sums up each batch of events the main loop takes: a reload
+	// asked for before the batch that made generation 1 ready was taken
+	// comes in that same batch, and "ready: generation 1" is never sent
+	// (a loaded make test run saw it). The reload waits for it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, statuses := td.lifecycle(t)
+		if strings.Contains(strings.Join(statuses, "\n")+"\n", "ready: generation 1, 2/2 workers ready\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no STATUS=ready for generation 1 within 10 s: %q", statuses)
+		}
+	}
 	r := td.reload(t)
 	if r.Outcome != control.OutcomeServed || r.Generation != 2 || r.Serving != 2 || control.ExitCode(r, nil) != control.ExitOK {
 		t.Fatalf("reload: %+v", r)
