@@ -31,8 +31,8 @@ type Feed struct {
 	endOne sync.Once
 	r      io.Reader // what Read reads, once asked (Read's goroutine only)
 
-	mu  sync.Mutex
-	err *askWriter
+	mu     sync.Mutex
+	stderr *askWriter // Stderr's, flushed by Done
 
 	wait     time.Duration // for the bootstrap's line (0 = AskWait)
 	timedOut atomic.Bool
@@ -91,23 +91,19 @@ func (r feedReader) Read(p []byte) (int, error) {
 	if f.r == nil {
 		timer := time.NewTimer(f.askWait())
 		defer timer.Stop()
+		timedOut := false
 		select {
 		case <-f.asked:
 		case <-f.ended:
-			select {
-			case <-f.asked:
-			default:
-				f.r = strings.NewReader("")
-				return 0, io.EOF
-			}
 		case <-timer.C:
-			select {
-			case <-f.asked:
-			default:
-				f.timedOut.Store(true)
-				f.r = strings.NewReader("")
-				return 0, io.EOF
-			}
+			timedOut = true
+		}
+		select {
+		case <-f.asked: // (it may come with the end or the timer)
+		default:
+			f.timedOut.Store(timedOut)
+			f.r = strings.NewReader("")
+			return 0, io.EOF
 		}
 		var parts []io.Reader
 		if f.send {
@@ -126,7 +122,7 @@ func (r feedReader) Read(p []byte) (int, error) {
 func (f *Feed) Stderr(w io.Writer) io.Writer {
 	a := &askWriter{f: f, w: w}
 	f.mu.Lock()
-	f.err = a
+	f.stderr = a
 	f.mu.Unlock()
 	return a
 }
@@ -137,7 +133,7 @@ func (f *Feed) Stderr(w io.Writer) io.Writer {
 func (f *Feed) Done() {
 	f.endOne.Do(func() { close(f.ended) })
 	f.mu.Lock()
-	a := f.err
+	a := f.stderr
 	f.mu.Unlock()
 	if a != nil {
 		a.flush()
