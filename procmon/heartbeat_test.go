@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -390,6 +392,39 @@ func TestHeartbeatTargets(t *testing.T) {
 	}
 }
 
+// stopProcess sends pid SIGSTOP and returns once every one of its threads
+// reads as stopped. kill returns when the signal is queued: one thread
+// takes it and then stops the others, so on a saturated machine a thread
+// already running (a Go worker's netpoller) can still accept and answer a
+// request milliseconds later.
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("threads of pid %d: %v", pid, err)
+		}
+		stopped := 0
+		for _, task := range tasks {
+			// /proc/<tid>/stat is the thread's own.
+			if tid, err := strconv.Atoi(filepath.Base(task)); err == nil && processStopped(tid) {
+				stopped++
+			}
+		}
+		if stopped == len(tasks) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d: %d of %d threads stopped 10 s after SIGSTOP", pid, stopped, len(tasks))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestProxyReadTimeoutOnAStoppedWorker: a worker stopped with SIGSTOP
 // (the process is there, its port accepts, nothing answers) gets each
 // request answered 504 after [proxy] read_timeout, as nginx's
@@ -402,9 +437,7 @@ func TestProxyReadTimeoutOnAStoppedWorker(t *testing.T) {
 	if pid == 0 {
 		t.Fatalf("no worker 1 serving: %+v", st.Workers)
 	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopProcess(t, pid)
 	cont := func() { syscall.Kill(pid, syscall.SIGCONT) }
 	t.Cleanup(cont)
 	client := &http.Client{Timeout: 20 * time.Second}
