@@ -281,10 +281,33 @@ revision() {
 }
 sha_of() { local s; revision s "$1"; printf '%s\n' "$s"; }
 
+# log_event SHA RELEASE EVENT REF appends a line to .deploys. An append
+# that fails on a full disk can still have written the line's first bytes
+# (up to the end of the file's last block): they are cut off again, or
+# the next line would run into them and .deploys would name a sha no
+# deploy had.
 log_event() { # sha release event ref
-	local t
+	local t line
 	now t
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$t" "$3" "$4" "$WHO" >>"$P/.deploys"
+	printf -v line '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$t" "$3" "$4" "$WHO"
+	printf '%s' "$line" >>"$P/.deploys" && return 0
+	unappend "$P/.deploys" "$line"
+	return 1
+}
+
+# unappend FILE LINE cuts from FILE's end what a failed append of LINE
+# left: the bytes after its last newline, when they are the start of
+# LINE (anything else is left alone). truncate frees, so it works on a
+# full disk. Byte counts: LC_ALL=C.
+unappend() {
+	local LC_ALL=C size end
+	size=$(stat -c %s -- "$1") && end=$(tail -c "$((${#2} - 1))" -- "$1" && echo .) || return 0
+	end=${end%.}
+	[ -n "$end" ] && [[ $end != *$'\n' ]] || return 0
+	end=${end##*$'\n'}
+	[[ $2 == "$end"* ]] || return 0
+	truncate -s "$((size - ${#end}))" -- "$1" ||
+		echo "warning: $1 ends with part of a line this command could not finish writing; remove it by hand: it would run into the next line"
 }
 
 # hook_env RELEASE PREVIOUS sets HOOK_ENV to what hooks see, as NAME=value
@@ -388,7 +411,8 @@ lock() { # what
 	STATE=locked
 	local t
 	now t
-	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$t" "$1" >"$P/.deploy.lock"
+	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$t" "$1" >"$P/.deploy.lock" ||
+		fail "cannot write who holds the lock to $P/.deploy.lock (full disk or read-only?): nothing was changed"
 }
 
 holder_text() {
