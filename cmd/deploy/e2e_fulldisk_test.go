@@ -6,63 +6,14 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/internal/testfs"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a temp dir and unmounts it
-// when the test ends. tmpfs keeps no blocks back for root (ext4 keeps 5
-// %), so a root deploy user meets a full disk on it as anyone would.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a filesystem needs root (make test runs as root)")
-	}
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", mnt, err, out)
-		}
-	})
-	return mnt
-}
-
-// fillDisk writes path until the filesystem holding it has at most leave
-// bytes free (page-rounded), and returns the bytes free then.
-func fillDisk(t *testing.T, path string, leave int64) int64 {
-	t.Helper()
-	free := func() int64 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
-			t.Fatal(err)
-		}
-		return int64(st.Bavail) * st.Bsize
-	}
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	chunk := make([]byte, 4096)
-	for n := free() - leave; n > 0; n -= int64(len(chunk)) {
-		if _, err := fh.Write(chunk[:min(int64(len(chunk)), n)]); err != nil {
-			break // full: ENOSPC
-		}
-	}
-	return free()
-}
 
 // padToPageEnd appends `failed` lines (the kind a deploy that failed
 // before making a release writes) to .deploys until its last 4 KB page
@@ -113,7 +64,7 @@ func padToPageEnd(t *testing.T, file string, room int) {
 // the next deploy's line, and `list` and `revert` read .deploys. Once
 // space is freed the same deploy and revert go through.
 func TestFullDiskLeavesTheServerAsItWas(t *testing.T) {
-	mnt := mountTmpfs(t, 8<<20)
+	mnt := testfs.MountTmpfs(t, 8<<20)
 	f := newFixture(t)
 	f.path = filepath.Join(mnt, "srv", "app")
 	log := filepath.Join(f.path, ".deploys")
@@ -170,13 +121,13 @@ func TestFullDiskLeavesTheServerAsItWas(t *testing.T) {
 	}
 
 	// Full before anything: the lock's holder line cannot be written.
-	fillDisk(t, filler, 0)
+	testfs.FillDisk(t, filler, 0)
 	failing("no space at all", "No space left on device", "production")
 	// Room for the lock but not for the fetch's pack.
-	fillDisk(t, filler, 64<<10)
+	testfs.FillDisk(t, filler, 64<<10)
 	failing("no space for the fetch", "No space left on device", "production")
 	// Room for the pack but not for the checkout.
-	fillDisk(t, filler, 400<<10)
+	testfs.FillDisk(t, filler, 400<<10)
 	failing("no space for the checkout", "unable to write file blob.bin", "production")
 
 	// Room for everything but the log's line: the pre-deploy hook fills
@@ -213,13 +164,13 @@ func TestFullDiskLeavesTheServerAsItWas(t *testing.T) {
 
 	// A revert on a full disk: refused at the lock, saying why.
 	second := f.current()
-	fillDisk(t, filler, 0)
+	testfs.FillDisk(t, filler, 0)
 	failing("a revert with no space at all", "cannot write who holds the lock to "+filepath.Join(f.path, ".deploy.lock")+
 		" (full disk or read-only?): nothing was changed", "production", "revert")
 	// One block free, which the lock's line takes: the switch back is
 	// undone, the log intact.
 	padToPageEnd(t, log, 10)
-	fillDisk(t, filler, 4096)
+	testfs.FillDisk(t, filler, 4096)
 	failing("no space for the revert's line", "cannot append to "+log+" (full disk or read-only?): current is unchanged, still "+second, "production", "revert")
 	f.mustRun("production", "revert")
 	if f.current() != first {

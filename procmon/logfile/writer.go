@@ -1,7 +1,9 @@
 package logfile
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -15,6 +17,7 @@ type writer struct {
 	size     int64
 	buf      []byte
 	reported uint64 // drops already reported in the file
+	writeErr string // the last failed write's error, since the last report
 }
 
 func (w *writer) run() {
@@ -84,26 +87,50 @@ func (w *writer) add(line []byte) {
 	w.buf = append(w.buf, line...)
 }
 
-func (w *writer) flush() {
+// flush writes the batch; it says whether all of it was written.
+func (w *writer) flush() bool {
 	if len(w.buf) == 0 {
-		return
+		return true
 	}
 	lines := countLines(w.buf)
 	defer func() { w.buf = w.buf[:0] }()
 	if w.f == nil && !w.reopen() {
 		w.log.dropped.Add(lines)
-		return
+		return false
 	}
 	n, err := w.f.Write(w.buf)
-	w.size += int64(n)
 	if err != nil {
 		w.fail(fmt.Errorf("write: %w", err))
+		w.writeErr = err.Error()
+		n = w.cutHalfLine(n)
 		w.log.dropped.Add(lines - countLines(w.buf[:n]))
 		lines = countLines(w.buf[:n])
 	}
+	w.size += int64(n)
 	w.log.mu.Lock()
 	w.log.stats.Written += lines
 	w.log.mu.Unlock()
+	return err == nil
+}
+
+// cutHalfLine takes off the file's end what a failed write of w.buf left
+// after its last whole line (a full disk takes a write up to its last
+// block's end), or the next line would run into it; it returns how much
+// of w.buf the file keeps.
+func (w *writer) cutHalfLine(n int) int {
+	half := n - (bytes.LastIndexByte(w.buf[:n], '\n') + 1)
+	if half == 0 {
+		return n
+	}
+	end, err := w.f.Seek(0, io.SeekCurrent) // O_APPEND: the file's end
+	if err == nil {
+		err = w.f.Truncate(end - int64(half))
+	}
+	if err != nil {
+		w.fail(fmt.Errorf("cut a line left half written: %w", err))
+		return n
+	}
+	return n - half
 }
 
 // rotate moves the file to .1 and starts an empty one. When the rename
@@ -146,9 +173,18 @@ func (w *writer) reportDrops() {
 		return
 	}
 	msg := fmt.Sprintf("dropped %d lines: workers wrote faster than the disk took them", d-w.reported)
-	w.reported = d
+	if w.writeErr != "" {
+		msg = fmt.Sprintf("dropped %d lines: writing the log file failed (%s)", d-w.reported, w.writeErr)
+	}
+	prev, why := w.reported, w.writeErr
+	w.reported, w.writeErr = d, ""
 	w.add(w.log.format(0, "procmon", []byte(msg)))
-	w.flush()
+	if !w.flush() {
+		// The report was lost too (the disk still full): the next one
+		// says it all, not counting this report among the lines.
+		w.log.dropped.Add(^uint64(0))
+		w.reported, w.writeErr = prev, why
+	}
 }
 
 func (w *writer) fail(err error) {
