@@ -25,6 +25,11 @@ type HostStatus struct {
 	Lock string
 	// DiskFreeKB is the free space on <path>'s filesystem, in KiB.
 	DiskFreeKB int64
+	// Unlogged is true when no line of .deploys names Current: a deploy
+	// was cut off between its switch and its log line (its script
+	// killed, the power lost), so it may never have restarted the app.
+	// Behind is then 0, and revert 1 goes to the last deploy.
+	Unlogged bool
 }
 
 // Status reads the host's deploy state; it changes nothing and takes no
@@ -53,6 +58,8 @@ func Status(ctx context.Context, conn Conn, env *config.Env, o Options) (*HostSt
 			st.Lock = v
 		case "disk-free-kb":
 			st.DiskFreeKB = int64(atoi(v))
+		case "unlogged":
+			st.Unlogged = v == "yes"
 		}
 	})
 	if err != nil {

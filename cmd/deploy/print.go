@@ -12,16 +12,26 @@ import (
 
 const msRound = time.Millisecond
 
-// writeLog prints .deploys as a table, newest last, marking current.
+// writeLog prints .deploys as a table, newest last, marking current; a
+// current that no line names (a deploy cut off between its switch and its
+// log line) is said below it.
 func writeLog(w io.Writer, log *deploy.Log) {
+	named := false
+	defer func() {
+		if log.Current != "" && !named {
+			fmt.Fprintf(w, "current is %s, which no line of .deploys names: a deploy cut off between its switch and its log line (its script killed, or the power lost); 'revert' goes back to the last deploy\n", log.Current)
+		}
+	}()
 	if len(log.Entries) == 0 {
 		fmt.Fprintln(w, "no deploys yet")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
 	fmt.Fprintln(tw, "\tTIME\tEVENT\tSHA\tRELEASE\tREF\tBY")
 	for _, e := range log.Entries {
 		mark := " "
+		named = named || e.Release != "" && e.Release == log.Current
 		if e.Release != "" && e.Release == log.Current && e.Event != deploy.EventFailed {
 			mark = "*"
 		}
@@ -31,7 +41,6 @@ func writeLog(w io.Writer, log *deploy.Log) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, ts, e.Event, deploy.ShortSHA(e.SHA), dashed(e.Release), dashed(e.Ref), dashed(e.By))
 	}
-	tw.Flush()
 }
 
 func dashed(s string) string {

@@ -45,13 +45,14 @@ type hostStatusJSON struct {
 	LayoutOK   bool   `json:"layout_ok"`
 	Lock       string `json:"lock"`
 	DiskFreeKB int64  `json:"disk_free_kb"`
+	Unlogged   bool   `json:"unlogged,omitempty"`
 }
 
 // MarshalJSON writes a StatusRow with snake_case keys.
 func (r StatusRow) MarshalJSON() ([]byte, error) {
 	var d *hostStatusJSON
 	if r.Deploy != nil {
-		d = &hostStatusJSON{r.Deploy.Current, r.Deploy.SHA, r.Deploy.Behind, r.Deploy.LayoutOK, r.Deploy.Lock, r.Deploy.DiskFreeKB}
+		d = &hostStatusJSON{r.Deploy.Current, r.Deploy.SHA, r.Deploy.Behind, r.Deploy.LayoutOK, r.Deploy.Lock, r.Deploy.DiskFreeKB, r.Deploy.Unlogged}
 	}
 	return json.Marshal(struct {
 		Host    string            `json:"host"`

@@ -29,6 +29,9 @@ type StatusRow struct {
 	// there is nothing to compare); its Problem is set when they differ
 	// or procmon serves nothing.
 	Serving *deploy.Serving
+	// Unlogged says what to do when no line of .deploys names current
+	// ("" when one does).
+	Unlogged string
 }
 
 // NewStatusRow builds a host's row of env from what Status and
@@ -37,6 +40,9 @@ func NewStatusRow(env, host string, st *deploy.HostStatus, err error, app *deplo
 	r := StatusRow{Host: host, Deploy: st, App: app, Serving: deploy.ServingOf(env, st, app)}
 	if err != nil {
 		r.Err = err.Error()
+	}
+	if st != nil && st.Unlogged {
+		r.Unlogged = fmt.Sprintf("current %s is named by no line of .deploys: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy %s revert' to go back to the last deploy, or deploy again", st.Current, env)
 	}
 	switch {
 	case errors.Is(appErr, deploy.ErrProcmonMissing):
@@ -56,6 +62,8 @@ func (r StatusRow) Problem() string {
 		return "could not be read: " + firstLine(r.Err)
 	case r.AppErr != "":
 		return "procmon's state could not be read: " + firstLine(r.AppErr)
+	case r.Unlogged != "":
+		return r.Unlogged
 	case r.Serving != nil && r.Serving.Problem != "":
 		return r.Serving.Problem
 	}
@@ -103,7 +111,11 @@ func statusCells(r StatusRow, procmon bool) []string {
 		if procmon {
 			cells = append(cells, servingCell(r.Serving))
 		}
-		cells = append(cells, deploy.ShortSHA(d.SHA), fmt.Sprint(d.Behind), freeText(d.DiskFreeKB), cmp.Or(d.Lock, "-"))
+		behind := fmt.Sprint(d.Behind)
+		if d.Unlogged {
+			behind = "not logged"
+		}
+		cells = append(cells, deploy.ShortSHA(d.SHA), behind, freeText(d.DiskFreeKB), cmp.Or(d.Lock, "-"))
 	}
 	if !procmon {
 		return cells

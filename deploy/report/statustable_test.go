@@ -69,6 +69,10 @@ func TestStatusTableGolden(t *testing.T) {
 		NewStatusRow("production", "web7", ok, nil, nil, denied),
 		NewStatusRow("production", "web8", ok, nil, &older, nil),
 		NewStatusRow("production", "web9", ok, nil, &nothing, nil),
+		// a deploy cut off between its switch and its log line: procmon
+		// still serves the release before it
+		NewStatusRow("production", "web10", &deploy.HostStatus{Current: "20261124T090000Z-2222222", SHA: "2222222bbbb", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20, Unlogged: true},
+			nil, &serving, nil),
 	}
 	var b strings.Builder
 	if err := WriteStatusTable(&b, rows, true); err != nil {
@@ -85,7 +89,8 @@ func TestStatusTableGolden(t *testing.T) {
 	for i, want := range []string{"", "", "procmon's state could not be read: procmon not installed", "procmon not running",
 		"could not be read", "", "permission denied on /run/procmon/vmblog.sock",
 		"current 20261124T080000Z-9a8b7c6, procmon serves 20261120T080000Z-abc1234: run 'deploy production revert' or reload procmon",
-		"procmon serves nothing (503)"} {
+		"procmon serves nothing (503)",
+		"current 20261124T090000Z-2222222 is named by no line of .deploys: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy production revert' to go back to the last deploy, or deploy again"} {
 		if got := rows[i].Problem(); (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: Problem() = %q, want %q", rows[i].Host, got, want)
 		}

@@ -462,14 +462,17 @@ cmd_unlock() {
 }
 
 cmd_status() {
-	local cur behind=0 ids i=-1 k
+	local cur behind=0 i=-1 k
 	cur_id
 	cur=$CUR
-	mapfile -t ids < <(deploy_ids)
-	for k in "${!ids[@]}"; do [ "${ids[k]}" = "$cur" ] && i=$k; done
-	((i >= 0)) && behind=$((${#ids[@]} - 1 - i))
+	revert_history "${cur:--}" 0
+	for k in "${!HIST_IDS[@]}"; do [ "${HIST_IDS[k]}" = "$cur" ] && i=$k; done
+	((i >= 0)) && behind=$((${#HIST_IDS[@]} - 1 - i))
 	mark "status current ${cur:--} $([ -n "$cur" ] && sha_of "$cur" || echo -)"
 	mark "status behind $behind"
+	# a current no line of .deploys names: a deploy cut off between its
+	# switch and its log line (see deploy_ids)
+	[ -z "$cur" ] || ((!HIST_CUR_CUT)) || mark "status unlogged yes"
 	mark "status layout $([ -d "$P/repo" ] && [ -d "$P/releases" ] && echo ok || echo missing)"
 	if [ ! -f "$P/.deploy.lock" ]; then
 		mark "status lock free"

@@ -162,27 +162,32 @@ put_back() {
 # ref_of prints the ref release $1 was deployed from.
 ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { print ref }' "$P/.deploys"; }
 
-# deploy_ids [CUR N] prints the release ids of successful deploys, oldest
-# first: a release logged `failed` after its `deploy` line (its gate or
-# test failed and it was put back) is not one. With CUR and N it then
-# prints a line "--" and the releases revert 1..N from CUR go back to,
-# newest first (see back_from), or "--!" when CUR is not a successful
-# deploy. Call it only in a subshell, as <(deploy_ids): it execs awk (one
-# fork less, with the script's traps).
+# deploy_ids [CUR N [CURSHA]] prints the release ids of successful
+# deploys, oldest first: a release logged `failed` after its `deploy` line
+# (its gate or test failed and it was put back) is not one. With CUR and N
+# it then prints a line "--" and the releases revert 1..N from CUR go back
+# to, newest first (see back_from), or "--!" when CUR is not a successful
+# deploy. When no line of .deploys names CUR at all, the line is "--?" and
+# the steps back start after the last successful deploy, from CURSHA (CUR's
+# commit): that is a deploy cut off between its switch and its log line
+# (its script killed, the power lost), which nothing else leaves. Call it
+# only in a subshell, as <(deploy_ids): it execs awk (one fork less, with
+# the script's traps).
 deploy_ids() {
 	if [ ! -f "$P/.deploys" ]; then
-		[ -z "${1:-}" ] || echo '--!'
+		[ -z "${1:-}" ] || echo '--?'
 		return 0
 	fi
-	exec awk -F'\t' -v cur="${1:-}" -v n="${2:-0}" '
+	exec awk -F'\t' -v cur="${1:-}" -v n="${2:-0}" -v cursha="${3:-}" '
+		{ named[$2] = 1 }
 		$4 == "deploy" { k++; id[k] = $2; sha[$2] = $1; at[$2] = k; ok[$2] = 1 }
 		$4 == "failed" && ($2 in ok) { ok[$2] = 0 }
 		END {
 			for (i = 1; i <= k; i++) if (at[id[i]] == i && ok[id[i]]) { m++; ids[m] = id[i]; print id[i]; if (id[i] == cur) c = m }
 			if (cur == "") exit
-			if (!c) { print "--!"; exit }
-			print "--"
-			s = sha[cur]
+			if (c) { print "--"; s = sha[cur] }
+			else if (cur in named) { print "--!"; exit }
+			else { print "--?"; c = m + 1; s = cursha }
 			for (i = c - 1; i >= 1 && got < n; i--) if (sha[ids[i]] != s) { print ids[i]; got++; s = sha[ids[i]] }
 		}' "$P/.deploys"
 }
@@ -192,28 +197,42 @@ deploy_ids() {
 # whose commit differs from the one it steps from, so that a redeploy of
 # the same commit (a restart, or a deploy of what a revert had replaced)
 # is not a step back: revert would switch to the code already live.
+#
+# A current that no line of .deploys names (a deploy cut off between its
+# switch and its log line) is taken as newer than every deploy, as
+# Capistrano's rollback takes the release directories' order: revert 1
+# goes to the last successful deploy.
 back_from() {
-	local cur=$1 n=$2
-	revert_history "$cur" "$n"
-	((HIST_CUR_OK)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
+	local cur=$1 n=$2 sha
+	revision sha "$cur"
+	revert_history "$cur" "$n" "$sha"
+	if ((HIST_CUR_CUT)); then
+		echo "current release $cur is named by no line of .deploys: a deploy cut off between its switch and its log line (its script killed, or the power lost); going back from it as the newest release"
+	else
+		((HIST_CUR_OK)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
+	fi
 	((${#HIST_BACK[@]} >= n)) || fail "cannot go back $n: only ${#HIST_BACK[@]} successful deploy(s) before $cur (a redeploy of the same commit does not count)"
 	TARGET=${HIST_BACK[n - 1]}
 }
 
-# revert_history CUR N reads deploy_ids CUR N into HIST_IDS (the
-# successful deploys, oldest first), HIST_BACK (what revert 1..N from CUR
-# goes back to, newest first) and HIST_CUR_OK (1 when CUR is a successful
-# deploy): one awk for back_from and prune alike.
-HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0
+# revert_history CUR N [CURSHA] reads deploy_ids CUR N CURSHA into
+# HIST_IDS (the successful deploys, oldest first), HIST_BACK (what revert
+# 1..N from CUR goes back to, newest first), HIST_CUR_OK (1 when CUR is a
+# successful deploy) and HIST_CUR_CUT (1 when no line names CUR): one awk
+# for back_from, prune and status alike.
+HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0 HIST_CUR_CUT=0
 revert_history() {
 	local hist=() sep=-1 k
-	mapfile -t hist < <(deploy_ids "$1" "$2")
+	mapfile -t hist < <(deploy_ids "$1" "$2" "${3:-}")
 	for k in "${!hist[@]}"; do [[ ${hist[k]} != --* ]] || sep=$k; done
-	HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0
+	HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0 HIST_CUR_CUT=0
 	((sep >= 0)) || return 0
 	HIST_IDS=("${hist[@]:0:sep}")
 	HIST_BACK=("${hist[@]:sep+1}")
-	[ "${hist[sep]}" != -- ] || HIST_CUR_OK=1
+	case ${hist[sep]} in
+	--) HIST_CUR_OK=1 ;;
+	--\?) HIST_CUR_CUT=1 ;;
+	esac
 }
 
 in_list() { # word list...
