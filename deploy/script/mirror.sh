@@ -24,9 +24,13 @@ fetch_and_resolve() {
 		narrow_mirror
 	fi
 	mirror_refspecs
-	# git's own gc --auto runs only when mirror_gc says it may have work
-	run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 fetch --prune --quiet origin "${SPECS[@]}" ||
-		fail "git fetch failed (status $?)"
+	local rc=0
+	fetch_mirror || rc=$?
+	if ((rc)) && stale_mirror_locks; then
+		rc=0
+		fetch_mirror || rc=$?
+	fi
+	((rc == 0)) || fail "git fetch failed (status $rc)"
 	mirror_gc
 	[ -z "$REPO" ] || printf '%s\n' "$REPO" >"$f" 2>/dev/null || rm -f -- "$f"
 	step resolve
@@ -46,6 +50,29 @@ fetch_and_resolve() {
 		fail "ref '$REF' is not a commit of any branch or tag of $REPO (the mirror fetches branches and tags, as a clone does: deploy a commit that is only on another ref, such as a pull request's, by that ref's full name, refs/…): nothing was changed"
 	fi
 	fail "ref '$REF' is not a branch, tag or commit of $REPO (a ref other than a branch or tag is given by its full name, refs/…): nothing was changed"
+}
+
+# fetch_mirror fetches SPECS from the origin into the mirror; git's own
+# gc --auto runs only when mirror_gc says it may have work.
+fetch_mirror() {
+	run_in "$P" - - git --git-dir="$P/repo" -c maintenance.auto=false -c gc.auto=0 fetch --prune --quiet origin "${SPECS[@]}"
+}
+
+# stale_mirror_locks removes the lock files (refs/heads/main.lock,
+# packed-refs.lock, HEAD.lock, config.lock, …) a git killed while it
+# updated the mirror left, on which every later update fails ("Unable to
+# create '….lock': File exists"), and says which; it fails when there
+# were none. Under the deploy lock every git in the mirror is this
+# script's (mirror_gc's gc does not detach), so a lock there is stale.
+# Called only after a mirror update failed: no find on a deploy's way.
+stale_mirror_locks() {
+	local l found=1
+	while IFS= read -r -d '' l; do
+		rm -f -- "$l" || continue
+		echo "removed a lock file git left in the mirror: $l (a git killed while it updated the mirror: under the deploy lock no other git runs there)"
+		found=0
+	done < <(find "$P/repo" -path "$P/repo/objects" -prune -o -type f -name '*.lock' -print0 2>/dev/null)
+	return "$found"
 }
 
 # ORIGIN_RECORD, in the mirror, holds REPO after a complete fetch from it
@@ -150,7 +177,8 @@ mirror_gc() {
 	[ -e "${loose[0]}" ] || loose=()
 	[ -e "${packs[0]}" ] || packs=()
 	((${#loose[@]} > 27 || ${#packs[@]} > 50)) || return 0
-	run_in "$P" - - git --git-dir="$P/repo" gc --auto --quiet || echo "git gc --auto on $P/repo exited with status $?: the mirror is fetched, and the deploy goes on"
+	# not detached (git's default): no git outlives the deploy lock
+	run_in "$P" - - git --git-dir="$P/repo" -c gc.autoDetach=false gc --auto --quiet || echo "git gc --auto on $P/repo exited with status $?: the mirror is fetched, and the deploy goes on"
 }
 
 # sync_origin points the mirror at REPO when deploy.conf's repo changed
@@ -160,7 +188,8 @@ sync_origin() {
 	local was
 	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
 	[ "$was" = "$REPO" ] && return 0
-	git_ remote set-url origin "$REPO" || fail "cannot set the mirror's origin to $REPO"
+	git_ remote set-url origin "$REPO" || { stale_mirror_locks && git_ remote set-url origin "$REPO"; } ||
+		fail "cannot set the mirror's origin to $REPO"
 	echo "repo changed: the mirror's origin was ${was:-unset}, now $REPO"
 	mark "info repo-changed"
 }
