@@ -50,6 +50,9 @@ type Result struct {
 	// Built lists what `build auto` detected and how each stack's
 	// dependencies came, in build order (nil = no build auto).
 	Built []Built
+	// PruneFailed lists the old releases the prune could not remove (the
+	// script's output says why): a warning, the deploy is not failed.
+	PruneFailed []string
 }
 
 // The health gate's verdicts, in Result.Gate.
@@ -343,6 +346,8 @@ func (r *Rollout) onInfo(ev script.Message) {
 		}
 	case script.InfoBuild, script.InfoDeps:
 		onBuildInfo(res, ev)
+	case script.InfoPruneFailed:
+		res.PruneFailed = append(res.PruneFailed, ev.Field(1))
 	case script.InfoHaves:
 		if r.o.Push != nil {
 			haves := append([]string(nil), r.haves...)

@@ -64,6 +64,7 @@ func (c *command) deploy(ctx context.Context) error {
 	if len(c.env.Hosts) > 1 {
 		warnUnchecked(c.stderr, c.env.Name, sum)
 	}
+	warnPruneFailed(c.stderr, c.env.Path, sum)
 	if err != nil && (ctx.Err() != nil || len(c.env.Hosts) > 1) {
 		what := "deploy failed"
 		if ctx.Err() != nil {
@@ -250,6 +251,19 @@ func writeDeployed(stdout, stderr io.Writer, env string, h config.Host, res *dep
 // uncheckedHint says how to look at, and undo, a release nothing checked.
 func uncheckedHint(env string) string {
 	return fmt.Sprintf("hint: look with 'deploy %s status'; roll back with 'deploy %s revert'\n", env, env)
+}
+
+// warnPruneFailed says which hosts kept old releases that their prune
+// could not remove, and what to do; the deploy is not failed for it.
+func warnPruneFailed(w io.Writer, path string, sum report.Summary) {
+	for _, h := range sum.Hosts {
+		if len(h.PruneFailed) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "warning: %s: old release(s) %s could not be removed (the output above says why): the deploy is live; "+
+			"remove what is left by hand (files another user owns? sudo rm -rf %s/releases/.prune-<release>); each deploy tries again\n",
+			h.Host, strings.Join(h.PruneFailed, ", "), path)
+	}
 }
 
 // warnUnchecked says which hosts of a fleet run a release that nothing

@@ -37,6 +37,9 @@ type HostSummary struct {
 	// Built is what `build auto` detected in the new release, and how
 	// each stack's dependencies got there.
 	Built []BuiltStack `json:"built,omitempty"`
+	// PruneFailed lists the old releases that could not be removed after
+	// the switch (a warning: the deploy is not failed for it).
+	PruneFailed []string `json:"prune_failed,omitempty"`
 }
 
 // StepTime is one step of a host's deploy and its wall time.
@@ -84,6 +87,7 @@ func Summarize(results []deploy.HostResult, err error) Summary {
 			h.OldRelease, h.OldSHA = r.Result.OldRelease, r.Result.OldSHA
 			h.NewRelease, h.NewSHA = r.Result.NewRelease, r.Result.NewSHA
 			h.DurationMS = r.Result.Duration.Milliseconds()
+			h.PruneFailed = r.Result.PruneFailed
 			for _, st := range r.Result.Steps {
 				h.Steps = append(h.Steps, StepTime{Name: st.Name, MS: float64(st.Duration.Microseconds()/100) / 10})
 			}

@@ -112,6 +112,10 @@ const (
 	// InfoRevertGate: `info revert-gate fail <reason>`: the release a
 	// revert went back to did not pass its gate either.
 	InfoRevertGate = "revert-gate"
+	// InfoPruneFailed: `info prune-failed <release>`: an old release could
+	// not be removed (the script says why and what to do); the deploy
+	// is not failed for it.
+	InfoPruneFailed = "prune-failed"
 )
 
 // kinds and infoTopics list what is declared, for the test that compares
@@ -121,7 +125,7 @@ var (
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
-		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoSubmodules, InfoLFS, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves}
+		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoSubmodules, InfoLFS, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves, InfoPruneFailed}
 )
 
 // Message is one protocol line, parsed.

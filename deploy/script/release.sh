@@ -235,6 +235,32 @@ revert_history() {
 	esac
 }
 
+# prune_release ID DIR removes release ID, at DIR (releases/ID, or
+# releases/.prune-ID where an earlier prune could not finish), with the
+# list of cache entries it used. A removal that stops midway (files
+# another user owns: a `sudo npm install` in a release) renames what is
+# left to .prune-ID (no release by its name, and no glob of releases/*
+# finds it), so that no revert can switch to a half-removed release, and
+# is a warning, never the deploy's failure: the deploy is live by then.
+# Each prune tries again. rm's own message says what it could not remove.
+prune_release() {
+	local id=$1 dir=$2 trash="$P/releases/.prune-$1"
+	if rm -rf -- "$dir" "$P/.cache/deps/used/$id"; then
+		[ "$dir" = "$trash" ] || mark "info pruned $id"
+		return 0
+	fi
+	if [ "$dir" != "$trash" ]; then
+		if ! mv -T -- "$dir" "$trash"; then
+			mark "info prune-failed $id"
+			echo "warning: old release $id could not be removed, nor renamed: a revert could switch to what is left of it; remove $dir by hand (files another user owns? sudo rm -rf)"
+			return 1
+		fi
+		mark "info pruned $id"
+	fi
+	mark "info prune-failed $id"
+	echo "warning: old release $id could not be removed: the deploy is live; remove $trash by hand (files another user owns? sudo rm -rf). Each deploy tries again."
+}
+
 in_list() { # word list...
 	local w=$1 x
 	shift
@@ -262,14 +288,16 @@ prune() {
 	for r in ${ids[@]+"${ids[@]}"}; do
 		[ -d "$P/releases/$r" ] && ! in_list "$r" ${order[@]+"${order[@]}"} && order+=("$r")
 	done
-	local excess=$((${#all[@]} - KEEP))
+	local excess=$((${#all[@]} - KEEP)) t
+	# what an earlier prune could not remove (see prune_release)
+	for t in "$P"/releases/.prune-*; do
+		[ -e "$t" ] || continue
+		prune_release "${t##*/.prune-}" "$t" || true
+	done
 	for r in ${order[@]+"${order[@]}"}; do
 		((excess > 0)) || break
 		in_list "$r" "${keep[@]}" && continue
-		# with the release, the list of cache entries it used (one rm)
-		rm -rf -- "${P:?}/releases/$r" "$P/.cache/deps/used/$r"
-		mark "info pruned $r"
-		excess=$((excess - 1))
+		prune_release "$r" "$P/releases/$r" && excess=$((excess - 1))
 	done
 	# uploads a killed laptop staged and never deployed
 	if [ -d "$P/.staging" ]; then
