@@ -70,12 +70,23 @@ func TestKilledBetweenSwitchAndLog(t *testing.T) {
 	if err != nil || !st.Unlogged || st.Current != cut || st.Lock != "free" {
 		t.Fatalf("status: %+v, %v: want current %s unlogged, the lock free", st, err, cut)
 	}
+	// A deploy whose test hook fails goes back to it (a `revert` line
+	// names it now): it is still no deploy, and still not refused.
+	o.commit(nil)
+	failing := *s.env
+	failing.Test = "exit 3"
+	if _, err := Deploy(ctxFor(t), s.conn, &failing, s.opts()); err == nil || s.current() != cut {
+		t.Fatalf("a deploy whose test hook fails: %v, current %s, want it back on %s", err, s.current(), cut)
+	}
+	if st, err := Status(ctxFor(t), s.conn, s.env, s.opts()); err != nil || !st.Unlogged {
+		t.Fatalf("status after a deploy went back to the cut-off release: %+v, %v", st, err)
+	}
 	mark := len(s.out.String())
 	res := s.revert(1)
 	if res.NewRelease != second.NewRelease || s.current() != second.NewRelease {
 		t.Fatalf("revert 1 from the cut-off release went to %s, current %s: want %s, the last deploy", res.NewRelease, s.current(), second.NewRelease)
 	}
-	if !strings.Contains(s.out.String()[mark:], "current release "+cut+" is named by no line of .deploys") {
+	if !strings.Contains(s.out.String()[mark:], "current release "+cut+" is no deploy that .deploys records") {
 		t.Errorf("revert does not say why it went back from a release .deploys does not name:\n%s", s.out)
 	}
 	l := s.log()
@@ -86,7 +97,8 @@ func TestKilledBetweenSwitchAndLog(t *testing.T) {
 		t.Errorf("status after the revert: %+v, %v", st, err)
 	}
 
-	// keep 3 with four releases: the cut-off one goes first.
+	// keep 3 with five releases: the cut-off one goes first (with the
+	// failed one).
 	o.commit(nil)
 	next := s.deploy()
 	if got := s.releases(); len(got) != 3 || slices.Contains(got, cut) || !slices.Contains(got, second.NewRelease) || !slices.Contains(got, next.NewRelease) {

@@ -42,7 +42,7 @@ func NewStatusRow(env, host string, st *deploy.HostStatus, err error, app *deplo
 		r.Err = err.Error()
 	}
 	if st != nil && st.Unlogged {
-		r.Unlogged = fmt.Sprintf("current %s is named by no line of .deploys: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy %s revert' to go back to the last deploy, or deploy again", st.Current, env)
+		r.Unlogged = fmt.Sprintf("current %s is no deploy that .deploys records: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy %s revert' to go back to the last deploy, or deploy again", st.Current, env)
 	}
 	switch {
 	case errors.Is(appErr, deploy.ErrProcmonMissing):

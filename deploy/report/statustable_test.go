@@ -90,7 +90,7 @@ func TestStatusTableGolden(t *testing.T) {
 		"could not be read", "", "permission denied on /run/procmon/vmblog.sock",
 		"current 20261124T080000Z-9a8b7c6, procmon serves 20261120T080000Z-abc1234: run 'deploy production revert' or reload procmon",
 		"procmon serves nothing (503)",
-		"current 20261124T090000Z-2222222 is named by no line of .deploys: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy production revert' to go back to the last deploy, or deploy again"} {
+		"current 20261124T090000Z-2222222 is no deploy that .deploys records: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy production revert' to go back to the last deploy, or deploy again"} {
 		if got := rows[i].Problem(); (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: Problem() = %q, want %q", rows[i].Host, got, want)
 		}

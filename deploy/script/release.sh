@@ -167,10 +167,12 @@ ref_of() { awk -F'\t' -v r="$1" '$2 == r && $4 == "deploy" { ref = $5 } END { pr
 # (its gate or test failed and it was put back) is not one. With CUR and N
 # it then prints a line "--" and the releases revert 1..N from CUR go back
 # to, newest first (see back_from), or "--!" when CUR is not a successful
-# deploy. When no line of .deploys names CUR at all, the line is "--?" and
-# the steps back start after the last successful deploy, from CURSHA (CUR's
-# commit): that is a deploy cut off between its switch and its log line
-# (its script killed, the power lost), which nothing else leaves. Call it
+# deploy. When no `deploy` or `failed` line names CUR, the line is "--?"
+# and the steps back start after the last successful deploy, from CURSHA
+# (CUR's commit): that is a deploy cut off between its switch and its log
+# line (its script killed, the power lost), which nothing else leaves (a
+# later deploy whose gate failed may have gone back to it: a `revert`
+# line). Call it
 # only in a subshell, as <(deploy_ids): it execs awk (one fork less, with
 # the script's traps).
 deploy_ids() {
@@ -179,7 +181,7 @@ deploy_ids() {
 		return 0
 	fi
 	exec awk -F'\t' -v cur="${1:-}" -v n="${2:-0}" -v cursha="${3:-}" '
-		{ named[$2] = 1 }
+		$4 == "deploy" || $4 == "failed" { named[$2] = 1 }
 		$4 == "deploy" { k++; id[k] = $2; sha[$2] = $1; at[$2] = k; ok[$2] = 1 }
 		$4 == "failed" && ($2 in ok) { ok[$2] = 0 }
 		END {
@@ -198,8 +200,9 @@ deploy_ids() {
 # the same commit (a restart, or a deploy of what a revert had replaced)
 # is not a step back: revert would switch to the code already live.
 #
-# A current that no line of .deploys names (a deploy cut off between its
-# switch and its log line) is taken as newer than every deploy, as
+# A current that no deploy or failed line of .deploys names (a deploy cut
+# off between its switch and its log line) is taken as newer than every
+# deploy, as
 # Capistrano's rollback takes the release directories' order: revert 1
 # goes to the last successful deploy.
 back_from() {
@@ -207,7 +210,7 @@ back_from() {
 	revision sha "$cur"
 	revert_history "$cur" "$n" "$sha"
 	if ((HIST_CUR_CUT)); then
-		echo "current release $cur is named by no line of .deploys: a deploy cut off between its switch and its log line (its script killed, or the power lost); going back from it as the newest release"
+		echo "current release $cur is no deploy that .deploys records: a deploy cut off between its switch and its log line (its script killed, or the power lost); going back from it as the newest release"
 	else
 		((HIST_CUR_OK)) || fail "current release '${cur:-none}' is not a successful deploy in .deploys"
 	fi
@@ -218,7 +221,8 @@ back_from() {
 # revert_history CUR N [CURSHA] reads deploy_ids CUR N CURSHA into
 # HIST_IDS (the successful deploys, oldest first), HIST_BACK (what revert
 # 1..N from CUR goes back to, newest first), HIST_CUR_OK (1 when CUR is a
-# successful deploy) and HIST_CUR_CUT (1 when no line names CUR): one awk
+# successful deploy) and HIST_CUR_CUT (1 when no deploy or failed line
+# names CUR): one awk
 # for back_from, prune and status alike.
 HIST_IDS=() HIST_BACK=() HIST_CUR_OK=0 HIST_CUR_CUT=0
 revert_history() {
