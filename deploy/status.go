@@ -25,9 +25,10 @@ type HostStatus struct {
 	Lock string
 	// DiskFreeKB is the free space on <path>'s filesystem, in KiB.
 	DiskFreeKB int64
-	// Unlogged is true when no line of .deploys names Current: a deploy
-	// was cut off between its switch and its log line (its script
-	// killed, the power lost), so it may never have restarted the app.
+	// Unlogged is true when no deploy or failed line of .deploys names
+	// Current: a deploy was cut off between its switch and its log line
+	// (its script killed, the power lost), so it may never have
+	// restarted the app.
 	// Behind is then 0, and revert 1 goes to the last deploy.
 	Unlogged bool
 }

@@ -29,8 +29,8 @@ type StatusRow struct {
 	// there is nothing to compare); its Problem is set when they differ
 	// or procmon serves nothing.
 	Serving *deploy.Serving
-	// Unlogged says what to do when no line of .deploys names current
-	// ("" when one does).
+	// Unlogged says what to do when .deploys records current as no
+	// deploy (HostStatus.Unlogged; "" when it does).
 	Unlogged string
 }
 
