@@ -135,7 +135,7 @@ func TestFullDiskLeavesTheServerAsItWas(t *testing.T) {
 	// inode), and the append to .deploys stops at the page's end.
 	padToPageEnd(t, log, 10)
 	f.writeINI("keep 5", "pre-deploy head -c 64M /dev/zero > "+filler+" || true")
-	failing("no space for the .deploys line", "cannot append to "+log+" (full disk or read-only?): current is unchanged", "production")
+	failing("no space for the .deploys line", "cannot append to "+log+" (full disk, read-only, or another user's?): current is unchanged", "production")
 
 	// Space again: the same deploy goes through, and .deploys reads.
 	f.writeINI("keep 5")
@@ -166,12 +166,12 @@ func TestFullDiskLeavesTheServerAsItWas(t *testing.T) {
 	second := f.current()
 	testfs.FillDisk(t, filler, 0)
 	failing("a revert with no space at all", "cannot write who holds the lock to "+filepath.Join(f.path, ".deploy.lock")+
-		" (full disk or read-only?): nothing was changed", "production", "revert")
+		" (full disk, read-only, or another user's?): nothing was changed", "production", "revert")
 	// One block free, which the lock's line takes: the switch back is
 	// undone, the log intact.
 	padToPageEnd(t, log, 10)
 	testfs.FillDisk(t, filler, 4096)
-	failing("no space for the revert's line", "cannot append to "+log+" (full disk or read-only?): current is unchanged, still "+second, "production", "revert")
+	failing("no space for the revert's line", "cannot append to "+log+" (full disk, read-only, or another user's?): current is unchanged, still "+second, "production", "revert")
 	f.mustRun("production", "revert")
 	if f.current() != first {
 		t.Fatalf("after space was freed: revert left current at %s, want %s", f.current(), first)

@@ -77,3 +77,37 @@ func TestUnremovableOldReleaseIsAWarning(t *testing.T) {
 		t.Errorf("releases %v, want the newest two", got)
 	}
 }
+
+// TestFilesOfAnotherUserSaySo: the lock file or .deploys owned by another
+// user (a deploy once run as root) stops a deploy with the file, what to
+// do, and nothing changed; the lock file used to end it with "lock: exit
+// status 1".
+func TestFilesOfAnotherUserSaySo(t *testing.T) {
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	f.origin.commit()
+	f.writeINI()
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	current, releases := f.current(), strings.Join(f.releases(), " ")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for file, want := range map[string]string{
+		".deploy.lock": "cannot open " + f.path + "/.deploy.lock (the line above says why): " + f.path + " and what is in it must be the deploy user's (chown -R), on a disk with room: nothing was changed",
+		".deploys":     "cannot append to " + f.path + "/.deploys (full disk, read-only, or another user's?): current is unchanged",
+	} {
+		p := filepath.Join(f.path, file)
+		if err := os.Chown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		f.origin.commit()
+		r := f.run(ctx, "production")
+		if r.code == 0 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "Permission denied") {
+			t.Errorf("%s owned by root: exit %d, want the error %q and the system's reason\n%s", file, r.code, want, r.stderr)
+		}
+		if f.current() != current || strings.Join(f.releases(), " ") != releases {
+			t.Errorf("%s owned by root: current %s, releases %v: want them as they were", file, f.current(), f.releases())
+		}
+		chown(t, p, u.deployer)
+	}
+}

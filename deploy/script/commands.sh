@@ -103,7 +103,7 @@ cmd_deploy() {
 	# disk, read-only file) puts current back before anything restarted.
 	if ! log_event "$SHA" "$REL" deploy "$REF"; then
 		put_back "$OLD"
-		fail "cannot append to $P/.deploys (full disk or read-only?): current is unchanged"
+		fail "cannot append to $P/.deploys (full disk, read-only, or another user's?): current is unchanged"
 	fi
 	STATE=switched # from here on the release is live: never removed on exit
 	mark "switched $REL $SHA"
@@ -366,7 +366,7 @@ revert_to_previous() {
 	# The rollback goes on (the old release must be restarted) even when
 	# the log cannot be written; status then shows where they disagree.
 	log_event "$SHA" "$OLD" revert "$REF" ||
-		echo "warning: could not append the revert to $P/.deploys (full disk or read-only?): current is $OLD"
+		echo "warning: could not append the revert to $P/.deploys (full disk, read-only, or another user's?): current is $OLD"
 	mark "reverted $OLD $SHA"
 	restart_gated "$OLD" ""
 	if [ -n "$GATE_FAIL" ]; then
@@ -395,7 +395,7 @@ cmd_revert() {
 	switch_to "$target"
 	if ! log_event "$tsha" "$target" revert "$REF"; then
 		switch_to "$OLD"
-		fail "cannot append to $P/.deploys (full disk or read-only?): current is unchanged, still $OLD"
+		fail "cannot append to $P/.deploys (full disk, read-only, or another user's?): current is unchanged, still $OLD"
 	fi
 	STATE=switched
 	mark "reverted $target $tsha"

@@ -396,7 +396,8 @@ decision() {
 lock() { # what
 	[ -d "$P/releases" ] || { STEP=lock; fail "$P is not set up: run 'deploy <env> setup' first"; }
 	step lock
-	exec 9>>"$P/.deploy.lock"
+	exec 9>>"$P/.deploy.lock" ||
+		fail "cannot open $P/.deploy.lock (the line above says why): $P and what is in it must be the deploy user's (chown -R), on a disk with room: nothing was changed"
 	if ! flock -n 9; then
 		local holder
 		holder=$(holder_text)
@@ -412,7 +413,7 @@ lock() { # what
 	local t
 	now t
 	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$t" "$1" >"$P/.deploy.lock" ||
-		fail "cannot write who holds the lock to $P/.deploy.lock (full disk or read-only?): nothing was changed"
+		fail "cannot write who holds the lock to $P/.deploy.lock (full disk, read-only, or another user's?): nothing was changed"
 }
 
 holder_text() {
