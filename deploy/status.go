@@ -76,8 +76,9 @@ func atoi(s string) int {
 
 // CheckItem is one preflight finding on a host.
 type CheckItem struct {
-	// Name is what was checked: layout, lock, disk, bin:<tool>,
-	// hook:<command>, ref.
+	// Name is what was checked: layout, lock, disk, writable,
+	// bin:<tool>, hook:<command>, procmon, build rows, repo, ref,
+	// script-copy.
 	Name string
 	// OK is true when it passed.
 	OK bool

@@ -111,3 +111,35 @@ func TestFilesOfAnotherUserSaySo(t *testing.T) {
 		chown(t, p, u.deployer)
 	}
 }
+
+// TestCheckFindsFilesOfAnotherUser: `deploy <env> check`, the preflight,
+// said "all checks passed" with .deploys, releases/ or the mirror owned
+// by root (a deploy run as root once), and died with "ssh FAIL: start:
+// exit status 1" on a root-owned lock file. Its `writable` row now names
+// the first such path, and the lock row still reads the lock.
+func TestCheckFindsFilesOfAnotherUser(t *testing.T) {
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	f.origin.commit()
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	if r := f.mustRun("production", "check"); !strings.Contains(r.stdout, "writable     ok") {
+		t.Fatalf("check before anything changed hands:\n%s", r.stdout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	heads := filepath.Join("repo", "refs", "heads")
+	for _, rel := range []string{".deploy.lock", ".deploys", "releases", heads, "."} {
+		p := filepath.Join(f.path, rel)
+		if err := os.Chown(p, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		r := f.run(ctx, "production", "check")
+		want := "writable     FAIL    " + filepath.Clean(p) + " is another user's or read-only for " + u.deployer.Name
+		if r.code == 0 || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "lock         ok      free") {
+			t.Errorf("%s owned by root: exit %d, want the row %q and the lock read\n%s\n%s", rel, r.code, want, r.stdout, r.stderr)
+		}
+		chown(t, p, u.deployer)
+	}
+}

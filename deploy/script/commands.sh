@@ -444,7 +444,8 @@ cmd_unlock() {
 	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark "done"; return; }
 	local holder pid
 	holder=$(holder_text)
-	exec 9>>"$P/.deploy.lock"
+	exec 9>>"$P/.deploy.lock" ||
+		fail "cannot open $P/.deploy.lock (the line above says why): $P and what is in it must be the deploy user's (chown -R)"
 	if flock -n 9; then
 		: >"$P/.deploy.lock"
 		mark "unlock free $holder"
@@ -477,7 +478,9 @@ cmd_status() {
 	if [ ! -f "$P/.deploy.lock" ]; then
 		mark "status lock free"
 	else
-		exec 9>>"$P/.deploy.lock"
+		# read-only: flock needs no more, and a lock file another user
+		# owns is still read (check says what is wrong with it)
+		exec 9<"$P/.deploy.lock"
 		if flock -n 9; then mark "status lock free"; else mark "status lock $(holder_text)"; fi
 		exec 9>&- # a probe: never hold the lock a deploy may be waiting for
 	fi
@@ -497,7 +500,7 @@ cmd_check() {
 	if [ ! -f "$P/.deploy.lock" ]; then
 		mark "check lock ok free"
 	else
-		exec 9>>"$P/.deploy.lock"
+		exec 9<"$P/.deploy.lock" # read-only, as status
 		if flock -n 9; then mark "check lock ok free"; else mark "check lock fail held by $(holder_text)"; fi
 		exec 9>&-
 	fi
@@ -523,11 +526,35 @@ cmd_check() {
 			mark "check hook:$word fail '$word' is not in the hook shell's PATH (shell=${SHELL_MODE:-bash}): install it or set shell login"
 		fi
 	done
+	check_writable
 	check_procmon
 	check_build
 	check_ref
 	check_script_copy
 	mark "done"
+}
+
+# check_writable finds what a deploy must write and the deploy user
+# cannot: the path, releases/, shared/, .deploys, the lock file and the
+# mirror's directories (a deploy or a git run as root once leaves them
+# root's), and the dependency cache's entries (the prune must make them
+# writable to remove them: the user's own).
+check_writable() {
+	local p bad=''
+	for p in "$P" "$P/releases" "$P/shared" "$P/.deploys" "$P/.deploy.lock"; do
+		if [ -e "$p" ] && [ ! -w "$p" ]; then bad=$p && break; fi
+	done
+	if [ -z "$bad" ] && [ -d "$P/repo" ]; then
+		bad=$(find "$P/repo" -type d ! -writable -print -quit 2>/dev/null) || bad=''
+	fi
+	if [ -z "$bad" ] && [ -d "$P/.cache/deps" ]; then
+		bad=$(find "$P/.cache/deps" ! -uid "$EUID" -print -quit 2>/dev/null) || bad=''
+	fi
+	if [ -n "$bad" ]; then
+		mark "check writable fail $bad is another user's or read-only for ${USER:-uid $EUID}: a deploy would fail on it (chown -R ${USER:-<deploy user>} $P)"
+	else
+		mark "check writable ok what a deploy writes under $P"
+	fi
 }
 
 # check_script_copy says whether the server keeps this script's copy (see
