@@ -21,6 +21,18 @@ const abortGrace = 30 * time.Second
 // tailLines is how many lines of a failing step's output an error keeps.
 const tailLines = 15
 
+// maxOutputLine bounds what the laptop holds of one line of the server's
+// output: a longer line (a minified bundle printed by a build, a binary
+// cat by mistake) is passed on in chunks of this size, each but the last
+// ending with continuedMark, as procmon's log cuts them. The classic tool
+// streams ssh's output and holds nothing; a line held whole until its
+// newline could take the laptop's memory.
+const maxOutputLine = 64 << 10
+
+// continuedMark ends every chunk of a cut line but the last (procmon's
+// logfile.ContinuedMark).
+const continuedMark = " [line continues]"
+
 // session is one remote script command running over a Conn. Its output is
 // split into lines: protocol lines become events handled by onEvent, the
 // others are passed to the caller's writer and kept as the current step's
@@ -32,6 +44,7 @@ type session struct {
 
 	mu       sync.Mutex
 	partial  []byte
+	cut      bool // partial continues a line already cut (output, not protocol)
 	step     string
 	tail     []string
 	fail     *StepError
@@ -174,45 +187,72 @@ func (w lineWriter) Write(p []byte) (int, error) {
 	s := w.s
 	s.mu.Lock()
 	s.partial = append(s.partial, p...)
-	var lines []string
-	for {
+	type piece struct {
+		text      string
+		chunk     bool // a chunk of a cut line, marked: output only
+		tailOfCut bool // the end of a cut line (see line)
+	}
+	var lines []piece
+	for more := true; more; {
 		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
+		switch {
+		case i >= 0 && i <= maxOutputLine:
+			lines = append(lines, piece{text: string(s.partial[:i]), tailOfCut: s.cut})
+			s.partial, s.cut = s.partial[i+1:], false
+		case len(s.partial) > maxOutputLine:
+			lines = append(lines, piece{text: string(s.partial[:maxOutputLine]) + continuedMark, chunk: true})
+			s.partial, s.cut = s.partial[maxOutputLine:], true
+		default:
+			more = false
 		}
-		lines = append(lines, string(s.partial[:i]))
-		s.partial = s.partial[i+1:]
+	}
+	if cap(s.partial) > 4*maxOutputLine {
+		// what is left is at most one short line: a fresh buffer, so
+		// that a large write's array can go
+		s.partial = append([]byte(nil), s.partial...)
 	}
 	s.mu.Unlock()
 	for _, l := range lines {
-		s.line(l)
+		if l.chunk {
+			s.outputLine(l.text)
+		} else {
+			s.line(l.text, l.tailOfCut)
+		}
 	}
 	return len(p), nil
 }
 
 func (s *session) flush() {
 	s.mu.Lock()
-	rest := string(s.partial)
-	s.partial = nil
+	rest, cut := string(s.partial), s.cut
+	s.partial, s.cut = nil, false
 	s.mu.Unlock()
 	if rest != "" {
-		s.line(rest)
+		s.line(rest, cut)
 	}
 }
 
 // line handles one line of output: a protocol line is an event, any
-// other is the current step's output.
-func (s *session) line(l string) {
+// other is the current step's output. A hook whose output does not end
+// with a newline (printf 'built', a progress line, a crash mid-line)
+// leaves the script's next protocol line glued to it: a known kind after
+// the marker inside the line is that line, after the hook's text (the
+// client used to miss it, and a deploy waited for a `prepared` it never
+// saw). tailOfCut is the end of a line already cut into chunks, whose
+// start cannot be a protocol line.
+func (s *session) line(l string, tailOfCut bool) {
 	ev, ok := script.ParseLine(l)
-	if !ok {
-		s.mu.Lock()
-		s.tail = append(s.tail, l)
-		if len(s.tail) > tailLines {
-			s.tail = s.tail[len(s.tail)-tailLines:]
+	if !ok || tailOfCut {
+		i := strings.Index(l, script.Marker)
+		if i < 0 || i == 0 && tailOfCut {
+			s.outputLine(l)
+			return
 		}
-		s.mu.Unlock()
-		fmt.Fprintln(s.out, l)
-		return
+		if ev, ok = script.ParseLine(l[i:]); !ok || !ev.Kind.Known() {
+			s.outputLine(l)
+			return
+		}
+		s.outputLine(l[:i])
 	}
 	switch ev.Kind {
 	case script.KindStep:
@@ -227,6 +267,17 @@ func (s *session) line(l string) {
 	if s.onEvent != nil {
 		s.onEvent(ev)
 	}
+}
+
+// outputLine passes a line of output on and keeps it in the step's tail.
+func (s *session) outputLine(l string) {
+	s.mu.Lock()
+	s.tail = append(s.tail, l)
+	if len(s.tail) > tailLines {
+		s.tail = s.tail[len(s.tail)-tailLines:]
+	}
+	s.mu.Unlock()
+	fmt.Fprintln(s.out, l)
 }
 
 func (s *session) beginStep(name string) {

@@ -1,6 +1,9 @@
 package script
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Marker starts every protocol line the script writes; the other lines of
 // its output are git's and the hooks' own.
@@ -127,6 +130,9 @@ var (
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
 		InfoMirror, InfoRevertGate, InfoDefaultRef, InfoSubmodules, InfoLFS, InfoBuild, InfoDeps, InfoPrunedCache, InfoReused, InfoHaves, InfoPruneFailed}
 )
+
+// Known says whether k is a kind the script writes.
+func (k Kind) Known() bool { return slices.Contains(kinds, k) }
 
 // Message is one protocol line, parsed.
 type Message struct {
