@@ -145,3 +145,17 @@ func TestCheckFindsFilesOfAnotherUser(t *testing.T) {
 		chown(t, p, u.deployer)
 	}
 }
+
+// TestCLIHookOutputWithoutNewline: through the CLI and a real sshd, a
+// pre-deploy hook whose output ends without a newline deploys (it used to
+// wait for a `prepared` line glued to the hook's text until interrupted),
+// and its text is shown on a line of its own.
+func TestCLIHookOutputWithoutNewline(t *testing.T) {
+	f := newFixture(t)
+	f.writeINI("pre-deploy printf 'built, no newline'")
+	f.mustRun("production", "setup")
+	r := f.mustRun("production")
+	if !strings.Contains(r.stdout, "\nbuilt, no newline\n") || f.currentSHA() != f.origin.git("-C", f.origin.dir, "rev-parse", "HEAD") {
+		t.Errorf("current %s; output:\n%s\n%s", f.currentSHA(), r.stdout, r.stderr)
+	}
+}
