@@ -10,6 +10,18 @@ import (
 	"time"
 )
 
+// deployedAsUser is a host whose deploy user is not root, set up and
+// deployed once with a config of extra lines.
+func deployedAsUser(t *testing.T, extra ...string) userHost {
+	t.Helper()
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	u.f.origin.commit()
+	u.f.writeINI(extra...)
+	u.f.mustRun("production", "setup")
+	u.f.mustRun("production")
+	return u
+}
+
 // TestUnremovableOldReleaseIsAWarning: an old release holds files the
 // deploy user cannot remove (a `sudo npm install` in it left root's). The
 // deploy that prunes it is live: it used to fail in its prune step (exit
@@ -19,12 +31,8 @@ import (
 // the releases (.prune-<id>), so no revert switches to a half-removed
 // release; and once the files can go, the next prune removes it.
 func TestUnremovableOldReleaseIsAWarning(t *testing.T) {
-	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	u := deployedAsUser(t, "keep 2")
 	f := u.f
-	f.origin.commit()
-	f.writeINI("keep 2")
-	f.mustRun("production", "setup")
-	f.mustRun("production")
 	first := f.current()
 	rootOwned := filepath.Join(f.path, "releases", first, "node_modules", "x")
 	if err := os.MkdirAll(rootOwned, 0o755); err != nil {
@@ -85,12 +93,8 @@ func TestUnremovableOldReleaseIsAWarning(t *testing.T) {
 // do, and nothing changed; the lock file used to end it with "lock: exit
 // status 1".
 func TestFilesOfAnotherUserSaySo(t *testing.T) {
-	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	u := deployedAsUser(t)
 	f := u.f
-	f.origin.commit()
-	f.writeINI()
-	f.mustRun("production", "setup")
-	f.mustRun("production")
 	current, releases := f.current(), strings.Join(f.releases(), " ")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -120,12 +124,8 @@ func TestFilesOfAnotherUserSaySo(t *testing.T) {
 // exit status 1" on a root-owned lock file. Its `writable` row now names
 // the first such path, and the lock row still reads the lock.
 func TestCheckFindsFilesOfAnotherUser(t *testing.T) {
-	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	u := deployedAsUser(t, "build auto")
 	f := u.f
-	f.origin.commit()
-	f.writeINI("build auto")
-	f.mustRun("production", "setup")
-	f.mustRun("production")
 	if r := f.mustRun("production", "check"); !strings.Contains(r.stdout, "writable     ok") {
 		t.Fatalf("check before anything changed hands:\n%s", r.stdout)
 	}
