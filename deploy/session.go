@@ -18,6 +18,13 @@ import (
 // frees the lock) before the connection's Run is cancelled too.
 const abortGrace = 30 * time.Second
 
+// heldOutputNote is how long after the script's last line (`exit`) the
+// session waits for the server to close its output before it says why it
+// still waits: a process a hook left running holds the output, and ssh
+// (so the classic tool) waits for it to end. From then on Ctrl-C (ctx
+// ending) stops waiting at once: the script is over.
+const heldOutputNote = 3 * time.Second
+
 // tailLines is how many lines of a failing step's output an error keeps.
 const tailLines = 15
 
@@ -61,6 +68,11 @@ type session struct {
 	// gate and (when they fail) the rollback on its own.
 	detached   chan struct{}
 	detachOnce sync.Once
+	// exited is closed once the script's last line (`exit <status>`)
+	// came; exitStatus is its status.
+	exited     chan struct{}
+	exitOnce   sync.Once
+	exitStatus string
 	done       chan struct{}
 	err        error
 }
@@ -92,7 +104,7 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 	if out == nil {
 		out = io.Discard
 	}
-	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), detached: make(chan struct{}), started: time.Now()}
+	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), detached: make(chan struct{}), exited: make(chan struct{}), started: time.Now()}
 	s.stepFrom = s.started
 	s.ctrlR, s.ctrlW = io.Pipe()
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -110,6 +122,26 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 		}
 	}()
 	go func() {
+		// After the script's last line, only its output being held open
+		// keeps the command running: say so, and let ctx stop the wait.
+		select {
+		case <-s.exited:
+		case <-s.done:
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		case <-time.After(heldOutputNote):
+			fmt.Fprintf(s.out, "note: the server's script has ended (exit %s), but a process a hook left running still holds its output: waiting for it to end, as ssh does (Ctrl-C stops waiting: the deploy is over)\n", s.exitStatus)
+		}
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			cancelRun()
+		}
+	}()
+	go func() {
 		defer cancelRun()
 		var stderr bytes.Buffer
 		in := io.Reader(s.ctrlR)
@@ -123,6 +155,11 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()
+		if s.exitStatus == "0" {
+			// the script ended well: what became of its held output
+			// afterwards (cut by ctx or a transport's delay) is no error
+			err = nil
+		}
 		s.err = err
 		if err != nil && s.fail == nil && stderr.Len() > 0 {
 			s.err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
@@ -261,6 +298,12 @@ func (s *session) line(l string, tailOfCut bool) {
 		s.recordFail(ev.Rest)
 	case script.KindExit:
 		s.closeControl()
+		s.exitOnce.Do(func() {
+			s.mu.Lock()
+			s.exitStatus = ev.Field(0)
+			s.mu.Unlock()
+			close(s.exited)
+		})
 	case script.KindWaiting:
 		fmt.Fprintln(s.out, "waiting for the deploy lock held by "+strings.TrimPrefix(ev.Rest, "lock held by "))
 	}

@@ -198,11 +198,23 @@ func (c *command) run(ctx context.Context) ([]deploy.HostResult, error) {
 // stop is called.
 func (c *command) singleEvents(ctx context.Context) (onEvent func(deploy.FleetEvent), stop func() bool) {
 	var switched atomic.Bool
-	stop = context.AfterFunc(ctx, func() {
-		if switched.Load() {
+	// stopped, under mu, keeps the note from being written once the
+	// deploy's own report is (the two would race on stderr)
+	var mu sync.Mutex
+	stopped := false
+	after := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if switched.Load() && !stopped {
 			fmt.Fprintln(c.stderr, "interrupted after the switch: the server is finishing the restart and health gate, and rolls back if they fail; Ctrl-C again stops waiting (then check with 'deploy "+c.env.Name+" status')")
 		}
 	})
+	stop = func() bool {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		return after()
+	}
 	enc := json.NewEncoder(c.stdout)
 	onEvent = func(ev deploy.FleetEvent) {
 		if ev.Phase == "step" && ev.Step == "switch" {

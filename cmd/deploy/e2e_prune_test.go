@@ -159,3 +159,30 @@ func TestCLIHookOutputWithoutNewline(t *testing.T) {
 		t.Errorf("current %s; output:\n%s\n%s", f.currentSHA(), r.stdout, r.stderr)
 	}
 }
+
+// TestHookLeavesAProcessHoldingItsOutput: a post-deploy hook leaves a
+// process running that holds its output (`sleep 25 &`, as `node server.js
+// &` would). As with ssh and the classic tool, the deploy waits for it; it
+// now says why once the script has ended, and Ctrl-C (here the context
+// ending) stops the wait at once and reports the deploy as the script
+// ended it, where it used to say the server was still finishing the gate,
+// wait on, and then report the outcome as unknown.
+func TestHookLeavesAProcessHoldingItsOutput(t *testing.T) {
+	f := newFixture(t)
+	f.writeINI("post-deploy sleep 25 &")
+	f.mustRun("production", "setup")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	r := f.run(ctx, "production")
+	took := time.Since(start)
+	if r.code != 0 || took > 15*time.Second {
+		t.Fatalf("exit %d after %s, want 0 once the context ended (8 s)\n%s\n%s", r.code, took, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "note: the server's script has ended (exit 0), but a process a hook left running still holds its output") {
+		t.Errorf("the output does not say why the deploy waits:\n%s", r.stdout)
+	}
+	if ev := f.events(); ev[len(ev)-1] != "deploy" || f.currentSHA() != f.origin.git("-C", f.origin.dir, "rev-parse", "HEAD") {
+		t.Errorf("events %v, current %s", ev, f.currentSHA())
+	}
+}
