@@ -385,7 +385,7 @@ cmd_revert() {
 	mark "info old $OLD $OLD_SHA"
 	local target tsha
 	step revert
-	back_from "$OLD" "$N"
+	back_from "$OLD" "$N" "$OLD_SHA"
 	target=$TARGET
 	[ -d "$P/releases/$target" ] || fail "release $target was pruned (keep=$KEEP): cannot go back $N"
 	revision tsha "$target"
@@ -444,8 +444,7 @@ cmd_unlock() {
 	[ -f "$P/.deploy.lock" ] || { mark "unlock never"; mark "done"; return; }
 	local holder pid
 	holder=$(holder_text)
-	exec 9>>"$P/.deploy.lock" ||
-		fail "cannot open $P/.deploy.lock (the line above says why): $P and what is in it must be the deploy user's (chown -R)"
+	open_lock
 	if flock -n 9; then
 		: >"$P/.deploy.lock"
 		mark "unlock free $holder"

@@ -396,8 +396,7 @@ decision() {
 lock() { # what
 	[ -d "$P/releases" ] || { STEP=lock; fail "$P is not set up: run 'deploy <env> setup' first"; }
 	step lock
-	exec 9>>"$P/.deploy.lock" ||
-		fail "cannot open $P/.deploy.lock (the line above says why): $P and what is in it must be the deploy user's (chown -R), on a disk with room: nothing was changed"
+	open_lock
 	if ! flock -n 9; then
 		local holder
 		holder=$(holder_text)
@@ -414,6 +413,13 @@ lock() { # what
 	now t
 	printf '%s\t%s\t%s\t%s\n' "$WHO" "$$" "$t" "$1" >"$P/.deploy.lock" ||
 		fail "cannot write who holds the lock to $P/.deploy.lock (full disk, read-only, or another user's?): nothing was changed"
+}
+
+# open_lock opens the lock file as fd 9 for lock and unlock (status and
+# check probe it read-only).
+open_lock() {
+	exec 9>>"$P/.deploy.lock" ||
+		fail "cannot open $P/.deploy.lock (the line above says why): $P and what is in it must be the deploy user's (chown -R), on a disk with room: nothing was changed"
 }
 
 holder_text() {

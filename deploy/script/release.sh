@@ -205,9 +205,9 @@ deploy_ids() {
 # deploy, as
 # Capistrano's rollback takes the release directories' order: revert 1
 # goes to the last successful deploy.
-back_from() {
-	local cur=$1 n=$2 sha
-	revision sha "$cur"
+back_from() { # cur n [cur's sha, when the caller read it]
+	local cur=$1 n=$2 sha=${3:-}
+	[ -n "$sha" ] || revision sha "$cur"
 	revert_history "$cur" "$n" "$sha"
 	if ((HIST_CUR_CUT)); then
 		echo "current release $cur is no deploy that .deploys records: a deploy cut off between its switch and its log line (its script killed, or the power lost); going back from it as the newest release"
