@@ -58,7 +58,7 @@ func TestGoldenCommandLines(t *testing.T) {
 		"revert": {"revert", revert},
 		"exec":   {"exec", exec},
 	} {
-		line, err := script.Command(c.sub, c.args...)
+		line, err := script.Command("<mark>", c.sub, c.args...)
 		if err != nil {
 			t.Fatal(err)
 		}

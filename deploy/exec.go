@@ -27,7 +27,8 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 	if err != nil {
 		return err
 	}
-	line, err := script.Command("exec", args...)
+	mark := script.NewMark()
+	line, err := script.Command(mark, "exec", args...)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 		sw := &syncWriter{w: out}
 		out, errOut = sw, sw
 	}
-	w := &execWriter{out: out}
+	w := &execWriter{out: out, marker: script.MarkerOf(mark)}
 	feed := script.NewFeed(o.Stdin)
 	err = conn.Run(ctx, line, feed.Stdin(), w, feed.Stderr(errOut))
 	feed.Done()
@@ -75,9 +76,12 @@ func (e *ExitError) Unwrap() error { return e.err }
 
 // execWriter passes the command's output through untouched, except when
 // the stream starts with the script's protocol (it failed before running
-// the command): then it keeps that to report.
+// the command): then it keeps that to report. marker is the run's
+// (script.MarkerOf): a command's own output starting "@@deploy fail"
+// is output.
 type execWriter struct {
 	out     io.Writer
+	marker  string
 	decided bool
 	proto   bool
 	head    bytes.Buffer
@@ -90,10 +94,10 @@ func (w *execWriter) Write(p []byte) (int, error) {
 	w.head.Write(p)
 	if !w.decided {
 		h := w.head.Bytes()
-		if len(h) < len(script.Marker) && bytes.HasPrefix([]byte(script.Marker), h) {
+		if len(h) < len(w.marker) && bytes.HasPrefix([]byte(w.marker), h) {
 			return len(p), nil // not enough to tell yet
 		}
-		w.decided, w.proto = true, bytes.HasPrefix(h, []byte(script.Marker))
+		w.decided, w.proto = true, bytes.HasPrefix(h, []byte(w.marker))
 		if !w.proto {
 			_, err := w.out.Write(h)
 			w.head.Reset()
@@ -109,7 +113,7 @@ func (w *execWriter) failure() string {
 		_, _ = w.out.Write(w.head.Bytes())
 	}
 	for _, l := range strings.Split(w.head.String(), "\n") {
-		if m, ok := script.ParseLine(l); ok && m.Kind == script.KindFail {
+		if m, ok := script.ParseMarked(l, w.marker); ok && m.Kind == script.KindFail {
 			return m.After(1)
 		}
 	}

@@ -53,7 +53,7 @@ func TestLongOutputLineIsPassedOnInChunks(t *testing.T) {
 func TestLineWriterHoldsOneChunk(t *testing.T) {
 	var got []script.Message
 	var out strings.Builder
-	s := &session{out: &out, onEvent: func(m script.Message) { got = append(got, m) }}
+	s := &session{out: &out, marker: script.Marker, onEvent: func(m script.Message) { got = append(got, m) }}
 	w := lineWriter{s}
 	chunk := []byte(strings.Repeat("z", 32<<10))
 	for range 1024 { // 32 MB, no newline

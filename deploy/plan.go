@@ -29,9 +29,14 @@ type Plan struct {
 	Steps []PlanStep
 	// Args are the remote script's arguments, as script.Arg gives them.
 	Args []string
-	// Command is the exact command line run through the login shell.
+	// Command is the exact command line run through the login shell,
+	// but for its mark (PlanMark in its place): each run has a new one.
 	Command string
 }
+
+// PlanMark stands in a plan's command line for the mark a run gets
+// (script.NewMark): a new one each run.
+const PlanMark = "<new each run>"
 
 // PlanDeploy returns the plan of a deploy of env with o, as Deploy (one
 // host) or DeployFleet (several: each host holds at the gate) would run
@@ -42,7 +47,7 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	line, err := script.Command("deploy", args...)
+	line, err := script.Command(PlanMark, "deploy", args...)
 	if err != nil {
 		return nil, err
 	}

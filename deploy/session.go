@@ -47,6 +47,7 @@ const continuedMark = " [line continues]"
 // the caller's context ends.
 type session struct {
 	out     io.Writer
+	marker  string // the run's (script.MarkerOf): what starts a protocol line
 	onEvent func(script.Message)
 
 	mu       sync.Mutex
@@ -97,14 +98,15 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 	if grace <= 0 {
 		grace = abortGrace
 	}
-	line, err := script.Command(sub, args...)
+	mark := script.NewMark()
+	line, err := script.Command(mark, sub, args...)
 	if err != nil {
 		return nil, err
 	}
 	if out == nil {
 		out = io.Discard
 	}
-	s := &session{out: out, onEvent: onEvent, done: make(chan struct{}), detached: make(chan struct{}), exited: make(chan struct{}), started: time.Now()}
+	s := &session{out: out, marker: script.MarkerOf(mark), onEvent: onEvent, done: make(chan struct{}), detached: make(chan struct{}), exited: make(chan struct{}), started: time.Now()}
 	s.stepFrom = s.started
 	s.ctrlR, s.ctrlW = io.Pipe()
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -278,14 +280,14 @@ func (s *session) flush() {
 // saw). tailOfCut is the end of a line already cut into chunks, whose
 // start cannot be a protocol line.
 func (s *session) line(l string, tailOfCut bool) {
-	ev, ok := script.ParseLine(l)
+	ev, ok := script.ParseMarked(l, s.marker)
 	if !ok || tailOfCut {
-		i := strings.Index(l, script.Marker)
+		i := strings.Index(l, s.marker)
 		if i < 0 || i == 0 && tailOfCut {
 			s.outputLine(l)
 			return
 		}
-		if ev, ok = script.ParseLine(l[i:]); !ok || !ev.Kind.Known() {
+		if ev, ok = script.ParseMarked(l[i:], s.marker); !ok || !ev.Kind.Known() {
 			s.outputLine(l)
 			return
 		}

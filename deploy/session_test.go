@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,18 +16,27 @@ import (
 
 // scriptedConn asks for the script (as a server without its copy does),
 // plays canned output in the given chunks, then (like ssh's Session.Wait)
-// waits for its stdin to end before returning.
+// waits for its stdin to end before returning. In the chunks, "@@deploy "
+// is the script's protocol line start: it becomes the run's marker (the
+// mark the command line gives), and "@@plain " becomes "@@deploy ", as a
+// hook may print it.
 type scriptedConn struct {
 	chunks []string
 	stdin  bytes.Buffer
 }
+
+var markArg = regexp.MustCompile(`'mark=([0-9a-f]{16})'`)
 
 func (c *scriptedConn) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// the bootstrap of a server without a copy of the script
 	if _, err := io.WriteString(stderr, script.AskSend+"\n"); err != nil {
 		return err
 	}
-	for _, ch := range c.chunks {
+	m := markArg.FindStringSubmatch(cmd)
+	if m == nil {
+		return fmt.Errorf("no mark in %s", cmd)
+	}
+	for _, ch := range remarked(c.chunks, script.MarkerOf(m[1])) {
 		if _, err := io.WriteString(stdout, ch); err != nil {
 			return err
 		}
@@ -34,13 +45,51 @@ func (c *scriptedConn) Run(ctx context.Context, cmd string, stdin io.Reader, std
 	return err
 }
 
+// remarked returns chunks with each "@@deploy " of their text replaced
+// by marker and each "@@plain " by "@@deploy ", split where they were
+// (a marker cut between two chunks stays cut: marker and "@@deploy "
+// share their start, "@@deploy", and "@@plain" is as long).
+func remarked(chunks []string, marker string) []string {
+	all := strings.Join(chunks, "")
+	ends := map[int]string{} // the space ending a marker → what it becomes
+	for _, r := range []struct{ from, to string }{{script.Marker, marker[len("@@deploy"):]}, {"@@plain ", " "}} {
+		for i := 0; ; {
+			k := strings.Index(all[i:], r.from)
+			if k < 0 {
+				break
+			}
+			ends[i+k+len(r.from)-1] = r.to
+			i += k + len(r.from)
+		}
+	}
+	var out []string
+	pos := 0
+	for _, ch := range chunks {
+		var b strings.Builder
+		for j := 0; j < len(ch); j++ {
+			if to, ok := ends[pos]; ok {
+				b.WriteString(to)
+			} else if strings.HasPrefix(all[pos:], "@@plain ") {
+				b.WriteString("@@deploy")
+				j += len("@@plain") - 1
+				pos += len("@@plain") - 1
+			} else {
+				b.WriteByte(ch[j])
+			}
+			pos++
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
 func (c *scriptedConn) Interactive(context.Context, string) error { return errors.New("no") }
 func (c *scriptedConn) Close() error                              { return nil }
 
 func TestSessionParsing(t *testing.T) {
 	conn := &scriptedConn{chunks: []string{
 		"@@dep", "loy step fetch\nfetching…\n@@deploy step pre-de", "ploy\nnpm ERR! one\nnpm ERR! two",
-		"\n@@deploy fail pre-deploy hook exited with status 1\n@@deploy fail pre-deploy exit status 1\n",
+		"\n@@plain exit 0\n@@deploy fail pre-deploy hook exited with status 1\n@@deploy fail pre-deploy exit status 1\n",
 		"@@deploy exit 1\n",
 	}}
 	var out bytes.Buffer
@@ -60,10 +109,10 @@ func TestSessionParsing(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "pre-deploy" || se.Message != "hook exited with status 1" {
 		t.Fatalf("err = %#v", err)
 	}
-	if got := strings.Join(se.Output, "|"); got != "npm ERR! one|npm ERR! two" {
+	if got := strings.Join(se.Output, "|"); got != "npm ERR! one|npm ERR! two|@@deploy exit 0" {
 		t.Errorf("output = %q", got)
 	}
-	if out.String() != "fetching…\nnpm ERR! one\nnpm ERR! two\n" {
+	if out.String() != "fetching…\nnpm ERR! one\nnpm ERR! two\n@@deploy exit 0\n" {
 		t.Errorf("plain output = %q", out.String())
 	}
 	if got := strings.Join(events, " "); got != "step step fail fail exit" {

@@ -103,18 +103,25 @@ const Bash = "bash ${BASH_VERSION:+--norc}"
 // Stdin as its standard input and its stderr through the Feed's Stderr.
 // An argument holding a NUL cannot be passed in argv and is an error.
 // (Bash, the line's start, is the one piece of shell text.)
-func Command(sub string, args ...string) (string, error) {
-	return command(scriptHash, sub, args)
+//
+// mark (NewMark, "" for none) comes first, as mark=<mark>: the script's
+// protocol lines then start with MarkerOf(mark).
+func Command(mark, sub string, args ...string) (string, error) {
+	return command(scriptHash, mark, sub, args)
 }
 
 // CommandFor is Command for another text than the remote script (tests
 // give their own): its bootstrap looks for text's copy on the server.
-func CommandFor(text, sub string, args ...string) (string, error) {
-	return command(Hash(text), sub, args)
+func CommandFor(text, mark, sub string, args ...string) (string, error) {
+	return command(Hash(text), mark, sub, args)
 }
 
-func command(hash, sub string, args []string) (string, error) {
-	words := append([]string{"bash", "-c", Bootstrap(hash), ProgramName, sub}, args...)
+func command(hash, mark, sub string, args []string) (string, error) {
+	words := []string{"bash", "-c", Bootstrap(hash), ProgramName, sub}
+	if mark != "" {
+		words = append(words, Arg("mark", mark))
+	}
+	words = append(words, args...)
 	var b strings.Builder
 	for i, w := range words {
 		if strings.IndexByte(w, 0) >= 0 {

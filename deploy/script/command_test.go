@@ -39,7 +39,7 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "pwned")
 	values := hostile(marker)
 	text := `printf '%s\0' "$0" "$@"`
-	line, err := CommandFor(text, "echo", values...)
+	line, err := CommandFor(text, "", "echo", values...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestCommandPassesValuesVerbatim(t *testing.T) {
 
 func TestCommandRefusesNUL(t *testing.T) {
 	t.Parallel()
-	_, err := Command("deploy", Arg("ref", "a\x00b"))
+	_, err := Command("", "deploy", Arg("ref", "a\x00b"))
 	if err == nil || !strings.Contains(err.Error(), "NUL") {
 		t.Fatalf("err = %v, want a NUL error", err)
 	}
@@ -97,7 +97,7 @@ func TestQuote(t *testing.T) {
 func TestStdinLeavesControlOpen(t *testing.T) {
 	t.Parallel()
 	text := "IFS= read -r l; printf 'got:%s' \"$l\""
-	line, err := CommandFor(text, "x")
+	line, err := CommandFor(text, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func FuzzQuote(f *testing.F) {
 func TestCommandReadsBashrcOnce(t *testing.T) {
 	t.Parallel()
 	text := `printf '%s' "${FROM_RC:-unset}"`
-	line, err := CommandFor(text, "x")
+	line, err := CommandFor(text, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestTruncatedScriptNeverRuns(t *testing.T) {
 	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "ran")
 	text := "touch " + Quote(marker) + "\necho rest"
-	line, err := CommandFor(text, "x")
+	line, err := CommandFor(text, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}

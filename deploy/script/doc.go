@@ -22,7 +22,8 @@
 // on the command line, travels on stdin once per version of deploy, and
 // stdin stays open afterwards. Every word is single-quoted (Quote): a config value, ref or
 // path is only ever an element of "$@", never shell text. The script
-// accepts these names (unknown ones are an error): env path repo ref who
+// accepts these names (unknown ones are an error): mark (first, from
+// NewMark: the run's protocol marker, see Output) env path repo ref who
 // keep shell n pre-deploy post-deploy post-setup test restart-file procmon
 // healthcheck wait force no-test hold tty stamp build source sha push-ref,
 // and repeatable
@@ -87,16 +88,16 @@
 //	         post-receive hooks in repo/hooks.
 //	revert   n=N: relink the release N successful deploys before current,
 //	         log `revert`, restart (and gate, reported). No fetch.
-//	list     "@@deploy current <id>" then the raw lines of .deploys.
-//	curr     "@@deploy release <id> <sha> present|pruned" for current;
+//	list     "current <id>" then the raw lines of .deploys.
+//	curr     "release <id> <sha> present|pruned" for current;
 //	prev     the same for what `revert` (n=1) would go back to.
 //	exec     after "--": one word runs as `bash -c word`, several as argv,
 //	         in <path>/current with the hook environment; stdin is passed on.
 //	unlock   reports the holder; force=1 signals a live holder (SIGTERM,
 //	         its cleanup runs) and waits up to 30 s for the lock.
-//	status   "@@deploy status <key> <value…>": current, behind, layout,
+//	status   "status <key> <value…>": current, behind, layout,
 //	         lock, disk-free-kb. Changes nothing.
-//	check    "@@deploy check <item> ok|fail <detail>": layout, lock, disk
+//	check    "check <item> ok|fail <detail>": layout, lock, disk
 //	         (100 MiB), bin:git|flock|setsid|tar, hook:<command word> in the
 //	         hook shell's PATH, ref at the origin (ls-remote; a sha in the
 //	         mirror), script-copy (kept, run, or why it cannot be kept:
@@ -107,8 +108,12 @@
 // # Output
 //
 // Everything goes to stdout in order: hook and git output as plain lines,
-// and protocol lines starting with "@@deploy " (Marker; the kinds are
-// the Kind constants of protocol.go, and ParseLine reads a line):
+// and protocol lines starting with "@@deploy:<mark> " (MarkerOf: mark is
+// the client's random one for this run, which no hook gets, so that a
+// hook printing "@@deploy exit 1" is output, not the script's last
+// line), or "@@deploy " (Marker) in a run without a mark (the git push
+// hook's). The kinds are the Kind constants of protocol.go, and
+// ParseMarked reads a line; below, the marker is left out:
 //
 //	step <name>              a step starts: ref lock fetch resolve checkout
 //	                         shared build pre-deploy switch restart post-deploy

@@ -57,7 +57,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func TestScriptTravelsOnce(t *testing.T) {
 	t.Parallel()
 	home, app := t.TempDir(), t.TempDir()
-	line, err := Command("list", Arg("path", app))
+	line, err := Command("", "list", Arg("path", app))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCopyIsControlFromFirstByte(t *testing.T) {
 	home := t.TempDir()
 	text := `IFS= read -r l; printf 'got:%s|%s' "$l" "$*"`
 	placeCopy(t, home, text, text+"\n"+EndMark)
-	line, err := CommandFor(text, "x", "a b")
+	line, err := CommandFor(text, "", "x", "a b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func placeCopy(t *testing.T, home, text, content string) string {
 func TestCopyNotTrusted(t *testing.T) {
 	t.Parallel()
 	text := `printf 'sent text'`
-	line, err := CommandFor(text, "x")
+	line, err := CommandFor(text, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestNoCopyUnderAnotherHash(t *testing.T) {
 	t.Parallel()
 	home, app := t.TempDir(), t.TempDir()
 	other := Script() + "\n# another version"
-	line, err := CommandFor(other, "list", Arg("path", app))
+	line, err := CommandFor(other, "", "list", Arg("path", app))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestFeedStderr(t *testing.T) {
 func TestRcReadingStdinEndsInTime(t *testing.T) {
 	t.Parallel()
 	text := `printf ran`
-	line, err := CommandFor(text, "x")
+	line, err := CommandFor(text, "", "x")
 	if err != nil {
 		t.Fatal(err)
 	}

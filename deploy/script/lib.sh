@@ -43,6 +43,9 @@ if [ -n "${deploy_script_save:-}" ]; then
 fi
 unset deploy_script_save deploy_cache
 
+# M starts every protocol line (script.MarkerOf): '@@deploy', or with the
+# client's mark (its first argument, mark=<16 hex digits>, new each run)
+# '@@deploy:<mark>', which no hook's output can carry by chance.
 M='@@deploy'
 mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }
 # now VAR [FORMAT] sets VAR to the UTC time (ISO 8601 by default) with
@@ -63,6 +66,7 @@ while (($#)); do
 	shift
 	case $a in
 	--) REST=("$@"); break ;;
+	mark=*) M="@@deploy:${a#*=}" ;;
 	env=*) D_ENV=${a#*=} ;;
 	path=*) P=${a#*=} ;;
 	repo=*) REPO=${a#*=} ;;

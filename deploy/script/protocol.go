@@ -1,13 +1,43 @@
 package script
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"slices"
 	"strings"
 )
 
-// Marker starts every protocol line the script writes; the other lines of
-// its output are git's and the hooks' own.
+// Marker starts every protocol line of a script run without a mark (the
+// git push hook's, which reads its own output); the other lines of its
+// output are git's and the hooks' own.
 const Marker = "@@deploy "
+
+// NewMark returns a mark for one run of the script: 16 random hex
+// digits. Command passes it as the script's first argument (mark=), and
+// the script starts each protocol line with MarkerOf(mark) instead of
+// Marker. A hook's output is the user's: it can hold "@@deploy fail …"
+// or "@@deploy prepared …" (a post-deploy hook printing an earlier
+// deploy's log, a nested deploy, a test of this tool), and the client
+// read such a line as the script's own: a fake `exit` closed the control
+// channel (the script took it for Ctrl-C and aborted the deploy), a
+// fake `fail` failed a deploy that succeeded, a fake `prepared` let a
+// fleet switch before this host was built. The hooks never get the mark
+// (the script keeps it in a shell variable it does not export), so no
+// output of theirs carries it but by reading the script's argv.
+func NewMark() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// MarkerOf returns what starts the protocol lines of a run with mark:
+// "@@deploy:<mark> ", or Marker when mark is "".
+func MarkerOf(mark string) string {
+	if mark == "" {
+		return Marker
+	}
+	return "@@deploy:" + mark + " "
+}
 
 // Kind is a protocol line's first word: what the line reports. The script
 // writes them with `mark "<kind> …"`; TestEveryMarkIsDeclared keeps the
@@ -144,10 +174,15 @@ type Message struct {
 	Rest string
 }
 
-// ParseLine reads one line of the script's output; ok is false when it is
-// not a protocol line (then it is git's or a hook's output).
-func ParseLine(line string) (m Message, ok bool) {
-	rest, ok := strings.CutPrefix(line, Marker)
+// ParseLine reads one line of the output of a script run without a mark;
+// ok is false when it is not a protocol line (then it is git's or a
+// hook's output).
+func ParseLine(line string) (m Message, ok bool) { return ParseMarked(line, Marker) }
+
+// ParseMarked reads one line of the output of a run whose protocol lines
+// start with marker (MarkerOf).
+func ParseMarked(line, marker string) (m Message, ok bool) {
+	rest, ok := strings.CutPrefix(line, marker)
 	if !ok {
 		return Message{}, false
 	}
