@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestKilledBetweenSwitchAndLogWithProcmon: the server's script SIGKILLed
+// (the OOM killer, a power cut) after its switch and before its .deploys
+// line, with the real procmon serving the app. Nothing restarted, so
+// procmon still serves the release before; current points at the new
+// one, which no line of .deploys names. status must say exactly that
+// (SERVES: the old release, NOT current; BEHIND: not logged; a problem
+// line saying what to run), and each way out it names must end with
+// current, the last .deploys event and what procmon serves agreeing: a
+// revert back to the last deploy, then a new deploy.
+func TestKilledBetweenSwitchAndLogWithProcmon(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "cut")
+	f, listen := newProcmonFixture(t, `pre-deploy if [ -e `+flag+` ]; then mv -- "$DEPLOY_PATH/.deploys" "$DEPLOY_PATH/.deploys.real" && mkfifo -- "$DEPLOY_PATH/.deploys"; fi`)
+	served := f.current() // v2, deployed and gated
+	log := filepath.Join(f.path, ".deploys")
+	before, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.origin.commit() // v3
+	writeFile(t, flag, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan cliResult, 1)
+	go func() { done <- f.run(ctx, "production") }()
+	deadline := time.Now().Add(60 * time.Second)
+	for f.current() == served {
+		if time.Now().After(deadline) {
+			t.Fatal("the deploy never switched")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cut := f.current()
+	// From the switch on, the script waits to open the FIFO for its line.
+	lock, err := os.ReadFile(filepath.Join(f.path, ".deploy.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Split(strings.TrimSpace(string(lock)), "\t")
+	pid := 0
+	if len(fields) > 1 {
+		pid, _ = strconv.Atoi(fields[1])
+	}
+	if pid <= 0 {
+		t.Fatalf("lock line %q names no pid", lock)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.code == 0 || !strings.Contains(r.stderr, "unknown") {
+		t.Fatalf("the killed deploy: exit %d\n%s\n%s\nwant a failure saying its outcome is unknown", r.code, r.stdout, r.stderr)
+	}
+	if err := os.Remove(log); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(log+".real", log); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(log); string(after) != string(before) {
+		t.Fatalf(".deploys changed by the killed deploy:\n%s\nwas:\n%s", after, before)
+	}
+	if got := answer(listen); got != "hello from v2" {
+		t.Fatalf("procmon answers %q, want the release before (nothing restarted)", got)
+	}
+	if why := disagreement(f, listen); why == "" {
+		t.Fatal("the server agrees with itself after the kill: the test did not cut the deploy where it meant to")
+	}
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	st := f.run(ctx2, "production", "status")
+	row := ""
+	for _, l := range strings.Split(st.stdout, "\n") {
+		if strings.Contains(l, cut) {
+			row = l
+		}
+	}
+	if !strings.Contains(row, served+" (NOT current)") || !strings.Contains(row, "not logged") {
+		t.Errorf("status row %q: want SERVES %s (NOT current) and BEHIND not logged\n%s", row, served, st.stdout)
+	}
+	if !strings.Contains(st.stdout+st.stderr, "deploy production revert") {
+		t.Errorf("status does not say what to run:\n%s\n%s", st.stdout, st.stderr)
+	}
+
+	// The way back: revert goes to the last deploy, and procmon serves it.
+	f.mustRun("production", "revert")
+	waitAgree(t, f, listen, "revert after the cut")
+	if f.current() != served || answer(listen) != "hello from v2" {
+		t.Errorf("after the revert: current %s, procmon %q, want %s serving v2", f.current(), answer(listen), served)
+	}
+	// The way on: the next deploy ships, and procmon serves it.
+	f.origin.commit() // v4
+	f.mustRun("production")
+	waitAgree(t, f, listen, "deploy after the cut")
+	if answer(listen) != "hello from v4" {
+		t.Errorf("after the next deploy procmon answers %q, want v4", answer(listen))
+	}
+}
