@@ -101,7 +101,15 @@ func (s *Supervisor) startWorker(g *generation, sl *slot) error {
 		pgid, ino := w.pid, s.shared.ino // the worker leads its own process group
 		accepts = func() error { return acceptCheck(pgid, ino) }
 	}
-	go func() { s.send(readyEvent{w, waitReady(ctx, r.Check, w.port, r.Path, w.notify, accepts)}) }()
+	go func() {
+		err := waitReady(ctx, r.Check, w.port, r.Path, w.notify, accepts)
+		if err != nil && w.port != 0 && (r.Check == ReadyHTTP || r.Check == ReadyTCP) && ctx.Err() == context.DeadlineExceeded {
+			if h := portHint(w.pid, w.port, false); h != "" {
+				err = fmt.Errorf("%w; %s", err, h)
+			}
+		}
+		s.send(readyEvent{w, err})
+	}()
 	go func() {
 		err := cmd.Wait()
 		close(w.done)
@@ -230,6 +238,9 @@ func (s *Supervisor) onExit(ev exitEvent) {
 func (s *Supervisor) scheduleRestart(w *worker, desc string) {
 	sl := s.slotOf(w)
 	delay, looping := sl.backoff.crashed(s.opts.Backoff, time.Since(w.started), w.ready)
+	if !w.ready {
+		desc += portHints(w.gen, desc) // "address already in use": a sibling holds the app's own port
+	}
 	sl.lastExit = desc
 	if s.totals.Restarts == nil {
 		s.totals.Restarts = map[int]int{}

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +47,8 @@ func TestMain(m *testing.M) {
 //	PMT_IGNORE_TERM  "1": ignore SIGTERM
 //	PMT_CHILD        "1": start a `sleep` child in the process group
 //	PMT_NO_PORT      "1": a job without a port (mode none): wait for SIGTERM
+//	PMT_LISTEN_ON    listen there, not on 127.0.0.1:$PORT ("$PORT" in it is
+//	                 the worker's PORT): an app that ignores $PORT
 //	PMT_RENDER_ROWS  N > 0: GET / renders an HTML page of an N-row table with
 //	                 html/template (see pageRenderer), like a light app page
 //
@@ -206,6 +209,9 @@ func workerListener() (net.Listener, error) {
 	port := os.Getenv("PORT")
 	if port == "" {
 		return nil, errors.New("no PORT")
+	}
+	if on := os.Getenv("PMT_LISTEN_ON"); on != "" {
+		return net.Listen("tcp", strings.ReplaceAll(on, "$PORT", port))
 	}
 	return net.Listen("tcp", "127.0.0.1:"+port)
 }

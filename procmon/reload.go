@@ -113,6 +113,7 @@ func (s *Supervisor) switchOver() {
 // abandon kills the new generation; the current one keeps serving.
 func (s *Supervisor) abandon(reason string) {
 	g := s.next
+	reason += portHints(g, reason)
 	s.next = nil
 	s.retire(g, false)
 	s.finishReload(false, reason)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
 )
 
 // TestKilledBetweenSwitchAndLogWithProcmon: the server's script SIGKILLed
@@ -110,5 +112,43 @@ func TestKilledBetweenSwitchAndLogWithProcmon(t *testing.T) {
 	waitAgree(t, f, listen, "deploy after the cut")
 	if answer(listen) != "hello from v4" {
 		t.Errorf("after the next deploy procmon answers %q, want v4", answer(listen))
+	}
+}
+
+// TestDeployOfAnAppThatIgnoresPORT: the real Python app changed to listen
+// on a port of its own (port = "<fixed>" instead of $PORT, as an
+// app.listen(3000) does), deployed under the real procmon with two
+// workers: the gate fails, current is put back, the old release serves,
+// and the deploy's error says where the app listens and that it must
+// listen on $PORT, in procmon's verdict in the restart step's output (it
+// said "exited with status 1 before it was ready": the second worker's
+// "address already in use").
+func TestDeployOfAnAppThatIgnoresPORT(t *testing.T) {
+	f, listen := newProcmonFixture(t)
+	before := f.current()
+	app, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "python-hello", "app.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := freeport.Addr(t)
+	_, port, _ := strings.Cut(fixed, ":")
+	const read = `port = os.environ.get("PORT") or "8080"`
+	if !strings.Contains(string(app), read) {
+		t.Fatalf("app.py no longer reads PORT with %s", read)
+	}
+	writeFile(t, filepath.Join(f.origin.dir, "app.py"), strings.Replace(string(app), read, `port = "`+port+`"`, 1))
+	f.origin.commit() // v3
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := f.run(ctx, "production")
+	if out := r.stdout + r.stderr; r.code == 0 || !strings.Contains(out, "it listens on "+fixed+", not on its PORT (") || !strings.Contains(out, "$PORT") || !strings.Contains(r.stderr, "gate") {
+		t.Fatalf("an app that ignores PORT: exit %d, want the gate to fail saying where it listens:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if f.current() != before {
+		t.Errorf("current = %s, want %s put back", f.current(), before)
+	}
+	waitAgree(t, f, listen, "the gate of an app that ignores PORT")
+	if got := answer(listen); got != "hello from v2" {
+		t.Errorf("after the failed gate the app answers %q, want v2", got)
 	}
 }

@@ -1,0 +1,171 @@
+package procmon
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// An app that ignores $PORT (app.listen(3000), a framework's default
+// port, a server that binds ::1 only) never passes a ready check on
+// 127.0.0.1:$PORT, and with two workers the second dies of "address
+// already in use". All the user saw was "not ready within ready.timeout
+// (last check: … connection refused)" or "exited with status 1 before it
+// was ready". Heroku names the cause ("failed to bind to $PORT within 60
+// seconds of launch"); procmon looks at the worker's sockets and says
+// where it does listen.
+
+// portHint says why a worker whose process group is pgid cannot be
+// reached on 127.0.0.1:port, its PORT, from what its processes listen on:
+// another port, or the right port on an address 127.0.0.1 does not reach.
+// It is "" when one of them listens where procmon connects, or nothing
+// can be read; with quiet, also when they listen on no TCP port at all
+// (a worker still booting: not a fault by itself).
+func portHint(pgid, port int, quiet bool) string {
+	addrs, err := listening(pgid)
+	if err != nil {
+		return ""
+	}
+	var sameElsewhere []string
+	for _, a := range addrs {
+		if a.Port != port {
+			continue
+		}
+		if reachesLoopback(a.IP) {
+			return ""
+		}
+		sameElsewhere = append(sameElsewhere, a.String())
+	}
+	switch {
+	case len(sameElsewhere) > 0:
+		return fmt.Sprintf("it listens on %s, which 127.0.0.1:%d does not reach: make the app listen on 127.0.0.1 or on all addresses (0.0.0.0)",
+			strings.Join(sameElsewhere, ", "), port)
+	case len(addrs) > 0:
+		list := make([]string, len(addrs))
+		for i, a := range addrs {
+			list[i] = a.String()
+		}
+		return fmt.Sprintf("it listens on %s, not on its PORT (%d): the app must listen on the port procmon gives each worker in $PORT (Node: app.listen(process.env.PORT); Python: int(os.environ[\"PORT\"])), as on Heroku; procmon's own listen address is the public one",
+			strings.Join(list, ", "), port)
+	case !quiet:
+		return fmt.Sprintf("no process of the worker listens on a TCP port: the app must listen on 127.0.0.1:$PORT (%d)", port)
+	}
+	return ""
+}
+
+// reachesLoopback says whether a socket bound to ip takes connections to
+// 127.0.0.1: 127.0.0.1 itself, or all addresses (0.0.0.0; :: unless the
+// socket is IPv6-only, which /proc does not show: Linux's default,
+// bindv6only=0, is dual-stack).
+func reachesLoopback(ip net.IP) bool {
+	return ip.IsUnspecified() || ip.Equal(net.IPv4(127, 0, 0, 1))
+}
+
+// listening returns the TCP addresses the processes of group pgid
+// listen on, sorted and without repeats: the inodes of their sockets
+// (/proc/<pid>/fd), looked up in the TCP tables of their network
+// namespace (/proc/<pid>/net/tcp and tcp6 of one of them, state 0A:
+// LISTEN).
+func listening(pgid int) ([]*net.TCPAddr, error) {
+	pids, err := groupPids(pgid)
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, pid := range pids {
+		dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			link, err := os.Readlink(filepath.Join(dir, e.Name()))
+			if ino, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+				inodes[strings.TrimSuffix(ino, "]")] = true
+			}
+		}
+	}
+	var addrs []*net.TCPAddr
+	if len(pids) == 0 {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pids[0]), "net", table))
+		if err != nil {
+			continue // no IPv6 in the kernel
+		}
+		for _, a := range parseListen(string(b), inodes) {
+			if !seen[a.String()] {
+				seen[a.String()] = true
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	slices.SortFunc(addrs, func(a, b *net.TCPAddr) int { return strings.Compare(a.String(), b.String()) })
+	return addrs, nil
+}
+
+// parseListen reads a /proc/net/tcp or tcp6 table and returns the local
+// addresses of its LISTEN sockets whose inode is in inodes.
+func parseListen(table string, inodes map[string]bool) []*net.TCPAddr {
+	var out []*net.TCPAddr
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+			continue
+		}
+		if a := procAddr(f[1]); a != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// procAddr decodes /proc/net/tcp's "0100007F:0BB8": the address as 32-bit
+// words printed as the host reads them (127.0.0.1 is 0100007F on a
+// little-endian machine), the port in hex.
+func procAddr(s string) *net.TCPAddr {
+	host, port, ok := strings.Cut(s, ":")
+	p, err := strconv.ParseUint(port, 16, 16)
+	if !ok || err != nil || (len(host) != 8 && len(host) != 32) {
+		return nil
+	}
+	ip := make(net.IP, len(host)/2)
+	for i := 0; i < len(host); i += 8 {
+		w, err := strconv.ParseUint(host[i:i+8], 16, 32)
+		if err != nil {
+			return nil
+		}
+		binary.NativeEndian.PutUint32(ip[i/2:], uint32(w))
+	}
+	return &net.TCPAddr{IP: ip, Port: int(p)}
+}
+
+// portHints is what an abandoned generation's workers that still run
+// tell of its failure: "; worker N: <portHint>" for each that listens
+// somewhere procmon does not connect (an app that ignores $PORT: its
+// second worker died of "address already in use" while the first
+// listens on the app's own port), unless reason says it already.
+func portHints(g *generation, reason string) string {
+	if g == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, sl := range g.slots {
+		w := sl.w
+		if w == nil || w.port == 0 || w.pid == 0 || w.state == WorkerExited {
+			continue
+		}
+		if h := portHint(w.pid, w.port, true); h != "" && !strings.Contains(reason, h) {
+			fmt.Fprintf(&b, "; worker %d: %s", w.id, h)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,148 @@
+package procmon
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deploytool/deploy/internal/freeport"
+)
+
+// TestReloadOfAnAppThatIgnoresPORT: a release whose app listens on a
+// port of its own (app.listen(3000)) or binds its PORT on an address
+// 127.0.0.1 does not reach. The reload fails as before and the old
+// generation serves, but the reason says where the app listens and what
+// to change; it used to say only "connection refused" after the ready
+// timeout, or "exited with status 2 before it was ready" for the second
+// worker that died of "address already in use".
+func TestReloadOfAnAppThatIgnoresPORT(t *testing.T) {
+	fixed := freeport.Addr(t)
+	cases := []struct {
+		name    string
+		workers int
+		on      string
+		want    []string
+	}{
+		{"own port, two workers", 2, fixed, []string{"before it was ready; worker ", ": it listens on " + fixed + ", not on its PORT (", "$PORT"}},
+		{"own port, one worker", 1, fixed, []string{"not ready within ready.timeout", "; it listens on " + fixed + ", not on its PORT ("}},
+		{"PORT on another address", 1, "127.0.0.2:$PORT", []string{"not ready within ready.timeout", "; it listens on 127.0.0.2:", "which 127.0.0.1:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(t, appSpec{workers: tc.workers}).start()
+			a.spec.extra = "[ready]\ntimeout = \"2s\"\n"
+			a.writeConfig(map[string]string{"PMT_LISTEN_ON": tc.on})
+			res, err := a.sup.Reload(t.Context())
+			if err != nil {
+				t.Fatalf("Reload: %v", err)
+			}
+			if res.OK {
+				t.Fatalf("the reload passed: %+v", res)
+			}
+			t.Logf("reload error: %s", res.Error)
+			for _, w := range tc.want {
+				if !strings.Contains(res.Error, w) {
+					t.Errorf("reload error %q\nlacks %q", res.Error, w)
+				}
+			}
+			if code, worker, _, err := get(httpClient(), a.url("/")); err != nil || code != 200 || !strings.Contains(worker, "gen=1") {
+				t.Errorf("after the failed reload: %d from %q (%v), want 200 from generation 1", code, worker, err)
+			}
+		})
+	}
+}
+
+// TestCrashLoopOfAnAppThatIgnoresPORT: at procmon's first start, the
+// worker that lost the app's own port to its sibling crash-loops; its
+// last exit (status, the crash-loop event) says where the sibling
+// listens, not only "exited with status 2".
+func TestCrashLoopOfAnAppThatIgnoresPORT(t *testing.T) {
+	fixed := freeport.Addr(t)
+	a := newTestApp(t, appSpec{workers: 2, env: map[string]string{"PMT_LISTEN_ON": fixed}, extra: "[ready]\ntimeout = \"20s\"\n",
+		backoff: Backoff{Initial: 100 * time.Millisecond, Max: 800 * time.Millisecond}})
+	a.launch()
+	st := a.waitState(StateCrashLoop, 20*time.Second)
+	var exits []string
+	for _, w := range st.Workers {
+		exits = append(exits, w.LastExit)
+	}
+	if all := strings.Join(exits, " | "); !strings.Contains(all, "exited with status 2; worker ") || !strings.Contains(all, ": it listens on "+fixed+", not on its PORT (") {
+		t.Errorf("last exits %q: want the crash, and where the other worker listens", all)
+	}
+}
+
+// TestAReadyAppGetsNoPortHint: a worker listening on its PORT (and on
+// more ports) gets no hint, nor one still booting when quiet.
+func TestAReadyAppGetsNoPortHint(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 1}).start()
+	w := a.sup.Status().Workers[0]
+	if h := portHint(w.PID, w.Port, false); h != "" {
+		t.Errorf("a worker serving on its PORT got the hint %q", h)
+	}
+	if h := portHint(1<<22+1, 1, true); h != "" { // no such process group
+		t.Errorf("no process: hint %q", h)
+	}
+}
+
+// TestProcAddr decodes /proc/net/tcp{,6} addresses as this host prints
+// them, against sockets this test opens and finds in the tables.
+func TestProcAddr(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.2:0", "0.0.0.0:0", "[::]:0"} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("listen %s: %v", addr, err)
+		}
+		defer l.Close()
+		want := l.Addr().(*net.TCPAddr)
+		got, err := listeningOf(t, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.IP.Equal(want.IP) || got.Port != want.Port {
+			t.Errorf("listening on %s: /proc says %s", want, got)
+		}
+	}
+	if a := procAddr("0000000000000000FFFF00000100007F:1F90"); a == nil || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) || a.Port != 8080 {
+		t.Errorf("an IPv4-mapped 127.0.0.1:8080 read as %v", a)
+	}
+	for _, bad := range []string{"", "0100007F", "0100007F:", "XX00007F:0050", "0100007:0050"} {
+		if a := procAddr(bad); a != nil {
+			t.Errorf("procAddr(%q) = %v, want nil", bad, a)
+		}
+	}
+}
+
+// listeningOf finds l among what this process listens on.
+func listeningOf(t *testing.T, l net.Listener) (*net.TCPAddr, error) {
+	t.Helper()
+	port := l.Addr().(*net.TCPAddr).Port
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		addrs, err := listeningPids(t, port)
+		if err != nil {
+			return nil, err
+		}
+		if len(addrs) == 1 {
+			return addrs[0], nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("port %d not found listening", port)
+}
+
+// listeningPids is listening for this test's own process group, the
+// addresses on port.
+func listeningPids(t *testing.T, port int) ([]*net.TCPAddr, error) {
+	t.Helper()
+	addrs, err := listening(syscall.Getpgrp())
+	var out []*net.TCPAddr
+	for _, a := range addrs {
+		if a.Port == port {
+			out = append(out, a)
+		}
+	}
+	return out, err
+}
