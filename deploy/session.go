@@ -50,15 +50,19 @@ type session struct {
 	marker  string // the run's (script.MarkerOf): what starts a protocol line
 	onEvent func(script.Message)
 
-	mu       sync.Mutex
-	partial  []byte
-	cut      bool // partial continues a line already cut (output, not protocol)
-	step     string
-	tail     []string
-	fail     *StepError
-	steps    []Step
-	started  time.Time
-	stepFrom time.Time
+	mu      sync.Mutex
+	partial []byte
+	cut     bool // partial continues a line already cut (output, not protocol)
+	step    string
+	tail    []string
+	fail    *StepError
+	steps   []Step
+	// switched: the release went live (`switched`); beforeRevert is the
+	// output of the step a rollback began after (non-nil once it began).
+	switched     bool
+	beforeRevert []string
+	started      time.Time
+	stepFrom     time.Time
 
 	ctrlR     *io.PipeReader
 	ctrlW     *io.PipeWriter
@@ -298,6 +302,10 @@ func (s *session) line(l string, tailOfCut bool) {
 		s.beginStep(ev.Rest)
 	case script.KindFail:
 		s.recordFail(ev.Rest)
+	case script.KindSwitched:
+		s.mu.Lock()
+		s.switched = true
+		s.mu.Unlock()
 	case script.KindExit:
 		s.closeControl()
 		s.exitOnce.Do(func() {
@@ -332,9 +340,19 @@ func (s *session) beginStep(name string) {
 	if s.step != "" {
 		s.steps = append(s.steps, Step{Name: s.step, Duration: now.Sub(s.stepFrom)})
 	}
+	if name == "revert" && s.switched && s.beforeRevert == nil {
+		s.beforeRevert = append([]string{}, s.tail...)
+	}
 	s.step, s.stepFrom, s.tail = name, now, nil
 }
 
+// recordFail keeps the first `fail` line as the error, with the output
+// that tells its cause: the current step's last lines, except after a
+// deploy's rollback, whose report (`fail gate …`, `fail test …`) comes
+// once the previous release is back: then it is the lines of the step
+// the deploy failed in, before the rollback began. (The error showed the
+// rollback's own restart: "reload served: generation 3 ready", under a
+// gate that failed because the new workers never listened.)
 func (s *session) recordFail(after string) {
 	step, msg, _ := strings.Cut(after, " ")
 	s.mu.Lock()
@@ -342,7 +360,11 @@ func (s *session) recordFail(after string) {
 	if s.fail != nil {
 		return // the first report is the cause
 	}
-	s.fail = &StepError{Step: step, Message: msg, Output: append([]string(nil), s.tail...)}
+	out := s.tail
+	if s.beforeRevert != nil && step != s.step {
+		out = s.beforeRevert
+	}
+	s.fail = &StepError{Step: step, Message: msg, Output: append([]string(nil), out...)}
 }
 
 // tailLines returns the current step's last output lines.

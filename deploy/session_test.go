@@ -137,3 +137,43 @@ func TestStepErrorText(t *testing.T) {
 		t.Error("IsLocked is wrong")
 	}
 }
+
+// TestFailAfterRollbackKeepsTheFailedStepsOutput: a deploy's gate or test
+// hook fails, the script puts the previous release back (its own switch
+// and restart), then reports the failure. The error's lines are those of
+// the step that failed, not the rollback's restart ("reload served").
+func TestFailAfterRollbackKeepsTheFailedStepsOutput(t *testing.T) {
+	for _, tc := range []struct{ failed, fail, want string }{
+		{"restart", "gate restart or health gate failed: procmon reload --wait exited with status 3", "reload abandoned: worker 1: it listens on 127.0.0.1:3000"},
+		{"test", "test test hook exited with status 1", "curl: (22) The requested URL returned error: 500"},
+	} {
+		conn := &scriptedConn{chunks: []string{
+			"@@deploy step switch\n@@deploy switched 2026-x abc\n",
+			"@@deploy step " + tc.failed + "\n" + tc.want + "\n",
+			"@@deploy step revert\n@@deploy step switch\n@@deploy reverted 2026-w 123\n@@deploy step restart\nreload served: generation 3 ready in 1.66s\n",
+			"@@deploy fail " + tc.fail + ": reverted to 2026-w\n@@deploy exit 1\n",
+		}}
+		s, err := startSession(context.Background(), conn, "deploy", nil, io.Discard, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var se *StepError
+		if err := s.wait(); !errors.As(err, &se) || strings.Join(se.Output, "|") != tc.want {
+			t.Errorf("a %s failing before the rollback: %v, want its own line %q", tc.failed, err, tc.want)
+		}
+	}
+	// A revert (no deploy switched before its revert step) whose own gate
+	// fails keeps its restart's lines.
+	conn := &scriptedConn{chunks: []string{
+		"@@deploy step lock\n@@deploy step revert\n@@deploy step switch\n@@deploy step restart\nreload abandoned: no\n",
+		"@@deploy fail gate restart or health gate failed: status 3\n@@deploy exit 1\n",
+	}}
+	s, err := startSession(context.Background(), conn, "revert", nil, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *StepError
+	if err := s.wait(); !errors.As(err, &se) || strings.Join(se.Output, "|") != "reload abandoned: no" {
+		t.Errorf("a revert whose gate fails: %v, want its restart's line", err)
+	}
+}

@@ -144,6 +144,12 @@ func TestDeployOfAnAppThatIgnoresPORT(t *testing.T) {
 	if out := r.stdout + r.stderr; r.code == 0 || !strings.Contains(out, "it listens on "+fixed+", not on its PORT (") || !strings.Contains(out, "$PORT") || !strings.Contains(r.stderr, "gate") {
 		t.Fatalf("an app that ignores PORT: exit %d, want the gate to fail saying where it listens:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// the error itself (its output lines): procmon's verdict on the failed
+	// reload, not the rollback's "reload served"
+	if !strings.Contains(r.stderr, "error:     reload abandoned: generation 2 failed") || strings.Contains(r.stderr, "error:     reload served") {
+		t.Errorf("the error's lines are not the failed reload's verdict:\n%s", r.stderr)
+	}
+	t.Logf("the deploy's error:\n%s", r.stderr)
 	if f.current() != before {
 		t.Errorf("current = %s, want %s put back", f.current(), before)
 	}
