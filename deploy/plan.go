@@ -32,6 +32,11 @@ type Plan struct {
 	// Command is the exact command line run through the login shell,
 	// but for its mark (PlanMark in its place): each run has a new one.
 	Command string
+	// CredentialsHidden: repo's URL holds a user or password
+	// (https://user:token@host/…), left out of Steps, Args and Command
+	// as git's own messages leave it out (config.AnonymizeURL): a dry
+	// run's output goes to terminals and CI logs.
+	CredentialsHidden bool
 }
 
 // PlanMark stands in a plan's command line for the mark a run gets
@@ -47,6 +52,14 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	hidden := config.AnonymizeURL(env.Repo) != env.Repo
+	if hidden {
+		for i, a := range args {
+			if a == script.Arg("repo", env.Repo) {
+				args[i] = script.Arg("repo", config.AnonymizeURL(env.Repo))
+			}
+		}
+	}
 	line, err := script.Command(PlanMark, "deploy", args...)
 	if err != nil {
 		return nil, err
@@ -56,7 +69,7 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 		ref = env.Ref
 	}
 	ref, _ = config.NormalizeRef(ref) // checked by deployArgs
-	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line}, nil
+	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line, CredentialsHidden: hidden}, nil
 }
 
 // planSteps lists the steps of a deploy with env's settings, the health
@@ -81,7 +94,7 @@ func planSteps(env *config.Env, o Options) []PlanStep {
 			PlanStep{"lock", lock},
 			PlanStep{"checkout", "move the upload into a new " + env.Path + "/releases/<time>-<sha>"})
 	default:
-		fetch := "git fetch " + env.Repo + " into " + env.Path + "/repo (its origin is set to this repo if it changed): the one contact with the origin"
+		fetch := "git fetch " + config.AnonymizeURL(env.Repo) + " into " + env.Path + "/repo (its origin is set to this repo if it changed): the one contact with the origin"
 		if ref == "" {
 			fetch += ", with its HEAD (the default branch)"
 		}

@@ -37,8 +37,12 @@ func (c *command) localRepo() (repo *gitsource.Repo, why string, ok bool) {
 			return r, "", true
 		}
 	}
+	shown := make([]string, len(urls))
+	for i, u := range urls {
+		shown[i] = config.AnonymizeURL(u)
+	}
 	return nil, fmt.Sprintf("the git repository at %s is not a clone of %s (its remotes: %s)",
-		dir, c.env.Repo, strings.Join(urls, ", ")), false
+		dir, config.AnonymizeURL(c.env.Repo), strings.Join(shown, ", ")), false
 }
 
 // deployRef is the ref the deploy ships: the one given, else the env's.

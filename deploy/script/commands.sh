@@ -659,12 +659,14 @@ first_word() {
 check_ref() {
 	[ -f "$P/repo/HEAD" ] || return 0
 	[ "$SOURCE" != push ] || return 0 # the laptop sends the commits: the origin is never asked
-	local was
+	local was shown
 	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
+	anon_url shown "$REPO"
 	if [ -n "$REPO" ] && [ "$was" != "$REPO" ]; then
-		mark "check repo ok $REPO (the mirror's origin is ${was:-unset}: the next deploy switches it)"
+		anon_url was "$was"
+		mark "check repo ok $shown (the mirror's origin is ${was:-unset}: the next deploy switches it)"
 	elif [ -n "$REPO" ]; then
-		mark "check repo ok $REPO"
+		mark "check repo ok $shown"
 	fi
 	if [ -z "$REF" ]; then
 		if git_ ls-remote --exit-code --symref -- "${REPO:-origin}" HEAD >/dev/null 2>&1; then

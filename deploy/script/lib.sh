@@ -48,6 +48,24 @@ unset deploy_script_save deploy_cache
 # '@@deploy:<mark>', which no hook's output can carry by chance.
 M='@@deploy'
 mark() { printf '%s %s\n' "$M" "$*" 2>/dev/null || true; }
+# anon_url VAR URL sets VAR to URL without the user and password that
+# git's messages leave out (config.AnonymizeURL on the laptop, which says
+# where it differs from git): a token in repo reaches no terminal or CI
+# log. An ssh login name (git@host:path, ssh://deploy@host/…) is kept.
+anon_url() {
+	local u=$2 rest auth
+	printf -v "$1" '%s' "$u"
+	[[ $u == ?*://* && ${u%%://*} =~ ^[A-Za-z0-9+.-]+$ ]] || return 0
+	rest=${u#*://}
+	auth=${rest%%/*}
+	[[ $auth == *@* ]] || return 0
+	case ${u%%://*} in
+	[Hh][Tt][Tt][Pp] | [Hh][Tt][Tt][Pp][Ss] | [Ff][Tt][Pp] | [Ff][Tt][Pp][Ss]) ;;
+	*) [[ ${auth%@*} == *:* ]] || return 0 ;;
+	esac
+	printf -v "$1" '%s' "${u%%://*}://${rest#"${auth%@*}"@}"
+}
+
 # now VAR [FORMAT] sets VAR to the UTC time (ISO 8601 by default) with
 # bash's own strftime: no date(1) to start, which a deploy would do four
 # times. TZ is local to the function: hooks see the server's own.

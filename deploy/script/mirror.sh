@@ -44,12 +44,14 @@ fetch_and_resolve() {
 	fi
 	resolve "$REF" && return 0
 	STATE=locked
+	local shown
+	anon_url shown "$REPO"
 	if [[ $REF == refs/* ]]; then
-		fail "ref '$REF' is not a ref of $REPO: nothing was changed"
+		fail "ref '$REF' is not a ref of $shown: nothing was changed"
 	elif [[ $REF =~ ^[0-9a-fA-F]{7,40}$ ]]; then
-		fail "ref '$REF' is not a commit of any branch or tag of $REPO (the mirror fetches branches and tags, as a clone does: deploy a commit that is only on another ref, such as a pull request's, by that ref's full name, refs/…): nothing was changed"
+		fail "ref '$REF' is not a commit of any branch or tag of $shown (the mirror fetches branches and tags, as a clone does: deploy a commit that is only on another ref, such as a pull request's, by that ref's full name, refs/…): nothing was changed"
 	fi
-	fail "ref '$REF' is not a branch, tag or commit of $REPO (a ref other than a branch or tag is given by its full name, refs/…): nothing was changed"
+	fail "ref '$REF' is not a branch, tag or commit of $shown (a ref other than a branch or tag is given by its full name, refs/…): nothing was changed"
 }
 
 # fetch_mirror fetches SPECS from the origin into the mirror; git's own
@@ -155,7 +157,8 @@ origin_default_branch() {
 	line=${theirs%%$'\n'*}
 	if [[ -z $sha || $line != 'ref: refs/heads/'*$'\t'HEAD ]]; then
 		STATE=locked
-		fail "cannot tell the origin's default branch: its HEAD names no branch that $REPO has; set ref in deploy.conf to the branch to deploy (or point the origin's HEAD at one); nothing was changed"
+		anon_url line "$REPO"
+		fail "cannot tell the origin's default branch: its HEAD names no branch that $line has; set ref in deploy.conf to the branch to deploy (or point the origin's HEAD at one); nothing was changed"
 	fi
 	REF=${line#ref: refs/heads/}
 	REF=${REF%$'\t'HEAD}
@@ -185,12 +188,14 @@ mirror_gc() {
 # since setup (or the last deploy), and says so.
 sync_origin() {
 	[ -n "$REPO" ] || return 0
-	local was
+	local was shown
 	was=$(git_ config --get remote.origin.url 2>/dev/null) || was=''
 	[ "$was" = "$REPO" ] && return 0
+	anon_url shown "$REPO"
 	git_ remote set-url origin "$REPO" || { stale_mirror_locks && git_ remote set-url origin "$REPO"; } ||
-		fail "cannot set the mirror's origin to $REPO"
-	echo "repo changed: the mirror's origin was ${was:-unset}, now $REPO"
+		fail "cannot set the mirror's origin to $shown"
+	anon_url was "$was"
+	echo "repo changed: the mirror's origin was ${was:-unset}, now $shown"
 	mark "info repo-changed"
 }
 
