@@ -180,8 +180,13 @@ func (fl *follower) run(ctx context.Context, poll time.Duration) error {
 // step emits what was appended, then switches files when the path names a
 // new one: the old file is read to its end first, so no line is missed.
 // When the log rotated twice between two polls, the middle file is now
-// ".1" and is read whole before the new file; a third rotation within one
-// poll interval would lose the middle files.
+// ".1" and is read whole before the new file. The new file is opened
+// before the old one is finished, and the middle one is told from the
+// file opened: a rotation while the old one is read to its end used to
+// make the middle file ".1" and the stat of the path taken before it a
+// stale "new" one, and the middle file was skipped (lines lost, seen
+// under load). A third rotation within one poll interval still loses the
+// middle files (only ".1" is kept), as it does for tail -F.
 func (fl *follower) step() error {
 	if err := fl.readNew(); err != nil {
 		return err
@@ -193,19 +198,25 @@ func (fl *follower) step() error {
 	if cur.Size() < fl.off { // truncated in place
 		fl.off, fl.pending = 0, nil
 	}
-	next, err := os.Stat(fl.path)
-	if err != nil || os.SameFile(cur, next) {
+	if next, err := os.Stat(fl.path); err != nil || os.SameFile(cur, next) {
 		return nil // mid-rotation (no file yet) or no rotation
-	}
-	if err := fl.finish(); err != nil {
-		return err
-	}
-	if err := fl.readMiddle(cur, next); err != nil {
-		return err
 	}
 	nf, err := os.Open(fl.path)
 	if err != nil {
+		return nil // mid-rotation: the next poll takes it
+	}
+	next, err := nf.Stat()
+	if err != nil {
+		nf.Close()
 		return fmt.Errorf("follow log: %w", err)
+	}
+	if err := fl.finish(); err != nil {
+		nf.Close()
+		return err
+	}
+	if err := fl.readMiddle(cur, next); err != nil {
+		nf.Close()
+		return err
 	}
 	fl.f.Close()
 	fl.f, fl.off = nf, 0

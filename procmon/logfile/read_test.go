@@ -91,7 +91,8 @@ func TestFollowAcrossRotations(t *testing.T) {
 	s := l.Stream(1, "w1")
 	seq := 0
 	for phase := 0; phase < 5; phase++ {
-		// About 1.5 files' worth: exactly one rotation per phase.
+		// About 1.5 files' worth: one or two rotations per phase (two
+		// within one poll make a middle file, read from ".1")
 		for i := 0; i < 40; i++ {
 			fmt.Fprintf(s, "seq %d %s\n", seq, strings.Repeat("r", 100))
 			seq++
