@@ -53,7 +53,7 @@ func portHint(pgid, port int, quiet bool) string {
 		return fmt.Sprintf("it listens on %s, not on its PORT (%d): the app must listen on the port procmon gives each worker in $PORT (Node: app.listen(process.env.PORT); Python: int(os.environ[\"PORT\"])), as on Heroku; procmon's own listen address is the public one",
 			strings.Join(list, ", "), port)
 	case !quiet:
-		return fmt.Sprintf("no process of the worker listens on a TCP port: the app must listen on 127.0.0.1:$PORT (%d)", port)
+		return fmt.Sprintf("no process of the worker listens on any TCP port yet: the app must listen on 127.0.0.1:$PORT (%d) within ready.timeout (raise it for an app that starts slowly)", port)
 	}
 	return ""
 }

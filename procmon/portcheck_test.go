@@ -17,7 +17,8 @@ import (
 // generation serves, but the reason says where the app listens and what
 // to change; it used to say only "connection refused" after the ready
 // timeout, or "exited with status 2 before it was ready" for the second
-// worker that died of "address already in use".
+// worker that died of "address already in use". One that listens nowhere
+// within ready.timeout is said to, as such.
 func TestReloadOfAnAppThatIgnoresPORT(t *testing.T) {
 	fixed := freeport.Addr(t)
 	cases := []struct {
@@ -29,12 +30,17 @@ func TestReloadOfAnAppThatIgnoresPORT(t *testing.T) {
 		{"own port, two workers", 2, fixed, []string{"before it was ready; worker ", ": it listens on " + fixed + ", not on its PORT (", "$PORT"}},
 		{"own port, one worker", 1, fixed, []string{"not ready within ready.timeout", "; it listens on " + fixed + ", not on its PORT ("}},
 		{"PORT on another address", 1, "127.0.0.2:$PORT", []string{"not ready within ready.timeout", "; it listens on 127.0.0.2:", "which 127.0.0.1:"}},
+		{"listens nowhere", 1, "", []string{"not ready within ready.timeout", "; no process of the worker listens on any TCP port yet: the app must listen on 127.0.0.1:$PORT ("}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newTestApp(t, appSpec{workers: tc.workers}).start()
 			a.spec.extra = "[ready]\ntimeout = \"2s\"\n"
-			a.writeConfig(map[string]string{"PMT_LISTEN_ON": tc.on})
+			env := map[string]string{"PMT_LISTEN_ON": tc.on}
+			if tc.on == "" {
+				env = map[string]string{"PMT_NEVER_READY": "1"}
+			}
+			a.writeConfig(env)
 			res, err := a.sup.Reload(t.Context())
 			if err != nil {
 				t.Fatalf("Reload: %v", err)
