@@ -32,10 +32,11 @@ type Plan struct {
 	// Command is the exact command line run through the login shell,
 	// but for its mark (PlanMark in its place): each run has a new one.
 	Command string
-	// CredentialsHidden: repo's URL holds a user or password
-	// (https://user:token@host/…), left out of Steps, Args and Command
-	// as git's own messages leave it out (config.AnonymizeURL): a dry
-	// run's output goes to terminals and CI logs.
+	// CredentialsHidden: repo's URL, or an env value that is a URL,
+	// holds a user or password (https://user:token@host/…,
+	// postgres://app:password@db/app), left out of Steps, Args and
+	// Command as git's own messages leave it out (config.AnonymizeURL):
+	// a dry run's output goes to terminals and CI logs.
 	CredentialsHidden bool
 }
 
@@ -52,12 +53,20 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	hidden := config.AnonymizeURL(env.Repo) != env.Repo
-	if hidden {
-		for i, a := range args {
-			if a == script.Arg("repo", env.Repo) {
-				args[i] = script.Arg("repo", config.AnonymizeURL(env.Repo))
-			}
+	// repo, and an env value that is a URL with a password
+	// (DATABASE_URL=postgres://app:PASSWORD@db/app), as git shows a URL
+	hidden := false
+	for i, a := range args {
+		name, value, _ := strings.Cut(a, "=")
+		prefix := name + "="
+		if name == "var" {
+			n, v, _ := strings.Cut(value, "=")
+			prefix, value = prefix+n+"=", v
+		} else if name != "repo" {
+			continue
+		}
+		if shown := config.AnonymizeURL(value); shown != value {
+			args[i], hidden = prefix+shown, true
 		}
 	}
 	line, err := script.Command(PlanMark, "deploy", args...)

@@ -210,6 +210,6 @@ func writePlan(w io.Writer, p *deploy.Plan, hosts int) {
 	fmt.Fprintln(w, "\nremote command (stdin: the embedded script, framed, when the server has no copy of it; then the control channel):")
 	fmt.Fprintf(w, "  %s\n", strings.TrimSpace(p.Command))
 	if p.CredentialsHidden {
-		fmt.Fprintln(w, "\n(the user and password in repo's URL are left out above, as git's own messages leave them out; the deploy sends them)")
+		fmt.Fprintln(w, "\n(the user and password in URLs (repo, env values) are left out above, as git's own messages leave them out; the deploy sends them)")
 	}
 }

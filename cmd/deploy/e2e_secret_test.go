@@ -32,7 +32,8 @@ func TestRepoCredentialsAreNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, f.conf, strings.Replace(string(conf), "repo "+f.origin.dir+"\n", "repo "+url+"\n", 1))
+	writeFile(t, f.conf, strings.Replace(string(conf), "repo "+f.origin.dir+"\n", "repo "+url+"\n", 1)+
+		"env DATABASE_URL=postgres://app:SECRET-TOKEN@db.internal/app\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, args := range [][]string{
@@ -49,7 +50,7 @@ func TestRepoCredentialsAreNotShown(t *testing.T) {
 		switch args[len(args)-1] {
 		case "--dry-run":
 			if !strings.Contains(out, "git fetch https://"+closed+"/acme/app.git into") || !strings.Contains(out, "'repo=https://"+closed+"/acme/app.git'") ||
-				!strings.Contains(out, "the user and password in repo's URL are left out above") {
+				!strings.Contains(out, "'var=DATABASE_URL=postgres://db.internal/app'") || !strings.Contains(out, "the user and password in URLs (repo, env values) are left out above") {
 				t.Errorf("the dry run does not show repo without its credentials, or does not say so:\n%s", out)
 			}
 		case "production":
