@@ -184,9 +184,11 @@ func (f *fixture) runArgs(args ...string) cliResult {
 // and receive hooks on the server; `git push production main` (the real
 // git over the real ssh) runs the same deploy there, its output streamed
 // back by git, and a push of another branch is refused with current
-// untouched.
+// untouched. A hook's output that looks like the script's protocol lines
+// is passed on as it is (the hook used to show "@@deploy step x" as a
+// step, "==> x", and hide any other).
 func TestGitPush(t *testing.T) {
-	h := newLaptopHost(t, "source push")
+	h := newLaptopHost(t, "source push", "pre-deploy echo '@@deploy step not-a-step'; echo '@@deploy info hidden-before'")
 	r := h.mustRun("production", "setup", "--git-remote")
 	if !strings.Contains(r.stdout, "git push production main") {
 		t.Errorf("setup --git-remote did not say how to push:\n%s", r.stdout)
@@ -202,6 +204,9 @@ func TestGitPush(t *testing.T) {
 	out, err := gitPush("production", "main")
 	if err != nil || !strings.Contains(out, "deployed "+sha[:7]) || !strings.Contains(out, "==> switch") {
 		t.Fatalf("git push production main: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "@@deploy step not-a-step") || strings.Contains(out, "==> not-a-step") || !strings.Contains(out, "@@deploy info hidden-before") {
+		t.Errorf("the hook's protocol-like lines were not passed on as output:\n%s", out)
 	}
 	if got := h.currentSHA(); got != sha {
 		t.Fatalf("after git push, current runs %s, want %s", got, sha)

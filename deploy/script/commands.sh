@@ -298,18 +298,19 @@ done
 unset GIT_DIR GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
 mapfile -d '' args <"$d/git-push.args"
 from=${SSH_CLIENT:-local}
-printf 'switch
-' |
-	bash -c 'deploy_script=$(cat -- "$1") && shift && eval "$deploy_script"' deploy-remote "$d/script" 		deploy "${args[@]}" "sha=$sha" "ref=$branch" "who=git push from ${from%% *}" 2>&1 |
+# The script's protocol lines carry a mark of this push's (mark=, the
+# script's first argument), so that a hook's output that looks like them
+# is passed on as output. $RANDOM: no process to start.
+printf -v m '%04x%04x%04x%04x' "$RANDOM" "$RANDOM" "$RANDOM" "$RANDOM"
+printf 'switch\n' |
+	bash -c 'deploy_script=$(cat -- "$1") && shift && eval "$deploy_script"' deploy-remote "$d/script" \
+		deploy "mark=$m" "${args[@]}" "sha=$sha" "ref=$branch" "who=git push from ${from%% *}" 2>&1 |
 	while IFS= read -r line; do
 		case $line in
-		'@@deploy step '*) printf '==> %s
-' "${line#@@deploy step }" ;;
-		'@@deploy fail '*) printf 'deploy failed: %s
-' "${line#@@deploy fail }" ;;
-		'@@deploy '*) ;;
-		*) printf '%s
-' "$line" ;;
+		"@@deploy:$m step "*) printf '==> %s\n' "${line#"@@deploy:$m step "}" ;;
+		"@@deploy:$m fail "*) printf 'deploy failed: %s\n' "${line#"@@deploy:$m fail "}" ;;
+		"@@deploy:$m "*) ;;
+		*) printf '%s\n' "$line" ;;
 		esac
 	done
 rc=${PIPESTATUS[1]}
