@@ -109,10 +109,10 @@
 //
 // Everything goes to stdout in order: hook and git output as plain lines,
 // and protocol lines starting with "@@deploy:<mark> " (MarkerOf: mark is
-// the client's random one for this run, which no hook gets, so that a
-// hook printing "@@deploy exit 1" is output, not the script's last
-// line), or "@@deploy " (Marker) in a run without a mark (the git push
-// hook's). The kinds are the Kind constants of protocol.go, and
+// the client's (or the git push hook's) random one for this run, which
+// no hook gets, so that a hook printing "@@deploy exit 1" is output, not
+// the script's last line), or "@@deploy " (Marker) in a run without a
+// mark (by hand). The kinds are the Kind constants of protocol.go, and
 // ParseMarked reads a line; below, the marker is left out:
 //
 //	step <name>              a step starts: ref lock fetch resolve checkout

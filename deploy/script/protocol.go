@@ -8,8 +8,8 @@ import (
 )
 
 // Marker starts every protocol line of a script run without a mark (the
-// git push hook's, which reads its own output); the other lines of its
-// output are git's and the hooks' own.
+// client and the git push hook always give one: a run by hand, or a
+// test's); the other lines of its output are git's and the hooks' own.
 const Marker = "@@deploy "
 
 // NewMark returns a mark for one run of the script: 16 random hex
