@@ -157,8 +157,9 @@ origin_default_branch() {
 	line=${theirs%%$'\n'*}
 	if [[ -z $sha || $line != 'ref: refs/heads/'*$'\t'HEAD ]]; then
 		STATE=locked
-		anon_url line "$REPO"
-		fail "cannot tell the origin's default branch: its HEAD names no branch that $line has; set ref in deploy.conf to the branch to deploy (or point the origin's HEAD at one); nothing was changed"
+		local shown
+		anon_url shown "$REPO"
+		fail "cannot tell the origin's default branch: its HEAD names no branch that $shown has; set ref in deploy.conf to the branch to deploy (or point the origin's HEAD at one); nothing was changed"
 	fi
 	REF=${line#ref: refs/heads/}
 	REF=${REF%$'\t'HEAD}
