@@ -82,22 +82,31 @@ func notAccepting(pgid int, holders []holder, others []string) error {
 
 // groupPids lists the processes whose process group is pgid.
 func groupPids(pgid int) ([]int, error) {
+	groups, err := groupsPids(pgid)
+	return groups[pgid], err
+}
+
+// groupsPids lists the processes of each of the process groups pgids,
+// sorted, with one pass over /proc.
+func groupsPids(pgids ...int) (map[int][]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	var pids []int
+	groups := map[int][]int{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if g, ok := pgrpOf(pid); ok && g == pgid {
-			pids = append(pids, pid)
+		if g, ok := pgrpOf(pid); ok && slices.Contains(pgids, g) {
+			groups[g] = append(groups[g], pid) // /proc lists pids in order
 		}
 	}
-	slices.Sort(pids)
-	return pids, nil
+	for _, pids := range groups {
+		slices.Sort(pids)
+	}
+	return groups, nil
 }
 
 // pgrpOf reads a process's group from /proc/<pid>/stat (field 5, after

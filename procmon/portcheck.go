@@ -31,6 +31,11 @@ func portHint(pgid, port int, quiet bool) string {
 	if err != nil {
 		return ""
 	}
+	return hintFor(addrs, port, quiet)
+}
+
+// hintFor is portHint for the addresses a worker's processes listen on.
+func hintFor(addrs []*net.TCPAddr, port int, quiet bool) string {
 	var sameElsewhere []string
 	for _, a := range addrs {
 		if a.Port != port {
@@ -73,10 +78,33 @@ func reachesLoopback(ip net.IP) bool {
 // LISTEN).
 func listening(pgid int) ([]*net.TCPAddr, error) {
 	pids, err := groupPids(pgid)
-	if err != nil {
+	if err != nil || len(pids) == 0 {
 		return nil, err
 	}
-	inodes := map[string]bool{}
+	return listenTableOf(pids[0]).of(pids), nil
+}
+
+// listenTable is the LISTEN sockets of a network namespace, by inode.
+type listenTable map[string]*net.TCPAddr
+
+// listenTableOf reads the TCP tables of pid's network namespace.
+func listenTableOf(pid int) listenTable {
+	t := listenTable{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "net", table))
+		if err != nil {
+			continue // no IPv6 in the kernel
+		}
+		parseListen(string(b), t)
+	}
+	return t
+}
+
+// of returns the addresses that the processes pids listen on, sorted and
+// without repeats.
+func (t listenTable) of(pids []int) []*net.TCPAddr {
+	var addrs []*net.TCPAddr
+	seen := map[string]bool{}
 	for _, pid := range pids {
 		dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
 		entries, err := os.ReadDir(dir)
@@ -85,47 +113,30 @@ func listening(pgid int) ([]*net.TCPAddr, error) {
 		}
 		for _, e := range entries {
 			link, err := os.Readlink(filepath.Join(dir, e.Name()))
-			if ino, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
-				inodes[strings.TrimSuffix(ino, "]")] = true
-			}
-		}
-	}
-	var addrs []*net.TCPAddr
-	if len(pids) == 0 {
-		return nil, nil
-	}
-	seen := map[string]bool{}
-	for _, table := range []string{"tcp", "tcp6"} {
-		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pids[0]), "net", table))
-		if err != nil {
-			continue // no IPv6 in the kernel
-		}
-		for _, a := range parseListen(string(b), inodes) {
-			if !seen[a.String()] {
+			ino, ok := strings.CutPrefix(link, "socket:[")
+			if a := t[strings.TrimSuffix(ino, "]")]; err == nil && ok && a != nil && !seen[a.String()] {
 				seen[a.String()] = true
 				addrs = append(addrs, a)
 			}
 		}
 	}
 	slices.SortFunc(addrs, func(a, b *net.TCPAddr) int { return strings.Compare(a.String(), b.String()) })
-	return addrs, nil
+	return addrs
 }
 
-// parseListen reads a /proc/net/tcp or tcp6 table and returns the local
-// addresses of its LISTEN sockets whose inode is in inodes.
-func parseListen(table string, inodes map[string]bool) []*net.TCPAddr {
-	var out []*net.TCPAddr
+// parseListen reads a /proc/net/tcp or tcp6 table into t: the local
+// address of each LISTEN socket, by inode.
+func parseListen(table string, t listenTable) {
 	for _, line := range strings.Split(table, "\n") {
 		f := strings.Fields(line)
 		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+		if len(f) < 10 || f[3] != "0A" {
 			continue
 		}
 		if a := procAddr(f[1]); a != nil {
-			out = append(out, a)
+			t[f[9]] = a
 		}
 	}
-	return out
 }
 
 // procAddr decodes /proc/net/tcp's "0100007F:0BB8": the address as 32-bit
@@ -157,13 +168,31 @@ func portHints(g *generation, reason string) string {
 	if g == nil {
 		return ""
 	}
-	var b strings.Builder
+	var live []*worker
+	var pgids []int
 	for _, sl := range g.slots {
-		w := sl.w
-		if w == nil || w.port == 0 || w.pid == 0 || w.state == WorkerExited {
+		if w := sl.w; w != nil && w.port != 0 && w.pid != 0 && w.state != WorkerExited {
+			live, pgids = append(live, w), append(pgids, w.pid)
+		}
+	}
+	if len(live) == 0 {
+		return ""
+	}
+	groups, err := groupsPids(pgids...) // one pass over /proc for them all
+	if err != nil {
+		return ""
+	}
+	var t listenTable
+	var b strings.Builder
+	for _, w := range live {
+		pids := groups[w.pid]
+		if len(pids) == 0 {
 			continue
 		}
-		if h := portHint(w.pid, w.port, true); h != "" && !strings.Contains(reason, h) {
+		if t == nil {
+			t = listenTableOf(pids[0]) // the workers share procmon's network namespace
+		}
+		if h := hintFor(t.of(pids), w.port, true); h != "" && !strings.Contains(reason, h) {
 			fmt.Fprintf(&b, "; worker %d: %s", w.id, h)
 		}
 	}
