@@ -47,7 +47,7 @@ func Exec(ctx context.Context, conn Conn, env *config.Env, argv []string, o Opti
 	feed := script.NewFeed(o.Stdin)
 	err = conn.Run(ctx, line, feed.Stdin(), w, feed.Stderr(errOut))
 	feed.Done()
-	err = feed.Explain(err)
+	err = feed.Explain(err, loginUser(conn))
 	if msg := w.failure(); msg != "" {
 		return hostErr(o.Host, fmt.Errorf("exec: %s", msg))
 	}

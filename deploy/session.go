@@ -157,7 +157,7 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 		feed := script.NewFeed(in)
 		err := conn.Run(runCtx, line, feed.Stdin(), lineWriter{s}, feed.Stderr(&limitedWriter{w: &stderr, n: 8 << 10}))
 		feed.Done()
-		err = feed.Explain(err)
+		err = feed.Explain(err, loginUser(conn))
 		s.flush()
 		s.closeControl()
 		s.mu.Lock()
@@ -167,7 +167,8 @@ func startSessionInput(ctx context.Context, conn Conn, sub string, args []string
 			err = nil
 		}
 		s.err = err
-		if err != nil && s.fail == nil && stderr.Len() > 0 {
+		var shell *script.ShellError
+		if err != nil && s.fail == nil && stderr.Len() > 0 && !errors.As(err, &shell) {
 			s.err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 		}
 		s.mu.Unlock()
@@ -218,6 +219,9 @@ func (s *session) wait() error {
 		return s.fail
 	}
 	if s.err != nil {
+		if s.step == "" { // it ended before its first step
+			return fmt.Errorf("remote command: %w", s.err)
+		}
 		return fmt.Errorf("remote %s: %w", s.step, s.err)
 	}
 	return nil

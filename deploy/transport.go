@@ -19,3 +19,12 @@ type Conn interface {
 	// Close closes the connection.
 	Close() error
 }
+
+// loginUser returns the user conn runs commands as, when it says (an SSH
+// connection does), else "".
+func loginUser(conn Conn) string {
+	if u, ok := conn.(interface{ User() string }); ok {
+		return u.User()
+	}
+	return ""
+}

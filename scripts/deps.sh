@@ -50,6 +50,13 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	pkg mix elixir
 	pkg rebar3 rebar3 # the Elixir rebar3 test: a git dependency that builds with rebar3
 	pkg git-lfs git-lfs # TestGitLFSContentOrSaid: a repo with Git LFS files
+	# the login shells a deploy user may have: fish and tcsh run no POSIX
+	# line, ksh and zsh do (TestLoginShell*)
+	pkg fish fish
+	pkg tcsh tcsh
+	pkg ksh ksh
+	pkg zsh zsh
+	[ -x /usr/sbin/nologin ] || need+=(login)
 	pkg systemd-analyze systemd
 	pkg curl curl
 	[ -x /usr/sbin/nginx ] || pkg nginx nginx-light

@@ -67,6 +67,9 @@ func (c *Client) String() string { return c.r.Host.String() }
 // Addr is the host's "host:port".
 func (c *Client) Addr() string { return c.r.Host.Addr() }
 
+// User is the login user.
+func (c *Client) User() string { return c.r.Host.User }
+
 // Endpoint is the host as resolved through ssh_config.
 func (c *Client) Endpoint() Endpoint { return c.r.Host }
 

@@ -2,6 +2,7 @@ package script
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -54,12 +55,107 @@ func (f *Feed) SetAskWait(d time.Duration) { f.wait = d }
 func (f *Feed) TimedOut() bool { return f.timedOut.Load() }
 
 // Explain adds to the error of a command whose Feed timed out what most
-// likely held the bootstrap back; other errors are returned as they are.
-func (f *Feed) Explain(err error) error {
-	if err == nil || !f.TimedOut() {
+// likely held the bootstrap back. A command that exited (with any status,
+// 0 included: fish's syntax error is one) and never said the bootstrap's
+// line never ran deploy's bash: that is a *ShellError, whatever err was,
+// for login, the user the command ran as ("" = unknown). Other errors (a
+// lost connection, ctx's end) are returned as they are.
+func (f *Feed) Explain(err error, login string) error {
+	if f.TimedOut() {
+		return fmt.Errorf("%w (the server's login shell did not start deploy's script within %v: does its ~/.bashrc read stdin or wait for something? `ssh <host> true` shows what it does)", err, f.askWait())
+	}
+	select {
+	case <-f.asked: // (checked first: both may be closed)
+		return err
+	default:
+	}
+	select {
+	case <-f.ended:
+	default:
 		return err
 	}
-	return fmt.Errorf("%w (the server's login shell did not start deploy's script within %v: does its ~/.bashrc read stdin or wait for something? `ssh <host> true` shows what it does)", err, f.askWait())
+	var st interface{ ExitStatus() int }
+	if err != nil && !errors.As(err, &st) {
+		return err
+	}
+	f.mu.Lock()
+	a := f.stderr
+	f.mu.Unlock()
+	said := ""
+	if a != nil {
+		a.mu.Lock()
+		said = string(a.said)
+		a.mu.Unlock()
+	}
+	return &ShellError{Err: err, Said: said, User: login}
+}
+
+// ShellError is a command line that ended without deploy's bash having
+// started: the login shell sshd ran it through could not or would not
+// (nologin, false, fish, csh, no bash on the server). ssh, the classic
+// deploy script and Capistrano send their commands through the login
+// shell too, as POSIX shell text: under fish or csh they fail the same
+// way; this error says why instead of passing on a syntax error, or,
+// under fish, which exits 0 after one, nothing at all.
+type ShellError struct {
+	// Err is the transport's error (nil: the shell exited 0).
+	Err error
+	// Said is the start of what the command wrote on stderr.
+	Said string
+	// User is the login user, "" if unknown.
+	User string
+}
+
+func (e *ShellError) Unwrap() error { return e.Err }
+
+// cause names what most likely kept deploy's bash from starting, by what
+// the shell said, and whether the cure is another login shell.
+func (e *ShellError) cause() (text string, shell bool) {
+	said := e.Said
+	switch {
+	case strings.Contains(said, "bash: not found"), strings.Contains(said, "bash: command not found"),
+		strings.Contains(said, "bash: No such file or directory"):
+		return "bash is not installed there, or not on the login PATH: deploy's script runs in bash", false
+	case strings.HasPrefix(said, "fish:"), strings.Contains(said, "\nfish:"):
+		return "the login shell is fish, which reads no POSIX shell: deploy sends its command as POSIX shell text through the login shell, as ssh with a command, the classic deploy script and Capistrano do", true
+	case strings.Contains(said, "Bad : modifier"), strings.Contains(said, "Illegal variable name"),
+		strings.Contains(said, "Unmatched "), strings.Contains(said, "Missing }"):
+		return "the login shell is csh or tcsh, which reads no POSIX shell: deploy sends its command as POSIX shell text through the login shell, as ssh with a command, the classic deploy script and Capistrano do", true
+	case strings.TrimSpace(said) == "":
+		return "a login shell such as /usr/sbin/nologin or /bin/false (what `adduser --system` and `useradd --system` give an account) runs no command", true
+	}
+	return "its login shell did not run deploy's bash: one that is not POSIX (fish, csh), or one that runs no command (nologin)", true
+}
+
+func (e *ShellError) Error() string {
+	var b strings.Builder
+	b.WriteString("the server's login shell did not start deploy's script (")
+	if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("it exited 0")
+	}
+	if line, _, _ := strings.Cut(strings.TrimSpace(e.Said), "\n"); line != "" {
+		fmt.Fprintf(&b, ", saying %q", line)
+	} else {
+		b.WriteString(", with nothing on stderr")
+	}
+	text, _ := e.cause()
+	b.WriteString("): ")
+	b.WriteString(text)
+	return b.String()
+}
+
+// Hint says what to run on the server.
+func (e *ShellError) Hint() string {
+	user := e.User
+	if user == "" {
+		user = "<login user>"
+	}
+	if _, shell := e.cause(); !shell {
+		return "install bash on the server (sudo apt-get install bash), or put it on the login PATH of " + user
+	}
+	return "give " + user + " a POSIX login shell, on the server: sudo usermod --shell /bin/bash " + user + " (`getent passwd " + user + "` shows the one it has)"
 }
 
 func (f *Feed) askWait() time.Duration {
@@ -163,6 +259,9 @@ func (f *Feed) answer(send bool) {
 // the line.
 const askLimit = 64 << 10
 
+// saidLimit bounds what a ShellError keeps of stderr.
+const saidLimit = 4 << 10
+
 // askWriter passes stderr on, less the bootstrap's line. Until that line
 // came it holds back what follows the last newline (the line may be
 // there, written in pieces, after a partial line of an rc file's).
@@ -172,6 +271,7 @@ type askWriter struct {
 	mu   sync.Mutex
 	buf  []byte
 	seen bool
+	said []byte // the start of what was written before the line (ShellError)
 }
 
 func (a *askWriter) Write(p []byte) (int, error) {
@@ -181,6 +281,9 @@ func (a *askWriter) Write(p []byte) (int, error) {
 		return a.w.Write(p)
 	}
 	a.buf = append(a.buf, p...)
+	if n := min(len(p), saidLimit-len(a.said)); n > 0 {
+		a.said = append(a.said, p[:n]...)
+	}
 	for _, ask := range []struct {
 		line string
 		send bool

@@ -296,7 +296,133 @@ func TestRcReadingStdinEndsInTime(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 97 || out.String() != "" || !feed.TimedOut() {
 		t.Fatalf("err %v, stdout %q, timed out %v; want exit 97, nothing run, timed out", err, out.String(), feed.TimedOut())
 	}
-	if msg := feed.Explain(err).Error(); !strings.Contains(msg, "~/.bashrc read stdin") {
+	if msg := feed.Explain(err, "").Error(); !strings.Contains(msg, "~/.bashrc read stdin") {
 		t.Errorf("error %q does not say what held the script back", msg)
 	}
 }
+
+// TestLoginShellsThatRunNoScript runs a real command line through each
+// login shell a server's account may have, as sshd does (`<shell> -c
+// <line>`), and asks the Feed what became of it. POSIX shells (bash,
+// dash, ksh, zsh) start the bootstrap; the others never do, and the error
+// says which and why: fish (which exits 0 after its syntax error: no
+// error at all before), tcsh, nologin and false (what `adduser --system`
+// gives), and a dash with no bash on its PATH.
+func TestLoginShellsThatRunNoScript(t *testing.T) {
+	t.Parallel()
+	text := `printf ran`
+	line, err := CommandFor(text, "", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noBash := t.TempDir() // a PATH without bash
+	for _, tc := range []struct {
+		shell   string
+		noBash  bool
+		started bool   // the bootstrap started: no ShellError
+		cause   string // in the error
+		posix   bool   // the hint is to install bash, not to change the shell
+	}{
+		{shell: "bash", started: true},
+		{shell: "dash", started: true},
+		{shell: "ksh", started: true},
+		{shell: "zsh", started: true},
+		{shell: "fish", cause: "the login shell is fish, which reads no POSIX shell"},
+		{shell: "tcsh", cause: "the login shell is csh or tcsh"},
+		{shell: "nologin", cause: "/usr/sbin/nologin or /bin/false"},
+		{shell: "false", cause: "/usr/sbin/nologin or /bin/false"},
+		{shell: "dash", noBash: true, cause: "bash is not installed there", posix: true},
+	} {
+		name := tc.shell
+		if tc.noBash {
+			name += "-without-bash"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path, err := exec.LookPath(tc.shell)
+			if err != nil && tc.shell == "nologin" {
+				path, err = "/usr/sbin/nologin", nil
+			}
+			if err != nil {
+				if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+					t.Fatalf("%s is not installed: run scripts/deps.sh test", tc.shell)
+				}
+				t.Skipf("%s is not installed", tc.shell)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			feed := NewFeedFor(text, nil)
+			cmd := exec.CommandContext(ctx, path, "-c", line)
+			cmd.Env = []string{"HOME=" + testfs.HomeWithoutCache(t), "PATH=" + os.Getenv("PATH")}
+			if tc.noBash {
+				cmd.Env[1] = "PATH=" + noBash
+			}
+			// stdin through a pipe, as Local and ssh's session give it:
+			// the command's end does not wait for the Feed's stdin
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pr.Close()
+			defer pw.Close()
+			go func() { _, _ = io.Copy(pw, feed.Stdin()); _ = pw.Close() }()
+			var out, errOut bytes.Buffer
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, feed.Stderr(&errOut)
+			err = cmd.Run()
+			feed.Done()
+			if feed.TimedOut() {
+				t.Fatalf("under %s the Feed timed out", tc.shell)
+			}
+			if err != nil {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					t.Fatal(err)
+				}
+				err = exitStatusError{ee}
+			}
+			got := feed.Explain(err, "deployer")
+			var se *ShellError
+			if tc.started {
+				if got != nil || out.String() != "ran" {
+					t.Fatalf("under %s: error %v, stdout %q; want the script to run", tc.shell, got, out.String())
+				}
+				return
+			}
+			if !errors.As(got, &se) {
+				t.Fatalf("under %s: error %v (stdout %q, stderr %q); want a ShellError", tc.shell, got, out.String(), errOut.String())
+			}
+			if !errors.Is(got, err) && err != nil {
+				t.Errorf("the ShellError does not wrap the exit error %v", err)
+			}
+			msg := got.Error()
+			if !strings.HasPrefix(msg, "the server's login shell did not start deploy's script (") || !strings.Contains(msg, tc.cause) {
+				t.Errorf("under %s the error reads %q; want the cause %q", tc.shell, msg, tc.cause)
+			}
+			h := se.Hint()
+			if wantHint := "sudo usermod --shell /bin/bash deployer"; tc.posix == strings.Contains(h, wantHint) {
+				t.Errorf("under %s the hint reads %q", tc.shell, h)
+			}
+			if tc.posix && !strings.Contains(h, "apt-get install bash") {
+				t.Errorf("under %s the hint reads %q; want bash installed", tc.shell, h)
+			}
+			if strings.Contains(msg, "deploy_cache") {
+				t.Errorf("the error quotes the command line back: %q", msg)
+			}
+		})
+	}
+	t.Run("lost connection", func(t *testing.T) {
+		feed := NewFeedFor(text, nil)
+		feed.Done()
+		lost := errors.New("connection lost")
+		if got := feed.Explain(lost, "deployer"); got != lost {
+			t.Errorf("a command cut off before the bootstrap spoke: %v; want the transport's own error", got)
+		}
+	})
+}
+
+// exitStatusError gives an exec.ExitError the ExitStatus a Conn's exit
+// error has.
+type exitStatusError struct{ *exec.ExitError }
+
+func (e exitStatusError) ExitStatus() int { return e.ExitCode() }
+func (e exitStatusError) Unwrap() error   { return e.ExitError }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoginShellThatRunsNoScript: sshd runs every command through the
+// deploy user's login shell, as it does ssh's, the classic deploy
+// script's and Capistrano's. Under fish (which exits 0 after its syntax
+// error: `setup` said "setup done" and `exec` succeeded, having run
+// nothing) and nologin (what `adduser --system` gives), every command
+// now fails, saying that the login shell did not start deploy's script,
+// why, and the usermod that fixes it; nothing is made on the server.
+// Under ksh, a POSIX login shell that is not bash, a deploy works.
+func TestLoginShellThatRunsNoScript(t *testing.T) {
+	requireTool(t, "fish")
+	requireTool(t, "ksh")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	head := f.origin.commit()
+	f.writeINI()
+	hint := "hint: give " + u.deployer.Name + " a POSIX login shell, on the server: sudo usermod --shell /bin/bash " + u.deployer.Name
+	for _, tc := range []struct {
+		shell, cause string
+	}{
+		{"/usr/bin/fish", "the login shell is fish, which reads no POSIX shell"},
+		{"/usr/sbin/nologin", "a login shell such as /usr/sbin/nologin or /bin/false (what `adduser --system` and `useradd --system` give an account) runs no command"},
+	} {
+		if out, err := exec.Command("usermod", "--shell", tc.shell, u.deployer.Name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod: %v: %s", err, out)
+		}
+		for _, args := range [][]string{{"production", "setup"}, {"production"}, {"production", "exec", "echo ran"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			r := f.run(ctx, args...)
+			cancel()
+			if r.code == 0 || !strings.Contains(r.stderr, "the server's login shell did not start deploy's script (") ||
+				!strings.Contains(r.stderr, tc.cause) || !strings.Contains(r.stderr, hint) ||
+				strings.Contains(r.stdout, "setup done") || strings.Contains(r.stdout, "ran\n") {
+				t.Errorf("under %s, deploy %v: exit %d\nstdout:\n%s\nstderr:\n%s\nwant a failure that says %q and %q",
+					tc.shell, args, r.code, r.stdout, r.stderr, tc.cause, hint)
+			}
+		}
+		if entries, err := os.ReadDir(f.path); err != nil || len(entries) != 0 {
+			t.Fatalf("under %s the app's path holds %v (%v): want nothing made", tc.shell, entries, err)
+		}
+	}
+	if out, err := exec.Command("usermod", "--shell", "/usr/bin/ksh", u.deployer.Name).CombinedOutput(); err != nil {
+		t.Fatalf("usermod: %v: %s", err, out)
+	}
+	f.mustRun("production", "setup")
+	f.mustRun("production")
+	if got := f.currentSHA(); got != head {
+		t.Errorf("under ksh current is %s, want the origin's %s", got, head)
+	}
+}
