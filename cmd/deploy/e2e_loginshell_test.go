@@ -16,8 +16,9 @@ import (
 // error: `setup` said "setup done" and `exec` succeeded, having run
 // nothing) and nologin (what `adduser --system` gives), every command
 // now fails, saying that the login shell did not start deploy's script,
-// why, and the usermod that fixes it; nothing is made on the server.
-// Under ksh, a POSIX login shell that is not bash, a deploy works.
+// why, and the usermod that fixes it; nothing is made on the server. A
+// forced command in authorized_keys is named too. Under ksh, a POSIX
+// login shell that is not bash, a deploy works.
 func TestLoginShellThatRunsNoScript(t *testing.T) {
 	requireTool(t, "fish")
 	requireTool(t, "ksh")
@@ -50,9 +51,26 @@ func TestLoginShellThatRunsNoScript(t *testing.T) {
 			t.Fatalf("under %s the app's path holds %v (%v): want nothing made", tc.shell, entries, err)
 		}
 	}
+	// A forced command (authorized_keys' command="…", as a backup-only
+	// key has) runs instead of every command, under any login shell.
 	if out, err := exec.Command("usermod", "--shell", "/usr/bin/ksh", u.deployer.Name).CombinedOutput(); err != nil {
 		t.Fatalf("usermod: %v: %s", err, out)
 	}
+	auth := filepath.Join(f.sshd.Dir(), "authorized_keys")
+	keys, err := os.ReadFile(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, auth, "command=\"echo backups only\" "+strings.ReplaceAll(strings.TrimSpace(string(keys)), "\n", "\ncommand=\"echo backups only\" ")+"\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	r := f.run(ctx, "production", "setup")
+	cancel()
+	if r.code == 0 || !strings.Contains(r.stderr, "it exited 0, with nothing on stderr") ||
+		!strings.Contains(r.stderr, `a forced command (ForceCommand in sshd_config, command="…" before the key in authorized_keys) runs instead of every command`) ||
+		!strings.Contains(r.stderr, "or let deploy's key log in without a forced command") || strings.Contains(r.stdout, "setup done") {
+		t.Errorf("with a forced command, setup: exit %d\nstdout:\n%s\nstderr:\n%s\nwant a failure that names the forced command", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, auth, string(keys))
 	f.mustRun("production", "setup")
 	f.mustRun("production")
 	if got := f.currentSHA(); got != head {

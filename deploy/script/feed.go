@@ -109,22 +109,28 @@ type ShellError struct {
 func (e *ShellError) Unwrap() error { return e.Err }
 
 // cause names what most likely kept deploy's bash from starting, by what
-// the shell said, and whether the cure is another login shell.
-func (e *ShellError) cause() (text string, shell bool) {
+// the shell said, and what to do about it (user: the login user).
+func (e *ShellError) cause(user string) (text, fix string) {
 	said := e.Said
+	const posix = "which reads no POSIX shell: deploy sends its command as POSIX shell text through the login shell, as ssh with a command, the classic deploy script and Capistrano do"
+	shell := "give " + user + " a POSIX login shell, on the server: sudo usermod --shell /bin/bash " + user + " (`getent passwd " + user + "` shows the one it has)"
+	const forced = "a forced command (ForceCommand in sshd_config, command=\"…\" before the key in authorized_keys) runs instead of every command"
 	switch {
 	case strings.Contains(said, "bash: not found"), strings.Contains(said, "bash: command not found"),
 		strings.Contains(said, "bash: No such file or directory"):
-		return "bash is not installed there, or not on the login PATH: deploy's script runs in bash", false
+		return "bash is not installed there, or not on the login PATH: deploy's script runs in bash",
+			"install bash on the server (sudo apt-get install bash), or put it on the login PATH of " + user
 	case strings.HasPrefix(said, "fish:"), strings.Contains(said, "\nfish:"):
-		return "the login shell is fish, which reads no POSIX shell: deploy sends its command as POSIX shell text through the login shell, as ssh with a command, the classic deploy script and Capistrano do", true
+		return "the login shell is fish, " + posix, shell
 	case strings.Contains(said, "Bad : modifier"), strings.Contains(said, "Illegal variable name"),
 		strings.Contains(said, "Unmatched "), strings.Contains(said, "Missing }"):
-		return "the login shell is csh or tcsh, which reads no POSIX shell: deploy sends its command as POSIX shell text through the login shell, as ssh with a command, the classic deploy script and Capistrano do", true
+		return "the login shell is csh or tcsh, " + posix, shell
 	case strings.TrimSpace(said) == "":
-		return "a login shell such as /usr/sbin/nologin or /bin/false (what `adduser --system` and `useradd --system` give an account) runs no command", true
+		return "a login shell such as /usr/sbin/nologin or /bin/false (what `adduser --system` and `useradd --system` give an account) runs no command; or " + forced,
+			shell + "; or let deploy's key log in without a forced command"
 	}
-	return "its login shell did not run deploy's bash: one that is not POSIX (fish, csh), or one that runs no command (nologin)", true
+	return "a login shell that is not POSIX (fish, csh) or runs no command (nologin) did not run it; or " + forced,
+		shell + "; or let deploy's key log in without a forced command"
 }
 
 func (e *ShellError) Error() string {
@@ -140,7 +146,7 @@ func (e *ShellError) Error() string {
 	} else {
 		b.WriteString(", with nothing on stderr")
 	}
-	text, _ := e.cause()
+	text, _ := e.cause(e.user())
 	b.WriteString("): ")
 	b.WriteString(text)
 	return b.String()
@@ -148,14 +154,15 @@ func (e *ShellError) Error() string {
 
 // Hint says what to run on the server.
 func (e *ShellError) Hint() string {
-	user := e.User
-	if user == "" {
-		user = "<login user>"
+	_, fix := e.cause(e.user())
+	return fix
+}
+
+func (e *ShellError) user() string {
+	if e.User == "" {
+		return "<login user>"
 	}
-	if _, shell := e.cause(); !shell {
-		return "install bash on the server (sudo apt-get install bash), or put it on the login PATH of " + user
-	}
-	return "give " + user + " a POSIX login shell, on the server: sudo usermod --shell /bin/bash " + user + " (`getent passwd " + user + "` shows the one it has)"
+	return e.User
 }
 
 func (f *Feed) askWait() time.Duration {
