@@ -53,8 +53,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // status, check and logs on two real sshd hosts: one table (or one stream)
 // with a row (or prefix) per host; procmon absent is said in the row; a
-// failing check item fails the command with a hint.
+// failing check item fails the command with a hint; procmon's logs with no
+// [log] file say so once per host, on stderr.
 func TestStatusCheckLogsOnTwoHosts(t *testing.T) {
+	pm := buildProcmon(t) // before the fixture's HOME hides go's build cache
 	f := newFixture(t)
 	f.writeINI("shared log/")
 	f.mustRun("production", "setup")
@@ -82,6 +84,24 @@ func TestStatusCheckLogsOnTwoHosts(t *testing.T) {
 		t.Errorf("status --json: exit %d, %d rows say procmon is missing, want 2:\n%s", js.code, n, js.stdout)
 	}
 
+	// procmon's logs with no [log] file: its error and hint once per
+	// host, on stderr, and a summary with the exit status; nothing on
+	// stdout (`logs | grep` reads the log alone).
+	pmConf := filepath.Join(t.TempDir(), "app.toml")
+	writeFile(t, pmConf, "name = \"app\"\ndir = \"/srv/app/current\"\ncommand = [\"python3\", \"app.py\"]\nlisten = \"127.0.0.1:1\"\n")
+	f.writeHosts([]string{h1, h2}, "shared log/", "procmon "+pmConf, "env DEPLOY_PROCMON="+pm)
+	lg := f.run(ctxMinute(t), "production", "logs")
+	for _, h := range []string{h1, h2} {
+		if strings.Count(lg.stderr, h+" | error: "+pmConf+" has no [log] file") != 1 || strings.Count(lg.stderr, h+" | hint: ") != 1 {
+			t.Errorf("logs without [log] file: %s's error and hint are not on stderr once:\n%s", h, lg.stderr)
+		}
+	}
+	if lg.code != 1 || lg.stdout != "" || strings.Contains(lg.stderr, "command on") || strings.Count(lg.stderr, "error:") != 3 ||
+		!strings.Contains(lg.stderr, "error: logs failed on "+h1+" (exit status 1), "+h2+" (exit status 1)\n") &&
+			!strings.Contains(lg.stderr, "error: logs failed on "+h2+" (exit status 1), "+h1+" (exit status 1)\n") {
+		t.Errorf("logs without [log] file: exit %d\nstdout:\n%s\nstderr:\n%s\nwant each host's error once and one summary", lg.code, lg.stdout, lg.stderr)
+	}
+
 	f.writeHosts([]string{h1, h2}, "shared log/")
 	ck := f.mustRun("production", "check")
 	if !strings.Contains(ck.stdout, "all checks passed") || !strings.Contains(ck.stdout, "same-current  ok      all hosts on "+cur) {
@@ -99,7 +119,7 @@ func TestStatusCheckLogsOnTwoHosts(t *testing.T) {
 
 	logFile := filepath.Join(f.path, "shared", "log", "app.log")
 	writeFile(t, logFile, "one\ntwo\nthree\n")
-	lg := f.mustRun("production", "logs", "-n", "2", "log/app.log")
+	lg = f.mustRun("production", "logs", "-n", "2", "log/app.log")
 	for _, h := range []string{h1, h2} {
 		for _, l := range []string{"two", "three"} {
 			if !strings.Contains(lg.stdout, h+" | "+l+"\n") {
