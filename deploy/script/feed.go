@@ -55,11 +55,11 @@ func (f *Feed) SetAskWait(d time.Duration) { f.wait = d }
 func (f *Feed) TimedOut() bool { return f.timedOut.Load() }
 
 // Explain adds to the error of a command whose Feed timed out what most
-// likely held the bootstrap back. A command that exited (with any status,
-// 0 included: fish's syntax error is one) and never said the bootstrap's
-// line never ran deploy's bash: that is a *ShellError, whatever err was,
-// for login, the user the command ran as ("" = unknown). Other errors (a
-// lost connection, ctx's end) are returned as they are.
+// likely held the bootstrap back. A command that exited (with a status
+// up to 127, 0 included: fish's syntax error is one) and never said the
+// bootstrap's line never ran deploy's bash: that is a *ShellError, for
+// login, the user the command ran as ("" = unknown). Other errors (a lost
+// connection, ctx's end, a signal) are returned as they are.
 func (f *Feed) Explain(err error, login string) error {
 	if f.TimedOut() {
 		return fmt.Errorf("%w (the server's login shell did not start deploy's script within %v: does its ~/.bashrc read stdin or wait for something? `ssh <host> true` shows what it does)", err, f.askWait())
@@ -74,8 +74,10 @@ func (f *Feed) Explain(err error, login string) error {
 	default:
 		return err
 	}
+	// a shell's own exit (0 to 127: fish 0, nologin 1, no bash 127); not
+	// a lost connection, ctx's end, or a signal (above 127, or -1)
 	var st interface{ ExitStatus() int }
-	if err != nil && !errors.As(err, &st) {
+	if err != nil && (!errors.As(err, &st) || st.ExitStatus() < 0 || st.ExitStatus() > 127) {
 		return err
 	}
 	f.mu.Lock()

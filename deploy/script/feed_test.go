@@ -410,12 +410,22 @@ func TestLoginShellsThatRunNoScript(t *testing.T) {
 			}
 		})
 	}
-	t.Run("lost connection", func(t *testing.T) {
+	t.Run("lost connection or signal", func(t *testing.T) {
 		feed := NewFeedFor(text, nil)
 		feed.Done()
 		lost := errors.New("connection lost")
 		if got := feed.Explain(lost, "deployer"); got != lost {
 			t.Errorf("a command cut off before the bootstrap spoke: %v; want the transport's own error", got)
+		}
+		cmd := exec.Command("sh", "-c", "kill -KILL $$")
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("a killed sh: %v", err)
+		}
+		killed := exitStatusError{ee} // ExitStatus -1, as Local gives it
+		if got := feed.Explain(killed, "deployer"); got != error(killed) {
+			t.Errorf("a command killed before the bootstrap spoke: %v; want the transport's own error", got)
 		}
 	})
 }
