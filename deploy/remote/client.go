@@ -154,8 +154,22 @@ func (c *Client) connLost() error {
 		hint: "check the network and that the host is up, then run the command again"}
 }
 
-// session opens a session, with the agent forwarded when asked.
+// session opens a session, with the agent forwarded when asked. With
+// ssh_config RemoteCommand set for the host it refuses, as OpenSSH does
+// before it connects ("Cannot execute command-line and remote command"):
+// every session runs a command of deploy's, and ignoring RemoteCommand
+// would run it elsewhere than where `ssh host` lands (`sudo -iu deploy`
+// logs in as one user and works as another).
 func (c *Client) session() (*ssh.Session, error) {
+	if rc := c.r.Host.RemoteCommand; rc != "" {
+		where := c.o.configName()
+		if at := c.r.Host.RemoteCommandAt; at != "" {
+			where = at
+		}
+		return nil, &Error{Op: "run a command on", Host: c.String(),
+			Err:  fmt.Errorf("ssh_config sets RemoteCommand %q for %s (%s), and OpenSSH refuses a command line beside it (\"Cannot execute command-line and remote command\"): every command of deploy's is one", rc, c.r.Host.Alias, where),
+			hint: "keep RemoteCommand for interactive logins: put it under a Host alias of its own, or set RemoteCommand none in a block that matches " + c.r.Host.Alias + " first"}
+	}
 	if err := c.connLost(); err != nil {
 		return nil, err
 	}

@@ -12,11 +12,12 @@ import (
 // identityfile (one line per file, in the order keys are offered:
 // Target.KeyFile first; agent keys come before files that are not in the
 // agent), certificatefile, userknownhostsfile, hostkeyalias, proxyjump,
-// proxycommand (tokens expanded), stricthostkeychecking (accept-new with
+// proxycommand (tokens expanded), remotecommand (which Run refuses, as
+// ssh refuses a command line beside it), stricthostkeychecking (accept-new with
 // Options.AcceptNew), connecttimeout and serveraliveinterval (in seconds,
 // as Options and their defaults make them; 0 = no keepalives). Lines for
-// unset keywords (certificatefile, hostkeyalias, proxyjump, proxycommand)
-// are left out; a path with a space is double-quoted.
+// unset keywords (certificatefile, hostkeyalias, proxyjump, proxycommand,
+// remotecommand) are left out; a path with a space is double-quoted.
 func Describe(t Target, o Options) ([]string, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -54,6 +55,7 @@ func describe(r *Resolved, o Options) []string {
 	lines = append(lines, "userknownhostsfile "+kh)
 	optional := []struct{ key, value string }{
 		{"hostkeyalias", h.HostKeyAlias}, {"proxyjump", r.ProxyJump}, {"proxycommand", h.ProxyCommand},
+		{"remotecommand", h.RemoteCommand},
 	}
 	for _, kv := range optional {
 		if kv.value != "" {

@@ -23,7 +23,9 @@
 // lookups and writes use it), StrictHostKeyChecking (accept-new acts as
 // Options.AcceptNew; no is refused, keys are always checked),
 // ConnectTimeout and ServerAliveInterval/CountMax (unless Options set
-// them). ~ is the login user's home from the passwd entry, as in OpenSSH.
+// them), RemoteCommand (Run and Interactive refuse it, as ssh refuses a
+// command line beside it). ~ is the login user's home from the passwd
+// entry, as in OpenSSH.
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless

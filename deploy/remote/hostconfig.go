@@ -35,6 +35,9 @@ type hostConfig struct {
 	// a path.
 	IdentityAgent string
 	ForwardAgent  bool
+	// RemoteCommand is ssh_config RemoteCommand ("" = not set, or none),
+	// and RemoteCommandAt its file:line ("" from ssh -G).
+	RemoteCommand, RemoteCommandAt string
 }
 
 // OpenSSH's defaults, as `ssh -G` (OpenSSH 9.2) prints them.
@@ -76,5 +79,7 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		ConnectTimeout:        h.ConnectTimeout,
 		ServerAliveInterval:   h.ServerAliveInterval,
 		ServerAliveCountMax:   h.ServerAliveCountMax,
+		RemoteCommand:         h.RemoteCommand,
+		RemoteCommandAt:       h.RemoteCommandAt,
 	}
 }

@@ -40,6 +40,9 @@ func (ev *evaluation) result() (hostConfig, error) {
 			return hostConfig{}, atError(s.at, s.keyword, err)
 		}
 	}
+	if s, ok := ev.first["remotecommand"]; ok && s.rest != "none" {
+		h.RemoteCommand, h.RemoteCommandAt = s.rest, s.at
+	}
 	return h, nil
 }
 

@@ -60,6 +60,13 @@ type Endpoint struct {
 	// keepalive settings (interval 0 = not set).
 	ServerAliveInterval time.Duration
 	ServerAliveCountMax int
+	// RemoteCommand is ssh_config RemoteCommand ("" = none), and
+	// RemoteCommandAt the file:line that set it ("" when ssh -G read
+	// it): with it set, OpenSSH refuses to run a command line ("Cannot
+	// execute command-line and remote command"), and so does Run (see
+	// Client.session). Logging in without a command (Trust) is allowed,
+	// as `ssh host` is.
+	RemoteCommand, RemoteCommandAt string
 }
 
 // Addr is "hostname:port", what is dialled.

@@ -143,6 +143,9 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 	if v := g.one("identityagent"); v != "" {
 		h.IdentityAgent = r.rehome(v)
 	}
+	if v := g.one("remotecommand"); v != "" && v != "none" { // ssh -G prints none as nothing
+		h.RemoteCommand = v
+	}
 	if err := r.expand(&h, q, g); err != nil {
 		return hostConfig{}, err
 	}
