@@ -84,6 +84,7 @@ func (d *Daemon) controlReload(r ReloadResult, serving int) control.ReloadResult
 	out := ControlReload(r, serving)
 	if !r.OK && r.Generation > 0 {
 		out.LogTail = d.recent.generation(r.Generation, logTailLines)
+		out.Reason += inUseHint(out.LogTail, d.cfg.Listen, d.cfg.Mode, out.Reason)
 	}
 	return out
 }

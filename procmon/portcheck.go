@@ -198,3 +198,62 @@ func portHints(g *generation, reason string) string {
 	}
 	return b.String()
 }
+
+// inUseHint is what a failed generation's last output lines (tail) tell
+// when a worker could not bind ("address already in use": Node's
+// EADDRINUSE, Go's and Python's bind errors, gunicorn's "Connection in
+// use"), unless reason says where a worker listens already (portHints).
+// No worker listens then, so /proc has nothing to show: the app's own
+// words are the evidence. Most often the app listens on a fixed port,
+// and that port is procmon's own (a pm2 app keeping app.listen(3000)
+// behind a procmon that took over port 3000): the hint names it.
+func inUseHint(tail []string, listen string, mode Mode, reason string) string {
+	if strings.Contains(reason, "it listens on ") {
+		return ""
+	}
+	inUse := false
+	for _, l := range tail {
+		l = strings.ToLower(l)
+		inUse = inUse || strings.Contains(l, "address already in use") || strings.Contains(l, "eaddrinuse") || strings.Contains(l, "connection in use")
+	}
+	if !inUse {
+		return ""
+	}
+	how := "the port procmon gives each worker in $PORT (Node: app.listen(process.env.PORT))"
+	if mode == ModeSocket {
+		how = "the socket procmon passes each worker as fd 3 (LISTEN_FDS=1, as systemd does)"
+	}
+	// the port may be on another line than the words (Node prints it in
+	// its error's message and its fields; Python in the traceback's bind)
+	if _, port, err := net.SplitHostPort(listen); err == nil {
+		for _, l := range tail {
+			_, said, found := strings.Cut(l, " | ") // after the stamp, gen, worker and pid
+			if !found {
+				said = l
+			}
+			if mentionsPort(said, port) {
+				return fmt.Sprintf("; its output says \"address already in use\" for port %s, procmon's own listen address (%s): the app must listen on %s, not on a fixed port", port, listen, how)
+			}
+		}
+	}
+	return fmt.Sprintf("; its output says \"address already in use\": if the app listens on a fixed port, it must listen on %s instead", how)
+}
+
+// mentionsPort says whether port appears in line as a number of its own
+// (":3000", " 3000)", "port 3000"), not inside a longer one.
+func mentionsPort(line, port string) bool {
+	for i := 0; ; {
+		j := strings.Index(line[i:], port)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(port)
+		if (j == 0 || !isDigit(line[j-1])) && (end == len(line) || !isDigit(line[end])) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -3,12 +3,15 @@ package procmon
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deploytool/deploy/internal/freeport"
+	"github.com/deploytool/deploy/procmon/control"
 )
 
 // TestReloadOfAnAppThatIgnoresPORT: a release whose app listens on a
@@ -151,4 +154,94 @@ func listeningPids(t *testing.T, port int) ([]*net.TCPAddr, error) {
 		}
 	}
 	return out, err
+}
+
+// TestReloadOfAnAppOnProcmonsOwnPort: a pm2 app keeps app.listen(3000)
+// and procmon took over port 3000 for it (so that nginx's upstream stays
+// the same). Every worker dies of "address already in use" and none
+// listens anywhere, so /proc has nothing to say; the abandoned reload's
+// verdict (as `procmon reload --wait` and deploy's gate give it) now
+// says from the workers' own output that the port is procmon's, and what
+// to listen on. A fixed port some other process holds gets the general
+// form. The old generation serves throughout.
+func TestReloadOfAnAppOnProcmonsOwnPort(t *testing.T) {
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	td := startDaemon(t, newTestApp(t, appSpec{workers: 2}))
+	for _, tc := range []struct{ on, want string }{
+		{td.listen, `; its output says "address already in use" for port ` + portOf(t, td.listen) + ", procmon's own listen address (" + td.listen + "): the app must listen on the port procmon gives each worker in $PORT"},
+		{other.Addr().String(), `; its output says "address already in use": if the app listens on a fixed port, it must listen on the port procmon gives each worker in $PORT`},
+	} {
+		td.writeConfig(map[string]string{"PMT_LISTEN_ON": tc.on})
+		r := td.reload(t)
+		if r.Outcome != control.OutcomeAbandoned || !strings.Contains(r.Reason, "before it was ready") || !strings.Contains(r.Reason, tc.want) {
+			t.Errorf("reload with the app on %s: %+v\nwant the reason to hold %q", tc.on, r, tc.want)
+		}
+		if code, worker, _, err := get(httpClient(), td.url("/")); err != nil || code != 200 || !strings.Contains(worker, "gen=1") {
+			t.Errorf("after the failed reload: %d from %q (%v), want 200 from generation 1", code, worker, err)
+		}
+	}
+}
+
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// TestInUseHintReadsRealApps: the words real runtimes print when their
+// port is taken (Node's EADDRINUSE, Python's OSError), got by running
+// them against a port this test holds, as procmon's log stamps them and
+// a verdict keeps their last lines; the port is recognised as procmon's
+// only as a number of its own.
+func TestInUseHintReadsRealApps(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	listen := l.Addr().String()
+	port := portOf(t, listen)
+	for _, app := range []struct{ name, flag, prog string }{
+		{"node", "-e", "require('http').createServer().listen(" + port + ", '127.0.0.1')"},
+		{"python3", "-c", "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', " + port + ")); s.listen()"},
+	} {
+		if _, err := exec.LookPath(app.name); err != nil {
+			if os.Getenv("DEPLOY_REQUIRE_SSHD") == "1" {
+				t.Fatalf("%s is not installed: run scripts/deps.sh test", app.name)
+			}
+			t.Skipf("%s is not installed", app.name)
+		}
+		out, err := exec.Command(app.name, app.flag, app.prog).CombinedOutput()
+		if err == nil {
+			t.Fatalf("%s bound a port that is taken", app.name)
+		}
+		var tail []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			tail = append(tail, "2026-12-07T03:20:15.000Z gen=3 worker=1 pid=42 | "+l)
+		}
+		tail = tail[max(0, len(tail)-logTailLines):] // what a verdict holds
+		h := inUseHint(tail, listen, ModeProxy, "worker 1 exited with status 1 before it was ready")
+		if !strings.Contains(h, "for port "+port+", procmon's own listen address") && app.name == "node" {
+			t.Errorf("%s's words:\n%s\nhint %q; want procmon's port named", app.name, out, h)
+		}
+		if !strings.Contains(h, "address already in use") {
+			t.Errorf("%s's words:\n%s\nhint %q; want the in-use hint", app.name, out, h)
+		}
+		if s := inUseHint(tail, listen, ModeSocket, ""); !strings.Contains(s, "fd 3") {
+			t.Errorf("socket mode: %q", s)
+		}
+		if s := inUseHint(tail, listen, ModeProxy, "…; worker 2: it listens on 127.0.0.1:3000, not on its PORT"); s != "" {
+			t.Errorf("a reason that says where a worker listens got %q too", s)
+		}
+	}
+	if mentionsPort("listen tcp 127.0.0.1:30001: bind: address already in use", "3000") || !mentionsPort("listen EADDRINUSE: address already in use :::3000", "3000") {
+		t.Error("mentionsPort matched inside a longer number, or missed a port of its own")
+	}
 }
