@@ -416,6 +416,12 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
+	if env.ReleaseCommand != "" && !o.OtherRunsRelease {
+		if err := config.CheckText("release-command", env.ReleaseCommand); err != nil {
+			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+		}
+		args = append(args, script.Arg("release-command", env.ReleaseCommand))
+	}
 	if o.Push != nil || env.Source == "push" {
 		if o.Push == nil || env.Source != "push" {
 			return nil, fmt.Errorf("env %s: a push deploy needs both source push and the commit to push (Options.Push)", env.Name)

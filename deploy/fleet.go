@@ -169,6 +169,9 @@ func prepareHost(sess context.Context, env *config.Env, fo FleetOptions, r *host
 	r.conn = conn
 	o := fo.Options
 	o.Host, o.Hold = h.String(), true
+	// release-command (migrations) runs once, on the first host, before
+	// any host switches (they all wait for each other's prepare)
+	o.OtherRunsRelease = h.String() != env.Hosts[0].String()
 	o.Stdout = nil
 	if fo.Output != nil {
 		o.Stdout = fo.Output(h)

@@ -43,6 +43,9 @@ type Options struct {
 	// Hold keeps a deploy open after the restart and test until the caller
 	// says Commit or Revert (multi-host health gate). Only Prepare uses it.
 	Hold bool
+	// OtherRunsRelease leaves the env's release-command out of this host's
+	// deploy: another host of the fleet (the first) runs it, once.
+	OtherRunsRelease bool
 	// Push, when set, ships the commit from the laptop (source push):
 	// before the deploy, the objects the host's mirror lacks are sent over
 	// the same connection, and the server deploys Push.Commit.SHA without

@@ -127,6 +127,13 @@ func planSteps(env *config.Env, o Options) []PlanStep {
 		steps = append(steps, PlanStep{"build", "detect the stack(s) in the new release and build them " +
 			"(Node, Go, Python, Ruby, Elixir), reusing installs from " + env.Path + "/.cache/deps when the lockfile is unchanged"})
 	}
+	if env.ReleaseCommand != "" {
+		on := ""
+		if o.Hold {
+			on = " on " + env.Hosts[0].String() + " alone (the first host), once"
+		}
+		steps = append(steps, PlanStep{"release-command", "run in the new release" + on + ", before any switch (migrations): " + env.ReleaseCommand})
+	}
 	if o.Hold {
 		steps = append(steps, PlanStep{"prepared", "wait until every host prepared (two-phase: none switches otherwise)"})
 	}

@@ -171,3 +171,43 @@ func TestServerStepsCopyAsTheyRead(t *testing.T) {
 		}
 	}
 }
+
+// TestProcfileReleaseBecomesReleaseCommand: a Procfile's release process
+// (Heroku's release phase: migrations) is written as release-command,
+// with build auto's venv on PATH for Python as its web process gets it,
+// and deploy reads it back; without one there is none.
+func TestProcfileReleaseBecomesReleaseCommand(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"node", map[string]string{"package.json": `{"name": "demo"}`, "Procfile": "release: npm run migrate\nweb: node server.js\n"}, "npm run migrate"},
+		{"python", map[string]string{"requirements.txt": "django\n", "Procfile": "web: gunicorn site.wsgi\nrelease:  python manage.py migrate --noinput \n"},
+			`export PATH="$PWD/.venv/bin:$PATH"; python manage.py migrate --noinput`},
+		{"no release", map[string]string{"package.json": `{"name": "demo"}`, "Procfile": "web: node server.js\n"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			testfs.WriteFiles(t, dir, tt.files)
+			a, err := appinit.Detect(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := appinit.DeployConf(a, appinit.Settings{Host: "web1", Path: "/srv/demo", Repo: "git@example.com:me/demo.git"})
+			cfg, err := config.ParseINI(filepath.Join(dir, "deploy.conf"), []byte(text))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, text)
+			}
+			env, err := cfg.Env("production")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Release != tt.want || env.ReleaseCommand != tt.want || env.Build != "auto" {
+				t.Errorf("release %q, deploy.conf's release-command %q (build %s); want %q\n%s", a.Release, env.ReleaseCommand, env.Build, tt.want, text)
+			}
+		})
+	}
+}

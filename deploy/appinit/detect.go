@@ -31,6 +31,10 @@ type App struct {
 	// Heroku and Dokku: it is how the app says it runs in production
 	// (a package.json's start script is often the development server).
 	Command []string
+	// Release is the Procfile's release process ("" = none): Render
+	// writes it as release-command, which runs where Heroku runs its
+	// release phase, after the build and before the switch.
+	Release string
 }
 
 // Detect reads the repository at dir.
@@ -63,12 +67,16 @@ func Detect(dir string) (*App, error) {
 		a.add("go", "go.mod")
 		a.golang(dir)
 	}
+	// build auto's venv, on PATH as Heroku's buildpack puts it
+	venv := ""
+	if a.Why["python"] != "" {
+		venv = `export PATH="$PWD/.venv/bin:$PATH"; `
+	}
 	if web := procfileWeb(dir); web != "" {
-		if a.Why["python"] != "" {
-			// build auto's venv, on PATH as Heroku's buildpack puts it
-			web = `export PATH="$PWD/.venv/bin:$PATH"; ` + web
-		}
-		a.Command = []string{"sh", "-c", web}
+		a.Command = []string{"sh", "-c", venv + web}
+	}
+	if rel := procfileProcess(dir, "release"); rel != "" {
+		a.Release = venv + rel
 	}
 	if a.Name == "" {
 		abs, _ := filepath.Abs(dir)
@@ -271,23 +279,25 @@ func (e *DetectError) Unwrap() error { return e.Err }
 // there): exec'd when it is one simple command, so that procmon's signals
 // reach the app rather than the shell.
 func procfileWeb(dir string) string {
+	cmd := procfileProcess(dir, "web")
+	if cmd != "" && !strings.ContainsAny(cmd, ";&|()`\n") && !strings.HasPrefix(cmd, "exec ") {
+		cmd = "exec " + cmd
+	}
+	return cmd
+}
+
+// procfileProcess returns the command of the Procfile's process name
+// ("" = no Procfile, or no such line).
+func procfileProcess(dir, name string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "Procfile"))
 	if err != nil {
 		return ""
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		name, cmd, ok := strings.Cut(line, ":")
-		if !ok || strings.TrimSpace(name) != "web" {
-			continue
+		n, cmd, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(n) == name {
+			return strings.TrimSpace(cmd)
 		}
-		cmd = strings.TrimSpace(cmd)
-		if cmd == "" {
-			return ""
-		}
-		if !strings.ContainsAny(cmd, ";&|()`\n") && !strings.HasPrefix(cmd, "exec ") {
-			cmd = "exec " + cmd
-		}
-		return cmd
 	}
 	return ""
 }

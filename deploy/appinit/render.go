@@ -48,6 +48,12 @@ func DeployConf(app *App, s Settings) string {
 			b.WriteString("env MIX_ENV=prod\n")
 		}
 	}
+	if app.Release != "" {
+		b.WriteString("\n# The Procfile's release process, as Heroku's release phase: once per deploy\n")
+		b.WriteString("# (on the first host), after the build and before the switch. A failure\n")
+		b.WriteString("# switches nothing.\n")
+		fmt.Fprintf(&b, "release-command %s\n", app.Release)
+	}
 	b.WriteString("\n# The health gate: procmon reloads into the new release and waits until its\n")
 	b.WriteString("# workers are ready; a release that never gets ready is rolled back.\n")
 	fmt.Fprintf(&b, "procmon %s\n", ProcmonPath(app))

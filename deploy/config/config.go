@@ -91,6 +91,11 @@ type Env struct {
 	Artifact []string
 	// PreDeploy runs in the new release before the switch (the build).
 	PreDeploy string
+	// ReleaseCommand runs once per deploy in the new release, after its
+	// build and before the switch (database migrations), as Heroku's
+	// release phase and Capistrano's deploy:migrate: on the first host of
+	// a fleet only. It fails the deploy as the build does.
+	ReleaseCommand string
 	// PostDeploy runs in the new release after the switch (the restart).
 	PostDeploy string
 	// PostSetup runs in <path> after `setup`.

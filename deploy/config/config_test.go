@@ -153,7 +153,8 @@ func TestINITOMLTwins(t *testing.T) {
 			}
 		}
 		prod := ini.Envs["production"]
-		if len(prod.Hosts) != 3 || len(prod.Vars) != 2 || len(prod.Shared) != 3 || prod.Keep != 7 || !prod.ForwardAgent {
+		if len(prod.Hosts) != 3 || len(prod.Vars) != 2 || len(prod.Shared) != 3 || prod.Keep != 7 || !prod.ForwardAgent ||
+			prod.ReleaseCommand != "./bin/migrate --yes" {
 			t.Errorf("full.conf not read whole: %+v", prod)
 		}
 	}

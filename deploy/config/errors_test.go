@@ -14,7 +14,7 @@ func TestParseINIErrors(t *testing.T) {
 	tests := []struct {
 		name, extra, want string
 	}{
-		{"unknown key", "colour red\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"unknown key", "colour red\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy release-command post-deploy test restart-file procmon healthcheck keep parallel batch`},
 		{"near miss", "needs-tty yes\n", `deploy.conf:5: needs-tty: unknown key; did you mean "needs_tty"?`},
 		{"typo", "forwrd-agent yes\n", `deploy.conf:5: forwrd-agent: unknown key; did you mean "forward-agent"?`},
 		{"repeated", "user a\nuser b\n", `deploy.conf:6: user: already set at line 5; give it once`},
@@ -51,7 +51,7 @@ func TestParseINIErrors(t *testing.T) {
 		{"procmon not clean", "procmon /etc/procmon/../app.toml\n", `deploy.conf:5: procmon: "/etc/procmon/../app.toml" is not clean; write it as "/etc/app.toml"`},
 		{"healthcheck path without procmon", "healthcheck /healthz\n", `deploy.conf:5: healthcheck: "/healthz" is a path, which is tried on procmon's listen address, but [prod] has no procmon key; set procmon, or give a URL like http://127.0.0.1:3000/healthz`},
 		{"key ~user", "key ~bob/key\n", `deploy.conf:5: key: "~bob/key": ~user is not supported; give the full path`},
-		{"hostile key name", "a\x1b[2J b\n", `deploy.conf:5: "a\x1b[2J": unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"hostile key name", "a\x1b[2J b\n", `deploy.conf:5: "a\x1b[2J": unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy release-command post-deploy test restart-file procmon healthcheck keep parallel batch`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestParseTOMLErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"unknown key", baseTOML + "colour = \"red\"\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy post-deploy test restart-file procmon healthcheck keep parallel batch`},
+		{"unknown key", baseTOML + "colour = \"red\"\n", `deploy.conf:5: colour: unknown key; known keys are host hosts user port key ssh-config forward-agent connect-timeout repo source path ref shell needs_tty env shared shared-files post-setup build build-command artifact pre-deploy release-command post-deploy test restart-file procmon healthcheck keep parallel batch`},
 		{"near miss", baseTOML + "forward_agent = true\n", `deploy.conf:5: forward_agent: unknown key; did you mean "forward-agent"?`},
 		{"wrong type int", baseTOML + "port = \"22\"\n", `deploy.conf:5: port: wrong type; want an integer, like port = 22`},
 		{"wrong type bool", baseTOML + "forward-agent = \"yes\"\n", `deploy.conf:5: forward-agent: wrong type; want a boolean (true or false), like forward-agent = true`},

@@ -67,6 +67,7 @@ func configKeys() []keySpec {
 		{name: "build-command", example: "go build -o dist/app ./cmd/app", set: func(b *envBuilder, v string) error { b.env.BuildCommand = v; return nil }},
 		{name: "artifact", repeat: true, example: "dist/", toml: typeList, set: (*envBuilder).setArtifact},
 		{name: "pre-deploy", example: "npm ci && npm run build", set: func(b *envBuilder, v string) error { b.env.PreDeploy = v; return nil }},
+		{name: "release-command", example: "./manage.py migrate", set: func(b *envBuilder, v string) error { b.env.ReleaseCommand = v; return nil }},
 		{name: "post-deploy", example: "./bin/deploy", set: func(b *envBuilder, v string) error { b.env.PostDeploy = v; return nil }},
 		{name: "test", example: "./bin/smoke-test", set: func(b *envBuilder, v string) error { b.env.Test = v; return nil }},
 		{name: "restart-file", example: "tmp/restart.txt", set: func(b *envBuilder, v string) error { return setRelPath(&b.env.RestartFile, v) }},

@@ -185,7 +185,7 @@ func (e *Env) scalars() map[string]string {
 		"forward-agent": yesNo[e.ForwardAgent], "connect-timeout": timeout,
 		"repo": e.Repo, "source": e.Source, "path": e.Path, "ref": e.Ref, "shell": shell,
 		"build-command": e.BuildCommand, "needs_tty": yesNo[e.NeedsTTY], "post-setup": e.PostSetup, "build": build,
-		"pre-deploy": e.PreDeploy, "post-deploy": e.PostDeploy, "test": e.Test,
+		"pre-deploy": e.PreDeploy, "release-command": e.ReleaseCommand, "post-deploy": e.PostDeploy, "test": e.Test,
 		"restart-file": e.RestartFile, "procmon": e.Procmon, "healthcheck": e.Healthcheck,
 		"keep": num(e.Keep, DefaultKeep), "parallel": num(e.Parallel, DefaultParallel),
 		"batch": num(e.Batch, 0),

@@ -37,6 +37,7 @@ type tomlEnv struct {
 	BuildCommand   string            `toml:"build-command"`
 	Artifact       []string          `toml:"artifact"`
 	PreDeploy      string            `toml:"pre-deploy"`
+	ReleaseCommand string            `toml:"release-command"`
 	PostDeploy     string            `toml:"post-deploy"`
 	Test           string            `toml:"test"`
 	RestartFile    string            `toml:"restart-file"`
@@ -157,7 +158,7 @@ func (te tomlEnv) strings() map[string]string {
 	return map[string]string{
 		"host": te.Host, "user": te.User, "key": te.Key, "ssh-config": te.SSHConfig, "connect-timeout": te.ConnectTimeout,
 		"repo": te.Repo, "source": te.Source, "build-command": te.BuildCommand, "path": te.Path, "ref": te.Ref, "shell": te.Shell,
-		"post-setup": te.PostSetup, "build": te.Build, "pre-deploy": te.PreDeploy, "post-deploy": te.PostDeploy,
+		"post-setup": te.PostSetup, "build": te.Build, "pre-deploy": te.PreDeploy, "release-command": te.ReleaseCommand, "post-deploy": te.PostDeploy,
 		"test": te.Test, "restart-file": te.RestartFile, "procmon": te.Procmon, "healthcheck": te.Healthcheck,
 	}
 }

@@ -92,6 +92,11 @@ cmd_deploy() {
 	fi
 	hook pre-deploy "$H_PRE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
 		fail "pre-deploy hook exited with status $?: current is unchanged"
+	# release-command: once per deploy (a fleet's first host alone gets
+	# it), after the build and before the switch, as Heroku's release
+	# phase and Capistrano's deploy:migrate run
+	hook release-command "$H_RELEASE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
+		fail "release-command exited with status $?: current is unchanged"
 	STATE=prepared
 	STEP=prepared
 	mark "prepared $REL $SHA"
@@ -516,7 +521,7 @@ cmd_check() {
 	for word in git flock setsid tar; do
 		if command -v "$word" >/dev/null 2>&1; then mark "check bin:$word ok $(command -v "$word")"; else mark "check bin:$word fail $word is not installed"; fi
 	done
-	for h in "$H_PRE" "$H_POST" "$H_TEST"; do
+	for h in "$H_PRE" "$H_RELEASE" "$H_POST" "$H_TEST"; do
 		[ -n "$h" ] || continue
 		word=$(first_word "$h")
 		case $word in '' | */*) continue ;; esac

@@ -24,7 +24,7 @@
 // path is only ever an element of "$@", never shell text. The script
 // accepts these names (unknown ones are an error): mark (first, from
 // NewMark: the run's protocol marker, see Output) env path repo ref who
-// keep shell n pre-deploy post-deploy post-setup test restart-file procmon
+// keep shell n pre-deploy release-command post-deploy post-setup test restart-file procmon
 // healthcheck wait force no-test hold tty stamp build source sha push-ref,
 // and repeatable
 // shared=<relpath>, shared-file=<relpath> (created as an empty file, not a
@@ -70,6 +70,7 @@
 //	         hard-linked in first (pointer files are said);
 //	         submodules are left empty, and said), link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
+//	         release-command (the client gives it to one host only),
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
 //	         source=push (with push-ref=): before the lock, "have <sha>"
@@ -116,7 +117,8 @@
 // ParseMarked reads a line; below, the marker is left out:
 //
 //	step <name>              a step starts: ref lock fetch resolve checkout
-//	                         shared build pre-deploy switch restart post-deploy
+//	                         shared build pre-deploy release-command switch
+//	                         restart post-deploy
 //	                         health test revert prune (setup: layout lock mirror
 //	                         post-setup; revert: lock revert switch restart
 //	                         post-deploy)

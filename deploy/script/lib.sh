@@ -75,7 +75,7 @@ now() { local TZ=UTC0; printf -v "$1" "%(${2:-%Y-%m-%dT%H:%M:%SZ})T" -1; }
 CMD=${1:-}
 (($#)) && shift
 D_ENV='' P='' REPO='' REF='' WHO='unknown' KEEP=5 SHELL_MODE='' N=1
-H_PRE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
+H_PRE='' H_RELEASE='' H_POST='' H_SETUP='' H_TEST='' RESTART_FILE='' WAIT=0 FORCE=0
 NO_TEST=0 HOLD=0 PROCMON='' HEALTHCHECK='' TTY=0 STAMP='' BUILD=''
 SOURCE='' SHA_ARG='' PUSH_REF='' STAGED='' TMPFILES=()
 SHARED=() SHARED_FILES=() VARS=() REST=()
@@ -94,6 +94,7 @@ while (($#)); do
 	shell=*) SHELL_MODE=${a#*=} ;;
 	n=*) N=${a#*=} ;;
 	pre-deploy=*) H_PRE=${a#*=} ;;
+	release-command=*) H_RELEASE=${a#*=} ;;
 	post-deploy=*) H_POST=${a#*=} ;;
 	post-setup=*) H_SETUP=${a#*=} ;;
 	test=*) H_TEST=${a#*=} ;;
