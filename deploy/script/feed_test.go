@@ -275,20 +275,9 @@ func TestRcReadingStdinEndsInTime(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "bash", "-c", line)
 	// as sshd runs it: Debian's bash reads ~/.bashrc for an SSH command
 	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "SSH_CLIENT=127.0.0.1 50000 22"}
-	// stdin through a pipe of the test's (as Local and ssh's session
-	// give it): a Feed that never ends stdin must fail the test, not hang
-	// exec's Wait on its copy
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	defer pw.Close()
-	go func() { _, _ = io.Copy(pw, feed.Stdin()); _ = pw.Close() }()
-	var out, errOut bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, feed.Stderr(&errOut)
-	err = cmd.Run()
-	feed.Done()
+	// a Feed that never ends stdin must fail the test, not hang exec's
+	// Wait on its copy: runPiped gives stdin through a pipe
+	out, _, err := runPiped(t, cmd, feed)
 	if ctx.Err() != nil {
 		t.Fatal("the command still waited after 30 s: the Feed never ended stdin")
 	}
@@ -357,19 +346,7 @@ func TestLoginShellsThatRunNoScript(t *testing.T) {
 			if tc.noBash {
 				cmd.Env[1] = "PATH=" + noBash
 			}
-			// stdin through a pipe, as Local and ssh's session give it:
-			// the command's end does not wait for the Feed's stdin
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pr.Close()
-			defer pw.Close()
-			go func() { _, _ = io.Copy(pw, feed.Stdin()); _ = pw.Close() }()
-			var out, errOut bytes.Buffer
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, &out, feed.Stderr(&errOut)
-			err = cmd.Run()
-			feed.Done()
+			out, errOut, err := runPiped(t, cmd, feed)
 			if feed.TimedOut() {
 				t.Fatalf("under %s the Feed timed out", tc.shell)
 			}
@@ -436,3 +413,23 @@ type exitStatusError struct{ *exec.ExitError }
 
 func (e exitStatusError) ExitStatus() int { return e.ExitCode() }
 func (e exitStatusError) Unwrap() error   { return e.ExitError }
+
+// runPiped runs cmd with feed as its stdin and stderr filter, and tells
+// feed when it ended. Stdin goes through a pipe, as Local and ssh's
+// session give it: the command's end does not wait for the Feed's stdin
+// (runFed's exec copy does).
+func runPiped(t *testing.T, cmd *exec.Cmd, feed *Feed) (out, errOut *bytes.Buffer, err error) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	go func() { _, _ = io.Copy(pw, feed.Stdin()); _ = pw.Close() }()
+	out, errOut = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, out, feed.Stderr(errOut)
+	err = cmd.Run()
+	feed.Done()
+	return out, errOut, err
+}
