@@ -44,8 +44,9 @@ func (c *command) logs(ctx context.Context) error {
 			defer wg.Done()
 			w := out.Host(h.String())
 			defer w.Flush()
-			ew := &countingWriter{w: errs.Host(h.String())}
-			defer ew.w.(*report.HostWriter).Flush()
+			hw := errs.Host(h.String())
+			defer hw.Flush()
+			ew := &countingWriter{w: hw}
 			err := c.withConn(ctx, h, func(conn deploy.Conn) error {
 				return deploy.Logs(ctx, conn, c.env, lo, deploy.Options{Host: h.String(), Stdout: w, Stderr: ew})
 			})
