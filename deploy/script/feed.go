@@ -61,7 +61,7 @@ func (f *Feed) TimedOut() bool { return f.timedOut.Load() }
 // login, the user the command ran as ("" = unknown). Other errors (a lost
 // connection, ctx's end, a signal) are returned as they are.
 func (f *Feed) Explain(err error, login string) error {
-	if f.TimedOut() {
+	if f.TimedOut() && err != nil {
 		return fmt.Errorf("%w (the server's login shell did not start deploy's script within %v: does its ~/.bashrc read stdin or wait for something? `ssh <host> true` shows what it does)", err, f.askWait())
 	}
 	select {

@@ -387,6 +387,17 @@ func TestLoginShellsThatRunNoScript(t *testing.T) {
 			}
 		})
 	}
+	t.Run("slow and silent, exit 0", func(t *testing.T) {
+		// past the ask wait, a shell that ran nothing and exited 0 (a
+		// forced command that takes its time) is still a ShellError
+		feed := NewFeedFor(text, nil)
+		feed.SetAskWait(50 * time.Millisecond)
+		_, _, err := runPiped(t, exec.Command("sh", "-c", "sleep 0.3"), feed)
+		var se *ShellError
+		if got := feed.Explain(err, "deployer"); err != nil || !feed.TimedOut() || !errors.As(got, &se) {
+			t.Errorf("err %v, timed out %v: Explain = %v; want a ShellError", err, feed.TimedOut(), got)
+		}
+	})
 	t.Run("lost connection or signal", func(t *testing.T) {
 		feed := NewFeedFor(text, nil)
 		feed.Done()
