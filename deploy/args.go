@@ -86,6 +86,18 @@ func varArgs(vars map[string]string) ([]string, error) {
 	return args, nil
 }
 
+// releaseArgs returns release-command's argument, for a deploy (by the
+// CLI, or by git push's post-receive) that runs it; nil without one.
+func releaseArgs(env *config.Env) ([]string, error) {
+	if env.ReleaseCommand == "" {
+		return nil, nil
+	}
+	if err := config.CheckText("release-command", env.ReleaseCommand); err != nil {
+		return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	}
+	return []string{script.Arg("release-command", env.ReleaseCommand)}, nil
+}
+
 // hookArgs returns the restart and hook settings (deploy, revert, setup).
 func hookArgs(env *config.Env) ([]string, error) {
 	var args []string

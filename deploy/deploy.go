@@ -416,11 +416,12 @@ func deployArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
-	if env.ReleaseCommand != "" && !o.OtherRunsRelease {
-		if err := config.CheckText("release-command", env.ReleaseCommand); err != nil {
-			return nil, fmt.Errorf("env %s: %w", env.Name, err)
+	if !o.OtherRunsRelease {
+		r, err := releaseArgs(env)
+		if err != nil {
+			return nil, err
 		}
-		args = append(args, script.Arg("release-command", env.ReleaseCommand))
+		args = append(args, r...)
 	}
 	if o.Push != nil || env.Source == "push" {
 		if o.Push == nil || env.Source != "push" {

@@ -54,6 +54,11 @@ func gitPushArgs(env *config.Env, o Options) ([]string, error) {
 		return nil, err
 	}
 	args = append(args, h...)
+	r, err := releaseArgs(env)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, r...)
 	if env.Build == "auto" {
 		args = append(args, script.Arg("build", "auto"))
 	}

@@ -188,7 +188,8 @@ func (f *fixture) runArgs(args ...string) cliResult {
 // is passed on as it is (the hook used to show "@@deploy step x" as a
 // step, "==> x", and hide any other).
 func TestGitPush(t *testing.T) {
-	h := newLaptopHost(t, "source push", "pre-deploy echo '@@deploy step not-a-step'; echo '@@deploy info hidden-before'")
+	h := newLaptopHost(t, "source push", "pre-deploy echo '@@deploy step not-a-step'; echo '@@deploy info hidden-before'",
+		`release-command echo "${DEPLOY_RELEASE##*/}" >> "$SHARED/migrated"`)
 	r := h.mustRun("production", "setup", "--git-remote")
 	if !strings.Contains(r.stdout, "git push production main") {
 		t.Errorf("setup --git-remote did not say how to push:\n%s", r.stdout)
@@ -210,6 +211,10 @@ func TestGitPush(t *testing.T) {
 	}
 	if got := h.currentSHA(); got != sha {
 		t.Fatalf("after git push, current runs %s, want %s", got, sha)
+	}
+	// the push's deploy runs release-command too (migrations), as the CLI's
+	if b, _ := os.ReadFile(filepath.Join(h.path, "shared", "migrated")); string(b) != h.current()+"\n" {
+		t.Errorf("after git push, release-command's record reads %q, want %s", b, h.current())
 	}
 	log, _ := os.ReadFile(filepath.Join(h.path, ".deploys"))
 	if !strings.Contains(string(log), "git push from 127.0.0.1") || !strings.Contains(string(log), "\tdeploy\tmain") {
