@@ -175,7 +175,8 @@ func TestServerStepsCopyAsTheyRead(t *testing.T) {
 // TestProcfileReleaseBecomesReleaseCommand: a Procfile's release process
 // (Heroku's release phase: migrations) is written as release-command,
 // with build auto's venv on PATH for Python as its web process gets it,
-// and deploy reads it back; without one there is none.
+// and deploy reads it back; without one there is none, and a Django or
+// Rails app is offered its migration, commented out.
 func TestProcfileReleaseBecomesReleaseCommand(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -187,6 +188,8 @@ func TestProcfileReleaseBecomesReleaseCommand(t *testing.T) {
 		{"python", map[string]string{"requirements.txt": "django\n", "Procfile": "web: gunicorn site.wsgi\nrelease:  python manage.py migrate --noinput \n"},
 			`export PATH="$PWD/.venv/bin:$PATH"; python manage.py migrate --noinput`},
 		{"no release", map[string]string{"package.json": `{"name": "demo"}`, "Procfile": "web: node server.js\n"}, ""},
+		{"django", map[string]string{"requirements.txt": "django\n", "manage.py": ""}, ""},
+		{"rails", map[string]string{"Gemfile": "", "Gemfile.lock": "", "bin/rails": ""}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -207,6 +210,11 @@ func TestProcfileReleaseBecomesReleaseCommand(t *testing.T) {
 			}
 			if a.Release != tt.want || env.ReleaseCommand != tt.want || env.Build != "auto" {
 				t.Errorf("release %q, deploy.conf's release-command %q (build %s); want %q\n%s", a.Release, env.ReleaseCommand, env.Build, tt.want, text)
+			}
+			// Django's and Rails' migrations are offered, commented out
+			offer := map[string]string{"django": "\n# release-command .venv/bin/python manage.py migrate --noinput\n", "rails": "\n# release-command bin/rails db:migrate\n"}[tt.name]
+			if got := strings.Contains(text, "# release-command "); got != (offer != "") || !strings.Contains(text, offer) {
+				t.Errorf("deploy.conf offers a migration: %v, want %q:\n%s", got, offer, text)
 			}
 		})
 	}

@@ -35,6 +35,11 @@ type App struct {
 	// writes it as release-command, which runs where Heroku runs its
 	// release phase, after the build and before the switch.
 	Release string
+	// Migrate is the framework's migration command, when one is told by
+	// its files (Django's manage.py, Rails' bin/rails) and the Procfile
+	// has no release process: Render offers it as release-command,
+	// commented out (Heroku does not migrate by itself either).
+	Migrate string
 }
 
 // Detect reads the repository at dir.
@@ -77,6 +82,13 @@ func Detect(dir string) (*App, error) {
 	}
 	if rel := procfileProcess(dir, "release"); rel != "" {
 		a.Release = venv + rel
+	}
+	switch {
+	case a.Release != "":
+	case a.Why["python"] != "" && has("manage.py"):
+		a.Migrate = ".venv/bin/python manage.py migrate --noinput"
+	case a.Why["ruby"] != "" && has("bin/rails"):
+		a.Migrate = "bin/rails db:migrate"
 	}
 	if a.Name == "" {
 		abs, _ := filepath.Abs(dir)

@@ -54,6 +54,11 @@ func DeployConf(app *App, s Settings) string {
 		b.WriteString("# switches nothing.\n")
 		fmt.Fprintf(&b, "release-command %s\n", app.Release)
 	}
+	if app.Migrate != "" {
+		b.WriteString("\n# Migrations, once per deploy (on the first host), after the build and before\n")
+		b.WriteString("# the switch, as Heroku's release phase; a failure switches nothing:\n")
+		fmt.Fprintf(&b, "# release-command %s\n", app.Migrate)
+	}
 	b.WriteString("\n# The health gate: procmon reloads into the new release and waits until its\n")
 	b.WriteString("# workers are ready; a release that never gets ready is rolled back.\n")
 	fmt.Fprintf(&b, "procmon %s\n", ProcmonPath(app))
