@@ -76,8 +76,9 @@ type Rollout struct {
 	mu       sync.Mutex
 	res      Result
 	prepared chan struct{}
+	released chan struct{}
 	gate     chan struct{}
-	once     [2]sync.Once
+	once     [3]sync.Once
 	haves    []string      // the mirror's ref tips (push)
 	need     map[int]bool  // the manifest lines to send (build local)
 	shipErr  error         // why sending the pack or the upload failed
@@ -94,7 +95,7 @@ func Prepare(ctx context.Context, conn Conn, env *config.Env, o Options) (*Rollo
 	if err != nil {
 		return nil, &Result{Host: o.Host}, err
 	}
-	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), gate: make(chan struct{}), started: make(chan struct{})}
+	r := &Rollout{o: o, env: env.Name, prepared: make(chan struct{}), released: make(chan struct{}), gate: make(chan struct{}), started: make(chan struct{})}
 	r.res.Host = o.Host
 	s, err := startSessionGrace(ctx, conn, "deploy", args, o.Stdout, r.onEvent, o.AbortGrace)
 	if err != nil {
@@ -210,6 +211,22 @@ func (r *Rollout) Switch() (*Result, error) {
 	return res, r.wrap(unknownAfterSwitch(r.env, res, err), "")
 }
 
+// Release runs the env's release-command on a held deploy prepared with
+// it (a fleet's first host), once every host is prepared, and returns
+// when it ran; the server then waits for Switch or Abort again. On error
+// the server ended the deploy: nothing switched, the release is gone.
+func (r *Rollout) Release() (*Result, error) {
+	if err := r.s.send("release"); err != nil {
+		return r.result(), r.wrap(r.s.wait(), "the server ended before the release-command")
+	}
+	select {
+	case <-r.released:
+		return r.result(), nil
+	case <-r.s.done:
+	}
+	return r.result(), r.wrap(r.s.wait(), "the server ended before the release-command finished")
+}
+
 // OutcomeUnknownError is a connection lost after the switch, before the
 // server reported how the deploy ended. The server goes on by itself (the
 // gate, and the rollback when it fails), so the release may be live or
@@ -307,6 +324,8 @@ func (r *Rollout) onEvent(ev script.Message) {
 		r.onInfo(ev)
 	case script.KindPrepared:
 		r.once[0].Do(func() { close(r.prepared) })
+	case script.KindReleased:
+		r.once[2].Do(func() { close(r.released) })
 	case script.KindSwitched:
 		res.Switched = true
 	case script.KindReverted:

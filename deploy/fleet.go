@@ -105,6 +105,10 @@ func DeployFleet(ctx context.Context, env *config.Env, fo FleetOptions) ([]HostR
 		finish(runs, func(r *hostRun) { abortHost(r, fo) })
 		return results(runs), fleetError(err, runs)
 	}
+	if err := releaseOnFirst(env, fo, runs); err != nil {
+		finish(runs, func(r *hostRun) { abortHost(r, fo) })
+		return results(runs), fleetError(err, runs)
+	}
 	if err := switchBatches(ctx, env, fo, runs); err != nil {
 		finish(runs, func(r *hostRun) {
 			switch {
@@ -169,8 +173,8 @@ func prepareHost(sess context.Context, env *config.Env, fo FleetOptions, r *host
 	r.conn = conn
 	o := fo.Options
 	o.Host, o.Hold = h.String(), true
-	// release-command (migrations) runs once, on the first host, before
-	// any host switches (they all wait for each other's prepare)
+	// release-command (migrations) runs once, on the first host, when
+	// every host is prepared (releaseOnFirst)
 	o.OtherRunsRelease = h.String() != env.Hosts[0].String()
 	o.Stdout = nil
 	if fo.Output != nil {
@@ -197,6 +201,27 @@ func (r *hostRun) prepareFailed(sess context.Context, fo FleetOptions, phase str
 	r.res.Err, r.res.Outcome = err, OutcomeFailed
 	emit(fo, r.res.Host, "failed", phase, err)
 	return err
+}
+
+// releaseOnFirst runs the env's release-command (migrations: one database
+// for the fleet) on the first host, once every host is prepared and
+// before any switches, as Capistrano migrates once every server is
+// updated; the other hosts were prepared without it.
+func releaseOnFirst(env *config.Env, fo FleetOptions, runs []*hostRun) error {
+	if env.ReleaseCommand == "" || len(runs) == 0 {
+		return nil
+	}
+	r := runs[0]
+	emit(fo, r.res.Host, "release", "", nil)
+	res, err := r.rollout.Release()
+	r.res.Result = res
+	if err != nil {
+		r.res.Err, r.res.Outcome = err, OutcomeFailed
+		r.rollout = nil // the server ended the deploy
+		emit(fo, r.res.Host, "failed", "release", err)
+		return &FleetError{Phase: "release", Host: r.res.Host.String(), Err: err}
+	}
+	return nil
 }
 
 // switchBatches switches and restarts the hosts batch by batch; each host

@@ -46,8 +46,9 @@ type HostResult struct {
 // FleetError is a fleet deploy that did not deploy every host: the host
 // that failed first and why, and where every other host ended.
 type FleetError struct {
-	// Phase is where it failed: "prepare" (no host switched), "switch"
-	// (a restart or health gate) or "commit".
+	// Phase is where it failed: "prepare" or "release" (the first host's
+	// release-command; no host switched either way), "switch" (a restart
+	// or health gate) or "commit".
 	Phase string
 	// Host is the host that failed ("" when the deploy was interrupted).
 	Host string
@@ -73,14 +74,15 @@ func (e *FleetError) Error() string {
 	default:
 		fmt.Fprintf(&b, "%s failed on %s: %s", e.Phase, e.Host, hostless(e.Err, e.Host))
 	}
-	if e.Phase == "prepare" {
+	before := e.Phase == "prepare" || e.Phase == "release"
+	if before {
 		b.WriteString("\nno host switched: every prepared release was discarded")
 	}
 	for _, l := range []struct {
 		what  string
 		hosts []string
 	}{{"put back on their previous release", e.Reverted}, {"kept on the new release (--no-rollback)", e.Kept}, {"not switched", e.Aborted}} {
-		if len(l.hosts) > 0 && e.Phase != "prepare" {
+		if len(l.hosts) > 0 && !before {
 			fmt.Fprintf(&b, "\n%s: %s", l.what, strings.Join(l.hosts, ", "))
 		}
 	}

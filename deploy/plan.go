@@ -127,15 +127,16 @@ func planSteps(env *config.Env, o Options) []PlanStep {
 		steps = append(steps, PlanStep{"build", "detect the stack(s) in the new release and build them " +
 			"(Node, Go, Python, Ruby, Elixir), reusing installs from " + env.Path + "/.cache/deps when the lockfile is unchanged"})
 	}
-	if env.ReleaseCommand != "" {
-		on := ""
-		if o.Hold {
-			on = " on " + env.Hosts[0].String() + " alone (the first host), once"
-		}
-		steps = append(steps, PlanStep{"release-command", "run in the new release" + on + ", before any switch (migrations): " + env.ReleaseCommand})
+	release := PlanStep{"release-command", "run in the new release, before the switch (migrations): " + env.ReleaseCommand}
+	if env.ReleaseCommand != "" && !o.Hold {
+		steps = append(steps, release)
 	}
 	if o.Hold {
 		steps = append(steps, PlanStep{"prepared", "wait until every host prepared (two-phase: none switches otherwise)"})
+		if env.ReleaseCommand != "" {
+			release.What = "run in the new release on " + env.Hosts[0].String() + " alone (the first host), once every host is prepared and before any switches (migrations): " + env.ReleaseCommand
+			steps = append(steps, release)
+		}
 	}
 	steps = append(steps, PlanStep{"switch", "point " + env.Path + "/current at the new release (ln -s + mv -T) and log it in .deploys"})
 	steps = append(steps, gateSteps(env, o)...)

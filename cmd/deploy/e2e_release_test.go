@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,10 +68,21 @@ func TestReleaseCommand(t *testing.T) {
 
 // TestFleetReleaseCommandRunsOnce: across three hosts the release-command
 // (a migration: one database for the fleet) runs on the first host alone,
-// once, before any host switches; every host then ends on the new
-// release. One that fails switches no host.
+// once, after every host is built and before any switches, as Capistrano
+// migrates once every server is updated: here the other hosts' builds
+// take 2 s longer than the first's, and the command counts the builds.
+// Every host then ends on the new release. One that fails switches no
+// host.
 func TestFleetReleaseCommandRunsOnce(t *testing.T) {
-	f, hosts := newFleetFixture(t, `release-command test "$(readlink "$DEPLOY_PATH/current")" != "$DEPLOY_RELEASE" && echo "${DEPLOY_RELEASE##*/}" >> "$SHARED/migrated"`)
+	f, hosts := newFleetFixture(t)
+	built := t.TempDir() // outside the hosts' own disks: every host sees it
+	text, err := os.ReadFile(f.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f.conf, string(text)+fmt.Sprintf(`pre-deploy case "$SSH_CONNECTION" in *" %d") ;; *) sleep 2 ;; esac; mktemp -p %s >/dev/null
+release-command test "$(ls %s | wc -l)" = 3 && test "$(readlink "$DEPLOY_PATH/current")" != "$DEPLOY_RELEASE" && echo "${DEPLOY_RELEASE##*/}" >> "$SHARED/migrated"
+`, hosts[0].Port(), built, built))
 	f.mustRun("production", "setup")
 	r := f.mustRun("production")
 	if n := strings.Count(r.stdout, "release-command"); n == 0 {
@@ -88,7 +100,7 @@ func TestFleetReleaseCommandRunsOnce(t *testing.T) {
 		}
 	}
 
-	text, err := os.ReadFile(f.conf)
+	text, err = os.ReadFile(f.conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +109,8 @@ func TestFleetReleaseCommandRunsOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	r = f.run(ctx, "production")
-	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "release-command exited with status 4: current is unchanged") {
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "release-command exited with status 4: current is unchanged") ||
+		!strings.Contains(r.stderr, "release failed on "+hosts[0].Addr()) || !strings.Contains(r.stderr, "no host switched") {
 		t.Errorf("a failing release-command: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	for i, h := range hosts {

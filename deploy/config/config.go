@@ -94,7 +94,8 @@ type Env struct {
 	// ReleaseCommand runs once per deploy in the new release, after its
 	// build and before the switch (database migrations), as Heroku's
 	// release phase and Capistrano's deploy:migrate: on the first host of
-	// a fleet only. It fails the deploy as the build does.
+	// a fleet only, once every host is built. It fails the deploy as the
+	// build does.
 	ReleaseCommand string
 	// PostDeploy runs in the new release after the switch (the restart).
 	PostDeploy string

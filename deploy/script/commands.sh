@@ -94,13 +94,21 @@ cmd_deploy() {
 		fail "pre-deploy hook exited with status $?: current is unchanged"
 	# release-command: once per deploy (a fleet's first host alone gets
 	# it), after the build and before the switch, as Heroku's release
-	# phase and Capistrano's deploy:migrate run
-	hook release-command "$H_RELEASE" "$P/releases/$REL" "$P/releases/$REL" "$prevdir" ||
-		fail "release-command exited with status $?: current is unchanged"
+	# phase and Capistrano's deploy:migrate run; in a fleet (hold=1) once
+	# every host is built, when the client says `release`
+	[ "$HOLD" = 1 ] || release_command "$prevdir"
 	STATE=prepared
 	STEP=prepared
 	mark "prepared $REL $SHA"
 	decision
+	if [ "$HOLD" = 1 ] && [ -n "$H_RELEASE" ]; then
+		[ "$DECISION" = release ] || fail "aborted before the release-command (client said '${DECISION:-nothing}'): current is unchanged"
+		release_command "$prevdir"
+		STEP=prepared
+		mark "released $REL $SHA"
+		watch_control
+		decision
+	fi
 	[ "$DECISION" = switch ] || fail "aborted before the switch (client said '${DECISION:-nothing}'): current is unchanged"
 	step switch
 	switch_to "$REL"
@@ -326,6 +334,13 @@ else
 fi
 exit "$rc"
 HOOK
+}
+
+# release_command PREVDIR runs release-command (if any) in the new release;
+# its failure fails the deploy before the switch.
+release_command() {
+	hook release-command "$H_RELEASE" "$P/releases/$REL" "$P/releases/$REL" "$1" ||
+		fail "release-command exited with status $?: current is unchanged"
 }
 
 # hold_gate WHY: with hold=1 the client gates all hosts together: the script

@@ -70,7 +70,9 @@
 //	         hard-linked in first (pointer files are said);
 //	         submodules are left empty, and said), link shared,
 //	         build (build=auto, unless pre-deploy is set), pre-deploy,
-//	         release-command (the client gives it to one host only),
+//	         release-command (the client gives it to one host only; with
+//	         hold=1 it waits for the decision `release` after PREPARED,
+//	         runs it, says RELEASED and waits again),
 //	         PREPARED → wait for the decision → switch, log, restart and
 //	         health gate (below), test, [hold], prune, unlock.
 //	         source=push (with push-ref=): before the lock, "have <sha>"
@@ -127,6 +129,8 @@
 //	info pruned <id>         a release removed by prune
 //	waiting lock held by …   wait=1 and the lock is busy
 //	prepared <id> <sha>      the release is built; the script now waits
+//	released <id> <sha>      hold=1: release-command ran (the client said
+//	                         release); the script waits for the switch
 //	switched <id> <sha>      current points at the new release
 //	info health <url> <code> the healthcheck answered 2xx/3xx
 //	info unchecked <why>     the release is live but nothing checked that

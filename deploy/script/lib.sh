@@ -388,12 +388,12 @@ hook() {
 # watch_control reads the client's decision line in the background; EOF
 # (a dropped connection, Ctrl-C on the laptop) aborts the script at once.
 # The watcher's exit status is the decision (no file to make and remove):
-# 0 switch, 3 abort, 4 anything else.
+# 0 switch, 3 abort, 6 release (a fleet's release-command), 4 anything else.
 watch_control() {
 	(
 		trap - EXIT INT TERM HUP PIPE
 		if IFS= read -r d <&3; then
-			case $d in switch) exit 0 ;; abort) exit 3 ;; *) exit 4 ;; esac
+			case $d in switch) exit 0 ;; abort) exit 3 ;; release) exit 6 ;; *) exit 4 ;; esac
 		fi
 		kill -TERM $$ 2>/dev/null
 		exit 5
@@ -410,7 +410,8 @@ decision() {
 	case $rc in
 	0) DECISION=switch ;;
 	3) DECISION=abort ;;
-	4) DECISION='something other than switch or abort' ;;
+	6) DECISION=release ;;
+	4) DECISION='something other than switch, release or abort' ;;
 	*) DECISION='' ;;
 	esac
 }

@@ -65,6 +65,10 @@ const (
 	// KindPrepared: `prepared <release> <sha>`: a held deploy's release
 	// is ready to switch.
 	KindPrepared Kind = "prepared"
+	// KindReleased: `released <release> <sha>`: a held deploy ran its
+	// release-command (the client said `release`) and waits for the
+	// switch.
+	KindReleased Kind = "released"
 	// KindSwitched: `switched <release> <sha>`: current points at it.
 	KindSwitched Kind = "switched"
 	// KindGate: `gate <release> <sha> ok|fail [<reason>]`: the health
@@ -154,7 +158,7 @@ const (
 // kinds and infoTopics list what is declared, for the test that compares
 // them with the script.
 var (
-	kinds = []Kind{KindStep, KindFail, KindExit, KindDone, KindInfo, KindWaiting, KindPrepared,
+	kinds = []Kind{KindStep, KindFail, KindExit, KindDone, KindInfo, KindWaiting, KindPrepared, KindReleased,
 		KindSwitched, KindGate, KindReverted, KindDiscarded, KindCurrent, KindRelease, KindUnlock,
 		KindStatus, KindCheck, KindHave, KindNeed}
 	infoTopics = []string{InfoOld, InfoNew, InfoUnchecked, InfoHealth, InfoPruned, InfoRepoChanged,
