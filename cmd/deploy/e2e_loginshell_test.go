@@ -33,9 +33,7 @@ func TestLoginShellThatRunsNoScript(t *testing.T) {
 		{"/usr/bin/fish", "the login shell is fish, which reads no POSIX shell"},
 		{"/usr/sbin/nologin", "a login shell such as /usr/sbin/nologin or /bin/false (what `adduser --system` and `useradd --system` give an account) runs no command"},
 	} {
-		if out, err := exec.Command("usermod", "--shell", tc.shell, u.deployer.Name).CombinedOutput(); err != nil {
-			t.Fatalf("usermod: %v: %s", err, out)
-		}
+		setLoginShell(t, u.deployer.Name, tc.shell)
 		for _, args := range [][]string{{"production", "setup"}, {"production"}, {"production", "exec", "echo ran"}} {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			r := f.run(ctx, args...)
@@ -53,9 +51,7 @@ func TestLoginShellThatRunsNoScript(t *testing.T) {
 	}
 	// A forced command (authorized_keys' command="…", as a backup-only
 	// key has) runs instead of every command, under any login shell.
-	if out, err := exec.Command("usermod", "--shell", "/usr/bin/ksh", u.deployer.Name).CombinedOutput(); err != nil {
-		t.Fatalf("usermod: %v: %s", err, out)
-	}
+	setLoginShell(t, u.deployer.Name, "/usr/bin/ksh")
 	auth := filepath.Join(f.sshd.Dir(), "authorized_keys")
 	keys, err := os.ReadFile(auth)
 	if err != nil {
@@ -75,5 +71,13 @@ func TestLoginShellThatRunsNoScript(t *testing.T) {
 	f.mustRun("production")
 	if got := f.currentSHA(); got != head {
 		t.Errorf("under ksh current is %s, want the origin's %s", got, head)
+	}
+}
+
+// setLoginShell gives user the login shell sshd runs its commands with.
+func setLoginShell(t *testing.T, user, shell string) {
+	t.Helper()
+	if out, err := exec.Command("usermod", "--shell", shell, user).CombinedOutput(); err != nil {
+		t.Fatalf("usermod --shell %s %s: %v: %s", shell, user, err, out)
 	}
 }
