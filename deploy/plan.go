@@ -30,7 +30,8 @@ type Plan struct {
 	// Args are the remote script's arguments, as script.Arg gives them.
 	Args []string
 	// Command is the exact command line run through the login shell,
-	// but for its mark (PlanMark in its place): each run has a new one.
+	// but for its mark (PlanMark in its place: each run has a new one),
+	// and what CredentialsHidden and SecretsHidden leave out.
 	Command string
 	// CredentialsHidden: repo's URL, or an env value that is a URL,
 	// holds a user or password (https://user:token@host/…,
@@ -38,6 +39,29 @@ type Plan struct {
 	// Command as git's own messages leave it out (config.AnonymizeURL):
 	// a dry run's output goes to terminals and CI logs.
 	CredentialsHidden bool
+	// SecretsHidden: an env variable whose name looks secret (SecretName)
+	// has its value shown as HiddenValue in Args and Command.
+	SecretsHidden bool
+}
+
+// HiddenValue stands in a plan for the value of an env variable whose
+// name looks secret.
+const HiddenValue = "<hidden>"
+
+// SecretName says whether an env variable's name looks like it holds a
+// secret, by the words Django's debug page hides settings by (API, AUTH,
+// TOKEN, KEY, SECRET, PASS, SIGNATURE), and CREDENTIAL and PRIVATE:
+// SECRET_KEY_BASE, STRIPE_API_KEY, DB_PASSWORD, GITHUB_TOKEN. A name
+// that only looks so (MONKEY_MODE) is hidden too: a dry run shows less
+// rather than leak.
+func SecretName(name string) bool {
+	n := strings.ToUpper(name)
+	for _, w := range []string{"API", "AUTH", "TOKEN", "KEY", "SECRET", "PASS", "SIGNATURE", "CREDENTIAL", "PRIVATE"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // PlanMark stands in a plan's command line for the mark a run gets
@@ -55,13 +79,17 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 	}
 	// repo, and an env value that is a URL with a password
 	// (DATABASE_URL=postgres://app:PASSWORD@db/app), as git shows a URL
-	hidden := false
+	hidden, secrets := false, false
 	for i, a := range args {
 		name, value, _ := strings.Cut(a, "=")
 		prefix := name + "="
 		if name == "var" {
 			n, v, _ := strings.Cut(value, "=")
 			prefix, value = prefix+n+"=", v
+			if SecretName(n) && v != "" {
+				args[i], secrets = prefix+HiddenValue, true
+				continue
+			}
 		} else if name != "repo" {
 			continue
 		}
@@ -78,7 +106,7 @@ func PlanDeploy(env *config.Env, o Options) (*Plan, error) {
 		ref = env.Ref
 	}
 	ref, _ = config.NormalizeRef(ref) // checked by deployArgs
-	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line, CredentialsHidden: hidden}, nil
+	return &Plan{Ref: ref, Steps: planSteps(env, o), Args: args, Command: line, CredentialsHidden: hidden, SecretsHidden: secrets}, nil
 }
 
 // planSteps lists the steps of a deploy with env's settings, the health

@@ -212,4 +212,7 @@ func writePlan(w io.Writer, p *deploy.Plan, hosts int) {
 	if p.CredentialsHidden {
 		fmt.Fprintln(w, "\n(the user and password in URLs (repo, env values) are left out above, as git's own messages leave them out; the deploy sends them)")
 	}
+	if p.SecretsHidden {
+		fmt.Fprintf(w, "\n(the values of env variables whose names look secret (…KEY, …TOKEN, …SECRET, …PASSWORD, …) are shown as %s above; the deploy sends them; 'deploy <env> config' prints them)\n", deploy.HiddenValue)
+	}
 }

@@ -17,7 +17,9 @@ import (
 // check in its repo row, and a deploy in "repo changed: … now <url>"
 // (after every token rotation), so they reached terminals and CI logs.
 // Here the origin is a closed loopback port: the deploy fails at its
-// fetch, as it would on a bad token, and says so.
+// fetch, as it would on a bad token, and says so. The dry run also shows
+// env values whose names look secret (SECRET_KEY_BASE, STRIPE_API_KEY)
+// as <hidden>, and the others as they are.
 func TestRepoCredentialsAreNotShown(t *testing.T) {
 	f := newFixture(t)
 	f.origin.commit()
@@ -33,7 +35,7 @@ func TestRepoCredentialsAreNotShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, f.conf, strings.Replace(string(conf), "repo "+f.origin.dir+"\n", "repo "+url+"\n", 1)+
-		"env DATABASE_URL=postgres://app:SECRET-TOKEN@db.internal/app\n")
+		"env DATABASE_URL=postgres://app:SECRET-TOKEN@db.internal/app\nenv SECRET_KEY_BASE=SECRET-TOKEN-base\nenv STRIPE_API_KEY=sk_live_SECRET-TOKEN\nenv NODE_ENV=production\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, args := range [][]string{
@@ -50,7 +52,9 @@ func TestRepoCredentialsAreNotShown(t *testing.T) {
 		switch args[len(args)-1] {
 		case "--dry-run":
 			if !strings.Contains(out, "git fetch https://"+closed+"/acme/app.git into") || !strings.Contains(out, "'repo=https://"+closed+"/acme/app.git'") ||
-				!strings.Contains(out, "'var=DATABASE_URL=postgres://db.internal/app'") || !strings.Contains(out, "the user and password in URLs (repo, env values) are left out above") {
+				!strings.Contains(out, "'var=DATABASE_URL=postgres://db.internal/app'") || !strings.Contains(out, "the user and password in URLs (repo, env values) are left out above") ||
+				!strings.Contains(out, "'var=SECRET_KEY_BASE=<hidden>'") || !strings.Contains(out, "'var=STRIPE_API_KEY=<hidden>'") ||
+				!strings.Contains(out, "'var=NODE_ENV=production'") || !strings.Contains(out, "names look secret") {
 				t.Errorf("the dry run does not show repo without its credentials, or does not say so:\n%s", out)
 			}
 		case "production":
