@@ -66,6 +66,13 @@ func (d *Daemon) Status(ctx context.Context) (control.Status, error) {
 func (d *Daemon) controlStatus() control.Status {
 	st := d.sup.Status()
 	cs := ControlStatus(st, d.cfg)
+	// a crash loop at procmon's own start (no reload to give a verdict):
+	// the last exit says what the workers' output says of a port in use
+	for i, w := range cs.Workers {
+		if w.LastExit != "" && w.State != "ready" {
+			cs.Workers[i].LastExit += inUseHint(d.recent.generation(w.Generation, logTailLines), d.cfg.Listen, d.cfg.Mode, w.LastExit)
+		}
+	}
 	if cs.LastReload != nil {
 		r := d.controlReload(st.LastReload, st.Generation)
 		cs.LastReload = &r

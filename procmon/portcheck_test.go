@@ -245,3 +245,23 @@ func TestInUseHintReadsRealApps(t *testing.T) {
 		t.Error("mentionsPort matched inside a longer number, or missed a port of its own")
 	}
 }
+
+// TestCrashLoopOnProcmonsOwnPortSaysSo: at procmon's own start (a reboot
+// with the release already there: no reload, so no verdict), workers
+// that die of "address already in use" on procmon's listen port
+// crash-loop; `procmon status` gives each one's last exit, which now says
+// so from their output too.
+func TestCrashLoopOnProcmonsOwnPortSaysSo(t *testing.T) {
+	a := newTestApp(t, appSpec{workers: 1, extra: "[ready]\ntimeout = \"20s\"\n",
+		backoff: Backoff{Initial: 100 * time.Millisecond, Max: 800 * time.Millisecond}})
+	a.writeConfig(map[string]string{"PMT_LISTEN_ON": a.listen})
+	td := launchDaemon(t, a)
+	a.waitState(StateCrashLoop, 20*time.Second)
+	want := `; its output says "address already in use" for port ` + portOf(t, a.listen) + ", procmon's own listen address"
+	st := td.waitDaemonStatus(t, "the last exit naming procmon's port", func(s control.Status) bool {
+		return len(s.Workers) == 1 && strings.Contains(s.Workers[0].LastExit, want)
+	})
+	if !strings.Contains(st.Workers[0].LastExit, "exited with status 2") {
+		t.Errorf("last exit %q: want the crash itself too", st.Workers[0].LastExit)
+	}
+}
