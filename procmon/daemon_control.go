@@ -68,10 +68,18 @@ func (d *Daemon) controlStatus() control.Status {
 	cs := ControlStatus(st, d.cfg)
 	// a crash loop at procmon's own start (no reload to give a verdict):
 	// the last exit says what the workers' output says of a port in use
+	// (one read of the remembered lines per generation, not per worker)
+	tails := map[int][]string{}
 	for i, w := range cs.Workers {
-		if w.LastExit != "" && w.State != "ready" {
-			cs.Workers[i].LastExit += inUseHint(d.recent.generation(w.Generation, logTailLines), d.cfg.Listen, d.cfg.Mode, w.LastExit)
+		if w.LastExit == "" || w.State == "ready" {
+			continue
 		}
+		tail, ok := tails[w.Generation]
+		if !ok {
+			tail = d.recent.generation(w.Generation, logTailLines)
+			tails[w.Generation] = tail
+		}
+		cs.Workers[i].LastExit += inUseHint(tail, d.cfg.Listen, d.cfg.Mode, w.LastExit)
 	}
 	if cs.LastReload != nil {
 		r := d.controlReload(st.LastReload, st.Generation)
