@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,11 +186,52 @@ func (c *Client) session() (*ssh.Session, error) {
 	if c.o.Stats != nil {
 		c.o.Stats.Sessions.Add(1)
 	}
+	if err := c.sendEnv(s); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	if err := c.requestForwarding(s); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// envRequest is an "env" channel request's payload (RFC 4254 6.4).
+type envRequest struct{ Name, Value string }
+
+// sendEnv gives the session the variables ssh_config's SendEnv and SetEnv
+// name, as OpenSSH's client_session2_setup does: the local environment's
+// variables whose names match a SendEnv pattern, in environ's order, then
+// SetEnv's. Like OpenSSH it asks for no reply: sshd keeps what its
+// AcceptEnv allows and silently drops the rest, and no round trip is
+// added to any session. With neither keyword set nothing is sent.
+func (c *Client) sendEnv(s *ssh.Session) error {
+	h := c.r.Host
+	if len(h.SendEnv) == 0 && len(h.SetEnv) == 0 {
+		return nil
+	}
+	var reqs []envRequest
+	for _, kv := range os.Environ() {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || !slices.ContainsFunc(h.SendEnv, func(p string) bool { return wildcard(p, name) }) {
+			continue
+		}
+		reqs = append(reqs, envRequest{name, value})
+	}
+	for _, kv := range h.SetEnv {
+		name, value, _ := strings.Cut(kv, "=")
+		reqs = append(reqs, envRequest{name, value})
+	}
+	for _, r := range reqs {
+		if _, err := s.SendRequest("env", false, ssh.Marshal(&r)); err != nil {
+			if lost := c.connLost(); lost != nil {
+				return lost
+			}
+			return fmt.Errorf("send %s's value (ssh_config SendEnv/SetEnv) to %s: %w", r.Name, c, err)
+		}
+	}
+	return nil
 }
 
 // forwardAgent reports whether sessions get the local agent: asked for,

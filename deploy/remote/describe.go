@@ -13,7 +13,8 @@ import (
 // Target.KeyFile first; agent keys come before files that are not in the
 // agent), certificatefile, userknownhostsfile, hostkeyalias, proxyjump,
 // proxycommand (tokens expanded), remotecommand (which Run refuses, as
-// ssh refuses a command line beside it), stricthostkeychecking (accept-new with
+// ssh refuses a command line beside it), sendenv and setenv (one line
+// per pattern or NAME=value, as ssh -G prints them), stricthostkeychecking (accept-new with
 // Options.AcceptNew), connecttimeout and serveraliveinterval (in seconds,
 // as Options and their defaults make them; 0 = no keepalives). Lines for
 // unset keywords (certificatefile, hostkeyalias, proxyjump, proxycommand,
@@ -61,6 +62,12 @@ func describe(r *Resolved, o Options) []string {
 		if kv.value != "" {
 			lines = append(lines, kv.key+" "+kv.value)
 		}
+	}
+	for _, p := range h.SendEnv {
+		lines = append(lines, "sendenv "+p)
+	}
+	for _, kv := range h.SetEnv {
+		lines = append(lines, "setenv "+kv)
 	}
 	strict := h.StrictHostKeyChecking
 	if strict == "" {

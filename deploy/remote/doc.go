@@ -24,8 +24,10 @@
 // Options.AcceptNew; no is refused, keys are always checked),
 // ConnectTimeout and ServerAliveInterval/CountMax (unless Options set
 // them), RemoteCommand (Run and Interactive refuse it, as ssh refuses a
-// command line beside it). ~ is the login user's home from the passwd
-// entry, as in OpenSSH.
+// command line beside it), SendEnv and SetEnv (each session gets the
+// local variables SendEnv names, then SetEnv's, sent as OpenSSH sends
+// them: without waiting for replies, so sshd's AcceptEnv decides). ~ is
+// the login user's home from the passwd entry, as in OpenSSH.
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless

@@ -38,6 +38,9 @@ type hostConfig struct {
 	// RemoteCommand is ssh_config RemoteCommand ("" = not set, or none),
 	// and RemoteCommandAt its file:line ("" from ssh -G).
 	RemoteCommand, RemoteCommandAt string
+	// SendEnv are ssh_config SendEnv patterns (after "-pattern" removals),
+	// SetEnv its NAME=value entries (the first SetEnv line that applies).
+	SendEnv, SetEnv []string
 }
 
 // OpenSSH's defaults, as `ssh -G` (OpenSSH 9.2) prints them.
@@ -81,5 +84,7 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		ServerAliveCountMax:   h.ServerAliveCountMax,
 		RemoteCommand:         h.RemoteCommand,
 		RemoteCommandAt:       h.RemoteCommandAt,
+		SendEnv:               h.SendEnv,
+		SetEnv:                h.SetEnv,
 	}
 }

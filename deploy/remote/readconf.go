@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -87,6 +88,9 @@ type evaluation struct {
 	first map[string]setting // single-valued keywords: the first wins
 	ids   []setting          // IdentityFile lines, in order
 	certs []setting          // CertificateFile lines, in order
+	// sendEnv are SendEnv patterns: every applying line adds its own, and
+	// "-pattern" removes those it matches (OpenSSH's rm_env).
+	sendEnv []string
 }
 
 // readFile evaluates one file; each file starts active, as in OpenSSH.
@@ -194,6 +198,17 @@ func (ev *evaluation) apply(key, keyword string, s setting) error {
 		if !pc && !pj {
 			ev.first[key] = s
 		}
+	case "sendenv":
+		return ev.sendEnvLine(keyword, s)
+	case "setenv":
+		for _, a := range s.args {
+			if name, _, ok := strings.Cut(a, "="); !ok || name == "" {
+				return atError(s.at, keyword, fmt.Errorf("%q is not NAME=value (ssh: \"Invalid SetEnv\")", a))
+			}
+		}
+		if _, ok := ev.first[key]; !ok { // the first line that applies sets them all
+			ev.first[key] = s
+		}
 	case "canonicalizehostname":
 		if v := strings.ToLower(firstArg(s)); v != "no" && v != "false" {
 			return atError(s.at, keyword, fmt.Errorf("%q is not evaluated by deploy's built-in ssh_config reader", firstArg(s)))
@@ -206,6 +221,23 @@ func (ev *evaluation) apply(key, keyword string, s setting) error {
 		if _, ok := ev.first[key]; !ok {
 			ev.first[key] = s
 		}
+	}
+	return nil
+}
+
+// sendEnvLine applies a SendEnv line as OpenSSH's readconf does: names
+// (patterns) are added, and "-pattern" removes the ones added so far that
+// it matches.
+func (ev *evaluation) sendEnvLine(keyword string, s setting) error {
+	for _, a := range s.args {
+		if a == "" || strings.Contains(a, "=") {
+			return atError(s.at, keyword, fmt.Errorf("%q is not an environment variable name (ssh: \"Invalid environment name\")", a))
+		}
+		if rm, ok := strings.CutPrefix(a, "-"); ok {
+			ev.sendEnv = slices.DeleteFunc(ev.sendEnv, func(p string) bool { return wildcard(rm, p) })
+			continue
+		}
+		ev.sendEnv = append(ev.sendEnv, a)
 	}
 	return nil
 }

@@ -43,7 +43,23 @@ func (ev *evaluation) result() (hostConfig, error) {
 	if s, ok := ev.first["remotecommand"]; ok && s.rest != "none" {
 		h.RemoteCommand, h.RemoteCommandAt = s.rest, s.at
 	}
+	h.SendEnv, h.SetEnv = ev.sendEnv, setEnvList(ev.first["setenv"].args)
 	return h, nil
+}
+
+// setEnvList is a SetEnv line's entries with a repeated name left out,
+// as OpenSSH ignores it ("ignoring duplicate env name").
+func setEnvList(args []string) []string {
+	var list []string
+	seen := map[string]bool{}
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		if !seen[name] {
+			seen[name] = true
+			list = append(list, a)
+		}
+	}
+	return list
 }
 
 // scalars fills the single-valued keywords that need no expansion.

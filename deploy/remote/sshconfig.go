@@ -67,6 +67,11 @@ type Endpoint struct {
 	// Client.session). Logging in without a command (Trust) is allowed,
 	// as `ssh host` is.
 	RemoteCommand, RemoteCommandAt string
+	// SendEnv are ssh_config SendEnv patterns and SetEnv its NAME=value
+	// entries: each session gets the local variables whose names match a
+	// pattern, then SetEnv's, as OpenSSH sends them (see Client.session);
+	// sshd keeps those its AcceptEnv names.
+	SendEnv, SetEnv []string
 }
 
 // Addr is "hostname:port", what is dialled.

@@ -183,6 +183,11 @@ func rawSSHG(t *testing.T, home, file, host string) []string {
 			lines = append(lines, k+" "+v)
 		}
 	}
+	for _, k := range []string{"sendenv", "setenv"} {
+		for _, v := range g[k] {
+			lines = append(lines, k+" "+v)
+		}
+	}
 	ct := one("connecttimeout")
 	if ct == "none" {
 		ct = "10"

@@ -143,6 +143,7 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 	if v := g.one("identityagent"); v != "" {
 		h.IdentityAgent = r.rehome(v)
 	}
+	h.SendEnv, h.SetEnv = g["sendenv"], g["setenv"]
 	if v := g.one("remotecommand"); v != "" && v != "none" { // ssh -G prints none as nothing
 		h.RemoteCommand = v
 	}
