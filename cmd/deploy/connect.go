@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/deploy/config"
+	"github.com/deploytool/deploy/deploy/report"
 	"github.com/deploytool/deploy/internal/hint"
 	"golang.org/x/term"
 
@@ -145,13 +147,27 @@ func (e *envHintError) Hint() string {
 	return strings.ReplaceAll(hint.Of(e.err), "<env>", e.env)
 }
 
+// promptMu keeps the questions of a fleet's parallel logins (a
+// passphrase, a password, a one-time code per host) one at a time on the
+// terminal.
+var promptMu sync.Mutex
+
+// liveView is the live lines a fleet deploy draws on the terminal (nil:
+// none): promptTTY holds them still while it asks.
+var liveView atomic.Pointer[report.Output]
+
 // promptTTY asks for a secret on the terminal, without echo.
 func promptTTY(prompt string) (string, error) {
+	promptMu.Lock()
+	defer promptMu.Unlock()
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return "", fmt.Errorf("no terminal to ask %q on: add the key to ssh-agent", prompt)
+		return "", fmt.Errorf("no terminal to ask %q on", strings.TrimSpace(prompt))
 	}
 	defer tty.Close()
+	if v := liveView.Load(); v != nil {
+		defer v.Hold()()
+	}
 	fmt.Fprint(tty, prompt)
 	b, err := term.ReadPassword(int(tty.Fd()))
 	fmt.Fprintln(tty)

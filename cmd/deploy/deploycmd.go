@@ -174,6 +174,10 @@ func (c *command) run(ctx context.Context) ([]deploy.HostResult, error) {
 		oo.Live = false
 	}
 	out := report.NewOutput(c.remoteOut(), hostNames(c.env.Hosts), oo)
+	if oo.Live {
+		liveView.Store(out)
+		defer liveView.Store(nil)
+	}
 	var mu sync.Mutex
 	writers := map[string]*report.HostWriter{}
 	fo.Output = func(h config.Host) io.Writer {

@@ -317,7 +317,9 @@ func (l *lazySigner) unlock() (ssh.AlgorithmSigner, error) {
 		var pass string
 		pass, err = l.prompt(fmt.Sprintf("Enter passphrase for key '%s': ", l.path))
 		if err != nil {
-			break
+			l.err = &Error{Op: "unlock key", Host: l.path, Err: err,
+				hint: fmt.Sprintf("load it into your ssh-agent with 'ssh-add %s' and try again", l.path)}
+			return nil, l.err
 		}
 		var s ssh.Signer
 		if s, err = ssh.ParsePrivateKeyWithPassphrase(l.pem, []byte(pass)); err == nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -88,9 +87,11 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 			disarmed.Store(true)
 		}
 	}
+	st := &loginState{}
 	cfg := &ssh.ClientConfig{
 		User:              e.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(promptSafe(signers, disarm)...)},
+		Auth:              append([]ssh.AuthMethod{ssh.PublicKeys(promptSafe(signers, disarm)...)}, a.interactiveMethods(e, st, disarm)...),
+		AuthCallback:      st.callback,
 		HostKeyCallback:   hk.check,
 		HostKeyAlgorithms: hk.algorithms(e.knownHostsName()),
 		Timeout:           timeout,
@@ -124,7 +125,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
 		}
-		return nil, handshakeError(ctx, e, proxyError(conn, err), len(signers), limit, o)
+		return nil, handshakeError(ctx, e, proxyError(conn, err), st, len(signers), limit, o)
 	}
 	if o.Stats != nil {
 		o.Stats.Connections.Add(1)
@@ -163,19 +164,17 @@ func connectError(ctx context.Context, e Endpoint, err error, limit time.Duratio
 }
 
 // handshakeError explains a failed SSH handshake or login.
-func handshakeError(ctx context.Context, e Endpoint, err error, keys int, limit time.Duration, o Options) error {
+func handshakeError(ctx context.Context, e Endpoint, err error, st *loginState, keys int, limit time.Duration, o Options) error {
 	var hke *HostKeyError
+	login := loginError(e, err, st, keys)
 	switch {
 	case errors.As(err, &hke):
 		return &Error{Op: "connect to", Host: e.String(), Err: hke}
-	case e.ProxyCommand != "" && !strings.Contains(err.Error(), "unable to authenticate"):
+	case login != nil:
+		return login
+	case e.ProxyCommand != "":
 		return &Error{Op: "connect to", Host: e.String(), Err: err,
 			hint: fmt.Sprintf("check the ProxyCommand for %s in %s: %s", e.Alias, o.configName(), e.ProxyCommand)}
-	case strings.Contains(err.Error(), "unable to authenticate"):
-		return &Error{Op: "log in to", Host: e.String(),
-			Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*)", keys),
-			hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
-				"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
 	case isTimeout(ctx, err):
 		return &Error{Op: "connect to", Host: e.String(), Err: fmt.Errorf("ssh handshake timed out after %s", limit),
 			hint: "the port answers but no SSH server replied in time: check the port, or raise the timeout if the host is very slow"}

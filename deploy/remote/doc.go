@@ -45,7 +45,13 @@
 // each followed by its certificate. IdentityFile defaults to OpenSSH's
 // ~/.ssh/id_* list; Target.KeyFile adds to it. An encrypted key asks
 // Options.Prompt for its passphrase once, and only when the server would
-// accept it.
+// accept it. After keys come keyboard-interactive, then password, as in
+// OpenSSH's default PreferredAuthentications, when the server lists them:
+// a second factor after the key (AuthenticationMethods
+// publickey,keyboard-interactive), or a password where no key is
+// accepted. Each question goes to Options.Prompt with OpenSSH's prompt
+// text, up to 3 times (NumberOfPasswordPrompts); with no one to answer the
+// login fails with a *PromptError saying whether a key was accepted.
 //
 // A Client is one connection; Run and Interactive each open a session on
 // it (Options.Stats counts both). With ForwardAgent, the first session asks

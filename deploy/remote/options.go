@@ -68,10 +68,12 @@ type Options struct {
 	// first known_hosts file (false = refuse it). A changed key is refused
 	// regardless.
 	AcceptNew bool
-	// Prompt asks the user for a secret, e.g. an encrypted key's passphrase
-	// (nil = an encrypted key the server wants fails with a hint to load it
-	// into ssh-agent). Concurrent Dials may call it concurrently unless they
-	// share Keys, which serialises the questions about one key.
+	// Prompt asks the user for a secret: an encrypted key's passphrase, a
+	// server's keyboard-interactive question or password (nil = an
+	// encrypted key the server wants fails with a hint to load it into
+	// ssh-agent, and a server's question with a *PromptError). Concurrent
+	// Dials may call it concurrently unless they share Keys, which
+	// serialises the questions about one key.
 	Prompt func(prompt string) (string, error)
 	// ConnectTimeout bounds the TCP connect (or ProxyCommand start) plus
 	// SSH handshake of each hop (0 = the hop's ssh_config ConnectTimeout,

@@ -48,6 +48,8 @@ type Output struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed bool
+	holds  int      // Hold calls not yet released: nothing is drawn
+	held   [][]byte // finished lines kept back while held
 }
 
 type liveLine struct {
@@ -138,6 +140,10 @@ func (o *Output) Close() {
 	}
 	o.mu.Lock()
 	o.erase()
+	for _, l := range o.held {
+		_, _ = o.w.Write(l)
+	}
+	o.held = nil
 	o.mu.Unlock()
 }
 
@@ -157,10 +163,41 @@ func (o *Output) tick() {
 	}
 }
 
+// Hold erases the live lines and keeps the screen still until release
+// is called: no redraw, and finished lines are kept back and printed on
+// release, so that a question asked on the terminal meanwhile (a key's
+// passphrase, a password, a one-time code) is not drawn over or cut by
+// another host's output. Holds nest; release may be called more than once.
+func (o *Output) Hold() (release func()) {
+	o.mu.Lock()
+	o.erase()
+	o.holds++
+	o.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if o.holds--; o.holds > 0 {
+				return
+			}
+			for _, l := range o.held {
+				_, _ = o.w.Write(l)
+			}
+			o.held = nil
+			o.redraw()
+		})
+	}
+}
+
 // writeLine prints one finished line above the live lines.
 func (o *Output) writeLine(line []byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.holds > 0 {
+		o.held = append(o.held, bytes.Clone(line))
+		return nil
+	}
 	o.erase()
 	_, err := o.w.Write(line)
 	o.redraw()
@@ -177,7 +214,7 @@ func (o *Output) erase() {
 
 // redraw draws the live lines again (caller holds mu).
 func (o *Output) redraw() {
-	if !o.oo.Live || o.closed {
+	if !o.oo.Live || o.closed || o.holds > 0 {
 		return
 	}
 	o.erase()

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/deploytool/deploy/deploy"
+	"github.com/deploytool/deploy/internal/syncbuf"
 )
 
 func TestOutputPrefixAligned(t *testing.T) {
@@ -133,4 +134,34 @@ func TestOutputLiveLineFitsWidth(t *testing.T) {
 			t.Errorf("live line %q keeps the host or a second line", l)
 		}
 	}
+}
+
+// A question on the terminal (a passphrase, a password, a one-time code
+// asked while a fleet's hosts log in) must not be drawn over: Hold erases
+// the live lines, no tick redraws them and no host's line is printed
+// until release, which prints the kept lines and draws the live lines
+// again.
+func TestOutputHoldKeepsTheScreenStillForAQuestion(t *testing.T) {
+	t.Parallel()
+	var b syncbuf.Buffer
+	o := NewOutput(&b, []string{"a", "b"}, OutputOptions{Live: true})
+	o.Event(deploy.FleetEvent{Host: "a", Phase: "step", Step: "connect"})
+	release := o.Hold()
+	held := b.String()
+	if !strings.HasSuffix(held, "\x1b[2A\x1b[J") {
+		t.Fatalf("Hold did not erase the live lines: %q", held)
+	}
+	fmt.Fprintln(o.Host("b"), "cloning")
+	o.Event(deploy.FleetEvent{Host: "b", Phase: "step", Step: "fetch"})
+	time.Sleep(600 * time.Millisecond) // two ticks
+	if got := b.String(); got != held {
+		t.Fatalf("the screen changed while held: %q", got[len(held):])
+	}
+	release()
+	release() // a second call does nothing
+	after := b.String()[len(held):]
+	if !strings.HasPrefix(after, "b | cloning\n") || !strings.Contains(after, "b | fetch… ") {
+		t.Errorf("after release: %q; want the kept line, then the live lines", after)
+	}
+	o.Close()
 }

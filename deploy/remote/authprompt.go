@@ -1,0 +1,156 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// passwordTries is how many times a keyboard-interactive question or a
+// password is asked before the method counts as failed: OpenSSH's
+// NumberOfPasswordPrompts default.
+const passwordTries = 3
+
+// loginState is what the server said during one login: the methods it
+// allows after the last attempt, those that succeeded partially (with
+// `AuthenticationMethods publickey,keyboard-interactive` sshd accepts the
+// key, then asks for a second factor) and whether a person was asked.
+type loginState struct {
+	mu      sync.Mutex
+	allowed []string
+	partial []string
+	asked   bool
+}
+
+// callback records the server's answers; returning no method lets
+// x/crypto take the next of ClientConfig.Auth, in order.
+func (st *loginState) callback(ctx *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.allowed, st.partial = ctx.AllowedMethods, ctx.PartialSuccessMethods
+	return nil, nil
+}
+
+func (st *loginState) keyAccepted() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Contains(st.partial, "publickey")
+}
+
+// PromptError is a keyboard-interactive question or password prompt the
+// server asked that no one could answer (no Options.Prompt, or no
+// terminal): the login fails with it, as `ssh -o BatchMode=yes` does.
+type PromptError struct {
+	// Method is keyboard-interactive or password; Question is the
+	// server's ("Password: ", "Verification code: ").
+	Method, Question string
+	// KeyAccepted says a key was accepted first (partial success): the
+	// question is a second factor.
+	KeyAccepted bool
+	Err         error
+}
+
+func (e *PromptError) Error() string {
+	what := "a password"
+	if e.Method != "password" {
+		what = fmt.Sprintf("%s (%q)", e.Method, strings.TrimSpace(e.Question))
+	}
+	if e.KeyAccepted {
+		return fmt.Sprintf("the server accepted a key, then asked for %s, as sshd_config AuthenticationMethods asks for both, and there is no one to answer: %v", what, e.Err)
+	}
+	return fmt.Sprintf("no key was accepted, and the server asks for %s, and there is no one to answer: %v", what, e.Err)
+}
+
+func (e *PromptError) Unwrap() error { return e.Err }
+
+// interactiveMethods are what OpenSSH tries after keys, in its default
+// PreferredAuthentications order: keyboard-interactive (PAM: a password,
+// a one-time code), then password. Each asks Options.Prompt, up to
+// NumberOfPasswordPrompts times, with OpenSSH's own prompts: "(user@host)
+// <question>" and "user@host's password: ". Asking lifts the connect
+// timeout (disarm), as a passphrase prompt does. x/crypto tries them only
+// when the server lists them.
+func (a *auth) interactiveMethods(e Endpoint, st *loginState, disarm func()) []ssh.AuthMethod {
+	kbd := func(name, instruction string, questions []string, _ []bool) ([]string, error) {
+		answers := make([]string, len(questions))
+		for i, q := range questions {
+			p := fmt.Sprintf("(%s@%s) %s", e.User, e.HostName, q)
+			if head := strings.TrimSpace(strings.Join(nonEmpty(name, instruction), "\n")); i == 0 && head != "" {
+				p = head + "\n" + p
+			}
+			ans, err := a.ask(st, "keyboard-interactive", q, p, disarm)
+			if err != nil {
+				return nil, err
+			}
+			answers[i] = ans
+		}
+		return answers, nil
+	}
+	pw := func() (string, error) {
+		return a.ask(st, "password", "password", fmt.Sprintf("%s@%s's password: ", e.User, e.HostName), disarm)
+	}
+	return []ssh.AuthMethod{
+		ssh.RetryableAuthMethod(ssh.KeyboardInteractive(kbd), passwordTries),
+		ssh.RetryableAuthMethod(ssh.PasswordCallback(pw), passwordTries),
+	}
+}
+
+// ask puts one question to the person, or fails with a *PromptError.
+func (a *auth) ask(st *loginState, method, question, prompt string, disarm func()) (string, error) {
+	if a.prompt == nil {
+		return "", &PromptError{Method: method, Question: question, KeyAccepted: st.keyAccepted(),
+			Err: errors.New("no terminal to ask on")}
+	}
+	disarm()
+	ans, err := a.prompt(prompt)
+	if err != nil {
+		return "", &PromptError{Method: method, Question: question, KeyAccepted: st.keyAccepted(), Err: err}
+	}
+	st.mu.Lock()
+	st.asked = true
+	st.mu.Unlock()
+	return ans, nil
+}
+
+func nonEmpty(s ...string) []string {
+	return slices.DeleteFunc(s, func(v string) bool { return strings.TrimSpace(v) == "" })
+}
+
+// loginError explains a login that failed after the server was reached,
+// from what it said (st): a question no one could answer, a key accepted
+// but a second factor deploy cannot give, answers refused, or no key
+// accepted (nil: none of those).
+func loginError(e Endpoint, err error, st *loginState, keys int) error {
+	var pe *PromptError
+	if errors.As(err, &pe) {
+		h := fmt.Sprintf("run deploy from a terminal to answer it, or let %s log in with its key alone: on the server, a `Match User %s` block with `AuthenticationMethods publickey` in sshd_config", e.User, e.User)
+		if !pe.KeyAccepted {
+			h = fmt.Sprintf("authorize your public key for %s on the server (~%s/.ssh/authorized_keys) so no password is asked, or run deploy from a terminal to type it", e.User, e.User)
+		}
+		return &Error{Op: "log in to", Host: e.String(), Err: pe, hint: h}
+	}
+	if !strings.Contains(err.Error(), "unable to authenticate") {
+		return nil
+	}
+	st.mu.Lock()
+	allowed, partial, asked := st.allowed, st.partial, st.asked
+	st.mu.Unlock()
+	switch {
+	case asked:
+		return &Error{Op: "log in to", Host: e.String(),
+			Err:  fmt.Errorf("the server refused what was typed at its prompts (%d tries each, as ssh's NumberOfPasswordPrompts)", passwordTries),
+			hint: "check the password or code and try again; a key in ssh-agent or in ~" + e.User + "/.ssh/authorized_keys avoids the prompt"}
+	case slices.Contains(partial, "publickey"):
+		return &Error{Op: "log in to", Host: e.String(),
+			Err:  fmt.Errorf("the server accepted a key but also requires %s, which deploy does not do (sshd_config AuthenticationMethods)", strings.Join(allowed, " or ")),
+			hint: fmt.Sprintf("let %s log in with its key alone: on the server, a `Match User %s` block with `AuthenticationMethods publickey` in sshd_config", e.User, e.User)}
+	}
+	return &Error{Op: "log in to", Host: e.String(),
+		Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*)", keys),
+		hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
+			"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
+}
