@@ -235,13 +235,18 @@ func (a *auth) encrypted(path string, pemBytes []byte, pub ssh.PublicKey) (ssh.S
 // one (which may ask a person for its passphrase) first calls disarm, which
 // lifts the connect timeout: ConnectTimeout bounds reaching the server,
 // as OpenSSH's does, not someone typing; sshd's LoginGraceTime bounds that.
-func promptSafe(signers []ssh.Signer, disarm func()) []ssh.Signer {
-	out := make([]ssh.Signer, len(signers))
-	for i, s := range signers {
+// With batch (ssh_config BatchMode yes) an encrypted key not unlocked yet
+// is left out, as ssh, which asks no passphrase then, cannot use it.
+func promptSafe(signers []ssh.Signer, disarm func(), batch bool) []ssh.Signer {
+	out := make([]ssh.Signer, 0, len(signers))
+	for _, s := range signers {
 		if l, ok := s.(*lazySigner); ok {
+			if batch && !l.unlocked() {
+				continue
+			}
 			s = &disarmingSigner{lazySigner: l, disarm: disarm}
 		}
-		out[i] = s
+		out = append(out, s)
 	}
 	return out
 }
@@ -297,6 +302,13 @@ func (l *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm st
 		return nil, err
 	}
 	return s.SignWithAlgorithm(rand, data, algorithm)
+}
+
+// unlocked says whether the key is decrypted already.
+func (l *lazySigner) unlocked() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.signer != nil
 }
 
 // unlock asks for the passphrase (up to passphraseTries times) once.

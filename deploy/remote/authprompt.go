@@ -10,11 +10,6 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// passwordTries is how many times a keyboard-interactive question or a
-// password is asked before the method counts as failed: OpenSSH's
-// NumberOfPasswordPrompts default.
-const passwordTries = 3
-
 // loginState is what the server said during one login: the methods it
 // allows after the last attempt, those that succeeded partially (with
 // `AuthenticationMethods publickey,keyboard-interactive` sshd accepts the
@@ -67,14 +62,15 @@ func (e *PromptError) Error() string {
 
 func (e *PromptError) Unwrap() error { return e.Err }
 
-// interactiveMethods are what OpenSSH tries after keys, in its default
-// PreferredAuthentications order: keyboard-interactive (PAM: a password,
-// a one-time code), then password. Each asks Options.Prompt, up to
-// NumberOfPasswordPrompts times, with OpenSSH's own prompts: "(user@host)
-// <question>" and "user@host's password: ". Asking lifts the connect
-// timeout (disarm), as a passphrase prompt does. x/crypto tries them only
-// when the server lists them.
-func (a *auth) interactiveMethods(e Endpoint, st *loginState, disarm func()) []ssh.AuthMethod {
+// loginMethods are the login methods for e, in e.AuthMethods' order
+// (OpenSSH's default: publickey, keyboard-interactive, password). The
+// questions of keyboard-interactive (PAM: a password, a one-time code)
+// and password go to Options.Prompt, up to NumberOfPasswordPrompts
+// times each, with OpenSSH's own prompts: "(user@host) <question>" and
+// "user@host's password: ". Asking lifts the connect timeout (disarm), as
+// a passphrase prompt does. x/crypto tries a method only when the server
+// lists it.
+func (a *auth) loginMethods(e Endpoint, signers []ssh.Signer, st *loginState, disarm func()) ([]ssh.AuthMethod, error) {
 	kbd := func(name, instruction string, questions []string, _ []bool) ([]string, error) {
 		answers := make([]string, len(questions))
 		for i, q := range questions {
@@ -82,7 +78,7 @@ func (a *auth) interactiveMethods(e Endpoint, st *loginState, disarm func()) []s
 			if head := strings.TrimSpace(strings.Join(nonEmpty(name, instruction), "\n")); i == 0 && head != "" {
 				p = head + "\n" + p
 			}
-			ans, err := a.ask(st, "keyboard-interactive", q, p, disarm)
+			ans, err := a.ask(e, st, "keyboard-interactive", q, p, disarm)
 			if err != nil {
 				return nil, err
 			}
@@ -91,24 +87,48 @@ func (a *auth) interactiveMethods(e Endpoint, st *loginState, disarm func()) []s
 		return answers, nil
 	}
 	pw := func() (string, error) {
-		return a.ask(st, "password", "password", fmt.Sprintf("%s@%s's password: ", e.User, e.HostName), disarm)
+		return a.ask(e, st, "password", "password", fmt.Sprintf("%s@%s's password: ", e.User, e.HostName), disarm)
 	}
-	return []ssh.AuthMethod{
-		ssh.RetryableAuthMethod(ssh.KeyboardInteractive(kbd), passwordTries),
-		ssh.RetryableAuthMethod(ssh.PasswordCallback(pw), passwordTries),
+	var methods []ssh.AuthMethod
+	for _, m := range e.AuthMethods {
+		switch m {
+		case "publickey":
+			methods = append(methods, ssh.PublicKeys(promptSafe(signers, disarm, e.BatchMode)...))
+		case "keyboard-interactive":
+			methods = append(methods, ssh.RetryableAuthMethod(ssh.KeyboardInteractive(kbd), max(e.PasswordPrompts, 1)))
+		case "password":
+			methods = append(methods, ssh.RetryableAuthMethod(ssh.PasswordCallback(pw), max(e.PasswordPrompts, 1)))
+		}
 	}
+	if len(methods) == 0 {
+		return nil, &Error{Op: "log in to", Host: e.String(),
+			Err:  errors.New("ssh_config turns off every login method deploy does (publickey, keyboard-interactive, password)"),
+			hint: "check PreferredAuthentications, PubkeyAuthentication, KbdInteractiveAuthentication and PasswordAuthentication for " + e.Alias}
+	}
+	return methods, nil
 }
 
-// ask puts one question to the person, or fails with a *PromptError.
-func (a *auth) ask(st *loginState, method, question, prompt string, disarm func()) (string, error) {
-	if a.prompt == nil {
-		return "", &PromptError{Method: method, Question: question, KeyAccepted: st.keyAccepted(),
-			Err: errors.New("no terminal to ask on")}
+// ask puts one question to the person, or fails with a *PromptError:
+// with BatchMode, no Options.Prompt or NumberOfPasswordPrompts 0 no one
+// is asked, as with ssh.
+func (a *auth) ask(e Endpoint, st *loginState, method, question, prompt string, disarm func()) (string, error) {
+	pe := &PromptError{Method: method, Question: question, KeyAccepted: st.keyAccepted()}
+	switch {
+	case e.BatchMode:
+		pe.Err = errors.New("ssh_config sets BatchMode yes, which asks nothing")
+		return "", pe
+	case e.PasswordPrompts == 0:
+		pe.Err = errors.New("ssh_config sets NumberOfPasswordPrompts 0")
+		return "", pe
+	case a.prompt == nil:
+		pe.Err = errors.New("no terminal to ask on")
+		return "", pe
 	}
 	disarm()
 	ans, err := a.prompt(prompt)
 	if err != nil {
-		return "", &PromptError{Method: method, Question: question, KeyAccepted: st.keyAccepted(), Err: err}
+		pe.Err = err
+		return "", pe
 	}
 	st.mu.Lock()
 	st.asked = true
@@ -142,11 +162,15 @@ func loginError(e Endpoint, err error, st *loginState, keys int) error {
 	switch {
 	case asked:
 		return &Error{Op: "log in to", Host: e.String(),
-			Err:  fmt.Errorf("the server refused what was typed at its prompts (%d tries each, as ssh's NumberOfPasswordPrompts)", passwordTries),
+			Err:  fmt.Errorf("the server refused what was typed at its prompts (%d tries each, as ssh's NumberOfPasswordPrompts)", max(e.PasswordPrompts, 1)),
 			hint: "check the password or code and try again; a key in ssh-agent or in ~" + e.User + "/.ssh/authorized_keys avoids the prompt"}
 	case slices.Contains(partial, "publickey"):
+		why := "which deploy does not do"
+		if slices.ContainsFunc(allowed, func(m string) bool { return m == "password" || m == "keyboard-interactive" }) {
+			why = "which ssh_config turns off for " + e.Alias + " (PreferredAuthentications, KbdInteractiveAuthentication, PasswordAuthentication), as it would for ssh"
+		}
 		return &Error{Op: "log in to", Host: e.String(),
-			Err:  fmt.Errorf("the server accepted a key but also requires %s, which deploy does not do (sshd_config AuthenticationMethods)", strings.Join(allowed, " or ")),
+			Err:  fmt.Errorf("the server accepted a key but also requires %s (sshd_config AuthenticationMethods), %s", strings.Join(allowed, " or "), why),
 			hint: fmt.Sprintf("let %s log in with its key alone: on the server, a `Match User %s` block with `AuthenticationMethods publickey` in sshd_config", e.User, e.User)}
 	}
 	return &Error{Op: "log in to", Host: e.String(),

@@ -88,9 +88,13 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		}
 	}
 	st := &loginState{}
+	methods, err := a.loginMethods(e, signers, st, disarm)
+	if err != nil {
+		return nil, err
+	}
 	cfg := &ssh.ClientConfig{
 		User:              e.User,
-		Auth:              append([]ssh.AuthMethod{ssh.PublicKeys(promptSafe(signers, disarm)...)}, a.interactiveMethods(e, st, disarm)...),
+		Auth:              methods,
 		AuthCallback:      st.callback,
 		HostKeyCallback:   hk.check,
 		HostKeyAlgorithms: hk.algorithms(e.knownHostsName()),

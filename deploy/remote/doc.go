@@ -50,8 +50,12 @@
 // a second factor after the key (AuthenticationMethods
 // publickey,keyboard-interactive), or a password where no key is
 // accepted. Each question goes to Options.Prompt with OpenSSH's prompt
-// text, up to 3 times (NumberOfPasswordPrompts); with no one to answer the
+// text, up to NumberOfPasswordPrompts (3) times; with no one to answer the
 // login fails with a *PromptError saying whether a key was accepted.
+// BatchMode yes asks nothing (and leaves out encrypted keys not unlocked
+// yet); PreferredAuthentications, PubkeyAuthentication,
+// KbdInteractiveAuthentication (ChallengeResponseAuthentication) and
+// PasswordAuthentication choose the methods and their order, as in ssh.
 //
 // A Client is one connection; Run and Interactive each open a session on
 // it (Options.Stats counts both). With ForwardAgent, the first session asks

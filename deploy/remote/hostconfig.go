@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,6 +43,42 @@ type hostConfig struct {
 	// SendEnv are ssh_config SendEnv patterns (after "-pattern" removals),
 	// SetEnv its NAME=value entries (the first SetEnv line that applies).
 	SendEnv, SetEnv []string
+	// BatchMode, AuthMethods and PasswordPrompts: see Endpoint.
+	BatchMode       bool
+	AuthMethods     []string
+	PasswordPrompts int
+}
+
+// defaultPreferredAuth is OpenSSH's PreferredAuthentications default.
+const defaultPreferredAuth = "gssapi-with-mic,hostbased,publickey,keyboard-interactive,password"
+
+// defaultPasswordPrompts is OpenSSH's NumberOfPasswordPrompts default.
+const defaultPasswordPrompts = 3
+
+// authMethods is the login methods deploy tries, in order: preferred
+// (ssh_config PreferredAuthentications, "" = OpenSSH's default) less the
+// ones PubkeyAuthentication, KbdInteractiveAuthentication and
+// PasswordAuthentication turn off, and less those deploy does not do
+// (gssapi-with-mic, hostbased).
+func authMethods(preferred string, pubkey, kbd, password bool) []string {
+	if preferred == "" {
+		preferred = defaultPreferredAuth
+	}
+	on := map[string]bool{"publickey": pubkey, "keyboard-interactive": kbd, "password": password}
+	var out []string
+	for _, m := range strings.Split(preferred, ",") {
+		if on[m] && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// authOff says whether an ssh_config yes/no value (PubkeyAuthentication's
+// also unbound and host-bound) turns a method off.
+func authOff(v string) bool {
+	v = strings.ToLower(v)
+	return v == "no" || v == "false"
 }
 
 // OpenSSH's defaults, as `ssh -G` (OpenSSH 9.2) prints them.
@@ -86,5 +124,8 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		RemoteCommandAt:       h.RemoteCommandAt,
 		SendEnv:               h.SendEnv,
 		SetEnv:                h.SetEnv,
+		BatchMode:             h.BatchMode,
+		AuthMethods:           h.AuthMethods,
+		PasswordPrompts:       h.PasswordPrompts,
 	}
 }

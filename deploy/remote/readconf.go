@@ -186,6 +186,9 @@ func (ev *evaluation) include(pattern, keyword, at string, system bool, depth in
 
 // apply records a keyword line of an active block.
 func (ev *evaluation) apply(key, keyword string, s setting) error {
+	if key == "challengeresponseauthentication" { // its old name, one option in OpenSSH
+		key = "kbdinteractiveauthentication"
+	}
 	switch key {
 	case "identityfile":
 		ev.ids = append(ev.ids, s)

@@ -44,6 +44,12 @@ func (ev *evaluation) result() (hostConfig, error) {
 		h.RemoteCommand, h.RemoteCommandAt = s.rest, s.at
 	}
 	h.SendEnv, h.SetEnv = ev.sendEnv, setEnvList(ev.first["setenv"].args)
+	h.BatchMode = isYes(ev.str("batchmode"))
+	h.AuthMethods = authMethods(ev.str("preferredauthentications"), !authOff(ev.str("pubkeyauthentication")),
+		!authOff(ev.str("kbdinteractiveauthentication")), !authOff(ev.str("passwordauthentication")))
+	if h.PasswordPrompts, err = ev.int("numberofpasswordprompts", defaultPasswordPrompts, 0, 1<<20); err != nil {
+		return hostConfig{}, err
+	}
 	return h, nil
 }
 

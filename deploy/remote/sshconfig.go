@@ -72,6 +72,18 @@ type Endpoint struct {
 	// pattern, then SetEnv's, as OpenSSH sends them (see Client.session);
 	// sshd keeps those its AcceptEnv names.
 	SendEnv, SetEnv []string
+	// BatchMode is ssh_config BatchMode yes: no question is asked (a
+	// key's passphrase, a password, a one-time code), as with ssh.
+	BatchMode bool
+	// AuthMethods are the login methods tried, in order: ssh_config
+	// PreferredAuthentications (OpenSSH's default order) less those
+	// PubkeyAuthentication, KbdInteractiveAuthentication (or its old name
+	// ChallengeResponseAuthentication) and PasswordAuthentication turn
+	// off; deploy does publickey, keyboard-interactive and password.
+	AuthMethods []string
+	// PasswordPrompts is NumberOfPasswordPrompts: how many times a
+	// password or keyboard-interactive question is asked (default 3).
+	PasswordPrompts int
 }
 
 // Addr is "hostname:port", what is dialled.

@@ -144,6 +144,12 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 		h.IdentityAgent = r.rehome(v)
 	}
 	h.SendEnv, h.SetEnv = g["sendenv"], g["setenv"]
+	h.BatchMode = g.one("batchmode") == "yes"
+	h.AuthMethods = authMethods(g.one("preferredauthentications"), !authOff(g.one("pubkeyauthentication")),
+		!authOff(g.one("kbdinteractiveauthentication")), !authOff(g.one("passwordauthentication")))
+	if h.PasswordPrompts, err = strconv.Atoi(g.one("numberofpasswordprompts")); err != nil {
+		h.PasswordPrompts = defaultPasswordPrompts
+	}
 	if v := g.one("remotecommand"); v != "" && v != "none" { // ssh -G prints none as nothing
 		h.RemoteCommand = v
 	}
