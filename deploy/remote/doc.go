@@ -31,7 +31,9 @@
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless
-// Options.AcceptNew, which records it in the first known_hosts file; a
+// Options.AcceptNew, which records it in the first known_hosts file (as
+// ssh writes it: hashed under HashKnownHosts, the address too under
+// CheckHostIP unless it is a loopback one); a
 // changed key is always refused, naming the file and line of the old key.
 // Trust is the step of its own that the refusal's hint names (`deploy <env>
 // trust`): it records a first-seen key and returns every hop's key, and

@@ -43,10 +43,13 @@ type hostConfig struct {
 	// SendEnv are ssh_config SendEnv patterns (after "-pattern" removals),
 	// SetEnv its NAME=value entries (the first SetEnv line that applies).
 	SendEnv, SetEnv []string
-	// BatchMode, AuthMethods and PasswordPrompts: see Endpoint.
+	// BatchMode, AuthMethods, PasswordPrompts, HashKnownHosts and
+	// CheckHostIP: see Endpoint.
 	BatchMode       bool
 	AuthMethods     []string
 	PasswordPrompts int
+	HashKnownHosts  bool
+	CheckHostIP     bool
 }
 
 // defaultPreferredAuth is OpenSSH's PreferredAuthentications default.
@@ -127,5 +130,7 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		BatchMode:             h.BatchMode,
 		AuthMethods:           h.AuthMethods,
 		PasswordPrompts:       h.PasswordPrompts,
+		HashKnownHosts:        h.HashKnownHosts,
+		CheckHostIP:           h.CheckHostIP,
 	}
 }

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -126,6 +127,8 @@ type hostKeys struct {
 	files     []string // the user's files: new keys go to the first
 	acceptNew bool
 	noIP      bool                  // record the name only (HostKeyAlias, ProxyCommand)
+	checkIP   bool                  // CheckHostIP: record the address too
+	hash      bool                  // HashKnownHosts: record names hashed
 	db        *knownhosts.HostKeyDB // nil when no file exists yet
 	logf      func(format string, args ...any)
 	// seen, when not nil, receives the key accepted (Trust shows them, so
@@ -148,7 +151,8 @@ func newHostKeys(e Endpoint, o Options, jump bool) (*hostKeys, error) {
 				"(or run 'deploy <env> trust' once)", e.Alias, o.configName())}
 	}
 	h := &hostKeys{files: e.KnownHostsFiles, acceptNew: o.AcceptNew || e.StrictHostKeyChecking == "accept-new",
-		noIP: e.HostKeyAlias != "" || e.ProxyCommand != "", logf: o.Logf, seen: o.seen, jump: jump}
+		noIP: e.HostKeyAlias != "" || e.ProxyCommand != "", checkIP: e.CheckHostIP, hash: e.HashKnownHosts,
+		logf: o.Logf, seen: o.seen, jump: jump}
 	var existing []string
 	for _, f := range append(slices.Clone(e.KnownHostsFiles), e.GlobalKnownHostsFiles...) {
 		if _, err := os.Stat(f); err == nil {
@@ -253,8 +257,31 @@ func (h *hostKeys) accept(k HostKey) {
 }
 
 // record appends key to the first known_hosts file in one write, creating
-// the file (0600) and its directory (0700) if needed.
+// the file (0600) and its directory (0700) if needed. It writes what ssh
+// writes: the name ("[host]:port", or the HostKeyAlias), with CheckHostIP
+// the address too ("host,address" on one line) unless it is a loopback
+// one, and with HashKnownHosts each hashed on a line of its own.
 func (h *hostKeys) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	names := []string{knownhosts.Normalize(hostname)}
+	// as ssh: no address for a loopback one (a home shared over NFS has
+	// another "localhost" on each machine) or one that is the name
+	tcp, ok := remote.(*net.TCPAddr)
+	if ip := knownhosts.Normalize(remote.String()); h.checkIP && ok && !tcp.IP.IsLoopback() && !tcp.IP.IsUnspecified() && ip != names[0] {
+		names = append(names, ip)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, " \t") {
+			return fmt.Errorf("host name %q contains a space", n)
+		}
+	}
+	keyText := key.Type() + " " + base64.StdEncoding.EncodeToString(key.Marshal()) + "\n"
+	lines := strings.Join(names, ",") + " " + keyText
+	if h.hash {
+		lines = ""
+		for _, n := range names {
+			lines += xknownhosts.HashHostname(n) + " " + keyText
+		}
+	}
 	file := h.files[0]
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
@@ -267,10 +294,7 @@ func (h *hostKeys) record(hostname string, remote net.Addr, key ssh.PublicKey) e
 	if !endsWithNewline(f) {
 		b.WriteByte('\n')
 	}
-	if err := knownhosts.WriteKnownHost(&b, hostname, remote, key); err != nil {
-		f.Close()
-		return err
-	}
+	b.WriteString(lines)
 	if _, err := f.WriteString(b.String()); err != nil {
 		f.Close()
 		return err

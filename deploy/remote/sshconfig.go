@@ -84,6 +84,10 @@ type Endpoint struct {
 	// PasswordPrompts is NumberOfPasswordPrompts: how many times a
 	// password or keyboard-interactive question is asked (default 3).
 	PasswordPrompts int
+	// HashKnownHosts (ssh_config; Debian's and Ubuntu's system config set
+	// it) writes a new host key's names hashed, as ssh does; CheckHostIP
+	// (OpenSSH's default: no) also records the address.
+	HashKnownHosts, CheckHostIP bool
 }
 
 // Addr is "hostname:port", what is dialled.
