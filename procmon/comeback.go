@@ -2,6 +2,7 @@ package procmon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // In socket mode no request can be sent to a chosen worker: the kernel
@@ -56,8 +59,30 @@ const comebackEvery = 10 * time.Millisecond
 
 // sharedSocket is socket mode's listening socket, as /proc shows it.
 type sharedSocket struct {
-	ino  uint64 // /proc/<pid>/fd links to it read socket:[ino]
-	port int    // its local port, which connections taken from it share
+	ino  uint64   // /proc/<pid>/fd links to it read socket:[ino]
+	port int      // its local port, which connections taken from it share
+	file *os.File // procmon's own descriptor of it (nil in tests of /proc alone)
+}
+
+// acceptQueue is how many connections wait in the socket's accept queue
+// (TCP_INFO's tcpi_unacked on a listening socket is its backlog).
+func (sock sharedSocket) acceptQueue() (int, error) {
+	if sock.file == nil {
+		return 0, errors.New("no descriptor of the shared socket")
+	}
+	rc, err := sock.file.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var info *unix.TCPInfo
+	var serr error
+	if err := rc.Control(func(fd uintptr) { info, serr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, serr
+	}
+	return int(info.Unacked), nil
 }
 
 // comebackSupported says whether this system lets comebackCheck tell what

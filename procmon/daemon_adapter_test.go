@@ -26,7 +26,7 @@ func TestControlStatusFromKnownStatus(t *testing.T) {
 		},
 		LastReload: ReloadResult{At: t0.Add(time.Hour), Duration: 2500 * time.Millisecond, Trigger: "file", Generation: 3, OK: true},
 		Heartbeat: HeartbeatStatus{Enabled: true, PerWorker: true, LastAt: t0, LastOK: false, LastError: "worker 1: GET /up: 502 Bad Gateway",
-			Latency: 1500 * time.Microsecond, Failures: 2, ReloadsTriggered: 1, Replacements: 1, Suppressed: 5},
+			Latency: 1500 * time.Microsecond, Failures: 2, ReloadsTriggered: 1, Replacements: 1, Suppressed: 5, Saturated: 3},
 	}
 	data, err := json.Marshal(ControlStatus(st, cfg))
 	if err != nil {
@@ -41,7 +41,7 @@ func TestControlStatusFromKnownStatus(t *testing.T) {
 		`{"id":"w2","generation":3,"pid":0,"state":"exited","uptime_s":0,"restarts":4,"last_exit":"exited with status 1","rss_bytes":0,"cpu_percent":0,"replacements":0}`,
 		`"last_reload":{"result":"served","generation":3,"serving_generation":3,"trigger":"restart-file","started":"2026-11-24T07:00:00Z","duration_ms":2500}`,
 		`"heartbeat":{"enabled":true,"per_worker":true,"url":"http://127.0.0.1:8080/up","path":"/up","last_check":"2026-11-24T06:00:00Z","last_ok":false,"last_result":"worker 1: GET /up: 502 Bad Gateway","latency_ms":1.5,"consecutive_failures":2`,
-		`"reloads_triggered":1,"replacements":1,"suppressed_by_guard":5`,
+		`"reloads_triggered":1,"replacements":1,"suppressed_by_guard":5,"saturated":3`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %s\nin %s", want, got)

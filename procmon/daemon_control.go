@@ -135,7 +135,8 @@ func ControlStatus(st Status, cfg *Config) control.Status {
 	h := st.Heartbeat
 	cs.Heartbeat = control.Heartbeat{Enabled: h.Enabled, PerWorker: h.PerWorker, LastCheck: h.LastAt, LastOK: h.LastOK,
 		LatencyMS: float64(h.Latency.Microseconds()) / 1000, Failures: h.Failures, FailuresTotal: h.FailuresTotal,
-		ReloadsTriggered: h.ReloadsTriggered, Replacements: h.Replacements, SuppressedByGuard: h.Suppressed}
+		ReloadsTriggered: h.ReloadsTriggered, Replacements: h.Replacements, SuppressedByGuard: h.Suppressed,
+		Saturated: h.Saturated}
 	if h.Enabled {
 		cs.Heartbeat.URL, cs.Heartbeat.Path = "http://"+cfg.Listen+cfg.Heartbeat.Path, cfg.Heartbeat.Path
 		cs.Heartbeat.LastResult = "ok"

@@ -35,6 +35,10 @@ type probeResult struct {
 	at      time.Time
 	latency time.Duration
 	err     error
+	// queued, for the public address's check in socket mode that timed
+	// out, is how many connections then waited in the shared socket's
+	// accept queue (0: none, or not known).
+	queued int
 }
 
 // heartbeatResult is one finished heartbeat round, sent to the loop.
@@ -118,25 +122,34 @@ func (h *heartbeat) check(ctx context.Context, ts []probeTarget) heartbeatResult
 			defer wg.Done()
 			start := time.Now()
 			var err error
+			queued := 0
 			if t.url != "" {
-				err = h.describe(probeHTTP(ctx, h.client, t.url))
+				var timedOut bool
+				timedOut, err = h.describe(probeHTTP(ctx, h.client, t.url))
+				if timedOut && t.w == nil && h.mode == ModeSocket {
+					if n, qerr := h.shared.acceptQueue(); qerr == nil && n > 0 {
+						queued = n
+						err = fmt.Errorf("%w, with %d connections waiting to be accepted", err, n)
+					}
+				}
 			} else {
 				err = comebackCheck(ctx, t.pgid, h.shared, h.timeout)
 			}
-			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: err}
+			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: err, queued: queued}
 		}()
 	}
 	wg.Wait()
 	return res
 }
 
-// describe shortens a timeout to what it means for the app.
-func (h *heartbeat) describe(err error) error {
+// describe shortens a timeout to what it means for the app, and says
+// whether it was one.
+func (h *heartbeat) describe(err error) (bool, error) {
 	var ne net.Error
 	if err != nil && errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("GET %s: no answer within %s", h.path, h.timeout)
+		return true, fmt.Errorf("GET %s: no answer within %s", h.path, h.timeout)
 	}
-	return err
+	return false, err
 }
 
 // heartbeatGuard decides whether a heartbeat may run or reload now: never
@@ -188,6 +201,7 @@ type hbAction struct {
 	reload     bool      // every check failed: reload the whole generation
 	replace    []*worker // workers to replace, each on its own
 	suppressed int       // failures the guard kept from acting
+	saturated  bool      // the public check waited behind other clients: no action
 }
 
 // judge decides what the failed checks of a round call for. When every
@@ -196,10 +210,17 @@ type hbAction struct {
 // checks it next to each worker), the app is broken: a reload, if the
 // app's guard allows it (reloadAllowed). Else each worker that failed
 // replaceAfter checks in a row is replaced, unless it started, or its slot
-// had a replacement, within guard.
+// had a replacement, within guard. A public check that timed out while
+// connections waited to be accepted and every worker passed its own check
+// (socket mode) is saturation, not a hang: more clients than the workers
+// serve at once, whom a reload would not serve sooner. Nothing is done.
 func judge(probes []probeResult, failed int, now time.Time, guard time.Duration, reloadAllowed bool) hbAction {
 	var a hbAction
 	if failed == 0 {
+		return a
+	}
+	if saturated(probes) {
+		a.saturated = true
 		return a
 	}
 	if failed == len(probes) || publicFailed(probes) {
@@ -222,6 +243,24 @@ func judge(probes []probeResult, failed int, now time.Time, guard time.Duration,
 		a.replace = append(a.replace, w)
 	}
 	return a
+}
+
+// saturated reports whether the round's only failure is the public
+// address's, timed out with connections waiting to be accepted, while
+// each of at least one worker passed its own check.
+func saturated(probes []probeResult) bool {
+	public, workers := false, 0
+	for _, p := range probes {
+		switch {
+		case p.w == nil:
+			public = p.err != nil && p.queued > 0
+		case p.err != nil:
+			return false
+		default:
+			workers++
+		}
+	}
+	return public && workers > 0
 }
 
 // publicFailed reports whether the round's check of the public address
@@ -250,6 +289,12 @@ func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 	now := time.Now()
 	act := judge(probes, failed, now, s.cfg.Heartbeat.Guard, s.hbGuard.allows(now, s.reloading(), s.everReady))
 	s.hb.Suppressed += act.suppressed
+	if act.saturated {
+		s.hb.Saturated++
+		s.log.Warn("heartbeat: the public address answered late while every worker was taking connections: saturated, not hung: no reload",
+			"err", s.hb.LastError, "hint", "more workers (procmon scale, workers or [autoscale]) or a longer heartbeat timeout")
+		return
+	}
 	if act.reload {
 		s.hb.ReloadsTriggered++
 		msg := "heartbeat failed on every check: reloading"

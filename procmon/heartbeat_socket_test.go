@@ -369,3 +369,63 @@ func requireWrk(t *testing.T) string {
 	}
 	return wrk
 }
+
+// TestHeartbeatSocketModeDoesNotReloadASaturatedApp: more clients than
+// the workers can serve at once queue in the shared socket's accept
+// queue, so the heartbeat's GET of the public address waits behind them
+// and times out, though every worker keeps taking connections. That
+// failure reloaded the whole generation: a reload at peak load, which
+// starts a second set of workers beside the busy ones and fixes nothing.
+// Now a public check that timed out while connections still waited to be
+// accepted and every worker passed its own check counts as saturation: it
+// is logged and counted, nothing is reloaded or replaced, and the
+// heartbeat passes again once the load is gone.
+func TestHeartbeatSocketModeDoesNotReloadASaturatedApp(t *testing.T) {
+	a := socketHangApp(t, "python", 2, "1s", nil) // one request at a time per worker
+	st := a.waitStatus(20*time.Second, "a healthy per-worker heartbeat", func(st Status) bool {
+		return st.State == StateReady && st.Heartbeat.PerWorker && st.Heartbeat.LastOK
+	})
+	before, reloads := servingPIDs(st), st.Reloads
+
+	// 24 clients asking for 100 ms answers from 2 workers that serve one
+	// at a time: a new connection waits about 1.2 s, beyond the 500 ms
+	// heartbeat timeout. Bounded: 4 s, each client at most 200 requests.
+	var wg sync.WaitGroup
+	var served, failed sync.Map
+	stop := time.Now().Add(4 * time.Second)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for c := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200 && time.Now().Before(stop); i++ {
+				code, _, _, err := get(client, a.url("/slow?s=0.1"))
+				if err != nil || code != http.StatusOK {
+					failed.Store(fmt.Sprint(c, i), fmt.Sprint(code, err))
+					continue
+				}
+				served.Store(fmt.Sprint(c, i), true)
+			}
+		}()
+	}
+	wg.Wait()
+	st = a.sup.Status()
+	hb := st.Heartbeat
+	t.Logf("heartbeat after the load: %+v", hb)
+	if hb.FailuresTotal == 0 {
+		t.Fatalf("premise: no public check timed out under the load (heartbeat %+v)", hb)
+	}
+	failed.Range(func(k, v any) bool { t.Errorf("a client's request failed: %v", v); return true })
+	if hb.Saturated == 0 || hb.ReloadsTriggered != 0 || hb.Replacements != 0 || st.Reloads != reloads ||
+		fmt.Sprint(servingPIDs(st)) != fmt.Sprint(before) {
+		t.Fatalf("heartbeat %+v, reloads %d (was %d), workers %v → %v: want the saturation counted and nothing reloaded or replaced",
+			hb, st.Reloads, reloads, before, servingPIDs(st))
+	}
+	if !strings.Contains(a.out.String(), "saturated, not hung") {
+		t.Errorf("no log line says the app was saturated:\n%s", a.out.String())
+	}
+	end := time.Now()
+	a.waitStatus(10*time.Second, "the heartbeat passing after the load", func(st Status) bool {
+		return st.Heartbeat.LastOK && st.Heartbeat.LastAt.After(end)
+	})
+}

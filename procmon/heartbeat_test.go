@@ -284,6 +284,7 @@ func TestJudge(t *testing.T) {
 		reload        bool
 		replace       []int
 		suppressed    int
+		saturated     bool
 	}{
 		{name: "all pass", workers: []w{{0, time.Hour, 0}, {0, time.Hour, 0}}, reloadAllowed: true},
 		{name: "one fails once: forgiven", workers: []w{{1, time.Hour, 0}, {0, time.Hour, 0}}, reloadAllowed: true},
@@ -299,6 +300,9 @@ func TestJudge(t *testing.T) {
 		{name: "socket mode: one fails twice, the public address answers", workers: []w{{0, time.Hour, 0}, {2, time.Hour, 0}}, withPublic: "ok", reloadAllowed: true, replace: []int{2}},
 		{name: "socket mode: the public address fails, the workers pass", workers: []w{{0, time.Hour, 0}, {0, time.Hour, 0}}, withPublic: "fail", reloadAllowed: true, reload: true},
 		{name: "socket mode: the public address fails within the app guard", workers: []w{{0, time.Hour, 0}, {2, time.Hour, 0}}, withPublic: "fail", suppressed: 1},
+		{name: "socket mode: the public address times out behind a queue, the workers pass: saturated", workers: []w{{0, time.Hour, 0}, {0, time.Hour, 0}}, withPublic: "queued", reloadAllowed: true, saturated: true},
+		{name: "socket mode: the public address times out behind a queue, a worker fails", workers: []w{{0, time.Hour, 0}, {1, time.Hour, 0}}, withPublic: "queued", reloadAllowed: true, reload: true},
+		{name: "the public address times out behind a queue, no worker checked", public: true, withPublic: "queued", reloadAllowed: true, reload: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,15 +315,20 @@ func TestJudge(t *testing.T) {
 				probes = append(probes, probeResult{})
 			case "fail":
 				probes, failed = append(probes, probeResult{err: errors.New("503")}), failed+1
+			case "queued":
+				if tt.public {
+					probes, failed = nil, 0
+				}
+				probes, failed = append(probes, probeResult{err: errors.New("no answer within 10s"), queued: 30}), failed+1
 			}
 			got := judge(probes, failed, now, guard, tt.reloadAllowed)
 			var ids []int
 			for _, wk := range got.replace {
 				ids = append(ids, wk.id)
 			}
-			if got.reload != tt.reload || !slices.Equal(ids, tt.replace) || got.suppressed != tt.suppressed {
-				t.Fatalf("got reload %v, replace %v, suppressed %d; want %v, %v, %d",
-					got.reload, ids, got.suppressed, tt.reload, tt.replace, tt.suppressed)
+			if got.reload != tt.reload || !slices.Equal(ids, tt.replace) || got.suppressed != tt.suppressed || got.saturated != tt.saturated {
+				t.Fatalf("got reload %v, replace %v, suppressed %d, saturated %v; want %v, %v, %d, %v",
+					got.reload, ids, got.suppressed, got.saturated, tt.reload, tt.replace, tt.suppressed, tt.saturated)
 			}
 		})
 	}

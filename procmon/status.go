@@ -268,6 +268,10 @@ type HeartbeatStatus struct {
 	// Suppressed counts checks skipped or ignored by the guard (too soon
 	// after a start or reload, or during one).
 	Suppressed int `json:"suppressed"`
+	// Saturated counts failed checks not acted on because the app was
+	// saturated, not hung (socket mode): the public address's timed out
+	// with connections waiting to be accepted while every worker passed.
+	Saturated int `json:"saturated"`
 }
 
 // EventKind names a change of the app's state, for Options.OnEvent.

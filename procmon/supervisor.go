@@ -235,7 +235,7 @@ func (s *Supervisor) serve(nl net.Listener) error {
 			f.Close()
 			return err
 		}
-		s.listenFile = f
+		s.listenFile, s.shared.file = f, f
 		s.idle.conns = newConnWatch(nl.Addr().(*net.TCPAddr).Port)
 		return nil
 	}

@@ -143,8 +143,12 @@ func renderHeartbeat(ew *errWriter, h Heartbeat, mode string) {
 		what = "GET " + h.Path + " on each worker's port"
 	}
 	ew.printf("heartbeat: %s %s\n", what, last)
-	ew.printf("           failures %d in a row, %d total; replacements %d; reloads triggered %d; suppressed by guard %d\n",
-		h.Failures, h.FailuresTotal, h.Replacements, h.ReloadsTriggered, h.SuppressedByGuard)
+	saturated := ""
+	if h.Saturated > 0 {
+		saturated = fmt.Sprintf("; saturated, not acted on %d", h.Saturated)
+	}
+	ew.printf("           failures %d in a row, %d total; replacements %d; reloads triggered %d; suppressed by guard %d%s\n",
+		h.Failures, h.FailuresTotal, h.Replacements, h.ReloadsTriggered, h.SuppressedByGuard, saturated)
 }
 
 func renderMetrics(ew *errWriter, m *Metrics) {

@@ -183,6 +183,11 @@ type Heartbeat struct {
 	ReloadsTriggered  int `json:"reloads_triggered"`
 	Replacements      int `json:"replacements"`
 	SuppressedByGuard int `json:"suppressed_by_guard"`
+	// Saturated counts failures not acted on because the app was
+	// saturated, not hung: in socket mode the public address's check
+	// timed out behind clients waiting to be accepted while every worker
+	// passed its own.
+	Saturated int `json:"saturated,omitempty"`
 }
 
 // Metrics is the latest host sample and the short history before it.

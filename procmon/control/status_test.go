@@ -81,6 +81,18 @@ func TestStatusRenderSocketHeartbeat(t *testing.T) {
 	if want := "heartbeat: http://127.0.0.1:8080/ and each worker back on the shared socket failed"; !strings.Contains(b.String(), want) {
 		t.Fatalf("status in socket mode:\n%s\nwant a line starting %q", b.String(), want)
 	}
+	if strings.Contains(b.String(), "saturated") {
+		t.Errorf("status speaks of saturation with none counted:\n%s", b.String())
+	}
+	// checks not acted on because the app was saturated are counted
+	s.Heartbeat.Saturated = 4
+	b.Reset()
+	if err := RenderStatus(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := "suppressed by guard 2; saturated, not acted on 4\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("status:\n%s\nwant %q", b.String(), want)
+	}
 }
 
 // TestStatusOverSocket sends a known state through a real server and checks
