@@ -27,6 +27,9 @@ type probeTarget struct {
 	w    *worker
 	url  string
 	pgid int
+	// answers, for a worker behind the proxy, counts the answers it
+	// sent to proxied requests (proxy.Backend.Answers).
+	answers func() int64
 }
 
 // probeResult is one finished check of a round.
@@ -39,6 +42,10 @@ type probeResult struct {
 	// out, is how many connections then waited in the shared socket's
 	// accept queue (0: none, or not known).
 	queued int
+	// busy, for a worker behind the proxy whose check timed out, is how
+	// many proxied requests it answered meanwhile: busy, not hung, and
+	// the check passed (err nil).
+	busy int64
 }
 
 // heartbeatResult is one finished heartbeat round, sent to the loop.
@@ -102,7 +109,11 @@ func (h *heartbeat) targets(g *generation) []probeTarget {
 				ts = append(ts, probeTarget{w: w, pgid: w.pid}) // the worker leads its own process group
 			case w.port != 0:
 				addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(w.port))
-				ts = append(ts, probeTarget{w: w, url: "http://" + addr + h.path})
+				t := probeTarget{w: w, url: "http://" + addr + h.path}
+				if w.backend != nil {
+					t.answers = w.backend.Answers
+				}
+				ts = append(ts, t)
 			}
 		}
 	}
@@ -122,10 +133,19 @@ func (h *heartbeat) check(ctx context.Context, ts []probeTarget) heartbeatResult
 			defer wg.Done()
 			start := time.Now()
 			var err error
-			queued := 0
+			queued, busy := 0, int64(0)
 			if t.url != "" {
 				var timedOut bool
+				var answered int64
+				if t.answers != nil {
+					answered = t.answers()
+				}
 				timedOut, err = h.describe(probeHTTP(ctx, h.client, t.url))
+				if timedOut && t.answers != nil {
+					if n := t.answers() - answered; n > 0 {
+						err, busy = nil, n
+					}
+				}
 				if timedOut && t.w == nil && h.mode == ModeSocket {
 					if n, qerr := h.shared.acceptQueue(); qerr == nil && n > 0 {
 						queued = n
@@ -135,7 +155,7 @@ func (h *heartbeat) check(ctx context.Context, ts []probeTarget) heartbeatResult
 			} else {
 				err = comebackCheck(ctx, t.pgid, h.shared, h.timeout)
 			}
-			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: err, queued: queued}
+			res.probes[i] = probeResult{w: t.w, at: start, latency: time.Since(start), err: err, queued: queued, busy: busy}
 		}()
 	}
 	wg.Wait()
@@ -279,6 +299,7 @@ func publicFailed(probes []probeResult) bool {
 func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 	s.hbRunning = false
 	probes, failed := s.recordRound(r)
+	s.noteBusy(probes)
 	if failed == 0 {
 		return
 	}
@@ -308,6 +329,25 @@ func (s *Supervisor) onHeartbeat(r heartbeatResult) {
 	for _, w := range act.replace {
 		s.replaceWorker(w)
 	}
+}
+
+// noteBusy logs and counts a round in which workers behind the proxy
+// answered the heartbeat late but answered proxied requests meanwhile:
+// saturated, not hung, so their checks passed.
+func (s *Supervisor) noteBusy(probes []probeResult) {
+	var busy []string
+	for _, p := range probes {
+		if p.busy > 0 && p.w != nil {
+			busy = append(busy, fmt.Sprintf("worker %d (%d answers)", p.w.id, p.busy))
+		}
+	}
+	if len(busy) == 0 {
+		return
+	}
+	s.hb.Saturated++
+	s.log.Warn("heartbeat: GET "+s.heartbeat.path+" got no answer within "+s.heartbeat.timeout.String()+" from "+strings.Join(busy, ", ")+
+		", which answered proxied requests meanwhile: saturated, not hung: not a failure",
+		"hint", "more workers (procmon scale, workers or [autoscale]) or a longer heartbeat timeout")
 }
 
 // recordRound keeps the checks of workers still serving in the current

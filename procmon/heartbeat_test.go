@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -463,5 +464,78 @@ func TestProxyReadTimeoutOnAStoppedWorker(t *testing.T) {
 	cont()
 	if code, _, _, err := get(client, a.url("/")); err != nil || code != 200 {
 		t.Fatalf("GET once the worker runs again: %d, %v", code, err)
+	}
+}
+
+// TestHeartbeatProxyModeDoesNotReloadASaturatedApp: with more clients
+// than workers that serve one request at a time (a Python HTTPServer, as
+// gunicorn's sync workers), each worker's port has a queue of proxied
+// requests, and the heartbeat's GET there waits behind them and times
+// out on every worker at once: the whole generation was reloaded, twice
+// in 4 s, at peak load. A worker that answered proxied requests while its
+// check waited is busy, not hung: the check passes, the round is logged
+// and counted as saturated, and nothing is reloaded or replaced.
+func TestHeartbeatProxyModeDoesNotReloadASaturatedApp(t *testing.T) {
+	py := requirePython(t)
+	app := filepath.Join(t.TempDir(), "app.py")
+	if err := os.WriteFile(app, []byte(`import os, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        if self.path.startswith("/slow"): time.sleep(0.1)
+        b = b"ok\n"
+        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := newTestApp(t, appSpec{mode: ModeProxy, workers: 2, extra: hbExtra("1s")})
+	a.setCommand(py, app)
+	a.start()
+	st := a.waitStatus(20*time.Second, "a healthy per-worker heartbeat", func(st Status) bool {
+		return st.State == StateReady && st.Heartbeat.PerWorker && st.Heartbeat.LastOK
+	})
+	before, reloads := servingPIDs(st), st.Reloads
+
+	// 24 clients, 100 ms answers, 2 workers one request at a time: about
+	// 1.2 s of queue at each worker's port, beyond the 500 ms heartbeat
+	// timeout. Bounded: 4 s, each client at most 200 requests.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []string
+	served := 0
+	stop := time.Now().Add(4 * time.Second)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200 && time.Now().Before(stop); i++ {
+				code, _, _, err := get(client, a.url("/slow"))
+				mu.Lock()
+				if err != nil || code != http.StatusOK {
+					failed = append(failed, fmt.Sprint(code, err))
+				} else {
+					served++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	st = a.sup.Status()
+	hb := st.Heartbeat
+	t.Logf("%d served; heartbeat after the load: %+v", served, hb)
+	if len(failed) > 0 {
+		t.Errorf("%d requests failed: %v", len(failed), failed[:min(len(failed), 5)])
+	}
+	if hb.Saturated == 0 || hb.ReloadsTriggered != 0 || hb.Replacements != 0 || st.Reloads != reloads ||
+		fmt.Sprint(servingPIDs(st)) != fmt.Sprint(before) {
+		t.Fatalf("heartbeat %+v, reloads %d (was %d), workers %v → %v: want late checks of busy workers counted as saturation, nothing reloaded or replaced",
+			hb, st.Reloads, reloads, before, servingPIDs(st))
+	}
+	if !strings.Contains(a.out.String(), "which answered proxied requests meanwhile: saturated, not hung") {
+		t.Errorf("no log line says the workers were saturated:\n%s", a.out.String())
 	}
 }

@@ -268,9 +268,11 @@ type HeartbeatStatus struct {
 	// Suppressed counts checks skipped or ignored by the guard (too soon
 	// after a start or reload, or during one).
 	Suppressed int `json:"suppressed"`
-	// Saturated counts failed checks not acted on because the app was
-	// saturated, not hung (socket mode): the public address's timed out
-	// with connections waiting to be accepted while every worker passed.
+	// Saturated counts rounds whose late answers were not acted on
+	// because the app was saturated, not hung: in socket mode the public
+	// address's check timed out with connections waiting to be accepted
+	// while every worker passed; in proxy mode a worker's timed out while
+	// it answered proxied requests (that check passes).
 	Saturated int `json:"saturated"`
 }
 

@@ -15,7 +15,8 @@ type Backend struct {
 	addr     string
 	label    string
 	inflight atomic.Int64
-	retired  atomic.Bool // draining or stopped: takes no new requests
+	answers  atomic.Int64 // answer heads the worker sent (Answers)
+	retired  atomic.Bool  // draining or stopped: takes no new requests
 
 	// std carries the requests the fast path hands over to net/http
 	// (bodies, upgrades, HTTP/1.0); conns, the fast path's own.
@@ -56,6 +57,11 @@ func (b *Backend) Retire() { b.retired.Store(true) }
 // InFlight is the number of requests on the backend not yet answered to
 // the end, streamed answers and upgraded connections included.
 func (b *Backend) InFlight() int64 { return b.inflight.Load() }
+
+// Answers counts the answers (their heads) the worker has sent to proxied
+// requests: a worker whose count moves is working, whatever else waits
+// for it (procmon's heartbeat tells busy from hung by it).
+func (b *Backend) Answers() int64 { return b.answers.Load() }
 
 // CloseIdle closes the idle keep-alive connections to the worker (it is
 // draining or has exited); connections in use are closed when their

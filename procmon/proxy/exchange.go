@@ -183,6 +183,7 @@ func (c *serverConn) exchangeOn(b *Backend, fc *fastConn) (keep, wrote, reuse bo
 		c.watch.disarm()
 		return false, wrote, false, err
 	}
+	b.answers.Add(1)
 	// The watch stays on while the body streams: a client that leaves an
 	// event stream ends the worker's request there too.
 	keep = !c.req.close && c.rel.ans.framing != bodyUntilClose && !c.s.closing.Load()

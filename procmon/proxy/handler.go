@@ -164,6 +164,7 @@ func (h *handler) RoundTrip(req *http.Request) (*http.Response, error) {
 		clock.start()
 		resp, err := b.std.RoundTrip(req)
 		if err == nil {
+			b.answers.Add(1)
 			clock.gotHead()
 			if !isEventStream(resp.Header.Get("Content-Type")) {
 				resp.Body = &clockedBody{ReadCloser: resp.Body, clock: clock, h: h, req: req}
