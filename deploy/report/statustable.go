@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/deploytool/deploy/deploy"
 	"github.com/deploytool/deploy/internal/hint"
@@ -90,10 +91,24 @@ func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 	return tw.Flush()
 }
 
+// cellReason is how much of why a host or its procmon could not be read
+// a table cell shows: the whole line is under the table (Problem), and a
+// 300-character one (a login shell's error) would widen the column for
+// every host.
+const cellReason = 40
+
+// clip cuts s to n characters, marking a cut with "…".
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
 func statusCells(r StatusRow, procmon bool) []string {
 	cells := []string{r.Host}
 	if r.Deploy == nil {
-		cells = append(cells, "unreachable: "+firstLine(r.Err))
+		cells = append(cells, "unreachable: "+clip(firstLine(r.Err), cellReason))
 		if procmon {
 			cells = append(cells, "-") // SERVES
 		}
@@ -130,7 +145,7 @@ func appCells(r StatusRow) []string {
 		if why == "" {
 			why = "-" // the host itself could not be read
 		}
-		return []string{firstLine(why), "-", "-", "-", "-", "-", "-"}
+		return []string{clip(firstLine(why), cellReason), "-", "-", "-", "-", "-", "-"}
 	}
 	a := r.App
 	health := "-"

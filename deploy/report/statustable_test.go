@@ -73,6 +73,9 @@ func TestStatusTableGolden(t *testing.T) {
 		// still serves the release before it
 		NewStatusRow("production", "web10", &deploy.HostStatus{Current: "20261124T090000Z-2222222", SHA: "2222222bbbb", LayoutOK: true, Lock: "free", DiskFreeKB: 5 << 20, Unlogged: true},
 			nil, &serving, nil),
+		// a 300-character reason (a login shell's error) is cut in its
+		// cell, so the column stays narrow; Problem has it whole
+		NewStatusRow("production", "web11", nil, errors.New(longReason), nil, nil),
 	}
 	var b strings.Builder
 	if err := WriteStatusTable(&b, rows, true); err != nil {
@@ -90,12 +93,15 @@ func TestStatusTableGolden(t *testing.T) {
 		"could not be read", "", "permission denied on /run/procmon/vmblog.sock",
 		"current 20261124T080000Z-9a8b7c6, procmon serves 20261120T080000Z-abc1234: run 'deploy production revert' or reload procmon",
 		"procmon serves nothing (503)",
-		"current 20261124T090000Z-2222222 is no deploy that .deploys records: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy production revert' to go back to the last deploy, or deploy again"} {
+		"current 20261124T090000Z-2222222 is no deploy that .deploys records: a deploy was cut off between its switch and its log line (its script killed, or the power lost) and may not have restarted the app; run 'deploy production revert' to go back to the last deploy, or deploy again",
+		"could not be read: " + longReason} {
 		if got := rows[i].Problem(); (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: Problem() = %q, want %q", rows[i].Host, got, want)
 		}
 	}
 }
+
+const longReason = `run on deploy@web11:22: the server's login shell did not start deploy's script (it exited 0, saying "fish: ${ is not a valid variable in fish."): the login shell is fish, which reads no POSIX shell: every command of deploy's is POSIX shell text`
 
 func TestSameCurrent(t *testing.T) {
 	t.Parallel()
