@@ -106,12 +106,37 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < limit {
 		limit = max(time.Until(dl), 0).Round(time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	parent := ctx
+	var cancel context.CancelFunc
+	var conn net.Conn
+	// ssh_config ConnectionAttempts: a TCP connect that fails is tried
+	// again a second later, as ssh does (not a name that does not
+	// resolve, which ssh looks up once, nor a ProxyCommand or a hop
+	// through a jump host, which ssh does not retry either)
+	for attempt := 1; ; attempt++ {
+		ctx, cancel = context.WithTimeout(parent, timeout)
+		conn, err = dialConn(ctx, via, e, o)
+		var dns *net.DNSError
+		if err == nil || attempt >= e.ConnectionAttempts || via != nil || e.ProxyCommand != "" ||
+			errors.As(err, &dns) || parent.Err() != nil {
+			break
+		}
+		cancel()
+		if o.Logf != nil {
+			o.Logf("connect to %s: %v; trying again (ssh_config ConnectionAttempts %d)", e, err, e.ConnectionAttempts)
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-parent.Done():
+		}
+	}
 	defer cancel()
-	conn, err := dialConn(ctx, via, e, o)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
+		}
+		if n := e.ConnectionAttempts; n > 1 && via == nil && e.ProxyCommand == "" {
+			err = fmt.Errorf("%w (%d attempts, ssh_config ConnectionAttempts)", err, n)
 		}
 		return nil, connectError(ctx, e, err, limit, o)
 	}

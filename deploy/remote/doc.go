@@ -23,7 +23,8 @@
 // lookups and writes use it), StrictHostKeyChecking (accept-new acts as
 // Options.AcceptNew; no is refused, keys are always checked),
 // ConnectTimeout and ServerAliveInterval/CountMax (unless Options set
-// them), RemoteCommand (Run and Interactive refuse it, as ssh refuses a
+// them), ConnectionAttempts (a refused or timed-out TCP connect is tried
+// again a second later, as ssh does), RemoteCommand (Run and Interactive refuse it, as ssh refuses a
 // command line beside it), SendEnv and SetEnv (each session gets the
 // local variables SendEnv names, then SetEnv's, sent as OpenSSH sends
 // them: without waiting for replies, so sshd's AcceptEnv decides). ~ is

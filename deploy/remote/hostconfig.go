@@ -50,6 +50,8 @@ type hostConfig struct {
 	PasswordPrompts int
 	HashKnownHosts  bool
 	CheckHostIP     bool
+	// ConnectionAttempts is ssh_config ConnectionAttempts (default 1).
+	ConnectionAttempts int
 }
 
 // defaultPreferredAuth is OpenSSH's PreferredAuthentications default.
@@ -132,5 +134,6 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		PasswordPrompts:       h.PasswordPrompts,
 		HashKnownHosts:        h.HashKnownHosts,
 		CheckHostIP:           h.CheckHostIP,
+		ConnectionAttempts:    h.ConnectionAttempts,
 	}
 }

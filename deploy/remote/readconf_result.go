@@ -46,6 +46,9 @@ func (ev *evaluation) result() (hostConfig, error) {
 	h.SendEnv, h.SetEnv = ev.sendEnv, setEnvList(ev.first["setenv"].args)
 	h.BatchMode = isYes(ev.str("batchmode"))
 	h.HashKnownHosts, h.CheckHostIP = isYes(ev.str("hashknownhosts")), isYes(ev.str("checkhostip"))
+	if h.ConnectionAttempts, err = ev.int("connectionattempts", 1, 1, 1<<20); err != nil {
+		return hostConfig{}, err
+	}
 	h.AuthMethods = authMethods(ev.str("preferredauthentications"), !authOff(ev.str("pubkeyauthentication")),
 		!authOff(ev.str("kbdinteractiveauthentication")), !authOff(ev.str("passwordauthentication")))
 	if h.PasswordPrompts, err = ev.int("numberofpasswordprompts", defaultPasswordPrompts, 0, 1<<20); err != nil {

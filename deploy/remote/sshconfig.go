@@ -88,6 +88,9 @@ type Endpoint struct {
 	// it) writes a new host key's names hashed, as ssh does; CheckHostIP
 	// (OpenSSH's default: no) also records the address.
 	HashKnownHosts, CheckHostIP bool
+	// ConnectionAttempts is how many times a TCP connect is tried, a
+	// second apart (ssh_config ConnectionAttempts; default 1).
+	ConnectionAttempts int
 }
 
 // Addr is "hostname:port", what is dialled.

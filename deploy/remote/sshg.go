@@ -146,6 +146,9 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 	h.SendEnv, h.SetEnv = g["sendenv"], g["setenv"]
 	h.BatchMode = g.one("batchmode") == "yes"
 	h.HashKnownHosts, h.CheckHostIP = g.one("hashknownhosts") == "yes", g.one("checkhostip") == "yes"
+	if h.ConnectionAttempts, err = strconv.Atoi(g.one("connectionattempts")); err != nil {
+		h.ConnectionAttempts = 1
+	}
 	h.AuthMethods = authMethods(g.one("preferredauthentications"), !authOff(g.one("pubkeyauthentication")),
 		!authOff(g.one("kbdinteractiveauthentication")), !authOff(g.one("passwordauthentication")))
 	if h.PasswordPrompts, err = strconv.Atoi(g.one("numberofpasswordprompts")); err != nil {
