@@ -500,30 +500,8 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 
 	// 24 clients, 100 ms answers, 2 workers one request at a time: about
 	// 1.2 s of queue at each worker's port, beyond the 500 ms heartbeat
-	// timeout. Bounded: 4 s, each client at most 200 requests.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed []string
-	served := 0
-	stop := time.Now().Add(4 * time.Second)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for range 24 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200 && time.Now().Before(stop); i++ {
-				code, _, _, err := get(client, a.url("/slow"))
-				mu.Lock()
-				if err != nil || code != http.StatusOK {
-					failed = append(failed, fmt.Sprint(code, err))
-				} else {
-					served++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	// timeout.
+	served, failed := saturate(a.url("/slow"), 24, 4*time.Second)
 	st = a.sup.Status()
 	hb := st.Heartbeat
 	t.Logf("%d served; heartbeat after the load: %+v", served, hb)
@@ -538,4 +516,32 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 	if !strings.Contains(a.out.String(), "which answered proxied requests meanwhile: saturated, not hung") {
 		t.Errorf("no log line says the workers were saturated:\n%s", a.out.String())
 	}
+}
+
+// saturate keeps clients GETting url on fresh connections, one request
+// after another, for d (each client at most 200 requests), and returns
+// how many were answered 200 and what the others got.
+func saturate(url string, clients int, d time.Duration) (served int, failed []string) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stop := time.Now().Add(d)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200 && time.Now().Before(stop); i++ {
+				code, _, _, err := get(client, url)
+				mu.Lock()
+				if err != nil || code != http.StatusOK {
+					failed = append(failed, fmt.Sprint(code, err))
+				} else {
+					served++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return served, failed
 }
