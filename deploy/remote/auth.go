@@ -115,6 +115,10 @@ func (a *auth) signers(e Endpoint) ([]ssh.Signer, error) {
 		if f.signer == nil {
 			continue // a public key: offered above when the agent holds it
 		}
+		if e.AddKeysToAgent != "" && a.agent != nil {
+			add(&agentAdding{inner: f.signer, path: f.path, a: a, e: e})
+			continue
+		}
 		add(f.signer)
 		if f.cert != nil {
 			add(f.cert)
@@ -240,11 +244,19 @@ func (a *auth) encrypted(path string, pemBytes []byte, pub ssh.PublicKey) (ssh.S
 func promptSafe(signers []ssh.Signer, disarm func(), batch bool) []ssh.Signer {
 	out := make([]ssh.Signer, 0, len(signers))
 	for _, s := range signers {
+		ad, _ := s.(*agentAdding)
+		if ad != nil {
+			s = ad.inner
+		}
 		if l, ok := s.(*lazySigner); ok {
 			if batch && !l.unlocked() {
 				continue
 			}
 			s = &disarmingSigner{lazySigner: l, disarm: disarm}
+		}
+		if ad != nil {
+			c := *ad
+			c.inner, s = s, &c
 		}
 		out = append(out, s)
 	}
@@ -279,6 +291,7 @@ type lazySigner struct {
 
 	mu     sync.Mutex
 	signer ssh.AlgorithmSigner
+	raw    any // the decrypted private key, for AddKeysToAgent
 	err    error
 }
 
@@ -333,14 +346,18 @@ func (l *lazySigner) unlock() (ssh.AlgorithmSigner, error) {
 				hint: fmt.Sprintf("load it into your ssh-agent with 'ssh-add %s' and try again", l.path)}
 			return nil, l.err
 		}
-		var s ssh.Signer
-		if s, err = ssh.ParsePrivateKeyWithPassphrase(l.pem, []byte(pass)); err == nil {
+		var raw any
+		if raw, err = ssh.ParseRawPrivateKeyWithPassphrase(l.pem, []byte(pass)); err == nil {
+			var s ssh.Signer
+			if s, err = ssh.NewSignerFromKey(raw); err != nil {
+				break
+			}
 			as, ok := s.(ssh.AlgorithmSigner)
 			if !ok {
 				err = fmt.Errorf("key type %s cannot sign", s.PublicKey().Type())
 				break
 			}
-			l.signer = as
+			l.signer, l.raw = as, raw
 			return as, nil
 		}
 	}

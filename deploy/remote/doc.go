@@ -59,6 +59,8 @@
 // yet); PreferredAuthentications, PubkeyAuthentication,
 // KbdInteractiveAuthentication (ChallengeResponseAuthentication) and
 // PasswordAuthentication choose the methods and their order, as in ssh.
+// With AddKeysToAgent, a key file the server accepted is given to the
+// agent (once per KeyCache; confirm, ask and a lifetime as in ssh).
 //
 // A Client is one connection; Run and Interactive each open a session on
 // it (Options.Stats counts both). With ForwardAgent, the first session asks

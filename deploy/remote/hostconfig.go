@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,38 @@ type hostConfig struct {
 	CheckHostIP     bool
 	// ConnectionAttempts is ssh_config ConnectionAttempts (default 1).
 	ConnectionAttempts int
+	// AddKeysToAgent ("" = no, yes, confirm, ask) and AddKeysLifetime:
+	// see Endpoint.
+	AddKeysToAgent  string
+	AddKeysLifetime time.Duration
+}
+
+// addKeysValue reads an AddKeysToAgent value as ssh_config has it (yes,
+// no, ask, confirm, each possibly followed by a lifetime, or a lifetime
+// alone) or as ssh -G prints it (true, false, ask, confirm, and seconds).
+func addKeysValue(args []string) (mode string, lifetime time.Duration, err error) {
+	if len(args) == 0 {
+		return "", 0, nil
+	}
+	switch v := strings.ToLower(args[0]); v {
+	case "yes", "true":
+		mode = "yes"
+	case "no", "false":
+		return "", 0, nil
+	case "ask", "confirm":
+		mode = v
+	default:
+		if lifetime, err = convTime(args[0]); err != nil {
+			return "", 0, fmt.Errorf("AddKeysToAgent %q is not yes, no, ask, confirm or a time", args[0])
+		}
+		return "yes", lifetime, nil
+	}
+	if len(args) > 1 {
+		if lifetime, err = convTime(args[1]); err != nil {
+			return "", 0, fmt.Errorf("AddKeysToAgent lifetime %q is not a time", args[1])
+		}
+	}
+	return mode, lifetime, nil
 }
 
 // defaultPreferredAuth is OpenSSH's PreferredAuthentications default.
@@ -135,5 +168,7 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		HashKnownHosts:        h.HashKnownHosts,
 		CheckHostIP:           h.CheckHostIP,
 		ConnectionAttempts:    h.ConnectionAttempts,
+		AddKeysToAgent:        h.AddKeysToAgent,
+		AddKeysLifetime:       h.AddKeysLifetime,
 	}
 }

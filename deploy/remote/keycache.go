@@ -13,6 +13,22 @@ import (
 type KeyCache struct {
 	mu      sync.Mutex
 	signers map[string]ssh.Signer
+	added   map[string]bool // key files given to the agent (AddKeysToAgent)
+}
+
+// firstAdd says whether the key file at path is not yet given to the
+// agent, and records that it now is.
+func (k *KeyCache) firstAdd(path string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.added[path] {
+		return false
+	}
+	if k.added == nil {
+		k.added = map[string]bool{}
+	}
+	k.added[path] = true
+	return true
 }
 
 // load returns the signer cached for path, or caches what load returns.

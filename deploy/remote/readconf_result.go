@@ -49,6 +49,11 @@ func (ev *evaluation) result() (hostConfig, error) {
 	if h.ConnectionAttempts, err = ev.int("connectionattempts", 1, 1, 1<<20); err != nil {
 		return hostConfig{}, err
 	}
+	if s, ok := ev.first["addkeystoagent"]; ok {
+		if h.AddKeysToAgent, h.AddKeysLifetime, err = addKeysValue(s.args); err != nil {
+			return hostConfig{}, atError(s.at, s.keyword, err)
+		}
+	}
 	h.AuthMethods = authMethods(ev.str("preferredauthentications"), !authOff(ev.str("pubkeyauthentication")),
 		!authOff(ev.str("kbdinteractiveauthentication")), !authOff(ev.str("passwordauthentication")))
 	if h.PasswordPrompts, err = ev.int("numberofpasswordprompts", defaultPasswordPrompts, 0, 1<<20); err != nil {

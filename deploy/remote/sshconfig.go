@@ -91,6 +91,11 @@ type Endpoint struct {
 	// ConnectionAttempts is how many times a TCP connect is tried, a
 	// second apart (ssh_config ConnectionAttempts; default 1).
 	ConnectionAttempts int
+	// AddKeysToAgent is ssh_config AddKeysToAgent ("" = no, yes, confirm,
+	// ask): a key file the server accepts is given to the agent, as ssh
+	// does (see agentAdding); AddKeysLifetime bounds its stay (0 = none).
+	AddKeysToAgent  string
+	AddKeysLifetime time.Duration
 }
 
 // Addr is "hostname:port", what is dialled.

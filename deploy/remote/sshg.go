@@ -149,6 +149,9 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 	if h.ConnectionAttempts, err = strconv.Atoi(g.one("connectionattempts")); err != nil {
 		h.ConnectionAttempts = 1
 	}
+	if h.AddKeysToAgent, h.AddKeysLifetime, err = addKeysValue(strings.Fields(g.one("addkeystoagent"))); err != nil {
+		return hostConfig{}, fmt.Errorf("ssh -G %s: %w", q.alias, err)
+	}
 	h.AuthMethods = authMethods(g.one("preferredauthentications"), !authOff(g.one("pubkeyauthentication")),
 		!authOff(g.one("kbdinteractiveauthentication")), !authOff(g.one("passwordauthentication")))
 	if h.PasswordPrompts, err = strconv.Atoi(g.one("numberofpasswordprompts")); err != nil {
