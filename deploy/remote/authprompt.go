@@ -55,9 +55,9 @@ func (e *PromptError) Error() string {
 		what = fmt.Sprintf("%s (%q)", e.Method, strings.TrimSpace(e.Question))
 	}
 	if e.KeyAccepted {
-		return fmt.Sprintf("the server accepted a key, then asked for %s, as sshd_config AuthenticationMethods asks for both, and there is no one to answer: %v", what, e.Err)
+		return fmt.Sprintf("the server accepted a key, then asked for %s (sshd_config AuthenticationMethods asks for both), with no one to answer: %v", what, e.Err)
 	}
-	return fmt.Sprintf("no key was accepted, and the server asks for %s, and there is no one to answer: %v", what, e.Err)
+	return fmt.Sprintf("no key was accepted, and the server asks for %s instead, with no one to answer: %v", what, e.Err)
 }
 
 func (e *PromptError) Unwrap() error { return e.Err }
