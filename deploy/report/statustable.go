@@ -91,10 +91,11 @@ func WriteStatusTable(w io.Writer, rows []StatusRow, procmon bool) error {
 	return tw.Flush()
 }
 
-// cellReason is how much of why a host or its procmon could not be read
-// a table cell shows: the whole line is under the table (Problem), and a
+// cellReason is how much of why a host could not be read its RELEASE
+// cell shows: the whole line is under the table (Problem), and a
 // 300-character one (a login shell's error) would widen the column for
-// every host.
+// every host. (procmon's reasons in the APP cell are short and name its
+// socket: they stay whole.)
 const cellReason = 40
 
 // clip cuts s to n characters, marking a cut with "…".
@@ -145,7 +146,7 @@ func appCells(r StatusRow) []string {
 		if why == "" {
 			why = "-" // the host itself could not be read
 		}
-		return []string{clip(firstLine(why), cellReason), "-", "-", "-", "-", "-", "-"}
+		return []string{firstLine(why), "-", "-", "-", "-", "-", "-"}
 	}
 	a := r.App
 	health := "-"
