@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/testusers"
+)
+
+// TestSecondFactorAtTheTerminal: a server whose sshd_config asks a second
+// factor after the key (AuthenticationMethods
+// publickey,keyboard-interactive, a password through PAM here, a one-time
+// code in real life). The deploy binary, run on a terminal of its own (a
+// pseudo-terminal the test holds), asks the question there in ssh's
+// words, takes the answer and goes on to the server's script; run
+// without a terminal it fails saying the key was accepted and what the
+// server asked, with the sshd_config change that exempts the deploy
+// user.
+func TestSecondFactorAtTheTerminal(t *testing.T) {
+	bin := buildDeploy(t)
+	const secret = "s3cret-Pw 1"
+	deployer := testusers.AddUser(t)
+	chpasswd := exec.Command("chpasswd")
+	chpasswd.Stdin = strings.NewReader(deployer.Name + ":" + secret + "\n")
+	if out, err := chpasswd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v %s", err, out)
+	}
+	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
+		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
+	shared := testusers.SharedDir(t)
+	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
+	origin.git("init", "-q", "-b", "main", origin.dir)
+	f := &fixture{t: t, sshd: sshd, origin: origin, home: sshtest.FakeHome(t, "", sshd), path: filepath.Join(shared, "app")}
+	f.writeINI()
+	env := append(homeEnv(f.home), "SSH_AUTH_SOCK=")
+
+	// on a terminal: the question, the answer, then the server's script
+	out, code := runOnTerminal(t, bin, env, []string{"(" + deployer.Name + "@127.0.0.1) Password: "}, secret, "-c", f.conf, "production", "exec", "--", "true")
+	if strings.Count(out, "Password:") != 1 || !strings.Contains(out, "exec: nothing is deployed yet at "+f.path) ||
+		strings.Contains(out, "log in to") || code == 0 {
+		t.Errorf("deploy on a terminal (exit %d):\n%s\nwant the question once, then the server's own answer (nothing deployed)", code, out)
+	}
+
+	// a fleet on a terminal: the hosts log in at once, their questions
+	// come one at a time, and the live lines do not redraw over one
+	// while it waits (they tick every 250 ms)
+	sshd2 := sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
+		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
+	sshd2.AuthorizeKey(t, sshd.ClientKey().Public())
+	kh, err := os.OpenFile(filepath.Join(f.home, ".ssh", "known_hosts"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(kh, sshd2.KnownHostsLine())
+	kh.Close()
+	fleet := filepath.Join(t.TempDir(), "fleet.conf")
+	writeFile(t, fleet, fmt.Sprintf("[production]\nuser %s\nhosts %s %s\nrepo %s\npath %s\n",
+		deployer.Name, sshd.Addr(), sshd2.Addr(), origin.dir, f.path))
+	out, _ = runOnTerminal(t, bin, env, []string{"Password: ", "Password: "}, secret, "-c", fleet, "production")
+	if strings.Count(out, "Password:") != 2 || strings.Contains(out, "log in to") {
+		t.Errorf("a fleet deploy on a terminal:\n%q\nwant two questions, one per host, and no login failure", out)
+	}
+	for i, part := range strings.Split(out, "Password: ")[1:] {
+		if q := strings.Index(part, "\n"); q < 0 || strings.Contains(part[:q], "\x1b[") {
+			t.Errorf("question %d: the terminal changed before it was answered: %q", i+1, part[:min(len(part), 200)])
+		}
+	}
+
+	// no terminal: the key was fine, say what the server wants
+	cmd := exec.Command(bin, "-c", f.conf, "production", "exec", "--", "true")
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no controlling terminal
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if err == nil || !strings.Contains(stderr.String(), `the server accepted a key, then asked for keyboard-interactive ("Password:")`) ||
+		!strings.Contains(stderr.String(), "Match User "+deployer.Name) || strings.Contains(stderr.String(), "no key was accepted") {
+		t.Errorf("deploy without a terminal: %v\n%s\nwant the accepted key and the second factor named", err, stderr.String())
+	}
+}
+
+// runOnTerminal runs bin with args on a new pseudo-terminal as its
+// controlling terminal, types answer each time the next of prompts has
+// appeared (waiting 600 ms, two of the live lines' ticks, before it
+// types), and returns everything written to the terminal and the exit
+// code.
+func runOnTerminal(t *testing.T, bin string, env []string, prompts []string, answer string, args ...string) (string, int) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open a pseudo-terminal: %v", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/pts/%d: %v", n, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() { // until the terminal closes (EIO once the child is gone)
+		defer close(read)
+		b := make([]byte, 4096)
+		for {
+			n, err := master.Read(b)
+			mu.Lock()
+			out.Write(b[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	seen := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	from := 0
+	for _, prompt := range prompts {
+		for deadline := time.Now().Add(time.Minute); !strings.Contains(seen()[from:], prompt); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				t.Fatalf("no %q on the terminal within a minute:\n%q", prompt, seen())
+			}
+		}
+		time.Sleep(600 * time.Millisecond)
+		s := seen()
+		from = strings.Index(s[from:], prompt) + from + len(prompt)
+		if _, err := master.Write([]byte(answer + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = cmd.Wait()
+	select {
+	case <-read:
+	case <-time.After(5 * time.Second):
+	}
+	return seen(), cmd.ProcessState.ExitCode()
+}
