@@ -19,6 +19,9 @@ type loginState struct {
 	allowed []string
 	partial []string
 	asked   bool
+	// offered counts the keys offered, left the encrypted keys BatchMode
+	// kept back (nothing can ask their passphrase).
+	offered, left int
 }
 
 // callback records the server's answers; returning no method lets
@@ -93,7 +96,9 @@ func (a *auth) loginMethods(e Endpoint, signers []ssh.Signer, st *loginState, di
 	for _, m := range e.AuthMethods {
 		switch m {
 		case "publickey":
-			methods = append(methods, ssh.PublicKeys(promptSafe(signers, disarm, e.BatchMode)...))
+			keys := promptSafe(signers, disarm, e.BatchMode)
+			st.offered, st.left = len(keys), len(signers)-len(keys)
+			methods = append(methods, ssh.PublicKeys(keys...))
 		case "keyboard-interactive":
 			methods = append(methods, ssh.RetryableAuthMethod(ssh.KeyboardInteractive(kbd), max(e.PasswordPrompts, 1)))
 		case "password":
@@ -144,7 +149,7 @@ func nonEmpty(s ...string) []string {
 // from what it said (st): a question no one could answer, a key accepted
 // but a second factor deploy cannot give, answers refused, or no key
 // accepted (nil: none of those).
-func loginError(e Endpoint, err error, st *loginState, keys int) error {
+func loginError(e Endpoint, err error, st *loginState) error {
 	var pe *PromptError
 	if errors.As(err, &pe) {
 		h := fmt.Sprintf("run deploy from a terminal to answer it, or let %s log in with its key alone: on the server, a `Match User %s` block with `AuthenticationMethods publickey` in sshd_config", e.User, e.User)
@@ -157,7 +162,7 @@ func loginError(e Endpoint, err error, st *loginState, keys int) error {
 		return nil
 	}
 	st.mu.Lock()
-	allowed, partial, asked := st.allowed, st.partial, st.asked
+	allowed, partial, asked, keys, left := st.allowed, st.partial, st.asked, st.offered, st.left
 	st.mu.Unlock()
 	switch {
 	case asked:
@@ -173,8 +178,12 @@ func loginError(e Endpoint, err error, st *loginState, keys int) error {
 			Err:  fmt.Errorf("the server accepted a key but also requires %s (sshd_config AuthenticationMethods), %s", strings.Join(allowed, " or "), why),
 			hint: fmt.Sprintf("let %s log in with its key alone: on the server, a `Match User %s` block with `AuthenticationMethods publickey` in sshd_config", e.User, e.User)}
 	}
+	kept := ""
+	if left > 0 {
+		kept = fmt.Sprintf("; %d encrypted key(s) not offered: ssh_config sets BatchMode yes, so nothing asks for a passphrase (load them into ssh-agent with 'ssh-add')", left)
+	}
 	return &Error{Op: "log in to", Host: e.String(),
-		Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*)", keys),
+		Err: fmt.Errorf("no key was accepted (offered %d: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*%s)", keys, kept),
 		hint: fmt.Sprintf("check `user` (%s) and `key` in deploy.conf; the server must list your public key in ~%s/.ssh/authorized_keys, "+
 			"or load the key into ssh-agent with 'ssh-add'", e.User, e.User)}
 }

@@ -211,6 +211,9 @@ func TestPassphraseQuestionFollowsSSH(t *testing.T) {
 				if fmt.Sprint(a.prompts) != fmt.Sprint(sshAsked) || (err == nil) != sshIn {
 					t.Errorf("deploy asked %q and logged in: %v (%v); ssh asked %q, logged in: %v", a.prompts, err == nil, err, sshAsked, sshIn)
 				}
+				if batch == "yes" && !strings.Contains(fmt.Sprint(err), "offered 0: ssh-agent, `key`, IdentityFile, ~/.ssh/id_*; 1 encrypted key(s) not offered: ssh_config sets BatchMode yes") {
+					t.Errorf("BatchMode yes: %v; want it to say the encrypted key was not offered, and why", err)
+				}
 			})
 		})
 	}

@@ -154,7 +154,7 @@ func dialHop(ctx context.Context, via *ssh.Client, e Endpoint, a *auth, o Option
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, fmt.Errorf("connect to %s: %w", e, ctx.Err())
 		}
-		return nil, handshakeError(ctx, e, proxyError(conn, err), st, len(signers), limit, o)
+		return nil, handshakeError(ctx, e, proxyError(conn, err), st, limit, o)
 	}
 	if o.Stats != nil {
 		o.Stats.Connections.Add(1)
@@ -193,9 +193,9 @@ func connectError(ctx context.Context, e Endpoint, err error, limit time.Duratio
 }
 
 // handshakeError explains a failed SSH handshake or login.
-func handshakeError(ctx context.Context, e Endpoint, err error, st *loginState, keys int, limit time.Duration, o Options) error {
+func handshakeError(ctx context.Context, e Endpoint, err error, st *loginState, limit time.Duration, o Options) error {
 	var hke *HostKeyError
-	login := loginError(e, err, st, keys)
+	login := loginError(e, err, st)
 	switch {
 	case errors.As(err, &hke):
 		return &Error{Op: "connect to", Host: e.String(), Err: hke}
