@@ -22,7 +22,7 @@ import (
 // ssh tries a refused or timed-out TCP connect again a second later, up
 // to N times (a server rebooting, sshd restarting during an upgrade).
 // deploy tried once and failed where ssh would have connected. The
-// server here starts listening 1.5 s after the client's first try: real
+// server here starts listening 2.5 s after the client's first try: real
 // ssh with ConnectionAttempts 5 gets in, and so must deploy (both
 // readers); with the default (1) both are refused at once.
 func TestConnectionAttemptsLikeSSH(t *testing.T) {
@@ -100,13 +100,13 @@ func TestConnectionAttemptsLikeSSH(t *testing.T) {
 		in       bool
 	}{{"ConnectionAttempts 5", true}, {"", false}} {
 		t.Run(strings.ReplaceAll(cmp.Or(tc.attempts, "default"), " ", "="), func(t *testing.T) {
-			cfg := config(t, lateServer(t, 1500*time.Millisecond), tc.attempts)
+			cfg := config(t, lateServer(t, 2500*time.Millisecond), tc.attempts)
 			out, err := exec.Command("ssh", "-F", cfg, "-o", "BatchMode=yes", "web", "echo in").CombinedOutput()
 			if (err == nil) != tc.in {
 				t.Fatalf("premise: real ssh with %q: %v %s", tc.attempts, err, out)
 			}
 			forEachResolver(t, "dial", func(t *testing.T, res remote.Resolver) {
-				cfg := config(t, lateServer(t, 1500*time.Millisecond), tc.attempts)
+				cfg := config(t, lateServer(t, 2500*time.Millisecond), tc.attempts)
 				start := time.Now()
 				c, err := remote.Dial(ctxT(t), remote.Target{Host: "web"}, remote.Options{HomeDir: home, SSHConfigFile: cfg, Resolver: res})
 				if (err == nil) != tc.in {
