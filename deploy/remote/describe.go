@@ -14,7 +14,9 @@ import (
 // agent), certificatefile, userknownhostsfile, hostkeyalias, proxyjump,
 // proxycommand (tokens expanded), remotecommand (which Run refuses, as
 // ssh refuses a command line beside it), sendenv and setenv (one line
-// per pattern or NAME=value, as ssh -G prints them), stricthostkeychecking (accept-new with
+// per pattern or NAME=value, as ssh -G prints them), the login and
+// known_hosts keywords set away from their defaults (nonDefaults),
+// stricthostkeychecking (accept-new with
 // Options.AcceptNew), connecttimeout and serveraliveinterval (in seconds,
 // as Options and their defaults make them; 0 = no keepalives). Lines for
 // unset keywords (certificatefile, hostkeyalias, proxyjump, proxycommand,
@@ -69,6 +71,7 @@ func describe(r *Resolved, o Options) []string {
 	for _, kv := range h.SetEnv {
 		lines = append(lines, "setenv "+kv)
 	}
+	lines = append(lines, nonDefaults(h)...)
 	strict := h.StrictHostKeyChecking
 	if strict == "" {
 		strict = defaultStrict
@@ -81,6 +84,42 @@ func describe(r *Resolved, o Options) []string {
 		"stricthostkeychecking "+strict,
 		"connecttimeout "+seconds(o.connectTimeout(h)),
 		"serveraliveinterval "+seconds(interval))
+}
+
+// nonDefaults are the lines, as ssh -G prints them, of the keywords that
+// change how deploy logs in and records host keys, for those set away
+// from OpenSSH's defaults: batchmode, connectionattempts,
+// numberofpasswordprompts, hashknownhosts, checkhostip, addkeystoagent.
+func nonDefaults(h Endpoint) []string {
+	var lines []string
+	if h.BatchMode {
+		lines = append(lines, "batchmode yes")
+	}
+	if h.ConnectionAttempts > 1 {
+		lines = append(lines, "connectionattempts "+strconv.Itoa(h.ConnectionAttempts))
+	}
+	if h.PasswordPrompts != defaultPasswordPrompts {
+		lines = append(lines, "numberofpasswordprompts "+strconv.Itoa(h.PasswordPrompts))
+	}
+	if h.HashKnownHosts {
+		lines = append(lines, "hashknownhosts yes")
+	}
+	if h.CheckHostIP {
+		lines = append(lines, "checkhostip yes")
+	}
+	if h.AddKeysToAgent != "" {
+		v := h.AddKeysToAgent // as ssh -G: true, ask or confirm, then the lifetime, which alone means yes
+		switch {
+		case v == "yes" && h.AddKeysLifetime > 0:
+			v = seconds(h.AddKeysLifetime)
+		case v == "yes":
+			v = "true"
+		case h.AddKeysLifetime > 0:
+			v += " " + seconds(h.AddKeysLifetime)
+		}
+		lines = append(lines, "addkeystoagent "+v)
+	}
+	return lines
 }
 
 func seconds(d time.Duration) string { return strconv.Itoa(int(d / time.Second)) }

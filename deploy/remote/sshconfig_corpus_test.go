@@ -188,6 +188,14 @@ func rawSSHG(t *testing.T, home, file, host string) []string {
 			lines = append(lines, k+" "+v)
 		}
 	}
+	// the login and known_hosts keywords, where ssh -G says they are not
+	// OpenSSH's defaults
+	for _, kv := range [][2]string{{"batchmode", "no"}, {"connectionattempts", "1"}, {"numberofpasswordprompts", "3"},
+		{"hashknownhosts", "no"}, {"checkhostip", "no"}, {"addkeystoagent", "false"}} {
+		if v := one(kv[0]); v != kv[1] {
+			lines = append(lines, kv[0]+" "+v)
+		}
+	}
 	ct := one("connecttimeout")
 	if ct == "none" {
 		ct = "10"
