@@ -382,16 +382,10 @@ func requireWrk(t *testing.T) string {
 // heartbeat passes again once the load is gone.
 func TestHeartbeatSocketModeDoesNotReloadASaturatedApp(t *testing.T) {
 	a := socketHangApp(t, "python", 2, "1s", nil) // one request at a time per worker
-	st := a.waitStatus(20*time.Second, "a healthy per-worker heartbeat", func(st Status) bool {
-		return st.State == StateReady && st.Heartbeat.PerWorker && st.Heartbeat.LastOK
-	})
-	before, reloads := servingPIDs(st), st.Reloads
-
 	// 24 clients asking for 100 ms answers from 2 workers that serve one
 	// at a time: a new connection waits about 1.2 s, beyond the 500 ms
 	// heartbeat timeout.
-	_, failed := saturate(a.url("/slow?s=0.1"), 24, 4*time.Second)
-	st = a.sup.Status()
+	before, reloads, st, _, failed := healthyThenSaturated(a, "/slow?s=0.1")
 	hb := st.Heartbeat
 	t.Logf("heartbeat after the load: %+v", hb)
 	if hb.FailuresTotal == 0 {

@@ -493,16 +493,10 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 	a := newTestApp(t, appSpec{mode: ModeProxy, workers: 2, extra: hbExtra("1s")})
 	a.setCommand(py, app)
 	a.start()
-	st := a.waitStatus(20*time.Second, "a healthy per-worker heartbeat", func(st Status) bool {
-		return st.State == StateReady && st.Heartbeat.PerWorker && st.Heartbeat.LastOK
-	})
-	before, reloads := servingPIDs(st), st.Reloads
-
 	// 24 clients, 100 ms answers, 2 workers one request at a time: about
 	// 1.2 s of queue at each worker's port, beyond the 500 ms heartbeat
 	// timeout.
-	served, failed := saturate(a.url("/slow"), 24, 4*time.Second)
-	st = a.sup.Status()
+	before, reloads, st, served, failed := healthyThenSaturated(a, "/slow")
 	hb := st.Heartbeat
 	t.Logf("%d served; heartbeat after the load: %+v", served, hb)
 	if len(failed) > 0 {
@@ -516,6 +510,20 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 	if !strings.Contains(a.out.String(), "which answered proxied requests meanwhile: saturated, not hung") {
 		t.Errorf("no log line says the workers were saturated:\n%s", a.out.String())
 	}
+}
+
+// healthyThenSaturated waits for a's per-worker heartbeat to pass, then
+// saturates a with 24 clients GETting path for 4 s, and returns the
+// serving pids and reload count before, the status after, and what the
+// clients got.
+func healthyThenSaturated(a *testApp, path string) (before map[int]int, reloads int, after Status, served int, failed []string) {
+	a.t.Helper()
+	st := a.waitStatus(20*time.Second, "a healthy per-worker heartbeat", func(st Status) bool {
+		return st.State == StateReady && st.Heartbeat.PerWorker && st.Heartbeat.LastOK
+	})
+	before, reloads = servingPIDs(st), st.Reloads
+	served, failed = saturate(a.url(path), 24, 4*time.Second)
+	return before, reloads, a.sup.Status(), served, failed
 }
 
 // saturate keeps clients GETting url on fresh connections, one request

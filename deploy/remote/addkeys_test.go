@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/remote"
-	"github.com/deploytool/deploy/internal/sshtest"
 )
 
 // realAgent starts OpenSSH's ssh-agent on a socket of its own and returns
@@ -61,9 +60,7 @@ func TestAddKeysToAgentLikeSSH(t *testing.T) {
 	isolate(t)
 	requireSSH(t)
 	const pass = "correct horse"
-	s := sshtest.Start(t, sshtest.Options{Passphrase: pass})
-	home := sshtest.FakeHome(t, "", s)
-	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+	s, home := encryptedKeyServer(t, pass)
 	for _, tc := range []struct{ value, held string }{
 		{"yes", "held"}, {"no", ""}, {"confirm 3", "gone after 3 s"},
 	} {

@@ -189,9 +189,7 @@ func TestPassphraseQuestionFollowsSSH(t *testing.T) {
 	isolate(t)
 	requireSSH(t)
 	const pass = "correct horse"
-	s := sshtest.Start(t, sshtest.Options{Passphrase: pass})
-	home := sshtest.FakeHome(t, "", s)
-	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+	s, home := encryptedKeyServer(t, pass)
 	for _, batch := range []string{"no", "yes"} {
 		t.Run("BatchMode="+batch, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "config")
@@ -217,4 +215,14 @@ func TestPassphraseQuestionFollowsSSH(t *testing.T) {
 			})
 		})
 	}
+}
+
+// encryptedKeyServer is a real sshd that takes only s.EncryptedKey(),
+// encrypted with pass, and a home whose .ssh holds no other key.
+func encryptedKeyServer(t *testing.T, pass string) (*sshtest.Server, string) {
+	t.Helper()
+	s := sshtest.Start(t, sshtest.Options{Passphrase: pass})
+	home := sshtest.FakeHome(t, "", s)
+	removeFiles(t, home, "id_ed25519", "id_ed25519.pub")
+	return s, home
 }
