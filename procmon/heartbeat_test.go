@@ -526,30 +526,12 @@ func healthyThenSaturated(a *testApp, path string) (before map[int]int, reloads 
 	return before, reloads, a.sup.Status(), served, failed
 }
 
-// saturate keeps clients GETting url on fresh connections, one request
-// after another, for d (each client at most 200 requests), and returns
-// how many were answered 200 and what the others got.
+// saturate keeps clients GETting url on fresh connections (runUserLoad,
+// with room for a long queue: 10 s per request), for d or at most 200
+// requests a client, and returns how many were answered 200 and what the
+// others got.
 func saturate(url string, clients int, d time.Duration) (served int, failed []string) {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	stop := time.Now().Add(d)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200 && time.Now().Before(stop); i++ {
-				code, _, _, err := get(client, url)
-				mu.Lock()
-				if err != nil || code != http.StatusOK {
-					failed = append(failed, fmt.Sprint(code, err))
-				} else {
-					served++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return served, failed
+	l := runUserLoad(client, url, clients, 200*clients, d).wait()
+	return l.ok, l.failed
 }

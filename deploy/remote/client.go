@@ -42,11 +42,16 @@ type Client struct {
 	// it has.
 	fwdMu   sync.Mutex
 	fwdDone bool
+
+	// env is what every session is given: ssh_config SendEnv's and
+	// SetEnv's variables (see sendEnv), read once, as ssh reads its
+	// environment at start.
+	env []envRequest
 }
 
 func newClient(r *Resolved, o Options, a *auth, chain []*ssh.Client) *Client {
 	c := &Client{r: r, o: o, auth: a, chain: chain, ssh: chain[len(chain)-1],
-		lost: make(chan struct{}), done: make(chan struct{})}
+		lost: make(chan struct{}), done: make(chan struct{}), env: sessionEnv(r.Host)}
 	c.routines.Add(1)
 	go func() {
 		defer c.routines.Done()
@@ -200,30 +205,32 @@ func (c *Client) session() (*ssh.Session, error) {
 // envRequest is an "env" channel request's payload (RFC 4254 6.4).
 type envRequest struct{ Name, Value string }
 
-// sendEnv gives the session the variables ssh_config's SendEnv and SetEnv
-// name, as OpenSSH's client_session2_setup does: the local environment's
+// sessionEnv is what ssh_config's SendEnv and SetEnv give each session,
+// as OpenSSH's client_session2_setup sends it: the local environment's
 // variables whose names match a SendEnv pattern, in environ's order, then
-// SetEnv's. Like OpenSSH it asks for no reply: sshd keeps what its
-// AcceptEnv allows and silently drops the rest, and no round trip is
-// added to any session. With neither keyword set nothing is sent.
-func (c *Client) sendEnv(s *ssh.Session) error {
-	h := c.r.Host
-	if len(h.SendEnv) == 0 && len(h.SetEnv) == 0 {
-		return nil
-	}
+// SetEnv's (nil with neither keyword).
+func sessionEnv(h Endpoint) []envRequest {
 	var reqs []envRequest
-	for _, kv := range os.Environ() {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" || !slices.ContainsFunc(h.SendEnv, func(p string) bool { return wildcard(p, name) }) {
-			continue
+	if len(h.SendEnv) > 0 {
+		for _, kv := range os.Environ() {
+			name, value, ok := strings.Cut(kv, "=")
+			if ok && name != "" && slices.ContainsFunc(h.SendEnv, func(p string) bool { return wildcard(p, name) }) {
+				reqs = append(reqs, envRequest{name, value})
+			}
 		}
-		reqs = append(reqs, envRequest{name, value})
 	}
 	for _, kv := range h.SetEnv {
 		name, value, _ := strings.Cut(kv, "=")
 		reqs = append(reqs, envRequest{name, value})
 	}
-	for _, r := range reqs {
+	return reqs
+}
+
+// sendEnv gives the session c.env. Like OpenSSH it asks for no reply:
+// sshd keeps what its AcceptEnv allows and silently drops the rest, and
+// no round trip is added to any session.
+func (c *Client) sendEnv(s *ssh.Session) error {
+	for _, r := range c.env {
 		if _, err := s.SendRequest("env", false, ssh.Marshal(&r)); err != nil {
 			if lost := c.connLost(); lost != nil {
 				return lost

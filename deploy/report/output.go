@@ -236,8 +236,7 @@ func (o *Output) fit(text string) string {
 	if room < 2 {
 		return ""
 	}
-	r := []rune(text)
-	return string(r[:room-1]) + "…"
+	return clip(text, room)
 }
 
 // text is the live line's content: the step and its elapsed time, or how
