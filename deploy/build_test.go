@@ -139,14 +139,15 @@ func TestBuildAutoNothingOrPreDeploy(t *testing.T) {
 	}
 }
 
-// TestBuildAutoCachePruned: an unchanged lockfile reuses the cache entry;
+// TestBuildAutoCachePruned: node_modules is linked into the cache (as
+// root into an immutable entry); an unchanged lockfile reuses the entry;
 // a changed one makes a new entry, and once no kept release uses the old
 // entry, prune removes it with the releases.
 func TestBuildAutoCachePruned(t *testing.T) {
 	o, s := autoServer(t, nodeApp("one", ""))
 	s.env.Keep = 1
 	res := s.deploy()
-	if len(res.Built) != 1 || res.Built[0].Deps != "installed" || res.Built[0].Method != "copy" {
+	if len(res.Built) != 1 || res.Built[0].Deps != "installed" || res.Built[0].Method != "link" {
 		t.Fatalf("cold deploy: Built = %+v\n%s", res.Built, s.out)
 	}
 	entries := func() []string {

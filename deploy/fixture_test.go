@@ -69,6 +69,7 @@ type server struct {
 func newServer(t testing.TB, o *origin) *server {
 	t.Helper()
 	root := t.TempDir()
+	testfs.Thaw(t, root) // a root deploy's cache entries are immutable
 	return &server{
 		t:    t,
 		env:  &config.Env{Name: "production", Repo: o.dir, Path: filepath.Join(root, "srv", "app")},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // This file runs the protocol over a real OpenSSH sshd on 127.0.0.1 with
@@ -96,6 +97,7 @@ func TestOverSSHD(t *testing.T) {
 	o.commit(nil)
 	s := newServer(t, o)
 	s.env.Path = filepath.Join(t.TempDir(), "srv", "app")
+	testfs.Thaw(t, filepath.Dir(filepath.Dir(s.env.Path)))
 	if err := Setup(ctxFor(t), conn, s.env, s.opts()); err != nil {
 		t.Fatalf("setup: %v\n%s", err, s.out)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/sshtest"
 )
 
 // msApp is a small Node app with one real dependency from the npm
@@ -297,16 +299,84 @@ func TestE2EBuildAutoNodeHardLinks(t *testing.T) {
 	}
 }
 
-// TestE2EBuildAutoNodeCopyAsRoot: a deploy running as root gets a plain
-// copy (root ignores read-only bits): a write into the new release's
-// node_modules, which root can do, leaves the old release's file alone.
-func TestE2EBuildAutoNodeCopyAsRoot(t *testing.T) {
+// TestE2EBuildAutoNodeImmutableAsRoot: a deploy running as root, whom
+// read-only bits do not stop, gets node_modules as links into a cache
+// entry made immutable (chattr +i, as the non-root deploy user's is made
+// read-only): root's writes into a package, or a new file in one, are
+// refused (EPERM), a directory the app adds (node_modules/.cache) is the
+// release's own, the old release is untouched, and with keep 2 an entry
+// no kept release links to is removed, immutable files and all.
+func TestE2EBuildAutoNodeImmutableAsRoot(t *testing.T) {
+	requireTool(t, "npm")
+	if os.Geteuid() != 0 {
+		t.Skip("the immutable cache is for a root deploy user (make test runs as root)")
+	}
+	f := newFixture(t)
+	oldRel, newRel := deployNodeTwice(t, f, "links to an immutable cache entry (chattr +i: root cannot write into it either)", "keep 2")
+	nm := filepath.Join(newRel, "node_modules")
+	target, err := os.Readlink(filepath.Join(nm, ".deploy-cache"))
+	if err != nil || !strings.HasPrefix(target, "../../../.cache/deps/node-") {
+		t.Fatalf("node_modules/.deploy-cache links to %q (%v), want ../../../.cache/deps/node-<key>/link/node_modules", target, err)
+	}
+	entry := filepath.Dir(filepath.Dir(filepath.Join(nm, target)))
+	msDir, err := filepath.EvalSymlinks(filepath.Join(nm, "ms"))
+	if err != nil || !strings.HasPrefix(msDir, entry+"/") {
+		t.Fatalf("ms resolves to %s (%v), want a directory in %s", msDir, err, entry)
+	}
+	for _, p := range []string{msDir, filepath.Join(msDir, "index.js")} {
+		out, err := exec.Command("lsattr", "-d", p).CombinedOutput()
+		if flags, _, _ := strings.Cut(string(out), " "); err != nil || !strings.Contains(flags, "i") {
+			t.Errorf("lsattr -d %s: %q, %v: want the immutable attribute", p, out, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	index := filepath.Join("node_modules", "ms", "index.js")
+	before, _ := os.ReadFile(filepath.Join(oldRel, index))
+	for _, cmd := range []string{"echo hacked >> " + index, "echo added > node_modules/ms/extra.js", "rm -f " + index} {
+		r := f.run(ctx, "production", "exec", cmd)
+		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Operation not permitted") {
+			t.Errorf("%q as root in the new release: exit %d, want Operation not permitted\n%s%s", cmd, r.code, r.stdout, r.stderr)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(oldRel, index)); string(after) != string(before) || len(before) == 0 {
+		t.Errorf("the old release's ms/index.js changed")
+	}
+	f.mustRun("production", "exec", "mkdir -p node_modules/.cache && echo c > node_modules/.cache/x")
+	if _, err := os.Lstat(filepath.Join(oldRel, "node_modules", ".cache")); err == nil {
+		t.Errorf("node_modules/.cache made in the new release appeared in the old one")
+	}
+	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
+	for i := 1; i <= 2; i++ {
+		v := fmt.Sprintf(`"version": "1.0.%d"`, i)
+		f.origin.commitFiles(map[string]string{
+			"package.json":      strings.Replace(msApp["package.json"], `"version": "1.0.0"`, v, 1),
+			"package-lock.json": strings.Replace(msApp["package-lock.json"], `"version": "1.0.0"`, v, 2),
+		})
+		wantOut(t, f.mustRun("production"), "deps: no cached install for this package-lock.json")
+	}
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Errorf("the first entry %s is still there with no kept release linking to it: %v", entry, err)
+	}
+}
+
+// TestE2EBuildAutoNodeCopyAsRootWithoutImmutable: a root deploy whose
+// sessions lack CAP_LINUX_IMMUTABLE (a container's default capabilities)
+// cannot make the cache immutable, so it gets a plain copy and says why:
+// root's write into the new release's node_modules leaves the old
+// release's file alone.
+func TestE2EBuildAutoNodeCopyAsRootWithoutImmutable(t *testing.T) {
 	requireTool(t, "npm")
 	if os.Geteuid() != 0 {
 		t.Skip("the copy method is chosen for a root deploy user")
 	}
-	f := newFixture(t)
-	oldRel, newRel := deployNodeTwice(t, f, "a plain copy")
+	f := newFixtureWith(t, sshtest.Options{DropCapabilities: []string{"linux_immutable"}})
+	oldRel, newRel := deployNodeTwice(t, f, "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop, and the cache cannot be made immutable: chattr +i is refused here: chattr: Operation not permitted")
+	probe := filepath.Join(f.path, "probe")
+	if r := f.run(context.Background(), "production", "exec", "touch "+probe+" && chattr +i "+probe); r.code == 0 {
+		_ = exec.Command("chattr", "-i", probe).Run()
+		t.Fatalf("premise: chattr +i works in a session of the sshd without CAP_LINUX_IMMUTABLE")
+	}
 	index := filepath.Join("node_modules", "ms", "index.js")
 	before, _ := os.ReadFile(filepath.Join(oldRel, index))
 	f.mustRun("production", "exec", "echo hacked >> "+index)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/deploytool/deploy/deploy/config"
 	"github.com/deploytool/deploy/internal/sshtest"
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // originRepo is a real git repository the server fetches from.
@@ -69,10 +70,18 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	sshd := sshtest.Start(t, sshtest.Options{})
+	return newFixtureWith(t, sshtest.Options{})
+}
+
+// newFixtureWith is newFixture with a server started with opts.
+func newFixtureWith(t *testing.T, opts sshtest.Options) *fixture {
+	t.Helper()
+	sshd := sshtest.Start(t, opts)
+	root := t.TempDir()
+	testfs.Thaw(t, root) // a root deploy's cache entries are immutable
 	f := &fixture{t: t, sshd: sshd, origin: newOrigin(t),
 		home: sshtest.FakeHome(t, "", sshd),
-		path: filepath.Join(t.TempDir(), "srv", "app")}
+		path: filepath.Join(root, "srv", "app")}
 	useHome(t, f.home)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	return f

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -144,6 +145,49 @@ func TestCheckFindsFilesOfAnotherUser(t *testing.T) {
 		}
 		chown(t, p, u.deployer)
 	}
+}
+
+// TestCheckAfterRootDeployedNode: an app root deployed with build auto
+// (its node_modules linked into a cache entry made immutable) is handed
+// to a deploy user. check names the first path root owns, and its hint,
+// run as written, clears the cache's immutable attribute before the chown
+// -R (which an immutable file refuses, root's included) and makes the
+// path the user's: check passes and the user's deploy goes through.
+func TestCheckAfterRootDeployedNode(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	f.origin.commitFiles(msApp)
+	asRoot := newFixture(t)
+	asRoot.origin, asRoot.path = f.origin, f.path
+	asRoot.writeINI("build auto")
+	asRoot.mustRun("production", "setup")
+	wantOut(t, asRoot.mustRun("production"), "by links to an immutable cache entry")
+	useHome(t, f.home) // the deploy user's ~/.ssh again
+	f.writeINI("build auto")
+	r := f.run(context.Background(), "production", "check")
+	want := "writable     FAIL    " + f.path + "/releases is another user's"
+	i := strings.Index(r.stdout, want)
+	if r.code == 0 || i < 0 {
+		t.Fatalf("check after root's deploy: exit %d, want a row %q\n%s\n%s", r.code, want, r.stdout, r.stderr)
+	}
+	_, hint, _ := strings.Cut(r.stdout[i:], "(as root: ")
+	hint, _, _ = strings.Cut(hint, ")")
+	if !strings.HasPrefix(hint, "chattr -R -f -i "+f.path+"/.cache/deps; chown -R "+u.deployer.Name+" "+f.path) {
+		t.Fatalf("check's hint %q\n%s", hint, r.stdout)
+	}
+	if out, err := exec.Command("chown", "-R", u.deployer.Name, f.path).CombinedOutput(); err == nil || !strings.Contains(string(out), "Operation not permitted") {
+		t.Errorf("premise: a plain chown -R of the immutable cache: %v %s", err, out)
+	}
+	if out, err := exec.Command("sh", "-c", hint).CombinedOutput(); err != nil {
+		t.Fatalf("the hint %q: %v\n%s", hint, err, out)
+	}
+	if r := f.mustRun("production", "check"); !strings.Contains(r.stdout, "writable     ok") {
+		t.Errorf("check after the hint:\n%s", r.stdout)
+	}
+	f.origin.commit()
+	wantOut(t, f.mustRun("production"), "by links to a read-only cache entry")
+	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
 }
 
 // TestCLIHookOutputWithoutNewline: through the CLI and a real sshd, a

@@ -567,10 +567,16 @@ check_writable() {
 	if [ -z "$bad" ] && [ -d "$P/repo" ]; then
 		bad=$(find "$P/repo" -type d ! -writable -print -quit 2>/dev/null) || bad=''
 	fi
-	if [ -z "$bad" ] && [ -d "$P/.cache/deps" ]; then
-		bad=$(find "$P/.cache/deps" ! -uid "$EUID" -print -quit 2>/dev/null) || bad=''
+	# the cache's entries of another user (root's linked ones are
+	# immutable, which chown -R refuses: the hint clears that first)
+	local cache_bad=''
+	if [ -d "$P/.cache/deps" ]; then
+		cache_bad=$(find "$P/.cache/deps" ! -uid "$EUID" -print -quit 2>/dev/null) || cache_bad=''
 	fi
-	if [ -n "$bad" ]; then
+	[ -n "$bad" ] || bad=$cache_bad
+	if [ -n "$cache_bad" ]; then
+		mark "check writable fail $bad is another user's or read-only for ${USER:-uid $EUID}: a deploy would fail on it (as root: chattr -R -f -i $P/.cache/deps; chown -R ${USER:-<deploy user>} $P)"
+	elif [ -n "$bad" ]; then
 		mark "check writable fail $bad is another user's or read-only for ${USER:-uid $EUID}: a deploy would fail on it (chown -R ${USER:-<deploy user>} $P)"
 	else
 		mark "check writable ok what a deploy writes under $P"

@@ -33,7 +33,13 @@
 #             afterwards (NODE_ENV=production with a build script): a
 #             pruned node_modules is the release's own. Link entries have
 #             their own keys, and are never replaced while they exist (a
-#             kept release's links point into them). With no build
+#             kept release's links point into them). As root, whom mode
+#             bits do not stop, the entry is made immutable (chattr +i,
+#             which refuses root's writes too: EPERM) when the cache's
+#             filesystem and the deploy's capabilities allow it (probed
+#             each deploy; CACHE_IMMUTABLE), and the entry's key says so;
+#             without that root gets copy. To remove such an entry by
+#             hand: chattr -R -f -i, then rm -rf (prune does both). With no build
 #             step and no install script of the app's own (DEPS_LINK=2),
 #             nothing of the deploy writes into node_modules, and the
 #             release's node_modules is one link to the entry's: the whole
@@ -43,10 +49,11 @@
 #             or replaces (rename) at run time stays in its release, and
 #             writing into a shared file is refused (EACCES). Not chosen
 #             when the deploy runs as root, since root ignores mode bits
-#             (nor is link).
+#             (and an immutable file cannot be hard-linked).
 #   copy      cp -a: always safe, costs the install's size per release.
 
 CACHE_METHOD='' CACHE_FORCED=0
+CACHE_IMMUTABLE=0 # 1: root, and chattr +i works in the cache (link entries are made immutable)
 DEPS_LINK=0     # set by a stack whose install may be linked (node_modules): 1, 2 = whole
 DEPS_METHOD=''  # the method of the deps_cached call under way
 
@@ -61,7 +68,8 @@ cache_method() {
 	case $want in
 	reflink | link | hardlink | copy)
 		CACHE_METHOD=$want CACHE_FORCED=1
-		case $want in link | hardlink) ((EUID != 0)) || echo "deps: DEPLOY_CACHE_METHOD=$want as root: root ignores the read-only bits that keep one release from writing into another's files; copy (the default for root) does not depend on them" ;; esac
+		[ "$want" != link ] || cache_immutable "$d"
+		case $want in link | hardlink) ((EUID != 0 || CACHE_IMMUTABLE)) || echo "deps: DEPLOY_CACHE_METHOD=$want as root: root ignores the read-only bits that keep one release from writing into another's files${immutable_why:+ (and the cache cannot be made immutable: $immutable_why)}; copy (the default for root) does not depend on them" ;; esac
 		return 0
 		;;
 	'') ;;
@@ -83,8 +91,34 @@ cache_method() {
 	elif ((EUID != 0)); then
 		CACHE_METHOD=hardlink
 	else
-		CACHE_METHOD=copy
+		CACHE_METHOD=copy # deps_cached links node_modules with CACHE_IMMUTABLE
+		cache_immutable "$d"
 	fi
+}
+
+# cache_immutable DIR sets CACHE_IMMUTABLE when the deploy runs as root
+# and can set and clear the immutable attribute on a file in DIR: the
+# filesystem must keep it (ext4, xfs, btrfs, tmpfs; not NFS) and the
+# process must hold CAP_LINUX_IMMUTABLE (a container's default set does
+# not). Else immutable_why says why not. Two chattr runs, each deploy that
+# needs it: an answer kept from an earlier deploy could outlive the
+# capability.
+immutable_why=''
+cache_immutable() {
+	local probe="$1/.probe-immutable" err
+	CACHE_IMMUTABLE=0 immutable_why=''
+	((EUID == 0)) || return 0
+	# (a probe left immutable by a killed deploy is still a probe)
+	[ -f "$probe" ] || : >"$probe" 2>/dev/null || { immutable_why="cannot write $probe" && return 0; }
+	if ! err=$(chattr +i -- "$probe" 2>&1); then
+		immutable_why="chattr +i is refused here: ${err:-no chattr}"
+		return 0
+	fi
+	if ! err=$(chattr -i -- "$probe" 2>&1); then
+		immutable_why="chattr -i is refused here: $err"
+		return 0
+	fi
+	CACHE_IMMUTABLE=1
 }
 
 # cache_method_text VAR sets VAR to DEPS_METHOD in words.
@@ -92,14 +126,22 @@ cache_method_text() {
 	case $DEPS_METHOD in
 	reflink) printf -v "$1" '%s' "reflink (copy-on-write clones)" ;;
 	link)
+		local entry="a read-only cache entry"
+		((!CACHE_IMMUTABLE)) || entry="an immutable cache entry (chattr +i: root cannot write into it either)"
 		if ((DEPS_LINK == 2)); then
-			printf -v "$1" '%s' "one link to a read-only cache entry (no build step to write into it)"
+			printf -v "$1" '%s' "one link to $entry (no build step to write into it)"
 		else
-			printf -v "$1" '%s' "links to a read-only cache entry"
+			printf -v "$1" '%s' "links to $entry"
 		fi
 		;;
 	hardlink) printf -v "$1" '%s' "hard links to read-only files" ;;
-	*) printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)" ;;
+	*)
+		if ((DEPS_LINK)) && ((EUID == 0)) && ((!CACHE_FORCED)); then
+			printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop, and the cache cannot be made immutable: $immutable_why)"
+		else
+			printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)"
+		fi
+		;;
 	esac
 }
 
@@ -197,12 +239,17 @@ deps_cached() {
 	DEPS_METHOD=$CACHE_METHOD
 	if ((DEPS_LINK)); then
 		[ "$DEPS_METHOD" != hardlink ] || ((CACHE_FORCED)) || DEPS_METHOD='link'
+		[ "$DEPS_METHOD" != copy ] || ((CACHE_FORCED)) || ((!CACHE_IMMUTABLE)) || DEPS_METHOD='link'
 	elif [ "$DEPS_METHOD" = link ]; then
 		DEPS_METHOD=hardlink
 		echo "deps: $dir is not linked (link is for a node_modules nothing changes after the install): hard links instead"
 	fi
-	# a link entry is never copied from, nor a copied one linked to
-	[ "$DEPS_METHOD" != link ] || layout=('layout link')
+	# a link entry is never copied from, nor a copied one linked to, nor
+	# a read-only one taken for an immutable one
+	if [ "$DEPS_METHOD" = link ]; then
+		layout=('layout link')
+		((!CACHE_IMMUTABLE)) || layout=('layout link immutable')
+	fi
 	deps_key key "$BUILD_REL/$lock" "$runtime" "$*" ${layout[@]+"${layout[@]}"}
 	key=$stack-${key:0:16}
 	clock t0
@@ -287,7 +334,7 @@ cache_get() {
 # With link, DIR moves into the entry (no copy), is made read-only, and
 # the release gets its links to it.
 cache_put() {
-	local d="$P/.cache/deps" src="$BUILD_REL/$2" tmp origin
+	local d="$P/.cache/deps" src="$BUILD_REL/$2" tmp origin err
 	tmp="$d/.tmp-$1-$$"
 	rm -rf -- "$tmp"
 	mkdir -p -- "$tmp"
@@ -299,6 +346,10 @@ cache_put() {
 		mkdir -- "$tmp/link" && mv -T -- "$src" "$tmp/link/${2##*/}" ||
 			fail "cannot move $src into the cache $tmp"
 		chmod -R a-w -- "$tmp/link/${2##*/}" || fail "cannot make $tmp/link/${2##*/} read-only for the cache"
+		# (not chattr -R: it fails on each symlink, which has no attributes)
+		if ((CACHE_IMMUTABLE)) && ! err=$(find "$tmp/link/${2##*/}" \( -type f -o -type d \) -exec chattr +i -- {} + 2>&1); then
+			fail "cannot make $tmp/link/${2##*/} immutable for the cache (chattr +i: $err), which a root deploy's links need: run deploys as a non-root user, or set env DEPLOY_CACHE_METHOD=copy; current is unchanged"
+		fi
 		# the links a release at releases/<id> gets (cache_link), kept
 		# writable: cp -a gives the release's DIR this directory's mode;
 		# only relative ones are the same for every release
@@ -374,8 +425,15 @@ prune_caches() {
 		name=${e##*/}
 		[ "$name" != used ] || continue
 		in_list "$name" ${keys[@]+"${keys[@]}"} && continue
-		# a link entry's directories are read-only: writable first
-		rm -rf -- "$e" 2>/dev/null || { chmod -R u+w -- "$e" && rm -rf -- "$e"; }
+		# a link entry's directories are read-only (and as root
+		# immutable): writable first
+		if ! rm -rf -- "$e" 2>/dev/null; then
+			((EUID != 0)) || chattr -R -f -i -- "$e" 2>/dev/null || true
+			if ! { chmod -R u+w -- "$e" && rm -rf -- "$e"; } 2>/dev/null; then
+				echo "warning: the unused cache entry $e could not be removed (another user's files, or immutable ones this deploy cannot change): remove it by hand (as root: chattr -R -f -i $e; rm -rf $e). Each deploy tries again."
+				continue
+			fi
+		fi
 		[[ $name == .tmp-* ]] || mark "info pruned-cache $name"
 	done
 }

@@ -6,6 +6,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // Host is one machine of a simulated fleet: an sshd on its own loopback
@@ -58,6 +60,7 @@ func StartHost(t testing.TB, mount string, opts HostOptions) *Host {
 	if err := os.Mkdir(h.Root, 0o755); err != nil {
 		t.Fatalf("sshtest: %v", err)
 	}
+	testfs.Thaw(t, h.Root) // a root deploy's cache entries are immutable
 	if h.Home = homeOf(t); opts.CleanHome {
 		h.cleanHome = filepath.Join(s.dir, "home")
 		if err := os.Mkdir(h.cleanHome, 0o700); err != nil {

@@ -51,6 +51,11 @@ type Options struct {
 	// User is the login user (User()); "" means the user running the
 	// test. See loginAs for another user.
 	User string
+	// DropCapabilities are capabilities (setpriv's names, e.g.
+	// "linux_immutable") taken out of sshd's bounding set, so no session
+	// has them even as root, as in a container's default set; nil drops
+	// none.
+	DropCapabilities []string
 }
 
 // Server is a running sshd on 127.0.0.1. Its methods are safe for
@@ -69,6 +74,7 @@ type Server struct {
 	encrypted  *Key
 	extra      []string
 	rsaKey     ssh.PublicKey
+	dropCaps   []string
 
 	mu      sync.Mutex
 	hostKey *Key
@@ -120,6 +126,7 @@ func newServer(t testing.TB, opts Options) *Server {
 		authFile:   filepath.Join(dir, "authorized_keys"),
 		knownHosts: filepath.Join(dir, "known_hosts"),
 		extra:      opts.ExtraConfig,
+		dropCaps:   opts.DropCapabilities,
 	}
 	s.hostKey = NewKey(t, s.hostFile, "")
 	s.client = NewKey(t, filepath.Join(dir, "id_ed25519"), "")
@@ -200,7 +207,15 @@ func (s *Server) config() string {
 
 // start writes the config and runs sshd, returning once it greets clients.
 func (s *Server) start() error {
-	return s.launch(exec.Command(SSHD, "-D", "-e", "-f", s.cfgFile))
+	args := []string{SSHD, "-D", "-e", "-f", s.cfgFile}
+	if len(s.dropCaps) > 0 {
+		drop := make([]string, len(s.dropCaps))
+		for i, c := range s.dropCaps {
+			drop[i] = "-" + c
+		}
+		args = append([]string{"setpriv", "--bounding-set", strings.Join(drop, ","), "--"}, args...)
+	}
+	return s.launch(exec.Command(args[0], args[1:]...))
 }
 
 // launch writes the config, runs cmd (sshd, or a wrapper that execs it)

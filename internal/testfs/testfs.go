@@ -4,6 +4,7 @@ package testfs
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -31,4 +32,23 @@ func HomeWithoutCache(t testing.TB) string {
 	home := t.TempDir()
 	WriteFiles(t, home, map[string]string{".cache": ""})
 	return home
+}
+
+// Thaw clears the immutable attribute (chattr -R -i) under dir when the
+// test ends, before t.TempDir's removal, which cannot remove an immutable
+// file: a deploy running as root makes its linked dependency cache
+// entries immutable. Call it after making the temp dir that holds dir.
+func Thaw(t testing.TB, dir string) {
+	t.Cleanup(func() {
+		if os.Geteuid() != 0 {
+			return
+		}
+		if _, err := os.Lstat(dir); err != nil {
+			return
+		}
+		// -f: symlinks, sockets and fifos take no attributes
+		if out, err := exec.Command("chattr", "-R", "-f", "-i", dir).CombinedOutput(); err != nil && len(out) > 0 {
+			t.Logf("testfs: chattr -R -i %s: %v\n%s", dir, err, out)
+		}
+	})
 }

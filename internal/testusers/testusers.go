@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deploytool/deploy/internal/testfs"
 )
 
 // RequireRoot skips the test unless it runs as root; why says what the
@@ -118,6 +120,7 @@ func SharedDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	testfs.Thaw(t, dir) // a root deploy's cache entries are immutable
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
