@@ -39,6 +39,11 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
 	# build auto's reflink test makes an XFS image (reflinks) and looks at its extents
 	pkg mkfs.xfs xfsprogs
 	pkg filefrag e2fsprogs
+	# a root deploy's linked cache is made immutable (chattr, lsattr); a
+	# test drops that capability from its sshd (setpriv)
+	pkg chattr e2fsprogs
+	pkg lsattr e2fsprogs
+	pkg setpriv util-linux
 	pkg node nodejs
 	pkg npm npm # build auto's Node tests run npm ci
 	# build auto's Ruby test builds gems and bundles them offline; its
