@@ -360,6 +360,53 @@ func TestE2EBuildAutoNodeImmutableAsRoot(t *testing.T) {
 	}
 }
 
+// TestE2EBuildAutoHalfMadeImmutableEntryIsPruned: a deploy killed while
+// it put an install into the cache (the server rebooted, the OOM killer)
+// leaves a .tmp-<key>-<pid> entry; as root its files are already
+// immutable (cache_put makes them so before the rename). The next
+// deploy's prune removes it, attribute and all, and leaves the entry in
+// use alone. The leftover is made here as cache_put makes it, from a copy
+// of a real entry: the window between chattr and the rename is too short
+// to kill a real deploy in.
+func TestE2EBuildAutoHalfMadeImmutableEntryIsPruned(t *testing.T) {
+	requireTool(t, "npm")
+	if os.Geteuid() != 0 {
+		t.Skip("the cache is made immutable for a root deploy (make test runs as root)")
+	}
+	f := newFixture(t)
+	f.origin.commitFiles(msApp)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	wantOut(t, f.mustRun("production"), "by links to an immutable cache entry")
+	entries, _ := filepath.Glob(filepath.Join(f.path, ".cache", "deps", "node-*"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries after the first deploy: %v", entries)
+	}
+	entry := entries[0]
+	half := filepath.Join(filepath.Dir(entry), ".tmp-"+filepath.Base(entry)+"-4242")
+	for _, c := range [][]string{
+		{"cp", "-a", entry, half},
+		{"sh", "-c", `find "$1/link" \( -type f -o -type d \) -exec chattr +i -- {} +`, "sh", half},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	if err := os.RemoveAll(half); err == nil {
+		t.Fatalf("premise: the half-made entry's files are not immutable")
+	}
+	f.origin.commit()
+	r := f.mustRun("production")
+	wantOut(t, r, "node_modules reused from "+entry)
+	if _, err := os.Lstat(half); !os.IsNotExist(err) {
+		t.Errorf("the half-made entry %s is still there after a deploy's prune: %v\n%s", half, err, r.stdout)
+	}
+	if strings.Contains(r.stdout+r.stderr, "could not be removed") {
+		t.Errorf("the prune warned:\n%s%s", r.stdout, r.stderr)
+	}
+	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
+}
+
 // TestE2EBuildAutoNodeCopyAsRootWithoutImmutable: a root deploy whose
 // sessions lack CAP_LINUX_IMMUTABLE (a container's default capabilities)
 // cannot make the cache immutable, so it gets a plain copy and says why:
