@@ -407,6 +407,142 @@ func TestE2EBuildAutoHalfMadeImmutableEntryIsPruned(t *testing.T) {
 	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
 }
 
+// TestE2EBuildAutoPatchPackage: an app whose build runs patch-package
+// (real, from the npm registry) writes into an installed package after
+// the install. The cache's links would refuse that (root's immutable
+// entry here, a non-root user's read-only one alike), and patch-package
+// then says "Failed to apply patch" and exits 0: the release went live
+// unpatched. Now such an app's node_modules is copied from the cache,
+// cold and warm: each release's ms is patched, the cache entry is not.
+func TestE2EBuildAutoPatchPackage(t *testing.T) {
+	requireTool(t, "npm")
+	f := newFixture(t)
+	commitPatchPackageApp(t, f)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	for i, want := range []string{"node_modules cached as", "node_modules reused from"} {
+		if i == 1 {
+			f.origin.commit()
+		}
+		wantPatched(t, f, i+1, f.mustRun("production"), want)
+	}
+	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
+	entries, _ := filepath.Glob(filepath.Join(f.path, ".cache", "deps", "node-*", "tree", "ms", "index.js"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries' ms/index.js: %v, want one", entries)
+	}
+	if b, err := os.ReadFile(entries[0]); err != nil || strings.HasPrefix(string(b), patchedMs) {
+		t.Errorf("%s: %.40q, %v: want ms as installed", entries[0], b, err)
+	}
+}
+
+// TestE2EBuildAutoPatchPackageAfterHardLinks: a non-root deploy user's
+// entry made with hard links to read-only files (an earlier deploy with
+// DEPLOY_CACHE_METHOD=hardlink, which warns that patch-package's writes
+// will be refused) is copied into the next release writable, so that
+// patch-package patches it.
+func TestE2EBuildAutoPatchPackageAfterHardLinks(t *testing.T) {
+	requireTool(t, "npm")
+	u := newUserHost(t, false, filepath.Join("srv", "app"))
+	f := u.f
+	commitPatchPackageApp(t, f)
+	f.writeINI("build auto", "env DEPLOY_CACHE_METHOD=hardlink")
+	f.mustRun("production", "setup")
+	wantOut(t, f.mustRun("production"), "warning: package.json uses patch-package, which writes into installed packages after the install (and exits 0 when it cannot), and DEPLOY_CACHE_METHOD=hardlink makes its files read-only: its writes will be refused",
+		"by hard links to read-only files")
+	f.writeINI("build auto")
+	f.origin.commit()
+	wantPatched(t, f, 2, f.mustRun("production"), "node_modules reused from")
+}
+
+// patchedMs starts ms's index.js as the patch in commitPatchPackageApp
+// makes it.
+const patchedMs = "// patched by patch-package\n"
+
+// wantPatched checks that deploy n copied node_modules for patch-package
+// and that current's ms is patched.
+func wantPatched(t *testing.T, f *fixture, n int, r cliResult, want string) {
+	t.Helper()
+	wantOut(t, r, "deps: package.json uses patch-package, which writes into installed packages after the install (and exits 0 when it cannot): node_modules is copied from the cache, not linked to its read-only files",
+		want, "by a plain copy", "ms@2.1.3")
+	if strings.Contains(r.stdout, "Failed to apply patch") {
+		t.Errorf("deploy %d: patch-package failed:\n%s", n, r.stdout)
+	}
+	if b, err := os.ReadFile(filepath.Join(f.path, "current", "node_modules", "ms", "index.js")); err != nil || !strings.HasPrefix(string(b), patchedMs) {
+		t.Errorf("deploy %d: current's ms/index.js is not patched: %.40q, %v", n, b, err)
+	}
+}
+
+// commitPatchPackageApp commits an app that depends on ms and
+// patch-package (from the npm registry, its lockfile made by npm) and
+// patches ms in its build script, as patch-package's README shows.
+func commitPatchPackageApp(t *testing.T, f *fixture) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(f.origin.dir, "patches"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.origin.commitFiles(map[string]string{
+		"package.json": `{ "name": "patched", "version": "1.0.0", "private": true,
+  "dependencies": { "ms": "2.1.3", "patch-package": "8.0.0" },
+  "scripts": { "build": "patch-package" } }
+`,
+		"patches/ms+2.1.3.patch": `diff --git a/node_modules/ms/index.js b/node_modules/ms/index.js
+index ea734fb..159c0a7 100644
+--- a/node_modules/ms/index.js
++++ b/node_modules/ms/index.js
+@@ -1,3 +1,4 @@
++// patched by patch-package
+ /**
+  * Helpers.
+  */
+`,
+	})
+	lock := exec.Command("npm", "install", "--package-lock-only", "--no-audit", "--no-fund")
+	lock.Dir, lock.Env = f.origin.dir, append(os.Environ(), "npm_config_update_notifier=false")
+	if out, err := lock.CombinedOutput(); err != nil {
+		t.Fatalf("npm install --package-lock-only: %v\n%s", err, out)
+	}
+	f.origin.commit()
+}
+
+// TestE2EBuildWritingIntoNodeModulesSaysWhy: a build step that writes
+// into an installed package (a code generator writing into its own
+// package, as prisma generate does) fails against the cache's links, as
+// root too (the entry is immutable); the failure names the cache and the
+// remedy, and nothing switches.
+func TestE2EBuildWritingIntoNodeModulesSaysWhy(t *testing.T) {
+	requireTool(t, "npm")
+	if os.Geteuid() != 0 {
+		t.Skip("the immutable cache is a root deploy's (make test runs as root)")
+	}
+	f := newFixture(t)
+	app := map[string]string{
+		"package.json":      strings.Replace(msApp["package.json"], `require('fs').writeFileSync('built.txt'`, `require('fs').writeFileSync('node_modules/ms/generated.js'`, 1),
+		"package-lock.json": msApp["package-lock.json"],
+	}
+	if app["package.json"] == msApp["package.json"] {
+		t.Fatal("premise: the build script writes into node_modules/ms")
+	}
+	f.origin.commitFiles(app)
+	f.writeINI("build auto")
+	f.mustRun("production", "setup")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := f.run(ctx, "production")
+	note := "build: node: 'npm run build' exited with status 1: current is unchanged (node_modules came from the dependency cache by links to an immutable cache entry (chattr +i: root cannot write into it either), where nothing can be written into an installed package: if the build writes into node_modules, as patch-package and prisma generate do, set env DEPLOY_CACHE_METHOD=copy)"
+	if r.code == 0 || !strings.Contains(r.stderr, note) || !strings.Contains(r.stdout+r.stderr, "EPERM") {
+		t.Fatalf("a build writing into the linked cache: exit %d, want EPERM and the note %q\n%s\n%s", r.code, note, r.stdout, r.stderr)
+	}
+	if f.current() != "" {
+		t.Errorf("current is %s after the failed build", f.current())
+	}
+	f.writeINI("build auto", "env DEPLOY_CACHE_METHOD=copy")
+	wantOut(t, f.mustRun("production"), "by a plain copy")
+	if _, err := os.Stat(filepath.Join(f.path, "current", "node_modules", "ms", "generated.js")); err != nil {
+		t.Errorf("with DEPLOY_CACHE_METHOD=copy the build's file is not in the release: %v", err)
+	}
+}
+
 // TestE2EBuildAutoNodeCopyAsRootWithoutImmutable: a root deploy whose
 // sessions lack CAP_LINUX_IMMUTABLE (a container's default capabilities)
 // cannot make the cache immutable, so it gets a plain copy and says why:

@@ -101,8 +101,12 @@ build_run() {
 		case $1 in yarn | pnpm) corepack=" (Node's corepack provides $1: run 'corepack enable' as root once)" ;; esac
 		fail "$stack: '$1' was not found in the hook shell's PATH on this server: install it$corepack, or set shell login (or env PATH=…) when a profile puts it there; current is unchanged"
 	fi
-	fail "$stack: '$*' exited with status $rc: current is unchanged"
+	fail "$stack: '$*' exited with status $rc: current is unchanged$BUILD_FAIL_NOTE"
 }
+
+# BUILD_FAIL_NOTE ends build_run's failure message while set: what the
+# step ran against that may be why (build_node's read-only node_modules).
+BUILD_FAIL_NOTE=
 
 # build_out CMD... prints CMD's output, run like build_run but quietly;
 # nothing when it fails (a runtime's version, a package.json query). The
@@ -218,10 +222,28 @@ build_node() {
 		# nothing of the deploy writes into node_modules: it may be one
 		# link to the entry's (a read-only node_modules, as on AWS Lambda)
 		((${#build[@]} || ${#prune[@]})) || [ -n "$hooks" ] || DEPS_LINK=2
+		# patch-package writes into installed packages after the install
+		# (from scripts.build or prepare), and when it cannot, it says
+		# "Failed to apply patch" and exits 0 (unless CI is set): the
+		# release would go live unpatched. So its node_modules is the
+		# release's own files.
+		if ((NODE_PATCHES)) && { ((${#build[@]})) || [ "$hooks" = prepare ]; }; then
+			DEPS_WRITABLE="package.json uses patch-package, which writes into installed packages after the install (and exits 0 when it cannot)"
+		fi
 		local conf
 		deps_conf conf .npmrc .yarnrc .yarnrc.yml .pnpmfile.cjs -- npm_config_ NPM_CONFIG_ YARN_ PNPM_
 		deps_cached node node_modules "$lock" "node ${info%% *} NODE_ENV=$nodeenv$conf" "${install[@]}"
-		DEPS_LINK=0
+		DEPS_LINK=0 DEPS_WRITABLE=''
+		# a package writes no file of its own at run time, but a build
+		# step may: patch-package, prisma generate (which hides EACCES
+		# behind "cannot apply the patch")
+		case $DEPS_METHOD in
+		link | hardlink)
+			local how
+			cache_method_text how
+			BUILD_FAIL_NOTE=" (node_modules came from the dependency cache by $how, where nothing can be written into an installed package: if the build writes into node_modules, as patch-package and prisma generate do, set env DEPLOY_CACHE_METHOD=copy)"
+			;;
+		esac
 		# the install runs the app's prepare script (husky install, a
 		# compile into dist/); the cache does not, so run it here
 		if ((DEPS_REUSED)) && [ "$hooks" = prepare ]; then
@@ -230,6 +252,7 @@ build_node() {
 		fi
 	fi
 	((${#build[@]} == 0)) || build_run node "${build[@]}"
+	BUILD_FAIL_NOTE=''
 	if ((${#prune[@]})); then
 		# npm rewrites its hidden lockfile in place, and with the hard-link
 		# cache the release's copy is a read-only link: remove it (npm
@@ -269,6 +292,9 @@ deps_conf() {
 	printf -v "$_out" '%s' "$_c"
 }
 
+# NODE_PATCHES is 1 when package.json names patch-package (node_info).
+NODE_PATCHES=0
+
 # node_info sets build_node's info to node's version (for the cache key),
 # then " build" when package.json has a build script, then " hooks=" and
 # the install lifecycle scripts it has that the package manager's install
@@ -283,6 +309,8 @@ deps_conf() {
 node_info() {
 	local text='' memo="$P/.cache/deps/.node-scripts" old='' flag=''
 	IFS= read -r -d '' text <"$BUILD_REL/package.json" || true
+	NODE_PATCHES=0
+	[[ $text != *patch-package* ]] || NODE_PATCHES=1
 	if [[ $text == *'"build"'* || $text == *'install"'* || $text == *'prepublish"'* || $text == *'prepare"'* || $text == *'\u'* ]]; then
 		[ -f "$memo" ] && { IFS= read -r -d '' old <"$memo" || true; }
 		if [[ $old == 2:* ]] && [ "${old#*$'\n'}" = "$text" ]; then

@@ -55,6 +55,7 @@
 CACHE_METHOD='' CACHE_FORCED=0
 CACHE_IMMUTABLE=0 # 1: root, and chattr +i works in the cache (link entries are made immutable)
 DEPS_LINK=0     # set by a stack whose install may be linked (node_modules): 1, 2 = whole
+DEPS_WRITABLE='' # set (to why) by a stack whose build writes into the install: copy, not links
 DEPS_METHOD=''  # the method of the deps_cached call under way
 
 # cache_method picks CACHE_METHOD once per deploy, with a probe file in
@@ -244,6 +245,18 @@ deps_cached() {
 		DEPS_METHOD=hardlink
 		echo "deps: $dir is not linked (link is for a node_modules nothing changes after the install): hard links instead"
 	fi
+	if [ -n "$DEPS_WRITABLE" ]; then
+		case $DEPS_METHOD in
+		link | hardlink)
+			if ((CACHE_FORCED)); then
+				echo "warning: $DEPS_WRITABLE, and DEPLOY_CACHE_METHOD=$DEPS_METHOD makes its files read-only: its writes will be refused (unset DEPLOY_CACHE_METHOD, or set it to copy)"
+			else
+				DEPS_METHOD=copy
+				echo "deps: $DEPS_WRITABLE: $dir is copied from the cache, not linked to its read-only files"
+			fi
+			;;
+		esac
+	fi
 	# a link entry is never copied from, nor a copied one linked to, nor
 	# a read-only one taken for an immutable one
 	if [ "$DEPS_METHOD" = link ]; then
@@ -253,7 +266,7 @@ deps_cached() {
 	deps_key key "$BUILD_REL/$lock" "$runtime" "$*" ${layout[@]+"${layout[@]}"}
 	key=$stack-${key:0:16}
 	clock t0
-	if cache_get "$key" "$dir" && got=1 && deps_relocate "$stack" "$dir"; then
+	if cache_get "$key" "$dir" && got=1 && deps_relocate "$stack" "$dir" && deps_writable "$dir"; then
 		cache_method_text how
 		since took "$t0"
 		echo "deps: $dir reused from $P/.cache/deps/$key ($lock, runtime and platform unchanged) by $how in $took s"
@@ -273,6 +286,14 @@ deps_cached() {
 	fi
 	printf '%s\n' "$key" >>"$P/.cache/deps/used/$REL"
 	DEPS_KEY=$key
+}
+
+# deps_writable DIR makes the release's copy of DIR writable by its
+# owner with DEPS_WRITABLE: an entry a hardlink deploy made holds
+# read-only files, and cp -a keeps their mode.
+deps_writable() {
+	[ -n "$DEPS_WRITABLE" ] && [ "$DEPS_METHOD" = copy ] && [ -e "$BUILD_REL/$1" ] || return 0
+	chmod -R u+w -- "$BUILD_REL/$1" || fail "cannot make $BUILD_REL/$1 writable"
 }
 
 DEPS_KEY=''   # the entry of the last deps_cached call
