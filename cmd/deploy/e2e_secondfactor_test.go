@@ -163,3 +163,102 @@ func runOnTerminal(t *testing.T, bin string, env []string, prompts []string, ans
 	}
 	return seen(), cmd.ProcessState.ExitCode()
 }
+
+// TestSecondFactorThroughControlMaster: the user's ~/.ssh/config shares
+// connections (ControlMaster auto, ControlPath, as many do to type a
+// server's one-time code once), and an ssh master to the server that asks
+// a second factor is running. `ssh host cmd` then asks nothing; deploy
+// asked again (and, with no terminal, failed). Now a whole deploy and an
+// exec go through the master with no terminal and no new login, the
+// console gets its terminal through it, and once the master has exited
+// deploy asks again, as ssh would.
+func TestSecondFactorThroughControlMaster(t *testing.T) {
+	bin := buildDeploy(t)
+	const secret = "s3cret-Pw 2"
+	deployer := testusers.AddUser(t)
+	chpasswd := exec.Command("chpasswd")
+	chpasswd.Stdin = strings.NewReader(deployer.Name + ":" + secret + "\n")
+	if out, err := chpasswd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v %s", err, out)
+	}
+	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
+		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
+	cm, err := os.MkdirTemp("", "cm") // a socket's path has at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(cm) })
+	shared := testusers.SharedDir(t)
+	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
+	origin.git("init", "-q", "-b", "main", origin.dir)
+	origin.commit()
+	home := sshtest.FakeHome(t, fmt.Sprintf("Host 127.0.0.1\n\tUser %s\n\tPort %d\n\tControlMaster auto\n\tControlPath %s/%%C\n",
+		deployer.Name, sshd.Port(), cm), sshd)
+	f := &fixture{t: t, sshd: sshd, origin: origin, home: home, path: filepath.Join(shared, "app")}
+	mkdirOwned(t, f.path, deployer)
+	gitconfig := filepath.Join(deployer.Home, ".gitconfig") // the origin is root's
+	writeFile(t, gitconfig, "[safe]\n\tdirectory = "+origin.dir+"\n\tdirectory = "+origin.dir+"/.git\n")
+	chown(t, gitconfig, deployer)
+	f.writeINI()
+	env := append(homeEnv(f.home), "SSH_AUTH_SOCK=")
+
+	// the user's master: real ssh, the code typed once (SSH_ASKPASS)
+	askpass := filepath.Join(t.TempDir(), "askpass")
+	writeFile(t, askpass, "#!/bin/sh\necho '"+secret+"'\n")
+	if err := os.Chmod(askpass, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ssh := func(args ...string) *exec.Cmd {
+		c := exec.Command("ssh", append([]string{"-F", filepath.Join(home, ".ssh", "config"), "-i", filepath.Join(home, ".ssh", "id_ed25519"),
+			"-o", "UserKnownHostsFile=" + filepath.Join(home, ".ssh", "known_hosts")}, args...)...)
+		c.Env = append(env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force")
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return c
+	}
+	if out, err := ssh("-o", "ControlPersist=yes", "-N", "-f", "127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("premise: the ssh master: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = ssh("-O", "exit", "127.0.0.1").Run() })
+	logins := func() int { return strings.Count(sshd.Logs(), "Accepted keyboard-interactive") }
+	// (ssh -f returns once it is in, maybe before sshd has logged it)
+	for deadline := time.Now().Add(10 * time.Second); logins() != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("premise: the master logged in with the second factor once; sshd log:\n%s", sshd.Logs())
+		}
+	}
+
+	// no terminal: setup, a deploy and exec, through the master
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"-c", f.conf}, args...)...)
+		cmd.Env = env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, args := range [][]string{{"production", "setup"}, {"production"}, {"production", "exec", "cat VERSION"}} {
+		if out, err := run(args...); err != nil || len(args) > 1 && args[1] == "exec" && out != "v1\n" {
+			t.Fatalf("deploy %v through the master: %v\n%s", args, err, out)
+		}
+	}
+	if f.currentSHA() != f.origin.git("-C", f.origin.dir, "rev-parse", "HEAD") {
+		t.Errorf("current is at %s after the deploy through the master", f.currentSHA())
+	}
+	// the console on a terminal, through the master: the shell's tty is
+	// one the master's sshd made
+	out, code := runOnTerminal(t, bin, env, []string{"$ "}, "tty; exit", "-c", f.conf, "production", "console")
+	if code != 0 || !strings.Contains(out, "/dev/pts/") || strings.Contains(out, "not a tty") {
+		t.Errorf("console through the master (exit %d):\n%q", code, out)
+	}
+	if n := logins(); n != 1 {
+		t.Errorf("sshd accepted %d logins with the second factor, want the master's alone", n)
+	}
+
+	// the master gone: deploy logs in itself, and with no terminal
+	// cannot answer the second factor
+	if out, err := ssh("-O", "exit", "127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("ssh -O exit: %v %s", err, out)
+	}
+	if out, err := run("production", "exec", "--", "true"); err == nil || !strings.Contains(out, "then asked for keyboard-interactive") {
+		t.Errorf("without the master: %v\n%s\nwant the second factor asked, with no one to answer", err, out)
+	}
+}

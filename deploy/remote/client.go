@@ -47,6 +47,19 @@ type Client struct {
 	// SetEnv's variables (see sendEnv), read once, as ssh reads its
 	// environment at start.
 	env []envRequest
+
+	// mux says that sessions go through the OpenSSH ControlMaster at
+	// r.Host.ControlPath (mux.go), whose process is muxPid; ssh and
+	// chain are nil then.
+	mux    bool
+	muxPid int
+}
+
+// newMuxClient is a Client whose sessions go through the ControlMaster
+// at r.Host.ControlPath, process pid.
+func newMuxClient(r *Resolved, o Options, pid int) *Client {
+	return &Client{r: r, o: o, auth: &auth{}, mux: true, muxPid: pid,
+		lost: make(chan struct{}), done: make(chan struct{}), env: sessionEnv(r.Host)}
 }
 
 func newClient(r *Resolved, o Options, a *auth, chain []*ssh.Client) *Client {
@@ -88,6 +101,10 @@ func (c *Client) Close() error {
 		close(c.done)
 		closeChain(c.chain)
 		c.auth.close()
+		if c.mux { // nothing else ends it
+			c.lostErr = io.EOF
+			close(c.lost)
+		}
 	})
 	c.routines.Wait()
 	return nil
@@ -169,14 +186,8 @@ func (c *Client) connLost() error {
 // would run it elsewhere than where `ssh host` lands (`sudo -iu deploy`
 // logs in as one user and works as another).
 func (c *Client) session() (*ssh.Session, error) {
-	if rc := c.r.Host.RemoteCommand; rc != "" {
-		where := c.o.configName()
-		if at := c.r.Host.RemoteCommandAt; at != "" {
-			where = at
-		}
-		return nil, &Error{Op: "run a command on", Host: c.String(),
-			Err:  fmt.Errorf("ssh_config sets RemoteCommand %q for %s (%s), and OpenSSH refuses a command line beside it (\"Cannot execute command-line and remote command\"): every command of deploy's is one", rc, c.r.Host.Alias, where),
-			hint: "keep RemoteCommand for interactive logins: put it under a Host alias of its own, or set RemoteCommand none in a block that matches " + c.r.Host.Alias + " first"}
+	if err := c.refuseRemoteCommand(); err != nil {
+		return nil, err
 	}
 	if err := c.connLost(); err != nil {
 		return nil, err
@@ -200,6 +211,21 @@ func (c *Client) session() (*ssh.Session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// refuseRemoteCommand is session's refusal of ssh_config RemoteCommand.
+func (c *Client) refuseRemoteCommand() error {
+	rc := c.r.Host.RemoteCommand
+	if rc == "" {
+		return nil
+	}
+	where := c.o.configName()
+	if at := c.r.Host.RemoteCommandAt; at != "" {
+		where = at
+	}
+	return &Error{Op: "run a command on", Host: c.String(),
+		Err:  fmt.Errorf("ssh_config sets RemoteCommand %q for %s (%s), and OpenSSH refuses a command line beside it (\"Cannot execute command-line and remote command\"): every command of deploy's is one", rc, c.r.Host.Alias, where),
+		hint: "keep RemoteCommand for interactive logins: put it under a Host alias of its own, or set RemoteCommand none in a block that matches " + c.r.Host.Alias + " first"}
 }
 
 // envRequest is an "env" channel request's payload (RFC 4254 6.4).
@@ -273,6 +299,12 @@ func (c *Client) requestForwarding(s *ssh.Session) error {
 // command that outlives the session dies at its next write (SIGPIPE). A
 // connection that dies makes Run return an *Error saying so.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if c.mux {
+		if err := c.refuseRemoteCommand(); err != nil {
+			return err
+		}
+		return c.muxRun(ctx, cmd, stdin, stdout, stderr)
+	}
 	s, err := c.session()
 	if err != nil {
 		return err

@@ -89,7 +89,8 @@ func describe(r *Resolved, o Options) []string {
 // nonDefaults are the lines, as ssh -G prints them, of the keywords that
 // change how deploy logs in and records host keys, for those set away
 // from OpenSSH's defaults: batchmode, connectionattempts,
-// numberofpasswordprompts, hashknownhosts, checkhostip, addkeystoagent.
+// numberofpasswordprompts, hashknownhosts, checkhostip, addkeystoagent,
+// controlmaster, controlpath.
 func nonDefaults(h Endpoint) []string {
 	var lines []string
 	if h.BatchMode {
@@ -118,6 +119,15 @@ func nonDefaults(h Endpoint) []string {
 			v += " " + seconds(h.AddKeysLifetime)
 		}
 		lines = append(lines, "addkeystoagent "+v)
+	}
+	if m := h.ControlMaster; m != "" && m != "no" {
+		if m == "yes" {
+			m = "true"
+		}
+		lines = append(lines, "controlmaster "+m)
+	}
+	if h.ControlPath != "" {
+		lines = append(lines, "controlpath "+h.ControlPath)
 	}
 	return lines
 }

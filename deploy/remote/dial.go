@@ -26,6 +26,9 @@ func Dial(ctx context.Context, t Target, o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pid, ok := useMaster(r.Host, o); ok { // silently, as ssh does
+		return newMuxClient(r, o, pid), nil
+	}
 	a := newAuth(o, r.AgentSocket)
 	if r.ForwardAgent && a.agent == nil {
 		// As `ssh -A` does: the login may not need the agent, and the

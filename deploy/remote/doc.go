@@ -27,8 +27,10 @@
 // again a second later, as ssh does), RemoteCommand (Run and Interactive refuse it, as ssh refuses a
 // command line beside it), SendEnv and SetEnv (each session gets the
 // local variables SendEnv names, then SetEnv's, sent as OpenSSH sends
-// them: without waiting for replies, so sshd's AcceptEnv decides). ~ is
-// the login user's home from the passwd entry, as in OpenSSH.
+// them: without waiting for replies, so sshd's AcceptEnv decides),
+// ControlPath and ControlMaster (sessions go through a running ssh
+// master's socket, as ssh's do; see mux.go). ~ is the login user's home
+// from the passwd entry, as in OpenSSH.
 //
 // Host keys are checked against known_hosts. An unknown key is refused
 // with a *HostKeyError showing its type and SHA256 fingerprint, unless

@@ -57,6 +57,9 @@ type hostConfig struct {
 	// see Endpoint.
 	AddKeysToAgent  string
 	AddKeysLifetime time.Duration
+	// ControlPath is ssh_config ControlPath, expanded ("" = none), and
+	// ControlMaster its ControlMaster (no, yes, ask, auto, autoask).
+	ControlPath, ControlMaster string
 }
 
 // addKeysValue reads an AddKeysToAgent value as ssh_config has it (yes,
@@ -170,5 +173,7 @@ func (h hostConfig) endpoint(alias string) Endpoint {
 		ConnectionAttempts:    h.ConnectionAttempts,
 		AddKeysToAgent:        h.AddKeysToAgent,
 		AddKeysLifetime:       h.AddKeysLifetime,
+		ControlPath:           h.ControlPath,
+		ControlMaster:         h.ControlMaster,
 	}
 }

@@ -135,7 +135,31 @@ func (ev *evaluation) paths(h *hostConfig, t tokens) error {
 		}
 		h.IdentityAgent = v
 	}
+	if s, ok := ev.first["controlpath"]; ok && firstArg(s) != "none" {
+		if h.ControlPath, err = t.expandPath(firstArg(s)); err != nil {
+			return atError(s.at, s.keyword, err)
+		}
+	}
+	if s, ok := ev.first["controlmaster"]; ok {
+		if h.ControlMaster, err = controlMasterValue(firstArg(s)); err != nil {
+			return atError(s.at, s.keyword, err)
+		}
+	}
 	return nil
+}
+
+// controlMasterValue is ControlMaster's value as ssh -G prints it: yes,
+// no, ask, auto or autoask (true and false are yes and no).
+func controlMasterValue(v string) (string, error) {
+	switch v = strings.ToLower(v); v {
+	case "yes", "true":
+		return "yes", nil
+	case "no", "false", "":
+		return "no", nil
+	case "ask", "auto", "autoask":
+		return v, nil
+	}
+	return "", fmt.Errorf("ControlMaster %q is not yes, no, ask, auto or autoask", v)
 }
 
 // fileList expands IdentityFile or CertificateFile lines, skipping

@@ -96,6 +96,12 @@ type Endpoint struct {
 	// does (see agentAdding); AddKeysLifetime bounds its stay (0 = none).
 	AddKeysToAgent  string
 	AddKeysLifetime time.Duration
+	// ControlPath is the socket of an OpenSSH ControlMaster (ssh_config
+	// ControlPath, expanded; "" = none). When a master answers there,
+	// sessions go through its connection, as ssh's do (see mux.go),
+	// unless ControlMaster (no, yes, ask, auto, autoask; "" = no) is yes
+	// or ask, which make ssh a master rather than its client.
+	ControlPath, ControlMaster string
 }
 
 // Addr is "hostname:port", what is dialled.

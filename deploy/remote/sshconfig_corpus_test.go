@@ -191,10 +191,18 @@ func rawSSHG(t *testing.T, home, file, host string) []string {
 	// the login and known_hosts keywords, where ssh -G says they are not
 	// OpenSSH's defaults
 	for _, kv := range [][2]string{{"batchmode", "no"}, {"connectionattempts", "1"}, {"numberofpasswordprompts", "3"},
-		{"hashknownhosts", "no"}, {"checkhostip", "no"}, {"addkeystoagent", "false"}} {
+		{"hashknownhosts", "no"}, {"checkhostip", "no"}, {"addkeystoagent", "false"}, {"controlmaster", "false"}} {
 		if v := one(kv[0]); v != kv[1] {
 			lines = append(lines, kv[0]+" "+v)
 		}
+	}
+	if v := one("controlpath"); v != "" && v != "none" {
+		// expanded by ssh -G itself, ~ as the passwd entry's home, which
+		// the test's home stands in for (as it does for the tool)
+		if u, err := user.Current(); err == nil && strings.HasPrefix(v, u.HomeDir+"/") {
+			v = home + v[len(u.HomeDir):]
+		}
+		lines = append(lines, "controlpath "+v)
 	}
 	ct := one("connecttimeout")
 	if ct == "none" {

@@ -144,6 +144,12 @@ func (r *sshG) parse(q hostQuery, out []byte) (hostConfig, error) {
 		h.IdentityAgent = r.rehome(v)
 	}
 	h.SendEnv, h.SetEnv = g["sendenv"], g["setenv"]
+	if v := g.one("controlpath"); v != "" && v != "none" {
+		h.ControlPath = r.rehome(v)
+	}
+	if h.ControlMaster, err = controlMasterValue(g.one("controlmaster")); err != nil { // ssh -G prints true and false
+		return hostConfig{}, fmt.Errorf("ssh -G %s: %w", q.alias, err)
+	}
 	h.BatchMode = g.one("batchmode") == "yes"
 	h.HashKnownHosts, h.CheckHostIP = g.one("hashknownhosts") == "yes", g.one("checkhostip") == "yes"
 	if h.ConnectionAttempts, err = strconv.Atoi(g.one("connectionattempts")); err != nil {
