@@ -243,7 +243,19 @@ func TestE2EBuildAutoNodeLinks(t *testing.T) {
 	}
 	// A changed lockfile makes a new entry; once neither kept release
 	// links to the first, it goes.
-	for i := 1; i <= 2; i++ {
+	deployNewLockfiles(t, f, 2)
+	if _, err := os.Stat(entry); !os.IsNotExist(err) {
+		t.Errorf("the first entry %s is still there with no kept release linking to it: %v", entry, err)
+	}
+	r = f.mustRun("production", "exec", `node -e "console.log(require('ms')('2h'))"`)
+	wantOut(t, r, "7200000")
+}
+
+// deployNewLockfiles deploys msApp n times, each with its version (and
+// so its lockfile's hash) changed: each deploy installs afresh.
+func deployNewLockfiles(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
 		v := fmt.Sprintf(`"version": "1.0.%d"`, i)
 		f.origin.commitFiles(map[string]string{
 			"package.json":      strings.Replace(msApp["package.json"], `"version": "1.0.0"`, v, 1),
@@ -251,11 +263,6 @@ func TestE2EBuildAutoNodeLinks(t *testing.T) {
 		})
 		wantOut(t, f.mustRun("production"), "deps: no cached install for this package-lock.json")
 	}
-	if _, err := os.Stat(entry); !os.IsNotExist(err) {
-		t.Errorf("the first entry %s is still there with no kept release linking to it: %v", entry, err)
-	}
-	r = f.mustRun("production", "exec", `node -e "console.log(require('ms')('2h'))"`)
-	wantOut(t, r, "7200000")
 }
 
 // TestE2EBuildAutoNodeHardLinks: with DEPLOY_CACHE_METHOD=hardlink, a
@@ -347,14 +354,7 @@ func TestE2EBuildAutoNodeImmutableAsRoot(t *testing.T) {
 		t.Errorf("node_modules/.cache made in the new release appeared in the old one")
 	}
 	wantOut(t, f.mustRun("production", "exec", `node -e "console.log(require('ms')('1h'))"`), "3600000")
-	for i := 1; i <= 2; i++ {
-		v := fmt.Sprintf(`"version": "1.0.%d"`, i)
-		f.origin.commitFiles(map[string]string{
-			"package.json":      strings.Replace(msApp["package.json"], `"version": "1.0.0"`, v, 1),
-			"package-lock.json": strings.Replace(msApp["package-lock.json"], `"version": "1.0.0"`, v, 2),
-		})
-		wantOut(t, f.mustRun("production"), "deps: no cached install for this package-lock.json")
-	}
+	deployNewLockfiles(t, f, 2)
 	if _, err := os.Stat(entry); !os.IsNotExist(err) {
 		t.Errorf("the first entry %s is still there with no kept release linking to it: %v", entry, err)
 	}

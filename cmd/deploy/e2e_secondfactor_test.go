@@ -31,14 +31,7 @@ import (
 func TestSecondFactorAtTheTerminal(t *testing.T) {
 	bin := buildDeploy(t)
 	const secret = "s3cret-Pw 1"
-	deployer := testusers.AddUser(t)
-	chpasswd := exec.Command("chpasswd")
-	chpasswd.Stdin = strings.NewReader(deployer.Name + ":" + secret + "\n")
-	if out, err := chpasswd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v %s", err, out)
-	}
-	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
-		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
+	deployer, sshd := secondFactorServer(t, secret)
 	shared := testusers.SharedDir(t)
 	origin := &originRepo{t: t, dir: filepath.Join(shared, "origin")}
 	origin.git("init", "-q", "-b", "main", origin.dir)
@@ -89,6 +82,21 @@ func TestSecondFactorAtTheTerminal(t *testing.T) {
 		!strings.Contains(stderr.String(), "Match User "+deployer.Name) || strings.Contains(stderr.String(), "no key was accepted") {
 		t.Errorf("deploy without a terminal: %v\n%s\nwant the accepted key and the second factor named", err, stderr.String())
 	}
+}
+
+// secondFactorServer adds a user whose password is secret and starts an
+// sshd that logs them in with their key and then that password, asked
+// through PAM (AuthenticationMethods publickey,keyboard-interactive).
+func secondFactorServer(t *testing.T, secret string) (testusers.Account, *sshtest.Server) {
+	t.Helper()
+	deployer := testusers.AddUser(t)
+	chpasswd := exec.Command("chpasswd")
+	chpasswd.Stdin = strings.NewReader(deployer.Name + ":" + secret + "\n")
+	if out, err := chpasswd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v %s", err, out)
+	}
+	return deployer, sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
+		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
 }
 
 // runOnTerminal runs bin with args on a new pseudo-terminal as its
@@ -175,14 +183,7 @@ func runOnTerminal(t *testing.T, bin string, env []string, prompts []string, ans
 func TestSecondFactorThroughControlMaster(t *testing.T) {
 	bin := buildDeploy(t)
 	const secret = "s3cret-Pw 2"
-	deployer := testusers.AddUser(t)
-	chpasswd := exec.Command("chpasswd")
-	chpasswd.Stdin = strings.NewReader(deployer.Name + ":" + secret + "\n")
-	if out, err := chpasswd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v %s", err, out)
-	}
-	sshd := sshtest.Start(t, sshtest.Options{User: deployer.Name, ExtraConfig: []string{"UsePAM yes",
-		"KbdInteractiveAuthentication yes", "AuthenticationMethods publickey,keyboard-interactive"}})
+	deployer, sshd := secondFactorServer(t, secret)
 	cm, err := os.MkdirTemp("", "cm") // a socket's path has at most 107 bytes
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,16 @@ func (c *Client) interactive(ctx context.Context, cmd string, in *os.File, out, 
 // followWindowSize forwards local SIGWINCH as window-change requests until
 // the returned stop is called.
 func followWindowSize(fd int, s *ssh.Session) (stop func()) {
+	return onWindowChange(func() {
+		if w, h, err := term.GetSize(fd); err == nil {
+			_ = s.WindowChange(h, w)
+		}
+	})
+}
+
+// onWindowChange calls f at each local SIGWINCH until the returned stop
+// is called.
+func onWindowChange(f func()) (stop func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGWINCH)
 	quit := make(chan struct{})
@@ -82,9 +92,7 @@ func followWindowSize(fd int, s *ssh.Session) (stop func()) {
 			case <-quit:
 				return
 			case <-sig:
-				if w, h, err := term.GetSize(fd); err == nil {
-					_ = s.WindowChange(h, w)
-				}
+				f()
 			}
 		}
 	}()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -390,23 +389,12 @@ func (c *Client) muxInteractive(ctx context.Context, cmd string, in *os.File, ou
 			return fmt.Errorf("put the local terminal in raw mode: %w", err)
 		}
 		defer func() { _ = term.Restore(fd, old) }()
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGWINCH)
-		defer signal.Stop(sig)
-		quit := make(chan struct{})
-		defer close(quit)
-		go func() {
-			for {
-				select {
-				case <-quit:
-					return
-				case <-sig:
-					if c.muxPid > 0 {
-						_ = syscall.Kill(c.muxPid, syscall.SIGWINCH)
-					}
-				}
+		stop := onWindowChange(func() {
+			if c.muxPid > 0 {
+				_ = syscall.Kill(c.muxPid, syscall.SIGWINCH)
 			}
-		}()
+		})
+		defer stop()
 	}
 	return c.muxSession(ctx, cmd, isTerm, in, outF, errF)
 }
