@@ -278,11 +278,22 @@ func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, 
 			}
 		}
 	}()
+	// The master answers once sshd has opened the channel. A master whose
+	// connection died (the laptop slept, the network changed) never
+	// does, and ssh would wait for it as long as TCP does: give up after
+	// the connect timeout and say why.
+	limit := c.o.connectTimeout(c.r.Host)
+	openWait := time.NewTimer(limit)
+	defer openWait.Stop()
 	opened := false
 	for {
 		var r reply
 		select {
 		case r = <-replies:
+		case <-openWait.C:
+			return &Error{Op: "open a session on", Host: c.String(),
+				Err:  fmt.Errorf("the ssh master at %s (ssh_config ControlPath) has not opened a session in %s: its connection to the host is likely dead (a laptop that slept, a network that changed)", c.r.Host.ControlPath, limit),
+				hint: "stop that master with 'ssh -O exit " + c.r.Host.Alias + "' and run the command again: deploy then connects itself"}
 		case <-ctx.Done():
 			// Closing the socket closes the session's channel in the
 			// master, as a killed `ssh host cmd` does: the command's
@@ -300,6 +311,7 @@ func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, 
 		switch r.typ {
 		case muxSSessionOpened:
 			opened = true
+			openWait.Stop()
 		case muxSTTYAllocFail:
 			// the session goes on without a terminal, as in ssh
 		case muxSExitMessage:
@@ -356,11 +368,14 @@ func (c *Client) muxRun(ctx context.Context, cmd string, stdin io.Reader, stdout
 		inW.Close()
 	}()
 	err = c.muxSession(ctx, cmd, false, inR, outW, errW)
-	// The master holds its own copies: the output ends when it closes them.
+	// The master holds its own copies: after an exit status the output
+	// ends when it closes them. Without one (ctx ended, a master whose
+	// connection is dead) it may never: stop copying.
 	inR.Close()
 	outW.Close()
 	errW.Close()
-	if ctx.Err() != nil {
+	var ee *ExitError
+	if err != nil && !errors.As(err, &ee) {
 		outR.Close()
 		errR.Close()
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deploytool/deploy/deploy/remote"
+	"github.com/deploytool/deploy/internal/hint"
 	"github.com/deploytool/deploy/internal/sshtest"
 )
 
@@ -147,4 +148,44 @@ Host unchecked
 			t.Errorf("with the master gone: %q, %d new logins; want deploy's own connection", got, logins(s)-before)
 		}
 	})
+}
+
+// TestDeadControlMasterIsSaid: the user's ssh master outlived its
+// connection (the laptop slept, the network changed: here the link to
+// sshd swallows every byte). ssh through it waits as long as TCP does; a
+// deploy gives up after the connect timeout and says what to do, and once
+// that master has exited it connects itself.
+func TestDeadControlMasterIsSaid(t *testing.T) {
+	isolate(t)
+	s := sshtest.Start(t, sshtest.Options{})
+	link := sshtest.NewCutter(t, s.Addr())
+	dir, err := os.MkdirTemp("", "cm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	config := fmt.Sprintf("Host web\n\tHostName 127.0.0.1\n\tPort %d\n\tUser %s\n\tConnectTimeout 2\n\tControlPath %s/%%C\n",
+		link.Port(), s.User(), dir)
+	home := sshtest.FakeHome(t, config, s)
+	// the server's key under the address it is reached at, the link's
+	writeFileT(t, filepath.Join(home, ".ssh", "known_hosts"), s.KnownHostsLineFor(link.Addr())+"\n")
+	ctl := sshMaster(t, home, "web")
+	link.Freeze()
+	forEachResolver(t, "dead", func(t *testing.T, res remote.Resolver) {
+		c := dial(t, remote.Target{Host: "web"}, remote.Options{HomeDir: home, Resolver: res})
+		start := time.Now()
+		err := c.Run(ctxT(t), "true", nil, nil, nil)
+		if took := time.Since(start); err == nil || !strings.Contains(err.Error(), "has not opened a session in 2s") ||
+			!strings.Contains(hint.Of(err), "ssh -O exit web") || took > 10*time.Second {
+			t.Errorf("through a dead master: %v (hint %q) after %s; want the dead master said within about 2 s", err, hint.Of(err), took)
+		}
+	})
+	if out, err := ctl("exit"); err != nil {
+		t.Fatalf("ssh -O exit: %v %s", err, out)
+	}
+	link.Thaw()
+	c := dial(t, remote.Target{Host: "web"}, remote.Options{HomeDir: home})
+	if got := output(t, c, "echo direct"); got != "direct\n" {
+		t.Errorf("with the master gone: %q", got)
+	}
 }
