@@ -209,17 +209,7 @@ func TestSecondFactorThroughControlMaster(t *testing.T) {
 	if err := os.Chmod(askpass, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ssh := func(args ...string) *exec.Cmd {
-		c := exec.Command("ssh", append([]string{"-F", filepath.Join(home, ".ssh", "config"), "-i", filepath.Join(home, ".ssh", "id_ed25519"),
-			"-o", "UserKnownHostsFile=" + filepath.Join(home, ".ssh", "known_hosts")}, args...)...)
-		c.Env = append(env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force")
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		return c
-	}
-	if out, err := ssh("-o", "ControlPersist=yes", "-N", "-f", "127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("premise: the ssh master: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { _ = ssh("-O", "exit", "127.0.0.1").Run() })
+	ssh := startSSHMaster(t, home, "127.0.0.1", append(env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force"))
 	logins := func() int { return strings.Count(sshd.Logs(), "Accepted keyboard-interactive") }
 	// (ssh -f returns once it is in, maybe before sshd has logged it)
 	for deadline := time.Now().Add(10 * time.Second); logins() != 1; time.Sleep(20 * time.Millisecond) {
