@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deploytool/deploy/internal/sshtest"
 )
 
 // startSSHMaster starts the user's ssh master for alias, as ssh_config in
@@ -33,6 +34,18 @@ func startSSHMaster(t *testing.T, home, alias string, env []string) func(args ..
 	return ssh
 }
 
+// waitLogins waits (bounded) until count says sshd logged n logins, and
+// fails unless it does: ssh -f returns once it is in, maybe before sshd
+// has written the line.
+func waitLogins(t *testing.T, sshd *sshtest.Server, count func() int, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); count() != n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("premise: sshd logged %d logins, want %d; its log:\n%s", count(), n, sshd.Logs())
+		}
+	}
+}
+
 // TestInterruptThroughControlMaster: Ctrl-C during a deploy whose
 // sessions go through the user's ssh master (ssh_config ControlPath)
 // stops it as it stops one over deploy's own connection: current is
@@ -49,41 +62,8 @@ func TestInterruptThroughControlMaster(t *testing.T) {
 		f.sshd.Host(), f.sshd.Port(), cm))
 	startSSHMaster(t, f.home, f.sshd.Host(), append(homeEnv(f.home), "SSH_AUTH_SOCK="))
 	logins := func() int { return strings.Count(f.sshd.Logs(), "Accepted publickey") }
-	// (ssh -f returns once it is in, maybe before sshd has logged it)
-	for deadline := time.Now().Add(10 * time.Second); logins() != 1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("premise: the master's login; sshd log:\n%s", f.sshd.Logs())
-		}
-	}
-	f.writeINI()
-	f.mustRun("production", "setup")
-	f.mustRun("production")
-	before := f.current()
-	dir := t.TempDir()
-	started := filepath.Join(dir, "started")
-	f.origin.commit()
-	f.writeINI("pre-deploy " + gateHook(started, filepath.Join(dir, "never")))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan cliResult, 1)
-	go func() { done <- f.run(ctx, "production") }()
-	waitFile(t, started)
-	cancel()
-	var r cliResult
-	select {
-	case r = <-done:
-	case <-time.After(90 * time.Second):
-		t.Fatal("the interrupted deploy did not end")
-	}
-	if r.code == 0 || !strings.Contains(r.stderr, "interrupted; every lock is released and the hosts are:") ||
-		!strings.Contains(r.stderr, "unchanged on "+before) {
-		t.Errorf("interrupt: exit %d, stderr:\n%s", r.code, r.stderr)
-	}
-	if f.current() != before {
-		t.Errorf("current moved to %s", f.current())
-	}
-	f.writeINI()
-	f.mustRun("production") // no lock left behind
+	waitLogins(t, f.sshd, logins, 1)
+	interruptMidBuild(t, f)
 	if n := logins(); n != 1 {
 		t.Errorf("sshd accepted %d logins, want the master's alone", n)
 	}

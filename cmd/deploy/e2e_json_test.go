@@ -89,7 +89,14 @@ func TestJSONEventsParsedBack(t *testing.T) {
 // Ctrl-C mid-build: the deploy stops, current is untouched, no lock is
 // left, and the message says which release every host is on.
 func TestInterruptSaysWhereHostsAre(t *testing.T) {
-	f := newFixture(t)
+	interruptMidBuild(t, newFixture(t))
+}
+
+// interruptMidBuild sets up and deploys f, then interrupts its next
+// deploy in a pre-deploy hook, and checks that current is untouched, the
+// message says where the host is, and no lock is left.
+func interruptMidBuild(t *testing.T, f *fixture) {
+	t.Helper()
 	f.writeINI()
 	f.mustRun("production", "setup")
 	f.mustRun("production")

@@ -211,12 +211,7 @@ func TestSecondFactorThroughControlMaster(t *testing.T) {
 	}
 	ssh := startSSHMaster(t, home, "127.0.0.1", append(env, "SSH_ASKPASS="+askpass, "SSH_ASKPASS_REQUIRE=force"))
 	logins := func() int { return strings.Count(sshd.Logs(), "Accepted keyboard-interactive") }
-	// (ssh -f returns once it is in, maybe before sshd has logged it)
-	for deadline := time.Now().Add(10 * time.Second); logins() != 1; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("premise: the master logged in with the second factor once; sshd log:\n%s", sshd.Logs())
-		}
-	}
+	waitLogins(t, sshd, logins, 1) // the master's, with the second factor
 
 	// no terminal: setup, a deploy and exec, through the master
 	run := func(args ...string) (string, error) {
