@@ -286,6 +286,7 @@ func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, 
 	openWait := time.NewTimer(limit)
 	defer openWait.Stop()
 	opened := false
+	var exit func() error // set by the exit message
 	for {
 		var r reply
 		select {
@@ -302,6 +303,9 @@ func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, 
 			return fmt.Errorf("run on %s: %w", c, ctx.Err())
 		}
 		if r.err != nil {
+			if exit != nil {
+				return exit()
+			}
 			if opened {
 				return &Error{Op: "run on", Host: c.String(), Err: fmt.Errorf("the ControlMaster at %s closed the session without an exit status (the command was killed by a signal, or the master's connection went down): %w", c.r.Host.ControlPath, r.err),
 					hint: "check the network and that the host is up, then run the command again"}
@@ -318,10 +322,17 @@ func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, 
 			if len(r.body) < 8 {
 				return fmt.Errorf("run on %s: a short exit message from the ControlMaster", c)
 			}
-			if st := int(binary.BigEndian.Uint32(r.body[4:])); st != 0 {
-				return &ExitError{Host: c.String(), Status: st}
+			// The status comes when the command exits; its output may
+			// still be on the way to our descriptors, and closing the
+			// socket now makes the master drop the session with it. As
+			// ssh's mux client does, wait for the master to close it.
+			st := int(binary.BigEndian.Uint32(r.body[4:]))
+			exit = func() error {
+				if st != 0 {
+					return &ExitError{Host: c.String(), Status: st}
+				}
+				return nil
 			}
-			return nil
 		case muxSPermissionDenied, muxSFailure:
 			return &Error{Op: "open a session on", Host: c.String(),
 				Err:  fmt.Errorf("the ControlMaster at %s refused: %s", c.r.Host.ControlPath, muxReason(r.body)),

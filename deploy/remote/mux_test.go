@@ -115,6 +115,20 @@ Host unchecked
 		if got := output(t, c, "echo ok"); got != "ok\n" {
 			t.Errorf("echo ok: %q", got)
 		}
+		// the output that is still on its way when the exit status
+		// comes is all there (closing the socket at the exit status
+		// made the master drop it)
+		want := seq(20000)
+		for i := range 10 {
+			if got := output(t, c, "seq 20000"); got != want {
+				t.Errorf("seq 20000, session %d: %d bytes of %d", i+1, len(got), len(want))
+			}
+		}
+		for i := range 40 { // a short output comes with the exit status
+			if got := output(t, c, "echo short"); got != "short\n" {
+				t.Errorf("echo short, session %d: %q", i+1, got)
+			}
+		}
 		if n := logins(s); n != before {
 			t.Errorf("sshd accepted %d new logins: deploy did not go through the master", n-before)
 		}
@@ -188,4 +202,13 @@ func TestDeadControlMasterIsSaid(t *testing.T) {
 	if got := output(t, c, "echo direct"); got != "direct\n" {
 		t.Errorf("with the master gone: %q", got)
 	}
+}
+
+// seq is what `seq n` prints.
+func seq(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	return b.String()
 }
