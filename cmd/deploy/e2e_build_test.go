@@ -464,7 +464,7 @@ const patchedMs = "// patched by patch-package\n"
 func wantPatched(t *testing.T, f *fixture, n int, r cliResult, want string) {
 	t.Helper()
 	wantOut(t, r, "deps: package.json uses patch-package, which writes into installed packages after the install (and exits 0 when it cannot): node_modules is copied from the cache, not linked to its read-only files",
-		want, "by a plain copy", "ms@2.1.3")
+		want, "by a plain copy (the build writes into it) in", "ms@2.1.3")
 	if strings.Contains(r.stdout, "Failed to apply patch") {
 		t.Errorf("deploy %d: patch-package failed:\n%s", n, r.stdout)
 	}
@@ -537,7 +537,7 @@ func TestE2EBuildWritingIntoNodeModulesSaysWhy(t *testing.T) {
 		t.Errorf("current is %s after the failed build", f.current())
 	}
 	f.writeINI("build auto", "env DEPLOY_CACHE_METHOD=copy")
-	wantOut(t, f.mustRun("production"), "by a plain copy")
+	wantOut(t, f.mustRun("production"), "by a plain copy (DEPLOY_CACHE_METHOD=copy) in")
 	if _, err := os.Stat(filepath.Join(f.path, "current", "node_modules", "ms", "generated.js")); err != nil {
 		t.Errorf("with DEPLOY_CACHE_METHOD=copy the build's file is not in the release: %v", err)
 	}

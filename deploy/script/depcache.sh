@@ -137,11 +137,15 @@ cache_method_text() {
 		;;
 	hardlink) printf -v "$1" '%s' "hard links to read-only files" ;;
 	*)
-		if ((DEPS_LINK)) && ((EUID == 0)) && ((!CACHE_FORCED)); then
-			printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop, and the cache cannot be made immutable: $immutable_why)"
-		else
-			printf -v "$1" '%s' "a plain copy (no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop)"
+		local why="no reflinks on this filesystem; the deploy runs as root, which read-only files would not stop"
+		if ((CACHE_FORCED)); then
+			why="DEPLOY_CACHE_METHOD=copy"
+		elif [ -n "$DEPS_WRITABLE" ]; then
+			why="the build writes into it"
+		elif [ -n "$immutable_why" ]; then
+			why+=", and the cache cannot be made immutable: $immutable_why"
 		fi
+		printf -v "$1" '%s' "a plain copy ($why)"
 		;;
 	esac
 }
