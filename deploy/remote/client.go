@@ -213,7 +213,8 @@ func (c *Client) session() (*ssh.Session, error) {
 	return s, nil
 }
 
-// refuseRemoteCommand is session's refusal of ssh_config RemoteCommand.
+// refuseRemoteCommand is the refusal of ssh_config RemoteCommand that
+// every session starts with (session, muxSession).
 func (c *Client) refuseRemoteCommand() error {
 	rc := c.r.Host.RemoteCommand
 	if rc == "" {
@@ -300,9 +301,6 @@ func (c *Client) requestForwarding(s *ssh.Session) error {
 // connection that dies makes Run return an *Error saying so.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if c.mux {
-		if err := c.refuseRemoteCommand(); err != nil {
-			return err
-		}
 		return c.muxRun(ctx, cmd, stdin, stdout, stderr)
 	}
 	s, err := c.session()

@@ -23,9 +23,6 @@ func (c *Client) Interactive(ctx context.Context, cmd string) error {
 // interactive is Interactive with its files given (tests use pipes).
 func (c *Client) interactive(ctx context.Context, cmd string, in *os.File, out, errOut io.Writer) error {
 	if c.mux {
-		if err := c.refuseRemoteCommand(); err != nil {
-			return err
-		}
 		return c.muxInteractive(ctx, cmd, in, out, errOut)
 	}
 	s, err := c.session()

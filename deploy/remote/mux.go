@@ -226,6 +226,9 @@ func keyedPath(e Endpoint) bool {
 // descriptors (tty: on a pseudo-terminal of the master's, for a
 // terminal in). It returns the exit status.
 func (c *Client) muxSession(ctx context.Context, cmd string, tty bool, in, out, errOut *os.File) error {
+	if err := c.refuseRemoteCommand(); err != nil {
+		return err
+	}
 	if err := c.connLost(); err != nil {
 		return err
 	}

@@ -92,8 +92,7 @@ cache_method() {
 	elif ((EUID != 0)); then
 		CACHE_METHOD=hardlink
 	else
-		CACHE_METHOD=copy # deps_cached links node_modules with CACHE_IMMUTABLE
-		cache_immutable "$d"
+		CACHE_METHOD=copy # deps_cached may link node_modules (cache_immutable)
 	fi
 }
 
@@ -101,13 +100,14 @@ cache_method() {
 # and can set and clear the immutable attribute on a file in DIR: the
 # filesystem must keep it (ext4, xfs, btrfs, tmpfs; not NFS) and the
 # process must hold CAP_LINUX_IMMUTABLE (a container's default set does
-# not). Else immutable_why says why not. Two chattr runs, each deploy that
-# needs it: an answer kept from an earlier deploy could outlive the
-# capability.
-immutable_why=''
+# not). Else immutable_why says why not. Two chattr runs, once in a
+# deploy that could link (deps_cached, or DEPLOY_CACHE_METHOD=link): an
+# answer kept from an earlier deploy could outlive the capability.
+immutable_why='' immutable_probed=0
 cache_immutable() {
 	local probe="$1/.probe-immutable" err
-	CACHE_IMMUTABLE=0 immutable_why=''
+	((!immutable_probed)) || return 0
+	immutable_probed=1 CACHE_IMMUTABLE=0 immutable_why=''
 	((EUID == 0)) || return 0
 	# (a probe left immutable by a killed deploy is still a probe)
 	[ -f "$probe" ] || : >"$probe" 2>/dev/null || { immutable_why="cannot write $probe" && return 0; }
@@ -244,7 +244,10 @@ deps_cached() {
 	DEPS_METHOD=$CACHE_METHOD
 	if ((DEPS_LINK)); then
 		[ "$DEPS_METHOD" != hardlink ] || ((CACHE_FORCED)) || DEPS_METHOD='link'
-		[ "$DEPS_METHOD" != copy ] || ((CACHE_FORCED)) || ((!CACHE_IMMUTABLE)) || DEPS_METHOD='link'
+		if [ "$DEPS_METHOD" = copy ] && ((!CACHE_FORCED)); then
+			cache_immutable "$P/.cache/deps"
+			((!CACHE_IMMUTABLE)) || DEPS_METHOD='link'
+		fi
 	elif [ "$DEPS_METHOD" = link ]; then
 		DEPS_METHOD=hardlink
 		echo "deps: $dir is not linked (link is for a node_modules nothing changes after the install): hard links instead"
